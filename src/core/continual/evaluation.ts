@@ -1,0 +1,89 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { ContinualTask, SampleSource } from '../data/types.js';
+import type { Learner } from '../methods/learner.js';
+import type { TaskInferenceResult } from './types.js';
+
+/** Samples per forward pass at evaluation. The MLP has no batch statistics, so this only bounds memory. */
+const EVAL_CHUNK = 2048;
+
+function allIndices(n: number): Int32Array {
+  const idx = new Int32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  return idx;
+}
+
+/** Calls `fn` on consecutive chunks of a split with the given task weights. */
+function forEachChunk(
+  learner: Learner,
+  source: SampleSource,
+  inputSize: number,
+  weights: tf.Tensor[],
+  fn: (logits: tf.Tensor2D, y: Int32Array | Float32Array, start: number) => void,
+): void {
+  const idx = allIndices(source.size);
+  for (let start = 0; start < source.size; start += EVAL_CHUNK) {
+    const batch = source.gather(idx.subarray(start, Math.min(source.size, start + EVAL_CHUNK)));
+    tf.tidy(() => fn(learner.target.forward(tf.tensor2d(batch.x, [batch.size, inputSize]), weights), batch.y, start));
+  }
+}
+
+/**
+ * Accuracy (classification) or mean squared error (regression) of `task`'s split `source`,
+ * running the target with the weights of task `weightsOf` (normally the task itself).
+ */
+export function evaluate(learner: Learner, task: ContinualTask, source: SampleSource, weightsOf = task.index): number {
+  if (source.size === 0) return NaN;
+  const weights = learner.taskWeights(weightsOf);
+  let total = 0;
+  forEachChunk(learner, source, task.inputSize, weights, (out, y) => {
+    if (task.kind === 'classification') {
+      const pred = tf.argMax(out, 1).dataSync();
+      for (let i = 0; i < pred.length; i++) if (pred[i] === y[i]) total++;
+    } else {
+      total += tf.sum(tf.squaredDifference(out, tf.tensor2d(y as Float32Array, out.shape))).dataSync()[0] / task.outputSize;
+    }
+  });
+  tf.dispose(weights);
+  return total / source.size;
+}
+
+/**
+ * Task-agnostic inference by entropy (method section 7.2): every test sample goes through the
+ * target under every task's weights; the task whose softmax has the lowest entropy wins, and its
+ * argmax class, mapped to a global label, is the prediction.
+ */
+export function inferTasksByEntropy(learner: Learner, tasks: ContinualTask[]): TaskInferenceResult {
+  const weights = tasks.map((t) => learner.taskWeights(t.index));
+  const perTask = tasks.map((task) => {
+    const n = task.test.size;
+    const bestEntropy = new Float32Array(n).fill(Infinity);
+    const bestTask = new Int32Array(n);
+    const bestClass = new Int32Array(n);
+    let labels: Int32Array = new Int32Array(n);
+    tasks.forEach((candidate, k) => {
+      forEachChunk(learner, task.test, task.inputSize, weights[k], (logits, y, start) => {
+        labels.set(y as Int32Array, start);
+        const logP = tf.logSoftmax(logits);
+        const entropy = tf.neg(tf.sum(tf.mul(tf.exp(logP), logP), 1)).dataSync();
+        const cls = tf.argMax(logits, 1).dataSync();
+        for (let i = 0; i < entropy.length; i++) {
+          if (entropy[i] < bestEntropy[start + i]) {
+            bestEntropy[start + i] = entropy[i];
+            bestTask[start + i] = candidate.index;
+            bestClass[start + i] = cls[i];
+          }
+        }
+      });
+    });
+    let taskHits = 0;
+    let classHits = 0;
+    for (let i = 0; i < n; i++) {
+      if (bestTask[i] === task.index) taskHits++;
+      if (tasks[bestTask[i]].globalLabels[bestClass[i]] === task.globalLabels[labels[i]]) classHits++;
+    }
+    return { task: task.index, taskAccuracy: taskHits / n, classAccuracy: classHits / n };
+  });
+  weights.forEach((w) => tf.dispose(w));
+  const mean = (f: (r: (typeof perTask)[number]) => number) => perTask.reduce((a, r) => a + f(r), 0) / perTask.length;
+  return { taskAccuracy: mean((r) => r.taskAccuracy), classAccuracy: mean((r) => r.classAccuracy), perTask };
+}

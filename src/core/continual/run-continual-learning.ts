@@ -1,0 +1,165 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Batch, ContinualTask } from '../data/types.js';
+import { assert, CancelledError, DivergenceError } from '../errors.js';
+import { encodeCheckpoint, restoreCheckpoint, type CheckpointState } from '../io/checkpoint.js';
+import { exportTask } from '../io/export.js';
+import { createLearner } from '../methods/create-learner.js';
+import { crossEntropy, meanSquaredError, type Learner, type StepLosses } from '../methods/learner.js';
+import { median, summarize } from '../metrics/metrics.js';
+import { Random } from '../random.js';
+import type { JobSpec } from '../spec.js';
+import { evaluate, inferTasksByEntropy } from './evaluation.js';
+import type { ContinualResult, RunOptions } from './types.js';
+
+/**
+ * Seed of the model's random stream (initialisation, batch order, augmentation). The data use
+ * their own stream (`dataSeed`), so the same data come out whatever the model does.
+ */
+export const modelSeed = (seed: number) => (seed ^ 0x5bd1e995) >>> 0;
+export const dataSeed = (seed: number) => seed >>> 0;
+
+/**
+ * Trains `spec` on `options.tasks` in order. After every task it evaluates all tasks seen so far
+ * on their test sets, writes a checkpoint and the per-task exports, and reports through the
+ * callbacks, which are awaited (a consumer can persist before training continues). With
+ * `resumeFrom` it continues after the checkpoint's last task and ends with the same results as an
+ * uninterrupted run on the same backend.
+ */
+export async function runContinualLearning(spec: JobSpec, options: RunOptions): Promise<ContinualResult> {
+  const { tasks, callbacks = {}, signal } = options;
+  assert(tasks.length > 0, 'at least one task is needed');
+  const { inputSize, outputSize } = tasks[0];
+  assert(
+    tasks.every((t) => t.inputSize === inputSize && t.outputSize === outputSize),
+    'all tasks must have the same input and output sizes',
+  );
+  const rng = new Random(modelSeed(spec.training.seed));
+  const learner = createLearner(spec, { inputSize, outputSize, numTasks: tasks.length }, rng);
+  try {
+    let state: CheckpointState = {
+      completedTasks: 0,
+      rngState: [],
+      spec,
+      accuracyMatrix: [],
+      msPerIteration: [],
+      taskDurationsMs: [],
+    };
+    let stream = rng;
+    if (options.resumeFrom) {
+      state = restoreCheckpoint(options.resumeFrom, learner, spec);
+      stream = Random.fromState(state.rngState);
+    }
+    const iterations = spec.training.iterationsPerTask;
+    const totalIterations = iterations * tasks.length;
+    const allIterationMs: number[] = [];
+
+    for (let t = state.completedTasks; t < tasks.length; t++) {
+      const task = tasks[t];
+      await callbacks.onTaskBegin?.({ task: t, tasks: tasks.length, resumed: t === state.completedTasks && t > 0 });
+      const started = performance.now();
+      const iterationMs: number[] = [];
+      const batches = new BatchSampler(task.train.size, spec.training.batchSize, stream);
+      learner.beginTask(t, iterations);
+      for (let i = 0; i < iterations; i++) {
+        if (signal?.aborted) throw new CancelledError();
+        const t0 = performance.now();
+        const losses = trainOn(learner, task, t, i, task.train.gather(batches.next(), stream));
+        if (!Number.isFinite(losses.total)) throw new DivergenceError(t, i);
+        const ms = performance.now() - t0;
+        iterationMs.push(ms);
+        allIterationMs.push(ms);
+        const done = t * iterations + i + 1;
+        await callbacks.onIteration?.({
+          task: t,
+          tasks: tasks.length,
+          iteration: i,
+          iterations,
+          loss: losses.total,
+          taskLoss: losses.taskLoss,
+          outputReg: losses.outputReg,
+          driftReg: losses.driftReg,
+          ms,
+          etaMs: median(allIterationMs.slice(-200)) * (totalIterations - done),
+        });
+        const validate = (i + 1) % spec.training.validationEvery === 0 || i === iterations - 1;
+        if (validate && task.validation.size > 0 && callbacks.onValidation) {
+          await callbacks.onValidation({ task: t, iteration: i, accuracy: evaluate(learner, task, task.validation) });
+        }
+        if (options.yieldEvery && (i + 1) % options.yieldEvery.iterations === 0) await options.yieldEvery.fn();
+      }
+      learner.endTask();
+
+      state.accuracyMatrix.push(tasks.slice(0, t + 1).map((seen) => evaluate(learner, seen, seen.test)));
+      state.msPerIteration.push(median(iterationMs));
+      state.taskDurationsMs.push(performance.now() - started);
+      state.completedTasks = t + 1;
+      state.rngState = stream.state();
+      await callbacks.onTaskEnd?.({
+        task: t,
+        metrics: summarize(state.accuracyMatrix),
+        durationMs: state.taskDurationsMs[t],
+        msPerIteration: state.msPerIteration[t],
+        checkpoint: encodeCheckpoint(learner, state),
+        exports: tasks.slice(0, t + 1).map((seen) => exportTask(learner, spec, seen)),
+      });
+    }
+
+    const inference =
+      spec.evaluation.taskInference && spec.method !== 'finetune' && tasks[0].kind === 'classification' && tasks.length > 1
+        ? inferTasksByEntropy(learner, tasks)
+        : null;
+    const result: ContinualResult = {
+      spec,
+      ...summarize(state.accuracyMatrix),
+      msPerIteration: state.msPerIteration,
+      taskDurationsMs: state.taskDurationsMs,
+      taskInference: inference,
+    };
+    await callbacks.onTrainEnd?.(result);
+    return result;
+  } finally {
+    learner.dispose();
+  }
+}
+
+function trainOn(learner: Learner, task: ContinualTask, t: number, i: number, batch: Batch): StepLosses {
+  const [x, y] = tf.tidy(() => [
+    tf.tensor2d(batch.x, [batch.size, task.inputSize]),
+    task.kind === 'classification'
+      ? (tf.oneHot(tf.tensor1d(batch.y as Int32Array, 'int32'), task.outputSize) as tf.Tensor2D)
+      : tf.tensor2d(batch.y as Float32Array, [batch.size, task.outputSize]),
+  ]);
+  try {
+    return learner.trainStep(t, i, x, y, task.kind === 'classification' ? crossEntropy : meanSquaredError);
+  } finally {
+    tf.dispose([x, y]);
+  }
+}
+
+/** Mini-batches drawn without replacement, reshuffled every epoch, from the model's random stream. */
+class BatchSampler {
+  private order: Int32Array;
+  private cursor = 0;
+
+  constructor(
+    private readonly size: number,
+    private readonly batchSize: number,
+    private readonly rng: Random,
+  ) {
+    assert(size > 0, 'a task has no training samples');
+    this.order = rng.permutation(size);
+  }
+
+  next(): Int32Array {
+    const n = Math.min(this.batchSize, this.size);
+    const out = new Int32Array(n);
+    for (let k = 0; k < n; k++) {
+      if (this.cursor === this.size) {
+        this.rng.shuffle(this.order);
+        this.cursor = 0;
+      }
+      out[k] = this.order[this.cursor++];
+    }
+    return out;
+  }
+}

@@ -1,0 +1,106 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { activate } from '../activations.js';
+import { assert, assertPositiveInteger } from '../errors.js';
+import { linearInit, variableFrom } from '../init.js';
+import type { Random } from '../random.js';
+import { numel, type HyperNetwork } from './hypernetwork.js';
+
+/**
+ * Output columns per head block. HMLP has one output layer with a column per target parameter
+ * (2,036,010 for the permuted-mnist preset). Splitting it into blocks is mathematically
+ * identical and keeps every tensor, its gradient and the Adam temporaries small enough for a
+ * 32-bit WebAssembly heap and for GPU texture limits (hypermask-method.md pitfall 13).
+ */
+export const MAX_HEAD_COLUMNS = 131_072;
+
+export interface MlpHyperNetworkArgs {
+  targetShapes: number[][];
+  numTasks: number;
+  embeddingDim: number;
+  /** Hidden layer widths ([] gives a linear map from embedding to outputs). */
+  hidden: number[];
+  activation: 'elu' | 'relu' | 'sigmoid';
+  rng: Random;
+}
+
+/** hypnettorch's HMLP: embedding -> hidden layers -> one linear head per target tensor. */
+export class MlpHyperNetwork implements HyperNetwork {
+  readonly targetShapes: number[][];
+  readonly numTasks: number;
+  readonly embeddingDim: number;
+  readonly embeddings: tf.Variable[] = [];
+  readonly weights: tf.Variable[] = [];
+  readonly weightNames: string[] = [];
+  /** For each target tensor, the column count of each of its head blocks. */
+  private readonly headBlocks: number[][] = [];
+
+  constructor(private readonly args: MlpHyperNetworkArgs) {
+    this.targetShapes = args.targetShapes;
+    this.numTasks = args.numTasks;
+    this.embeddingDim = args.embeddingDim;
+    const { rng } = args;
+    for (let t = 0; t < args.numTasks; t++) {
+      this.embeddings.push(variableFrom(rng.normalArray(args.embeddingDim), [1, args.embeddingDim]));
+    }
+    const sizes = [args.embeddingDim, ...args.hidden];
+    for (let l = 1; l < sizes.length; l++) {
+      const { kernel, bias } = linearInit(rng, sizes[l - 1], sizes[l]);
+      this.weights.push(
+        variableFrom(kernel, [sizes[l - 1], sizes[l]]),
+        variableFrom(bias, [sizes[l]]),
+      );
+      this.weightNames.push(`hidden_${l}/kernel`, `hidden_${l}/bias`);
+    }
+    const last = sizes[sizes.length - 1];
+    args.targetShapes.forEach((shape, i) => {
+      const blocks: number[] = [];
+      for (let left = numel(shape); left > 0; left -= MAX_HEAD_COLUMNS) blocks.push(Math.min(left, MAX_HEAD_COLUMNS));
+      blocks.forEach((cols, b) => {
+        const { kernel, bias } = linearInit(rng, last, cols);
+        this.weights.push(
+          variableFrom(kernel, [last, cols]),
+          variableFrom(bias, [cols]),
+        );
+        this.weightNames.push(`head_${i}_${b}/kernel`, `head_${i}_${b}/bias`);
+      });
+      this.headBlocks.push(blocks);
+    });
+    this.assertWellFormed();
+  }
+
+  private assertWellFormed(): void {
+    assertPositiveInteger(this.numTasks, 'numTasks');
+    assertPositiveInteger(this.embeddingDim, 'embeddingDim');
+    const blocks = this.headBlocks.reduce((a, b) => a + b.length, 0);
+    assert(this.weights.length === 2 * (this.args.hidden.length + blocks), 'hypernetwork weights do not match its layers');
+  }
+
+  forwardFlat(embeddings: tf.Tensor2D, weights?: tf.Tensor[]): tf.Tensor2D[] {
+    const w = weights ?? this.weights;
+    assert(w.length === this.weights.length, `expected ${this.weights.length} hypernetwork tensors, got ${w.length}`);
+    return tf.tidy(() => {
+      let h: tf.Tensor2D = embeddings;
+      let k = 0;
+      for (let l = 0; l < this.args.hidden.length; l++, k += 2) {
+        h = activate(tf.add(tf.matMul(h, w[k] as tf.Tensor2D), w[k + 1]), this.args.activation) as tf.Tensor2D;
+      }
+      return this.headBlocks.map((blocks) => {
+        const parts = blocks.map(() => {
+          const out = tf.add(tf.matMul(h, w[k] as tf.Tensor2D), w[k + 1]) as tf.Tensor2D;
+          k += 2;
+          return out;
+        });
+        return parts.length === 1 ? parts[0] : (tf.concat(parts, 1) as tf.Tensor2D);
+      });
+    });
+  }
+
+  getConfig(): Record<string, unknown> {
+    const { numTasks, embeddingDim, hidden, activation, targetShapes } = this.args;
+    return { kind: 'mlp', numTasks, embeddingDim, hidden, activation, targetShapes };
+  }
+
+  dispose(): void {
+    [...this.embeddings, ...this.weights].forEach((v) => v.dispose());
+  }
+}

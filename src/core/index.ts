@@ -1,0 +1,13 @@
+/** The engine's public API: the only import path for the service, workers and CLI. */
+export * from './spec.js';
+export * from './errors.js';
+export { Random } from './random.js';
+export type * from './data/types.js';
+export type * from './continual/types.js';
+export { parseIdx, encodeIdx, imageSetFromIdx } from './data/idx.js';
+export { buildTasks } from './data/benchmarks.js';
+export { runContinualLearning, modelSeed, dataSeed } from './continual/run-continual-learning.js';
+export { readCheckpointState, CHECKPOINT_FORMAT, type CheckpointState } from './io/checkpoint.js';
+export { encodeSafetensors, decodeSafetensors, type NamedArray } from './io/safetensors.js';
+export { MASK_FORMAT, WEIGHTS_FILE } from './io/export.js';
+export { averageAccuracy, backwardTransfer, forgetting, median } from './metrics/metrics.js';

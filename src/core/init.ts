@@ -1,0 +1,28 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Random } from './random.js';
+
+/**
+ * PyTorch's default initialisation of a linear layer: Kaiming-uniform with a = sqrt(5) gives
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the weight, and the bias uses the same bound
+ * (hypermask-method.md section 6.1). Values come from the engine's seeded `Random`.
+ */
+export function linearInit(rng: Random, fanIn: number, fanOut: number): { kernel: Float32Array; bias: Float32Array } {
+  const bound = 1 / Math.sqrt(fanIn);
+  // Drawn in PyTorch's [out, in] order, then transposed to the [in, out] layout TF.js uses, so the
+  // draw order does not depend on our memory layout.
+  const torchOrder = rng.uniformArray(fanIn * fanOut, -bound, bound);
+  const kernel = new Float32Array(fanIn * fanOut);
+  for (let o = 0; o < fanOut; o++) {
+    for (let i = 0; i < fanIn; i++) kernel[i * fanOut + o] = torchOrder[o * fanIn + i];
+  }
+  return { kernel, bias: rng.uniformArray(fanOut, -bound, bound) };
+}
+
+/**
+ * A trainable variable holding the given values. TF.js variable names are global to the engine,
+ * so variables stay anonymous and each network keeps its own list of stable parameter names.
+ */
+export function variableFrom(values: Float32Array, shape: number[]): tf.Variable {
+  // The variable shares the tensor's data; tidy releases the temporary handle.
+  return tf.tidy(() => tf.variable(tf.tensor(values, shape, 'float32'), true));
+}

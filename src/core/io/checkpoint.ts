@@ -1,0 +1,68 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { EngineError } from '../errors.js';
+import type { Learner } from '../methods/learner.js';
+import type { JobSpec } from '../spec.js';
+import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
+
+/**
+ * Checkpoint format (version 1): a safetensors file (see safetensors.ts) holding every model
+ * variable under its stable name ("target/dense_1/kernel", "hnet/head_0_0/kernel",
+ * "hnet/embedding_3", ...), with `__metadata__` = { format: "retain-checkpoint", version: "1",
+ * state: JSON of `CheckpointState` }.
+ *
+ * That is all a resumed run needs: optimisers are re-created at every task, the regularisation
+ * targets (hypernetwork outputs for earlier tasks, theta at the start of the task) are recomputed
+ * from these weights at the start of the next task, and the random stream continues from
+ * `rngState`. So a run resumed after task k ends with the results of an uninterrupted run.
+ */
+export interface CheckpointState {
+  /** Tasks finished; training continues with task index `completedTasks`. */
+  completedTasks: number;
+  rngState: number[];
+  /** The resolved spec the run was started with; resuming with another spec is refused. */
+  spec: JobSpec;
+  accuracyMatrix: number[][];
+  msPerIteration: number[];
+  taskDurationsMs: number[];
+}
+
+export const CHECKPOINT_FORMAT = 'retain-checkpoint';
+
+export function encodeCheckpoint(learner: Learner, state: CheckpointState): Uint8Array {
+  const tensors = learner.namedVariables().map(({ name, variable }) => ({
+    name,
+    shape: variable.shape,
+    data: variable.dataSync() as Float32Array,
+  }));
+  return encodeSafetensors(tensors, { format: CHECKPOINT_FORMAT, version: '1', state: JSON.stringify(state) });
+}
+
+/** Reads the state without touching any model (for inspection). */
+export function readCheckpointState(bytes: Uint8Array): CheckpointState {
+  const { metadata } = decodeSafetensors(bytes);
+  if (metadata.format !== CHECKPOINT_FORMAT || metadata.version !== '1') {
+    throw new EngineError('INVALID_CHECKPOINT', `not a version 1 ${CHECKPOINT_FORMAT} file`);
+  }
+  return JSON.parse(metadata.state) as CheckpointState;
+}
+
+/** Loads the weights into `learner` (built from the same spec) and returns the saved state. */
+export function restoreCheckpoint(bytes: Uint8Array, learner: Learner, spec: JobSpec): CheckpointState {
+  const state = readCheckpointState(bytes);
+  if (JSON.stringify(state.spec) !== JSON.stringify(spec)) {
+    throw new EngineError('INVALID_CHECKPOINT', 'the checkpoint was written for a different spec');
+  }
+  const saved = new Map(decodeSafetensors(bytes).tensors.map((t) => [t.name, t]));
+  const vars = learner.namedVariables();
+  if (saved.size !== vars.length) {
+    throw new EngineError('INVALID_CHECKPOINT', `checkpoint has ${saved.size} tensors, the model ${vars.length}`);
+  }
+  for (const { name, variable } of vars) {
+    const t = saved.get(name);
+    if (!t || t.shape.join(',') !== variable.shape.join(',')) {
+      throw new EngineError('INVALID_CHECKPOINT', `checkpoint tensor ${name} is missing or has another shape`);
+    }
+    tf.tidy(() => variable.assign(tf.tensor(t.data, t.shape, 'float32')));
+  }
+  return state;
+}

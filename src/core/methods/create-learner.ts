@@ -1,0 +1,63 @@
+import { ChunkedHyperNetwork } from '../hypernetwork/chunked-hypernetwork.js';
+import type { HyperNetwork } from '../hypernetwork/hypernetwork.js';
+import { MlpHyperNetwork } from '../hypernetwork/mlp-hypernetwork.js';
+import type { Random } from '../random.js';
+import type { JobSpec } from '../spec.js';
+import { MlpTargetNetwork } from '../target-network/mlp-target-network.js';
+import { FinetuneLearner } from './finetune.js';
+import { HnetLearner } from './hnet.js';
+import { HyperMaskLearner } from './hypermask.js';
+import type { Learner } from './learner.js';
+
+export interface LearnerShape {
+  inputSize: number;
+  outputSize: number;
+  numTasks: number;
+}
+
+/** Builds the networks and the method the spec asks for, initialised from `rng`. */
+export function createLearner(spec: JobSpec, shape: LearnerShape, rng: Random): Learner {
+  const target = new MlpTargetNetwork({
+    inputSize: shape.inputSize,
+    hidden: spec.network.hidden,
+    outputSize: shape.outputSize,
+    activation: spec.network.activation,
+    // HNET's target has no weights of its own: the hypernetwork generates all of them.
+    rng: spec.method === 'hnet' ? undefined : rng,
+  });
+  if (spec.method === 'finetune') return new FinetuneLearner(target, spec.training.learningRate);
+
+  const h = spec.hypernetwork;
+  const common = {
+    targetShapes: target.paramShapes,
+    numTasks: shape.numTasks,
+    embeddingDim: h.embeddingDim,
+    hidden: h.hidden,
+    activation: h.activation,
+    rng,
+  };
+  const hnet: HyperNetwork =
+    h.chunkSize === null
+      ? new MlpHyperNetwork(common)
+      : new ChunkedHyperNetwork({ ...common, chunkSize: h.chunkSize, chunkEmbeddingDim: h.chunkEmbeddingDim });
+  const r = spec.regularization;
+  if (spec.method === 'hnet') {
+    return new HnetLearner({
+      target,
+      hnet,
+      learningRate: spec.training.learningRate,
+      embeddingLearningRate: spec.training.embeddingLearningRate ?? spec.training.learningRate,
+      beta: r.beta,
+      lookahead: r.lookahead,
+    });
+  }
+  return new HyperMaskLearner({
+    target,
+    hnet,
+    learningRate: spec.training.learningRate,
+    beta: r.beta,
+    lambda: r.lambda,
+    sparsity: r.sparsity,
+    maskedL1: r.maskedL1,
+  });
+}

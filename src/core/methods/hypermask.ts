@@ -1,0 +1,126 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Adam } from '../continual/adam.js';
+import { driftL1, fixedTargetRegularizer } from '../continual/regularizers.js';
+import { stackEmbeddings, type HyperNetwork } from '../hypernetwork/hypernetwork.js';
+import { applyMasks, hyperMasks, sparsityAt } from '../masks/masks.js';
+import type { TargetNetwork } from '../target-network/target-network.js';
+import { gradsInOrder, namedVariablesOf, range, readLosses, type Learner, type LossFn, type StepLosses } from './learner.js';
+
+export interface HyperMaskArgs {
+  target: TargetNetwork;
+  hnet: HyperNetwork;
+  learningRate: number;
+  /** Output-regulariser strength; the effective weight is beta / t^2 (method section 4.2). */
+  beta: number;
+  /** L1 drift strength. */
+  lambda: number;
+  /** Percent of each mask tensor zeroed. */
+  sparsity: number;
+  /** Weight the L1 drift by the current mask. */
+  maskedL1: boolean;
+}
+
+/**
+ * HyperMask (Ksiazek & Spurek): a shared target network theta and a hypernetwork producing a
+ * semi-binary mask per task; task t runs with theta * m_t. Loss (method section 4):
+ *   CE + beta * R_out / max(1, t) + lambda * R_theta,
+ * with R_out = (1/t) sum_{j<t} ||h_j* - H(e_j)||^2 on raw outputs and R_theta the L1 drift.
+ * One Adam over the hypernetwork, every embedding trained so far and theta, re-created per task.
+ * The current and all earlier embeddings go through the hypernetwork as one batch.
+ */
+export class HyperMaskLearner implements Learner {
+  readonly target: TargetNetwork;
+  readonly hnet: HyperNetwork;
+  private optimizer: Adam | null = null;
+  private targets: tf.Tensor2D[] = [];
+  private prevTheta: tf.Tensor[] = [];
+  private iterations = 1;
+
+  constructor(private readonly args: HyperMaskArgs) {
+    this.target = args.target;
+    this.hnet = args.hnet;
+  }
+
+  private get theta(): tf.Variable[] {
+    return this.target.weights!;
+  }
+
+  beginTask(task: number, iterations: number): void {
+    this.endTask();
+    this.iterations = iterations;
+    if (task > 0) {
+      this.targets = tf.tidy(() => this.hnet.forwardFlat(stackEmbeddings(this.hnet, range(task))));
+      this.prevTheta = this.theta.map((w) => tf.clone(w));
+    }
+    this.optimizer = new Adam(this.trainable(task), { learningRate: this.args.learningRate });
+  }
+
+  /** Embeddings of tasks 0..task (later ones get no gradient), the hypernetwork and theta. */
+  private trainable(task: number): tf.Variable[] {
+    return [...this.hnet.embeddings.slice(0, task + 1), ...this.hnet.weights, ...this.theta];
+  }
+
+  trainStep(task: number, iteration: number, x: tf.Tensor2D, y: tf.Tensor2D, loss: LossFn): StepLosses {
+    const p = sparsityAt(this.args.sparsity, task, iteration, this.iterations);
+    const { beta, lambda, maskedL1 } = this.args;
+    const shapes = this.target.paramShapes;
+    let parts: tf.Scalar[] = [];
+    const vars = this.trainable(task);
+    const { value, grads } = gradsInOrder(() => {
+      // Row 0: the current task; rows 1..t: earlier tasks for the output regulariser.
+      const flat = this.hnet.forwardFlat(stackEmbeddings(this.hnet, [task, ...range(task)]));
+      const current = flat.map((f, l) => tf.reshape(tf.slice(f, [0, 0], [1, -1]), shapes[l]));
+      const masks = hyperMasks(current, p);
+      const logits = this.target.forward(x, applyMasks(this.theta, masks));
+      const taskLoss = loss(logits, y);
+      if (task === 0) {
+        parts = [tf.keep(taskLoss)];
+        return taskLoss;
+      }
+      const outputReg = fixedTargetRegularizer(
+        flat.map((f) => tf.slice(f, [1, 0], [-1, -1])),
+        this.targets,
+      );
+      const driftReg = driftL1(this.theta, this.prevTheta, maskedL1 ? masks : null);
+      parts = [tf.keep(taskLoss), tf.keep(outputReg), tf.keep(driftReg)];
+      return tf.addN([taskLoss, tf.mul(outputReg, beta / task), tf.mul(driftReg, lambda)]) as tf.Scalar;
+    }, vars);
+    this.optimizer!.step(grads);
+    tf.dispose(grads);
+    return readLosses(value, parts[0], parts[1], parts[2]);
+  }
+
+  endTask(): void {
+    this.optimizer?.dispose();
+    this.optimizer = null;
+    tf.dispose([...this.targets, ...this.prevTheta]);
+    this.targets = [];
+    this.prevTheta = [];
+  }
+
+  taskMasks(task: number): tf.Tensor[] {
+    return tf.tidy(() => {
+      const flat = this.hnet.forwardFlat(this.hnet.embeddings[task] as tf.Tensor2D);
+      const masks = hyperMasks(flat.map((f, l) => tf.reshape(f, this.target.paramShapes[l])), this.args.sparsity);
+      return masks.slice(0, -1);
+    });
+  }
+
+  taskWeights(task: number): tf.Tensor[] {
+    return tf.tidy(() => {
+      const masks = this.taskMasks(task);
+      // The last tensor (output bias) is unmasked; applyMasks ignores the last mask entry.
+      return applyMasks(this.theta, [...masks, tf.onesLike(this.theta[this.theta.length - 1])]);
+    });
+  }
+
+  namedVariables() {
+    return namedVariablesOf(this.target, this.hnet);
+  }
+
+  dispose(): void {
+    this.endTask();
+    this.target.dispose();
+    this.hnet.dispose();
+  }
+}

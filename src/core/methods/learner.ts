@@ -1,0 +1,76 @@
+import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core's Node build ships the ops without their gradients; the umbrella package registers
+// them (against the same tfjs-core instance). Its ESM files cannot be loaded by Node directly.
+import '@tensorflow/tfjs';
+import type { HyperNetwork } from '../hypernetwork/hypernetwork.js';
+import type { TargetNetwork } from '../target-network/target-network.js';
+
+/** Loss values of one training step, as plain numbers. */
+export interface StepLosses {
+  total: number;
+  taskLoss: number;
+  outputReg: number;
+  driftReg: number;
+}
+
+/** Task loss on a batch: `y` is one-hot [batch, K] for classification, targets for regression. */
+export type LossFn = (logits: tf.Tensor2D, y: tf.Tensor2D) => tf.Scalar;
+
+export const crossEntropy: LossFn = (logits, oneHot) =>
+  tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))) as tf.Scalar);
+
+export const meanSquaredError: LossFn = (out, y) => tf.tidy(() => tf.mean(tf.squaredDifference(out, y)) as tf.Scalar);
+
+/**
+ * One continual-learning method: owns its networks and optimisers, trains one step at a time
+ * and produces the target weights each task runs with. The training loop (run-continual-learning)
+ * drives it; a learner knows nothing of data sets, evaluation or persistence.
+ */
+export interface Learner {
+  readonly target: TargetNetwork;
+  readonly hnet: HyperNetwork | null;
+  /** Called before the first step of `task`: snapshot regularisation targets, fresh optimisers. */
+  beginTask(task: number, iterations: number): void;
+  trainStep(task: number, iteration: number, x: tf.Tensor2D, y: tf.Tensor2D, loss: LossFn): StepLosses;
+  /** Releases per-task state (optimiser moments, stored targets). */
+  endTask(): void;
+  /** The target weights task `task` runs with (theta * m_t, generated, or theta). Caller disposes. */
+  taskWeights(task: number): tf.Tensor[];
+  /** HyperMask's masks of `task` for every masked tensor (all but the last); null for other methods. Caller disposes. */
+  taskMasks(task: number): tf.Tensor[] | null;
+  /** Every variable that defines the model, with stable names, for checkpoints. */
+  namedVariables(): { name: string; variable: tf.Variable }[];
+  dispose(): void;
+}
+
+/** Named variables of a target and a hypernetwork, in a fixed order. */
+export function namedVariablesOf(target: TargetNetwork, hnet: HyperNetwork | null): { name: string; variable: tf.Variable }[] {
+  const out: { name: string; variable: tf.Variable }[] = [];
+  target.weights?.forEach((v, i) => out.push({ name: `target/${target.paramNames[i]}`, variable: v }));
+  if (hnet) {
+    hnet.weights.forEach((v, i) => out.push({ name: `hnet/${hnet.weightNames[i]}`, variable: v }));
+    hnet.embeddings.forEach((v, t) => out.push({ name: `hnet/embedding_${t}`, variable: v }));
+  }
+  return out;
+}
+
+/** Reads scalar losses back in one go. Disposes the scalars. */
+export function readLosses(total: tf.Scalar, taskLoss: tf.Scalar, outputReg?: tf.Scalar, driftReg?: tf.Scalar): StepLosses {
+  const scalars = [total, taskLoss, outputReg, driftReg];
+  const values = scalars.map((s) => (s ? s.dataSync()[0] : 0));
+  new Set(scalars).forEach((s) => s?.dispose());
+  return { total: values[0], taskLoss: values[1], outputReg: values[2], driftReg: values[3] };
+}
+
+export function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+/**
+ * Calls tf.variableGrads and returns the gradients in the order of `vars`. A variable the loss
+ * does not reach (HyperMask's output-bias head during the first task) gets zeros.
+ */
+export function gradsInOrder(f: () => tf.Scalar, vars: tf.Variable[]): { value: tf.Scalar; grads: tf.Tensor[] } {
+  const { value, grads } = tf.variableGrads(f, vars);
+  return { value, grads: vars.map((v) => grads[v.name] ?? tf.zerosLike(v)) };
+}
