@@ -7,7 +7,7 @@
  * TypeBox is the one library the core uses besides TF.js: it builds plain JSON Schema objects
  * (Fastify validates requests with them) and checks values without any I/O.
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { SpecError } from './errors.js';
 
@@ -37,7 +37,7 @@ const literalUnion = <T extends readonly string[]>(values: T, description: strin
   Type.Union(
     values.map((v) => Type.Literal(v)),
     { description },
-  );
+  ) as unknown as TUnion<TLiteral<T[number]>[]>;
 
 const int = (min: number, max: number, description: string) => Type.Integer({ minimum: min, maximum: max, description });
 const num = (min: number, max: number, description: string) => Type.Number({ minimum: min, maximum: max, description });
