@@ -1,0 +1,72 @@
+/**
+ * The service's configuration: one schema, read once per entry point (`loadEnv()`), passed down.
+ * Nothing else reads `process.env`. Every variable is documented in .env.example.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+const int = (def: number, min: number, description: string) => Type.Integer({ default: def, minimum: min, description });
+
+export const EnvSchema = Type.Object({
+  PORT: int(3000, 0, 'HTTP port of the API'),
+  HOST: Type.String({ default: '0.0.0.0', description: 'address the API binds to' }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  DATABASE_URL: Type.String({
+    default: 'postgresql://postgres@127.0.0.1:5432/postgres',
+    description: 'PostgreSQL URL; an optional ?schema=NAME selects the schema (default public)',
+  }),
+  REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', description: 'Redis URL for BullMQ' }),
+  QUEUE_NAME: Type.String({ default: 'retain-training', minLength: 1, description: 'BullMQ queue name' }),
+  QUEUE_PREFIX: Type.String({ default: 'bull', minLength: 1, description: 'BullMQ key prefix' }),
+  RETAIN_DATA_DIR: Type.String({ default: '/usr/share/datasets', description: 'holds <dataset>/ folders of IDX files' }),
+  TF_BACKEND: Type.Union(
+    ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'].map((l) => Type.Literal(l)),
+    { default: 'auto', description: 'TF.js backend of the training processes' },
+  ),
+  WORKER_CONCURRENCY: int(1, 1, 'jobs trained at once per worker process (one per GPU)'),
+  LOCK_DURATION_MS: int(30_000, 1000, 'BullMQ lock duration; a dead worker is noticed after about this long'),
+  STALLED_INTERVAL_MS: int(15_000, 500, 'how often workers look for stalled jobs'),
+  MAX_STALLED_COUNT: int(3, 0, 'times a job may stall (worker died) before it fails'),
+  JOB_ATTEMPTS: int(3, 1, 'attempts for transient failures'),
+  JOB_BACKOFF_MS: int(5000, 0, 'first retry delay (exponential backoff)'),
+  SHUTDOWN_GRACE_MS: int(20_000, 0, 'on SIGTERM: finish the current task if it ends within this, else stop now'),
+  PROGRESS_THROTTLE_MS: int(1000, 0, 'minimum time between progress writes to Postgres'),
+  LOSS_EVERY: int(10, 1, 'record every Nth iteration of the loss curve'),
+  CANCEL_POLL_MS: int(500, 50, 'how often a training process checks for cancellation'),
+  API_RATE_BODY_LIMIT: int(1_048_576, 1024, 'largest accepted request body in bytes'),
+});
+export type Env = Static<typeof EnvSchema>;
+
+export interface Config extends Env {
+  /** DATABASE_URL without the `schema` parameter. */
+  databaseUrl: string;
+  /** Postgres schema (from `?schema=`), "public" by default. */
+  databaseSchema: string;
+}
+
+/** Splits Prisma's `?schema=` parameter off a Postgres URL (node-postgres does not know it). */
+export function splitDatabaseUrl(url: string): { url: string; schema: string } {
+  const u = new URL(url);
+  const schema = u.searchParams.get('schema') ?? 'public';
+  u.searchParams.delete('schema');
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) throw new Error(`DATABASE_URL: invalid schema name "${schema}"`);
+  return { url: u.toString(), schema };
+}
+
+/** Parses and validates the environment; throws one error listing every invalid variable. */
+export function loadEnv(source: Record<string, string | undefined> = process.env): Config {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const v = source[key];
+    if (v !== undefined && v !== '') raw[key] = v;
+  }
+  const value = Value.Default(EnvSchema, Value.Convert(EnvSchema, raw));
+  const errors = [...Value.Errors(EnvSchema, value)].map((e) => `${e.path.slice(1)}: ${e.message} (got ${JSON.stringify(e.value)})`);
+  if (errors.length) throw new Error(`invalid configuration:\n  ${errors.join('\n  ')}`);
+  const env = value as Env;
+  const { url, schema } = splitDatabaseUrl(env.DATABASE_URL);
+  return { ...env, databaseUrl: url, databaseSchema: schema };
+}
