@@ -1,0 +1,26 @@
+/**
+ * The service's error model: every failure a client can cause or see carries a stable `code`.
+ * The HTTP layer maps codes to statuses in one place (src/http/error-handler.ts); workers map
+ * engine codes to retry decisions. Codes never change meaning; messages say what to fix.
+ */
+export type ServiceErrorCode =
+  | 'UNAUTHORIZED'
+  | 'JOB_NOT_FOUND'
+  | 'TASK_NOT_FOUND'
+  | 'ARTIFACT_NOT_READY'
+  | 'MASK_NOT_AVAILABLE'
+  | 'JOB_NOT_CANCELLABLE'
+  | 'IDEMPOTENCY_KEY_REUSED'
+  | 'INVALID_CURSOR'
+  | 'QUEUE_UNAVAILABLE';
+
+export class ServiceError extends Error {
+  constructor(
+    readonly code: ServiceErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}

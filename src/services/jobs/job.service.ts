@@ -1,0 +1,180 @@
+/**
+ * Use cases of the jobs API: submit (validated, idempotent), read, list, cancel, metrics and
+ * artifacts. Every call is scoped to the caller's tenant; another tenant's job is "not found".
+ */
+import { createHash } from 'node:crypto';
+import { averageAccuracy, backwardTransfer, forgetting, resolveSpec } from '../../core/index.js';
+import { ServiceError } from '../errors.js';
+import {
+  TERMINAL_STATUSES,
+  type CurveKind,
+  type CurvePoint,
+  type JobCursor,
+  type JobRecord,
+  type JobRepository,
+  type JobStatus,
+  type ModelArtifact,
+  type TrainingQueue,
+} from '../ports.js';
+
+export interface SubmitJobInput {
+  /** The body as sent: spec fields plus optional `name` and `metadata`. */
+  body: Record<string, unknown>;
+  idempotencyKey?: string;
+}
+
+export interface JobMetrics {
+  accuracyMatrix: number[][];
+  averageAccuracy: number | null;
+  backwardTransfer: number | null;
+  forgetting: number | null;
+  taskDurationsMs: number[];
+  msPerIteration: number[];
+  taskInference: NonNullable<JobRecord['result']>['taskInference'] | null;
+  curve: { kind: CurveKind; points: CurvePoint[]; nextCursor: string | null };
+}
+
+/** Keys may be sorted differently by different clients; hash a canonical form. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function encodeCursor(c: JobCursor): string {
+  return Buffer.from(`${c.createdAt.toISOString()}|${c.id}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): JobCursor {
+  const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const createdAt = new Date(iso ?? '');
+  if (!id || Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/.test(id)) {
+    throw new ServiceError('INVALID_CURSOR', 'cursor: not a cursor returned by this API (use nextCursor from the previous page)');
+  }
+  return { createdAt, id };
+}
+
+export class JobService {
+  constructor(
+    private readonly jobs: JobRepository,
+    private readonly queue: TrainingQueue,
+  ) {}
+
+  /** Validates and stores the job, then queues it. Throws SpecError (INVALID_SPEC) before anything is stored. */
+  async submit(tenantId: string, input: SubmitJobInput): Promise<{ job: JobRecord; created: boolean }> {
+    const { name = null, metadata = null, ...specInput } = input.body as {
+      name?: string | null;
+      metadata?: Record<string, unknown> | null;
+    } & Record<string, unknown>;
+    const key = input.idempotencyKey ?? null;
+    const requestHash = key ? createHash('sha256').update(canonical(input.body)).digest('hex') : null;
+    if (key) {
+      const existing = await this.jobs.findByIdempotencyKey(tenantId, key);
+      if (existing) return { job: this.checkReplay(existing, requestHash), created: false };
+    }
+    const spec = resolveSpec(specInput);
+    const res = await this.jobs.create({ tenantId, name, metadata, spec, idempotencyKey: key, requestHash });
+    if (!res.created) return { job: this.checkReplay(res, requestHash), created: false };
+    try {
+      await this.queue.enqueue(res.job.id);
+    } catch (err) {
+      await this.jobs.delete(tenantId, res.job.id);
+      throw new ServiceError('QUEUE_UNAVAILABLE', `the job queue is unreachable (${(err as Error).message}); nothing was stored, retry later`);
+    }
+    return { job: res.job, created: true };
+  }
+
+  private checkReplay(existing: { job: JobRecord; requestHash: string | null }, requestHash: string | null): JobRecord {
+    if (existing.requestHash !== requestHash) {
+      throw new ServiceError(
+        'IDEMPOTENCY_KEY_REUSED',
+        `Idempotency-Key was already used for job ${existing.job.id} with a different request body; use a new key for a new job`,
+      );
+    }
+    return existing.job;
+  }
+
+  async get(tenantId: string, id: string): Promise<JobRecord> {
+    const job = await this.jobs.get(tenantId, id);
+    if (!job) throw new ServiceError('JOB_NOT_FOUND', `job ${id} does not exist`);
+    return job;
+  }
+
+  async list(tenantId: string, opts: { status?: JobStatus; limit: number; cursor?: string }): Promise<{ items: JobRecord[]; nextCursor: string | null }> {
+    const after = opts.cursor ? decodeCursor(opts.cursor) : undefined;
+    const rows = await this.jobs.list(tenantId, { status: opts.status, limit: opts.limit + 1, after });
+    const items = rows.slice(0, opts.limit);
+    const last = items[items.length - 1];
+    return { items, nextCursor: rows.length > opts.limit && last ? encodeCursor(last) : null };
+  }
+
+  async cancel(tenantId: string, id: string): Promise<JobRecord> {
+    const before = await this.get(tenantId, id);
+    if (before.status === 'cancelled') return before;
+    if (TERMINAL_STATUSES.includes(before.status)) {
+      throw new ServiceError('JOB_NOT_CANCELLABLE', `job ${id} already ${before.status}; only queued or running jobs can be cancelled`);
+    }
+    const after = await this.jobs.cancel(tenantId, id);
+    if (!after) throw new ServiceError('JOB_NOT_FOUND', `job ${id} does not exist`);
+    if (after.status !== 'cancelled') {
+      throw new ServiceError('JOB_NOT_CANCELLABLE', `job ${id} ${after.status} before it could be cancelled`);
+    }
+    // A running job notices the status within CANCEL_POLL_MS; a waiting one is simply dropped.
+    await this.queue.removeIfWaiting(id).catch(() => false);
+    return after;
+  }
+
+  async metrics(tenantId: string, id: string, opts: { curve: CurveKind; task?: number; limit: number; cursor?: string }): Promise<JobMetrics> {
+    const job = await this.get(tenantId, id);
+    const results = await this.jobs.taskResults(job.id);
+    const matrix = results.map((r) => r.accuracies);
+    if (opts.cursor !== undefined && !/^\d{1,19}$/.test(opts.cursor)) {
+      throw new ServiceError('INVALID_CURSOR', 'cursor: not a cursor returned by this API (use curve.nextCursor from the previous page)');
+    }
+    const rows = await this.jobs.curve(job.id, opts.curve, { task: opts.task, limit: opts.limit + 1, afterSeq: opts.cursor });
+    const points = rows.slice(0, opts.limit);
+    return {
+      accuracyMatrix: matrix,
+      averageAccuracy: matrix.length ? averageAccuracy(matrix) : null,
+      backwardTransfer: matrix.length ? backwardTransfer(matrix) : null,
+      forgetting: matrix.length ? forgetting(matrix) : null,
+      taskDurationsMs: results.map((r) => r.durationMs),
+      msPerIteration: results.map((r) => r.msPerIteration),
+      taskInference: job.result?.taskInference ?? null,
+      curve: { kind: opts.curve, points, nextCursor: rows.length > opts.limit ? points[points.length - 1].seq : null },
+    };
+  }
+
+  private async checkTask(tenantId: string, id: string, task: number): Promise<JobRecord> {
+    const job = await this.get(tenantId, id);
+    if (task >= job.tasksTotal) {
+      throw new ServiceError('TASK_NOT_FOUND', `task ${task} does not exist; job ${id} has tasks 0..${job.tasksTotal - 1}`);
+    }
+    return job;
+  }
+
+  async mask(tenantId: string, id: string, task: number): Promise<Uint8Array> {
+    const job = await this.checkTask(tenantId, id, task);
+    const res = await this.jobs.mask(job.id, task);
+    if (!res.found) throw new ServiceError('ARTIFACT_NOT_READY', `task ${task} of job ${id} has not been trained yet (${job.completedTasks} of ${job.tasksTotal} done)`);
+    if (!res.mask) throw new ServiceError('MASK_NOT_AVAILABLE', `method "${job.spec.method}" learns no masks; download the model instead (.../tasks/${task}/model/model.json)`);
+    return res.mask;
+  }
+
+  async model(tenantId: string, id: string, task: number): Promise<ModelArtifact> {
+    const job = await this.checkTask(tenantId, id, task);
+    const model = await this.jobs.model(job.id, task);
+    if (!model) throw new ServiceError('ARTIFACT_NOT_READY', `task ${task} of job ${id} has not been trained yet (${job.completedTasks} of ${job.tasksTotal} done)`);
+    return model;
+  }
+
+  async events(tenantId: string, id: string) {
+    const job = await this.get(tenantId, id);
+    return this.jobs.events(job.id);
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * Ports: what the use cases need from the outside world. Adapters live in src/infra (Prisma,
+ * BullMQ); tests use in-memory fakes. No Prisma, BullMQ or Fastify type crosses these interfaces.
+ */
+import type { ContinualResult, JobSpec, RawDataset, TaskExport } from '../core/index.js';
+
+export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
+
+export interface JobError {
+  code: string;
+  message: string;
+}
+
+/** Final numbers of a finished job (the accuracy matrix lives in the per-task results). */
+export interface JobResult {
+  averageAccuracy: number;
+  backwardTransfer: number | null;
+  forgetting: number | null;
+  taskInference: ContinualResult['taskInference'];
+}
+
+export interface JobRecord {
+  id: string;
+  tenantId: string;
+  name: string | null;
+  metadata: Record<string, unknown> | null;
+  spec: JobSpec;
+  status: JobStatus;
+  backend: string | null;
+  tasksTotal: number;
+  iterationsPerTask: number;
+  /** Task being trained (0-based), null before the first and after the last. */
+  currentTask: number | null;
+  /** Iterations done in `currentTask`. */
+  iteration: number | null;
+  completedTasks: number;
+  etaMs: number | null;
+  attempts: number;
+  error: JobError | null;
+  result: JobResult | null;
+  createdAt: Date;
+  updatedAt: Date;
+  startedAt: Date | null;
+  firstIterationAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export interface NewJob {
+  tenantId: string;
+  name: string | null;
+  metadata: Record<string, unknown> | null;
+  spec: JobSpec;
+  idempotencyKey: string | null;
+  requestHash: string | null;
+}
+
+export interface JobCursor {
+  createdAt: Date;
+  id: string;
+}
+
+export interface TaskResultRecord {
+  task: number;
+  accuracies: number[];
+  durationMs: number;
+  msPerIteration: number;
+}
+
+export interface CurvePoint {
+  /** Opaque position for paging. */
+  seq: string;
+  task: number;
+  iteration: number;
+  value: number;
+  taskLoss: number | null;
+  outputReg: number | null;
+  driftReg: number | null;
+}
+
+export type CurveKind = 'loss' | 'validation';
+
+export interface ModelArtifact {
+  modelJson: Record<string, unknown>;
+  weights: Uint8Array;
+  weightsFileName: string;
+}
+
+/** Jobs as the API sees them; every read is scoped to a tenant. */
+export interface JobRepository {
+  /** Inserts the job with a "queued" event. Returns the existing job when the idempotency key is taken. */
+  create(job: NewJob): Promise<{ job: JobRecord; created: boolean; requestHash: string | null }>;
+  findByIdempotencyKey(tenantId: string, key: string): Promise<{ job: JobRecord; requestHash: string | null } | null>;
+  /** Removes a job that could not be queued (so the client may retry with the same key). */
+  delete(tenantId: string, id: string): Promise<void>;
+  get(tenantId: string, id: string): Promise<JobRecord | null>;
+  list(tenantId: string, opts: { status?: JobStatus; limit: number; after?: JobCursor }): Promise<JobRecord[]>;
+  /** Moves a queued or running job to cancelled; returns the job afterwards (null: not found). */
+  cancel(tenantId: string, id: string): Promise<JobRecord | null>;
+  taskResults(jobId: string): Promise<TaskResultRecord[]>;
+  curve(jobId: string, kind: CurveKind, opts: { task?: number; limit: number; afterSeq?: string }): Promise<CurvePoint[]>;
+  mask(jobId: string, task: number): Promise<{ found: boolean; mask: Uint8Array | null }>;
+  model(jobId: string, task: number): Promise<ModelArtifact | null>;
+  events(jobId: string): Promise<{ status: JobStatus; message: string | null; at: Date }[]>;
+}
+
+export interface TrainingQueue {
+  enqueue(jobId: string): Promise<void>;
+  /** Drops a job that no worker holds yet (cancelled before it started); false if it could not. */
+  removeIfWaiting(jobId: string): Promise<boolean>;
+}
+
+export interface Tenant {
+  id: string;
+  name: string;
+}
+
+export interface ApiKeyRepository {
+  findTenantByKeyHash(hash: string): Promise<Tenant | null>;
+  createTenantIfMissing(name: string): Promise<Tenant>;
+  createKey(tenantId: string, prefix: string, hash: string): Promise<{ id: string }>;
+}
+
+/** Per-task evaluation and artifacts written atomically after each task. */
+export interface TaskCompletion {
+  task: number;
+  completedTasks: number;
+  accuracies: number[];
+  durationMs: number;
+  msPerIteration: number;
+  checkpoint: Uint8Array;
+  exports: TaskExport[];
+  embedding: number[] | null;
+}
+
+export interface MetricPointInput {
+  kind: CurveKind;
+  task: number;
+  iteration: number;
+  value: number;
+  taskLoss?: number;
+  outputReg?: number;
+  driftReg?: number;
+}
+
+/** What a training process reads and writes; never scoped to a tenant (workers serve all). */
+export interface TrainingStore {
+  load(jobId: string): Promise<{ job: JobRecord; checkpoint: Uint8Array | null } | null>;
+  status(jobId: string): Promise<JobStatus | null>;
+  /** queued/running -> running (attempt counted, backend recorded). False when the job is no longer runnable. */
+  markRunning(jobId: string, backend: string, message: string): Promise<boolean>;
+  saveProgress(jobId: string, p: { task: number; iteration: number; etaMs: number; firstIteration: boolean }): Promise<void>;
+  addMetricPoints(jobId: string, points: MetricPointInput[]): Promise<void>;
+  completeTask(jobId: string, c: TaskCompletion): Promise<void>;
+  /** running -> succeeded. */
+  succeed(jobId: string, result: JobResult): Promise<void>;
+  /** running/queued -> failed with an error code. */
+  fail(jobId: string, error: JobError): Promise<void>;
+  /** running -> queued (handed back for a retry or to another worker). */
+  requeue(jobId: string, message: string): Promise<void>;
+}
+
+export type DatasetLoader = (name: JobSpec['benchmark']['dataset']) => Promise<RawDataset>;

@@ -1,0 +1,223 @@
+/**
+ * One attempt at training a job: the use case behind the queue processor. It loads the job and
+ * its latest checkpoint, trains the remaining tasks with the engine, and persists through the
+ * `TrainingStore` port: throttled progress, loss and validation curves, and after every task the
+ * evaluation row, the checkpoint, the exports and the task embedding in one write. It knows
+ * nothing about BullMQ: the processor maps the returned outcome and thrown errors to queue moves.
+ *
+ * Stopping: the job's status is polled (cancel from the API), and `stop` (worker shutdown) ends
+ * the attempt at a safe point: right away if the current task would not finish within the grace
+ * period (its progress since the last checkpoint is dropped), else after the task's checkpoint.
+ */
+import {
+  buildTasks,
+  CancelledError,
+  dataSeed,
+  decodeSafetensors,
+  EngineError,
+  Random,
+  runContinualLearning,
+  type IterationEvent,
+} from '../../core/index.js';
+import type { DatasetLoader, MetricPointInput, TrainingStore } from '../ports.js';
+
+/** Engine error codes for which a retry cannot help. */
+export const PERMANENT_CODES = ['INVALID_SPEC', 'DIVERGED', 'INVALID_CHECKPOINT', 'DATA_NOT_FOUND', 'INVALID_DATA', 'INVALID_ARGUMENT'];
+
+export interface TrainingSettings {
+  /** Minimum time between progress writes. */
+  progressThrottleMs: number;
+  /** Keep every Nth loss value for the curve. */
+  lossEvery: number;
+  /** How often the job status is checked for a cancel. */
+  cancelPollMs: number;
+  /** On `stop`, finish the running task if it ends within this long. */
+  shutdownGraceMs: number;
+}
+
+export interface TrainingDeps {
+  store: TrainingStore;
+  loadDataset: DatasetLoader;
+  /** TF.js backend this process trains on (recorded with the job). */
+  backend: string;
+  settings: TrainingSettings;
+  /** Also reported to the queue (BullMQ job progress); failures there are ignored. */
+  reportProgress?: (p: { task: number; tasks: number; iteration: number; iterations: number; etaMs: number }) => Promise<void>;
+  /** Aborted when the worker shuts down. */
+  stop?: AbortSignal;
+  /** Attempt number (1-based) and how many the queue allows, for the status history. */
+  attempt: { number: number; max: number };
+  log?: (msg: string) => void;
+}
+
+export type TrainingOutcome =
+  | { outcome: 'succeeded'; averageAccuracy: number; completedTasks: number }
+  | { outcome: 'cancelled'; completedTasks: number }
+  | { outcome: 'skipped'; reason: string }
+  | { outcome: 'interrupted'; completedTasks: number };
+
+/** An error the queue must not retry; `code` is one of PERMANENT_CODES. */
+export class PermanentTrainingError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export async function runTraining(data: { jobId: string }, deps: TrainingDeps): Promise<TrainingOutcome> {
+  const { store, settings } = deps;
+  const log = deps.log ?? (() => {});
+  const loaded = await store.load(data.jobId);
+  if (!loaded) return { outcome: 'skipped', reason: 'job no longer exists' };
+  const { job, checkpoint } = loaded;
+  if (job.status !== 'queued' && job.status !== 'running') return { outcome: 'skipped', reason: `job is ${job.status}` };
+
+  const resumeNote = checkpoint ? `, resuming after task ${job.completedTasks}` : '';
+  const started = await store.markRunning(job.id, deps.backend, `attempt ${deps.attempt.number} on ${deps.backend}${resumeNote}`);
+  if (!started) return { outcome: 'skipped', reason: 'job is no longer runnable' };
+
+  const spec = job.spec;
+  const abort = new AbortController();
+  let stopReason: 'cancelled' | 'shutdown' | null = null;
+  let stopAfterTask = false;
+  let completedTasks = job.completedTasks;
+  let current: { task: number; iteration: number; msPerIteration: number } | null = null;
+
+  const onStop = () => {
+    if (stopReason) return;
+    const remainingMs = current ? (spec.training.iterationsPerTask - current.iteration) * current.msPerIteration : Infinity;
+    if (remainingMs <= settings.shutdownGraceMs) {
+      log(`shutdown: finishing task ${current?.task} (about ${Math.round(remainingMs)} ms left)`);
+      stopAfterTask = true;
+    } else {
+      stopReason = 'shutdown';
+      abort.abort('shutdown');
+    }
+  };
+  if (deps.stop?.aborted) onStop();
+  deps.stop?.addEventListener('abort', onStop, { once: true });
+
+  let polling = false;
+  const poll = setInterval(() => {
+    if (polling) return;
+    polling = true;
+    store
+      .status(job.id)
+      .then((s) => {
+        if (s === 'cancelled' || s === null) {
+          stopReason = 'cancelled';
+          abort.abort('cancelled');
+        }
+      })
+      .catch(() => {})
+      .finally(() => {
+        polling = false;
+      });
+  }, settings.cancelPollMs);
+
+  let lastWrite = 0;
+  let lastYield = performance.now();
+  let firstIteration = job.firstIterationAt === null;
+  let pending: MetricPointInput[] = [];
+  const flush = async () => {
+    if (pending.length === 0) return;
+    const points = pending;
+    pending = [];
+    await store.addMetricPoints(job.id, points);
+  };
+
+  try {
+    const raw = await deps.loadDataset(spec.benchmark.dataset);
+    const tasks = buildTasks(spec.benchmark, raw, new Random(dataSeed(spec.training.seed)));
+    const result = await runContinualLearning(spec, {
+      tasks,
+      signal: abort.signal,
+      resumeFrom: checkpoint ?? undefined,
+      yieldEvery: {
+        iterations: 1,
+        // Timers (cancel polling) and IPC (lock renewal, shutdown) need the event loop.
+        fn: () => (performance.now() - lastYield > 25 ? yieldToEventLoop().then(() => void (lastYield = performance.now())) : Promise.resolve()),
+      },
+      callbacks: {
+        onTaskBegin: ({ task, resumed }) => {
+          if (stopAfterTask && !stopReason) {
+            stopReason = 'shutdown';
+            abort.abort('shutdown');
+          }
+          current = { task, iteration: 0, msPerIteration: 0 };
+          if (resumed) log(`resumed job ${job.id} at task ${task}`);
+        },
+        onIteration: async (e: IterationEvent) => {
+          current = { task: e.task, iteration: e.iteration + 1, msPerIteration: current?.msPerIteration ? 0.9 * current.msPerIteration + 0.1 * e.ms : e.ms };
+          if (e.iteration % settings.lossEvery === 0 || e.iteration === e.iterations - 1) {
+            pending.push({ kind: 'loss', task: e.task, iteration: e.iteration, value: e.loss, taskLoss: e.taskLoss, outputReg: e.outputReg, driftReg: e.driftReg });
+          }
+          const now = performance.now();
+          if (firstIteration || now - lastWrite >= settings.progressThrottleMs) {
+            lastWrite = now;
+            const p = { task: e.task, iteration: e.iteration + 1, etaMs: Math.round(e.etaMs), firstIteration };
+            firstIteration = false;
+            await store.saveProgress(job.id, p);
+            await flush();
+            await deps.reportProgress?.({ task: e.task, tasks: e.tasks, iteration: e.iteration + 1, iterations: e.iterations, etaMs: p.etaMs }).catch(() => {});
+          }
+        },
+        onValidation: (e) => {
+          pending.push({ kind: 'validation', task: e.task, iteration: e.iteration, value: e.accuracy });
+        },
+        onTaskEnd: async (e) => {
+          await flush();
+          const embedding = decodeSafetensors(e.checkpoint).tensors.find((t) => t.name === `hnet/embedding_${e.task}`);
+          await store.completeTask(job.id, {
+            task: e.task,
+            completedTasks: e.task + 1,
+            accuracies: e.metrics.accuracyMatrix[e.task],
+            durationMs: e.durationMs,
+            msPerIteration: e.msPerIteration,
+            checkpoint: e.checkpoint,
+            exports: e.exports,
+            embedding: embedding ? Array.from(embedding.data) : null,
+          });
+          completedTasks = e.task + 1;
+          log(`job ${job.id}: task ${e.task} done, accuracies ${e.metrics.accuracyMatrix[e.task].map((a) => a.toFixed(3)).join(' ')}`);
+        },
+      },
+    });
+    await store.succeed(job.id, {
+      averageAccuracy: result.averageAccuracy,
+      backwardTransfer: result.backwardTransfer,
+      forgetting: result.forgetting,
+      taskInference: result.taskInference,
+    });
+    return { outcome: 'succeeded', averageAccuracy: result.averageAccuracy, completedTasks: result.accuracyMatrix.length };
+  } catch (err) {
+    await flush().catch(() => {});
+    if (err instanceof CancelledError || abort.signal.aborted) {
+      if (stopReason === 'shutdown') {
+        await store.requeue(job.id, `worker shut down; handed back after ${completedTasks} of ${job.tasksTotal} tasks`);
+        return { outcome: 'interrupted', completedTasks };
+      }
+      return { outcome: 'cancelled', completedTasks };
+    }
+    if (err instanceof EngineError && PERMANENT_CODES.includes(err.code)) {
+      await store.fail(job.id, { code: err.code, message: err.message });
+      throw new PermanentTrainingError(err.code, err.message);
+    }
+    const message = (err as Error).message ?? String(err);
+    if (deps.attempt.number >= deps.attempt.max) {
+      await store.fail(job.id, { code: 'TRAINING_FAILED', message: `${message} (after ${deps.attempt.max} attempts)` });
+    } else {
+      await store.requeue(job.id, `attempt ${deps.attempt.number} failed: ${message}; retrying`);
+    }
+    throw err;
+  } finally {
+    clearInterval(poll);
+    deps.stop?.removeEventListener('abort', onStop);
+  }
+}
