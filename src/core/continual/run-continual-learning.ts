@@ -53,9 +53,10 @@ export async function runContinualLearning(spec: JobSpec, options: RunOptions): 
     const totalIterations = iterations * tasks.length;
     const allIterationMs: number[] = [];
 
-    for (let t = state.completedTasks; t < tasks.length; t++) {
+    const firstTask = state.completedTasks;
+    for (let t = firstTask; t < tasks.length; t++) {
       const task = tasks[t];
-      await callbacks.onTaskBegin?.({ task: t, tasks: tasks.length, resumed: t === state.completedTasks && t > 0 });
+      await callbacks.onTaskBegin?.({ task: t, tasks: tasks.length, resumed: t === firstTask && t > 0 });
       const started = performance.now();
       const iterationMs: number[] = [];
       const batches = new BatchSampler(task.train.size, spec.training.batchSize, stream);

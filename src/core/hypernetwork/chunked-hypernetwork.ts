@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { activate } from '../activations.js';
 import { assert, assertPositiveInteger } from '../errors.js';
 import { linearInit, variableFrom } from '../init.js';
+import { linear } from '../linear.js';
 import type { Random } from '../random.js';
 import { numel, type HyperNetwork } from './hypernetwork.js';
 
@@ -76,7 +77,7 @@ export class ChunkedHyperNetwork implements HyperNetwork {
       let h = tf.concat([taskPart, chunkPart], 1) as tf.Tensor2D;
       const layers = this.args.hidden.length + 1;
       for (let l = 0; l < layers; l++) {
-        h = tf.add(tf.matMul(h, w[1 + 2 * l] as tf.Tensor2D), w[2 + 2 * l]) as tf.Tensor2D;
+        h = linear(h, w[1 + 2 * l] as tf.Tensor2D, w[2 + 2 * l] as tf.Tensor1D);
         if (l < layers - 1) h = activate(h, this.args.activation) as tf.Tensor2D;
       }
       const flat = tf.slice(tf.reshape(h, [n, c * this.args.chunkSize]), [0, 0], [n, this.total]);

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { activate } from '../activations.js';
 import { assert, assertPositiveInteger } from '../errors.js';
 import { linearInit, variableFrom } from '../init.js';
+import { linear } from '../linear.js';
 import type { Random } from '../random.js';
 import { numel, type HyperNetwork } from './hypernetwork.js';
 
@@ -82,11 +83,11 @@ export class MlpHyperNetwork implements HyperNetwork {
       let h: tf.Tensor2D = embeddings;
       let k = 0;
       for (let l = 0; l < this.args.hidden.length; l++, k += 2) {
-        h = activate(tf.add(tf.matMul(h, w[k] as tf.Tensor2D), w[k + 1]), this.args.activation) as tf.Tensor2D;
+        h = activate(linear(h, w[k] as tf.Tensor2D, w[k + 1] as tf.Tensor1D), this.args.activation) as tf.Tensor2D;
       }
       return this.headBlocks.map((blocks) => {
         const parts = blocks.map(() => {
-          const out = tf.add(tf.matMul(h, w[k] as tf.Tensor2D), w[k + 1]) as tf.Tensor2D;
+          const out = linear(h, w[k] as tf.Tensor2D, w[k + 1] as tf.Tensor1D);
           k += 2;
           return out;
         });

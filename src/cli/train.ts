@@ -1,0 +1,164 @@
+/**
+ * `npm run train -- --spec FILE [--out DIR] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu]
+ *                   [--data-dir DIR] [--resume CHECKPOINT]`
+ *
+ * Trains a job spec (the same JSON POST /v1/jobs accepts) on this machine, prints progress, and
+ * writes DIR/result.json, DIR/checkpoint.safetensors (after every task) and per-task exports:
+ * DIR/tasks/<t>/mask.safetensors and DIR/tasks/<t>/model/{model.json,weights.bin}.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  buildTasks,
+  dataSeed,
+  EngineError,
+  Random,
+  resolveSpec,
+  runContinualLearning,
+  type ContinualResult,
+  type IterationEvent,
+  type TaskExport,
+} from '../core/index.js';
+import { loadRawDataset, resolveDataDir } from '../infra/data/dataset-files.js';
+import { BACKEND_CHOICES, selectBackend, type BackendChoice } from '../infra/tf-backend.js';
+
+const USAGE = 'usage: npm run train -- --spec FILE [--out DIR] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--data-dir DIR] [--resume FILE]';
+
+/** Every this many iterations a loss point goes into result.json's curves. */
+const CURVE_EVERY = 10;
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      spec: { type: 'string' },
+      out: { type: 'string' },
+      backend: { type: 'string', default: 'auto' },
+      'data-dir': { type: 'string' },
+      resume: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help || !values.spec) {
+    console.error(USAGE);
+    return values.help ? 0 : 2;
+  }
+  if (!BACKEND_CHOICES.includes(values.backend as BackendChoice)) {
+    console.error(`--backend must be one of ${BACKEND_CHOICES.join(', ')}`);
+    return 2;
+  }
+
+  let spec;
+  try {
+    spec = resolveSpec(JSON.parse(await readFile(values.spec, 'utf8')));
+  } catch (err) {
+    console.error(`invalid spec ${values.spec}: ${(err as Error).message}`);
+    return 2;
+  }
+  const out = values.out ?? path.join('runs', new Date().toISOString().replace(/[:.]/g, '-'));
+  await mkdir(out, { recursive: true });
+
+  const backend = await selectBackend(values.backend as BackendChoice);
+  console.log(`backend: ${backend.name}${backend.skipped.length ? ` (skipped ${backend.skipped.join('; ')})` : ''}`);
+
+  const raw = await loadRawDataset(spec.benchmark.dataset, resolveDataDir(values['data-dir'] ?? process.env.RETAIN_DATA_DIR));
+  const tasks = buildTasks(spec.benchmark, raw, new Random(dataSeed(spec.training.seed)));
+  console.log(`${tasks.length} tasks: ${tasks.map((t) => `${t.name} (${t.train.size} train)`).join(', ')}`);
+
+  const losses: { task: number; iteration: number; loss: number; taskLoss: number; outputReg: number; driftReg: number }[] = [];
+  const validation: { task: number; iteration: number; accuracy: number }[] = [];
+  const exportPaths: Record<number, { mask: string | null; model: string }> = {};
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  let lastPrint = 0;
+
+  const result: ContinualResult = await runContinualLearning(spec, {
+    tasks,
+    signal: controller.signal,
+    resumeFrom: values.resume ? new Uint8Array(await readFile(values.resume)) : undefined,
+    callbacks: {
+      onTaskBegin: ({ task, tasks: n, resumed }) => console.log(`\ntask ${task + 1}/${n}${resumed ? ' (resumed from checkpoint)' : ''}`),
+      onIteration: (e) => {
+        if (e.iteration % CURVE_EVERY === 0 || e.iteration === e.iterations - 1) {
+          losses.push({ task: e.task, iteration: e.iteration, loss: e.loss, taskLoss: e.taskLoss, outputReg: e.outputReg, driftReg: e.driftReg });
+        }
+        const now = Date.now();
+        if (now - lastPrint > 1000 || e.iteration === e.iterations - 1) {
+          lastPrint = now;
+          process.stdout.write(`\r${progressLine(e)}`);
+        }
+      },
+      onValidation: (v) => {
+        validation.push(v);
+      },
+      onTaskEnd: async (e) => {
+        const row = e.metrics.accuracyMatrix[e.task].map((a) => (100 * a).toFixed(2)).join('  ');
+        console.log(`\ntask ${e.task + 1} done in ${(e.durationMs / 1000).toFixed(1)} s, ${e.msPerIteration.toFixed(1)} ms/iteration; test accuracy: ${row}`);
+        await writeFile(path.join(out, 'checkpoint.safetensors'), e.checkpoint);
+        for (const x of e.exports) exportPaths[x.task] = await writeExport(out, x);
+      },
+    },
+  });
+
+  const summary = {
+    spec: result.spec,
+    backend: backend.name,
+    accuracyMatrix: result.accuracyMatrix,
+    averageAccuracy: result.averageAccuracy,
+    backwardTransfer: result.backwardTransfer,
+    forgetting: result.forgetting,
+    msPerIteration: result.msPerIteration,
+    taskDurationsMs: result.taskDurationsMs,
+    taskInference: result.taskInference,
+    exports: exportPaths,
+    checkpoint: path.join(out, 'checkpoint.safetensors'),
+    curves: { loss: losses, validation },
+  };
+  await writeFile(path.join(out, 'result.json'), JSON.stringify(summary, null, 2));
+  console.log(`\naverage accuracy ${(100 * result.averageAccuracy).toFixed(2)} %, BWT ${fmt(result.backwardTransfer)}, forgetting ${fmt(result.forgetting)}`);
+  if (result.taskInference) {
+    console.log(`task inference by entropy: task ${(100 * result.taskInference.taskAccuracy).toFixed(2)} %, class ${(100 * result.taskInference.classAccuracy).toFixed(2)} %`);
+  }
+  console.log(`wrote ${path.join(out, 'result.json')}`);
+  return 0;
+}
+
+function progressLine(e: IterationEvent): string {
+  const parts = [`task ${e.task + 1}/${e.tasks}`, `iter ${e.iteration + 1}/${e.iterations}`, `loss ${e.loss.toFixed(4)}`];
+  if (e.outputReg || e.driftReg) parts.push(`(task ${e.taskLoss.toFixed(4)}, out-reg ${e.outputReg.toExponential(2)}, L1 ${e.driftReg.toFixed(2)})`);
+  parts.push(`${e.ms.toFixed(0)} ms/it`, `ETA ${duration(e.etaMs)}`);
+  return parts.join('  ').padEnd(110);
+}
+
+function duration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+}
+
+const fmt = (v: number | null) => (v === null ? 'n/a' : `${(100 * v).toFixed(2)} pp`);
+
+async function writeExport(out: string, x: TaskExport): Promise<{ mask: string | null; model: string }> {
+  const dir = path.join(out, 'tasks', String(x.task));
+  await mkdir(path.join(dir, 'model'), { recursive: true });
+  let mask: string | null = null;
+  if (x.mask) {
+    mask = path.join(dir, 'mask.safetensors');
+    await writeFile(mask, x.mask);
+  }
+  const model = path.join(dir, 'model', 'model.json');
+  await writeFile(model, JSON.stringify(x.model.modelJson));
+  await writeFile(path.join(dir, 'model', x.model.weightsFileName), x.model.weights);
+  return { mask, model };
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    if (err instanceof EngineError) {
+      console.error(`\n${err.code}: ${err.message}`);
+      process.exit(err.code === 'CANCELLED' ? 130 : 1);
+    }
+    console.error(err);
+    process.exit(1);
+  },
+);

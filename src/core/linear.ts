@@ -1,0 +1,27 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * y = x W + b with a hand-written gradient that avoids transposed matrix products.
+ *
+ * TF.js's default gradient of matMul computes dx = dy W^T and dW = x^T dy as matMuls with
+ * transposeA / transposeB, which the WebAssembly backend runs 5-15x slower than plain products
+ * (measured on this project's 2-core CI machine: 128x400 by 784x400^T 65 ms vs 6 ms; see
+ * bench/README.md). Here every product is a plain one, and only small operands are transposed:
+ *   dx = (W dy^T)^T      (transposes dy and the [in x batch] result, never W)
+ *   dW = x^T dy          (x has batch rows; a single row is an outer product by broadcasting)
+ *   db = sum_rows dy
+ * The values are the same as the default gradient's; only the order of operations differs.
+ */
+export const linear = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, w, b] = inputs as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+  (inputs[3] as tf.GradSaveFunc)([x, w]);
+  return {
+    value: tf.add(tf.matMul(x, w), b) as tf.Tensor2D,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+      const dx = tf.transpose(tf.matMul(ws, tf.transpose(dy)));
+      const dw = xs.shape[0] === 1 ? tf.mul(tf.reshape(xs, [xs.shape[1], 1]), dy) : tf.matMul(tf.transpose(xs), dy as tf.Tensor2D);
+      return [dx, dw, tf.sum(dy, 0)];
+    },
+  };
+}) as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
