@@ -1,0 +1,51 @@
+/**
+ * buildApp(deps): the whole HTTP API as a Fastify instance that never listens (tests use
+ * `app.inject`, src/http/server.ts listens).
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { ApiKeyService } from '../services/auth/api-key.service.js';
+import type { JobService } from '../services/jobs/job.service.js';
+import { installErrorHandlers } from './error-handler.js';
+import authPlugin from './plugins/auth.js';
+import docsPlugin from './plugins/swagger.js';
+import healthRoutes, { type ReadinessChecks } from './routes/health/index.js';
+import jobsRoutes from './routes/jobs/index.js';
+import { JobResource } from './routes/jobs/schemas.js';
+import tasksRoutes from './routes/tasks/index.js';
+import { ErrorResponse } from './schemas.js';
+import { addSharedSchema, validatorCompiler } from './validation.js';
+
+export interface AppDeps {
+  jobs: JobService;
+  apiKeys: ApiKeyService;
+  readiness: ReadinessChecks;
+  logger?: FastifyServerOptions['logger'];
+  bodyLimit?: number;
+  /** Serve the Swagger UI at /docs (the OpenAPI generator turns it off). */
+  docsUi?: boolean;
+}
+
+const sharedSchemas = [ErrorResponse, JobResource];
+sharedSchemas.forEach(addSharedSchema);
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const bodyLimit = deps.bodyLimit ?? 1_048_576;
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit,
+    // Requests that say nothing about their id get one; logs carry it.
+    requestIdHeader: 'x-request-id',
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  for (const s of sharedSchemas) app.addSchema(s);
+  installErrorHandlers(app, { bodyLimit });
+
+  await app.register(docsPlugin, { ui: deps.docsUi ?? true });
+  await app.register(healthRoutes, { checks: deps.readiness });
+  await app.register(async (v1) => {
+    await v1.register(authPlugin, { apiKeys: deps.apiKeys });
+    await v1.register(jobsRoutes, { jobs: deps.jobs });
+    await v1.register(tasksRoutes, { jobs: deps.jobs });
+  });
+  return app;
+}

@@ -1,0 +1,49 @@
+/** Wires the API's adapters from configuration (one PrismaClient, one Redis connection per process). */
+import type { Config } from '../config/env.js';
+import { createPrismaClient } from '../infra/prisma/client.js';
+import { PrismaApiKeyRepository } from '../infra/prisma/api-key.repository.js';
+import { PrismaJobRepository } from '../infra/prisma/job.repository.js';
+import { producerConnection } from '../infra/queue/connection.js';
+import { BullTrainingQueue } from '../infra/queue/training.queue.js';
+import { ApiKeyService } from '../services/auth/api-key.service.js';
+import { JobService } from '../services/jobs/job.service.js';
+import type { AppDeps } from './app.js';
+
+export interface ApiContext {
+  deps: AppDeps;
+  queue: BullTrainingQueue;
+  close(): Promise<void>;
+}
+
+export function createApiContext(config: Config, onError: (err: Error) => void = () => {}): ApiContext {
+  const db = createPrismaClient({ url: config.databaseUrl, schema: config.databaseSchema });
+  const redis = producerConnection(config.REDIS_URL);
+  redis.on('error', onError);
+  const queue = new BullTrainingQueue(
+    redis,
+    { name: config.QUEUE_NAME, prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, backoffMs: config.JOB_BACKOFF_MS },
+    onError,
+  );
+  const apiKeys = new ApiKeyService(new PrismaApiKeyRepository(db));
+  const jobs = new JobService(new PrismaJobRepository(db), queue);
+  return {
+    deps: {
+      jobs,
+      apiKeys,
+      bodyLimit: config.API_RATE_BODY_LIMIT,
+      readiness: {
+        database: async () => {
+          await db.$queryRaw`SELECT 1`;
+        },
+        redis: async () => {
+          if (!(await queue.ping())) throw new Error('Redis did not answer PONG');
+        },
+      },
+    },
+    queue,
+    async close() {
+      await queue.close().catch(() => {});
+      await db.$disconnect();
+    },
+  };
+}

@@ -1,0 +1,145 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { JobSpecInputSchema, JobSpecSchema, LIMITS } from '../../../core/index.js';
+import { JOB_STATUSES } from '../../../services/ports.js';
+import { Nullable, Uuid } from '../../schemas.js';
+
+const statusSchema = Type.Union(
+  JOB_STATUSES.map((s) => Type.Literal(s)),
+  { description: 'queued -> running -> succeeded | failed | cancelled (running jobs may go back to queued when a worker stops)' },
+);
+
+/** POST body: the job spec's fields, plus an optional name and metadata. Unknown fields are refused. */
+export const CreateJobBody = Type.Object(
+  {
+    ...(JobSpecInputSchema.properties as Record<string, TSchema>),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'a label for the job' })),
+    metadata: Type.Optional(
+      Type.Record(Type.String({ maxLength: 100 }), Type.Unknown(), { maxProperties: 50, description: 'free-form JSON kept with the job' }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description: `a job spec (every field optional; "preset" fills published hyperparameters) plus name and metadata. At most ${LIMITS.tasks} tasks.`,
+  },
+);
+export type CreateJobBody = Static<typeof CreateJobBody>;
+
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]+$', description: 'printable ASCII without spaces' }),
+  ),
+});
+
+export const JobParams = Type.Object({ id: Uuid }, { additionalProperties: false });
+
+export const ListJobsQuery = Type.Object(
+  {
+    status: Type.Optional(statusSchema),
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'page size' }),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page' })),
+  },
+  { additionalProperties: false },
+);
+export type ListJobsQuery = Static<typeof ListJobsQuery>;
+
+export const MetricsQuery = Type.Object(
+  {
+    curve: Type.Union([Type.Literal('loss'), Type.Literal('validation')], { default: 'loss', description: 'which curve to page through' }),
+    task: Type.Optional(Type.Integer({ minimum: 0, maximum: LIMITS.tasks - 1, description: 'only this task (0-based)' })),
+    limit: Type.Integer({ minimum: 1, maximum: 5000, default: 1000, description: 'points per page' }),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 30, description: 'curve.nextCursor of the previous page' })),
+  },
+  { additionalProperties: false },
+);
+export type MetricsQuery = Static<typeof MetricsQuery>;
+
+const TaskLinks = Type.Object({
+  task: Type.Integer({ description: '0-based task index' }),
+  mask: Nullable(Type.String({ description: 'safetensors mask (hypermask only)' })),
+  model: Type.String({ description: 'TF.js LayersModel: pass to tf.loadLayersModel with your key in requestInit.headers' }),
+});
+
+export const JobResource = Type.Object(
+  {
+    id: Uuid,
+    name: Nullable(Type.String()),
+    metadata: Nullable(Type.Record(Type.String(), Type.Unknown())),
+    status: statusSchema,
+    spec: JobSpecSchema,
+    backend: Nullable(Type.String({ description: 'TF.js backend that trained the job: tensorflow-gpu, tensorflow, wasm or cpu' })),
+    progress: Type.Object({
+      completedTasks: Type.Integer(),
+      tasksTotal: Type.Integer(),
+      currentTask: Nullable(Type.Integer({ description: 'task being trained (0-based)' })),
+      iteration: Nullable(Type.Integer({ description: 'iterations done in the current task' })),
+      iterationsPerTask: Type.Integer(),
+      iterationsDone: Type.Integer(),
+      iterationsTotal: Type.Integer(),
+      fraction: Type.Number({ minimum: 0, maximum: 1 }),
+      etaMs: Nullable(Type.Integer({ description: 'estimated time to the end of training' })),
+    }),
+    attempts: Type.Integer({ description: 'times a worker started this job' }),
+    error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })),
+    result: Nullable(
+      Type.Object({
+        averageAccuracy: Type.Number(),
+        backwardTransfer: Nullable(Type.Number()),
+        forgetting: Nullable(Type.Number()),
+      }),
+    ),
+    createdAt: Type.String({ format: 'date-time' }),
+    updatedAt: Type.String({ format: 'date-time' }),
+    startedAt: Nullable(Type.String({ format: 'date-time' })),
+    finishedAt: Nullable(Type.String({ format: 'date-time' })),
+    links: Type.Object({
+      self: Type.String(),
+      metrics: Type.String(),
+      cancel: Type.String(),
+      events: Type.String(),
+      tasks: Type.Array(TaskLinks, { description: 'trained tasks and their downloads' }),
+    }),
+  },
+  { $id: 'Job' },
+);
+export type JobResource = Static<typeof JobResource>;
+
+export const JobList = Type.Object({
+  items: Type.Array(Type.Ref(JobResource)),
+  nextCursor: Nullable(Type.String({ description: 'pass as ?cursor= for the next page; null on the last page' })),
+});
+
+const CurvePoint = Type.Object({
+  task: Type.Integer(),
+  iteration: Type.Integer(),
+  value: Type.Number({ description: 'loss (curve=loss) or validation accuracy (curve=validation)' }),
+  taskLoss: Nullable(Type.Number()),
+  outputReg: Nullable(Type.Number()),
+  driftReg: Nullable(Type.Number()),
+});
+
+export const JobMetrics = Type.Object({
+  jobId: Uuid,
+  status: statusSchema,
+  accuracyMatrix: Type.Array(Type.Array(Type.Number()), { description: 'row k: test accuracy on tasks 0..k after training through task k' }),
+  averageAccuracy: Nullable(Type.Number()),
+  backwardTransfer: Nullable(Type.Number()),
+  forgetting: Nullable(Type.Number()),
+  taskDurationsMs: Type.Array(Type.Number()),
+  msPerIteration: Type.Array(Type.Number({ description: 'median per task' })),
+  taskInference: Nullable(
+    Type.Object({
+      taskAccuracy: Type.Number(),
+      classAccuracy: Type.Number(),
+      perTask: Type.Array(Type.Object({ task: Type.Integer(), taskAccuracy: Type.Number(), classAccuracy: Type.Number() })),
+    }),
+  ),
+  curve: Type.Object({
+    kind: Type.Union([Type.Literal('loss'), Type.Literal('validation')]),
+    points: Type.Array(CurvePoint),
+    nextCursor: Nullable(Type.String()),
+  }),
+});
+
+export const JobEvents = Type.Object({
+  items: Type.Array(Type.Object({ status: statusSchema, message: Nullable(Type.String()), at: Type.String({ format: 'date-time' }) })),
+});

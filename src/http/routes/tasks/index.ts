@@ -1,0 +1,71 @@
+/** Per-task downloads: the HyperMask mask and a TF.js LayersModel (model.json + weights). */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { MASK_FORMAT } from '../../../core/index.js';
+import type { JobService } from '../../../services/jobs/job.service.js';
+import { errors } from '../../schemas.js';
+import { Binary, ModelJson, TaskParams } from './schemas.js';
+
+const tags = ['artifacts'];
+const security = [{ bearerAuth: [] }];
+/** Name of the weights route beside model.json; tf.loadLayersModel resolves manifest paths against model.json's URL. */
+export const WEIGHTS_ROUTE = 'weights.bin';
+
+const tasksRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, { jobs }) => {
+  app.get(
+    '/v1/jobs/:id/tasks/:task/mask',
+    {
+      schema: {
+        tags,
+        security,
+        summary: `The task's mask: a safetensors file (metadata format "${MASK_FORMAT}"), one F32 tensor per masked target tensor`,
+        params: TaskParams,
+        response: { 200: Binary, ...errors(400, 401, 404) },
+      },
+    },
+    async (request, reply) => {
+      const { id, task } = request.params;
+      const mask = await jobs.mask(request.tenant.id, id, task);
+      return reply
+        .type('application/octet-stream')
+        .header('content-disposition', `attachment; filename="job-${id}-task-${task}-mask.safetensors"`)
+        .send(Buffer.from(mask.buffer, mask.byteOffset, mask.byteLength));
+    },
+  );
+
+  app.get(
+    '/v1/jobs/:id/tasks/:task/model/model.json',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'The task model as a TF.js LayersModel (model.json)',
+        description: "tf.loadLayersModel('<base>/v1/jobs/<id>/tasks/<t>/model/model.json', { requestInit: { headers: { Authorization: 'Bearer <key>' } } })",
+        params: TaskParams,
+        response: { 200: ModelJson, ...errors(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const { id, task } = request.params;
+      const model = await jobs.model(request.tenant.id, id, task);
+      const manifest = (model.modelJson.weightsManifest as { paths: string[]; weights: Record<string, unknown>[] }[]).map((group) => ({
+        ...group,
+        paths: [WEIGHTS_ROUTE],
+      }));
+      return { ...model.modelJson, weightsManifest: manifest } as never;
+    },
+  );
+
+  app.get(
+    `/v1/jobs/:id/tasks/:task/model/${WEIGHTS_ROUTE}`,
+    {
+      schema: { tags, security, summary: 'Weights of the task model (float32, little-endian, manifest order)', params: TaskParams, response: { 200: Binary, ...errors(400, 401, 404) } },
+    },
+    async (request, reply) => {
+      const { id, task } = request.params;
+      const { weights } = await jobs.model(request.tenant.id, id, task);
+      return reply.type('application/octet-stream').send(Buffer.from(weights.buffer, weights.byteOffset, weights.byteLength));
+    },
+  );
+};
+
+export default tasksRoutes;

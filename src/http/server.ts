@@ -1,0 +1,20 @@
+/** API entry point (`npm run start:api`): loads config, builds the app, listens, closes gracefully. */
+import closeWithGrace from 'close-with-grace';
+import { loadEnv } from '../config/env.js';
+import { buildApp } from './app.js';
+import { createApiContext } from './context.js';
+
+const config = loadEnv();
+const ctx = createApiContext(config, (err) => app.log.warn({ err }, 'redis'));
+const app = await buildApp({ ...ctx.deps, logger: { level: config.LOG_LEVEL } });
+app.server.requestTimeout = 30_000;
+app.server.keepAliveTimeout = 65_000;
+
+closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+  if (err) app.log.error({ err }, 'closing after an error');
+  else app.log.info(`${signal}: closing`);
+  await app.close();
+  await ctx.close();
+});
+
+await app.listen({ port: config.PORT, host: config.HOST });

@@ -1,0 +1,49 @@
+/** Domain records to API resources. */
+import type { JobRecord } from '../services/ports.js';
+import type { JobResource } from './routes/jobs/schemas.js';
+
+export function jobView(job: JobRecord): JobResource {
+  const base = `/v1/jobs/${job.id}`;
+  const done = job.completedTasks * job.iterationsPerTask + (job.status === 'running' && job.iteration !== null ? job.iteration : 0);
+  const total = job.tasksTotal * job.iterationsPerTask;
+  const hasMask = job.spec.method === 'hypermask';
+  return {
+    id: job.id,
+    name: job.name,
+    metadata: job.metadata,
+    status: job.status,
+    spec: job.spec,
+    backend: job.backend,
+    progress: {
+      completedTasks: job.completedTasks,
+      tasksTotal: job.tasksTotal,
+      currentTask: job.status === 'running' ? job.currentTask : null,
+      iteration: job.status === 'running' ? job.iteration : null,
+      iterationsPerTask: job.iterationsPerTask,
+      iterationsDone: Math.min(done, total),
+      iterationsTotal: total,
+      fraction: job.status === 'succeeded' ? 1 : total ? Math.min(done / total, 1) : 0,
+      etaMs: job.status === 'running' ? job.etaMs : job.status === 'succeeded' ? 0 : null,
+    },
+    attempts: job.attempts,
+    error: job.error,
+    result: job.result
+      ? { averageAccuracy: job.result.averageAccuracy, backwardTransfer: job.result.backwardTransfer, forgetting: job.result.forgetting }
+      : null,
+    createdAt: job.createdAt.toISOString(),
+    updatedAt: job.updatedAt.toISOString(),
+    startedAt: job.startedAt?.toISOString() ?? null,
+    finishedAt: job.finishedAt?.toISOString() ?? null,
+    links: {
+      self: base,
+      metrics: `${base}/metrics`,
+      cancel: `${base}/cancel`,
+      events: `${base}/events`,
+      tasks: Array.from({ length: job.completedTasks }, (_, t) => ({
+        task: t,
+        mask: hasMask ? `${base}/tasks/${t}/mask` : null,
+        model: `${base}/tasks/${t}/model/model.json`,
+      })),
+    },
+  };
+}

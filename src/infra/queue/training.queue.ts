@@ -1,0 +1,60 @@
+/** The API's side of the queue: adds and removes training jobs (the `TrainingQueue` port). */
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { TrainingQueue } from '../../services/ports.js';
+import { assertPayload, JobName, type JobPayload } from './jobs.js';
+
+export interface QueueSettings {
+  name: string;
+  prefix: string;
+  attempts: number;
+  backoffMs: number;
+}
+
+export class BullTrainingQueue implements TrainingQueue {
+  readonly queue: Queue;
+
+  constructor(
+    readonly connection: Redis,
+    private readonly settings: QueueSettings,
+    onError: (err: Error) => void = () => {},
+  ) {
+    this.queue = new Queue(settings.name, { connection, prefix: settings.prefix });
+    this.queue.on('error', onError);
+  }
+
+  async enqueue(jobId: string): Promise<void> {
+    const data: JobPayload<JobName.TrainJob> = { jobId };
+    assertPayload(JobName.TrainJob, data);
+    await this.queue.add(JobName.TrainJob, data, {
+      // The BullMQ id is the job's id: adding the same job twice is a no-op.
+      jobId,
+      attempts: this.settings.attempts,
+      backoff: { type: 'exponential', delay: this.settings.backoffMs },
+      removeOnComplete: { age: 24 * 3600, count: 10_000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    });
+  }
+
+  async removeIfWaiting(jobId: string): Promise<boolean> {
+    const job = await this.queue.getJob(jobId);
+    if (!job) return true;
+    const state = await job.getState();
+    if (state === 'active') return false;
+    try {
+      await job.remove();
+      return true;
+    } catch {
+      return false; // taken by a worker in between; it will see the cancelled status
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    return (await this.connection.ping()) === 'PONG';
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+    this.connection.disconnect();
+  }
+}
