@@ -81,7 +81,8 @@ export class PrismaTrainingRepository implements TrainingStore {
         });
       }
       await tx.job.updateMany({ where: { id: jobId }, data: { completedTasks: c.completedTasks } });
-    });
+      // A split-mnist HyperMask checkpoint is ~50 MB; writing it takes seconds, not milliseconds.
+    }, { timeout: 300_000, maxWait: 30_000 });
   }
 
   private async transition(jobId: string, from: JobStatus[], status: JobStatus, data: Prisma.JobUpdateManyMutationInput, message: string | null) {

@@ -1,0 +1,159 @@
+/**
+ * A private copy of the service for one test file: its own Postgres schema (migrated with the
+ * real migrations), its own BullMQ queue name, its own data directory with a tiny synthetic
+ * "mnist", an app built with `buildApp`, and worker processes started as the real entry point.
+ * `close()` removes all of it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { loadEnv, type Config } from '../../src/config/env.js';
+import { writeIdxDataset } from '../../src/infra/data/dataset-files.js';
+import { PrismaApiKeyRepository } from '../../src/infra/prisma/api-key.repository.js';
+import { createPrismaClient, type Db } from '../../src/infra/prisma/client.js';
+import { dropSchema, migrate } from '../../src/infra/prisma/migrator.js';
+import { buildApp } from '../../src/http/app.js';
+import { createApiContext, type ApiContext } from '../../src/http/context.js';
+import { ApiKeyService } from '../../src/services/auth/api-key.service.js';
+import { makeRawDataset } from './datasets.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BASE_URL = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+
+/** A spec that trains in a second or two on the synthetic data. */
+export function tinySpec(overrides: { iterationsPerTask?: number; tasks?: number; seed?: number; method?: string } = {}) {
+  return {
+    method: overrides.method ?? 'hypermask',
+    benchmark: { dataset: 'mnist', tasks: overrides.tasks ?? 2, classesPerTask: 2, trainLimit: 100, testLimit: 60, validationSize: 20, augment: false },
+    network: { hidden: [16] },
+    hypernetwork: { hidden: [8], embeddingDim: 8 },
+    training: { iterationsPerTask: overrides.iterationsPerTask ?? 40, batchSize: 32, validationEvery: 10, seed: overrides.seed ?? 3 },
+    evaluation: { taskInference: false },
+  };
+}
+
+export interface WorkerHandle {
+  process: ChildProcess;
+  output(): string;
+  waitForOutput(pattern: RegExp): Promise<void>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export interface TestService {
+  config: Config;
+  env: Record<string, string>;
+  app: FastifyInstance;
+  ctx: ApiContext;
+  db: Db;
+  /** Creates a tenant and returns an Authorization header value for it. */
+  auth(tenant: string): Promise<string>;
+  startWorker(extraEnv?: Record<string, string>): Promise<WorkerHandle>;
+  close(): Promise<void>;
+}
+
+export async function createTestService(label: string, envOverrides: Record<string, string> = {}): Promise<TestService> {
+  const id = `${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
+  const schema = `test_${id}`;
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'retain-test-'));
+  const raw = makeRawDataset({ trainCount: 600, testCount: 300, seed: 5, name: 'mnist' });
+  await writeIdxDataset(dataDir, 'mnist', raw);
+  const env: Record<string, string> = {
+    DATABASE_URL: `${BASE_URL}?schema=${schema}`,
+    QUEUE_NAME: `test-${id}`,
+    RETAIN_DATA_DIR: dataDir,
+    TF_BACKEND: 'wasm',
+    LOCK_DURATION_MS: '3000',
+    STALLED_INTERVAL_MS: '1000',
+    MAX_STALLED_COUNT: '5',
+    JOB_ATTEMPTS: '3',
+    JOB_BACKOFF_MS: '200',
+    PROGRESS_THROTTLE_MS: '100',
+    CANCEL_POLL_MS: '200',
+    SHUTDOWN_GRACE_MS: '0',
+    LOG_LEVEL: 'silent',
+    ...envOverrides,
+  };
+  const config = loadEnv(env);
+  await migrate({ url: config.databaseUrl, schema, dir: path.join(ROOT, 'prisma', 'migrations') });
+  const ctx = createApiContext(config);
+  const app = await buildApp({ ...ctx.deps, docsUi: false });
+  const db = createPrismaClient({ url: config.databaseUrl, schema, poolSize: 2 });
+  const keys = new ApiKeyService(new PrismaApiKeyRepository(db));
+  const workers: WorkerHandle[] = [];
+
+  return {
+    config,
+    env,
+    app,
+    ctx,
+    db,
+    async auth(tenant: string) {
+      const { key } = await keys.create(`${tenant}-${id}`);
+      return `Bearer ${key}`;
+    },
+    async startWorker(extraEnv = {}) {
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers', 'training.worker.ts')], {
+        cwd: ROOT,
+        env: { ...process.env, ...env, ...extraEnv },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      const waiters: { pattern: RegExp; resolve: () => void }[] = [];
+      const onData = (chunk: Buffer) => {
+        out += chunk.toString();
+        for (const w of [...waiters]) if (w.pattern.test(out)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+        child.on('exit', (code, signal) => resolve({ code, signal })),
+      );
+      const handle: WorkerHandle = {
+        process: child,
+        output: () => out,
+        waitForOutput: (pattern) =>
+          pattern.test(out)
+            ? Promise.resolve()
+            : Promise.race([
+                new Promise<void>((resolve) => waiters.push({ pattern, resolve })),
+                exited.then(({ code, signal }) => {
+                  throw new Error(`worker exited (${code ?? signal}) before printing ${pattern}:\n${out}`);
+                }),
+              ]),
+        exited,
+      };
+      workers.push(handle);
+      await handle.waitForOutput(/ready: queue/);
+      return handle;
+    },
+    async close() {
+      for (const w of workers) {
+        if (w.process.exitCode === null && w.process.signalCode === null) {
+          w.process.kill('SIGKILL');
+          await w.exited;
+        }
+      }
+      await ctx.queue.queue.obliterate({ force: true }).catch(() => {});
+      await app.close();
+      await ctx.close();
+      await db.$disconnect();
+      await dropSchema(config.databaseUrl, schema);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until `fn` returns a value that is not undefined. No time limit: the test runner's timeout applies. */
+export async function eventually<T>(fn: () => Promise<T | undefined>, everyMs = 50): Promise<T> {
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    await sleep(everyMs);
+  }
+}

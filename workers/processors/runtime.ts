@@ -1,0 +1,42 @@
+/**
+ * Per-process state of a training child: configuration, the TF.js backend (selected once per
+ * process), one PrismaClient and a cache of loaded data sets.
+ */
+import { loadEnv, type Config } from '../../src/config/env.js';
+import type { RawDataset } from '../../src/core/index.js';
+import { loadRawDataset, resolveDataDir } from '../../src/infra/data/dataset-files.js';
+import { createPrismaClient } from '../../src/infra/prisma/client.js';
+import { PrismaTrainingRepository } from '../../src/infra/prisma/training.repository.js';
+import { selectBackend, type BackendChoice } from '../../src/infra/tf-backend.js';
+import type { DatasetLoader, TrainingStore } from '../../src/services/ports.js';
+
+export interface Runtime {
+  config: Config;
+  backend: string;
+  store: TrainingStore;
+  loadDataset: DatasetLoader;
+}
+
+let runtime: Promise<Runtime> | null = null;
+
+export function getRuntime(): Promise<Runtime> {
+  runtime ??= (async () => {
+    const config = loadEnv();
+    const backend = await selectBackend(config.TF_BACKEND as BackendChoice);
+    const db = createPrismaClient({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: 2 });
+    const datasets = new Map<string, Promise<RawDataset>>();
+    const dataDir = resolveDataDir(config.RETAIN_DATA_DIR);
+    const loadDataset: DatasetLoader = (name) => {
+      let p = datasets.get(name);
+      if (!p) {
+        p = loadRawDataset(name, dataDir);
+        p.catch(() => datasets.delete(name));
+        datasets.set(name, p);
+      }
+      return p;
+    };
+    return { config, backend: backend.name, store: new PrismaTrainingRepository(db), loadDataset };
+  })();
+  runtime.catch(() => (runtime = null));
+  return runtime;
+}

@@ -1,0 +1,60 @@
+/**
+ * Worker entry point (`npm run start:worker`). Holds the BullMQ Worker; training itself runs in
+ * sandboxed child processes (training.sandbox.mjs), so this process's event loop stays free to
+ * renew job locks while the CPU or GPU is busy. Each child selects its TF.js backend once.
+ *
+ * SIGTERM/SIGINT: running jobs are asked to stop at the next safe point (see run-training.ts)
+ * and are handed back to the queue; the process exits when they have.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'bullmq';
+import { loadEnv } from '../src/config/env.js';
+import { workerConnection } from '../src/infra/queue/connection.js';
+import { assertRegistryComplete, loadProcessors } from './registry.js';
+import { SHUTDOWN_REASON } from './processors/train-job.processor.js';
+
+const config = loadEnv();
+const here = path.dirname(fileURLToPath(import.meta.url));
+const log = (msg: string) => console.log(`[worker ${process.pid}] ${msg}`);
+
+// Fail fast at boot if a job name has no processor (the child checks again).
+assertRegistryComplete(await loadProcessors());
+
+const connection = workerConnection(config.REDIS_URL);
+connection.on('error', (err) => log(`redis: ${err.message}`));
+const worker = new Worker(config.QUEUE_NAME, path.join(here, 'training.sandbox.mjs'), {
+  connection,
+  prefix: config.QUEUE_PREFIX,
+  concurrency: config.WORKER_CONCURRENCY,
+  lockDuration: config.LOCK_DURATION_MS,
+  stalledInterval: config.STALLED_INTERVAL_MS,
+  maxStalledCount: config.MAX_STALLED_COUNT,
+  useWorkerThreads: false,
+});
+worker.on('error', (err) => log(`error: ${err.message}`));
+worker.on('active', (job) => log(`job ${job.id} started (attempt ${job.attemptsMade + 1})`));
+worker.on('completed', (job, result) => log(`job ${job.id} done: ${JSON.stringify(result)}`));
+worker.on('failed', (job, err) => log(`job ${job?.id} failed: ${err.message}`));
+worker.on('stalled', (jobId) => log(`job ${jobId} stalled (its worker died); it will be resumed`));
+await worker.waitUntilReady();
+log(`ready: queue "${config.QUEUE_NAME}", concurrency ${config.WORKER_CONCURRENCY}, lock ${config.LOCK_DURATION_MS} ms`);
+
+let closing = false;
+async function shutdown(signal: string) {
+  if (closing) return;
+  closing = true;
+  log(`${signal}: stopping running jobs at the next safe point and handing them back`);
+  const force = setTimeout(() => {
+    log('grace period over; exiting');
+    process.exit(1);
+  }, config.SHUTDOWN_GRACE_MS + 15_000);
+  force.unref();
+  worker.cancelAllJobs(SHUTDOWN_REASON);
+  await worker.close();
+  connection.disconnect();
+  log('stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
