@@ -39,6 +39,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   for (const s of sharedSchemas) app.addSchema(s);
   installErrorHandlers(app, { bodyLimit });
+  // The API speaks JSON only; a text/plain body would otherwise reach validation as a string.
+  app.removeContentTypeParser('text/plain');
 
   await app.register(docsPlugin, { ui: deps.docsUi ?? true });
   await app.register(healthRoutes, { checks: deps.readiness });
