@@ -57,20 +57,27 @@ export function sparsityAt(p: number, task: number, iteration: number, iteration
  * HyperMask's semi-binary mask of one tensor of raw hypernetwork outputs h (method section 2):
  * r = |tanh(h)|, and entries below the p-th percentile of r set to exactly zero (ties kept).
  * Kept entries keep their value r. The threshold and the keep pattern are constants, so the
- * gradient is sign(h)(1 - tanh^2 h) on kept entries and 0 elsewhere. With p = 0 nothing is
- * zeroed and the sort is skipped. Call inside tf.tidy (or a gradient
- * function): the intermediate |tanh(h)| is left for the enclosing scope to release.
+ * gradient is sign(h)(1 - tanh^2 h) on kept entries and 0 elsewhere (written out as a custom
+ * gradient, so nothing flows through the comparison). With p = 0 nothing is zeroed and the
+ * selection is skipped. Caller disposes.
  */
 export function semiBinaryMask(h: tf.Tensor, p: number): tf.Tensor {
-  const r = tf.abs(tf.tanh(h));
-  if (p <= 0) return r;
-  const values = r.dataSync();
-  const tau = percentile(values, p);
-  const keep = new Float32Array(values.length);
-  for (let i = 0; i < values.length; i++) keep[i] = values[i] >= tau ? 1 : 0;
-  // r must stay alive: the gradient of the product needs it. An enclosing tidy releases it.
-  return tf.mul(r, tf.tensor(keep, r.shape));
+  if (p <= 0) return tf.tidy(() => tf.abs(tf.tanh(h)));
+  return thresholdedMask(p)(h);
 }
+
+const thresholdedMask = (p: number) =>
+  tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const h = inputs[0] as tf.Tensor;
+    const t = tf.tanh(h);
+    const r = tf.abs(t);
+    const keep = tf.cast(tf.greaterEqual(r, percentile(r.dataSync(), p)), 'float32');
+    (inputs[1] as tf.GradSaveFunc)([t, keep, h]);
+    return {
+      value: tf.mul(r, keep),
+      gradFunc: (dy: tf.Tensor, [ts, ks, hs]: tf.Tensor[]) => [tf.mul(tf.mul(dy, ks), tf.mul(tf.sign(hs), tf.sub(1, tf.square(ts))))],
+    };
+  }) as (h: tf.Tensor) => tf.Tensor;
 
 /**
  * Masks for all target tensors from the hypernetwork outputs of one task. Every tensor but the

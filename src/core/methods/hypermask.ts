@@ -50,7 +50,8 @@ export class HyperMaskLearner implements Learner {
     this.iterations = iterations;
     if (task > 0) {
       this.targets = tf.tidy(() => this.hnet.forwardFlat(stackEmbeddings(this.hnet, range(task))));
-      this.prevTheta = this.theta.map((w) => tf.clone(w));
+      // A real copy (not tf.clone, which shares data) so the optimiser can update theta in place.
+      this.prevTheta = this.theta.map((w) => tf.tidy(() => tf.add(w, 0)));
     }
     this.optimizer = new Adam(this.trainable(task), { learningRate: this.args.learningRate });
   }
