@@ -68,6 +68,23 @@ async function main(): Promise<number> {
   const losses: { task: number; iteration: number; loss: number; taskLoss: number; outputReg: number; driftReg: number }[] = [];
   const validation: { task: number; iteration: number; accuracy: number }[] = [];
   const exportPaths: Record<number, { mask: string | null; model: string }> = {};
+  const msPerIteration: number[] = [];
+  const writeResult = (results: Record<string, unknown>) =>
+    writeFile(
+      path.join(out, 'result.json'),
+      JSON.stringify(
+        {
+          spec,
+          backend: backend.name,
+          ...results,
+          exports: exportPaths,
+          checkpoint: path.join(out, 'checkpoint.safetensors'),
+          curves: { loss: losses, validation },
+        },
+        null,
+        2,
+      ),
+    );
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   let lastPrint = 0;
@@ -96,13 +113,14 @@ async function main(): Promise<number> {
         console.log(`\ntask ${e.task + 1} done in ${(e.durationMs / 1000).toFixed(1)} s, ${e.msPerIteration.toFixed(1)} ms/iteration; test accuracy: ${row}`);
         await writeFile(path.join(out, 'checkpoint.safetensors'), e.checkpoint);
         for (const x of e.exports) exportPaths[x.task] = await writeExport(out, x);
+        // Partial results after every task, so a long run that stops early still leaves numbers.
+        await writeResult({ ...e.metrics, msPerIteration: msPerIteration.concat(e.msPerIteration), complete: false });
+        msPerIteration.push(e.msPerIteration);
       },
     },
   });
 
-  const summary = {
-    spec: result.spec,
-    backend: backend.name,
+  await writeResult({
     accuracyMatrix: result.accuracyMatrix,
     averageAccuracy: result.averageAccuracy,
     backwardTransfer: result.backwardTransfer,
@@ -110,11 +128,8 @@ async function main(): Promise<number> {
     msPerIteration: result.msPerIteration,
     taskDurationsMs: result.taskDurationsMs,
     taskInference: result.taskInference,
-    exports: exportPaths,
-    checkpoint: path.join(out, 'checkpoint.safetensors'),
-    curves: { loss: losses, validation },
-  };
-  await writeFile(path.join(out, 'result.json'), JSON.stringify(summary, null, 2));
+    complete: true,
+  });
   console.log(`\naverage accuracy ${(100 * result.averageAccuracy).toFixed(2)} %, BWT ${fmt(result.backwardTransfer)}, forgetting ${fmt(result.forgetting)}`);
   if (result.taskInference) {
     console.log(`task inference by entropy: task ${(100 * result.taskInference.taskAccuracy).toFixed(2)} %, class ${(100 * result.taskInference.classAccuracy).toFixed(2)} %`);
