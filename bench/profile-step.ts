@@ -69,7 +69,8 @@ for (const t of tasksToProfile) {
           }),
         );
   const params = [...hnet.embeddings.slice(0, t + 1), ...hnet.weights, ...theta];
-  const grads = params.map((v) => tf.onesLike(v).mul(1e-3));
+  // One full-size gradient set; a second transient copy would not fit the wasm heap on permuted-mnist.
+  const grads = params.map((v) => tf.fill(v.shape, 1e-3));
   const adam = new Adam(params, { learningRate: 1e-9 });
   const optimizer = time(() => adam.step(grads));
   adam.dispose();
