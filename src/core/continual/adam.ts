@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { hostMemoryAvailable, hostView, ownsData } from './host-memory.js';
+import { hostMemoryAvailable, hostView } from './host-memory.js';
 
 export interface AdamArgs {
   learningRate: number;
@@ -59,17 +59,18 @@ export class Adam {
       const mom = this.moments[i];
       if (mom.kind === 'host') {
         const g = hostView(grads[i])!;
-        const inPlace = ownsData(p);
-        // Copy-on-write when another tensor (e.g. a snapshot made with tf.clone) shares the data.
-        const out = inPlace ? hostView(p)! : Float32Array.from(hostView(p)!);
+        const old = hostView(p)!;
+        // Never write a parameter in place: the wasm backend caches matMul operators with the
+        // weights packed, keyed by the tensor's data id, so in-place changes would go unseen.
+        const out = new Float32Array(old.length);
         const { m, v } = mom;
         for (let k = 0; k < out.length; k++) {
           const gk = g[k];
           const mk = (m[k] = b1 * m[k] + (1 - b1) * gk);
           const vk = (v[k] = b2 * v[k] + (1 - b2) * gk * gk);
-          out[k] -= (stepSize * mk) / (Math.sqrt(vk) / sqrtC2 + eps);
+          out[k] = old[k] - (stepSize * mk) / (Math.sqrt(vk) / sqrtC2 + eps);
         }
-        if (!inPlace) tf.tidy(() => p.assign(tf.tensor(out, p.shape)));
+        tf.tidy(() => p.assign(tf.tensor(out, p.shape)));
         return;
       }
       tf.tidy(() => {

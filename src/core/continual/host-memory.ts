@@ -4,14 +4,15 @@ import * as tf from '@tensorflow/tfjs-core';
  * Direct access to float32 tensor data on backends that keep it in host memory: the WebAssembly
  * heap (wasm) and JS typed arrays (cpu). This lets the optimiser run one fused loop per tensor
  * instead of a dozen full-size tensor operations, which is what made Adam over the 12 M-parameter
- * split-mnist hypernetwork the slowest part of a step on wasm. Uses the backends' internal
+ * split-mnist hypernetwork the slowest part of a step on wasm. Read-only: see Adam for why
+ * parameters are never written in place. Uses the backends' internal
  * storage (tfjs 4.22); returns null on any other backend (GPU, TensorFlow), where the tensor
  * path is used.
  */
 interface HostBackend {
   wasm?: { HEAPU8: Uint8Array };
-  dataIdMap?: { get(id: object): { memoryOffset: number; refCount: number } | undefined };
-  data?: { get(id: object): { values?: unknown; refCount: number } | undefined };
+  dataIdMap?: { get(id: object): { memoryOffset: number } | undefined };
+  data?: { get(id: object): { values?: unknown } | undefined };
 }
 
 export function hostMemoryAvailable(): boolean {
@@ -33,11 +34,4 @@ export function hostView(t: tf.Tensor): Float32Array | null {
     return values instanceof Float32Array ? values : null;
   }
   return null;
-}
-
-/** True when no other tensor shares this tensor's data, so it may be written in place. */
-export function ownsData(t: tf.Tensor): boolean {
-  const backend = tf.backend() as unknown as HostBackend;
-  const info = backend.dataIdMap?.get(t.dataId) ?? backend.data?.get(t.dataId);
-  return info !== undefined && info.refCount === 1;
 }

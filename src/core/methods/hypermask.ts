@@ -50,8 +50,7 @@ export class HyperMaskLearner implements Learner {
     this.iterations = iterations;
     if (task > 0) {
       this.targets = tf.tidy(() => this.hnet.forwardFlat(stackEmbeddings(this.hnet, range(task))));
-      // A real copy (not tf.clone, which shares data) so the optimiser can update theta in place.
-      this.prevTheta = this.theta.map((w) => tf.tidy(() => tf.add(w, 0)));
+      this.prevTheta = this.theta.map((w) => tf.clone(w));
     }
     this.optimizer = new Adam(this.trainable(task), { learningRate: this.args.learningRate });
   }

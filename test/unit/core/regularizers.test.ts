@@ -73,7 +73,7 @@ describe('Adam', () => {
     tf.dispose([p, g, zero, ...delta]);
   });
 
-  it('does not write through to a tensor that shares the parameter data', () => {
+  it('leaves tensors that shared the old parameter data unchanged', () => {
     const p = tf.variable(tf.tensor1d([1, 2]));
     const snapshot = tf.clone(p);
     const opt = new Adam([p], { learningRate: 0.5 });
