@@ -40,7 +40,7 @@ describe('worker crash safety', () => {
   const rows = async (id: string) => (await svc.db.taskResult.findMany({ where: { jobId: id }, orderBy: { task: 'asc' } })).map((r) => r.accuracies);
 
   it('SIGKILL mid second task: a new worker resumes after task 1 and ends with the uninterrupted results', async () => {
-    const spec = tinySpec({ tasks: 3, iterationsPerTask: 600, seed: 11 });
+    const spec = tinySpec({ tasks: 3, iterationsPerTask: 200, seed: 11 });
     const id = await submit(spec);
     const first = await svc.startWorker();
     await until(id, (j) => j.progress.completedTasks >= 1);

@@ -1,0 +1,37 @@
+/**
+ * `npm run openapi:generate`: writes openapi/openapi.json from the route schemas. The app is
+ * built with inert dependencies (no database or Redis is touched). `--check` exits 1 when the
+ * committed file differs (CI and test/api/openapi.test.ts use the same function).
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildApp } from '../src/http/app.js';
+import type { ApiKeyService } from '../src/services/auth/api-key.service.js';
+import type { JobService } from '../src/services/jobs/job.service.js';
+
+export const OPENAPI_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'openapi', 'openapi.json');
+
+export async function generateOpenApi(): Promise<string> {
+  const unused = new Proxy({}, { get: () => () => Promise.reject(new Error('not available while generating OpenAPI')) });
+  const app = await buildApp({ jobs: unused as JobService, apiKeys: unused as ApiKeyService, readiness: {}, docsUi: false });
+  await app.ready();
+  const doc = app.swagger();
+  await app.close();
+  return `${JSON.stringify(doc, null, 2)}\n`;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const doc = await generateOpenApi();
+  if (process.argv.includes('--check')) {
+    const current = await readFile(OPENAPI_FILE, 'utf8').catch(() => '');
+    if (current !== doc) {
+      console.error('openapi/openapi.json is out of date: run `npm run openapi:generate` and commit it');
+      process.exit(1);
+    }
+    console.log('openapi/openapi.json is up to date');
+  } else {
+    await writeFile(OPENAPI_FILE, doc);
+    console.log(`wrote ${path.relative(process.cwd(), OPENAPI_FILE)}`);
+  }
+}
