@@ -8,6 +8,7 @@
  * synchronously, so wall-clock timing per phase is meaningful there.
  */
 import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { Adam } from '../src/core/continual/adam.js';
 import { driftL1, fixedTargetRegularizer } from '../src/core/continual/regularizers.js';
@@ -82,5 +83,5 @@ for (const t of tasksToProfile) {
   rows.push(row);
   console.log(JSON.stringify(row, (_, v) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v)));
 }
-const out = { preset, backend: backend.name, batchSize: spec.training.batchSize, rssMB: Math.round(process.memoryUsage().rss / 2 ** 20), date: new Date().toISOString(), rows };
+const out = { preset, backend: backend.name, batchSize: spec.training.batchSize, loadAverage: os.loadavg(), rssMB: Math.round(process.memoryUsage().rss / 2 ** 20), date: new Date().toISOString(), rows };
 await writeFile(`bench/results/profile-${preset}-${backend.name}.json`, JSON.stringify(out, null, 2));
