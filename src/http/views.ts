@@ -4,7 +4,9 @@ import type { JobResource } from './routes/jobs/schemas.js';
 
 export function jobView(job: JobRecord): JobResource {
   const base = `/v1/jobs/${job.id}`;
-  const done = job.completedTasks * job.iterationsPerTask + (job.status === 'running' && job.iteration !== null ? job.iteration : 0);
+  // After a task ends, progress may still name it until the next task's first write: count it once.
+  const inTask = job.status === 'running' && job.currentTask === job.completedTasks && job.iteration !== null ? job.iteration : 0;
+  const done = job.completedTasks * job.iterationsPerTask + inTask;
   const total = job.tasksTotal * job.iterationsPerTask;
   const hasMask = job.spec.method === 'hypermask';
   return {
