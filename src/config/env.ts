@@ -22,7 +22,7 @@ export const EnvSchema = Type.Object({
   QUEUE_NAME: Type.String({ default: 'retain-training', minLength: 1, description: 'BullMQ queue name' }),
   QUEUE_PREFIX: Type.String({ default: 'bull', minLength: 1, description: 'BullMQ key prefix' }),
   RETAIN_DATA_DIR: Type.String({ default: './data', description: 'holds <dataset>/ folders of IDX files (fashion-mnist falls back to /usr/share/datasets/fashion-mnist)' }),
-  TF_BACKEND: Type.Union(
+  RETAIN_BACKEND: Type.Union(
     ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'].map((l) => Type.Literal(l)),
     { default: 'auto', description: 'TF.js backend of the training processes' },
   ),

@@ -65,7 +65,7 @@ export async function createTestService(label: string, envOverrides: Record<stri
     DATABASE_URL: `${BASE_URL}?schema=${schema}`,
     QUEUE_NAME: `test-${id}`,
     RETAIN_DATA_DIR: dataDir,
-    TF_BACKEND: 'wasm',
+    RETAIN_BACKEND: 'wasm',
     LOCK_DURATION_MS: '3000',
     STALLED_INTERVAL_MS: '1000',
     MAX_STALLED_COUNT: '5',

@@ -22,7 +22,7 @@ let runtime: Promise<Runtime> | null = null;
 export function getRuntime(): Promise<Runtime> {
   runtime ??= (async () => {
     const config = loadEnv();
-    const backend = await selectBackend(config.TF_BACKEND as BackendChoice);
+    const backend = await selectBackend(config.RETAIN_BACKEND as BackendChoice);
     const db = createPrismaClient({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: 2 });
     const datasets = new Map<string, Promise<RawDataset>>();
     const dataDir = resolveDataDir(config.RETAIN_DATA_DIR);
