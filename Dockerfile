@@ -42,7 +42,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY package.json package-lock.json ./
 # With optional dependencies: @tensorflow/tfjs-node-gpu downloads libtensorflow (GPU) at install.
-RUN npm ci --no-audit --no-fund && npm ls @tensorflow/tfjs-node-gpu
+RUN npm ci --include=dev --no-audit --no-fund && npm ls @tensorflow/tfjs-node-gpu
 COPY --from=deps /app/src/generated ./src/generated
 COPY tsconfig.json prisma.config.ts ./
 COPY prisma ./prisma
