@@ -50,8 +50,21 @@ export interface TrainingDeps {
   log?: (msg: string) => void;
 }
 
+/** Where the attempt's wall time went, for the service-overhead benchmark. */
+export interface TrainingStats {
+  wallMs: number;
+  /** Loading and building the data set's tasks. */
+  dataMs: number;
+  /** Awaited writes to the store (progress, curves, per-task results, checkpoints, exports). */
+  storeMs: number;
+  /** Of which the per-task writes (checkpoint, exports, embedding, result). */
+  taskWritesMs: number;
+  /** Engine-reported task durations (training and evaluation). */
+  engineTaskMs: number;
+}
+
 export type TrainingOutcome =
-  | { outcome: 'succeeded'; averageAccuracy: number; completedTasks: number }
+  | { outcome: 'succeeded'; averageAccuracy: number; completedTasks: number; stats: TrainingStats }
   | { outcome: 'cancelled'; completedTasks: number }
   | { outcome: 'skipped'; reason: string }
   | { outcome: 'interrupted'; completedTasks: number };
@@ -125,16 +138,28 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
   let lastYield = performance.now();
   let firstIteration = job.firstIterationAt === null;
   let pending: MetricPointInput[] = [];
+  const wallStart = performance.now();
+  const stats: TrainingStats = { wallMs: 0, dataMs: 0, storeMs: 0, taskWritesMs: 0, engineTaskMs: 0 };
+  const timed = async <T>(p: Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await p;
+    } finally {
+      stats.storeMs += performance.now() - t0;
+    }
+  };
   const flush = async () => {
     if (pending.length === 0) return;
     const points = pending;
     pending = [];
-    await store.addMetricPoints(job.id, points);
+    await timed(store.addMetricPoints(job.id, points));
   };
 
   try {
+    const dataStart = performance.now();
     const raw = await deps.loadDataset(spec.benchmark.dataset);
     const tasks = buildTasks(spec.benchmark, raw, new Random(dataSeed(spec.training.seed)));
+    stats.dataMs = performance.now() - dataStart;
     const result = await runContinualLearning(spec, {
       tasks,
       signal: abort.signal,
@@ -163,7 +188,7 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
             lastWrite = now;
             const p = { task: e.task, iteration: e.iteration + 1, etaMs: Math.round(e.etaMs), firstIteration };
             firstIteration = false;
-            await store.saveProgress(job.id, p);
+            await timed(store.saveProgress(job.id, p));
             await flush();
             await deps.reportProgress?.({ task: e.task, tasks: e.tasks, iteration: e.iteration + 1, iterations: e.iterations, etaMs: p.etaMs }).catch(() => {});
           }
@@ -174,7 +199,8 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
         onTaskEnd: async (e) => {
           await flush();
           const embedding = decodeSafetensors(e.checkpoint).tensors.find((t) => t.name === `hnet/embedding_${e.task}`);
-          await store.completeTask(job.id, {
+          const writeStart = performance.now();
+          await timed(store.completeTask(job.id, {
             task: e.task,
             completedTasks: e.task + 1,
             accuracies: e.metrics.accuracyMatrix[e.task],
@@ -183,19 +209,25 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
             checkpoint: e.checkpoint,
             exports: e.exports,
             embedding: embedding ? Array.from(embedding.data) : null,
-          });
+          }));
+          const writeMs = performance.now() - writeStart;
+          stats.taskWritesMs += writeMs;
+          stats.engineTaskMs += e.durationMs;
           completedTasks = e.task + 1;
-          log(`job ${job.id}: task ${e.task} done, accuracies ${e.metrics.accuracyMatrix[e.task].map((a) => a.toFixed(3)).join(' ')}`);
+          log(
+            `job ${job.id}: task ${e.task} done in ${Math.round(e.durationMs)} ms, stored in ${Math.round(writeMs)} ms (checkpoint ${(e.checkpoint.byteLength / 1e6).toFixed(1)} MB), accuracies ${e.metrics.accuracyMatrix[e.task].map((a) => a.toFixed(3)).join(' ')}`,
+          );
         },
       },
     });
-    await store.succeed(job.id, {
+    await timed(store.succeed(job.id, {
       averageAccuracy: result.averageAccuracy,
       backwardTransfer: result.backwardTransfer,
       forgetting: result.forgetting,
       taskInference: result.taskInference,
-    });
-    return { outcome: 'succeeded', averageAccuracy: result.averageAccuracy, completedTasks: result.accuracyMatrix.length };
+    }));
+    stats.wallMs = performance.now() - wallStart;
+    return { outcome: 'succeeded', averageAccuracy: result.averageAccuracy, completedTasks: result.accuracyMatrix.length, stats };
   } catch (err) {
     await flush().catch(() => {});
     if (err instanceof CancelledError || abort.signal.aborted) {
