@@ -3,20 +3,14 @@ import { activate } from '../activations.js';
 import { assert, assertPositiveInteger } from '../errors.js';
 import { linearInit, variableFrom } from '../init.js';
 import { linear } from '../linear.js';
-import type { Random } from '../random.js';
 import { numel, type HyperNetwork } from './hypernetwork.js';
+import type { MlpHyperNetworkArgs } from './mlp-hypernetwork.js';
 
-export interface ChunkedHyperNetworkArgs {
-  targetShapes: number[][];
-  numTasks: number;
-  embeddingDim: number;
+export interface ChunkedHyperNetworkArgs extends MlpHyperNetworkArgs {
   /** Outputs produced per call; ceil(total / chunkSize) calls make up all target parameters. */
   chunkSize: number;
   /** Size of the learned chunk embeddings (shared by all tasks). */
   chunkEmbeddingDim: number;
-  hidden: number[];
-  activation: 'elu' | 'relu' | 'sigmoid';
-  rng: Random;
 }
 
 /**

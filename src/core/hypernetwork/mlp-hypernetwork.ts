@@ -15,12 +15,16 @@ import { numel, type HyperNetwork } from './hypernetwork.js';
 export const MAX_HEAD_COLUMNS = 131_072;
 
 export interface MlpHyperNetworkArgs {
+  /** Shapes of the target parameters the outputs are split into (TargetNetwork.paramShapes). */
   targetShapes: number[][];
   numTasks: number;
+  /** Size of each task embedding. */
   embeddingDim: number;
   /** Hidden layer widths ([] gives a linear map from embedding to outputs). */
   hidden: number[];
+  /** Hidden activation; the output layer is linear. */
   activation: 'elu' | 'relu' | 'sigmoid';
+  /** Source of the initial values (Kaiming-uniform weights, N(0, 1) embeddings). */
   rng: Random;
 }
 
