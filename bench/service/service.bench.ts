@@ -18,7 +18,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { loadEnv } from '../../src/config/env.js';
-import { buildApp } from '../../src/http/app.js';
 import { createApiContext } from '../../src/http/context.js';
 import { PrismaApiKeyRepository } from '../../src/infra/prisma/api-key.repository.js';
 import { createPrismaClient } from '../../src/infra/prisma/client.js';
@@ -26,6 +25,7 @@ import { dropSchema, migrate } from '../../src/infra/prisma/migrator.js';
 import { ApiKeyService } from '../../src/services/auth/api-key.service.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** BENCH_HTTP_ONLY=1: only the HTTP part, results printed, nothing written. */
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 30);
 const id = randomBytes(4).toString('hex');
@@ -39,9 +39,19 @@ const env = {
 };
 const config = loadEnv({ ...process.env, ...env });
 await migrate({ url: config.databaseUrl, schema, dir: path.join(root, 'prisma', 'migrations') });
+// The API runs as its own process (as in production), so the load generator does not share its event loop.
 const ctx = createApiContext(config);
-const app = await buildApp({ ...ctx.deps, docsUi: false });
-const base = await app.listen({ host: '127.0.0.1', port: 0 });
+const port = Number(process.env.BENCH_PORT ?? 3917);
+const base = `http://127.0.0.1:${port}`;
+const api = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'http', 'server.ts')], {
+  cwd: root,
+  env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
+  stdio: ['ignore', 'inherit', 'inherit'],
+});
+for (;;) {
+  if (await fetch(`${base}/readyz`).then((r) => r.ok, () => false)) break;
+  await new Promise((r) => setTimeout(r, 200));
+}
 const db = createPrismaClient({ url: config.databaseUrl, schema, poolSize: 2 });
 const { key } = await new ApiKeyService(new PrismaApiKeyRepository(db)).create('bench');
 const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
@@ -79,10 +89,14 @@ try {
   log(JSON.stringify(result.submission));
 
   const one = await (await fetch(`${base}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify(tiny) })).json();
-  log(`status polls: ${DURATION_S}s, 16 connections`);
-  const poll = await run({ url: `${base}/v1/jobs/${one.id}`, headers: { authorization: headers.authorization }, connections: 16 });
-  result.statusPoll = pct(poll);
-  log(JSON.stringify(result.statusPoll));
+  // Latency at a moderate load (8 clients polling back to back) and at a heavy one (32).
+  for (const connections of [8, 32]) {
+    log(`status polls: ${DURATION_S}s, ${connections} connections`);
+    const poll = await run({ url: `${base}/v1/jobs/${one.id}`, headers: { authorization: headers.authorization }, connections });
+    result[`statusPoll${connections}`] = pct(poll);
+    log(JSON.stringify(result[`statusPoll${connections}`]));
+  }
+  if (process.env.BENCH_HTTP_ONLY) throw new Error('BENCH_HTTP_ONLY: stopping after the HTTP part');
   // Nothing of the above is to be trained.
   await ctx.queue.queue.obliterate({ force: true });
 
@@ -162,7 +176,8 @@ try {
   worker.kill('SIGTERM');
   await new Promise((r) => worker.once('exit', r));
 } finally {
-  await app.close();
+  api.kill('SIGTERM');
+  await new Promise((r) => api.once('exit', r));
   await ctx.queue.queue.obliterate({ force: true }).catch(() => {});
   await ctx.close();
   await db.$disconnect();

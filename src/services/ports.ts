@@ -102,6 +102,8 @@ export interface JobRepository {
   curve(jobId: string, kind: CurveKind, opts: { task?: number; limit: number; afterSeq?: string }): Promise<CurvePoint[]>;
   mask(jobId: string, task: number): Promise<{ found: boolean; mask: Uint8Array | null }>;
   model(jobId: string, task: number): Promise<ModelArtifact | null>;
+  /** model.json alone (without reading the weights). */
+  modelJson(jobId: string, task: number): Promise<Record<string, unknown> | null>;
   events(jobId: string): Promise<{ status: JobStatus; message: string | null; at: Date }[]>;
 }
 

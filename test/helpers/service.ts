@@ -80,7 +80,7 @@ export async function createTestService(label: string, envOverrides: Record<stri
   const config = loadEnv(env);
   await migrate({ url: config.databaseUrl, schema, dir: path.join(ROOT, 'prisma', 'migrations') });
   const ctx = createApiContext(config);
-  const app = await buildApp({ ...ctx.deps, docsUi: false });
+  const app = await buildApp({ ...ctx.deps, docsUi: false, logger: env.LOG_LEVEL === 'silent' ? false : { level: env.LOG_LEVEL } });
   const db = createPrismaClient({ url: config.databaseUrl, schema, poolSize: 2 });
   const keys = new ApiKeyService(new PrismaApiKeyRepository(db));
   const workers: WorkerHandle[] = [];

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import type {
   CurveKind,
@@ -10,37 +11,39 @@ import type {
   NewJob,
   TaskResultRecord,
 } from '../../services/ports.js';
-import { toJobRecord } from './mappers.js';
+import { rawToJobRecord, toJobRecord, type RawJobRow } from './mappers.js';
 
-const isUniqueViolation = (err: unknown) => err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002';
+const isUniqueViolation = (err: unknown) =>
+  err instanceof Prisma.PrismaClientKnownRequestError && (err.code === 'P2002' || (err.code === 'P2010' && /23505|unique/i.test(err.message)));
 
 export class PrismaJobRepository implements JobRepository {
   constructor(private readonly db: PrismaClient) {}
 
   async create(job: NewJob): Promise<{ job: JobRecord; created: boolean; requestHash: string | null }> {
     try {
-      const row = await this.db.job.create({
-        data: {
-          tenantId: job.tenantId,
-          name: job.name,
-          metadata: (job.metadata ?? Prisma.DbNull) as Prisma.InputJsonValue,
-          spec: job.spec as unknown as Prisma.InputJsonValue,
-          idempotencyKey: job.idempotencyKey,
-          requestHash: job.requestHash,
-          tasksTotal: job.spec.benchmark.tasks,
-          iterationsPerTask: job.spec.training.iterationsPerTask,
-          events: { create: { status: 'queued', message: 'submitted' } },
-        },
-      });
-      return { job: toJobRecord(row), created: true, requestHash: job.requestHash };
+      // One statement (one round trip) inserts the job and its first status event atomically:
+      // submission is the API's hottest write. ON CONFLICT leaves a concurrent twin with the same
+      // idempotency key alone, and the caller then reads the winner.
+      const rows = await this.db.$queryRaw<RawJobRow[]>`
+        WITH j AS (
+          INSERT INTO jobs (id, tenant_id, name, metadata, spec, status, idempotency_key, request_hash, tasks_total, iterations_per_task, updated_at)
+          VALUES (${randomUUID()}::uuid, ${job.tenantId}::uuid, ${job.name}, ${job.metadata === null ? null : JSON.stringify(job.metadata)}::jsonb,
+                  ${JSON.stringify(job.spec)}::jsonb, 'queued', ${job.idempotencyKey}, ${job.requestHash},
+                  ${job.spec.benchmark.tasks}, ${job.spec.training.iterationsPerTask}, now())
+          ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+          RETURNING *
+        ), e AS (
+          INSERT INTO job_events (job_id, status, message) SELECT id, 'queued', 'submitted' FROM j
+        )
+        SELECT * FROM j`;
+      if (rows.length === 1) return { job: rawToJobRecord(rows[0]), created: true, requestHash: job.requestHash };
     } catch (err) {
-      // Two requests with the same key raced; the first one won.
-      if (job.idempotencyKey && isUniqueViolation(err)) {
-        const existing = await this.findByIdempotencyKey(job.tenantId, job.idempotencyKey);
-        if (existing) return { ...existing, created: false };
-      }
-      throw err;
+      if (!isUniqueViolation(err)) throw err;
     }
+    // Two requests with the same key raced; the first one won.
+    const existing = job.idempotencyKey ? await this.findByIdempotencyKey(job.tenantId, job.idempotencyKey) : null;
+    if (!existing) throw new Error('job insert returned no row');
+    return { ...existing, created: false };
   }
 
   async findByIdempotencyKey(tenantId: string, key: string) {
@@ -109,6 +112,11 @@ export class PrismaJobRepository implements JobRepository {
   async mask(jobId: string, task: number): Promise<{ found: boolean; mask: Uint8Array | null }> {
     const row = await this.db.taskArtifact.findUnique({ where: { jobId_task: { jobId, task } }, select: { mask: true } });
     return { found: row !== null, mask: row?.mask ?? null };
+  }
+
+  async modelJson(jobId: string, task: number): Promise<Record<string, unknown> | null> {
+    const row = await this.db.taskArtifact.findUnique({ where: { jobId_task: { jobId, task } }, select: { modelJson: true } });
+    return row ? (row.modelJson as Record<string, unknown>) : null;
   }
 
   async model(jobId: string, task: number): Promise<ModelArtifact | null> {

@@ -28,3 +28,55 @@ export function toJobRecord(row: Job): JobRecord {
     finishedAt: row.finishedAt,
   };
 }
+
+/** A `jobs` row as raw SQL returns it (column names, not field names). */
+export interface RawJobRow {
+  id: string;
+  tenant_id: string;
+  name: string | null;
+  metadata: unknown;
+  spec: unknown;
+  status: JobRecord['status'];
+  backend: string | null;
+  tasks_total: number;
+  iterations_per_task: number;
+  current_task: number | null;
+  iteration: number | null;
+  completed_tasks: number;
+  eta_ms: number | null;
+  attempts: number;
+  error_code: string | null;
+  error_message: string | null;
+  result: unknown;
+  created_at: Date;
+  updated_at: Date;
+  started_at: Date | null;
+  first_iteration_at: Date | null;
+  finished_at: Date | null;
+}
+
+export function rawToJobRecord(r: RawJobRow): JobRecord {
+  return {
+    id: r.id,
+    tenantId: r.tenant_id,
+    name: r.name,
+    metadata: (r.metadata as Record<string, unknown> | null) ?? null,
+    spec: r.spec as JobSpec,
+    status: r.status,
+    backend: r.backend,
+    tasksTotal: r.tasks_total,
+    iterationsPerTask: r.iterations_per_task,
+    currentTask: r.current_task,
+    iteration: r.iteration,
+    completedTasks: r.completed_tasks,
+    etaMs: r.eta_ms,
+    attempts: r.attempts,
+    error: r.error_code ? { code: r.error_code, message: r.error_message ?? '' } : null,
+    result: (r.result as JobResult | null) ?? null,
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+    startedAt: r.started_at ? new Date(r.started_at) : null,
+    firstIterationAt: r.first_iteration_at ? new Date(r.first_iteration_at) : null,
+    finishedAt: r.finished_at ? new Date(r.finished_at) : null,
+  };
+}

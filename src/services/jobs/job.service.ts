@@ -173,6 +173,13 @@ export class JobService {
     return model;
   }
 
+  async modelJson(tenantId: string, id: string, task: number): Promise<Record<string, unknown>> {
+    const job = await this.checkTask(tenantId, id, task);
+    const json = await this.jobs.modelJson(job.id, task);
+    if (!json) throw new ServiceError('ARTIFACT_NOT_READY', `task ${task} of job ${id} has not been trained yet (${job.completedTasks} of ${job.tasksTotal} done)`);
+    return json;
+  }
+
   async events(tenantId: string, id: string) {
     const job = await this.get(tenantId, id);
     return this.jobs.events(job.id);

@@ -46,12 +46,12 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app,
     },
     async (request) => {
       const { id, task } = request.params;
-      const model = await jobs.model(request.tenant.id, id, task);
-      const manifest = (model.modelJson.weightsManifest as { paths: string[]; weights: Record<string, unknown>[] }[]).map((group) => ({
+      const modelJson = await jobs.modelJson(request.tenant.id, id, task);
+      const manifest = (modelJson.weightsManifest as { paths: string[]; weights: Record<string, unknown>[] }[]).map((group) => ({
         ...group,
         paths: [WEIGHTS_ROUTE],
       }));
-      return { ...model.modelJson, weightsManifest: manifest } as never;
+      return { ...modelJson, weightsManifest: manifest } as never;
     },
   );
 
