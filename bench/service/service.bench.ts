@@ -76,7 +76,8 @@ const tiny = {
 const result: Record<string, unknown> = {
   date: new Date().toISOString(),
   machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
-  notes: 'loopback only; API and load generator share the 2 cores; Postgres and Redis local',
+  notes: 'loopback only; API process, load generator, Postgres and Redis share the 2 cores',
+  loadAverageAtStart: os.loadavg().map((v) => +v.toFixed(2)),
 };
 
 try {
@@ -190,6 +191,7 @@ const target = {
   serviceOverheadShareUnder: 0.01,
 };
 result.targets = target;
+result.loadAverageAtEnd = os.loadavg().map((v) => +v.toFixed(2));
 await mkdir(path.join(root, 'bench', 'results'), { recursive: true });
 await writeFile(path.join(root, 'bench', 'results', 'service.json'), `${JSON.stringify(result, null, 2)}\n`);
 log('wrote bench/results/service.json');

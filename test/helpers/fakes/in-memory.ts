@@ -1,0 +1,173 @@
+/** In-memory implementations of the service ports, for unit tests of the use cases. */
+import { randomUUID } from 'node:crypto';
+import type {
+  CurveKind,
+  CurvePoint,
+  JobCursor,
+  JobError,
+  JobRecord,
+  JobRepository,
+  JobResult,
+  JobStatus,
+  MetricPointInput,
+  ModelArtifact,
+  NewJob,
+  TaskCompletion,
+  TaskResultRecord,
+  TrainingQueue,
+  TrainingStore,
+} from '../../../src/services/ports.js';
+
+export class MemoryJobs implements JobRepository, TrainingStore {
+  jobs = new Map<string, JobRecord & { idempotencyKey: string | null; requestHash: string | null }>();
+  events: { jobId: string; status: JobStatus; message: string | null; at: Date }[] = [];
+  results = new Map<string, TaskResultRecord[]>();
+  points: (MetricPointInput & { jobId: string })[] = [];
+  checkpoints = new Map<string, Uint8Array>();
+  artifacts = new Map<string, ModelArtifact & { mask: Uint8Array | null }>();
+  progressWrites = 0;
+  private clock = 0;
+
+  private tick() {
+    return new Date(Date.UTC(2026, 0, 1) + ++this.clock);
+  }
+
+  async create(job: NewJob) {
+    const existing = job.idempotencyKey ? await this.findByIdempotencyKey(job.tenantId, job.idempotencyKey) : null;
+    if (existing) return { ...existing, created: false };
+    const now = this.tick();
+    const rec = {
+      id: randomUUID(),
+      tenantId: job.tenantId,
+      name: job.name,
+      metadata: job.metadata,
+      spec: job.spec,
+      status: 'queued' as JobStatus,
+      backend: null,
+      tasksTotal: job.spec.benchmark.tasks,
+      iterationsPerTask: job.spec.training.iterationsPerTask,
+      currentTask: null,
+      iteration: null,
+      completedTasks: 0,
+      etaMs: null,
+      attempts: 0,
+      error: null,
+      result: null,
+      createdAt: now,
+      updatedAt: now,
+      startedAt: null,
+      firstIterationAt: null,
+      finishedAt: null,
+      idempotencyKey: job.idempotencyKey,
+      requestHash: job.requestHash,
+    };
+    this.jobs.set(rec.id, rec);
+    this.events.push({ jobId: rec.id, status: 'queued', message: 'submitted', at: now });
+    return { job: rec, created: true, requestHash: job.requestHash };
+  }
+  async findByIdempotencyKey(tenantId: string, key: string) {
+    const j = [...this.jobs.values()].find((x) => x.tenantId === tenantId && x.idempotencyKey === key);
+    return j ? { job: j, requestHash: j.requestHash } : null;
+  }
+  async delete(tenantId: string, id: string) {
+    if (this.jobs.get(id)?.tenantId === tenantId) this.jobs.delete(id);
+  }
+  async get(tenantId: string, id: string) {
+    const j = this.jobs.get(id);
+    return j && j.tenantId === tenantId ? j : null;
+  }
+  async list(tenantId: string, opts: { status?: JobStatus; limit: number; after?: JobCursor }) {
+    return [...this.jobs.values()]
+      .filter((j) => j.tenantId === tenantId && (!opts.status || j.status === opts.status))
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1))
+      .filter((j) => !opts.after || j.createdAt < opts.after.createdAt || (j.createdAt.getTime() === opts.after.createdAt.getTime() && j.id < opts.after.id))
+      .slice(0, opts.limit);
+  }
+  private transition(id: string, from: JobStatus[], status: JobStatus, patch: Partial<JobRecord>, message: string | null) {
+    const j = this.jobs.get(id);
+    if (!j || !from.includes(j.status)) return false;
+    Object.assign(j, patch, { status, updatedAt: this.tick() });
+    this.events.push({ jobId: id, status, message, at: j.updatedAt });
+    return true;
+  }
+  async cancel(tenantId: string, id: string) {
+    if (this.jobs.get(id)?.tenantId !== tenantId) return null;
+    this.transition(id, ['queued', 'running'], 'cancelled', { finishedAt: this.tick() }, 'cancelled by the client');
+    return this.jobs.get(id)!;
+  }
+  async taskResults(jobId: string) {
+    return this.results.get(jobId) ?? [];
+  }
+  async curve(jobId: string, kind: CurveKind, opts: { task?: number; limit: number; afterSeq?: string }): Promise<CurvePoint[]> {
+    return this.points
+      .map((p, i) => ({ ...p, seq: String(i + 1) }))
+      .filter((p) => p.jobId === jobId && p.kind === kind && (opts.task === undefined || p.task === opts.task) && (!opts.afterSeq || Number(p.seq) > Number(opts.afterSeq)))
+      .slice(0, opts.limit)
+      .map((p) => ({ seq: p.seq, task: p.task, iteration: p.iteration, value: p.value, taskLoss: p.taskLoss ?? null, outputReg: p.outputReg ?? null, driftReg: p.driftReg ?? null }));
+  }
+  async mask(jobId: string, task: number) {
+    const a = this.artifacts.get(`${jobId}/${task}`);
+    return { found: !!a, mask: a?.mask ?? null };
+  }
+  async model(jobId: string, task: number) {
+    return this.artifacts.get(`${jobId}/${task}`) ?? null;
+  }
+  async modelJson(jobId: string, task: number) {
+    return this.artifacts.get(`${jobId}/${task}`)?.modelJson ?? null;
+  }
+  async events(jobId: string) {
+    return this.events.filter((e) => e.jobId === jobId);
+  }
+
+  // TrainingStore
+  async load(jobId: string) {
+    const job = this.jobs.get(jobId);
+    return job ? { job, checkpoint: this.checkpoints.get(jobId) ?? null } : null;
+  }
+  async status(jobId: string) {
+    return this.jobs.get(jobId)?.status ?? null;
+  }
+  async markRunning(jobId: string, backend: string, message: string) {
+    const j = this.jobs.get(jobId);
+    const ok = this.transition(jobId, ['queued', 'running'], 'running', { backend, attempts: (j?.attempts ?? 0) + 1 }, message);
+    return ok;
+  }
+  async saveProgress(jobId: string, p: { task: number; iteration: number; etaMs: number; firstIteration: boolean }) {
+    this.progressWrites++;
+    const j = this.jobs.get(jobId)!;
+    if (j.status === 'running') Object.assign(j, { currentTask: p.task, iteration: p.iteration, etaMs: p.etaMs });
+  }
+  async addMetricPoints(jobId: string, points: MetricPointInput[]) {
+    this.points.push(...points.map((p) => ({ ...p, jobId })));
+  }
+  async completeTask(jobId: string, c: TaskCompletion) {
+    const rows = (this.results.get(jobId) ?? []).filter((r) => r.task !== c.task);
+    rows.push({ task: c.task, accuracies: c.accuracies, durationMs: c.durationMs, msPerIteration: c.msPerIteration });
+    this.results.set(jobId, rows.sort((a, b) => a.task - b.task));
+    this.checkpoints.set(jobId, c.checkpoint);
+    for (const e of c.exports) this.artifacts.set(`${jobId}/${e.task}`, { ...e.model, mask: e.mask });
+    this.jobs.get(jobId)!.completedTasks = c.completedTasks;
+  }
+  async succeed(jobId: string, result: JobResult) {
+    this.transition(jobId, ['running'], 'succeeded', { result, finishedAt: this.tick() }, null);
+  }
+  async fail(jobId: string, error: JobError) {
+    this.transition(jobId, ['queued', 'running'], 'failed', { error, finishedAt: this.tick() }, error.message);
+  }
+  async requeue(jobId: string, message: string) {
+    this.transition(jobId, ['running'], 'queued', { currentTask: null, iteration: null }, message);
+  }
+}
+
+export class MemoryQueue implements TrainingQueue {
+  queued: string[] = [];
+  down = false;
+  async enqueue(jobId: string) {
+    if (this.down) throw new Error('connection refused');
+    if (!this.queued.includes(jobId)) this.queued.push(jobId);
+  }
+  async removeIfWaiting(jobId: string) {
+    this.queued = this.queued.filter((id) => id !== jobId);
+    return true;
+  }
+}

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { SpecError } from '../../../src/core/index.js';
+import { ServiceError } from '../../../src/services/errors.js';
+import { decodeCursor, encodeCursor, JobService } from '../../../src/services/jobs/job.service.js';
+import { MemoryJobs, MemoryQueue } from '../../helpers/fakes/in-memory.js';
+
+const spec = { benchmark: { dataset: 'mnist', tasks: 2 }, training: { iterationsPerTask: 5 } };
+
+function setup() {
+  const jobs = new MemoryJobs();
+  const queue = new MemoryQueue();
+  return { jobs, queue, service: new JobService(jobs, queue) };
+}
+
+describe('JobService', () => {
+  it('resolves the spec before storing anything, and queues the job by id', async () => {
+    const { service, jobs, queue } = setup();
+    await assert.rejects(service.submit('t1', { body: { benchmark: { tasks: 9 } } }), SpecError);
+    assert.equal(jobs.jobs.size, 0);
+    const { job, created } = await service.submit('t1', { body: { ...spec, name: 'n', metadata: { a: 1 } } });
+    assert.ok(created);
+    assert.equal(job.name, 'n');
+    assert.deepEqual(job.metadata, { a: 1 });
+    assert.equal(job.spec.training.iterationsPerTask, 5);
+    assert.deepEqual(queue.queued, [job.id]);
+  });
+
+  it('removes the job again when the queue is down, so the same key can be retried', async () => {
+    const { service, jobs, queue } = setup();
+    queue.down = true;
+    await assert.rejects(service.submit('t1', { body: spec, idempotencyKey: 'k' }), (e: ServiceError) => e.code === 'QUEUE_UNAVAILABLE');
+    assert.equal(jobs.jobs.size, 0);
+    queue.down = false;
+    assert.ok((await service.submit('t1', { body: spec, idempotencyKey: 'k' })).created);
+  });
+
+  it('replays an idempotency key only for the same body (key order does not matter)', async () => {
+    const { service } = setup();
+    const a = await service.submit('t1', { body: { training: { iterationsPerTask: 5 }, benchmark: { tasks: 2, dataset: 'mnist' } }, idempotencyKey: 'k' });
+    const b = await service.submit('t1', { body: spec, idempotencyKey: 'k' });
+    assert.equal(b.created, false);
+    assert.equal(b.job.id, a.job.id);
+    await assert.rejects(service.submit('t1', { body: { ...spec, name: 'other' }, idempotencyKey: 'k' }), (e: ServiceError) => e.code === 'IDEMPOTENCY_KEY_REUSED');
+    assert.ok((await service.submit('t2', { body: spec, idempotencyKey: 'k' })).created, 'keys are per tenant');
+  });
+
+  it('pages with opaque cursors and rejects forged ones', async () => {
+    const { service } = setup();
+    const ids = [];
+    for (let i = 0; i < 5; i++) ids.push((await service.submit('t1', { body: spec })).job.id);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await service.list('t1', { limit: 2, cursor });
+      seen.push(...page.items.map((j) => j.id));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    assert.deepEqual(seen, [...ids].reverse());
+    const c = encodeCursor({ createdAt: new Date('2026-01-01T00:00:00Z'), id: ids[0] });
+    assert.equal(decodeCursor(c).id, ids[0]);
+    assert.throws(() => decodeCursor('bm9wZQ'), (e: ServiceError) => e.code === 'INVALID_CURSOR');
+  });
+
+  it('cancels queued and running jobs, repeats harmlessly, refuses finished ones', async () => {
+    const { service, jobs, queue } = setup();
+    const { job } = await service.submit('t1', { body: spec });
+    assert.equal((await service.cancel('t1', job.id)).status, 'cancelled');
+    assert.deepEqual(queue.queued, []);
+    assert.equal((await service.cancel('t1', job.id)).status, 'cancelled');
+    const done = (await service.submit('t1', { body: spec })).job;
+    jobs.jobs.get(done.id)!.status = 'succeeded';
+    await assert.rejects(service.cancel('t1', done.id), (e: ServiceError) => e.code === 'JOB_NOT_CANCELLABLE');
+    await assert.rejects(service.cancel('t2', done.id), (e: ServiceError) => e.code === 'JOB_NOT_FOUND');
+  });
+
+  it('computes metrics from the stored rows and tells missing artifacts apart', async () => {
+    const { service, jobs } = setup();
+    const { job } = await service.submit('t1', { body: spec });
+    jobs.results.set(job.id, [
+      { task: 0, accuracies: [0.9], durationMs: 10, msPerIteration: 1 },
+      { task: 1, accuracies: [0.8, 0.95], durationMs: 12, msPerIteration: 1.2 },
+    ]);
+    const m = await service.metrics('t1', job.id, { curve: 'loss', limit: 10 });
+    assert.equal(m.averageAccuracy, 0.875);
+    assert.ok(Math.abs(m.backwardTransfer! - -0.1) < 1e-12);
+    assert.ok(Math.abs(m.forgetting! - 0.1) < 1e-12);
+    await assert.rejects(service.mask('t1', job.id, 0), (e: ServiceError) => e.code === 'ARTIFACT_NOT_READY');
+    await assert.rejects(service.mask('t1', job.id, 2), (e: ServiceError) => e.code === 'TASK_NOT_FOUND');
+    await assert.rejects(service.metrics('t1', job.id, { curve: 'loss', limit: 10, cursor: 'x' }), (e: ServiceError) => e.code === 'INVALID_CURSOR');
+  });
+});
