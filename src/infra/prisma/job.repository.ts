@@ -55,19 +55,21 @@ export class PrismaJobRepository implements JobRepository {
     await this.db.job.deleteMany({ where: { tenantId, id } });
   }
 
+  // Reads on the polling path use plain SQL: Prisma's query planning costs more than the query.
   async get(tenantId: string, id: string): Promise<JobRecord | null> {
-    const row = await this.db.job.findFirst({ where: { id, tenantId } });
-    return row ? toJobRecord(row) : null;
+    const rows = await this.db.$queryRaw<RawJobRow[]>`SELECT * FROM jobs WHERE id = ${id}::uuid AND tenant_id = ${tenantId}::uuid`;
+    return rows.length ? rawToJobRecord(rows[0]) : null;
   }
 
   async list(tenantId: string, opts: { status?: JobStatus; limit: number; after?: JobCursor }): Promise<JobRecord[]> {
-    const where: Prisma.JobWhereInput = { tenantId, ...(opts.status ? { status: opts.status } : {}) };
-    if (opts.after) {
-      const { createdAt, id } = opts.after;
-      where.OR = [{ createdAt: { lt: createdAt } }, { createdAt, id: { lt: id } }];
-    }
-    const rows = await this.db.job.findMany({ where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: opts.limit });
-    return rows.map(toJobRecord);
+    const status = opts.status ? Prisma.sql`AND status = ${opts.status}::"JobStatus"` : Prisma.empty;
+    const after = opts.after
+      ? Prisma.sql`AND (created_at, id) < (${opts.after.createdAt}::timestamp, ${opts.after.id}::uuid)`
+      : Prisma.empty;
+    const rows = await this.db.$queryRaw<RawJobRow[]>`
+      SELECT * FROM jobs WHERE tenant_id = ${tenantId}::uuid ${status} ${after}
+      ORDER BY created_at DESC, id DESC LIMIT ${opts.limit}`;
+    return rows.map(rawToJobRecord);
   }
 
   async cancel(tenantId: string, id: string): Promise<JobRecord | null> {

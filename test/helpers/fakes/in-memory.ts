@@ -20,7 +20,7 @@ import type {
 
 export class MemoryJobs implements JobRepository, TrainingStore {
   jobs = new Map<string, JobRecord & { idempotencyKey: string | null; requestHash: string | null }>();
-  events: { jobId: string; status: JobStatus; message: string | null; at: Date }[] = [];
+  eventLog: { jobId: string; status: JobStatus; message: string | null; at: Date }[] = [];
   results = new Map<string, TaskResultRecord[]>();
   points: (MetricPointInput & { jobId: string })[] = [];
   checkpoints = new Map<string, Uint8Array>();
@@ -62,7 +62,7 @@ export class MemoryJobs implements JobRepository, TrainingStore {
       requestHash: job.requestHash,
     };
     this.jobs.set(rec.id, rec);
-    this.events.push({ jobId: rec.id, status: 'queued', message: 'submitted', at: now });
+    this.eventLog.push({ jobId: rec.id, status: 'queued', message: 'submitted', at: now });
     return { job: rec, created: true, requestHash: job.requestHash };
   }
   async findByIdempotencyKey(tenantId: string, key: string) {
@@ -87,7 +87,7 @@ export class MemoryJobs implements JobRepository, TrainingStore {
     const j = this.jobs.get(id);
     if (!j || !from.includes(j.status)) return false;
     Object.assign(j, patch, { status, updatedAt: this.tick() });
-    this.events.push({ jobId: id, status, message, at: j.updatedAt });
+    this.eventLog.push({ jobId: id, status, message, at: j.updatedAt });
     return true;
   }
   async cancel(tenantId: string, id: string) {
@@ -116,7 +116,7 @@ export class MemoryJobs implements JobRepository, TrainingStore {
     return this.artifacts.get(`${jobId}/${task}`)?.modelJson ?? null;
   }
   async events(jobId: string) {
-    return this.events.filter((e) => e.jobId === jobId);
+    return this.eventLog.filter((e) => e.jobId === jobId);
   }
 
   // TrainingStore

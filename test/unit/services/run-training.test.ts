@@ -91,7 +91,7 @@ describe('runTraining', () => {
     const second = await runTraining({ jobId: job.id }, deps({ attempt: { number: 2, max: 3 } }));
     assert.equal(second.outcome, 'succeeded');
     assert.deepEqual(store.results.get(job.id)![0], firstRow, 'task 0 was not trained again');
-    assert.ok(store.events.some((e) => /resuming after task 1/.test(e.message ?? '')));
+    assert.ok(store.eventLog.some((e) => /resuming after task 1/.test(e.message ?? '')));
 
     // Same spec, uninterrupted: identical per-task results.
     const fresh = await setup(30);
