@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { generateOpenApi, OPENAPI_FILE } from '../../scripts/openapi.js';
+import { buildApp } from '../../src/http/app.js';
+import type { ApiKeyService } from '../../src/services/auth/api-key.service.js';
+import type { JobService } from '../../src/services/jobs/job.service.js';
 
 describe('openapi/openapi.json', () => {
   it('matches the routes (run `npm run openapi:generate` after changing a route schema)', async () => {
@@ -25,5 +28,15 @@ describe('openapi/openapi.json', () => {
         }
       }
     });
+  });
+
+  it('is served with a UI at /docs', async () => {
+    const app = await buildApp({ jobs: {} as JobService, apiKeys: {} as ApiKeyService, readiness: {} });
+    const ui = await app.inject('/docs/');
+    assert.equal(ui.statusCode, 200);
+    assert.match(ui.body, /swagger/i);
+    const json = await app.inject('/docs/json');
+    assert.equal(json.json().info.title, 'Retain API');
+    await app.close();
   });
 });
