@@ -18,6 +18,7 @@ export const EnvSchema = Type.Object({
     default: 'postgresql://postgres@127.0.0.1:5432/postgres',
     description: 'PostgreSQL URL; an optional ?schema=NAME selects the schema (default public)',
   }),
+  DATABASE_POOL_SIZE: int(10, 1, 'Postgres connections per API process'),
   REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', description: 'Redis URL for BullMQ' }),
   QUEUE_NAME: Type.String({ default: 'retain-training', minLength: 1, description: 'BullMQ queue name' }),
   QUEUE_PREFIX: Type.String({ default: 'bull', minLength: 1, description: 'BullMQ key prefix' }),

@@ -16,7 +16,7 @@ export interface ApiContext {
 }
 
 export function createApiContext(config: Config, onError: (err: Error) => void = () => {}): ApiContext {
-  const db = createPrismaClient({ url: config.databaseUrl, schema: config.databaseSchema });
+  const db = createPrismaClient({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: config.DATABASE_POOL_SIZE });
   const redis = producerConnection(config.REDIS_URL);
   redis.on('error', onError);
   const queue = new BullTrainingQueue(
