@@ -21,7 +21,13 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "npm dependencies"
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+  # npm ci refuses a lockfile without entries for other platforms' optional packages, which our
+  # registry mirror lacks (bullmq -> msgpackr -> msgpackr-extract-darwin-*, ...). npm install
+  # honours the same lockfile, tolerates those, and leaves package-lock.json unchanged.
+  npm ci --no-audit --no-fund || {
+    echo "npm ci refused the lockfile; installing the same versions with npm install"
+    npm install --no-audit --no-fund
+  }
 else
   echo "node_modules is up to date"
 fi
