@@ -7,10 +7,12 @@
 ARG NODE_VERSION=20.20.2
 
 # ---- dependencies without the native TensorFlow packages (API, and the base of the worker) ----
+# (npm ci can reject our lockfile when the registry used to write it lacked other platforms' optional
+#  packages; npm install then installs the same locked versions.)
 FROM node:${NODE_VERSION}-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=optional --no-audit --no-fund
+RUN npm ci --omit=optional --no-audit --no-fund || npm install --omit=optional --no-audit --no-fund
 COPY prisma ./prisma
 COPY prisma.config.ts ./
 RUN PRISMA_SCHEMA_ENGINE_BINARY=/bin/true npx prisma generate
@@ -42,7 +44,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY package.json package-lock.json ./
 # With optional dependencies: @tensorflow/tfjs-node-gpu downloads libtensorflow (GPU) at install.
-RUN npm ci --include=dev --no-audit --no-fund && npm ls @tensorflow/tfjs-node-gpu
+RUN (npm ci --include=dev --no-audit --no-fund || npm install --include=dev --no-audit --no-fund) && npm ls @tensorflow/tfjs-node-gpu
 COPY --from=deps /app/src/generated ./src/generated
 COPY tsconfig.json prisma.config.ts ./
 COPY prisma ./prisma
