@@ -24,8 +24,9 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   # npm ci refuses a lockfile without entries for other platforms' optional packages, which our
   # registry mirror lacks (bullmq -> msgpackr -> msgpackr-extract-darwin-*, ...). npm install
   # honours the same lockfile, tolerates those, and leaves package-lock.json unchanged.
-  npm ci --no-audit --no-fund || {
-    echo "npm ci refused the lockfile; installing the same versions with npm install"
+  ci_log=$(mktemp)
+  npm ci --no-audit --no-fund 2>"$ci_log" || {
+    echo "npm ci refused the lockfile ($(grep -m1 -o 'Missing: [^ ]*' "$ci_log" || echo "see $ci_log")...); installing the same versions with npm install"
     npm install --no-audit --no-fund
   }
 else
