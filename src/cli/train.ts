@@ -1,6 +1,7 @@
 /**
  * `npm run train -- --spec FILE [--out DIR] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu]
  *                   [--data-dir DIR] [--resume CHECKPOINT]`
+ * Environment: RETAIN_BACKEND (default for --backend), RETAIN_DATA_DIR (default for --data-dir).
  *
  * Trains a job spec (the same JSON POST /v1/jobs accepts) on this machine, prints progress, and
  * writes DIR/result.json, DIR/checkpoint.safetensors (after every task) and per-task exports:
@@ -33,7 +34,7 @@ async function main(): Promise<number> {
     options: {
       spec: { type: 'string' },
       out: { type: 'string' },
-      backend: { type: 'string', default: 'auto' },
+      backend: { type: 'string', default: process.env.RETAIN_BACKEND ?? 'auto' },
       'data-dir': { type: 'string' },
       resume: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
