@@ -3,7 +3,7 @@ import { activate } from '../activations.js';
 import { assert, assertPositiveInteger } from '../errors.js';
 import { linearInit, variableFrom } from '../init.js';
 import { linear } from '../linear.js';
-import { numel, type HyperNetwork } from './hypernetwork.js';
+import { initEmbeddings, numel, type HyperNetwork } from './hypernetwork.js';
 import type { MlpHyperNetworkArgs } from './mlp-hypernetwork.js';
 
 export interface ChunkedHyperNetworkArgs extends MlpHyperNetworkArgs {
@@ -23,7 +23,7 @@ export class ChunkedHyperNetwork implements HyperNetwork {
   readonly targetShapes: number[][];
   readonly numTasks: number;
   readonly embeddingDim: number;
-  readonly embeddings: tf.Variable[] = [];
+  readonly embeddings: tf.Variable[];
   readonly weights: tf.Variable[] = [];
   readonly weightNames: string[] = ['chunk_embeddings'];
   readonly numChunks: number;
@@ -36,9 +36,7 @@ export class ChunkedHyperNetwork implements HyperNetwork {
     this.total = args.targetShapes.reduce((a, s) => a + numel(s), 0);
     this.numChunks = Math.ceil(this.total / args.chunkSize);
     const { rng } = args;
-    for (let t = 0; t < args.numTasks; t++) {
-      this.embeddings.push(variableFrom(rng.normalArray(args.embeddingDim), [1, args.embeddingDim]));
-    }
+    this.embeddings = initEmbeddings(rng, args.numTasks, args.embeddingDim);
     this.weights.push(
       variableFrom(rng.normalArray(this.numChunks * args.chunkEmbeddingDim), [this.numChunks, args.chunkEmbeddingDim]),
     );

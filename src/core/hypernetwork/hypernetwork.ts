@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { variableFrom } from '../init.js';
+import type { Random } from '../random.js';
 
 /**
  * A task-conditioned hypernetwork (hypnettorch's HyperNetInterface contract). It is built from the
@@ -40,4 +42,9 @@ export function stackEmbeddings(hnet: HyperNetwork, tasks: number[]): tf.Tensor2
 
 export function numel(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
+}
+
+/** One [1, dim] task embedding variable per task, drawn N(0, 1) (hypnettorch's initialisation). */
+export function initEmbeddings(rng: Random, numTasks: number, dim: number): tf.Variable[] {
+  return Array.from({ length: numTasks }, () => variableFrom(rng.normalArray(dim), [1, dim]));
 }

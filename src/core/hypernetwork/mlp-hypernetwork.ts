@@ -4,7 +4,7 @@ import { assert, assertPositiveInteger } from '../errors.js';
 import { linearInit, variableFrom } from '../init.js';
 import { linear } from '../linear.js';
 import type { Random } from '../random.js';
-import { numel, type HyperNetwork } from './hypernetwork.js';
+import { initEmbeddings, numel, type HyperNetwork } from './hypernetwork.js';
 
 /**
  * Output columns per head block. HMLP has one output layer with a column per target parameter
@@ -33,7 +33,7 @@ export class MlpHyperNetwork implements HyperNetwork {
   readonly targetShapes: number[][];
   readonly numTasks: number;
   readonly embeddingDim: number;
-  readonly embeddings: tf.Variable[] = [];
+  readonly embeddings: tf.Variable[];
   readonly weights: tf.Variable[] = [];
   readonly weightNames: string[] = [];
   /** For each target tensor, the column count of each of its head blocks. */
@@ -44,9 +44,7 @@ export class MlpHyperNetwork implements HyperNetwork {
     this.numTasks = args.numTasks;
     this.embeddingDim = args.embeddingDim;
     const { rng } = args;
-    for (let t = 0; t < args.numTasks; t++) {
-      this.embeddings.push(variableFrom(rng.normalArray(args.embeddingDim), [1, args.embeddingDim]));
-    }
+    this.embeddings = initEmbeddings(rng, args.numTasks, args.embeddingDim);
     const sizes = [args.embeddingDim, ...args.hidden];
     for (let l = 1; l < sizes.length; l++) {
       const { kernel, bias } = linearInit(rng, sizes[l - 1], sizes[l]);
