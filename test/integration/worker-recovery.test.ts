@@ -117,7 +117,13 @@ describe('worker crash safety', () => {
     assert.equal(failed.status, 'failed');
     assert.equal(failed.error.code, 'INVALID_CHECKPOINT');
     assert.equal(failed.attempts, 1, 'no retries');
-    const state = await (await svc.ctx.queue.queue.getJob(id))!.getState();
+    // Postgres records the failure before BullMQ moves the entry; give the queue up to 10 s.
+    const queued = (await svc.ctx.queue.queue.getJob(id))!;
+    let state = await queued.getState();
+    for (let i = 0; i < 100 && state === 'active'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      state = await queued.getState();
+    }
     assert.equal(state, 'failed');
     worker.process.kill('SIGKILL');
     await worker.exited;
