@@ -115,8 +115,8 @@ async function main(): Promise<number> {
         await writeFile(path.join(out, 'checkpoint.safetensors'), e.checkpoint);
         for (const x of e.exports) exportPaths[x.task] = await writeExport(out, x);
         // Partial results after every task, so a long run that stops early still leaves numbers.
-        await writeResult({ ...e.metrics, msPerIteration: msPerIteration.concat(e.msPerIteration), complete: false });
         msPerIteration.push(e.msPerIteration);
+        await writeResult({ ...e.metrics, msPerIteration, complete: false });
       },
     },
   });

@@ -324,9 +324,6 @@ export function resolveSpec(input: unknown): JobSpec {
   if (b.augment && b.padTo32) {
     throw new SpecError('benchmark.augment', 'random-crop augmentation works on 28x28 inputs; set padTo32 to false or augment to false');
   }
-  if (spec.method === 'hypermask' && spec.hypernetwork.hidden.length === 0 && spec.hypernetwork.chunkSize === null) {
-    // Allowed (a linear hypernetwork), nothing to check; kept explicit for readers.
-  }
   const counts = parameterCounts(spec);
   const total = counts.target + counts.hypernetwork;
   if (total > LIMITS.parameters) {

@@ -59,7 +59,7 @@ export function inferTasksByEntropy(learner: Learner, tasks: ContinualTask[]): T
     const bestEntropy = new Float32Array(n).fill(Infinity);
     const bestTask = new Int32Array(n);
     const bestClass = new Int32Array(n);
-    let labels: Int32Array = new Int32Array(n);
+    const labels = new Int32Array(n);
     tasks.forEach((candidate, k) => {
       forEachChunk(learner, task.test, task.inputSize, weights[k], (logits, y, start) => {
         labels.set(y as Int32Array, start);

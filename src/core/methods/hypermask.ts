@@ -107,11 +107,8 @@ export class HyperMaskLearner implements Learner {
   }
 
   taskWeights(task: number): tf.Tensor[] {
-    return tf.tidy(() => {
-      const masks = this.taskMasks(task);
-      // The last tensor (output bias) is unmasked; applyMasks ignores the last mask entry.
-      return applyMasks(this.theta, [...masks, tf.onesLike(this.theta[this.theta.length - 1])]);
-    });
+    // taskMasks has no entry for the output bias, and applyMasks never reads one.
+    return tf.tidy(() => applyMasks(this.theta, this.taskMasks(task)));
   }
 
   namedVariables() {
