@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { hostMemoryAvailable, hostView } from './host-memory.js';
+import { adamKernel, type AdamKernel } from '../kernels/adam-kernel.js';
+import { hostMemoryAvailable, hostView, wasmHeap, type WasmHeap } from './host-memory.js';
 
 export interface AdamArgs {
   learningRate: number;
@@ -9,18 +10,36 @@ export interface AdamArgs {
   epsilon?: number;
 }
 
-/** Moment estimates: plain arrays on host-memory backends, variables elsewhere. */
-type Moments = { kind: 'host'; m: Float32Array; v: Float32Array } | { kind: 'tensor'; m: tf.Variable; v: tf.Variable };
+/**
+ * Moment estimates, kept where the fastest update path for the backend wants them: tensors in
+ * the wasm heap for the WebAssembly kernel, plain arrays for the JS loop on cpu, variables for the
+ * tensor-op path elsewhere (GPU, TensorFlow).
+ */
+type Moments =
+  | { kind: 'wasm'; m: tf.Tensor; v: tf.Tensor }
+  | { kind: 'host'; m: Float32Array; v: Float32Array }
+  | { kind: 'tensor'; m: tf.Variable; v: tf.Variable };
+
+const f32 = Math.fround;
 
 /**
- * Adam exactly as torch.optim.Adam (no weight decay): p -= lr * m_hat / (sqrt(v_hat) + eps).
+ * Adam exactly as torch.optim.Adam (no weight decay), in float32 and torch's order of operations:
+ *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  p -= stepSize * m / (sqrt(v)/sqrtC2 + eps)
+ * with stepSize = lr / (1 - b1^t) and sqrtC2 = sqrt(1 - b2^t).
+ *
  * Written here rather than using tf.train.adam because HNET's lookahead needs the update the
- * optimiser *would* make without changing its state (`delta`), and because on the wasm and cpu
- * backends one fused loop per tensor (see host-memory.ts) is several times faster than the
- * chain of tensor ops. HyperMask re-creates the optimiser at every task: a new instance.
+ * optimiser *would* make without changing its state (`delta`), and for speed: on wasm one SIMD
+ * kernel (kernels/adam.wat) reads parameters, gradients and moments where TF.js keeps them and
+ * writes the new parameters into a fresh tensor, a single pass over memory instead of a chain of
+ * a dozen full-size tensor ops (bench/README.md). HyperMask re-creates the optimiser per task.
+ *
+ * Parameters are never written in place: the wasm backend caches matMul operators with the
+ * weights packed, keyed by the tensor's data id, so an in-place change would go unseen.
  */
 export class Adam {
   private readonly moments: Moments[];
+  private readonly heap: WasmHeap | null;
+  private readonly kernel: AdamKernel | null;
   private steps = 0;
   readonly beta1: number;
   readonly beta2: number;
@@ -33,16 +52,18 @@ export class Adam {
     this.beta1 = args.beta1 ?? 0.9;
     this.beta2 = args.beta2 ?? 0.999;
     this.epsilon = args.epsilon ?? 1e-8;
+    this.heap = wasmHeap();
+    this.kernel = this.heap && adamKernel(this.heap);
     const host = hostMemoryAvailable();
-    this.moments = params.map((p) =>
-      host
-        ? { kind: 'host', m: new Float32Array(p.size), v: new Float32Array(p.size) }
-        : {
-            kind: 'tensor',
-            m: tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
-            v: tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
-          },
-    );
+    this.moments = params.map((p): Moments => {
+      if (this.heap) return { kind: 'wasm', m: tf.zerosLike(p), v: tf.zerosLike(p) };
+      if (host) return { kind: 'host', m: new Float32Array(p.size), v: new Float32Array(p.size) };
+      return {
+        kind: 'tensor',
+        m: tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
+        v: tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
+      };
+    });
   }
 
   /** Step size and bias-correction terms for step number `t` (1-based). */
@@ -57,29 +78,26 @@ export class Adam {
     const { beta1: b1, beta2: b2, epsilon: eps } = this;
     this.params.forEach((p, i) => {
       const mom = this.moments[i];
-      if (mom.kind === 'host') {
-        const g = hostView(grads[i])!;
-        const old = hostView(p)!;
-        // Never write a parameter in place: the wasm backend caches matMul operators with the
-        // weights packed, keyed by the tensor's data id, so in-place changes would go unseen.
-        const out = new Float32Array(old.length);
-        const { m, v } = mom;
-        for (let k = 0; k < out.length; k++) {
-          const gk = g[k];
-          const mk = (m[k] = b1 * m[k] + (1 - b1) * gk);
-          const vk = (v[k] = b2 * v[k] + (1 - b2) * gk * gk);
-          out[k] = old[k] - (stepSize * mk) / (Math.sqrt(vk) / sqrtC2 + eps);
-        }
+      if (mom.kind === 'wasm') {
+        const heap = this.heap!;
+        const out = heap.allocate(p.shape);
+        const at = heap.offsetOf;
+        this.kernel!.step(at(p), at(grads[i]), at(mom.m), at(mom.v), at(out), p.size, b1, 1 - b1, b2, 1 - b2, stepSize, sqrtC2, eps);
+        p.assign(out);
+        out.dispose();
+      } else if (mom.kind === 'host') {
+        const out = new Float32Array(p.size);
+        hostStep(hostView(p)!, hostView(grads[i])!, mom.m, mom.v, out, b1, b2, stepSize, sqrtC2, eps);
         tf.tidy(() => p.assign(tf.tensor(out, p.shape)));
-        return;
+      } else {
+        tf.tidy(() => {
+          const m = tf.add(tf.mul(mom.m, b1), tf.mul(grads[i], 1 - b1));
+          const v = tf.add(tf.mul(mom.v, b2), tf.mul(tf.square(grads[i]), 1 - b2));
+          mom.m.assign(m);
+          mom.v.assign(v);
+          p.assign(tf.sub(p, tf.mul(tf.div(m, tf.add(tf.div(tf.sqrt(v), sqrtC2), eps)), stepSize)));
+        });
       }
-      tf.tidy(() => {
-        const m = tf.add(tf.mul(mom.m, b1), tf.mul(grads[i], 1 - b1));
-        const v = tf.add(tf.mul(mom.v, b2), tf.mul(tf.square(grads[i]), 1 - b2));
-        mom.m.assign(m);
-        mom.v.assign(v);
-        p.assign(tf.sub(p, tf.div(tf.mul(m, stepSize), tf.add(tf.div(tf.sqrt(v), sqrtC2), eps))));
-      });
     });
   }
 
@@ -92,25 +110,43 @@ export class Adam {
     const { beta1: b1, beta2: b2, epsilon: eps } = this;
     return grads.map((grad, i) => {
       const mom = this.moments[i];
+      if (mom.kind === 'wasm') {
+        const heap = this.heap!;
+        const out = heap.allocate(grad.shape);
+        const at = heap.offsetOf;
+        this.kernel!.delta(at(grad), at(mom.m), at(mom.v), at(out), grad.size, b1, 1 - b1, b2, 1 - b2, stepSize, sqrtC2, eps);
+        return out;
+      }
       if (mom.kind === 'host') {
-        const g = hostView(grad)!;
-        const out = new Float32Array(g.length);
-        for (let k = 0; k < out.length; k++) {
-          const mk = b1 * mom.m[k] + (1 - b1) * g[k];
-          const vk = b2 * mom.v[k] + (1 - b2) * g[k] * g[k];
-          out[k] = -(stepSize * mk) / (Math.sqrt(vk) / sqrtC2 + eps);
-        }
+        const out = new Float32Array(grad.size);
+        // A step from zero parameters, on copies of the moments, is exactly -delta.
+        hostStep(new Float32Array(grad.size), hostView(grad)!, mom.m.slice(), mom.v.slice(), out, b1, b2, stepSize, sqrtC2, eps);
         return tf.tensor(out, grad.shape);
       }
       return tf.tidy(() => {
         const m = tf.add(tf.mul(mom.m, b1), tf.mul(grad, 1 - b1));
         const v = tf.add(tf.mul(mom.v, b2), tf.mul(tf.square(grad), 1 - b2));
-        return tf.neg(tf.div(tf.mul(m, stepSize), tf.add(tf.div(tf.sqrt(v), sqrtC2), eps)));
+        return tf.neg(tf.mul(tf.div(m, tf.add(tf.div(tf.sqrt(v), sqrtC2), eps)), stepSize));
       });
     });
   }
 
   dispose(): void {
-    for (const mom of this.moments) if (mom.kind === 'tensor') tf.dispose([mom.m, mom.v]);
+    for (const mom of this.moments) if (mom.kind !== 'host') tf.dispose([mom.m, mom.v]);
+  }
+}
+
+/** The update of kernels/adam.wat in JS, float32 at every operation (the cpu backend's path). */
+function hostStep(
+  p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, out: Float32Array,
+  beta1: number, beta2: number, stepSize: number, sqrtC2: number, eps: number,
+): void {
+  const b1 = f32(beta1), b2 = f32(beta2), c1 = f32(1 - beta1), c2 = f32(1 - beta2);
+  const s = f32(stepSize), q = f32(sqrtC2), e = f32(eps);
+  for (let k = 0; k < out.length; k++) {
+    const gk = g[k];
+    const mk = (m[k] = f32(f32(b1 * m[k]) + f32(c1 * gk)));
+    const vk = (v[k] = f32(f32(b2 * v[k]) + f32(f32(c2 * gk) * gk)));
+    out[k] = f32(p[k] - f32(s * f32(mk / f32(f32(f32(Math.sqrt(vk)) / q) + e))));
   }
 }

@@ -3,16 +3,15 @@ import * as tf from '@tensorflow/tfjs-core';
 /**
  * Direct access to float32 tensor data on backends that keep it in host memory: the WebAssembly
  * heap (wasm) and JS typed arrays (cpu). This lets the optimiser run one fused loop per tensor
- * instead of a dozen full-size tensor operations, which is what made Adam over the 12 M-parameter
- * split-mnist hypernetwork the slowest part of a step on wasm. Read-only: see Adam for why
- * parameters are never written in place. Uses the backends' internal
- * storage (tfjs 4.22); returns null on any other backend (GPU, TensorFlow), where the tensor
- * path is used.
+ * instead of a dozen full-size tensor operations. Uses the backends' internal storage (tfjs 4.22,
+ * pinned in package.json); every function returns null on any other backend (GPU, TensorFlow),
+ * where the tensor path is used.
  */
 interface HostBackend {
-  wasm?: { HEAPU8: Uint8Array };
+  wasm?: { HEAPU8: Uint8Array; asm?: { memory?: WebAssembly.Memory } };
   dataIdMap?: { get(id: object): { memoryOffset: number } | undefined };
   data?: { get(id: object): { values?: unknown } | undefined };
+  makeOutput?(shape: number[], dtype: 'float32'): tf.TensorInfo;
 }
 
 export function hostMemoryAvailable(): boolean {
@@ -34,4 +33,31 @@ export function hostView(t: tf.Tensor): Float32Array | null {
     return values instanceof Float32Array ? values : null;
   }
   return null;
+}
+
+/** The wasm backend's heap, for kernels of our own that work on tensors where they are. */
+export interface WasmHeap {
+  memory: WebAssembly.Memory;
+  /** Byte offset of a float32 tensor's data in `memory`. */
+  offsetOf(t: tf.Tensor): number;
+  /** A new float32 tensor whose contents are uninitialised: the caller fills it. */
+  allocate(shape: number[]): tf.Tensor;
+}
+
+/** The current backend's heap when it is wasm, else null. */
+export function wasmHeap(): WasmHeap | null {
+  if (tf.getBackend() !== 'wasm') return null;
+  const backend = tf.backend() as unknown as HostBackend;
+  const memory = backend.wasm?.asm?.memory;
+  const map = backend.dataIdMap;
+  if (!(memory instanceof WebAssembly.Memory) || !map || !backend.makeOutput) return null;
+  return {
+    memory,
+    offsetOf: (t) => {
+      const info = map.get(t.dataId);
+      if (!info || t.dtype !== 'float32') throw new Error('tensor is not a float32 tensor of the wasm backend');
+      return info.memoryOffset;
+    },
+    allocate: (shape) => tf.engine().makeTensorFromTensorInfo(backend.makeOutput!(shape, 'float32')),
+  };
 }
