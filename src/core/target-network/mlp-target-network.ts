@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { activate } from '../activations.js';
 import { assert, assertPositiveInteger } from '../errors.js';
 import { linearInit, variableFrom } from '../init.js';
-import { linear } from '../linear.js';
+import { linear, linearOnData } from '../linear.js';
 import type { Random } from '../random.js';
 import type { TargetNetwork } from './target-network.js';
 
@@ -69,7 +69,8 @@ export class MlpTargetNetwork implements TargetNetwork {
       let h: tf.Tensor2D = x;
       const layers = this.paramShapes.length / 2;
       for (let l = 0; l < layers; l++) {
-        h = linear(h, w[2 * l] as tf.Tensor2D, w[2 * l + 1] as tf.Tensor1D);
+        // The input is data: no gradient is ever needed for it.
+        h = (l === 0 ? linearOnData : linear)(h, w[2 * l] as tf.Tensor2D, w[2 * l + 1] as tf.Tensor1D);
         if (l < layers - 1) h = activate(h, this.args.activation) as tf.Tensor2D;
       }
       return h;
