@@ -96,6 +96,8 @@ function scratchIndices(map: Int32Array, imageSize: number): Int32Array {
  * per crop offset, built on first use so a task that is never trained on costs nothing extra.
  */
 class TaskPixels {
+  /** The unaugmented map (`shiftedMap` without shift): raw pixel per input, -1 for padding. */
+  readonly map: Int32Array;
   readonly plain: Int32Array;
   private readonly crops: (Int32Array | undefined)[] = new Array(CROP_OFFSETS * CROP_OFFSETS);
   private readonly imageSize: number;
@@ -107,7 +109,8 @@ class TaskPixels {
     cols: number,
   ) {
     this.imageSize = rows * cols;
-    this.plain = scratchIndices(shiftedMap(geometry, permutation, CROP_PADDING, CROP_PADDING), this.imageSize);
+    this.map = shiftedMap(geometry, permutation, CROP_PADDING, CROP_PADDING);
+    this.plain = scratchIndices(this.map, this.imageSize);
   }
 
   cropped(dx: number, dy: number): Int32Array {
@@ -245,6 +248,8 @@ function permutedPlans(b: Benchmark, numClasses: number, inputSize: number, rng:
  * first `validationSize` are the validation split and the rest the training split. The test split
  * is the first `testLimit` matching test samples. Inputs are [0, 1] pixels, standardised when
  * `normalize`; the training split applies random crops when `augment` and `gather` gets an rng.
+ * Each task's `preprocessing` states its unaugmented input transform (padding, permutation,
+ * normalisation) for exports.
  *
  * @param rng consumed only by permuted benchmarks (tasks x one permutation of inputSize).
  * @returns tasks whose sources share `raw`'s byte arrays: keep `raw` unmodified while they live.
@@ -291,6 +296,12 @@ export function buildTasks(benchmark: Benchmark, raw: RawDataset, rng: Random): 
       inputSize,
       outputSize: plan.classes.length,
       globalLabels: plan.globalLabels,
+      preprocessing: {
+        rows: raw.train.rows,
+        cols: raw.train.cols,
+        inputMap: pixels.map,
+        normalize: benchmark.normalize ? { mean: NORMALIZE_MEAN, std: NORMALIZE_STD } : null,
+      },
       train: source(raw.train, samples.pool.subarray(validationCount), benchmark.augment),
       validation: source(raw.train, samples.pool.subarray(0, validationCount), false),
       test: source(raw.test, samples.test, false),

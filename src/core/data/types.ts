@@ -29,9 +29,34 @@ export interface ContinualTask {
   outputSize: number;
   /** Global label of each local class (split: the original digits; permuted: task*10 + class). */
   globalLabels: number[];
+  /**
+   * How a raw image becomes this task's (unaugmented) input vector; set by `buildTasks` for image
+   * benchmarks, absent for tasks whose inputs are given directly (then exports take them as is).
+   */
+  preprocessing?: InputPreprocessing;
   train: SampleSource;
   validation: SampleSource;
   test: SampleSource;
+}
+
+/**
+ * The input transform of an image task, from the raw image to training input. Training input i is
+ * `v = x[inputMap[i]] / 255` (v = 0 where `inputMap[i]` is -1, zero padding), then
+ * `(v - mean) / std` when `normalize` is set (padding included, so it becomes -mean / std).
+ * Training-time augmentation (random crops) is not part of it: evaluation and exports never crop.
+ */
+export interface InputPreprocessing {
+  /** Raw image geometry: `rows` x `cols` pixels, row-major; the raw input has rows * cols values. */
+  rows: number;
+  cols: number;
+  /**
+   * One entry per training input (length `inputSize`): the row-major raw pixel index r * cols + c
+   * that input i shows, or -1 where it shows zero padding. It composes the padding to 32x32 and
+   * the task's pixel permutation (identity for split tasks).
+   */
+  inputMap: Int32Array;
+  /** Standardisation after scaling to [0, 1], or null when inputs stay in [0, 1]. */
+  normalize: { mean: number; std: number } | null;
 }
 
 /** A decoded IDX image or label file set: `images` is [count x rows x cols] bytes. */

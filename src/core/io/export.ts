@@ -3,6 +3,7 @@ import type { TaskExport } from '../continual/types.js';
 import type { ContinualTask } from '../data/types.js';
 import type { Learner } from '../methods/learner.js';
 import type { JobSpec } from '../spec.js';
+import { foldInputPreprocessing } from './fold-input.js';
 import { encodeSafetensors } from './safetensors.js';
 
 export const MASK_FORMAT = 'retain-mask';
@@ -14,49 +15,98 @@ export const WEIGHTS_FILE = 'weights.bin';
  * Mask (HyperMask only): a safetensors file with one F32 tensor per masked target tensor, named
  * like the target parameters ("dense_1/kernel" [in, out], "dense_1/bias" [out], ...). The
  * task's weights are theta * mask; the output bias (the last tensor) is never masked and is
- * not in the file. Metadata: format "retain-mask", version, task, sparsity.
+ * not in the file. The mask stays in the training input space: row i of "dense_1/kernel" belongs
+ * to training input i (1024 rows for 32x32-padded inputs, in the task's permuted order).
+ * Metadata (strings): format "retain-mask", version, task, sparsity, and "input", the JSON of
+ * `trainingInput` below, whose inputMap maps each row to its raw pixel.
  *
  * Model: the ready subnetwork as a TensorFlow.js LayersModel (a Sequential of Dense layers) whose
- * weights are theta * m_t (HyperMask), the generated weights (HNET) or theta (finetune). Inputs
- * must be preprocessed as in training (see userDefinedMetadata.retain.input); outputs are the
- * task's K logits, local class k meaning global label globalLabels[k].
+ * weights are theta * m_t (HyperMask), the generated weights (HNET) or theta (finetune). For image
+ * tasks (`task.preprocessing` set) it takes RAW pixels: x / 255 of the original rows x cols image,
+ * row-major (784 inputs for 28x28); padding, the task's permutation and the normalisation are
+ * folded exactly into dense_1 (see `foldInputPreprocessing`), so its kernel is [rows * cols,
+ * units]. Tasks without `preprocessing` keep their inputs as given. userDefinedMetadata.retain
+ * holds task, method, globalLabels and input (what the model takes, and the training input space
+ * with its inputMap); outputs are the task's K logits, local class k meaning global label
+ * globalLabels[k].
  */
 export function exportTask(learner: Learner, spec: JobSpec, task: ContinualTask): TaskExport {
   const { target } = learner;
+  const training = trainingInput(task);
   const masks = learner.taskMasks(task.index);
   let mask: Uint8Array | null = null;
   if (masks) {
     mask = encodeSafetensors(
       masks.map((m, i) => ({ name: target.paramNames[i], shape: m.shape, data: m.dataSync() as Float32Array })),
-      { format: MASK_FORMAT, version: '1', task: String(task.index), sparsity: String(spec.regularization.sparsity) },
+      {
+        format: MASK_FORMAT,
+        version: '1',
+        task: String(task.index),
+        sparsity: String(spec.regularization.sparsity),
+        input: JSON.stringify(training),
+      },
     );
     tf.dispose(masks);
   }
   const weights = learner.taskWeights(task.index);
-  const model = layersModel(
-    target.paramShapes,
-    target.paramNames,
-    weights.map((w) => w.dataSync() as Float32Array),
-    spec.network.activation,
-    {
-      task: task.index,
-      method: spec.method,
-      globalLabels: task.globalLabels,
-      input: describeInput(spec, task),
-    },
-  );
+  const values = weights.map((w) => w.dataSync() as Float32Array);
+  const shapes = target.paramShapes.map((s) => [...s]);
+  const pre = task.preprocessing;
+  if (pre) {
+    const folded = foldInputPreprocessing(values[0], values[1], {
+      inputMap: pre.inputMap,
+      rawSize: pre.rows * pre.cols,
+      normalize: pre.normalize,
+    });
+    values[0] = folded.kernel;
+    values[1] = folded.bias;
+    shapes[0] = [pre.rows * pre.cols, shapes[0][1]];
+  }
+  const model = layersModel(shapes, target.paramNames, values, spec.network.activation, {
+    task: task.index,
+    method: spec.method,
+    globalLabels: task.globalLabels,
+    input: modelInput(task, training, target.paramNames[0].split('/')[0]),
+  });
   tf.dispose(weights);
   return { task: task.index, mask, model };
 }
 
-function describeInput(spec: JobSpec, task: ContinualTask): Record<string, unknown> {
-  const b = spec.benchmark;
+/**
+ * The training input space of a task (also that of the mask): size, normalisation and inputMap,
+ * where training input i is raw pixel inputMap[i] / 255 (row-major index into the raw image, 0
+ * where -1: zero padding), then (v - mean) / std when normalize is set. inputMap is null for
+ * tasks without preprocessing (their inputs are taken as given).
+ */
+function trainingInput(task: ContinualTask): Record<string, unknown> {
+  const pre = task.preprocessing;
   return {
     size: task.inputSize,
-    pixels: 'x / 255 per pixel, row-major',
-    padTo32: b.padTo32,
-    normalize: b.normalize ? { mean: 0.1307, std: 0.3081 } : null,
-    permutation: b.kind === 'permuted' ? 'the task permutation of the training run (seeded by training.seed)' : null,
+    inputMap: pre ? Array.from(pre.inputMap) : null,
+    normalize: pre ? pre.normalize : null,
+    description: pre
+      ? 'training input i = x[inputMap[i]] / 255 (x: raw row-major pixels; 0 where inputMap[i] is -1, zero padding), then (v - mean) / std if normalize'
+      : 'inputs as given to training',
+  };
+}
+
+/** userDefinedMetadata.retain.input: what the exported model takes. */
+function modelInput(task: ContinualTask, training: Record<string, unknown>, firstLayer: string): Record<string, unknown> {
+  const pre = task.preprocessing;
+  if (!pre) {
+    return { size: task.inputSize, pixels: null, preprocessing: 'none: the task inputs as given to training', training };
+  }
+  const steps: string[] = [];
+  const shown = Array.from(pre.inputMap).filter((r) => r >= 0);
+  if (shown.length < pre.inputMap.length) steps.push(`zero padding to ${pre.inputMap.length} inputs`);
+  if (shown.some((r, i) => i > 0 && r <= shown[i - 1])) steps.push("the task's pixel permutation");
+  if (steps.length) steps[steps.length - 1] += ' (training.inputMap)';
+  if (pre.normalize) steps.push(`standardisation (v - ${pre.normalize.mean}) / ${pre.normalize.std} of every input v`);
+  return {
+    size: pre.rows * pre.cols,
+    pixels: `x / 255 per pixel, row-major, ${pre.rows}x${pre.cols} (raw image, no other preprocessing)`,
+    preprocessing: steps.length ? `folded into ${firstLayer}: ${steps.join(', then ')}` : 'none',
+    training,
   };
 }
 

@@ -190,6 +190,9 @@ describe('buildTasks: geometry and values', () => {
     assert.ok(Math.abs(x[0] - zero) < 1e-6, `padding becomes ${x[0]}`);
     assert.ok(Math.abs(x[2 * 32 + 2] - (0.2 - NORMALIZE_MEAN) / NORMALIZE_STD) < 1e-6);
     assert.ok(Math.abs(x[2 * 32 + 3] - zero) < 1e-6);
+    assert.deepEqual(plain.preprocessing!.normalize, null);
+    assert.deepEqual(Array.from(plain.preprocessing!.inputMap), Array.from(all(784)));
+    assert.deepEqual(norm.preprocessing!.normalize, { mean: NORMALIZE_MEAN, std: NORMALIZE_STD });
     const [unpadded] = buildTasks(benchmark({ tasks: 1, normalize: true }), singlePixel(3, 3), new Random(1));
     assert.ok(Math.abs(unpadded.test.gather([0]).x[3 * 28 + 3] - (1 - 0.1307) / 0.3081) < 1e-6);
   });
@@ -225,6 +228,9 @@ describe('buildTasks: permuted', () => {
         return r >= 0 && r < 28 && c >= 0 && c < 28 ? r * 28 + c : -1;
       });
       assert.deepEqual(map, expected, task.name);
+      // The task states the same map for exports.
+      assert.deepEqual(Array.from(task.preprocessing!.inputMap), map, `${task.name}: preprocessing.inputMap`);
+      assert.deepEqual([task.preprocessing!.rows, task.preprocessing!.cols, task.preprocessing!.normalize], [28, 28, null]);
     }
   });
 
