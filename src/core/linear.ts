@@ -11,6 +11,12 @@ import * as tf from '@tensorflow/tfjs-core';
  *   dW = x^T dy          (x has batch rows; a single row is an outer product by broadcasting)
  *   db = sum_rows dy
  * The values are the same as the default gradient's; only the order of operations differs.
+ *
+ * A W that is a variable is not saved for the backward pass but used as it is: TF.js saves by
+ * cloning and the wasm backend's clone copies, which for hypernetwork heads meant a full copy of
+ * every weight block on every forward pass (822 MB for permuted-mnist). Variables outlive the
+ * gradient computation; any other W (masked or generated weights, made inside the forward pass,
+ * which TF.js disposes before the backward pass) is saved as usual.
  */
 export const linear = linearWithGradients(true);
 
@@ -24,11 +30,13 @@ export const linearOnData = linearWithGradients(false);
 function linearWithGradients(inputGrad: boolean) {
   return tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, w, b] = inputs as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
-    (inputs[3] as tf.GradSaveFunc)([x, w]);
+    const saveW = !(w instanceof tf.Variable);
+    (inputs[3] as tf.GradSaveFunc)(saveW ? [x, w] : [x]);
     return {
       value: tf.add(tf.matMul(x, w), b) as tf.Tensor2D,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const xs = saved[0] as tf.Tensor2D;
+        const ws = saveW ? (saved[1] as tf.Tensor2D) : w;
         const dx = inputGrad ? tf.transpose(tf.matMul(ws, tf.transpose(dy))) : tf.zerosLike(xs);
         const dw = xs.shape[0] === 1 ? tf.mul(tf.reshape(xs, [xs.shape[1], 1]), dy) : tf.matMul(tf.transpose(xs), dy as tf.Tensor2D);
         return [dx, dw, tf.sum(dy, 0)];

@@ -8,6 +8,10 @@ export interface AdamArgs {
   beta1?: number;
   beta2?: number;
   epsilon?: number;
+  /** wasm only: above this many parameter elements in all, moments are staged (see below). */
+  heapMomentsMaxElements?: number;
+  /** wasm only: elements per staged chunk. */
+  stageElements?: number;
 }
 
 /**
@@ -17,10 +21,20 @@ export interface AdamArgs {
  */
 type Moments =
   | { kind: 'wasm'; m: tf.Tensor; v: tf.Tensor }
+  | { kind: 'staged'; m: Float32Array; v: Float32Array }
   | { kind: 'host'; m: Float32Array; v: Float32Array }
   | { kind: 'tensor'; m: tf.Variable; v: tf.Variable };
 
 const f32 = Math.fround;
+
+/**
+ * On wasm, moments stay in the TF.js heap while the optimiser's parameters total at most this
+ * many elements (moments 512 MB). Larger models (the permuted-mnist preset's 205.6 M) would not fit
+ * the 4 GB heap with parameters, gradients and moments in it, so their moments live in JS memory
+ * and go through the kernel in chunks of STAGE_ELEMENTS, copied in and out of a heap scratch area.
+ */
+export const HEAP_MOMENTS_MAX_ELEMENTS = 64 * 2 ** 20;
+const STAGE_ELEMENTS = 2 ** 20;
 
 /**
  * Adam exactly as torch.optim.Adam (no weight decay), in float32 and torch's order of operations:
@@ -40,6 +54,9 @@ export class Adam {
   private readonly moments: Moments[];
   private readonly heap: WasmHeap | null;
   private readonly kernel: AdamKernel | null;
+  /** Heap scratch for staged moments: [2, STAGE_ELEMENTS], m then v. */
+  private readonly stage: tf.Tensor | null = null;
+  private readonly stageElements: number;
   private steps = 0;
   readonly beta1: number;
   readonly beta2: number;
@@ -55,7 +72,11 @@ export class Adam {
     this.heap = wasmHeap();
     this.kernel = this.heap && adamKernel(this.heap);
     const host = hostMemoryAvailable();
+    this.stageElements = args.stageElements ?? STAGE_ELEMENTS;
+    const staged = this.heap !== null && params.reduce((n, p) => n + p.size, 0) > (args.heapMomentsMaxElements ?? HEAP_MOMENTS_MAX_ELEMENTS);
+    if (staged) this.stage = this.heap!.allocate([2, this.stageElements]);
     this.moments = params.map((p): Moments => {
+      if (staged) return { kind: 'staged', m: new Float32Array(p.size), v: new Float32Array(p.size) };
       if (this.heap) return { kind: 'wasm', m: tf.zerosLike(p), v: tf.zerosLike(p) };
       if (host) return { kind: 'host', m: new Float32Array(p.size), v: new Float32Array(p.size) };
       return {
@@ -83,6 +104,24 @@ export class Adam {
         const out = heap.allocate(p.shape);
         const at = heap.offsetOf;
         this.kernel!.step(at(p), at(grads[i]), at(mom.m), at(mom.v), at(out), p.size, b1, 1 - b1, b2, 1 - b2, stepSize, sqrtC2, eps);
+        p.assign(out);
+        out.dispose();
+      } else if (mom.kind === 'staged') {
+        const heap = this.heap!;
+        const out = heap.allocate(p.shape);
+        const [po, go, oo, so] = [p, grads[i], out, this.stage!].map(heap.offsetOf);
+        const chunk = this.stageElements;
+        const [mo, vo] = [so, so + 4 * chunk];
+        for (let a = 0; a < p.size; a += chunk) {
+          const len = Math.min(chunk, p.size - a);
+          // A fresh view each time: the heap's buffer is replaced whenever it grows.
+          const f32Heap = new Float32Array(heap.memory.buffer);
+          f32Heap.set(mom.m.subarray(a, a + len), mo / 4);
+          f32Heap.set(mom.v.subarray(a, a + len), vo / 4);
+          this.kernel!.step(po + 4 * a, go + 4 * a, mo, vo, oo + 4 * a, len, b1, 1 - b1, b2, 1 - b2, stepSize, sqrtC2, eps);
+          mom.m.set(f32Heap.subarray(mo / 4, mo / 4 + len), a);
+          mom.v.set(f32Heap.subarray(vo / 4, vo / 4 + len), a);
+        }
         p.assign(out);
         out.dispose();
       } else if (mom.kind === 'host') {
@@ -117,10 +156,11 @@ export class Adam {
         this.kernel!.delta(at(grad), at(mom.m), at(mom.v), at(out), grad.size, b1, 1 - b1, b2, 1 - b2, stepSize, sqrtC2, eps);
         return out;
       }
-      if (mom.kind === 'host') {
+      if (mom.kind === 'host' || mom.kind === 'staged') {
         const out = new Float32Array(grad.size);
+        const g = mom.kind === 'host' ? hostView(grad)! : (grad.dataSync() as Float32Array);
         // A step from zero parameters, on copies of the moments, is exactly -delta.
-        hostStep(new Float32Array(grad.size), hostView(grad)!, mom.m.slice(), mom.v.slice(), out, b1, b2, stepSize, sqrtC2, eps);
+        hostStep(new Float32Array(grad.size), g, mom.m.slice(), mom.v.slice(), out, b1, b2, stepSize, sqrtC2, eps);
         return tf.tensor(out, grad.shape);
       }
       return tf.tidy(() => {
@@ -132,7 +172,8 @@ export class Adam {
   }
 
   dispose(): void {
-    for (const mom of this.moments) if (mom.kind !== 'host') tf.dispose([mom.m, mom.v]);
+    for (const mom of this.moments) if (mom.kind === 'wasm' || mom.kind === 'tensor') tf.dispose([mom.m, mom.v]);
+    this.stage?.dispose();
   }
 }
 

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { activate } from '../activations.js';
 import { assert, assertPositiveInteger } from '../errors.js';
 import { linearInit, variableFrom } from '../init.js';
+import { fewRowsLinear } from '../kernels/few-rows-linear.js';
 import { linear } from '../linear.js';
 import type { Random } from '../random.js';
 import { initEmbeddings, numel, type HyperNetwork } from './hypernetwork.js';
@@ -89,7 +90,7 @@ export class MlpHyperNetwork implements HyperNetwork {
       }
       return this.headBlocks.map((blocks) => {
         const parts = blocks.map(() => {
-          const out = linear(h, w[k] as tf.Tensor2D, w[k + 1] as tf.Tensor1D);
+          const out = fewRowsLinear(h, w[k] as tf.Tensor2D, w[k + 1] as tf.Tensor1D);
           k += 2;
           return out;
         });

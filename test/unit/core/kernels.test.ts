@@ -4,21 +4,21 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { compileKernel, kernelFiles } from '../../../scripts/build-kernels.js';
 import { readFile } from 'node:fs/promises';
-import { Adam } from '../../../src/core/continual/adam.js';
+import { Adam, type AdamArgs } from '../../../src/core/continual/adam.js';
 import { Random } from '../../../src/core/random.js';
 import { expectNoLeakedTensors, useCpuBackend } from '../../helpers/tensors.js';
 
 after(useCpuBackend);
 
 /** Runs `steps` Adam steps (and one lookahead delta) on fixed data; returns every value read back. */
-async function runAdam(backend: string, steps: number): Promise<{ params: Float32Array[]; deltas: Float32Array[] }> {
+async function runAdam(backend: string, steps: number, args: Partial<AdamArgs> = {}): Promise<{ params: Float32Array[]; deltas: Float32Array[] }> {
   await tf.setBackend(backend);
   const rng = new Random(7);
   // 4k+3 elements: the SIMD loop and the scalar tail both run.
   const shapes = [[5, 7], [3], [1, 1]];
   const params = shapes.map((s) => tf.variable(tf.tensor(rng.normalArray(s.reduce((a, b) => a * b)), s)));
   const grads = () => shapes.map((s) => tf.tensor(rng.normalArray(s.reduce((a, b) => a * b)), s));
-  const adam = new Adam(params, { learningRate: 0.01 });
+  const adam = new Adam(params, { learningRate: 0.01, ...args });
   for (let i = 0; i < steps; i++) {
     const g = grads();
     adam.step(g);
@@ -39,6 +39,14 @@ describe('Adam kernel (kernels/adam.wat)', () => {
     cpu.params.forEach((p, i) => assert.deepEqual(Array.from(wasm.params[i]), Array.from(p), `param ${i}`));
     cpu.deltas.forEach((d, i) => assert.deepEqual(Array.from(wasm.deltas[i]), Array.from(d), `delta ${i}`));
     assert.notDeepEqual(Array.from(cpu.deltas[0]), new Array(35).fill(0));
+  });
+
+  it('gives the same values with moments staged through the heap in chunks (large models)', async () => {
+    const cpu = await runAdam('cpu', 5);
+    // 8-element chunks cut through the 35-element tensor and the 4-lane tail of every chunk.
+    const staged = await runAdam('wasm', 5, { heapMomentsMaxElements: 10, stageElements: 8 });
+    cpu.params.forEach((p, i) => assert.deepEqual(Array.from(staged.params[i]), Array.from(p), `param ${i}`));
+    cpu.deltas.forEach((d, i) => assert.deepEqual(Array.from(staged.deltas[i]), Array.from(d), `delta ${i}`));
   });
 
   it('allocates nothing per step beyond the replaced parameters', async () => {
