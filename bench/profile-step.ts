@@ -1,7 +1,8 @@
 /**
  * Where the time of one HyperMask training step goes, per phase, on the selected backend.
  * usage: npx tsx bench/profile-step.ts [split-mnist|permuted-mnist] [backend] [tasksSoFar...]
- * Writes bench/results/profile-<preset>-<backend>.json.
+ * Writes bench/results/profile-<preset>-<backend>.json. PROFILE_REPS sets the repetitions per
+ * phase (default 20 for split-mnist, 4 for permuted-mnist; the median is reported).
  *
  * Phases are timed forward-only (hypernetwork, masks, target + loss, regularisers) and the
  * optimiser on its own; the backward pass is the full step minus those. wasm and cpu run ops
@@ -25,7 +26,7 @@ const preset = (process.argv[2] ?? 'split-mnist') as 'split-mnist' | 'permuted-m
 const backend = await selectBackend((process.argv[3] ?? 'wasm') as BackendChoice);
 const taskList = process.argv.slice(4).map(Number);
 const tasksToProfile = taskList.length ? taskList : [0, 4];
-const REPS = preset === 'split-mnist' ? 20 : 4;
+const REPS = Number(process.env.PROFILE_REPS ?? (preset === 'split-mnist' ? 20 : 4));
 
 const spec = resolveSpec({ preset, benchmark: { tasks: Math.max(5, ...tasksToProfile.map((t) => t + 1)) } });
 const { inputSize, outputSize } = benchmarkShape(spec.benchmark);
@@ -83,5 +84,5 @@ for (const t of tasksToProfile) {
   rows.push(row);
   console.log(JSON.stringify(row, (_, v) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v)));
 }
-const out = { preset, backend: backend.name, batchSize: spec.training.batchSize, loadAverage: os.loadavg(), rssMB: Math.round(process.memoryUsage().rss / 2 ** 20), date: new Date().toISOString(), rows };
+const out = { preset, backend: backend.name, batchSize: spec.training.batchSize, reps: REPS, loadAverage: os.loadavg(), rssMB: Math.round(process.memoryUsage().rss / 2 ** 20), date: new Date().toISOString(), rows };
 await writeFile(`bench/results/profile-${preset}-${backend.name}.json`, JSON.stringify(out, null, 2));
