@@ -37,6 +37,7 @@ export const EnvSchema = Type.Object({
   PROGRESS_THROTTLE_MS: int(1000, 0, 'minimum time between progress writes to Postgres'),
   LOSS_EVERY: int(10, 1, 'record every Nth iteration of the loss curve'),
   CANCEL_POLL_MS: int(500, 50, 'how often a training process checks for cancellation'),
+  RECONCILE_INTERVAL_MS: int(60_000, 0, 'API: how often queued/running jobs missing from the queue are put back (0: never)'),
   API_RATE_BODY_LIMIT: int(1_048_576, 1024, 'largest accepted request body in bytes'),
 });
 export type Env = Static<typeof EnvSchema>;

@@ -18,3 +18,17 @@ closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
 });
 
 await app.listen({ port: config.PORT, host: config.HOST });
+
+// Jobs the queue lost (Redis restarted without its append-only file) go back on it.
+async function reconcile() {
+  try {
+    const requeued = await ctx.deps.jobs.reconcile();
+    if (requeued.length) app.log.warn({ jobs: requeued }, `re-queued ${requeued.length} job(s) missing from the queue`);
+  } catch (err) {
+    app.log.warn({ err }, 'reconcile failed; next try in RECONCILE_INTERVAL_MS');
+  }
+}
+if (config.RECONCILE_INTERVAL_MS > 0) {
+  void reconcile();
+  setInterval(reconcile, config.RECONCILE_INTERVAL_MS).unref();
+}

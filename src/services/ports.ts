@@ -105,12 +105,16 @@ export interface JobRepository {
   /** model.json alone (without reading the weights). */
   modelJson(jobId: string, task: number): Promise<Record<string, unknown> | null>;
   events(jobId: string): Promise<{ status: JobStatus; message: string | null; at: Date }[]>;
+  /** Ids of queued or running jobs (any tenant) last updated before `before`, oldest first. */
+  unfinished(before: Date, limit: number): Promise<string[]>;
 }
 
 export interface TrainingQueue {
   enqueue(jobId: string): Promise<void>;
   /** Drops a job that no worker holds yet (cancelled before it started); false if it could not. */
   removeIfWaiting(jobId: string): Promise<boolean>;
+  /** Whether the queue holds the job in any state (waiting, active, delayed, completed, failed). */
+  has(jobId: string): Promise<boolean>;
 }
 
 export interface Tenant {

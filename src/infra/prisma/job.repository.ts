@@ -55,6 +55,16 @@ export class PrismaJobRepository implements JobRepository {
     await this.db.job.deleteMany({ where: { tenantId, id } });
   }
 
+  async unfinished(before: Date, limit: number): Promise<string[]> {
+    const rows = await this.db.job.findMany({
+      where: { status: { in: ['queued', 'running'] }, updatedAt: { lt: before } },
+      orderBy: { updatedAt: 'asc' },
+      take: limit,
+      select: { id: true },
+    });
+    return rows.map((r) => r.id);
+  }
+
   // Reads on the polling path use plain SQL: Prisma's query planning costs more than the query.
   async get(tenantId: string, id: string): Promise<JobRecord | null> {
     const rows = await this.db.$queryRaw<RawJobRow[]>`SELECT * FROM jobs WHERE id = ${id}::uuid AND tenant_id = ${tenantId}::uuid`;

@@ -49,6 +49,10 @@ export class BullTrainingQueue implements TrainingQueue {
     }
   }
 
+  async has(jobId: string): Promise<boolean> {
+    return (await this.queue.getJob(jobId)) !== undefined;
+  }
+
   async ping(): Promise<boolean> {
     return (await this.connection.ping()) === 'PONG';
   }

@@ -89,6 +89,23 @@ export class JobService {
     return { job: res.job, created: true };
   }
 
+  /**
+   * Puts back on the queue every queued or running job that the queue has lost (Redis restarted
+   * without its append-only file, a flushed database): without this such a job would stay
+   * "queued" forever. Jobs updated within `graceMs` are left alone, so a submission between its
+   * insert and its enqueue is not raced. Adding is idempotent (the queue's job id is the job's),
+   * and a re-run resumes from the job's last checkpoint. Returns the ids put back.
+   */
+  async reconcile(now = new Date(), graceMs = 60_000, limit = 1000): Promise<string[]> {
+    const requeued: string[] = [];
+    for (const id of await this.jobs.unfinished(new Date(now.getTime() - graceMs), limit)) {
+      if (await this.queue.has(id)) continue;
+      await this.queue.enqueue(id);
+      requeued.push(id);
+    }
+    return requeued;
+  }
+
   private checkReplay(existing: { job: JobRecord; requestHash: string | null }, requestHash: string | null): JobRecord {
     if (existing.requestHash !== requestHash) {
       throw new ServiceError(

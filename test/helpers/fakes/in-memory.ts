@@ -118,6 +118,13 @@ export class MemoryJobs implements JobRepository, TrainingStore {
   async events(jobId: string) {
     return this.eventLog.filter((e) => e.jobId === jobId);
   }
+  async unfinished(before: Date, limit: number) {
+    return [...this.jobs.values()]
+      .filter((j) => (j.status === 'queued' || j.status === 'running') && j.updatedAt < before)
+      .sort((a, b) => a.updatedAt.getTime() - b.updatedAt.getTime())
+      .slice(0, limit)
+      .map((j) => j.id);
+  }
 
   // TrainingStore
   async load(jobId: string) {
@@ -169,5 +176,8 @@ export class MemoryQueue implements TrainingQueue {
   async removeIfWaiting(jobId: string) {
     this.queued = this.queued.filter((id) => id !== jobId);
     return true;
+  }
+  async has(jobId: string) {
+    return this.queued.includes(jobId);
   }
 }
