@@ -99,29 +99,15 @@ export class Adam {
     const { beta1: b1, beta2: b2, epsilon: eps } = this;
     this.params.forEach((p, i) => {
       const mom = this.moments[i];
-      if (mom.kind === 'wasm') {
+      if (mom.kind === 'wasm' || mom.kind === 'staged') {
         const heap = this.heap!;
         const out = heap.allocate(p.shape);
-        const at = heap.offsetOf;
-        this.kernel!.step(at(p), at(grads[i]), at(mom.m), at(mom.v), at(out), p.size, b1, 1 - b1, b2, 1 - b2, stepSize, sqrtC2, eps);
-        p.assign(out);
-        out.dispose();
-      } else if (mom.kind === 'staged') {
-        const heap = this.heap!;
-        const out = heap.allocate(p.shape);
-        const [po, go, oo, so] = [p, grads[i], out, this.stage!].map(heap.offsetOf);
-        const chunk = this.stageElements;
-        const [mo, vo] = [so, so + 4 * chunk];
-        for (let a = 0; a < p.size; a += chunk) {
-          const len = Math.min(chunk, p.size - a);
-          // A fresh view each time: the heap's buffer is replaced whenever it grows.
-          const f32Heap = new Float32Array(heap.memory.buffer);
-          f32Heap.set(mom.m.subarray(a, a + len), mo / 4);
-          f32Heap.set(mom.v.subarray(a, a + len), vo / 4);
-          this.kernel!.step(po + 4 * a, go + 4 * a, mo, vo, oo + 4 * a, len, b1, 1 - b1, b2, 1 - b2, stepSize, sqrtC2, eps);
-          mom.m.set(f32Heap.subarray(mo / 4, mo / 4 + len), a);
-          mom.v.set(f32Heap.subarray(vo / 4, vo / 4 + len), a);
-        }
+        const [po, go, oo] = [p, grads[i], out].map(heap.offsetOf);
+        // Elements [from, from + len) with their moments at byte offsets mo and vo.
+        const update = (from: number, len: number, mo: number, vo: number) =>
+          this.kernel!.step(po + 4 * from, go + 4 * from, mo, vo, oo + 4 * from, len, b1, 1 - b1, b2, 1 - b2, stepSize, sqrtC2, eps);
+        if (mom.kind === 'wasm') update(0, p.size, heap.offsetOf(mom.m), heap.offsetOf(mom.v));
+        else this.staged(mom, update);
         p.assign(out);
         out.dispose();
       } else if (mom.kind === 'host') {
@@ -138,6 +124,24 @@ export class Adam {
         });
       }
     });
+  }
+
+  /** Runs `update` chunk by chunk with the chunk's moments copied into the heap scratch and back. */
+  private staged(mom: { m: Float32Array; v: Float32Array }, update: (from: number, len: number, mo: number, vo: number) => void): void {
+    const heap = this.heap!;
+    const chunk = this.stageElements;
+    const mo = heap.offsetOf(this.stage!);
+    const vo = mo + 4 * chunk;
+    for (let from = 0; from < mom.m.length; from += chunk) {
+      const len = Math.min(chunk, mom.m.length - from);
+      // A fresh view each time: the heap's buffer is replaced whenever it grows.
+      const f32Heap = new Float32Array(heap.memory.buffer);
+      f32Heap.set(mom.m.subarray(from, from + len), mo / 4);
+      f32Heap.set(mom.v.subarray(from, from + len), vo / 4);
+      update(from, len, mo, vo);
+      mom.m.set(f32Heap.subarray(mo / 4, mo / 4 + len), from);
+      mom.v.set(f32Heap.subarray(vo / 4, vo / 4 + len), from);
+    }
   }
 
   /**
