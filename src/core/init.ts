@@ -19,6 +19,31 @@ export function linearInit(rng: Random, fanIn: number, fanOut: number): { kernel
 }
 
 /**
+ * hypercl's initialisation of HNET's hypernetworks (mnist/train_utils.py `generate_classifier`):
+ * every weight matrix `torch.nn.init.xavier_uniform_`, i.e. U(-b, b) with
+ * b = sqrt(6 / (fan_in + fan_out)), and every bias `constant_(0)`. For the split-MNIST chunked
+ * hypernetwork (10 -> 42,000 output layer) the generated target weights start with RMS ~0.002-0.01
+ * (PyTorch's default for a 784-400 layer: 0.02). With `linearInit` they had RMS ~0.19, mostly from
+ * the output bias, so first-step cross-entropy ~56 and a network that forgot (bench/README.md).
+ */
+export function xavierInit(rng: Random, fanIn: number, fanOut: number): { kernel: Float32Array; bias: Float32Array } {
+  const bound = Math.sqrt(6 / (fanIn + fanOut));
+  const torchOrder = rng.uniformArray(fanIn * fanOut, -bound, bound);
+  const kernel = new Float32Array(fanIn * fanOut);
+  for (let o = 0; o < fanOut; o++) {
+    for (let i = 0; i < fanIn; i++) kernel[i * fanOut + o] = torchOrder[o * fanIn + i];
+  }
+  return { kernel, bias: new Float32Array(fanOut) };
+}
+
+/** How a hypernetwork's linear layers start: HyperMask uses PyTorch's default, HNET hypercl's. */
+export type LayerInit = 'torch-default' | 'xavier-zero-bias';
+
+export function layerInit(kind: LayerInit, rng: Random, fanIn: number, fanOut: number): { kernel: Float32Array; bias: Float32Array } {
+  return kind === 'xavier-zero-bias' ? xavierInit(rng, fanIn, fanOut) : linearInit(rng, fanIn, fanOut);
+}
+
+/**
  * A trainable variable holding the given values. TF.js variable names are global to the engine,
  * so variables stay anonymous and each network keeps its own list of stable parameter names.
  */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { activate } from '../activations.js';
 import { assert, assertPositiveInteger } from '../errors.js';
-import { linearInit, variableFrom } from '../init.js';
+import { layerInit, variableFrom } from '../init.js';
 import { linear } from '../linear.js';
 import { initEmbeddings, numel, type HyperNetwork } from './hypernetwork.js';
 import type { MlpHyperNetworkArgs } from './mlp-hypernetwork.js';
@@ -42,7 +42,7 @@ export class ChunkedHyperNetwork implements HyperNetwork {
     );
     const sizes = [args.embeddingDim + args.chunkEmbeddingDim, ...args.hidden, args.chunkSize];
     for (let l = 1; l < sizes.length; l++) {
-      const { kernel, bias } = linearInit(rng, sizes[l - 1], sizes[l]);
+      const { kernel, bias } = layerInit(args.init ?? 'torch-default', rng, sizes[l - 1], sizes[l]);
       this.weights.push(
         variableFrom(kernel, [sizes[l - 1], sizes[l]]),
         variableFrom(bias, [sizes[l]]),

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { activate } from '../activations.js';
 import { assert, assertPositiveInteger } from '../errors.js';
-import { linearInit, variableFrom } from '../init.js';
+import { layerInit, variableFrom, type LayerInit } from '../init.js';
 import { fewRowsLinear } from '../kernels/few-rows-linear.js';
 import { linear } from '../linear.js';
 import type { Random } from '../random.js';
@@ -25,8 +25,13 @@ export interface MlpHyperNetworkArgs {
   hidden: number[];
   /** Hidden activation; the output layer is linear. */
   activation: 'elu' | 'relu' | 'sigmoid';
-  /** Source of the initial values (Kaiming-uniform weights, N(0, 1) embeddings). */
+  /** Source of the initial values (see `init`; embeddings N(0, 1)). */
   rng: Random;
+  /**
+   * Initialisation of the linear layers. Default 'torch-default' (Kaiming-uniform weights and
+   * biases, HyperMask, method section 6.1); HNET uses 'xavier-zero-bias' (hypercl).
+   */
+  init?: LayerInit;
 }
 
 /** hypnettorch's HMLP: embedding -> hidden layers -> one linear head per target tensor. */
@@ -48,7 +53,7 @@ export class MlpHyperNetwork implements HyperNetwork {
     this.embeddings = initEmbeddings(rng, args.numTasks, args.embeddingDim);
     const sizes = [args.embeddingDim, ...args.hidden];
     for (let l = 1; l < sizes.length; l++) {
-      const { kernel, bias } = linearInit(rng, sizes[l - 1], sizes[l]);
+      const { kernel, bias } = layerInit(args.init ?? 'torch-default', rng, sizes[l - 1], sizes[l]);
       this.weights.push(
         variableFrom(kernel, [sizes[l - 1], sizes[l]]),
         variableFrom(bias, [sizes[l]]),
@@ -60,7 +65,7 @@ export class MlpHyperNetwork implements HyperNetwork {
       const blocks: number[] = [];
       for (let left = numel(shape); left > 0; left -= MAX_HEAD_COLUMNS) blocks.push(Math.min(left, MAX_HEAD_COLUMNS));
       blocks.forEach((cols, b) => {
-        const { kernel, bias } = linearInit(rng, last, cols);
+        const { kernel, bias } = layerInit(args.init ?? 'torch-default', rng, last, cols);
         this.weights.push(
           variableFrom(kernel, [last, cols]),
           variableFrom(bias, [cols]),

@@ -35,6 +35,9 @@ export function createLearner(spec: JobSpec, shape: LearnerShape, rng: Random): 
     hidden: h.hidden,
     activation: h.activation,
     rng,
+    // HNET follows hypercl (mnist/train_utils.py `generate_classifier`): Xavier-uniform weights,
+    // zero biases, N(0, 1) task and chunk embeddings. Method section 8 does not specify it.
+    init: spec.method === 'hnet' ? ('xavier-zero-bias' as const) : ('torch-default' as const),
   };
   const hnet: HyperNetwork =
     h.chunkSize === null

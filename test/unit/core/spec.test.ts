@@ -33,6 +33,9 @@ describe('job spec', () => {
     const s = resolveSpec({ preset: 'split-mnist', method: 'hnet' });
     assert.equal(s.hypernetwork.chunkSize, 42000);
     assert.equal(s.regularization.beta, 0.01);
+    // hypercl's split MNIST: raw x / 255, no crop augmentation (HyperMask's preset has both).
+    assert.equal(s.benchmark.normalize, false);
+    assert.equal(s.benchmark.augment, false);
   });
 
   const bad: [string, unknown, RegExp][] = [
