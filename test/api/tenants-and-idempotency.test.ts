@@ -21,7 +21,7 @@ describe('tenant isolation', () => {
     const res = await svc.app.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: alice }, payload: tinySpec() });
     jobId = res.json().id;
     // Pretend a worker trained task 0 so that the artifact routes have something to hide.
-    const store = new PrismaTrainingRepository(svc.db);
+    const store = new PrismaTrainingRepository(svc.db, svc.pool);
     await store.markRunning(jobId, 'wasm', 'test');
     await store.completeTask(jobId, {
       task: 0,

