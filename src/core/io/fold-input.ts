@@ -1,6 +1,6 @@
 import { EngineError } from '../errors.js';
 
-/** What `foldInputPreprocessing` folds: the fields of `InputPreprocessing` it needs. */
+/** What `foldInputPreprocessing` folds: `InputPreprocessing` with the raw image flattened to `rawSize` inputs. */
 export interface InputTransform {
   /** inputMap[i]: raw input that training input i reads, or -1 for a constant 0 (padding). */
   inputMap: ArrayLike<number>;
