@@ -12,7 +12,15 @@ export type ServiceErrorCode =
   | 'JOB_NOT_CANCELLABLE'
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'INVALID_CURSOR'
-  | 'QUEUE_UNAVAILABLE';
+  | 'QUEUE_UNAVAILABLE'
+  | 'DATASET_NOT_FOUND'
+  | 'DATASET_IN_USE'
+  /** The upload is not a data set we can use: undecodable, inconsistent, too few classes... */
+  | 'INVALID_DATASET'
+  /** The content is none of the supported formats, or not the declared one. */
+  | 'UNSUPPORTED_DATASET_FORMAT'
+  /** The upload, or what it expands to, is over the configured limit. */
+  | 'DATASET_TOO_LARGE';
 
 export class ServiceError extends Error {
   constructor(
