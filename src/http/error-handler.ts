@@ -18,6 +18,11 @@ const SERVICE_STATUS: Record<ServiceErrorCode, number> = {
   IDEMPOTENCY_KEY_REUSED: 409,
   INVALID_CURSOR: 400,
   QUEUE_UNAVAILABLE: 503,
+  DATASET_NOT_FOUND: 404,
+  DATASET_IN_USE: 409,
+  INVALID_DATASET: 422,
+  UNSUPPORTED_DATASET_FORMAT: 415,
+  DATASET_TOO_LARGE: 413,
 };
 
 /** Fastify's own client errors, renamed into our codes. */
