@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { CsvRecords } from '../../../src/infra/datasets/formats/csv/csv-records.js';
+import { Utf8Text } from '../../../src/infra/datasets/formats/csv/utf8-text.js';
 import { decodeBoth } from '../../helpers/dataset-assertions.js';
 import { csv, uploadDir } from '../../helpers/dataset-builders.js';
 
@@ -92,5 +93,31 @@ describe('CSV records (RFC 4180)', () => {
   it('refuses text after a closing quote and an unclosed quote, naming the row', () => {
     assert.throws(() => parse(['a,b\n"x"y,2\n']), /row 2, column 1: text after the closing quote/);
     assert.throws(() => parse(['a,b\n1,"open\n']), /row 2, column 2: a quoted field is never closed/);
+  });
+});
+
+describe('UTF-8 text of a CSV', () => {
+  it('decodes characters cut across chunks, drops one leading byte-order mark only', () => {
+    const source = '\uFEFFcafé,日本,🐈\uFEFF\n';
+    const bytes = Buffer.from(source, 'utf8');
+    for (let size = 1; size <= 4; size++) {
+      const text = new Utf8Text();
+      let out = '';
+      for (let i = 0; i < bytes.length; i += size) {
+        const piece = text.decode(bytes.subarray(i, i + size));
+        assert.equal(piece.invalid, false);
+        out += piece.text;
+      }
+      out += text.end().text;
+      assert.equal(out, source.slice(1), `chunks of ${size}`);
+    }
+  });
+
+  it('stops at the first invalid sequence and says so, also for a character cut at the end', () => {
+    const text = new Utf8Text();
+    assert.deepEqual(text.decode(Buffer.from([0x61, 0x2c, 0xc3, 0xa9, 0xff, 0x62])), { text: 'a,é', invalid: true });
+    const cut = new Utf8Text();
+    assert.deepEqual(cut.decode(Buffer.from([0x61, 0xe6, 0x97])), { text: 'a', invalid: false });
+    assert.equal(cut.end().invalid, true);
   });
 });

@@ -10,6 +10,7 @@ import { SPLIT_DRAW, type CollectedSamples } from '../../samples/collected.js';
 import { BoundedLabels } from '../labels.js';
 import { CsvRecords } from './csv-records.js';
 import { parseFeature } from './csv-number.js';
+import { Utf8Text, type DecodedPiece } from './utf8-text.js';
 
 export interface CsvOptions {
   labelColumn: string;
@@ -60,17 +61,13 @@ export async function readCsv(bytes: AsyncIterable<Uint8Array>, opts: CsvOptions
   };
 
   const records = new CsvRecords(onRecord);
-  // fatal: a file that is not UTF-8 is refused, never decoded into replacement characters.
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  const decode = (chunk?: Uint8Array) => {
-    try {
-      return chunk === undefined ? decoder.decode() : decoder.decode(chunk, { stream: true });
-    } catch (e) {
-      throw invalidDataset(`the CSV is not valid UTF-8 text (at row ${records.currentRow})`, e);
-    }
+  const text = new Utf8Text();
+  const push = ({ text: piece, invalid }: DecodedPiece) => {
+    records.push(piece);
+    if (invalid) throw invalidDataset(`row ${records.currentRow}: the CSV is not valid UTF-8 text from there on (save it as UTF-8)`);
   };
-  for await (const chunk of bytes) records.push(decode(chunk));
-  records.push(decode());
+  for await (const chunk of bytes) push(text.decode(chunk));
+  push(text.end());
   records.end();
 
   const found = columns as Columns | null;
