@@ -16,7 +16,7 @@ export interface CollectedSamples {
   /** Sample values, part after part (x then x_test, say); `labels.length` samples in all. */
   values: SampleValues[];
   /** Per sample, in the order of `values`: an index into `labelNames`. */
-  labels: Int32Array;
+  labels: Uint16Array;
   /** Per sample: a SplitCode. */
   splits: Uint8Array;
   /** Distinct labels (class names before sorting). */

@@ -18,7 +18,7 @@ export interface SplitOptions {
 /** The summary, plus each sample's class id and split (1 = test), to assemble arrays from. */
 export interface SplitPlan {
   summary: DatasetSummary;
-  classOf: Int32Array;
+  classOf: Uint16Array;
   isTest: Uint8Array;
 }
 
@@ -41,7 +41,7 @@ export function planSplits(collected: CollectedSamples, opts: SplitOptions): Spl
     throw invalidDataset(`the data set has ${classNames.length} classes; at most ${MAX_CLASSES} are supported`);
   }
   const rank = new Map(classNames.map((name, id) => [name, id]));
-  const idOfLabel = Int32Array.from(labelNames, (name) => rank.get(name)!);
+  const idOfLabel = Uint16Array.from(labelNames, (name) => rank.get(name)!);
   const classOf = labels.map((l) => idOfLabel[l]);
 
   const draws = splits.reduce((k, s) => k + (s === SPLIT_DRAW ? 1 : 0), 0);

@@ -4,7 +4,7 @@
  * There is no test-split column: the seeded draw holds out the test samples.
  */
 import { invalidDataset, quote } from '../../errors.js';
-import { IntList } from '../../samples/int-list.js';
+import { IdList } from '../../samples/id-list.js';
 import { SampleValues } from '../../samples/sample-values.js';
 import { SPLIT_DRAW, type CollectedSamples } from '../../samples/collected.js';
 import { BoundedLabels } from '../labels.js';
@@ -38,7 +38,7 @@ interface Columns {
 export async function readCsv(bytes: AsyncIterable<Uint8Array>, opts: CsvOptions): Promise<CollectedSamples> {
   let columns: Columns | null = null;
   const labels = new BoundedLabels();
-  const labelOfRow = new IntList();
+  const labelOfRow = new IdList();
 
   const onRecord = (fields: string[], row: number) => {
     if (columns === null) {

@@ -11,7 +11,7 @@ import type { ReadPosition } from '../../archive/read-position.js';
 import { IDX_UBYTE } from '../../../../core/data/idx.js';
 import { invalidDataset, quote } from '../../errors.js';
 import { SPLIT_TEST, SPLIT_TRAIN, type CollectedSamples } from '../../samples/collected.js';
-import { IntList } from '../../samples/int-list.js';
+import { IdList } from '../../samples/id-list.js';
 import { SampleValues } from '../../samples/sample-values.js';
 import type { ArchiveDecoder } from '../archive-decoder.js';
 import { readHeaderAndBody } from '../header-body.js';
@@ -37,7 +37,7 @@ interface Images {
 
 interface Labels {
   file: string;
-  labels: IntList;
+  labels: IdList;
 }
 
 type Split = 'train' | 't10k';
@@ -102,7 +102,7 @@ export class IdxDecoder implements ArchiveDecoder {
   }
 
   private async readLabels(chunks: AsyncIterable<Uint8Array>, file: string, split: Split, expectedDims: number): Promise<void> {
-    const labels = new IntList();
+    const labels = new IdList();
     await readHeaderAndBody(chunks, file, {
       headerLength: (prefix) => idxHeaderLength(prefix, file),
       header: (bytes) => {
@@ -136,7 +136,7 @@ export class IdxDecoder implements ArchiveDecoder {
     if (train.rows !== test.rows || train.cols !== test.cols) {
       throw invalidDataset(`${quote(test.file)} holds ${test.rows}x${test.cols} images but ${quote(train.file)} holds ${train.rows}x${train.cols}; they must match`);
     }
-    const labels = new Int32Array(train.count + test.count);
+    const labels = new Uint16Array(train.count + test.count);
     labels.set(trainLabels.labels.toArray());
     labels.set(testLabels.labels.toArray(), train.count);
     const splitOf = new Uint8Array(labels.length).fill(SPLIT_TRAIN);

@@ -8,7 +8,7 @@
 import { readEntryBytes, type ArchiveEntry } from '../../archive/archive-entry.js';
 import { invalidDataset, quote } from '../../errors.js';
 import { SPLIT_DRAW, SPLIT_TEST, SPLIT_TRAIN, type CollectedSamples } from '../../samples/collected.js';
-import { IntList } from '../../samples/int-list.js';
+import { IdList } from '../../samples/id-list.js';
 import { LabelIndex } from '../../samples/label-index.js';
 import { SampleValues } from '../../samples/sample-values.js';
 import { MAX_CLASSES } from '../../types.js';
@@ -31,7 +31,7 @@ export class ImageFolderDecoder implements ArchiveDecoder {
   private readonly queue = new DecodeQueue();
   private readonly dirIds = new Map<string, number>();
   private readonly dirs: ImageDir[] = [];
-  private readonly dirOfSample = new IntList();
+  private readonly dirOfSample = new IdList();
 
   constructor(private readonly keep: boolean) {}
 

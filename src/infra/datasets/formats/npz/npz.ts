@@ -7,7 +7,7 @@
 import type { ArchiveEntry } from '../../archive/archive-entry.js';
 import { invalidDataset, quote } from '../../errors.js';
 import { SPLIT_DRAW, SPLIT_TEST, SPLIT_TRAIN, type CollectedSamples } from '../../samples/collected.js';
-import { IntList } from '../../samples/int-list.js';
+import { IdList } from '../../samples/id-list.js';
 import { SampleValues } from '../../samples/sample-values.js';
 import type { SampleDtype } from '../../types.js';
 import type { ArchiveDecoder } from '../archive-decoder.js';
@@ -32,7 +32,7 @@ interface SampleArray {
 interface LabelArray {
   file: string;
   length: number;
-  labels: IntList;
+  labels: IdList;
 }
 
 export class NpzDecoder implements ArchiveDecoder {
@@ -87,7 +87,7 @@ export class NpzDecoder implements ArchiveDecoder {
   private async readLabels(entry: ArchiveEntry, name: 'y' | 'y_test'): Promise<void> {
     let dtype: NpyDtype | null = null;
     let length = 0;
-    const labels = new IntList();
+    const labels = new IdList();
     await readHeaderAndBody(entry.chunks(), entry.path, {
       headerLength: (prefix) => npyHeaderLength(prefix, entry.path),
       header: (bytes) => {
@@ -132,7 +132,7 @@ export class NpzDecoder implements ArchiveDecoder {
       if (xTest.dtype !== x.dtype) throw invalidDataset(`x_test has dtype ${xTest.dtype} but x has ${x.dtype}; they must match`);
       parts.push([xTest, yTest]);
     }
-    const labels = new Int32Array(parts.reduce((n, [, l]) => n + l.length, 0));
+    const labels = new Uint16Array(parts.reduce((n, [, l]) => n + l.length, 0));
     const splits = new Uint8Array(labels.length);
     let offset = 0;
     parts.forEach(([, l], k) => {
