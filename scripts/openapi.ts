@@ -8,13 +8,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '../src/http/app.js';
 import type { ApiKeyService } from '../src/services/auth/api-key.service.js';
+import type { DatasetService } from '../src/services/datasets/dataset.service.js';
 import type { JobService } from '../src/services/jobs/job.service.js';
 
 export const OPENAPI_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'openapi', 'openapi.json');
 
 export async function generateOpenApi(): Promise<string> {
   const unused = new Proxy({}, { get: () => () => Promise.reject(new Error('not available while generating OpenAPI')) });
-  const app = await buildApp({ jobs: unused as JobService, apiKeys: unused as ApiKeyService, readiness: {}, docsUi: false });
+  const app = await buildApp({ jobs: unused as JobService, datasets: unused as DatasetService, apiKeys: unused as ApiKeyService, readiness: {}, docsUi: false });
   await app.ready();
   const doc = app.swagger();
   await app.close();

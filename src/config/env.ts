@@ -38,7 +38,14 @@ export const EnvSchema = Type.Object({
   LOSS_EVERY: int(10, 1, 'record every Nth iteration of the loss curve'),
   CANCEL_POLL_MS: int(500, 50, 'how often a training process checks for cancellation'),
   RECONCILE_INTERVAL_MS: int(60_000, 0, 'API: how often queued/running jobs missing from the queue are put back (0: never)'),
-  API_RATE_BODY_LIMIT: int(1_048_576, 1024, 'largest accepted request body in bytes'),
+  API_RATE_BODY_LIMIT: int(1_048_576, 1024, 'largest accepted JSON request body in bytes (uploads have their own limit)'),
+  REQUEST_TIMEOUT_MS: int(3_600_000, 1000, 'API: longest time to receive one request, body included (large uploads over slow links need long)'),
+  DATASET_MAX_UPLOAD_BYTES: int(2 * 1024 ** 3, 1, 'API: largest data set upload in bytes (413 as soon as it is passed)'),
+  DATASET_MAX_EXPANDED_BYTES: int(8 * 1024 ** 3, 1, 'API and workers: most bytes an upload may expand to when decompressed'),
+  DATASET_INSPECT_CONCURRENCY: int(1, 1, 'API: uploads decoded and validated at once (each in its own thread)'),
+  DATASET_INSPECT_TIMEOUT_MS: int(1_800_000, 1000, 'API: longest time to decode and validate one upload'),
+  UPLOAD_DIR: Type.String({ default: '', description: 'API: scratch directory for uploads in progress (default: <os tmpdir>/retain-uploads)' }),
+  BLOB_CHUNK_BYTES: int(8 * 1024 ** 2, 1024, 'size of the chunks large bytes are stored in (Postgres refuses values over 1 GB)'),
 });
 export type Env = Static<typeof EnvSchema>;
 

@@ -4,10 +4,13 @@
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { ApiKeyService } from '../services/auth/api-key.service.js';
+import type { DatasetService } from '../services/datasets/dataset.service.js';
 import type { JobService } from '../services/jobs/job.service.js';
 import { installErrorHandlers } from './error-handler.js';
 import authPlugin from './plugins/auth.js';
 import docsPlugin from './plugins/swagger.js';
+import datasetsRoutes from './routes/datasets/index.js';
+import { DatasetResource } from './routes/datasets/schemas.js';
 import healthRoutes, { type ReadinessChecks } from './routes/health/index.js';
 import jobsRoutes from './routes/jobs/index.js';
 import { JobResource } from './routes/jobs/schemas.js';
@@ -17,6 +20,7 @@ import { addSharedSchema, validatorCompiler } from './validation.js';
 
 export interface AppDeps {
   jobs: JobService;
+  datasets: DatasetService;
   apiKeys: ApiKeyService;
   readiness: ReadinessChecks;
   logger?: FastifyServerOptions['logger'];
@@ -25,7 +29,7 @@ export interface AppDeps {
   docsUi?: boolean;
 }
 
-const sharedSchemas = [ErrorResponse, JobResource];
+const sharedSchemas = [ErrorResponse, JobResource, DatasetResource];
 sharedSchemas.forEach(addSharedSchema);
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -48,6 +52,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await v1.register(authPlugin, { apiKeys: deps.apiKeys });
     await v1.register(jobsRoutes, { jobs: deps.jobs });
     await v1.register(tasksRoutes, { jobs: deps.jobs });
+    await v1.register(datasetsRoutes, { datasets: deps.datasets });
   });
   return app;
 }

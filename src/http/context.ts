@@ -1,11 +1,17 @@
 /** Wires the API's adapters from configuration (one PrismaClient, one Redis connection per process). */
+import os from 'node:os';
+import path from 'node:path';
 import type { Config } from '../config/env.js';
-import { createPrismaClient } from '../infra/prisma/client.js';
+import { createPgPool, createPrismaClient } from '../infra/prisma/client.js';
 import { PrismaApiKeyRepository } from '../infra/prisma/api-key.repository.js';
 import { PrismaJobRepository } from '../infra/prisma/job.repository.js';
 import { producerConnection } from '../infra/queue/connection.js';
 import { BullTrainingQueue } from '../infra/queue/training.queue.js';
+import { ThreadDatasetInspector } from '../infra/datasets/thread-inspector.js';
+import { PrismaDatasetRepository } from '../infra/prisma/dataset.repository.js';
+import { FileUploadSpool } from '../infra/uploads/file-spool.js';
 import { ApiKeyService } from '../services/auth/api-key.service.js';
+import { DatasetService } from '../services/datasets/dataset.service.js';
 import { JobService } from '../services/jobs/job.service.js';
 import type { AppDeps } from './app.js';
 
@@ -16,7 +22,8 @@ export interface ApiContext {
 }
 
 export function createApiContext(config: Config, onError: (err: Error) => void = () => {}): ApiContext {
-  const db = createPrismaClient({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: config.DATABASE_POOL_SIZE });
+  const pool = createPgPool({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: config.DATABASE_POOL_SIZE });
+  const db = createPrismaClient({ url: config.databaseUrl, schema: config.databaseSchema, pool });
   const redis = producerConnection(config.REDIS_URL);
   redis.on('error', onError);
   const queue = new BullTrainingQueue(
@@ -26,9 +33,16 @@ export function createApiContext(config: Config, onError: (err: Error) => void =
   );
   const apiKeys = new ApiKeyService(new PrismaApiKeyRepository(db));
   const jobs = new JobService(new PrismaJobRepository(db), queue);
+  const datasets = new DatasetService(
+    new PrismaDatasetRepository(db, pool, config.BLOB_CHUNK_BYTES),
+    new FileUploadSpool(config.UPLOAD_DIR || path.join(os.tmpdir(), 'retain-uploads')),
+    new ThreadDatasetInspector({ concurrency: config.DATASET_INSPECT_CONCURRENCY, timeoutMs: config.DATASET_INSPECT_TIMEOUT_MS }),
+    { maxUploadBytes: config.DATASET_MAX_UPLOAD_BYTES, maxExpandedBytes: config.DATASET_MAX_EXPANDED_BYTES },
+  );
   return {
     deps: {
       jobs,
+      datasets,
       apiKeys,
       bodyLimit: config.API_RATE_BODY_LIMIT,
       readiness: {
@@ -44,6 +58,7 @@ export function createApiContext(config: Config, onError: (err: Error) => void =
     async close() {
       await queue.close().catch(() => {});
       await db.$disconnect();
+      await pool.end();
     },
   };
 }

@@ -23,6 +23,7 @@ const SERVICE_STATUS: Record<ServiceErrorCode, number> = {
   INVALID_DATASET: 422,
   UNSUPPORTED_DATASET_FORMAT: 415,
   DATASET_TOO_LARGE: 413,
+  UPLOAD_INCOMPLETE: 400,
 };
 
 /** Fastify's own client errors, renamed into our codes. */
@@ -52,7 +53,11 @@ export function installErrorHandlers(app: FastifyInstance, opts: { bodyLimit: nu
       return reply.code(400).send(body(part === 'body' ? 'INVALID_SPEC' : 'INVALID_REQUEST', message, field));
     }
     if (err instanceof SpecError) return reply.code(400).send(body('INVALID_SPEC', err.message, err.field));
-    if (err instanceof ServiceError) return reply.code(SERVICE_STATUS[err.code]).send(body(err.code, err.message));
+    if (err instanceof ServiceError) {
+      // Refused before the body was read: close, or the client would go on sending all of it.
+      if (err.code === 'DATASET_TOO_LARGE') reply.header('connection', 'close');
+      return reply.code(SERVICE_STATUS[err.code]).send(body(err.code, err.message));
+    }
     if (err.code && FASTIFY_CODES[err.code]) {
       const code = FASTIFY_CODES[err.code];
       const message =

@@ -7,7 +7,7 @@ import { createApiContext } from './context.js';
 const config = loadEnv();
 const ctx = createApiContext(config, (err) => app.log.warn({ err }, 'redis'));
 const app = await buildApp({ ...ctx.deps, logger: { level: config.LOG_LEVEL } });
-app.server.requestTimeout = 30_000;
+app.server.requestTimeout = config.REQUEST_TIMEOUT_MS;
 app.server.keepAliveTimeout = 65_000;
 
 closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {

@@ -1,5 +1,6 @@
 /** Domain records to API resources. */
-import type { JobRecord } from '../services/ports.js';
+import type { DatasetRecord, JobRecord } from '../services/ports.js';
+import type { DatasetResource } from './routes/datasets/schemas.js';
 import type { JobResource } from './routes/jobs/schemas.js';
 
 export function jobView(job: JobRecord): JobResource {
@@ -47,5 +48,25 @@ export function jobView(job: JobRecord): JobResource {
         model: `${base}/tasks/${t}/model/model.json`,
       })),
     },
+  };
+}
+
+export function datasetView(d: DatasetRecord): DatasetResource {
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  return {
+    id: d.id,
+    name: d.name,
+    format: d.format,
+    status: d.status,
+    sha256: d.sha256,
+    sizeBytes: d.sizeBytes,
+    inputShape: d.inputShape,
+    dtype: d.dtype,
+    classNames: d.classNames,
+    counts: d.counts,
+    samples: { train: sum(d.counts.train), test: sum(d.counts.test) },
+    options: d.options,
+    createdAt: d.createdAt.toISOString(),
+    links: { self: `/v1/datasets/${d.id}` },
   };
 }

@@ -20,7 +20,9 @@ export type ServiceErrorCode =
   /** The content is none of the supported formats, or not the declared one. */
   | 'UNSUPPORTED_DATASET_FORMAT'
   /** The upload, or what it expands to, is over the configured limit. */
-  | 'DATASET_TOO_LARGE';
+  | 'DATASET_TOO_LARGE'
+  /** The request body ended early or the connection broke. */
+  | 'UPLOAD_INCOMPLETE';
 
 export class ServiceError extends Error {
   constructor(

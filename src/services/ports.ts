@@ -3,6 +3,8 @@
  * BullMQ); tests use in-memory fakes. No Prisma, BullMQ or Fastify type crosses these interfaces.
  */
 import type { ContinualResult, JobSpec, RawDataset, TaskExport } from '../core/index.js';
+import type { DatasetSummary, DecodeOptions } from './datasets/dataset.types.js';
+import type { Cursor } from './pagination.js';
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -56,10 +58,7 @@ export interface NewJob {
   requestHash: string | null;
 }
 
-export interface JobCursor {
-  createdAt: Date;
-  id: string;
-}
+export type JobCursor = Cursor;
 
 export interface TaskResultRecord {
   task: number;
@@ -168,3 +167,74 @@ export interface TrainingStore {
 }
 
 export type DatasetLoader = (name: JobSpec['benchmark']['dataset']) => Promise<RawDataset>;
+
+/** A data set as stored: where its bytes are and what validation found in them. */
+export interface DatasetRecord extends DatasetSummary {
+  id: string;
+  tenantId: string;
+  name: string | null;
+  sha256: string;
+  sizeBytes: number;
+  /** How the upload is read; decoding it again with these gives the same samples. */
+  options: DatasetReadOptions;
+  status: 'ready';
+  createdAt: Date;
+}
+
+/** The decode options that are part of a data set's identity (format is detected, not stored here). */
+export interface DatasetReadOptions {
+  labelColumn: string;
+  testFraction: number;
+  seed: number;
+}
+
+export interface NewDataset extends DatasetSummary {
+  tenantId: string;
+  name: string | null;
+  sha256: string;
+  sizeBytes: number;
+  options: DatasetReadOptions;
+  idempotencyKey: string | null;
+  requestHash: string | null;
+}
+
+/** Data sets and their bytes; every read is scoped to a tenant. */
+export interface DatasetRepository {
+  /**
+   * Stores the record and `content` (the upload) in one transaction: either both are there or
+   * neither. Returns the existing data set when the idempotency key is taken.
+   */
+  create(dataset: NewDataset, content: AsyncIterable<Uint8Array>): Promise<{ dataset: DatasetRecord; created: boolean; requestHash: string | null }>;
+  findByIdempotencyKey(tenantId: string, key: string): Promise<{ dataset: DatasetRecord; requestHash: string | null } | null>;
+  get(tenantId: string, id: string): Promise<DatasetRecord | null>;
+  list(tenantId: string, opts: { limit: number; after?: Cursor }): Promise<DatasetRecord[]>;
+  /**
+   * Removes the record and its bytes unless a queued or running job of the tenant trains on it
+   * (then `usedBy` lists those jobs and nothing is removed). Check and removal are atomic.
+   */
+  delete(tenantId: string, id: string): Promise<{ deleted: boolean; usedBy: string[] }>;
+}
+
+/** An upload received to local scratch space, hashed and measured on the way in. */
+export interface SpooledUpload {
+  path: string;
+  sizeBytes: number;
+  sha256: string;
+  /** The bytes again, streamed from scratch space. */
+  read(): AsyncIterable<Uint8Array>;
+  /** Removes the scratch copy; safe to call twice. */
+  discard(): Promise<void>;
+}
+
+export interface UploadSpool {
+  /**
+   * Streams `body` to scratch space. Throws DATASET_TOO_LARGE as soon as more than `maxBytes`
+   * arrived (and removes what it wrote); any other failure also leaves nothing behind.
+   */
+  receive(body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<SpooledUpload>;
+}
+
+/** Decodes and validates an upload without keeping its samples (see src/infra/datasets). */
+export interface DatasetInspector {
+  inspect(path: string, opts: DecodeOptions): Promise<DatasetSummary>;
+}

@@ -155,11 +155,16 @@ export async function createTestService(label: string, envOverrides: Record<stri
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls until `fn` returns a value that is not undefined. No time limit: the test runner's timeout applies. */
-export async function eventually<T>(fn: () => Promise<T | undefined>, everyMs = 50): Promise<T> {
+/**
+ * Polls until `fn` returns a value that is not undefined; throws after `timeoutMs` so that a stuck
+ * job fails the test instead of hanging the suite.
+ */
+export async function eventually<T>(fn: () => Promise<T | undefined>, everyMs = 50, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
     if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`eventually: no result within ${timeoutMs} ms`);
     await sleep(everyMs);
   }
 }

@@ -21,6 +21,7 @@ async function docs(app: FastifyInstance, opts: { ui: boolean }) {
       tags: [
         { name: 'jobs', description: 'continual-learning jobs' },
         { name: 'artifacts', description: 'per-task masks and models' },
+        { name: 'datasets', description: 'your own data: upload, list, delete' },
         { name: 'health', description: 'liveness and readiness' },
       ],
     },

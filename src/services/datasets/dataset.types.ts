@@ -1,7 +1,8 @@
 /**
  * What an uploaded data set decodes to. One decoder per format (ImageFolder archives, NumPy
- * .npz / .npy pairs, CSV, IDX) turns an upload on local disk into these shapes; the API uses the
- * summary to validate and describe an upload, workers use the arrays to train.
+ * .npz / .npy pairs, CSV, IDX; src/infra/datasets) turns an upload on local disk into these
+ * shapes; the API uses the summary to validate and describe an upload, workers use the arrays to
+ * train. Defined here, beside the use cases, because both the service and its adapters speak it.
  */
 
 export const DATASET_FORMATS = ['imagefolder', 'npz', 'csv', 'idx'] as const;

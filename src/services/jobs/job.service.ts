@@ -5,11 +5,11 @@
 import { createHash } from 'node:crypto';
 import { averageAccuracy, backwardTransfer, forgetting, resolveSpec } from '../../core/index.js';
 import { ServiceError } from '../errors.js';
+import { canonical, decodeCursor, page } from '../pagination.js';
 import {
   TERMINAL_STATUSES,
   type CurveKind,
   type CurvePoint,
-  type JobCursor,
   type JobRecord,
   type JobRepository,
   type JobStatus,
@@ -32,31 +32,6 @@ export interface JobMetrics {
   msPerIteration: number[];
   taskInference: NonNullable<JobRecord['result']>['taskInference'] | null;
   curve: { kind: CurveKind; points: CurvePoint[]; nextCursor: string | null };
-}
-
-/** Keys may be sorted differently by different clients; hash a canonical form. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-export function encodeCursor(c: JobCursor): string {
-  return Buffer.from(`${c.createdAt.toISOString()}|${c.id}`).toString('base64url');
-}
-
-export function decodeCursor(cursor: string): JobCursor {
-  const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const createdAt = new Date(iso ?? '');
-  if (!id || Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/.test(id)) {
-    throw new ServiceError('INVALID_CURSOR', 'cursor: not a cursor returned by this API (use nextCursor from the previous page)');
-  }
-  return { createdAt, id };
 }
 
 export class JobService {
@@ -124,10 +99,7 @@ export class JobService {
 
   async list(tenantId: string, opts: { status?: JobStatus; limit: number; cursor?: string }): Promise<{ items: JobRecord[]; nextCursor: string | null }> {
     const after = opts.cursor ? decodeCursor(opts.cursor) : undefined;
-    const rows = await this.jobs.list(tenantId, { status: opts.status, limit: opts.limit + 1, after });
-    const items = rows.slice(0, opts.limit);
-    const last = items[items.length - 1];
-    return { items, nextCursor: rows.length > opts.limit && last ? encodeCursor(last) : null };
+    return page(await this.jobs.list(tenantId, { status: opts.status, limit: opts.limit + 1, after }), opts.limit);
   }
 
   async cancel(tenantId: string, id: string): Promise<JobRecord> {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SpecError } from '../../../src/core/index.js';
 import { ServiceError } from '../../../src/services/errors.js';
-import { decodeCursor, encodeCursor, JobService } from '../../../src/services/jobs/job.service.js';
+import { JobService } from '../../../src/services/jobs/job.service.js';
+import { decodeCursor, encodeCursor } from '../../../src/services/pagination.js';
 import { MemoryJobs, MemoryQueue } from '../../helpers/fakes/in-memory.js';
 
 const spec = { benchmark: { dataset: 'mnist', tasks: 2 }, training: { iterationsPerTask: 5 } };

@@ -1,0 +1,106 @@
+/**
+ * Datasets: upload (the file is the request body, streamed), list, read, delete. The body never
+ * passes through a JSON parser or Fastify's body limit: the service streams it to scratch space
+ * and enforces DATASET_MAX_UPLOAD_BYTES itself.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { Readable } from 'node:stream';
+import type { DatasetService } from '../../../services/datasets/dataset.service.js';
+import { ServiceError } from '../../../services/errors.js';
+import { errors } from '../../schemas.js';
+import { validatorCompiler } from '../../validation.js';
+import { datasetView } from '../../views.js';
+import { IdempotencyHeaders } from '../jobs/schemas.js';
+import { DatasetList, DatasetParams, DatasetResource, ListDatasetsQuery, UploadBody, UploadQuery } from './schemas.js';
+
+const tags = ['datasets'];
+const security = [{ bearerAuth: [] }];
+
+const datasetsRoutes: FastifyPluginAsyncTypebox<{ datasets: DatasetService }> = async (app, { datasets }) => {
+  // Every body in this scope is an upload: hand the raw stream over unread.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+
+  app.post(
+    '/v1/datasets',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Upload a data set',
+        description:
+          'The request body is the file itself (`curl --data-binary @file.tar.gz`), streamed: an ImageFolder archive (.tar, .tar.gz or .zip of ' +
+          'train/<class>/<image> and test/<class>/<image>, or <class>/<image>), NumPy .npz (x, y, optional x_test, y_test) or a tar of .npy files, ' +
+          'CSV with a header and a label column, or a tar of the four MNIST IDX files. The format is detected from the content. ' +
+          'The data set is validated before it is stored; 201 means it is ready for jobs. With an Idempotency-Key header a repeated request ' +
+          'returns the data set created by the first one (200).',
+        querystring: UploadQuery,
+        headers: IdempotencyHeaders,
+        consumes: ['application/octet-stream'],
+        body: UploadBody,
+        response: { 201: Type.Ref(DatasetResource), 200: Type.Ref(DatasetResource), ...errors(400, 401, 409, 413, 415, 422) },
+      },
+      // The body is a stream, not a value to validate; query and headers are validated as usual.
+      validatorCompiler: (route) => (route.httpPart === 'body' ? () => true : validatorCompiler(route)),
+    },
+    async (request, reply) => {
+      if (/^multipart\//i.test(request.headers['content-type'] ?? '')) {
+        request.raw.resume();
+        throw new ServiceError(
+          'UNSUPPORTED_DATASET_FORMAT',
+          'send the file itself as the request body, not a multipart form: curl --data-binary @FILE -H "Content-Type: application/octet-stream"',
+        );
+      }
+      const length = request.headers['content-length'];
+      const { dataset, created } = await datasets.upload(request.tenant.id, {
+        body: (request.body as Readable | undefined) ?? emptyBody(),
+        declaredBytes: length !== undefined && /^\d+$/.test(length) ? Number(length) : null,
+        name: request.query.name ?? null,
+        format: request.query.format,
+        labelColumn: request.query.labelColumn,
+        testFraction: request.query.testFraction,
+        seed: request.query.seed,
+        idempotencyKey: request.headers['idempotency-key'] ?? null,
+      });
+      return reply.code(created ? 201 : 200).header('location', `/v1/datasets/${dataset.id}`).send(datasetView(dataset));
+    },
+  );
+
+  app.get(
+    '/v1/datasets',
+    { schema: { tags, security, summary: 'List data sets, newest first', querystring: ListDatasetsQuery, response: { 200: DatasetList, ...errors(400, 401) } } },
+    async (request) => {
+      const page = await datasets.list(request.tenant.id, request.query);
+      return { items: page.items.map(datasetView), nextCursor: page.nextCursor };
+    },
+  );
+
+  app.get(
+    '/v1/datasets/:id',
+    { schema: { tags, security, summary: 'Get a data set: shape, classes, sample counts', params: DatasetParams, response: { 200: Type.Ref(DatasetResource), ...errors(400, 401, 404) } } },
+    async (request) => datasetView(await datasets.get(request.tenant.id, request.params.id)),
+  );
+
+  app.delete(
+    '/v1/datasets/:id',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Delete a data set and its bytes',
+        description: 'Refused (409 DATASET_IN_USE) while a queued or running job trains on it.',
+        params: DatasetParams,
+        response: { 204: Type.Null(), ...errors(400, 401, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      await datasets.delete(request.tenant.id, request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+};
+
+async function* emptyBody(): AsyncGenerator<Uint8Array> {}
+
+export default datasetsRoutes;

@@ -1,0 +1,2 @@
+/** The decoders' contract lives with the use cases that consume it. */
+export * from '../../services/datasets/dataset.types.js';
