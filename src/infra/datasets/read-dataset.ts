@@ -91,8 +91,12 @@ async function readArchiveUpload(path: string, container: Exclude<Container, { k
     await readZip(path, visit, { budget, position });
   } else {
     const file = createReadStream(path);
-    const bytes = container.gzip ? gunzipChunks(file, budget, position) : file;
-    await readTar(bytes, visit, { budget, chargeEntries: !container.gzip, position });
+    try {
+      const bytes = container.gzip ? gunzipChunks(file, budget, position) : file;
+      await readTar(bytes, visit, { budget, chargeEntries: !container.gzip, position });
+    } finally {
+      file.destroy();
+    }
   }
   const found = decoder as ArchiveDecoder | null;
   if (found === null) throw invalidDataset(`the ${container.kind} archive holds no files (hidden files and __MACOSX/ are skipped)`);

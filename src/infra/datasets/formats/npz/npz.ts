@@ -20,7 +20,7 @@ import { checkFinite } from './finite.js';
 
 const ARRAY_NAMES = ['x', 'y', 'x_test', 'y_test'] as const;
 type ArrayName = (typeof ARRAY_NAMES)[number];
-const EXPECTED = 'x.npy and y.npy, optionally x_test.npy and y_test.npy';
+const EXPECTED = 'x.npy and y.npy, optionally x_test.npy and y_test.npy: np.savez(path, x=x, y=y)';
 
 interface SampleArray {
   file: string;
