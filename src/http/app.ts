@@ -43,9 +43,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
 
   await app.register(docsPlugin, { ui: deps.docsUi ?? true });
+  await app.register(authPlugin, { apiKeys: deps.apiKeys });
   await app.register(healthRoutes, { checks: deps.readiness });
   await app.register(async (v1) => {
-    await v1.register(authPlugin, { apiKeys: deps.apiKeys });
+    // Every route of this scope, however its URL was spelt on the wire.
+    v1.addHook('onRequest', v1.authenticate);
     await v1.register(jobsRoutes, { jobs: deps.jobs });
     await v1.register(tasksRoutes, { jobs: deps.jobs });
   });
