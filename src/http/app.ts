@@ -5,7 +5,7 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { ApiKeyService } from '../services/auth/api-key.service.js';
 import type { JobService } from '../services/jobs/job.service.js';
-import { installErrorHandlers } from './error-handler.js';
+import { errorHandler, installErrorHandlers } from './error-handler.js';
 import authPlugin from './plugins/auth.js';
 import docsPlugin from './plugins/swagger.js';
 import healthRoutes, { type ReadinessChecks } from './routes/health/index.js';
@@ -35,6 +35,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit,
     // Requests that say nothing about their id get one; logs carry it.
     requestIdHeader: 'x-request-id',
+    // Otherwise Fastify answers a URL it cannot decode in its own shape.
+    frameworkErrors: errorHandler({ bodyLimit }),
   });
   app.setValidatorCompiler(validatorCompiler);
   for (const s of sharedSchemas) app.addSchema(s);
