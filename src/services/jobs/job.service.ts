@@ -84,7 +84,7 @@ export class JobService {
       await this.queue.enqueue(res.job.id);
     } catch (err) {
       await this.jobs.delete(tenantId, res.job.id);
-      throw new ServiceError('QUEUE_UNAVAILABLE', `the job queue is unreachable (${(err as Error).message}); nothing was stored, retry later`);
+      throw new ServiceError('QUEUE_UNAVAILABLE', 'the job queue is unreachable; nothing was stored, retry later', { cause: err });
     }
     return { job: res.job, created: true };
   }
