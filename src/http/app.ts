@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { ApiKeyService } from '../services/auth/api-key.service.js';
 import type { JobService } from '../services/jobs/job.service.js';
 import { errorHandler, installErrorHandlers } from './error-handler.js';
+import { installJsonParser } from './json-body.js';
 import authPlugin from './plugins/auth.js';
 import docsPlugin from './plugins/swagger.js';
 import healthRoutes, { type ReadinessChecks } from './routes/health/index.js';
@@ -43,6 +44,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installErrorHandlers(app, { bodyLimit });
   // The API speaks JSON only; a text/plain body would otherwise reach validation as a string.
   app.removeContentTypeParser('text/plain');
+  installJsonParser(app);
 
   await app.register(docsPlugin, { ui: deps.docsUi ?? true });
   await app.register(authPlugin, { apiKeys: deps.apiKeys });

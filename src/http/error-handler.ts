@@ -36,6 +36,18 @@ const FASTIFY_MESSAGES: Partial<Record<ErrorCode, string>> = {
   UNSUPPORTED_MEDIA_TYPE: 'send the body as JSON with "Content-Type: application/json"',
 };
 
+/** A client error found by the HTTP layer itself (not by validation, the engine or a service). */
+export class RequestError extends Error {
+  readonly statusCode = 400;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
 export function body(code: string, message: string, field?: string) {
   return { error: { code, message, ...(field ? { field } : {}) } };
 }
@@ -53,6 +65,7 @@ function describe(err: FastifyError & { validationContext?: string }, opts: { bo
   }
   if (err instanceof SpecError) return { status: 400, body: body('INVALID_SPEC', err.message, err.field) };
   if (err instanceof ServiceError) return { status: SERVICE_STATUS[err.code], body: body(err.code, err.message) };
+  if (err instanceof RequestError) return { status: err.statusCode, body: body(err.code, err.message) };
   if (err.code && FASTIFY_CODES[err.code]) {
     const code = FASTIFY_CODES[err.code];
     const message =
