@@ -17,6 +17,7 @@ export interface QueueSettings {
 
 export class BullTrainingQueue implements TrainingQueue {
   readonly queue: Queue;
+  private readyWait?: Promise<unknown>;
 
   constructor(
     readonly connection: Redis,
@@ -67,9 +68,11 @@ export class BullTrainingQueue implements TrainingQueue {
    */
   private async connected(): Promise<void> {
     if (this.connection.status === 'ready') return;
+    // One wait shared by all callers, so that an outage under load does not pile listeners on the
+    // connection. It also ends at the connection's next 'error' (a refused reconnect).
+    this.readyWait ??= once(this.connection, 'ready', { signal: AbortSignal.timeout(READY_WAIT_MS) }).finally(() => (this.readyWait = undefined));
     try {
-      // Rejects on the connection's next 'error' too (a refused reconnect), which is what we want.
-      await once(this.connection, 'ready', { signal: AbortSignal.timeout(READY_WAIT_MS) });
+      await this.readyWait;
     } catch (err) {
       throw new Error(`Redis is not reachable (connection ${this.connection.status})`, { cause: err });
     }
