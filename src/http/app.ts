@@ -6,7 +6,8 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { ApiKeyService } from '../services/auth/api-key.service.js';
 import type { DatasetService } from '../services/datasets/dataset.service.js';
 import type { JobService } from '../services/jobs/job.service.js';
-import { installErrorHandlers } from './error-handler.js';
+import { errorHandler, installErrorHandlers } from './error-handler.js';
+import { installJsonParser } from './json-body.js';
 import authPlugin from './plugins/auth.js';
 import docsPlugin from './plugins/swagger.js';
 import datasetsRoutes from './routes/datasets/index.js';
@@ -39,17 +40,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit,
     // Requests that say nothing about their id get one; logs carry it.
     requestIdHeader: 'x-request-id',
+    // Otherwise Fastify answers a URL it cannot decode in its own shape.
+    frameworkErrors: errorHandler({ bodyLimit }),
   });
   app.setValidatorCompiler(validatorCompiler);
   for (const s of sharedSchemas) app.addSchema(s);
   installErrorHandlers(app, { bodyLimit });
   // The API speaks JSON only; a text/plain body would otherwise reach validation as a string.
   app.removeContentTypeParser('text/plain');
+  installJsonParser(app);
 
   await app.register(docsPlugin, { ui: deps.docsUi ?? true });
+  await app.register(authPlugin, { apiKeys: deps.apiKeys });
   await app.register(healthRoutes, { checks: deps.readiness });
   await app.register(async (v1) => {
-    await v1.register(authPlugin, { apiKeys: deps.apiKeys });
+    // Every route of this scope, however its URL was spelt on the wire.
+    v1.addHook('onRequest', v1.authenticate);
     await v1.register(jobsRoutes, { jobs: deps.jobs });
     await v1.register(tasksRoutes, { jobs: deps.jobs });
     await v1.register(datasetsRoutes, { datasets: deps.datasets });

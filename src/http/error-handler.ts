@@ -2,8 +2,9 @@
  * The one place where errors become HTTP responses: stable codes, statuses, and messages that
  * say what to fix. 5xx messages are hidden from clients and logged with the request.
  */
-import type { FastifyError, FastifyInstance } from 'fastify';
-import { EngineError, SpecError } from '../core/index.js';
+import { STATUS_CODES } from 'node:http';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { SpecError } from '../core/index.js';
 import { ServiceError, type ServiceErrorCode } from '../services/errors.js';
 import type { ErrorCode } from './schemas.js';
 import { describeValidationError } from './validation.js';
@@ -41,36 +42,73 @@ const FASTIFY_MESSAGES: Partial<Record<ErrorCode, string>> = {
   UNSUPPORTED_MEDIA_TYPE: 'send the body as JSON with "Content-Type: application/json"',
 };
 
+/** A client error found by the HTTP layer itself (not by validation, the engine or a service). */
+export class RequestError extends Error {
+  readonly statusCode = 400;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
 export function body(code: string, message: string, field?: string) {
   return { error: { code, message, ...(field ? { field } : {}) } };
 }
 
+type ErrorBody = ReturnType<typeof body>;
+
+const INTERNAL = { status: 500, body: body('INTERNAL', 'internal error; it has been logged (retry, and report it if it persists)') };
+
+/** Status and body for an error. Only our own messages and Fastify's reports on the request reach clients. */
+function describe(err: FastifyError & { validationContext?: string }, opts: { bodyLimit: number }): { status: number; body: ErrorBody } {
+  if (err.validation) {
+    const part = err.validationContext ?? 'body';
+    const { field, message } = describeValidationError(err.validation as never, part);
+    return { status: 400, body: body(part === 'body' ? 'INVALID_SPEC' : 'INVALID_REQUEST', message, field) };
+  }
+  if (err instanceof SpecError) return { status: 400, body: body('INVALID_SPEC', err.message, err.field) };
+  if (err instanceof ServiceError) return { status: SERVICE_STATUS[err.code], body: body(err.code, err.message) };
+  if (err instanceof RequestError) return { status: err.statusCode, body: body(err.code, err.message) };
+  if (err.code && FASTIFY_CODES[err.code]) {
+    const code = FASTIFY_CODES[err.code];
+    const message =
+      code === 'PAYLOAD_TOO_LARGE' ? `the request body is larger than ${opts.bodyLimit} bytes` : (FASTIFY_MESSAGES[code] ?? err.message);
+    return { status: err.statusCode ?? 400, body: body(code, message) };
+  }
+  const status = err.statusCode ?? 500;
+  if (status >= 500) return INTERNAL;
+  // A dependency's 4xx (a static file server, say) may word its message for its own logs.
+  const message = err.code?.startsWith('FST_') ? err.message : (STATUS_CODES[status] ?? 'bad request');
+  return { status, body: body(status === 404 ? 'NOT_FOUND' : 'INVALID_REQUEST', message) };
+}
+
+/** The error handler; also Fastify's `frameworkErrors`, which it calls for a URL it cannot route (bad percent-encoding). */
+export function errorHandler(opts: { bodyLimit: number }) {
+  return (err: FastifyError & { validationContext?: string }, request: FastifyRequest, reply: FastifyReply) => {
+    let answer: { status: number; body: ErrorBody };
+    try {
+      answer = describe(err, opts);
+    } catch (failure) {
+      // E.g. a value too deep or circular to print: Fastify would answer in its own shape, with the raw message.
+      request.log.error({ err }, 'request failed');
+      request.log.error({ err: failure }, 'describing the error failed');
+      return reply.code(500).send(INTERNAL.body);
+    }
+    if (answer.status >= 500) {
+      // Client messages of 5xx are ours; the cause (driver, host, stack) is only logged.
+      request.log[err instanceof ServiceError ? 'warn' : 'error']({ err, code: err.code }, 'request failed');
+    }
+    // An upload refused before its body was read: close, or the client would go on sending all of it.
+    if (err instanceof ServiceError && err.code === 'DATASET_TOO_LARGE') reply.header('connection', 'close');
+    return reply.code(answer.status).send(answer.body);
+  };
+}
+
 export function installErrorHandlers(app: FastifyInstance, opts: { bodyLimit: number }): void {
-  app.setErrorHandler((err: FastifyError & { validationContext?: string }, request, reply) => {
-    if (err.validation) {
-      const part = err.validationContext ?? 'body';
-      const { field, message } = describeValidationError(err.validation as never, part);
-      return reply.code(400).send(body(part === 'body' ? 'INVALID_SPEC' : 'INVALID_REQUEST', message, field));
-    }
-    if (err instanceof SpecError) return reply.code(400).send(body('INVALID_SPEC', err.message, err.field));
-    if (err instanceof ServiceError) {
-      // Refused before the body was read: close, or the client would go on sending all of it.
-      if (err.code === 'DATASET_TOO_LARGE') reply.header('connection', 'close');
-      return reply.code(SERVICE_STATUS[err.code]).send(body(err.code, err.message));
-    }
-    if (err.code && FASTIFY_CODES[err.code]) {
-      const code = FASTIFY_CODES[err.code];
-      const message =
-        code === 'PAYLOAD_TOO_LARGE' ? `the request body is larger than ${opts.bodyLimit} bytes` : (FASTIFY_MESSAGES[code] ?? err.message);
-      return reply.code(err.statusCode ?? 400).send(body(code, message));
-    }
-    const status = err.statusCode ?? 500;
-    if (status < 500) {
-      return reply.code(status).send(body(status === 404 ? 'NOT_FOUND' : 'INVALID_REQUEST', err.message));
-    }
-    request.log.error({ err, code: err instanceof EngineError ? err.code : err.code }, 'request failed');
-    return reply.code(500).send(body('INTERNAL', 'internal error; it has been logged (retry, and report it if it persists)'));
-  });
+  app.setErrorHandler(errorHandler(opts));
 
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send(body('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}; see /docs for the API`)),

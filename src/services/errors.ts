@@ -25,11 +25,13 @@ export type ServiceErrorCode =
   | 'UPLOAD_INCOMPLETE';
 
 export class ServiceError extends Error {
+  /** `cause` is for the log (driver messages, hosts); clients see only `message`. */
   constructor(
     readonly code: ServiceErrorCode,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = new.target.name;
     Object.setPrototypeOf(this, new.target.prototype);
   }

@@ -58,6 +58,7 @@ const cases: Case[] = [
   { name: 'not JSON', rawBody: 'method=hnet', headers: { 'content-type': 'text/plain' }, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', mentions: 'application/json' },
   { name: 'body too large', rawBody: JSON.stringify({ name: 'x'.repeat(1_100_000) }), headers: { 'content-type': 'application/json' }, status: 413, code: 'PAYLOAD_TOO_LARGE', mentions: 'larger than' },
   { name: 'idempotency key with spaces', body: spec, headers: { 'idempotency-key': 'a b' }, status: 400, code: 'INVALID_REQUEST', mentions: 'idempotency-key' },
+  { name: 'broken percent-encoding in the URL', method: 'GET', url: '/v1/jobs/%E0%A4%A', status: 400, code: 'INVALID_REQUEST', mentions: 'not a valid url' },
   { name: 'job id is not a UUID', method: 'GET', url: '/v1/jobs/123', status: 400, code: 'INVALID_REQUEST', mentions: /path parameter id: must be a UUID/ },
   { name: 'unknown job', method: 'GET', url: `/v1/jobs/${JOB}`, status: 404, code: 'JOB_NOT_FOUND', mentions: JOB },
   { name: 'bad status filter', method: 'GET', url: '/v1/jobs?status=done', status: 400, code: 'INVALID_REQUEST', mentions: /status: must be one of/ },

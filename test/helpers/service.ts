@@ -142,7 +142,8 @@ export async function createTestService(label: string, envOverrides: Record<stri
           await w.exited;
         }
       }
-      await ctx.queue.queue.obliterate({ force: true }).catch(() => {});
+      // A queue that never reached Redis (a test of an outage) would wait for it forever.
+      if (ctx.queue.connection.status === 'ready') await ctx.queue.queue.obliterate({ force: true }).catch(() => {});
       await app.close();
       await ctx.close();
       await db.$disconnect();

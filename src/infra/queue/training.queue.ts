@@ -1,8 +1,12 @@
 /** The API's side of the queue: adds and removes training jobs (the `TrainingQueue` port). */
+import { once } from 'node:events';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { TrainingQueue } from '../../services/ports.js';
 import { assertPayload, JobName, type JobPayload } from './jobs.js';
+
+/** How long a request may wait for Redis to come (back) before the queue counts as unavailable. */
+const READY_WAIT_MS = 2000;
 
 export interface QueueSettings {
   name: string;
@@ -13,6 +17,7 @@ export interface QueueSettings {
 
 export class BullTrainingQueue implements TrainingQueue {
   readonly queue: Queue;
+  private readyWait?: Promise<unknown>;
 
   constructor(
     readonly connection: Redis,
@@ -24,6 +29,7 @@ export class BullTrainingQueue implements TrainingQueue {
   }
 
   async enqueue(jobId: string): Promise<void> {
+    await this.connected();
     const data: JobPayload<JobName.TrainJob> = { jobId };
     assertPayload(JobName.TrainJob, data);
     await this.queue.add(JobName.TrainJob, data, {
@@ -37,6 +43,7 @@ export class BullTrainingQueue implements TrainingQueue {
   }
 
   async removeIfWaiting(jobId: string): Promise<boolean> {
+    await this.connected();
     const job = await this.queue.getJob(jobId);
     if (!job) return true;
     const state = await job.getState();
@@ -50,7 +57,25 @@ export class BullTrainingQueue implements TrainingQueue {
   }
 
   async has(jobId: string): Promise<boolean> {
+    await this.connected();
     return (await this.queue.getJob(jobId)) !== undefined;
+  }
+
+  /**
+   * Waits at most READY_WAIT_MS for Redis. Commands fail at once while it is away (no offline
+   * queue), but BullMQ first waits for a connection that has never been ready, and would wait
+   * forever; this also covers the first moments after start, before the connection is up.
+   */
+  private async connected(): Promise<void> {
+    if (this.connection.status === 'ready') return;
+    // One wait shared by all callers, so that an outage under load does not pile listeners on the
+    // connection. It also ends at the connection's next 'error' (a refused reconnect).
+    this.readyWait ??= once(this.connection, 'ready', { signal: AbortSignal.timeout(READY_WAIT_MS) }).finally(() => (this.readyWait = undefined));
+    try {
+      await this.readyWait;
+    } catch (err) {
+      throw new Error(`Redis is not reachable (connection ${this.connection.status})`, { cause: err });
+    }
   }
 
   async ping(): Promise<boolean> {

@@ -3,7 +3,7 @@
  * artifacts. Every call is scoped to the caller's tenant; another tenant's job is "not found".
  */
 import { createHash } from 'node:crypto';
-import { averageAccuracy, backwardTransfer, forgetting, resolveSpec } from '../../core/index.js';
+import { averageAccuracy, backwardTransfer, forgetting, resolveSpec, SpecError } from '../../core/index.js';
 import { ServiceError } from '../errors.js';
 import { canonical, decodeCursor, page } from '../pagination.js';
 import {
@@ -16,6 +16,9 @@ import {
   type ModelArtifact,
   type TrainingQueue,
 } from '../ports.js';
+
+/** Largest `metadata`, as JSON text: it is stored with the job and sent back on every read of it. */
+export const METADATA_MAX_BYTES = 16 * 1024;
 
 export interface SubmitJobInput {
   /** The body as sent: spec fields plus optional `name` and `metadata`. */
@@ -46,6 +49,10 @@ export class JobService {
       name?: string | null;
       metadata?: Record<string, unknown> | null;
     } & Record<string, unknown>;
+    if (metadata !== null) {
+      const bytes = Buffer.byteLength(JSON.stringify(metadata));
+      if (bytes > METADATA_MAX_BYTES) throw new SpecError('metadata', `must be at most ${METADATA_MAX_BYTES} bytes as JSON (got ${bytes})`);
+    }
     const key = input.idempotencyKey ?? null;
     const requestHash = key ? createHash('sha256').update(canonical(input.body)).digest('hex') : null;
     if (key) {
@@ -59,7 +66,7 @@ export class JobService {
       await this.queue.enqueue(res.job.id);
     } catch (err) {
       await this.jobs.delete(tenantId, res.job.id);
-      throw new ServiceError('QUEUE_UNAVAILABLE', `the job queue is unreachable (${(err as Error).message}); nothing was stored, retry later`);
+      throw new ServiceError('QUEUE_UNAVAILABLE', 'the job queue is unreachable; nothing was stored, retry later', { cause: err });
     }
     return { job: res.job, created: true };
   }

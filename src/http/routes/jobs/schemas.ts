@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { JobSpecInputSchema, JobSpecSchema, LIMITS } from '../../../core/index.js';
+import { METADATA_MAX_BYTES } from '../../../services/jobs/job.service.js';
 import { JOB_STATUSES } from '../../../services/ports.js';
 import { Nullable, Uuid } from '../../schemas.js';
 
@@ -14,7 +15,10 @@ export const CreateJobBody = Type.Object(
     ...(JobSpecInputSchema.properties as Record<string, TSchema>),
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'a label for the job' })),
     metadata: Type.Optional(
-      Type.Record(Type.String({ maxLength: 100 }), Type.Unknown(), { maxProperties: 50, description: 'free-form JSON kept with the job' }),
+      Type.Record(Type.String({ maxLength: 100 }), Type.Unknown(), {
+        maxProperties: 50,
+        description: `free-form JSON kept with the job, at most ${METADATA_MAX_BYTES} bytes as JSON`,
+      }),
     ),
   },
   {
