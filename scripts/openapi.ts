@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '../src/http/app.js';
 import type { ApiKeyService } from '../src/services/auth/api-key.service.js';
+import type { PredictionService } from '../src/services/predictions/prediction.service.js';
 import type { DatasetService } from '../src/services/datasets/dataset.service.js';
 import type { JobService } from '../src/services/jobs/job.service.js';
 
@@ -15,7 +16,7 @@ export const OPENAPI_FILE = path.join(path.dirname(fileURLToPath(import.meta.url
 
 export async function generateOpenApi(): Promise<string> {
   const unused = new Proxy({}, { get: () => () => Promise.reject(new Error('not available while generating OpenAPI')) });
-  const app = await buildApp({ jobs: unused as JobService, datasets: unused as DatasetService, apiKeys: unused as ApiKeyService, readiness: {}, docsUi: false });
+  const app = await buildApp({ jobs: unused as JobService, datasets: unused as DatasetService, predictions: unused as PredictionService, apiKeys: unused as ApiKeyService, readiness: {}, docsUi: false });
   await app.ready();
   const doc = app.swagger();
   await app.close();

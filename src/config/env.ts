@@ -45,6 +45,12 @@ export const EnvSchema = Type.Object({
   DATASET_INSPECT_CONCURRENCY: int(1, 1, 'API: uploads decoded and validated at once (each in its own thread)'),
   DATASET_INSPECT_TIMEOUT_MS: int(1_800_000, 1000, 'API: longest time to decode and validate one upload'),
   UPLOAD_DIR: Type.String({ default: '', description: 'API: scratch directory for uploads in progress (default: <os tmpdir>/retain-uploads)' }),
+  PREDICT_BACKEND: Type.Union(
+    ['wasm', 'cpu'].map((l) => Type.Literal(l)),
+    { default: 'wasm', description: 'API: TF.js backend of the prediction thread (falls back to cpu)' },
+  ),
+  PREDICT_CACHE_MODELS: int(64, 1, 'API: task models kept decoded in memory for predictions'),
+  PREDICT_TIMEOUT_MS: int(30_000, 100, 'API: longest time one predict request may compute'),
   BLOB_CHUNK_BYTES: int(1024 ** 2, 1024, 'size of the chunks large bytes are stored in (Postgres refuses values over 1 GB)'),
 });
 export type Env = Static<typeof EnvSchema>;

@@ -11,3 +11,4 @@ export { readCheckpointState, CHECKPOINT_FORMAT, type CheckpointState } from './
 export { encodeSafetensors, decodeSafetensors, type NamedArray } from './io/safetensors.js';
 export { MASK_FORMAT, WEIGHTS_FILE } from './io/export.js';
 export { averageAccuracy, backwardTransfer, forgetting, median } from './metrics/metrics.js';
+export { TaskModel, predict, type Prediction } from './inference/task-models.js';

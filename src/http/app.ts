@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { ApiKeyService } from '../services/auth/api-key.service.js';
 import type { DatasetService } from '../services/datasets/dataset.service.js';
 import type { JobService } from '../services/jobs/job.service.js';
+import type { PredictionService } from '../services/predictions/prediction.service.js';
 import { errorHandler, installErrorHandlers } from './error-handler.js';
 import { installJsonParser } from './json-body.js';
 import authPlugin from './plugins/auth.js';
@@ -15,6 +16,7 @@ import { DatasetResource } from './routes/datasets/schemas.js';
 import healthRoutes, { type ReadinessChecks } from './routes/health/index.js';
 import jobsRoutes from './routes/jobs/index.js';
 import { JobResource } from './routes/jobs/schemas.js';
+import predictionsRoutes from './routes/predictions/index.js';
 import tasksRoutes from './routes/tasks/index.js';
 import { ErrorResponse } from './schemas.js';
 import { addSharedSchema, validatorCompiler } from './validation.js';
@@ -22,6 +24,7 @@ import { addSharedSchema, validatorCompiler } from './validation.js';
 export interface AppDeps {
   jobs: JobService;
   datasets: DatasetService;
+  predictions: PredictionService;
   apiKeys: ApiKeyService;
   readiness: ReadinessChecks;
   logger?: FastifyServerOptions['logger'];
@@ -59,6 +62,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await v1.register(jobsRoutes, { jobs: deps.jobs });
     await v1.register(tasksRoutes, { jobs: deps.jobs });
     await v1.register(datasetsRoutes, { datasets: deps.datasets });
+    await v1.register(predictionsRoutes, { predictions: deps.predictions });
   });
   return app;
 }

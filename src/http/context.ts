@@ -12,6 +12,8 @@ import { PrismaDatasetRepository } from '../infra/prisma/dataset.repository.js';
 import { FileUploadSpool } from '../infra/uploads/file-spool.js';
 import { ApiKeyService } from '../services/auth/api-key.service.js';
 import { DatasetService } from '../services/datasets/dataset.service.js';
+import { PredictionService } from '../services/predictions/prediction.service.js';
+import { ThreadPredictor } from '../infra/predictions/thread-predictor.js';
 import { JobService } from '../services/jobs/job.service.js';
 import type { AppDeps } from './app.js';
 
@@ -32,7 +34,10 @@ export function createApiContext(config: Config, onError: (err: Error) => void =
     onError,
   );
   const apiKeys = new ApiKeyService(new PrismaApiKeyRepository(db));
-  const jobs = new JobService(new PrismaJobRepository(db), queue);
+  const jobRepository = new PrismaJobRepository(db);
+  const jobs = new JobService(jobRepository, queue);
+  const predictor = new ThreadPredictor({ backend: config.PREDICT_BACKEND, cacheModels: config.PREDICT_CACHE_MODELS, timeoutMs: config.PREDICT_TIMEOUT_MS });
+  const predictions = new PredictionService(jobRepository, predictor);
   const datasets = new DatasetService(
     new PrismaDatasetRepository(db, pool, config.BLOB_CHUNK_BYTES),
     new FileUploadSpool(config.UPLOAD_DIR || path.join(os.tmpdir(), 'retain-uploads')),
@@ -43,6 +48,7 @@ export function createApiContext(config: Config, onError: (err: Error) => void =
     deps: {
       jobs,
       datasets,
+      predictions,
       apiKeys,
       bodyLimit: config.API_RATE_BODY_LIMIT,
       readiness: {
@@ -57,6 +63,7 @@ export function createApiContext(config: Config, onError: (err: Error) => void =
     queue,
     async close() {
       await queue.close().catch(() => {});
+      await predictor.close();
       await db.$disconnect();
       await pool.end();
     },

@@ -25,6 +25,7 @@ const SERVICE_STATUS: Record<ServiceErrorCode, number> = {
   UNSUPPORTED_DATASET_FORMAT: 415,
   DATASET_TOO_LARGE: 413,
   UPLOAD_INCOMPLETE: 400,
+  INVALID_INPUT: 400,
 };
 
 /** Fastify's own client errors, renamed into our codes. */

@@ -21,6 +21,8 @@ export type ServiceErrorCode =
   | 'UNSUPPORTED_DATASET_FORMAT'
   /** The upload, or what it expands to, is over the configured limit. */
   | 'DATASET_TOO_LARGE'
+  /** Prediction inputs that do not fit the model (wrong length). */
+  | 'INVALID_INPUT'
   /** The request body ended early or the connection broke. */
   | 'UPLOAD_INCOMPLETE';
 

@@ -2,7 +2,7 @@
  * Ports: what the use cases need from the outside world. Adapters live in src/infra (Prisma,
  * BullMQ); tests use in-memory fakes. No Prisma, BullMQ or Fastify type crosses these interfaces.
  */
-import type { ContinualResult, JobSpec, RawDataset, TaskExport } from '../core/index.js';
+import type { ContinualResult, JobSpec, Prediction, RawDataset, TaskExport } from '../core/index.js';
 import type { DatasetSummary, DecodeOptions } from './datasets/dataset.types.js';
 import type { Cursor } from './pagination.js';
 
@@ -101,6 +101,8 @@ export interface JobRepository {
   curve(jobId: string, kind: CurveKind, opts: { task?: number; limit: number; afterSeq?: string }): Promise<CurvePoint[]>;
   mask(jobId: string, task: number): Promise<{ found: boolean; mask: Uint8Array | null }>;
   model(jobId: string, task: number): Promise<ModelArtifact | null>;
+  /** Which tasks have exports, and a version of each that changes whenever they are rewritten. */
+  artifactVersions(jobId: string): Promise<{ task: number; version: string }[]>;
   /** model.json alone (without reading the weights). */
   modelJson(jobId: string, task: number): Promise<Record<string, unknown> | null>;
   events(jobId: string): Promise<{ status: JobStatus; message: string | null; at: Date }[]>;
@@ -237,4 +239,22 @@ export interface UploadSpool {
 /** Decodes and validates an upload without keeping its samples (see src/infra/datasets). */
 export interface DatasetInspector {
   inspect(path: string, opts: DecodeOptions): Promise<DatasetSummary>;
+}
+
+/** A task model to predict with: `key` names this version of it; `load` fetches its bytes when needed. */
+export interface TaskModelSource {
+  key: string;
+  load(): Promise<ModelArtifact>;
+}
+
+export interface PredictionBatch {
+  predictions: Prediction[];
+  /** Per model (same order as given): how its local classes are named. */
+  labels: { globalLabels: number[]; classNames: string[] | null }[];
+}
+
+/** Runs task models on inputs in raw units (see src/infra/predictions). */
+export interface Predictor {
+  /** `task` indexes `models`; null infers it per input by lowest entropy. */
+  predict(models: TaskModelSource[], inputs: number[][], task: number | null): Promise<PredictionBatch>;
 }

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { generateOpenApi, OPENAPI_FILE } from '../../scripts/openapi.js';
 import { buildApp } from '../../src/http/app.js';
 import type { ApiKeyService } from '../../src/services/auth/api-key.service.js';
+import type { PredictionService } from '../../src/services/predictions/prediction.service.js';
 import type { DatasetService } from '../../src/services/datasets/dataset.service.js';
 import type { JobService } from '../../src/services/jobs/job.service.js';
 
@@ -32,7 +33,7 @@ describe('openapi/openapi.json', () => {
   });
 
   it('is served with a UI at /docs', async () => {
-    const app = await buildApp({ jobs: {} as JobService, datasets: {} as DatasetService, apiKeys: {} as ApiKeyService, readiness: {} });
+    const app = await buildApp({ jobs: {} as JobService, datasets: {} as DatasetService, predictions: {} as PredictionService, apiKeys: {} as ApiKeyService, readiness: {} });
     const ui = await app.inject('/docs/');
     assert.equal(ui.statusCode, 200);
     assert.match(ui.body, /swagger/i);

@@ -94,7 +94,7 @@ function trainingInput(task: ContinualTask): Record<string, unknown> {
 function modelInput(task: ContinualTask, training: Record<string, unknown>, firstLayer: string): Record<string, unknown> {
   const pre = task.preprocessing;
   if (!pre) {
-    return { size: task.inputSize, pixels: null, preprocessing: 'none: the task inputs as given to training', training };
+    return { size: task.inputSize, pixels: null, rawScale: 1, preprocessing: 'none: the task inputs as given to training', training };
   }
   const steps: string[] = [];
   const shown = Array.from(pre.inputMap).filter((r) => r >= 0);
@@ -105,6 +105,8 @@ function modelInput(task: ContinualTask, training: Record<string, unknown>, firs
   return {
     size: pre.rows * pre.cols,
     pixels: `x / 255 per pixel, row-major, ${pre.rows}x${pre.cols} (raw image, no other preprocessing)`,
+    // What a raw value (a 0-255 pixel) is multiplied by before it enters the model.
+    rawScale: 1 / 255,
     preprocessing: steps.length ? `folded into ${firstLayer}: ${steps.join(', then ')}` : 'none',
     training,
   };

@@ -22,6 +22,7 @@ async function docs(app: FastifyInstance, opts: { ui: boolean }) {
         { name: 'jobs', description: 'continual-learning jobs' },
         { name: 'artifacts', description: 'per-task masks and models' },
         { name: 'datasets', description: 'your own data: upload, list, delete' },
+        { name: 'predictions', description: 'class predictions from trained task models, with or without a task id' },
         { name: 'health', description: 'liveness and readiness' },
       ],
     },

@@ -126,6 +126,11 @@ export class PrismaJobRepository implements JobRepository {
     return { found: row !== null, mask: row?.mask ?? null };
   }
 
+  async artifactVersions(jobId: string): Promise<{ task: number; version: string }[]> {
+    const rows = await this.db.taskArtifact.findMany({ where: { jobId }, select: { task: true, updatedAt: true }, orderBy: { task: 'asc' } });
+    return rows.map((r) => ({ task: r.task, version: r.updatedAt.toISOString() }));
+  }
+
   async modelJson(jobId: string, task: number): Promise<Record<string, unknown> | null> {
     const row = await this.db.taskArtifact.findUnique({ where: { jobId_task: { jobId, task } }, select: { modelJson: true } });
     return row ? (row.modelJson as Record<string, unknown>) : null;

@@ -115,6 +115,12 @@ export class MemoryJobs implements JobRepository, TrainingStore {
   async modelJson(jobId: string, task: number) {
     return this.artifacts.get(`${jobId}/${task}`)?.modelJson ?? null;
   }
+  async artifactVersions(jobId: string) {
+    return [...this.artifacts.keys()]
+      .filter((k) => k.startsWith(`${jobId}/`))
+      .map((k) => ({ task: Number(k.split('/')[1]), version: '1' }))
+      .sort((a, b) => a.task - b.task);
+  }
   async events(jobId: string) {
     return this.eventLog.filter((e) => e.jobId === jobId);
   }

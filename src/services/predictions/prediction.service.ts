@@ -1,0 +1,72 @@
+/**
+ * Predictions from a job's trained task models: with a task id, that task's class
+ * probabilities; without, the task inferred per input by lowest softmax entropy (method
+ * section 7.2). Inputs are in the units of the data (pixels 0-255 for images and IDX); each
+ * model's metadata says how it scales them. Models are the job's exports, so a prediction here
+ * equals what the downloaded model gives.
+ */
+import { ServiceError } from '../errors.js';
+import type { JobRepository, Predictor } from '../ports.js';
+
+export interface PredictInput {
+  inputs: number[][];
+  task?: number;
+}
+
+export interface PredictionView {
+  /** The task that answered. */
+  task: number;
+  /** Whether that task was inferred (no task id given). */
+  inferred: boolean;
+  /** Class index local to the task, its name and global label. */
+  class: number;
+  className: string;
+  globalLabel: number | null;
+  probabilities: number[];
+  /** Entropy of each trained task's output (index = task), when the task was inferred. */
+  entropies: number[] | null;
+}
+
+export class PredictionService {
+  constructor(
+    private readonly jobs: JobRepository,
+    private readonly predictor: Predictor,
+  ) {}
+
+  async predict(tenantId: string, jobId: string, input: PredictInput): Promise<{ tasksAvailable: number; predictions: PredictionView[] }> {
+    const job = await this.jobs.get(tenantId, jobId);
+    if (!job) throw new ServiceError('JOB_NOT_FOUND', `job ${jobId} does not exist`);
+    // Tasks trained so far, in order: a running job predicts with what it has.
+    const versions = (await this.jobs.artifactVersions(jobId)).filter((v, i) => v.task === i);
+    if (versions.length === 0) throw new ServiceError('ARTIFACT_NOT_READY', `job ${jobId} has no trained task yet (${job.completedTasks} of ${job.tasksTotal} done)`);
+    if (input.task !== undefined) {
+      if (input.task >= job.tasksTotal) throw new ServiceError('TASK_NOT_FOUND', `task ${input.task} does not exist; job ${jobId} has tasks 0..${job.tasksTotal - 1}`);
+      if (input.task >= versions.length) throw new ServiceError('ARTIFACT_NOT_READY', `task ${input.task} of job ${jobId} has not been trained yet (${versions.length} of ${job.tasksTotal} done)`);
+    }
+    const models = versions.map((v) => ({
+      key: `${jobId}/${v.task}/${v.version}`,
+      load: async () => {
+        const model = await this.jobs.model(jobId, v.task);
+        if (!model) throw new ServiceError('ARTIFACT_NOT_READY', `task ${v.task} of job ${jobId} has no model`);
+        return model;
+      },
+    }));
+    const batch = await this.predictor.predict(models, input.inputs, input.task ?? null);
+    return {
+      tasksAvailable: versions.length,
+      predictions: batch.predictions.map((p) => {
+        const { globalLabels, classNames } = batch.labels[p.task];
+        const globalLabel = globalLabels[p.class] ?? null;
+        return {
+          task: p.task,
+          inferred: input.task === undefined,
+          class: p.class,
+          className: classNames?.[p.class] ?? String(globalLabel ?? p.class),
+          globalLabel,
+          probabilities: p.probabilities,
+          entropies: p.entropies,
+        };
+      }),
+    };
+  }
+}
