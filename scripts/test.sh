@@ -8,4 +8,5 @@ cd "$(dirname "$0")/.."
 bash scripts/services.sh >/dev/null
 bash scripts/prisma-generate.sh >/dev/null
 if [ "$#" -gt 0 ]; then files=("$@"); else mapfile -t files < <(find test -name '*.test.ts' | sort); fi
-exec node --import tsx --test --test-concurrency=1 "${files[@]}"
+# Every test has a deadline: a stuck job fails the suite instead of hanging it.
+exec node --import tsx --test --test-concurrency=1 --test-timeout=600000 "${files[@]}"

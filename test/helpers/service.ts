@@ -40,7 +40,8 @@ export function tinySpec(overrides: { iterationsPerTask?: number; tasks?: number
 export interface WorkerHandle {
   process: ChildProcess;
   output(): string;
-  waitForOutput(pattern: RegExp): Promise<void>;
+  /** Resolves when the worker has printed `pattern`; rejects if it exits first or after `timeoutMs`. */
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -120,11 +121,15 @@ export async function createTestService(label: string, envOverrides: Record<stri
       const handle: WorkerHandle = {
         process: child,
         output: () => out,
-        waitForOutput: (pattern) =>
+        waitForOutput: (pattern, timeoutMs = 120_000) =>
           pattern.test(out)
             ? Promise.resolve()
             : Promise.race([
                 new Promise<void>((resolve) => waiters.push({ pattern, resolve })),
+                new Promise<void>((_, reject) =>
+                  // unref: a pending deadline must not keep the test process alive.
+                  setTimeout(() => reject(new Error(`worker printed no ${pattern} within ${timeoutMs} ms:\n${out}`)), timeoutMs).unref(),
+                ),
                 exited.then(({ code, signal }) => {
                   throw new Error(`worker exited (${code ?? signal}) before printing ${pattern}:\n${out}`);
                 }),
