@@ -21,7 +21,7 @@ export type ServiceErrorCode =
   | 'UNSUPPORTED_DATASET_FORMAT'
   /** The upload, or what it expands to, is over the configured limit. */
   | 'DATASET_TOO_LARGE'
-  /** Prediction inputs that do not fit the model (wrong length). */
+  /** Input that does not fit: prediction inputs of the wrong length, text that cannot be stored. */
   | 'INVALID_INPUT'
   /** The request body ended early or the connection broke. */
   | 'UPLOAD_INCOMPLETE';

@@ -16,7 +16,9 @@ export function encodeCursor(c: Cursor): string {
 export function decodeCursor(cursor: string): Cursor {
   const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const createdAt = new Date(iso ?? '');
-  if (!id || Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/.test(id)) {
+  // Dates outside Postgres's timestamp range (a forged cursor) would fail in the query instead.
+  const year = createdAt.getUTCFullYear();
+  if (!id || Number.isNaN(createdAt.getTime()) || year < 1970 || year > 9999 || !/^[0-9a-f-]{36}$/.test(id)) {
     throw new ServiceError('INVALID_CURSOR', 'cursor: not a cursor returned by this API (use nextCursor from the previous page)');
   }
   return { createdAt, id };

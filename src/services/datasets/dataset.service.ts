@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { ServiceError } from '../errors.js';
 import { canonical, decodeCursor, page } from '../pagination.js';
-import { isStorableText } from '../text.js';
+import { isStorableText, UNSTORABLE_TEXT_MESSAGE } from '../text.js';
 import type { DatasetInspector, DatasetReadOptions, DatasetRecord, DatasetRepository, UploadSpool } from '../ports.js';
 import { DEFAULT_LABEL_COLUMN, DEFAULT_TEST_FRACTION, type DatasetFormat, type DatasetSummary } from './dataset.types.js';
 
@@ -49,6 +49,7 @@ export class DatasetService {
   async upload(tenantId: string, input: UploadInput): Promise<{ dataset: DatasetRecord; created: boolean }> {
     const { maxUploadBytes, maxExpandedBytes } = this.limits;
     if (input.declaredBytes !== null && input.declaredBytes > maxUploadBytes) throw tooLarge(maxUploadBytes);
+    if (input.name !== null && !isStorableText(input.name)) throw new ServiceError('INVALID_INPUT', `query parameter name: ${UNSTORABLE_TEXT_MESSAGE}`);
     const options: DatasetReadOptions = {
       labelColumn: input.labelColumn ?? DEFAULT_LABEL_COLUMN,
       testFraction: input.testFraction ?? DEFAULT_TEST_FRACTION,

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { averageAccuracy, backwardTransfer, forgetting, resolveSpec, SpecError } from '../../core/index.js';
 import { ServiceError } from '../errors.js';
 import { canonical, decodeCursor, page } from '../pagination.js';
+import { findUnstorableText, UNSTORABLE_TEXT_MESSAGE } from '../text.js';
 import {
   TERMINAL_STATUSES,
   type CurveKind,
@@ -37,6 +38,9 @@ export interface JobMetrics {
   curve: { kind: CurveKind; points: CurvePoint[]; nextCursor: string | null };
 }
 
+/** Metric points are numbered by a Postgres bigint. */
+const MAX_BIGINT = 2n ** 63n - 1n;
+
 export class JobService {
   constructor(
     private readonly jobs: JobRepository,
@@ -52,6 +56,10 @@ export class JobService {
     if (metadata !== null) {
       const bytes = Buffer.byteLength(JSON.stringify(metadata));
       if (bytes > METADATA_MAX_BYTES) throw new SpecError('metadata', `must be at most ${METADATA_MAX_BYTES} bytes as JSON (got ${bytes})`);
+    }
+    for (const [field, value] of [['name', name], ['metadata', metadata]] as const) {
+      const bad = findUnstorableText(value, field);
+      if (bad) throw new SpecError(bad, UNSTORABLE_TEXT_MESSAGE);
     }
     const key = input.idempotencyKey ?? null;
     const requestHash = key ? createHash('sha256').update(canonical(input.body)).digest('hex') : null;
@@ -129,7 +137,7 @@ export class JobService {
     const job = await this.get(tenantId, id);
     const results = await this.jobs.taskResults(job.id);
     const matrix = results.map((r) => r.accuracies);
-    if (opts.cursor !== undefined && !/^\d{1,19}$/.test(opts.cursor)) {
+    if (opts.cursor !== undefined && !(/^\d{1,19}$/.test(opts.cursor) && BigInt(opts.cursor) <= MAX_BIGINT)) {
       throw new ServiceError('INVALID_CURSOR', 'cursor: not a cursor returned by this API (use curve.nextCursor from the previous page)');
     }
     const rows = await this.jobs.curve(job.id, opts.curve, { task: opts.task, limit: opts.limit + 1, afterSeq: opts.cursor });
