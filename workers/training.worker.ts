@@ -10,7 +10,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'bullmq';
 import { loadEnv } from '../src/config/env.js';
+import { createPgPool, createPrismaClient } from '../src/infra/prisma/client.js';
+import { PrismaTrainingRepository } from '../src/infra/prisma/training.repository.js';
 import { workerConnection } from '../src/infra/queue/connection.js';
+import { describeQueueFailure } from '../src/services/training/queue-failure.js';
 import { assertRegistryComplete, loadProcessors } from './registry.js';
 import { SHUTDOWN_REASON } from './processors/train-job.processor.js';
 
@@ -35,7 +38,22 @@ const worker = new Worker(config.QUEUE_NAME, path.join(here, 'training.sandbox.m
 worker.on('error', (err) => log(`error: ${err.message}`));
 worker.on('active', (job) => log(`job ${job.id} started (attempt ${job.attemptsMade + 1})`));
 worker.on('completed', (job, result) => log(`job ${job.id} done: ${JSON.stringify(result)}`));
-worker.on('failed', (job, err) => log(`job ${job?.id} failed: ${err.message}`));
+// The training child records its own failures, but not its death (out of memory, a native crash,
+// a kill) nor the queue giving up: say so in Postgres here, so the API never shows such a job
+// "running" forever (the API's reconciler is the backstop when this process is gone too).
+const dbOptions = { url: config.databaseUrl, schema: config.databaseSchema, poolSize: 1 };
+const pool = createPgPool(dbOptions);
+pool.on('error', (err) => log(`postgres: ${err.message}`));
+const store = new PrismaTrainingRepository(createPrismaClient({ ...dbOptions, pool }), pool);
+worker.on('failed', (job, err) => {
+  log(`job ${job?.id} failed: ${err.message}`);
+  if (!job || err.name === 'WaitingError') return;
+  const attempts = job.attemptsMade;
+  const final = err.name === 'UnrecoverableError' || attempts >= (job.opts.attempts ?? 1);
+  const error = describeQueueFailure(err.message, attempts);
+  const write = final ? store.fail(job.data.jobId, error) : store.requeue(job.data.jobId, `attempt ${attempts} failed (${error.code}): ${error.message}; retrying`);
+  write.catch((e: Error) => log(`could not record the failure of job ${job.id}: ${e.message}`));
+});
 worker.on('stalled', (jobId) => log(`job ${jobId} stalled (its worker died); it will be resumed`));
 await worker.waitUntilReady();
 log(`ready: queue "${config.QUEUE_NAME}", concurrency ${config.WORKER_CONCURRENCY}, lock ${config.LOCK_DURATION_MS} ms`);

@@ -108,6 +108,8 @@ export interface JobRepository {
   events(jobId: string): Promise<{ status: JobStatus; message: string | null; at: Date }[]>;
   /** Ids of queued or running jobs (any tenant) last updated before `before`, oldest first. */
   unfinished(before: Date, limit: number): Promise<string[]>;
+  /** Moves a queued or running job to failed (any tenant); nothing happens to a job in any other state. */
+  failUnfinished(id: string, error: JobError): Promise<void>;
 }
 
 export interface TrainingQueue {
@@ -116,6 +118,8 @@ export interface TrainingQueue {
   removeIfWaiting(jobId: string): Promise<boolean>;
   /** Whether the queue holds the job in any state (waiting, active, delayed, completed, failed). */
   has(jobId: string): Promise<boolean>;
+  /** When the queue gave up on the job (attempts or stalls exhausted): its reason and attempts made; else null. */
+  failure(jobId: string): Promise<{ reason: string; attempts: number } | null>;
 }
 
 export interface Tenant {

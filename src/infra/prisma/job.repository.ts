@@ -4,6 +4,7 @@ import type {
   CurveKind,
   CurvePoint,
   JobCursor,
+  JobError,
   JobRecord,
   JobRepository,
   JobStatus,
@@ -63,6 +64,16 @@ export class PrismaJobRepository implements JobRepository {
       select: { id: true },
     });
     return rows.map((r) => r.id);
+  }
+
+  async failUnfinished(id: string, error: JobError): Promise<void> {
+    await this.db.$transaction(async (tx) => {
+      const { count } = await tx.job.updateMany({
+        where: { id, status: { in: ['queued', 'running'] } },
+        data: { status: 'failed', errorCode: error.code, errorMessage: error.message, finishedAt: new Date(), currentTask: null, etaMs: null },
+      });
+      if (count > 0) await tx.jobEvent.create({ data: { jobId: id, status: 'failed', message: `${error.code}: ${error.message}` } });
+    });
   }
 
   // Reads on the polling path use plain SQL: Prisma's query planning costs more than the query.

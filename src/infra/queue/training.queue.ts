@@ -61,6 +61,13 @@ export class BullTrainingQueue implements TrainingQueue {
     return (await this.queue.getJob(jobId)) !== undefined;
   }
 
+  async failure(jobId: string): Promise<{ reason: string; attempts: number } | null> {
+    await this.connected();
+    const job = await this.queue.getJob(jobId);
+    if (!job || (await job.getState()) !== 'failed') return null;
+    return { reason: job.failedReason ?? 'unknown', attempts: job.attemptsMade };
+  }
+
   /**
    * Waits at most READY_WAIT_MS for Redis. Commands fail at once while it is away (no offline
    * queue), but BullMQ first waits for a connection that has never been ready, and would wait

@@ -7,6 +7,7 @@ import { averageAccuracy, backwardTransfer, forgetting, resolveSpec, SpecError }
 import { ServiceError } from '../errors.js';
 import { canonical, decodeCursor, page } from '../pagination.js';
 import { findUnstorableText, UNSTORABLE_TEXT_MESSAGE } from '../text.js';
+import { describeQueueFailure } from '../training/queue-failure.js';
 import {
   TERMINAL_STATUSES,
   type CurveKind,
@@ -84,11 +85,19 @@ export class JobService {
    * without its append-only file, a flushed database): without this such a job would stay
    * "queued" forever. Jobs updated within `graceMs` are left alone, so a submission between its
    * insert and its enqueue is not raced. Adding is idempotent (the queue's job id is the job's),
-   * and a re-run resumes from the job's last checkpoint. Returns the ids put back.
+   * and a re-run resumes from the job's last checkpoint. Jobs the queue has failed for good are
+   * failed in Postgres too, with a code saying why. Returns the ids put back.
    */
   async reconcile(now = new Date(), graceMs = 60_000, limit = 1000): Promise<string[]> {
     const requeued: string[] = [];
     for (const id of await this.jobs.unfinished(new Date(now.getTime() - graceMs), limit)) {
+      // The queue gave up on it (the training process died on every attempt, stalls exhausted)
+      // and no process was left to say so in Postgres.
+      const failure = await this.queue.failure(id);
+      if (failure) {
+        await this.jobs.failUnfinished(id, describeQueueFailure(failure.reason, failure.attempts));
+        continue;
+      }
       if (await this.queue.has(id)) continue;
       await this.queue.enqueue(id);
       requeued.push(id);

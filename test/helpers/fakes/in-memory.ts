@@ -167,6 +167,9 @@ export class MemoryJobs implements JobRepository, TrainingStore {
   async fail(jobId: string, error: JobError) {
     this.transition(jobId, ['queued', 'running'], 'failed', { error, finishedAt: this.tick() }, error.message);
   }
+  async failUnfinished(jobId: string, error: JobError) {
+    await this.fail(jobId, error);
+  }
   async requeue(jobId: string, message: string) {
     this.transition(jobId, ['running'], 'queued', { currentTask: null, iteration: null }, message);
   }
@@ -183,7 +186,12 @@ export class MemoryQueue implements TrainingQueue {
     this.queued = this.queued.filter((id) => id !== jobId);
     return true;
   }
+  /** Jobs the queue gave up on, with the reason BullMQ would record. */
+  failed = new Map<string, { reason: string; attempts: number }>();
   async has(jobId: string) {
-    return this.queued.includes(jobId);
+    return this.queued.includes(jobId) || this.failed.has(jobId);
+  }
+  async failure(jobId: string) {
+    return this.failed.get(jobId) ?? null;
   }
 }

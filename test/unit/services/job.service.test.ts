@@ -27,6 +27,25 @@ describe('JobService', () => {
     assert.deepEqual(queue.queued, [job.id]);
   });
 
+  it('reconcile fails in Postgres the jobs the queue gave up on, saying why, and re-queues lost ones', async () => {
+    const { service, jobs, queue } = setup();
+    const died = (await service.submit('t1', { body: spec })).job.id;
+    const stalled = (await service.submit('t1', { body: spec })).job.id;
+    const lost = (await service.submit('t1', { body: spec })).job.id;
+    await jobs.markRunning(died, 'wasm', 'test');
+    queue.queued = [];
+    queue.failed.set(died, { reason: 'Unexpected exit code: null signal: SIGKILL', attempts: 3 });
+    queue.failed.set(stalled, { reason: 'job stalled more than allowable limit', attempts: 1 });
+    const later = new Date(Date.now() + 3_600_000);
+    assert.deepEqual(await service.reconcile(later, 60_000), [lost]);
+    const a = await service.get('t1', died);
+    assert.equal(a.status, 'failed');
+    assert.equal(a.error?.code, 'TRAINING_PROCESS_DIED');
+    assert.match(a.error!.message, /killed by SIGKILL \(3 attempts\).*memory/);
+    assert.equal((await service.get('t1', stalled)).error?.code, 'WORKER_LOST');
+    assert.deepEqual(await service.reconcile(later, 60_000), [], 'nothing left to do');
+  });
+
   it('removes the job again when the queue is down, so the same key can be retried', async () => {
     const { service, jobs, queue } = setup();
     queue.down = true;
