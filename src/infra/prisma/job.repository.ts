@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { taskCount } from '../../core/index.js';
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import type {
   CurveKind,
@@ -29,7 +30,7 @@ export class PrismaJobRepository implements JobRepository {
           INSERT INTO jobs (id, tenant_id, name, metadata, spec, status, idempotency_key, request_hash, tasks_total, iterations_per_task, updated_at)
           VALUES (${randomUUID()}::uuid, ${job.tenantId}::uuid, ${job.name}, ${job.metadata === null ? null : JSON.stringify(job.metadata)}::jsonb,
                   ${JSON.stringify(job.spec)}::jsonb, 'queued', ${job.idempotencyKey}, ${job.requestHash},
-                  ${job.spec.benchmark.tasks}, ${job.spec.training.iterationsPerTask}, now())
+                  ${taskCount(job.spec.benchmark)}, ${job.spec.training.iterationsPerTask}, now())
           ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
           RETURNING *
         ), e AS (
