@@ -45,6 +45,7 @@ export const EnvSchema = Type.Object({
   DATASET_INSPECT_CONCURRENCY: int(1, 1, 'API: uploads decoded and validated at once (each in its own thread)'),
   DATASET_INSPECT_TIMEOUT_MS: int(1_800_000, 1000, 'API: longest time to decode and validate one upload'),
   UPLOAD_DIR: Type.String({ default: '', description: 'API: scratch directory for uploads in progress (default: <os tmpdir>/retain-uploads)' }),
+  DATASET_CACHE_DIR: Type.String({ default: '', description: 'workers: local copies of uploaded data sets, one file per SHA-256 (default: <os tmpdir>/retain-dataset-cache)' }),
   BLOB_CHUNK_BYTES: int(8 * 1024 ** 2, 1024, 'size of the chunks large bytes are stored in (Postgres refuses values over 1 GB)'),
 });
 export type Env = Static<typeof EnvSchema>;

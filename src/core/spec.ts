@@ -390,7 +390,7 @@ export interface DatasetFacts extends UploadedDatasetInfo {
 }
 
 export interface ResolveContext {
-  /** The caller's data sets named in `benchmark.tasks`, by id; a missing id is an unknown data set. */
+  /** The caller's data sets named in `benchmark.tasks`, by lower-case id; a missing id is an unknown data set. */
   datasets?: ReadonlyMap<string, DatasetFacts>;
 }
 
@@ -465,7 +465,9 @@ function resolveDatasetTasks(b: JobSpec['benchmark'], known: ReadonlyMap<string,
   b.tasks = b.tasks.map((task, i) => {
     const at = `benchmark.tasks[${i}]`;
     if (typeof task?.dataset !== 'string') throw new SpecError(`${at}.dataset`, 'required: the id of an uploaded data set');
-    const facts = known.get(task.dataset);
+    // Ids are stored lower-case, as Postgres prints uuids, so the stored spec matches them as text.
+    const id = task.dataset.toLowerCase();
+    const facts = known.get(id);
     if (!facts) throw new SpecError(`${at}.dataset`, `no data set ${task.dataset} (upload one with POST /v1/datasets; GET /v1/datasets lists yours)`);
     const classes = task.classes ?? facts.classNames;
     const seen = new Set<string>();
@@ -483,8 +485,8 @@ function resolveDatasetTasks(b: JobSpec['benchmark'], known: ReadonlyMap<string,
         `its samples have shape [${facts.inputShape}] but task ${first.task}'s have [${first.shape}]; all tasks of a job need the same input shape`,
       );
     }
-    datasets[task.dataset] = { inputShape: facts.inputShape, dtype: facts.dtype, sha256: facts.sha256 };
-    return { dataset: task.dataset, classes: [...classes] };
+    datasets[id] = { inputShape: facts.inputShape, dtype: facts.dtype, sha256: facts.sha256 };
+    return { dataset: id, classes: [...classes] };
   });
   b.datasets = datasets;
 }

@@ -32,9 +32,10 @@ export function createApiContext(config: Config, onError: (err: Error) => void =
     onError,
   );
   const apiKeys = new ApiKeyService(new PrismaApiKeyRepository(db));
-  const jobs = new JobService(new PrismaJobRepository(db), queue);
+  const datasetRepository = new PrismaDatasetRepository(db, pool, config.BLOB_CHUNK_BYTES);
+  const jobs = new JobService(new PrismaJobRepository(db), queue, datasetRepository);
   const datasets = new DatasetService(
-    new PrismaDatasetRepository(db, pool, config.BLOB_CHUNK_BYTES),
+    datasetRepository,
     new FileUploadSpool(config.UPLOAD_DIR || path.join(os.tmpdir(), 'retain-uploads')),
     new ThreadDatasetInspector({ concurrency: config.DATASET_INSPECT_CONCURRENCY, timeoutMs: config.DATASET_INSPECT_TIMEOUT_MS }),
     { maxUploadBytes: config.DATASET_MAX_UPLOAD_BYTES, maxExpandedBytes: config.DATASET_MAX_EXPANDED_BYTES },
