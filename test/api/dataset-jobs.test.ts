@@ -11,6 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
+import { resolveSpec } from '../../src/core/index.js';
+import { PrismaJobRepository } from '../../src/infra/prisma/job.repository.js';
 import { csv, imageFolderFiles, packTarGz } from '../helpers/dataset-builders.js';
 import { createTestService, eventually, type TestService } from '../helpers/service.js';
 
@@ -117,6 +119,21 @@ describe('jobs on uploaded data sets over HTTP', () => {
     const ft = await submit(spec([{ dataset: images, classes: ['ship', 'cat', 'dog'] }, { dataset: images, classes: ['truck', 'dog'] }], 'finetune'));
     assert.equal(ft.statusCode, 201, ft.body);
     jobs.finetune = ft.json().id;
+  });
+
+  it('stores no job when a data set it names is deleted between the check and the insert', async () => {
+    const gone = await upload(table(30, 5, ['g', 'h']), alice);
+    const { rows } = await svc.pool.query<{ tenant_id: string; sha256: string }>('SELECT tenant_id, sha256 FROM datasets WHERE id = $1', [gone]);
+    const facts = { inputShape: [5], dtype: 'float32' as const, sha256: rows[0].sha256, classNames: ['g', 'h'], counts: { train: [12, 12], test: [3, 3] } };
+    const resolved = resolveSpec(spec([{ dataset: gone }]), { datasets: new Map([[gone, facts]]) });
+    await svc.app.inject({ method: 'DELETE', url: `/v1/datasets/${gone}`, headers: { authorization: alice } });
+    const repo = new PrismaJobRepository(svc.db);
+    const before = (await svc.pool.query('SELECT count(*)::int AS n FROM jobs')).rows[0].n;
+    await assert.rejects(
+      repo.create({ tenantId: rows[0].tenant_id, name: null, metadata: null, spec: resolved, idempotencyKey: null, requestHash: null }),
+      (e: Error & { code?: string }) => e.code === 'INVALID_SPEC' && /benchmark\.tasks: a data set named here was deleted/.test(e.message),
+    );
+    assert.equal((await svc.pool.query('SELECT count(*)::int AS n FROM jobs')).rows[0].n, before);
   });
 
   it('fails jobs whose data set was damaged or removed before they ran, with INVALID_DATA and DATA_NOT_FOUND', async () => {
