@@ -69,7 +69,7 @@ const DatasetTaskSchema = strict(
 /** What the resolved spec records about each uploaded data set it trains on. */
 const UploadedDatasetSchema = strict(
   {
-    inputShape: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 3, description: '[height, width, channels] for images, [features] for tables' }),
+    inputShape: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 8, description: '[height, width, channels] for images, [features] for tables' }),
     dtype: literalUnion(SAMPLE_DTYPES, 'uint8: values 0-255, trained on as x / 255; float32: trained on as uploaded'),
     sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the upload, checked by workers' }),
   },
