@@ -57,6 +57,8 @@ module.exports = {
     },
   ],
   options: {
+    // Worktrees link node_modules to another checkout; resolve packages as node_modules/... there too.
+    preserveSymlinks: true,
     doNotFollow: { path: 'node_modules' },
     exclude: { path: ['^src/generated/'] },
     tsPreCompilationDeps: true,
