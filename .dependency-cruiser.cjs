@@ -57,11 +57,11 @@ module.exports = {
     },
   ],
   options: {
+    // Worktrees link node_modules to another checkout; resolve packages as node_modules/... there too.
+    preserveSymlinks: true,
     doNotFollow: { path: 'node_modules' },
     exclude: { path: ['^src/generated/'] },
     tsPreCompilationDeps: true,
-    // A git worktree may share node_modules through a symlink; rules name node_modules/..., not where it points.
-    preserveSymlinks: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'], extensions: ['.ts', '.js', '.mjs', '.cjs', '.json'] },
     reporterOptions: { text: { highlightFocused: true } },

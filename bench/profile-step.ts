@@ -19,7 +19,7 @@ import { createLearner } from '../src/core/methods/create-learner.js';
 import { crossEntropy } from '../src/core/methods/learner.js';
 import { median } from '../src/core/metrics/metrics.js';
 import { Random } from '../src/core/random.js';
-import { benchmarkShape, resolveSpec } from '../src/core/spec.js';
+import { benchmarkShape, resolveSpec, taskCount } from '../src/core/spec.js';
 import { selectBackend, type BackendChoice } from '../src/infra/tf-backend.js';
 
 const preset = (process.argv[2] ?? 'split-mnist') as 'split-mnist' | 'permuted-mnist';
@@ -30,7 +30,7 @@ const REPS = Number(process.env.PROFILE_REPS ?? (preset === 'split-mnist' ? 20 :
 
 const spec = resolveSpec({ preset, benchmark: { tasks: Math.max(5, ...tasksToProfile.map((t) => t + 1)) } });
 const { inputSize, outputSize } = benchmarkShape(spec.benchmark);
-const learner = createLearner(spec, { inputSize, outputSize, numTasks: spec.benchmark.tasks }, new Random(1));
+const learner = createLearner(spec, { inputSize, outputSize, numTasks: taskCount(spec.benchmark) }, new Random(1));
 const hnet = learner.hnet!;
 const theta = learner.target.weights!;
 const shapes = learner.target.paramShapes;

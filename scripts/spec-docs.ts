@@ -55,6 +55,50 @@ Example (the README's main job):
  "training": {"iterationsPerTask": 500, "seed": 1}}
 \`\`\`
 
+## Tasks from uploaded data sets (\`"kind": "datasets"\`)
+
+Through the API only (the CLI trains the built-in benchmarks). Upload data sets with
+\`POST /v1/datasets\` first, then name them, task by task:
+
+\`\`\`json
+{"preset": "split-mnist", "method": "hypermask",
+ "benchmark": {"kind": "datasets", "tasks": [
+   {"dataset": "<id>", "classes": ["cat", "dog"]},
+   {"dataset": "<id>", "classes": ["ship", "truck", "plane"]},
+   {"dataset": "<other id>"}]}}
+\`\`\`
+
+- Each task is a data set of yours, or some of its classes (\`classes\` left out: all of them, in
+  the data set's order). Local label k of a task is \`classes[k]\`. Its training split is the data
+  set's training split restricted to those classes (\`trainLimit\`, \`validationSize\` and
+  \`testLimit\` apply per task, as for the built-in benchmarks; \`validationSize\` defaults to 0
+  here), its test split the data set's test split (the upload's own, or the part held out at
+  upload with its \`testFraction\` and \`seed\`).
+- All tasks need the same input shape. The MLP sees each sample flattened row-major (images HWC),
+  so its input size is the product of the shape; the shape itself is kept in
+  \`benchmark.datasets\` for targets that use it.
+- Values: uint8 data (images) are trained on as x / 255, float32 data as uploaded. With
+  \`normalize\`, both are then standardised with one mean and standard deviation per data set,
+  over all values of its training split. \`augment\` and \`padTo32\` are for the built-in
+  benchmarks only.
+- Tasks may have different numbers of classes. All tasks share one output layer as wide as the
+  task with the most classes; a task with K classes uses outputs 0..K-1. Its other outputs are
+  never targets (training still takes the softmax over all outputs, which pushes them down), and
+  evaluation, task inference and its exported model use only its K outputs: the model of a
+  K-class task has exactly K outputs, output k meaning \`userDefinedMetadata.retain.classNames[k]\`.
+- Global labels (task inference, \`globalLabels\` in the model metadata) are task-major: task t's
+  class k is k plus the number of classes of tasks 0..t-1, even when two tasks share a class name.
+- Exported models take raw values in the units of the upload: pixels 0-255 for uint8 data, values
+  as uploaded for float32; the scaling and any standardisation are folded into the first layer.
+- A preset fills the method's hyperparameters (networks, training, regularisation), never the
+  benchmark. On submission, \`benchmark.tasks\` is stored with every task's class list and
+  \`benchmark.datasets\` with each data set's input shape, dtype and SHA-256, which workers check.
+- Refused with 400 INVALID_SPEC and the field named: a data set that is not yours or does not
+  exist (\`benchmark.tasks[1].dataset\`), a class it lacks (\`benchmark.tasks[0].classes\`), input
+  shapes that differ between tasks, a task left without training or test samples. A data set
+  cannot be deleted while a queued or running job uses it (409); if it is removed or damaged
+  anyway, the job fails with DATA_NOT_FOUND or INVALID_DATA.
+
 ## Fields (defaults without a preset)
 
 | field | allowed | default | meaning |

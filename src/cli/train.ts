@@ -51,7 +51,12 @@ async function main(): Promise<number> {
 
   let spec;
   try {
-    spec = resolveSpec(JSON.parse(await readFile(values.spec, 'utf8')));
+    const input = JSON.parse(await readFile(values.spec, 'utf8'));
+    if (input?.benchmark?.kind === 'datasets') {
+      console.error('benchmarks of kind "datasets" train on uploaded data sets through the API (POST /v1/jobs); the CLI trains the built-in ones');
+      return 2;
+    }
+    spec = resolveSpec(input);
   } catch (err) {
     console.error(`invalid spec ${values.spec}: ${(err as Error).message}`);
     return 2;

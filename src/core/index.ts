@@ -6,6 +6,7 @@ export type * from './data/types.js';
 export type * from './continual/types.js';
 export { parseIdx, encodeIdx, imageSetFromIdx } from './data/idx.js';
 export { buildTasks } from './data/benchmarks.js';
+export { buildDatasetTasks } from './data/dataset-tasks.js';
 export { runContinualLearning, modelSeed, dataSeed } from './continual/run-continual-learning.js';
 export { readCheckpointState, CHECKPOINT_FORMAT, type CheckpointState } from './io/checkpoint.js';
 export { encodeSafetensors, decodeSafetensors, type NamedArray } from './io/safetensors.js';

@@ -14,7 +14,8 @@ import { SpecError } from './errors.js';
 export const METHODS = ['hypermask', 'hnet', 'finetune'] as const;
 export const PRESETS = ['split-mnist', 'permuted-mnist'] as const;
 export const DATASETS = ['mnist', 'fashion-mnist'] as const;
-export const BENCHMARK_KINDS = ['split', 'permuted'] as const;
+export const BENCHMARK_KINDS = ['split', 'permuted', 'datasets'] as const;
+export const SAMPLE_DTYPES = ['uint8', 'float32'] as const;
 export const TARGET_ACTIVATIONS = ['relu', 'sigmoid'] as const;
 export const HNET_ACTIVATIONS = ['elu', 'relu', 'sigmoid'] as const;
 
@@ -47,6 +48,36 @@ const widths = (description: string) =>
 const strict = <T extends Record<string, TSchema>>(props: T, description: string) =>
   Type.Object(props, { additionalProperties: false, description });
 
+const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+
+/** Most classes one task of kind "datasets" may have (uploads allow up to 1,000 classes). */
+export const MAX_TASK_CLASSES = 1000;
+
+/** One task of kind "datasets": an uploaded data set, or some of its classes. */
+const DatasetTaskSchema = strict(
+  {
+    dataset: Type.String({ pattern: UUID_PATTERN, description: 'id of an uploaded data set (POST /v1/datasets)' }),
+    classes: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), {
+      minItems: 2,
+      maxItems: MAX_TASK_CLASSES,
+      description: "class names of the task, in the order of its outputs (local label k is classes[k]); default: all the data set's classes",
+    }),
+  },
+  'one task: an uploaded data set, or some of its classes',
+);
+
+/** What the resolved spec records about each uploaded data set it trains on. */
+const UploadedDatasetSchema = strict(
+  {
+    inputShape: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 8, description: '[height, width, channels] for images, [features] for tables' }),
+    dtype: literalUnion(SAMPLE_DTYPES, 'uint8: values 0-255, trained on as x / 255; float32: trained on as uploaded'),
+    sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the upload, checked by workers' }),
+  },
+  'an uploaded data set',
+);
+export type UploadedDatasetInfo = Static<typeof UploadedDatasetSchema>;
+export type DatasetTask = Static<typeof DatasetTaskSchema>;
+
 /** Every field, fully resolved. All fields are required here; see `JobSpecInputSchema`. */
 export const JobSpecSchema = strict(
   {
@@ -54,17 +85,29 @@ export const JobSpecSchema = strict(
     method: literalUnion(METHODS, 'continual-learning method'),
     benchmark: strict(
       {
-        kind: literalUnion(BENCHMARK_KINDS, '"split": classes divided among tasks; "permuted": one pixel permutation per task'),
-        dataset: literalUnion(DATASETS, 'data set name, resolved to IDX files in $RETAIN_DATA_DIR/<name>/'),
-        tasks: int(1, LIMITS.tasks, 'number of tasks'),
+        kind: literalUnion(
+          BENCHMARK_KINDS,
+          '"split": classes divided among tasks; "permuted": one pixel permutation per task; "datasets": tasks from uploaded data sets, listed in tasks',
+        ),
+        dataset: literalUnion(DATASETS, 'split, permuted: built-in data set, resolved to IDX files in $RETAIN_DATA_DIR/<name>/'),
+        tasks: Type.Union([
+          int(1, LIMITS.tasks, 'split, permuted: number of tasks'),
+          Type.Array(DatasetTaskSchema, { minItems: 1, maxItems: LIMITS.tasks, description: 'datasets: the tasks in order, each {"dataset": id, "classes"?: [names]}' }),
+        ]),
+        datasets: Type.Union([
+          Type.Record(Type.String({ pattern: UUID_PATTERN }), UploadedDatasetSchema),
+          Type.Null(),
+        ], { description: 'datasets: filled in on submission (input shape, dtype, sha256 of each data set named in tasks); anything sent is replaced' }),
         classesPerTask: int(2, 10, 'split: classes per task (labels re-indexed 0..K-1 within each task)'),
         padTo32: Type.Boolean({ description: 'zero-pad 28x28 images to 32x32 (1024 inputs)' }),
         permuteFirstTask: Type.Boolean({ description: 'permuted: also permute task 1 (HyperMask does)' }),
         validationSize: int(0, 60000, 'first N training samples of each task held out for validation'),
         trainLimit: Type.Union([int(1, 60000, 'use at most N training samples per task'), Type.Null()]),
         testLimit: Type.Union([int(1, 10000, 'evaluate on at most N test samples per task'), Type.Null()]),
-        normalize: Type.Boolean({ description: 'standardise inputs with mean 0.1307, std 0.3081' }),
-        augment: Type.Boolean({ description: 'random 28x28 crop after 4-pixel zero padding (training only)' }),
+        normalize: Type.Boolean({
+          description: 'split, permuted: standardise inputs with mean 0.1307, std 0.3081; datasets: with the mean and standard deviation of all training values of the task\'s data set (after x / 255 for uint8)',
+        }),
+        augment: Type.Boolean({ description: 'split, permuted: random 28x28 crop after 4-pixel zero padding (training only)' }),
       },
       'which data, split into which tasks',
     ),
@@ -117,7 +160,10 @@ export const JobSpecSchema = strict(
 );
 export type JobSpec = Static<typeof JobSpecSchema>;
 
-/** Makes every property optional, recursively, keeping `additionalProperties: false`. */
+/**
+ * Makes every property optional, recursively (into array items and union members too, so a task's
+ * `classes` may be left out), keeping `additionalProperties: false`.
+ */
 function partialDeep(schema: TSchema): TSchema {
   if (schema.type === 'object' && schema.properties) {
     const props: Record<string, TSchema> = {};
@@ -126,6 +172,8 @@ function partialDeep(schema: TSchema): TSchema {
     }
     return Type.Object(props, { additionalProperties: false, description: schema.description });
   }
+  if (schema.type === 'array' && schema.items) return { ...schema, items: partialDeep(schema.items as TSchema) } as TSchema;
+  if (schema.anyOf) return { ...schema, anyOf: (schema.anyOf as TSchema[]).map(partialDeep) } as TSchema;
   return schema;
 }
 
@@ -192,6 +240,7 @@ const PRESET_VALUES: Record<Preset, Record<Method, JobSpecInput>> = {
 /** Defaults used when neither the user nor a preset sets a field. */
 function baseDefaults(kind: JobSpec['benchmark']['kind']): JobSpec {
   const split = kind === 'split';
+  const uploaded = kind === 'datasets';
   return {
     preset: null,
     method: 'hypermask',
@@ -199,10 +248,12 @@ function baseDefaults(kind: JobSpec['benchmark']['kind']): JobSpec {
       kind,
       dataset: 'fashion-mnist',
       tasks: 5,
+      datasets: null,
       classesPerTask: 2,
-      padTo32: !split,
+      padTo32: kind === 'permuted',
       permuteFirstTask: true,
-      validationSize: split ? 1000 : 5000,
+      // Uploads are often small: hold nothing out unless asked.
+      validationSize: uploaded ? 0 : split ? 1000 : 5000,
       trainLimit: null,
       testLimit: null,
       normalize: split,
@@ -234,12 +285,28 @@ function merge<T>(base: T, over: unknown): T {
   return out as T;
 }
 
-/** Turns TypeBox's first error into a `SpecError` naming the field and what is allowed. */
-function checkAgainst(schema: TSchema, value: unknown): void {
+/** A JSON pointer below `prefix` as a field name: "/benchmark/tasks/1/classes" -> "benchmark.tasks[1].classes". */
+function fieldName(prefix: string, pointer: string): string {
+  const parts = `${prefix}${pointer}`.split('/').filter(Boolean);
+  if (parts.length === 0) return 'spec';
+  return parts.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+/**
+ * Turns TypeBox's first error into a `SpecError` naming the field and what is allowed. When a
+ * union fails on a value of one member's type (a list of tasks), the error comes from inside
+ * that member, so it names e.g. `benchmark.tasks[1].dataset` rather than the whole list.
+ */
+function checkAgainst(schema: TSchema, value: unknown, prefix = ''): void {
   const error = Value.Errors(schema, value).First();
   if (!error) return;
-  const field = error.path === '' ? 'spec' : error.path.slice(1).replace(/\//g, '.');
   const s = error.schema as TSchema;
+  if (s.anyOf && error.value !== null && typeof error.value === 'object') {
+    const shape = Array.isArray(error.value) ? 'array' : 'object';
+    const member = (s.anyOf as TSchema[]).find((m) => m.type === shape);
+    if (member) checkAgainst(member, error.value, `${prefix}${error.path}`);
+  }
+  const field = fieldName(prefix, error.path);
   let allowed = error.message;
   if (s.anyOf) {
     const literals = (s.anyOf as TSchema[]).map((o) => (o.const !== undefined ? JSON.stringify(o.const) : o.type));
@@ -257,7 +324,8 @@ function checkAgainst(schema: TSchema, value: unknown): void {
 /** Finds the first property the schema does not declare, for a message clearer than TypeBox's. */
 function unknownField(schema: TSchema, value: unknown, path: string): string | null {
   if (!isPlainObject(value) || schema.type !== 'object') return null;
-  const props = schema.properties as Record<string, TSchema>;
+  const props = schema.properties as Record<string, TSchema> | undefined;
+  if (!props) return null;
   for (const [k, v] of Object.entries(value)) {
     const p = path ? `${path}.${k}` : k;
     if (!(k in props)) return p;
@@ -274,8 +342,27 @@ export function mlpParameterCount(sizes: number[]): number {
   return n;
 }
 
-/** Input size and classes per task implied by the benchmark settings. */
+/** Number of tasks of a resolved benchmark (a count for built-in kinds, the list's length for "datasets"). */
+export function taskCount(b: JobSpec['benchmark']): number {
+  return typeof b.tasks === 'number' ? b.tasks : b.tasks.length;
+}
+
+/** The tasks of a resolved benchmark of kind "datasets" (an empty list for built-in kinds). */
+export function datasetTasks(b: JobSpec['benchmark']): DatasetTask[] {
+  return typeof b.tasks === 'number' ? [] : b.tasks;
+}
+
+/**
+ * Input size and output size implied by the benchmark settings. For "datasets" the input is the
+ * flattened sample (product of its shape, images HWC) and the output has as many units as the
+ * task with the most classes.
+ */
 export function benchmarkShape(b: JobSpec['benchmark']): { inputSize: number; outputSize: number } {
+  if (b.kind === 'datasets') {
+    const tasks = datasetTasks(b);
+    const shape = b.datasets?.[tasks[0]?.dataset]?.inputShape ?? [];
+    return { inputSize: shape.reduce((a, d) => a * d, 1), outputSize: Math.max(0, ...tasks.map((t) => t.classes.length)) };
+  }
   const side = b.padTo32 ? 32 : 28;
   return { inputSize: side * side, outputSize: b.kind === 'split' ? b.classesPerTask : DATASET_CLASSES[b.dataset] };
 }
@@ -291,15 +378,28 @@ export function parameterCounts(spec: JobSpec): { target: number; hypernetwork: 
   const outDim = chunked ? h.chunkSize! : target;
   const body = mlpParameterCount([inDim, ...h.hidden, outDim]);
   const chunkEmbeddings = chunked ? Math.ceil(target / h.chunkSize!) * h.chunkEmbeddingDim : 0;
-  const embeddings = spec.benchmark.tasks * h.embeddingDim;
+  const embeddings = taskCount(spec.benchmark) * h.embeddingDim;
   return { target: spec.method === 'hnet' ? 0 : target, hypernetwork: body + chunkEmbeddings + embeddings };
+}
+
+/** What `resolveSpec` needs to know about an uploaded data set (the service looks it up). */
+export interface DatasetFacts extends UploadedDatasetInfo {
+  classNames: string[];
+  /** Samples per class (index = class id) in each split. */
+  counts: { train: number[]; test: number[] };
+}
+
+export interface ResolveContext {
+  /** The caller's data sets named in `benchmark.tasks`, by lower-case id; a missing id is an unknown data set. */
+  datasets?: ReadonlyMap<string, DatasetFacts>;
 }
 
 /**
  * Validates a user spec, applies the preset and defaults, and checks the combination.
- * Throws `SpecError` (code INVALID_SPEC) naming the first offending field.
+ * Pure: what it needs about uploaded data sets comes in `context`. Throws `SpecError` (code
+ * INVALID_SPEC) naming the first offending field.
  */
-export function resolveSpec(input: unknown): JobSpec {
+export function resolveSpec(input: unknown, context: ResolveContext = {}): JobSpec {
   if (!isPlainObject(input)) throw new SpecError('spec', 'must be a JSON object');
   const unknown = unknownField(JobSpecInputSchema, input, '');
   if (unknown) throw new SpecError(unknown, 'unknown field (remove it)');
@@ -310,18 +410,25 @@ export function resolveSpec(input: unknown): JobSpec {
   const preset = user.preset ?? null;
   const presetValues = preset ? PRESET_VALUES[preset][method] : {};
   const kind = user.benchmark?.kind ?? presetValues.benchmark?.kind ?? 'split';
-  let spec = merge(baseDefaults(kind), presetValues);
+  // A preset's benchmark describes MNIST tasks; on uploaded data sets it keeps only the method's hyperparameters.
+  const fromPreset = kind === 'datasets' ? { ...presetValues, benchmark: undefined } : presetValues;
+  let spec = merge(baseDefaults(kind), fromPreset);
   spec = merge(spec, user);
   spec.method = method;
   spec.preset = preset;
+  const b = spec.benchmark;
+  if (kind === 'datasets') resolveDatasetTasks(b, context.datasets ?? new Map());
+  else if (typeof b.tasks !== 'number') {
+    throw new SpecError('benchmark.tasks', `kind "${kind}" takes a number of tasks; a list of data sets needs kind "datasets"`);
+  } else b.datasets = null;
   checkAgainst(JobSpecSchema, spec);
 
-  const b = spec.benchmark;
-  const classes = DATASET_CLASSES[b.dataset];
-  if (b.kind === 'split' && b.tasks * b.classesPerTask > classes) {
+  if (b.kind === 'split' && taskCount(b) * b.classesPerTask > DATASET_CLASSES[b.dataset]) {
+    const classes = DATASET_CLASSES[b.dataset];
+    const tasks = taskCount(b);
     throw new SpecError(
       'benchmark.tasks',
-      `${b.tasks} tasks x ${b.classesPerTask} classes need ${b.tasks * b.classesPerTask} classes but ${b.dataset} has ${classes}; use at most ${Math.floor(classes / b.classesPerTask)} tasks`,
+      `${tasks} tasks x ${b.classesPerTask} classes need ${tasks * b.classesPerTask} classes but ${b.dataset} has ${classes}; use at most ${Math.floor(classes / b.classesPerTask)} tasks`,
     );
   }
   if (b.augment && b.padTo32) {
@@ -338,5 +445,62 @@ export function resolveSpec(input: unknown): JobSpec {
   if (b.trainLimit !== null && b.trainLimit <= b.validationSize) {
     throw new SpecError('benchmark.trainLimit', `must be larger than benchmark.validationSize (${b.validationSize}) so some samples are left for training`);
   }
+  if (b.kind === 'datasets') checkDatasetSplits(b, context.datasets!);
   return spec;
+}
+
+/**
+ * Fills in a "datasets" benchmark from the data sets' facts: each task's classes (all of its data
+ * set's when left out) and `benchmark.datasets`. Checks that every data set is known, every class
+ * exists once, and all tasks share one input shape (one network serves them all).
+ */
+function resolveDatasetTasks(b: JobSpec['benchmark'], known: ReadonlyMap<string, DatasetFacts>): void {
+  if (!Array.isArray(b.tasks)) {
+    throw new SpecError('benchmark.tasks', 'kind "datasets" takes a list of tasks, e.g. [{"dataset": "<id>", "classes": ["cat", "dog"]}]');
+  }
+  if (b.augment) throw new SpecError('benchmark.augment', 'random-crop augmentation exists for the built-in benchmarks only; set it to false');
+  if (b.padTo32) throw new SpecError('benchmark.padTo32', 'padding exists for the built-in benchmarks only; set it to false');
+  const datasets: Record<string, UploadedDatasetInfo> = {};
+  let first: { shape: number[]; task: number } | null = null;
+  b.tasks = b.tasks.map((task, i) => {
+    const at = `benchmark.tasks[${i}]`;
+    if (typeof task?.dataset !== 'string') throw new SpecError(`${at}.dataset`, 'required: the id of an uploaded data set');
+    // Ids are stored lower-case, as Postgres prints uuids, so the stored spec matches them as text.
+    const id = task.dataset.toLowerCase();
+    const facts = known.get(id);
+    if (!facts) throw new SpecError(`${at}.dataset`, `no data set ${task.dataset} (upload one with POST /v1/datasets; GET /v1/datasets lists yours)`);
+    const classes = task.classes ?? facts.classNames;
+    const seen = new Set<string>();
+    for (const c of classes) {
+      if (!facts.classNames.includes(c)) {
+        throw new SpecError(`${at}.classes`, `data set ${task.dataset} has no class ${JSON.stringify(c)} (it has ${facts.classNames.slice(0, 20).map((n) => JSON.stringify(n)).join(', ')}${facts.classNames.length > 20 ? ', ...' : ''})`);
+      }
+      if (seen.has(c)) throw new SpecError(`${at}.classes`, `class ${JSON.stringify(c)} is listed twice`);
+      seen.add(c);
+    }
+    if (!first) first = { shape: facts.inputShape, task: i };
+    else if (first.shape.join('x') !== facts.inputShape.join('x')) {
+      throw new SpecError(
+        `${at}.dataset`,
+        `its samples have shape [${facts.inputShape}] but task ${first.task}'s have [${first.shape}]; all tasks of a job need the same input shape`,
+      );
+    }
+    datasets[id] = { inputShape: facts.inputShape, dtype: facts.dtype, sha256: facts.sha256 };
+    return { dataset: id, classes: [...classes] };
+  });
+  b.datasets = datasets;
+}
+
+/** Checks that every task keeps training samples after validation and has test samples. */
+function checkDatasetSplits(b: JobSpec['benchmark'], known: ReadonlyMap<string, DatasetFacts>): void {
+  datasetTasks(b).forEach((task, i) => {
+    const facts = known.get(task.dataset)!;
+    const ids = task.classes.map((c) => facts.classNames.indexOf(c));
+    const sum = (counts: number[]) => ids.reduce((a, id) => a + (counts[id] ?? 0), 0);
+    const pool = Math.min(sum(facts.counts.train), b.trainLimit ?? Infinity);
+    if (pool <= b.validationSize) {
+      throw new SpecError('benchmark.validationSize', `task ${i} has ${pool} training samples, none left after holding out ${b.validationSize} for validation`);
+    }
+    if (sum(facts.counts.test) === 0) throw new SpecError(`benchmark.tasks[${i}].classes`, `the data set has no test samples of these classes`);
+  });
 }

@@ -34,12 +34,13 @@ export function createApiContext(config: Config, onError: (err: Error) => void =
     onError,
   );
   const apiKeys = new ApiKeyService(new PrismaApiKeyRepository(db));
+  const datasetRepository = new PrismaDatasetRepository(db, pool, config.BLOB_CHUNK_BYTES);
   const jobRepository = new PrismaJobRepository(db);
-  const jobs = new JobService(jobRepository, queue);
+  const jobs = new JobService(jobRepository, queue, datasetRepository);
   const predictor = new ThreadPredictor({ backend: config.PREDICT_BACKEND, cacheModels: config.PREDICT_CACHE_MODELS, timeoutMs: config.PREDICT_TIMEOUT_MS });
   const predictions = new PredictionService(jobRepository, predictor);
   const datasets = new DatasetService(
-    new PrismaDatasetRepository(db, pool, config.BLOB_CHUNK_BYTES),
+    datasetRepository,
     new FileUploadSpool(config.UPLOAD_DIR || path.join(os.tmpdir(), 'retain-uploads')),
     new ThreadDatasetInspector({ concurrency: config.DATASET_INSPECT_CONCURRENCY, timeoutMs: config.DATASET_INSPECT_TIMEOUT_MS }),
     { maxUploadBytes: config.DATASET_MAX_UPLOAD_BYTES, maxExpandedBytes: config.DATASET_MAX_EXPANDED_BYTES },

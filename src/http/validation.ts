@@ -37,8 +37,14 @@ export function describeValidationError(errors: ErrorObject[], part: string): { 
   // anyOf branches report first; the anyOf error itself carries the list of allowed literals.
   const first = errors[0];
   const anyOf = errors.find((e) => e.keyword === 'anyOf' && e.instancePath === first.instancePath);
-  const e = anyOf ?? first;
-  let path = e.instancePath.slice(1).replace(/\//g, '.');
+  // A branch that got inside the value (a list of tasks) says more than "must be one of integer, array".
+  const inside = anyOf && errors.find((e) => e.instancePath.startsWith(`${anyOf.instancePath}/`));
+  const e = inside ?? anyOf ?? first;
+  let path = e.instancePath
+    .slice(1)
+    .split('/')
+    .map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`))
+    .join('');
   let what: string;
   const parent = (e.parentSchema ?? {}) as Record<string, unknown>;
   const got = e.data === undefined ? '' : ` (got ${JSON.stringify(e.data)?.slice(0, 60)})`;

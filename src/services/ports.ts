@@ -2,7 +2,7 @@
  * Ports: what the use cases need from the outside world. Adapters live in src/infra (Prisma,
  * BullMQ); tests use in-memory fakes. No Prisma, BullMQ or Fastify type crosses these interfaces.
  */
-import type { ContinualResult, JobSpec, Prediction, RawDataset, TaskExport } from '../core/index.js';
+import type { ContinualResult, JobSpec, LabelledDataset, Prediction, RawDataset, TaskExport } from '../core/index.js';
 import type { DatasetSummary, DecodeOptions } from './datasets/dataset.types.js';
 import type { Cursor } from './pagination.js';
 
@@ -174,6 +174,16 @@ export interface TrainingStore {
 
 export type DatasetLoader = (name: JobSpec['benchmark']['dataset']) => Promise<RawDataset>;
 
+/** Uploaded data sets as a training process reads them (any tenant: the job was checked at submission). */
+export interface UploadedDatasets {
+  /**
+   * The decoded data set `id`, decoded with the format and options it was uploaded with.
+   * @throws EngineError DATA_NOT_FOUND when it no longer exists; INVALID_DATA when its bytes are
+   *   damaged, differ from `sha256` (the upload the job was submitted for) or no longer decode.
+   */
+  load(id: string, sha256: string): Promise<LabelledDataset>;
+}
+
 /** A data set as stored: where its bytes are and what validation found in them. */
 export interface DatasetRecord extends DatasetSummary {
   id: string;
@@ -213,6 +223,8 @@ export interface DatasetRepository {
   create(dataset: NewDataset, content: AsyncIterable<Uint8Array>): Promise<{ dataset: DatasetRecord; created: boolean; requestHash: string | null }>;
   findByIdempotencyKey(tenantId: string, key: string): Promise<{ dataset: DatasetRecord; requestHash: string | null } | null>;
   get(tenantId: string, id: string): Promise<DatasetRecord | null>;
+  /** The tenant's data sets among `ids` (unknown ids and other tenants' data sets are left out). */
+  getMany(tenantId: string, ids: string[]): Promise<DatasetRecord[]>;
   list(tenantId: string, opts: { limit: number; after?: Cursor }): Promise<DatasetRecord[]>;
   /**
    * Removes the record and its bytes unless a queued or running job of the tenant trains on it

@@ -2,19 +2,23 @@
  * Per-process state of a training child: configuration, the TF.js backend (selected once per
  * process), one PrismaClient and a cache of loaded data sets.
  */
+import os from 'node:os';
+import path from 'node:path';
 import { loadEnv, type Config } from '../../src/config/env.js';
 import type { RawDataset } from '../../src/core/index.js';
 import { loadRawDataset, resolveDataDir } from '../../src/infra/data/dataset-files.js';
+import { CachedUploadedDatasets } from '../../src/infra/datasets/uploaded-datasets.js';
 import { createPgPool, createPrismaClient } from '../../src/infra/prisma/client.js';
 import { PrismaTrainingRepository } from '../../src/infra/prisma/training.repository.js';
 import { selectBackend, type BackendChoice } from '../../src/infra/tf-backend.js';
-import type { DatasetLoader, TrainingStore } from '../../src/services/ports.js';
+import type { DatasetLoader, TrainingStore, UploadedDatasets } from '../../src/services/ports.js';
 
 export interface Runtime {
   config: Config;
   backend: string;
   store: TrainingStore;
   loadDataset: DatasetLoader;
+  uploadedDatasets: UploadedDatasets;
 }
 
 let runtime: Promise<Runtime> | null = null;
@@ -37,7 +41,11 @@ export function getRuntime(): Promise<Runtime> {
       }
       return p;
     };
-    return { config, backend: backend.name, store: new PrismaTrainingRepository(db, pool), loadDataset };
+    const uploadedDatasets = new CachedUploadedDatasets(pool, {
+      cacheDir: config.DATASET_CACHE_DIR || path.join(os.tmpdir(), 'retain-dataset-cache'),
+      maxExpandedBytes: config.DATASET_MAX_EXPANDED_BYTES,
+    });
+    return { config, backend: backend.name, store: new PrismaTrainingRepository(db, pool), loadDataset, uploadedDatasets };
   })();
   runtime.catch(() => (runtime = null));
   return runtime;

@@ -29,6 +29,7 @@ export async function processTrainJob(job: SandboxedJob, token: string | undefin
     const outcome = await runTraining(job.data, {
       store: rt.store,
       loadDataset: rt.loadDataset,
+      uploadedDatasets: rt.uploadedDatasets,
       backend: rt.backend,
       stop: stop.signal,
       attempt: { number: job.attemptsMade + 1, max: job.opts.attempts ?? 1 },

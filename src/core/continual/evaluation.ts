@@ -27,6 +27,12 @@ function forEachChunk(
   }
 }
 
+/** The logits of the task's own classes: the first `activeOutputs` columns (all when unset). */
+function ownLogits(logits: tf.Tensor2D, task: ContinualTask): tf.Tensor2D {
+  const active = task.activeOutputs ?? task.outputSize;
+  return active < logits.shape[1] ? tf.slice(logits, [0, 0], [-1, active]) : logits;
+}
+
 /**
  * Accuracy (classification) or mean squared error (regression) of `task`'s split `source`,
  * running the target with the weights of task `weightsOf` (normally the task itself).
@@ -37,7 +43,7 @@ export function evaluate(learner: Learner, task: ContinualTask, source: SampleSo
   let total = 0;
   forEachChunk(learner, source, task.inputSize, weights, (out, y) => {
     if (task.kind === 'classification') {
-      const pred = tf.argMax(out, 1).dataSync();
+      const pred = tf.argMax(ownLogits(out, task), 1).dataSync();
       for (let i = 0; i < pred.length; i++) if (pred[i] === y[i]) total++;
     } else {
       total += tf.sum(tf.squaredDifference(out, tf.tensor2d(y as Float32Array, out.shape))).dataSync()[0] / task.outputSize;
@@ -61,8 +67,9 @@ export function inferTasksByEntropy(learner: Learner, tasks: ContinualTask[]): T
     const bestClass = new Int32Array(n);
     const labels = new Int32Array(n);
     tasks.forEach((candidate, k) => {
-      forEachChunk(learner, task.test, task.inputSize, weights[k], (logits, y, start) => {
+      forEachChunk(learner, task.test, task.inputSize, weights[k], (all, y, start) => {
         labels.set(y as Int32Array, start);
+        const logits = ownLogits(all, candidate);
         const logP = tf.logSoftmax(logits);
         const entropy = tf.neg(tf.sum(tf.mul(tf.exp(logP), logP), 1)).dataSync();
         const cls = tf.argMax(logits, 1).dataSync();

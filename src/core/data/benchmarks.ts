@@ -12,7 +12,7 @@
  */
 import { EngineError } from '../errors.js';
 import type { Random } from '../random.js';
-import type { JobSpec } from '../spec.js';
+import { taskCount, type JobSpec } from '../spec.js';
 import type { Batch, ContinualTask, ImageSet, RawDataset, SampleSource } from './types.js';
 
 type Benchmark = JobSpec['benchmark'];
@@ -216,10 +216,11 @@ function checkDataset(raw: RawDataset): void {
 
 function splitPlans(b: Benchmark, numClasses: number): TaskPlan[] {
   const k = b.classesPerTask;
-  if (b.tasks * k > numClasses) {
-    throw new EngineError('INVALID_ARGUMENT', `${b.tasks} tasks x ${k} classes need ${b.tasks * k} classes but the data set has ${numClasses}`);
+  const tasks = taskCount(b);
+  if (tasks * k > numClasses) {
+    throw new EngineError('INVALID_ARGUMENT', `${tasks} tasks x ${k} classes need ${tasks * k} classes but the data set has ${numClasses}`);
   }
-  return Array.from({ length: b.tasks }, (_, t) => {
+  return Array.from({ length: tasks }, (_, t) => {
     const classes = Array.from({ length: k }, (_, j) => t * k + j);
     return { name: `classes ${classes[0]}-${classes[k - 1]}`, classes, globalLabels: classes, permutation: null };
   });
@@ -228,7 +229,7 @@ function splitPlans(b: Benchmark, numClasses: number): TaskPlan[] {
 /** Draws every permutation first, in task order, so the data do not depend on anything else drawn. */
 function permutedPlans(b: Benchmark, numClasses: number, inputSize: number, rng: Random): TaskPlan[] {
   const classes = Array.from({ length: numClasses }, (_, c) => c);
-  return Array.from({ length: b.tasks }, (_, t) => ({
+  return Array.from({ length: taskCount(b) }, (_, t) => ({
     name: `permutation ${t}`,
     classes,
     globalLabels: classes.map((c) => t * numClasses + c),
@@ -257,6 +258,7 @@ function permutedPlans(b: Benchmark, numClasses: number, inputSize: number, rng:
  *   samples left after validation; INVALID_ARGUMENT when the data set has too few classes.
  */
 export function buildTasks(benchmark: Benchmark, raw: RawDataset, rng: Random): ContinualTask[] {
+  if (benchmark.kind === 'datasets') throw new EngineError('INVALID_ARGUMENT', 'uploaded data sets are built by buildDatasetTasks');
   checkDataset(raw);
   const geometry = geometryMap(raw.train.rows, raw.train.cols, benchmark.padTo32);
   const inputSize = geometry.map.length;

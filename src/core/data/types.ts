@@ -27,8 +27,24 @@ export interface ContinualTask {
   inputSize: number;
   /** Logits (classification, K classes per task) or regression outputs. */
   outputSize: number;
-  /** Global label of each local class (split: the original digits; permuted: task*10 + class). */
+  /**
+   * Global label of each local class (split: the original digits; permuted: task*10 + class;
+   * uploaded data sets: task-major offsets, the classes of earlier tasks first).
+   */
   globalLabels: number[];
+  /**
+   * Outputs that are this task's classes: 0..activeOutputs-1 (all `outputSize` when absent). A
+   * task with fewer classes than the shared output layer never has the other outputs as targets,
+   * and evaluation, task inference and exports ignore them.
+   */
+  activeOutputs?: number;
+  /** Name of each local class (uploaded data sets). */
+  classNames?: string[];
+  /**
+   * Shape of one raw sample ([height, width, channels] for images, [features] for tables) for
+   * tasks on uploaded data sets; the MLP sees it flattened row-major (HWC).
+   */
+  inputShape?: number[];
   /**
    * How a raw image becomes this task's (unaugmented) input vector; set by `buildTasks` for image
    * benchmarks, absent for tasks whose inputs are given directly (then exports take them as is).
@@ -57,6 +73,29 @@ export interface InputPreprocessing {
   inputMap: Int32Array;
   /** Standardisation after scaling to [0, 1], or null when inputs stay in [0, 1]. */
   normalize: { mean: number; std: number } | null;
+  /**
+   * Factor from the exported model's raw input to the value v above (before `normalize`): absent
+   * (1) for the built-in benchmarks, whose models take x / 255; 1/255 for uploaded uint8 data,
+   * whose models take the pixels 0-255; 1 for uploaded float32 data (values as uploaded).
+   */
+  scale?: number;
+}
+
+/** Labelled samples of one split: `x` row-major [count, ...inputShape], `y` class ids. */
+export interface LabelledSamples {
+  x: Uint8Array | Float32Array;
+  y: Int32Array;
+  count: number;
+}
+
+/** A decoded uploaded data set, as far as the engine needs it (the service's DecodedDataset fits). */
+export interface LabelledDataset {
+  inputShape: number[];
+  /** uint8: values 0-255 (trained on as x / 255); float32: trained on as given. */
+  dtype: 'uint8' | 'float32';
+  classNames: string[];
+  train: LabelledSamples;
+  test: LabelledSamples;
 }
 
 /** A decoded IDX image or label file set: `images` is [count x rows x cols] bytes. */

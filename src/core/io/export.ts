@@ -29,6 +29,12 @@ export const WEIGHTS_FILE = 'weights.bin';
  * holds task, method, globalLabels and input (what the model takes, and the training input space
  * with its inputMap); outputs are the task's K logits, local class k meaning global label
  * globalLabels[k].
+ *
+ * Tasks on uploaded data sets (`task.inputShape` set) take the raw values in the units of the
+ * upload (pixels 0-255 for uint8, values as uploaded for float32), flattened row-major; the
+ * x / 255 scaling and any standardisation are folded into dense_1. Their model keeps only the
+ * task's own outputs (`activeOutputs`), and the metadata adds classNames: output k is class
+ * classNames[k].
  */
 export function exportTask(learner: Learner, spec: JobSpec, task: ContinualTask): TaskExport {
   const { target } = learner;
@@ -57,19 +63,39 @@ export function exportTask(learner: Learner, spec: JobSpec, task: ContinualTask)
       inputMap: pre.inputMap,
       rawSize: pre.rows * pre.cols,
       normalize: pre.normalize,
+      scale: pre.scale,
     });
     values[0] = folded.kernel;
     values[1] = folded.bias;
     shapes[0] = [pre.rows * pre.cols, shapes[0][1]];
   }
+  keepOwnOutputs(task, shapes, values);
   const model = layersModel(shapes, target.paramNames, values, spec.network.activation, {
     task: task.index,
     method: spec.method,
     globalLabels: task.globalLabels,
+    ...(task.classNames ? { classNames: task.classNames } : {}),
     input: modelInput(task, training, target.paramNames[0].split('/')[0]),
   });
   tf.dispose(weights);
   return { task: task.index, mask, model };
+}
+
+/**
+ * Cuts the output layer down to the task's own classes (`activeOutputs`), so the model has one
+ * output per class of its task: the shared layer's other units are never targets of this task.
+ */
+function keepOwnOutputs(task: ContinualTask, shapes: number[][], values: Float32Array[]): void {
+  const active = task.activeOutputs ?? task.outputSize;
+  const k = shapes.length - 2;
+  const [units, outputs] = shapes[k];
+  if (active >= outputs) return;
+  const kernel = new Float32Array(units * active);
+  for (let u = 0; u < units; u++) kernel.set(values[k].subarray(u * outputs, u * outputs + active), u * active);
+  values[k] = kernel;
+  values[k + 1] = values[k + 1].slice(0, active);
+  shapes[k] = [units, active];
+  shapes[k + 1] = [active];
 }
 
 /**
@@ -84,7 +110,10 @@ function trainingInput(task: ContinualTask): Record<string, unknown> {
     size: task.inputSize,
     inputMap: pre ? Array.from(pre.inputMap) : null,
     normalize: pre ? pre.normalize : null,
-    description: pre
+    ...(pre?.scale !== undefined ? { scale: pre.scale } : {}),
+    description: task.inputShape
+      ? 'training input i = x[inputMap[i]] * scale (x: the raw values as uploaded, flattened row-major), then (v - mean) / std if normalize'
+      : pre
       ? 'training input i = x[inputMap[i]] / 255 (x: raw row-major pixels; 0 where inputMap[i] is -1, zero padding), then (v - mean) / std if normalize'
       : 'inputs as given to training',
   };
@@ -95,6 +124,19 @@ function modelInput(task: ContinualTask, training: Record<string, unknown>, firs
   const pre = task.preprocessing;
   if (!pre) {
     return { size: task.inputSize, pixels: null, rawScale: 1, preprocessing: 'none: the task inputs as given to training', training };
+  }
+  if (task.inputShape) {
+    const units = pre.scale === 1 ? 'values as uploaded (float32)' : 'pixel values 0-255 as uploaded (uint8)';
+    const folded = [...(pre.scale === 1 ? [] : ['scaling x / 255']), ...(pre.normalize ? [`standardisation (v - ${pre.normalize.mean}) / ${pre.normalize.std}`] : [])];
+    return {
+      size: pre.rows * pre.cols,
+      shape: task.inputShape,
+      values: `${units}, the sample of shape [${task.inputShape}] flattened row-major (images HWC)`,
+      // The scaling is folded into the model: raw values go in as they are.
+      rawScale: 1,
+      preprocessing: folded.length ? `folded into ${firstLayer}: ${folded.join(', then ')}` : 'none',
+      training,
+    };
   }
   const steps: string[] = [];
   const shown = Array.from(pre.inputMap).filter((r) => r >= 0);

@@ -8,15 +8,18 @@ export interface InputTransform {
   rawSize: number;
   /** Standardisation applied after the map (to padding too), or null. */
   normalize: { mean: number; std: number } | null;
+  /** Factor applied to each raw input before standardisation (default 1; 1/255 for models that take 0-255 pixels). */
+  scale?: number;
 }
 
 /**
  * Folds an input transform into the first dense layer, so that the layer can be fed raw inputs.
  *
- * The layer was trained on z with z_i = (x[inputMap[i]] - mean) / std (x[-1] := 0; mean = 0,
- * std = 1 without normalisation) and computes z K + b. Since z is affine in x,
+ * The layer was trained on z with z_i = (s * x[inputMap[i]] - mean) / std (x[-1] := 0; s = scale,
+ * 1 by default; mean = 0, std = 1 without normalisation) and computes z K + b. Since z is affine
+ * in x,
  *
- *   z K + b = x K' + b',  K'[r] = (1 / std) * sum of K[i] over the i with inputMap[i] = r,
+ *   z K + b = x K' + b',  K'[r] = (s / std) * sum of K[i] over the i with inputMap[i] = r,
  *                         b'    = b - (mean / std) * (sum of all rows of K).
  *
  * Rows of K at padding (-1) drop out of K' but still count in the bias (padding is standardised
@@ -41,7 +44,9 @@ export function foldInputPreprocessing(
   }
   const mean = normalize?.mean ?? 0;
   const std = normalize?.std ?? 1;
+  const scale = transform.scale ?? 1;
   if (!(std > 0)) throw new EngineError('INVALID_ARGUMENT', `std must be positive, got ${std}`);
+  if (!(scale > 0)) throw new EngineError('INVALID_ARGUMENT', `scale must be positive, got ${scale}`);
   const rows = new Float64Array(rawSize * units);
   const columnSums = new Float64Array(units);
   for (let i = 0; i < inputs; i++) {
@@ -56,7 +61,7 @@ export function foldInputPreprocessing(
     }
   }
   return {
-    kernel: Float32Array.from(rows, (v) => v / std),
+    kernel: Float32Array.from(rows, (v) => (v * scale) / std),
     bias: Float32Array.from(bias, (b, u) => b - (mean / std) * columnSums[u]),
   };
 }

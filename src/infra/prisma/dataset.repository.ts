@@ -94,6 +94,11 @@ export class PrismaDatasetRepository implements DatasetRepository {
     return row ? toRecord(row) : null;
   }
 
+  async getMany(tenantId: string, ids: string[]): Promise<DatasetRecord[]> {
+    const rows = await this.db.dataset.findMany({ where: { tenantId, id: { in: ids } } });
+    return rows.map(toRecord);
+  }
+
   async list(tenantId: string, opts: { limit: number; after?: Cursor }): Promise<DatasetRecord[]> {
     const after = opts.after;
     const rows = await this.db.dataset.findMany({

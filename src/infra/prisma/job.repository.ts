@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { SpecError, taskCount } from '../../core/index.js';
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import type {
   CurveKind,
@@ -25,12 +26,21 @@ export class PrismaJobRepository implements JobRepository {
       // One statement (one round trip) inserts the job and its first status event atomically:
       // submission is the API's hottest write. ON CONFLICT leaves a concurrent twin with the same
       // idempotency key alone, and the caller then reads the winner.
+      // The data sets the job trains on are share-locked while it is inserted: a concurrent
+      // DELETE (which locks the row FOR UPDATE, then looks for jobs using it) either finishes
+      // first, and then the insert finds a data set missing and inserts nothing, or waits and
+      // then sees this job (409).
+      const datasetIds = Object.keys(job.spec.benchmark.datasets ?? {});
       const rows = await this.db.$queryRaw<RawJobRow[]>`
-        WITH j AS (
+        WITH d AS (
+          SELECT id FROM datasets WHERE tenant_id = ${job.tenantId}::uuid
+            AND id = ANY(string_to_array(${datasetIds.join(',')}, ',')::uuid[]) FOR KEY SHARE
+        ), j AS (
           INSERT INTO jobs (id, tenant_id, name, metadata, spec, status, idempotency_key, request_hash, tasks_total, iterations_per_task, updated_at)
-          VALUES (${randomUUID()}::uuid, ${job.tenantId}::uuid, ${job.name}, ${job.metadata === null ? null : JSON.stringify(job.metadata)}::jsonb,
+          SELECT ${randomUUID()}::uuid, ${job.tenantId}::uuid, ${job.name}, ${job.metadata === null ? null : JSON.stringify(job.metadata)}::jsonb,
                   ${JSON.stringify(job.spec)}::jsonb, 'queued', ${job.idempotencyKey}, ${job.requestHash},
-                  ${job.spec.benchmark.tasks}, ${job.spec.training.iterationsPerTask}, now())
+                  ${taskCount(job.spec.benchmark)}, ${job.spec.training.iterationsPerTask}, now()
+          WHERE (SELECT count(*) FROM d) = ${datasetIds.length}
           ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
           RETURNING *
         ), e AS (
@@ -43,6 +53,9 @@ export class PrismaJobRepository implements JobRepository {
     }
     // Two requests with the same key raced; the first one won.
     const existing = job.idempotencyKey ? await this.findByIdempotencyKey(job.tenantId, job.idempotencyKey) : null;
+    if (!existing && Object.keys(job.spec.benchmark.datasets ?? {}).length > 0) {
+      throw new SpecError('benchmark.tasks', 'a data set named here was deleted while the job was being submitted');
+    }
     if (!existing) throw new Error('job insert returned no row');
     return { ...existing, created: false };
   }

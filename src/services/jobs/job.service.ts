@@ -3,7 +3,7 @@
  * artifacts. Every call is scoped to the caller's tenant; another tenant's job is "not found".
  */
 import { createHash } from 'node:crypto';
-import { averageAccuracy, backwardTransfer, forgetting, resolveSpec, SpecError } from '../../core/index.js';
+import { averageAccuracy, backwardTransfer, forgetting, resolveSpec, SpecError, type DatasetFacts } from '../../core/index.js';
 import { ServiceError } from '../errors.js';
 import { canonical, decodeCursor, page } from '../pagination.js';
 import { findUnstorableText, UNSTORABLE_TEXT_MESSAGE } from '../text.js';
@@ -12,6 +12,7 @@ import {
   TERMINAL_STATUSES,
   type CurveKind,
   type CurvePoint,
+  type DatasetRepository,
   type JobRecord,
   type JobRepository,
   type JobStatus,
@@ -42,11 +43,30 @@ export interface JobMetrics {
 /** Metric points are numbered by a Postgres bigint. */
 const MAX_BIGINT = 2n ** 63n - 1n;
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Ids of uploaded data sets a spec as sent names in `benchmark.tasks` (malformed ones are left to resolveSpec). */
+function namedDatasets(spec: Record<string, unknown>): string[] {
+  const tasks = (spec.benchmark as { tasks?: unknown } | undefined)?.tasks;
+  if (!Array.isArray(tasks)) return [];
+  const ids = tasks.map((t) => (t as { dataset?: unknown } | null)?.dataset).filter((d): d is string => typeof d === 'string' && UUID.test(d));
+  return [...new Set(ids.map((d) => d.toLowerCase()))];
+}
+
 export class JobService {
+  /** @param datasets where the caller's uploaded data sets are looked up (jobs of kind "datasets"). */
   constructor(
     private readonly jobs: JobRepository,
     private readonly queue: TrainingQueue,
+    private readonly datasets: Pick<DatasetRepository, 'getMany'> = { getMany: async () => [] },
   ) {}
+
+  /** What resolveSpec needs about the caller's data sets named in the spec; others' are simply absent. */
+  private async datasetFacts(tenantId: string, spec: Record<string, unknown>): Promise<Map<string, DatasetFacts>> {
+    const ids = namedDatasets(spec);
+    const found = ids.length ? await this.datasets.getMany(tenantId, ids) : [];
+    return new Map(found.map((d) => [d.id, { inputShape: d.inputShape, dtype: d.dtype, sha256: d.sha256, classNames: d.classNames, counts: d.counts }]));
+  }
 
   /** Validates and stores the job, then queues it. Throws SpecError (INVALID_SPEC) before anything is stored. */
   async submit(tenantId: string, input: SubmitJobInput): Promise<{ job: JobRecord; created: boolean }> {
@@ -68,7 +88,7 @@ export class JobService {
       const existing = await this.jobs.findByIdempotencyKey(tenantId, key);
       if (existing) return { job: this.checkReplay(existing, requestHash), created: false };
     }
-    const spec = resolveSpec(specInput);
+    const spec = resolveSpec(specInput, { datasets: await this.datasetFacts(tenantId, specInput) });
     const res = await this.jobs.create({ tenantId, name, metadata, spec, idempotencyKey: key, requestHash });
     if (!res.created) return { job: this.checkReplay(res, requestHash), created: false };
     try {

@@ -10,6 +10,7 @@
  * period (its progress since the last checkpoint is dropped), else after the task's checkpoint.
  */
 import {
+  buildDatasetTasks,
   buildTasks,
   CancelledError,
   dataSeed,
@@ -17,9 +18,12 @@ import {
   EngineError,
   Random,
   runContinualLearning,
+  type ContinualTask,
   type IterationEvent,
+  type JobSpec,
+  type LabelledDataset,
 } from '../../core/index.js';
-import type { DatasetLoader, MetricPointInput, TrainingStore } from '../ports.js';
+import type { DatasetLoader, MetricPointInput, TrainingStore, UploadedDatasets } from '../ports.js';
 
 /** Engine error codes for which a retry cannot help. */
 export const PERMANENT_CODES = ['INVALID_SPEC', 'DIVERGED', 'INVALID_CHECKPOINT', 'DATA_NOT_FOUND', 'INVALID_DATA', 'INVALID_ARGUMENT'];
@@ -38,6 +42,8 @@ export interface TrainingSettings {
 export interface TrainingDeps {
   store: TrainingStore;
   loadDataset: DatasetLoader;
+  /** Uploaded data sets (jobs of kind "datasets"). */
+  uploadedDatasets?: UploadedDatasets;
   /** TF.js backend this process trains on (recorded with the job). */
   backend: string;
   settings: TrainingSettings;
@@ -79,6 +85,16 @@ export class PermanentTrainingError extends Error {
     this.name = new.target.name;
     Object.setPrototypeOf(this, new.target.prototype);
   }
+}
+
+/** The job's tasks: a built-in benchmark over its IDX files, or the uploaded data sets the spec names. */
+async function loadTasks(spec: JobSpec, deps: TrainingDeps): Promise<ContinualTask[]> {
+  const b = spec.benchmark;
+  if (b.kind !== 'datasets') return buildTasks(b, await deps.loadDataset(b.dataset), new Random(dataSeed(spec.training.seed)));
+  if (!deps.uploadedDatasets) throw new EngineError('DATA_NOT_FOUND', 'this process cannot read uploaded data sets');
+  const data = new Map<string, LabelledDataset>();
+  for (const [id, info] of Object.entries(b.datasets ?? {})) data.set(id, await deps.uploadedDatasets.load(id, info.sha256));
+  return buildDatasetTasks(b, data);
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -157,8 +173,7 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
 
   try {
     const dataStart = performance.now();
-    const raw = await deps.loadDataset(spec.benchmark.dataset);
-    const tasks = buildTasks(spec.benchmark, raw, new Random(dataSeed(spec.training.seed)));
+    const tasks = await loadTasks(spec, deps);
     stats.dataMs = performance.now() - dataStart;
     const result = await runContinualLearning(spec, {
       tasks,

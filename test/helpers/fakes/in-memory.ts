@@ -1,5 +1,6 @@
 /** In-memory implementations of the service ports, for unit tests of the use cases. */
 import { randomUUID } from 'node:crypto';
+import { taskCount } from '../../../src/core/index.js';
 import type {
   CurveKind,
   CurvePoint,
@@ -44,7 +45,7 @@ export class MemoryJobs implements JobRepository, TrainingStore {
       spec: job.spec,
       status: 'queued' as JobStatus,
       backend: null,
-      tasksTotal: job.spec.benchmark.tasks,
+      tasksTotal: taskCount(job.spec.benchmark),
       iterationsPerTask: job.spec.training.iterationsPerTask,
       currentTask: null,
       iteration: null,

@@ -49,7 +49,7 @@ describe('job spec', () => {
     ['wrong type', { training: { batchSize: '128' } }, /^training\.batchSize: must be an integer/],
     ['fractional iterations', { training: { iterationsPerTask: 1.5 } }, /^training\.iterationsPerTask: must be an integer/],
     ['too many tasks for the classes', { benchmark: { tasks: 6 } }, /^benchmark\.tasks: 6 tasks x 2 classes need 12 classes/],
-    ['absurd layer', { network: { hidden: [100000] } }, /^network\.hidden\.0: must be an integer between 1 and 4096/],
+    ['absurd layer', { network: { hidden: [100000] } }, /^network\.hidden\[0\]: must be an integer between 1 and 4096/],
     ['absurd hypernetwork', { preset: 'permuted-mnist', hypernetwork: { hidden: [400, 400] } }, /^hypernetwork\.hidden: the networks would have/],
     ['crop on padded input', { benchmark: { padTo32: true, augment: true } }, /^benchmark\.augment/],
     ['unknown preset', { preset: 'cifar' }, /^preset: must be one of/],

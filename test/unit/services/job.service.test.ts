@@ -4,6 +4,7 @@ import { SpecError } from '../../../src/core/index.js';
 import { ServiceError } from '../../../src/services/errors.js';
 import { JobService } from '../../../src/services/jobs/job.service.js';
 import { decodeCursor, encodeCursor } from '../../../src/services/pagination.js';
+import type { DatasetRecord } from '../../../src/services/ports.js';
 import { MemoryJobs, MemoryQueue } from '../../helpers/fakes/in-memory.js';
 
 const spec = { benchmark: { dataset: 'mnist', tasks: 2 }, training: { iterationsPerTask: 5 } };
@@ -108,5 +109,38 @@ describe('JobService', () => {
     await assert.rejects(service.mask('t1', job.id, 0), (e: ServiceError) => e.code === 'ARTIFACT_NOT_READY');
     await assert.rejects(service.mask('t1', job.id, 2), (e: ServiceError) => e.code === 'TASK_NOT_FOUND');
     await assert.rejects(service.metrics('t1', job.id, { curve: 'loss', limit: 10, cursor: 'x' }), (e: ServiceError) => e.code === 'INVALID_CURSOR');
+  });
+
+  it('looks up the data sets a spec names for the caller only, and stores the tasks resolved against them', async () => {
+    const id = 'AAAAAAAA-1111-4111-8111-111111111111';
+    const record: DatasetRecord = {
+      id: id.toLowerCase(),
+      tenantId: 't1',
+      name: null,
+      format: 'csv',
+      sha256: 'c'.repeat(64),
+      sizeBytes: 10,
+      inputShape: [3],
+      dtype: 'float32',
+      classNames: ['a', 'b', 'c'],
+      counts: { train: [5, 5, 5], test: [1, 1, 1] },
+      options: { labelColumn: 'label', testFraction: 0.2, seed: 0 },
+      status: 'ready',
+      createdAt: new Date(),
+    };
+    const asked: [string, string[]][] = [];
+    const datasets = {
+      getMany: async (tenantId: string, ids: string[]) => (asked.push([tenantId, ids]), tenantId === 't1' ? [record].filter((r) => ids.includes(r.id)) : []),
+    };
+    const service = new JobService(new MemoryJobs(), new MemoryQueue(), datasets);
+    const body = { benchmark: { kind: 'datasets', tasks: [{ dataset: id, classes: ['c', 'a'] }, { dataset: id }, { dataset: 'not-a-uuid' }] } };
+    // The malformed id is never sent to the repository; the spec check names it.
+    await assert.rejects(service.submit('t1', { body }), (e: SpecError) => e.field === 'benchmark.tasks[2].dataset');
+    assert.deepEqual(asked, [['t1', [id.toLowerCase()]]]);
+    const ok = { benchmark: { kind: 'datasets', tasks: body.benchmark.tasks.slice(0, 2) } };
+    const { job } = await service.submit('t1', { body: ok });
+    assert.deepEqual(job.spec.benchmark.tasks, [{ dataset: record.id, classes: ['c', 'a'] }, { dataset: record.id, classes: ['a', 'b', 'c'] }]);
+    assert.equal(job.tasksTotal, 2);
+    await assert.rejects(service.submit('t2', { body: ok }), (e: SpecError) => e.field === 'benchmark.tasks[0].dataset' && /no data set/.test(e.message));
   });
 });

@@ -14,6 +14,7 @@ function benchmark(over: Partial<Benchmark> = {}): Benchmark {
     kind: 'split',
     dataset: 'mnist',
     tasks: 5,
+    datasets: null,
     classesPerTask: 2,
     padTo32: false,
     permuteFirstTask: true,
