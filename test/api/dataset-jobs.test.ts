@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { resolveSpec } from '../../src/core/index.js';
 import { PrismaJobRepository } from '../../src/infra/prisma/job.repository.js';
 import { csv, imageFolderFiles, packTarGz } from '../helpers/dataset-builders.js';
+import { expectArraysClose } from '../helpers/tensors.js';
 import { createTestService, eventually, type TestService } from '../helpers/service.js';
 
 const CLASSES = ['cat', 'dog', 'ship', 'truck'];
@@ -180,6 +181,34 @@ describe('jobs on uploaded data sets over HTTP', () => {
     }
     const mask = await get(`/v1/jobs/${jobs.hypermask}/tasks/0/mask`);
     assert.equal(mask.statusCode, 200);
+  });
+
+  it('predicts on raw uploaded pixels with class names: with a task id as the downloaded model, without by lowest entropy', async () => {
+    const files = [...pixels.keys()].filter((f) => f.startsWith('test/')).slice(0, 12);
+    const inputs = files.map((f) => Array.from(pixels.get(f)!));
+    const predict = (body: object) => svc.app.inject({ method: 'POST', url: `/v1/jobs/${jobs.hypermask}/predict`, headers: { authorization: alice }, payload: body });
+    const address = `http://127.0.0.1:${(svc.app.server.address() as { port: number }).port}`;
+    const tasks = twoTasks();
+    const probabilities: number[][][] = [];
+    for (const [task, { classes }] of tasks.entries()) {
+      const model = await tf.loadLayersModel(`${address}/v1/jobs/${jobs.hypermask}/tasks/${task}/model/model.json`, { requestInit: { headers: { Authorization: alice } } });
+      const expected = tf.tidy(() => tf.softmax(model.predict(tf.tensor2d(inputs)) as tf.Tensor2D).arraySync() as number[][]);
+      model.dispose();
+      probabilities.push(expected);
+      const res = await predict({ inputs, task });
+      assert.equal(res.statusCode, 200, res.body);
+      res.json().predictions.forEach((p: { class: number; className: string; probabilities: number[] }, i: number) => {
+        expectArraysClose(p.probabilities, expected[i], 1e-5, `task ${task} input ${i}`);
+        assert.equal(p.className, classes[p.class]);
+      });
+    }
+    const inferred = await predict({ inputs });
+    assert.equal(inferred.statusCode, 200, inferred.body);
+    inferred.json().predictions.forEach((p: { task: number; className: string; entropies: number[] }, i: number) => {
+      const entropies = probabilities.map((probs) => -probs[i].reduce((acc, q) => acc + (q > 0 ? q * Math.log(q) : 0), 0));
+      assert.equal(p.task, entropies.indexOf(Math.min(...entropies)), `input ${i}`);
+      assert.ok(tasks[p.task].classes.includes(p.className));
+    });
   });
 
   it('trains the finetune job, whose tasks have 3 and 2 classes', async () => {
