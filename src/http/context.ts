@@ -20,6 +20,8 @@ import type { AppDeps } from './app.js';
 export interface ApiContext {
   deps: AppDeps;
   queue: BullTrainingQueue;
+  /** Starts the upload inspection threads now instead of at the first upload. */
+  warm(): void;
   close(): Promise<void>;
 }
 
@@ -39,10 +41,11 @@ export function createApiContext(config: Config, onError: (err: Error) => void =
   const jobs = new JobService(jobRepository, queue, datasetRepository);
   const predictor = new ThreadPredictor({ backend: config.PREDICT_BACKEND, cacheModels: config.PREDICT_CACHE_MODELS, timeoutMs: config.PREDICT_TIMEOUT_MS });
   const predictions = new PredictionService(jobRepository, predictor);
+  const inspector = new ThreadDatasetInspector({ concurrency: config.DATASET_INSPECT_CONCURRENCY, timeoutMs: config.DATASET_INSPECT_TIMEOUT_MS });
   const datasets = new DatasetService(
     datasetRepository,
     new FileUploadSpool(config.UPLOAD_DIR || path.join(os.tmpdir(), 'retain-uploads')),
-    new ThreadDatasetInspector({ concurrency: config.DATASET_INSPECT_CONCURRENCY, timeoutMs: config.DATASET_INSPECT_TIMEOUT_MS }),
+    inspector,
     { maxUploadBytes: config.DATASET_MAX_UPLOAD_BYTES, maxExpandedBytes: config.DATASET_MAX_EXPANDED_BYTES },
   );
   return {
@@ -62,9 +65,11 @@ export function createApiContext(config: Config, onError: (err: Error) => void =
       },
     },
     queue,
+    warm: () => inspector.warm(),
     async close() {
       await queue.close().catch(() => {});
       await predictor.close();
+      await inspector.close();
       await db.$disconnect();
       await pool.end();
     },

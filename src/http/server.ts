@@ -18,6 +18,7 @@ closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
 });
 
 await app.listen({ port: config.PORT, host: config.HOST });
+ctx.warm();
 
 // Jobs the queue lost (Redis restarted without its append-only file) go back on it.
 async function reconcile() {
