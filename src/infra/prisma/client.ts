@@ -17,7 +17,31 @@ export interface DatabaseOptions {
  * directly where Prisma's query path costs too much (the per-task checkpoint write).
  */
 export function createPgPool(opts: DatabaseOptions): pg.Pool {
-  return new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10, options: `-c search_path="${opts.schema}"` });
+  const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10, options: `-c search_path="${opts.schema}"` });
+  // An idle connection that dies (Postgres restarted) is dropped by the pool and the next query
+  // connects again; without a listener its 'error' event would end the process.
+  pool.on('error', () => {});
+  return pool;
+}
+
+/**
+ * A client checked out of `pool` for several statements (a transaction). While it is out, the
+ * pool does not listen to it: a connection that breaks between two statements emits 'error',
+ * which without a listener kills the process (the statement in flight, if any, fails anyway).
+ * `release()` destroys a broken connection instead of returning it to the pool.
+ */
+export async function checkout(pool: pg.Pool): Promise<{ client: pg.PoolClient; release(): void }> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (err: Error) => (broken = err);
+  client.on('error', onError);
+  return {
+    client,
+    release: () => {
+      client.off('error', onError);
+      client.release(broken);
+    },
+  };
 }
 
 /** A PrismaClient on `opts.pool` (the caller ends it) or on a pool of its own. */

@@ -5,6 +5,7 @@ import type { Cursor } from '../../services/pagination.js';
 import type { DatasetReadOptions, DatasetRecord, DatasetRepository, NewDataset } from '../../services/ports.js';
 import type { DatasetFormat, DatasetSummary, SampleDtype } from '../../services/datasets/dataset.types.js';
 import { deleteBlob, writeBlob } from '../blobs/pg-blob-store.js';
+import { checkout } from './client.js';
 
 function toRecord(row: Dataset): DatasetRecord {
   return {
@@ -37,7 +38,7 @@ export class PrismaDatasetRepository implements DatasetRepository {
   ) {}
 
   async create(d: NewDataset, content: AsyncIterable<Uint8Array>) {
-    const client = await this.pool.connect();
+    const { client, release } = await checkout(this.pool);
     try {
       await client.query('BEGIN');
       const blob = await writeBlob(client, content, this.chunkBytes);
@@ -80,7 +81,7 @@ export class PrismaDatasetRepository implements DatasetRepository {
       await client.query('ROLLBACK').catch(() => {});
       throw err;
     } finally {
-      client.release();
+      release();
     }
   }
 
@@ -113,7 +114,7 @@ export class PrismaDatasetRepository implements DatasetRepository {
   }
 
   async delete(tenantId: string, id: string): Promise<{ deleted: boolean; usedBy: string[] }> {
-    const client = await this.pool.connect();
+    const { client, release } = await checkout(this.pool);
     try {
       await client.query('BEGIN');
       // The row lock makes "no job uses it" and the delete one step: a job submitted meanwhile
@@ -142,7 +143,7 @@ export class PrismaDatasetRepository implements DatasetRepository {
       await client.query('ROLLBACK').catch(() => {});
       throw err;
     } finally {
-      client.release();
+      release();
     }
   }
 }

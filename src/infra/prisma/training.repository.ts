@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import type { JobError, JobResult, JobStatus, MetricPointInput, TaskCompletion, TrainingStore } from '../../services/ports.js';
+import { checkout } from './client.js';
 import { toJobRecord } from './mappers.js';
 
 /**
@@ -67,7 +68,7 @@ export class PrismaTrainingRepository implements TrainingStore {
    */
   async completeTask(jobId: string, c: TaskCompletion): Promise<void> {
     const buf = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-    const client = await this.pool.connect();
+    const { client, release } = await checkout(this.pool);
     try {
       await client.query('BEGIN');
       await client.query(
@@ -103,7 +104,7 @@ export class PrismaTrainingRepository implements TrainingStore {
       await client.query('ROLLBACK').catch(() => {});
       throw err;
     } finally {
-      client.release();
+      release();
     }
   }
 
