@@ -7,6 +7,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { SpecError } from '../core/index.js';
 import { ServiceError, type ServiceErrorCode } from '../services/errors.js';
 import type { ErrorCode } from './schemas.js';
+import { isDatabaseUnavailable } from './unavailable.js';
 import { describeValidationError } from './validation.js';
 
 const SERVICE_STATUS: Record<ServiceErrorCode, number> = {
@@ -61,10 +62,18 @@ export function body(code: string, message: string, field?: string) {
 
 type ErrorBody = ReturnType<typeof body>;
 
+/** Seconds a client should wait before retrying while the database is unreachable. */
+export const RETRY_AFTER_S = 5;
+const DATABASE_UNAVAILABLE = {
+  status: 503,
+  body: body('DATABASE_UNAVAILABLE', `the database is unreachable; nothing was changed, retry in ${RETRY_AFTER_S} s`),
+  retryAfter: RETRY_AFTER_S,
+};
+
 const INTERNAL = { status: 500, body: body('INTERNAL', 'internal error; it has been logged (retry, and report it if it persists)') };
 
 /** Status and body for an error. Only our own messages and Fastify's reports on the request reach clients. */
-function describe(err: FastifyError & { validationContext?: string }, opts: { bodyLimit: number }): { status: number; body: ErrorBody } {
+function describe(err: FastifyError & { validationContext?: string }, opts: { bodyLimit: number }): { status: number; body: ErrorBody; retryAfter?: number } {
   if (err.validation) {
     const part = err.validationContext ?? 'body';
     const { field, message } = describeValidationError(err.validation as never, part);
@@ -80,6 +89,7 @@ function describe(err: FastifyError & { validationContext?: string }, opts: { bo
     return { status: err.statusCode ?? 400, body: body(code, message) };
   }
   const status = err.statusCode ?? 500;
+  if (status >= 500 && isDatabaseUnavailable(err)) return DATABASE_UNAVAILABLE;
   if (status >= 500) return INTERNAL;
   // A dependency's 4xx (a static file server, say) may word its message for its own logs.
   const message = err.code?.startsWith('FST_') ? err.message : (STATUS_CODES[status] ?? 'bad request');
@@ -89,7 +99,7 @@ function describe(err: FastifyError & { validationContext?: string }, opts: { bo
 /** The error handler; also Fastify's `frameworkErrors`, which it calls for a URL it cannot route (bad percent-encoding). */
 export function errorHandler(opts: { bodyLimit: number }) {
   return (err: FastifyError & { validationContext?: string }, request: FastifyRequest, reply: FastifyReply) => {
-    let answer: { status: number; body: ErrorBody };
+    let answer: { status: number; body: ErrorBody; retryAfter?: number };
     try {
       answer = describe(err, opts);
     } catch (failure) {
@@ -102,6 +112,7 @@ export function errorHandler(opts: { bodyLimit: number }) {
       // Client messages of 5xx are ours; the cause (driver, host, stack) is only logged.
       request.log[err instanceof ServiceError ? 'warn' : 'error']({ err, code: err.code }, 'request failed');
     }
+    if (answer.retryAfter) reply.header('retry-after', String(answer.retryAfter));
     // An upload refused before its body was read: close, or the client would go on sending all of it.
     if (err instanceof ServiceError && err.code === 'DATASET_TOO_LARGE') reply.header('connection', 'close');
     return reply.code(answer.status).send(answer.body);

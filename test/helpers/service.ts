@@ -59,14 +59,17 @@ export interface TestService {
   close(): Promise<void>;
 }
 
-export async function createTestService(label: string, envOverrides: Record<string, string> = {}): Promise<TestService> {
+/**
+ * @param opts.databasePort reach Postgres on this local port instead (a relay the test controls).
+ */
+export async function createTestService(label: string, envOverrides: Record<string, string> = {}, opts: { databasePort?: number } = {}): Promise<TestService> {
   const id = `${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
   const schema = `test_${id}`;
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'retain-test-'));
   const raw = makeRawDataset({ trainCount: 600, testCount: 300, seed: 5, name: 'mnist' });
   await writeIdxDataset(dataDir, 'mnist', raw);
   const env: Record<string, string> = {
-    DATABASE_URL: `${BASE_URL}?schema=${schema}`,
+    DATABASE_URL: `${opts.databasePort ? withPort(BASE_URL, opts.databasePort) : BASE_URL}?schema=${schema}`,
     QUEUE_NAME: `test-${id}`,
     RETAIN_DATA_DIR: dataDir,
     RETAIN_BACKEND: 'wasm',
@@ -157,6 +160,12 @@ export async function createTestService(label: string, envOverrides: Record<stri
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+function withPort(url: string, port: number): string {
+  const u = new URL(url);
+  u.port = String(port);
+  return u.toString();
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
