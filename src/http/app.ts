@@ -7,7 +7,7 @@ import type { ApiKeyService } from '../services/auth/api-key.service.js';
 import type { DatasetService } from '../services/datasets/dataset.service.js';
 import type { JobService } from '../services/jobs/job.service.js';
 import type { PredictionService } from '../services/predictions/prediction.service.js';
-import { errorHandler, installErrorHandlers } from './error-handler.js';
+import { clientErrorHandler, errorHandler, installErrorHandlers } from './error-handler.js';
 import { installJsonParser } from './json-body.js';
 import authPlugin from './plugins/auth.js';
 import docsPlugin from './plugins/swagger.js';
@@ -45,6 +45,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestIdHeader: 'x-request-id',
     // Otherwise Fastify answers a URL it cannot decode in its own shape.
     frameworkErrors: errorHandler({ bodyLimit }),
+    clientErrorHandler,
   });
   app.setValidatorCompiler(validatorCompiler);
   for (const s of sharedSchemas) app.addSchema(s);

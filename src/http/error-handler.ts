@@ -3,7 +3,8 @@
  * say what to fix. 5xx messages are hidden from clients and logged with the request.
  */
 import { STATUS_CODES } from 'node:http';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Socket } from 'node:net';
+import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SpecError } from '../core/index.js';
 import { ServiceError, type ServiceErrorCode } from '../services/errors.js';
 import type { ErrorCode } from './schemas.js';
@@ -37,11 +38,14 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_REQUEST',
   FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_MAX_PARAM_LENGTH: 'URI_TOO_LONG',
 };
 
 const FASTIFY_MESSAGES: Partial<Record<ErrorCode, string>> = {
   INVALID_JSON: 'the request body is not valid JSON',
   UNSUPPORTED_MEDIA_TYPE: 'send the body as JSON with "Content-Type: application/json"',
+  // Fastify's own message quotes the whole path back.
+  URI_TOO_LONG: 'a path segment is longer than 100 characters; ids and task numbers are far shorter',
 };
 
 /** A client error found by the HTTP layer itself (not by validation, the engine or a service). */
@@ -122,7 +126,38 @@ export function errorHandler(opts: { bodyLimit: number }) {
 export function installErrorHandlers(app: FastifyInstance, opts: { bodyLimit: number }): void {
   app.setErrorHandler(errorHandler(opts));
 
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send(body('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}; see /docs for the API`)),
+  app.setNotFoundHandler((request, reply) => {
+    // Name the path only when it is short: a 10 KB path is not worth sending back.
+    const path = request.url.split('?')[0];
+    const route = path.length <= MAX_ECHOED_PATH ? `${request.method} ${path}` : `for this ${request.method} request`;
+    return reply.code(404).send(body('NOT_FOUND', `no route ${route}; see /docs for the API`));
+  });
+}
+
+const MAX_ECHOED_PATH = 100;
+
+/**
+ * Answers requests Node's HTTP parser refuses before Fastify sees them (headers too large, a
+ * malformed request line, a request that took too long) in the API's error shape, without a body
+ * for HEAD. Fastify's default writes its own shape.
+ */
+export function clientErrorHandler(err: ConnectionError, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, code, message]: [number, ErrorCode, string] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'HEADERS_TOO_LARGE', 'the request headers are larger than the server accepts (16 KiB)']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'REQUEST_TIMEOUT', 'the request did not arrive in time; send it again']
+        : [400, 'INVALID_REQUEST', 'the request is not valid HTTP/1.1'];
+  // At run time rawPacket is the Buffer Node's parser saw (Fastify's typings describe its JSON form).
+  const raw = err.rawPacket as unknown;
+  const head = Buffer.isBuffer(raw) && raw.subarray(0, 5).toString('latin1') === 'HEAD ';
+  const payload = head ? '' : JSON.stringify(body(code, message));
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(payload)}\r\nConnection: close\r\n\r\n${payload}`,
   );
 }
