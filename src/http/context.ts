@@ -20,7 +20,7 @@ import type { AppDeps } from './app.js';
 export interface ApiContext {
   deps: AppDeps;
   queue: BullTrainingQueue;
-  /** Starts the upload inspection threads now instead of at the first upload. */
+  /** Starts the upload inspection and prediction threads now instead of at the first request. */
   warm(): void;
   close(): Promise<void>;
 }
@@ -65,7 +65,10 @@ export function createApiContext(config: Config, onError: (err: Error) => void =
       },
     },
     queue,
-    warm: () => inspector.warm(),
+    warm: () => {
+      inspector.warm();
+      predictor.warm();
+    },
     async close() {
       await queue.close().catch(() => {});
       await predictor.close();

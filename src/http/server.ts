@@ -23,7 +23,7 @@ ctx.warm();
 // Jobs the queue lost (Redis restarted without its append-only file) go back on it.
 async function reconcile() {
   try {
-    const requeued = await ctx.deps.jobs.reconcile();
+    const requeued = await ctx.deps.jobs.reconcile(new Date(), config.RECONCILE_GRACE_MS);
     if (requeued.length) app.log.warn({ jobs: requeued }, `re-queued ${requeued.length} job(s) missing from the queue`);
   } catch (err) {
     app.log.warn({ err }, 'reconcile failed; next try in RECONCILE_INTERVAL_MS');

@@ -51,6 +51,11 @@ export class ThreadPredictor implements Predictor {
     return run;
   }
 
+  /** Starts the thread (its backend and module loading take seconds) before the first request. */
+  warm(): void {
+    this.queue = this.queue.then(() => this.start()).catch(() => {});
+  }
+
   async close(): Promise<void> {
     const w = this.worker;
     this.worker = null;
