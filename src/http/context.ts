@@ -13,6 +13,7 @@ import { FileUploadSpool } from '../infra/uploads/file-spool.js';
 import { ApiKeyService } from '../services/auth/api-key.service.js';
 import { DatasetService } from '../services/datasets/dataset.service.js';
 import { PredictionService } from '../services/predictions/prediction.service.js';
+import { SharpImageDecoder } from '../infra/predictions/sharp-image-decoder.js';
 import { ThreadPredictor } from '../infra/predictions/thread-predictor.js';
 import { JobService } from '../services/jobs/job.service.js';
 import type { AppDeps } from './app.js';
@@ -40,7 +41,7 @@ export function createApiContext(config: Config, onError: (err: Error) => void =
   const jobRepository = new PrismaJobRepository(db);
   const jobs = new JobService(jobRepository, queue, datasetRepository);
   const predictor = new ThreadPredictor({ backend: config.PREDICT_BACKEND, cacheModels: config.PREDICT_CACHE_MODELS, timeoutMs: config.PREDICT_TIMEOUT_MS });
-  const predictions = new PredictionService(jobRepository, predictor);
+  const predictions = new PredictionService(jobRepository, predictor, new SharpImageDecoder());
   const inspector = new ThreadDatasetInspector({ concurrency: config.DATASET_INSPECT_CONCURRENCY, timeoutMs: config.DATASET_INSPECT_TIMEOUT_MS });
   const datasets = new DatasetService(
     datasetRepository,

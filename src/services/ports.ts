@@ -274,3 +274,12 @@ export interface Predictor {
   /** `task` indexes `models`; null infers it per input by lowest entropy. */
   predict(models: TaskModelSource[], inputs: number[][], task: number | null): Promise<PredictionBatch>;
 }
+
+/** Turns an uploaded image file into the raw pixels a model takes (see src/infra/predictions). */
+export interface ImageDecoder {
+  /**
+   * Row-major HWC pixels 0-255 of `bytes` (PNG or JPEG) with `shape[2]` channels (grey or RGB).
+   * Throws INVALID_INPUT when it is no image or its size is not `shape[0]` x `shape[1]`.
+   */
+  decode(bytes: Uint8Array, shape: [number, number, number]): Promise<number[]>;
+}

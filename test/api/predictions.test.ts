@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
+import sharp from 'sharp';
 import { makeRawDataset } from '../helpers/datasets.js';
 import { createTestService, eventually, tinySpec, type TestService } from '../helpers/service.js';
 import { expectArraysClose } from '../helpers/tensors.js';
@@ -105,6 +106,24 @@ describe('predictions over HTTP', () => {
       assert.match(res.json().error.message, mentions, name);
     }
     await svc.app.inject({ method: 'POST', url: `/v1/jobs/${queued.id}/cancel`, headers: { authorization: bob } });
+  });
+
+  it('takes a PNG file as the body: the same answer as its pixels as JSON; a wrong size or no image is 400', async () => {
+    const png = (pixels: number[], side: number) => sharp(Buffer.from(pixels), { raw: { width: side, height: side, channels: 1 } }).png().toBuffer();
+    const image = (body: Buffer, query = '') =>
+      svc.app.inject({ method: 'POST', url: `/v1/jobs/${jobId}/predict${query}`, headers: { authorization: auth, 'content-type': 'image/png' }, payload: body });
+    for (const query of ['?task=1', '']) {
+      const fromFile = await image(await png(images[3], 28), query);
+      assert.equal(fromFile.statusCode, 200, fromFile.body);
+      const fromJson = await predict({ inputs: [images[3]], ...(query ? { task: 1 } : {}) });
+      assert.deepEqual(fromFile.json().predictions, fromJson.json().predictions);
+    }
+    const small = await image(await png(images[3].slice(0, 14 * 14), 14));
+    assert.equal(small.statusCode, 400);
+    assert.match(small.json().error.message, /14x14 pixels; the job's models take 28x28/);
+    const junk = await image(Buffer.from('not a png at all'));
+    assert.equal(junk.statusCode, 400);
+    assert.equal(junk.json().error.code, 'INVALID_INPUT');
   });
 
   it('needs a key', async () => {

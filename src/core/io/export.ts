@@ -146,6 +146,7 @@ function modelInput(task: ContinualTask, training: Record<string, unknown>, firs
   if (pre.normalize) steps.push(`standardisation (v - ${pre.normalize.mean}) / ${pre.normalize.std} of every input v`);
   return {
     size: pre.rows * pre.cols,
+    shape: [pre.rows, pre.cols, 1],
     pixels: `x / 255 per pixel, row-major, ${pre.rows}x${pre.cols} (raw image, no other preprocessing)`,
     // What a raw value (a 0-255 pixel) is multiplied by before it enters the model.
     rawScale: 1 / 255,

@@ -6,10 +6,16 @@
  * equals what the downloaded model gives.
  */
 import { ServiceError } from '../errors.js';
-import type { JobRepository, Predictor } from '../ports.js';
+import type { ImageDecoder, JobRepository, Predictor } from '../ports.js';
 
 export interface PredictInput {
   inputs: number[][];
+  task?: number;
+}
+
+export interface PredictImageInput {
+  /** A PNG or JPEG file of the size the job's models take. */
+  image: Uint8Array;
   task?: number;
 }
 
@@ -31,7 +37,23 @@ export class PredictionService {
   constructor(
     private readonly jobs: JobRepository,
     private readonly predictor: Predictor,
+    private readonly images: ImageDecoder,
   ) {}
+
+  /** Like `predict`, for one image file: decoded to the raw pixels the job's models take. */
+  async predictImage(tenantId: string, jobId: string, input: PredictImageInput): Promise<{ tasksAvailable: number; predictions: PredictionView[] }> {
+    const job = await this.jobs.get(tenantId, jobId);
+    if (!job) throw new ServiceError('JOB_NOT_FOUND', `job ${jobId} does not exist`);
+    const modelJson = await this.jobs.modelJson(jobId, 0);
+    if (!modelJson) throw new ServiceError('ARTIFACT_NOT_READY', `job ${jobId} has no trained task yet (${job.completedTasks} of ${job.tasksTotal} done)`);
+    const retain = ((modelJson.userDefinedMetadata as Record<string, unknown> | undefined)?.retain ?? {}) as { input?: { shape?: number[] } };
+    const shape = retain.input?.shape;
+    if (!shape || shape.length !== 3 || ![1, 3].includes(shape[2])) {
+      throw new ServiceError('INVALID_INPUT', `job ${jobId} does not train on images; send {"inputs": [[...]]} as JSON`);
+    }
+    const pixels = await this.images.decode(input.image, shape as [number, number, number]);
+    return this.predict(tenantId, jobId, { inputs: [pixels], task: input.task });
+  }
 
   async predict(tenantId: string, jobId: string, input: PredictInput): Promise<{ tasksAvailable: number; predictions: PredictionView[] }> {
     const job = await this.jobs.get(tenantId, jobId);

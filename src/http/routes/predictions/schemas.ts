@@ -25,6 +25,11 @@ export const PredictBody = Type.Object(
 );
 export type PredictBody = Static<typeof PredictBody>;
 
+export const PredictQuery = Type.Object(
+  { task: Type.Optional(Type.Integer({ minimum: 0, maximum: LIMITS.tasks - 1, description: 'image bodies only: the task whose model answers (omit to infer it)' })) },
+  { additionalProperties: false },
+);
+
 export const PredictResponse = Type.Object({
   jobId: Uuid,
   tasksAvailable: Type.Integer({ description: 'tasks trained so far; inference without a task id chooses among these' }),
