@@ -9,58 +9,23 @@
  * Usage: BENCH_METHODS=hypermask,finetune BENCH_ITERATIONS=500 npx tsx bench/datasets/split-cifar.bench.ts
  * Writes bench/results/split-cifar10-<method>-<iterations>.json per method.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { loadEnv } from '../../src/config/env.js';
-import { PrismaApiKeyRepository } from '../../src/infra/prisma/api-key.repository.js';
-import { createPrismaClient } from '../../src/infra/prisma/client.js';
-import { dropSchema, migrate } from '../../src/infra/prisma/migrator.js';
-import { ApiKeyService } from '../../src/services/auth/api-key.service.js';
+import { machine, ROOT as root, startBenchService } from '../harness.js';
 
 const loadAverageAtStart = os.loadavg()[0];
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CIFAR = path.resolve(root, '..', 'shared', 'datasets', 'cifar10-jpeg.tar.gz');
 const METHODS = (process.env.BENCH_METHODS ?? 'hypermask').split(',');
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 500);
 const PAIRS = [['airplane', 'automobile'], ['bird', 'cat'], ['deer', 'dog'], ['frog', 'horse'], ['ship', 'truck']];
 if (!existsSync(CIFAR)) throw new Error(`${CIFAR} not found (see ../shared/datasets/README.md)`);
 
-const id = randomBytes(4).toString('hex');
-const schema = `bench_${id}`;
-const env = {
-  DATABASE_URL: `${process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'}?schema=${schema}`,
-  QUEUE_NAME: `bench-${id}`,
-  LOG_LEVEL: 'silent',
-  RECONCILE_INTERVAL_MS: '0',
-  RETAIN_BACKEND: process.env.RETAIN_BACKEND ?? 'wasm',
-};
-const config = loadEnv({ ...process.env, ...env });
-await migrate({ url: config.databaseUrl, schema, dir: path.join(root, 'prisma', 'migrations') });
-const port = Number(process.env.BENCH_PORT ?? 3920);
-const base = `http://127.0.0.1:${port}`;
-const children: ChildProcess[] = [];
-const start = (file: string, extra: Record<string, string> = {}) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, file)], { cwd: root, env: { ...process.env, ...env, ...extra }, stdio: ['ignore', 'inherit', 'inherit'] });
-  children.push(child);
-  return child;
-};
-start('src/http/server.ts', { PORT: String(port), HOST: '127.0.0.1' });
-start('workers/training.worker.ts');
-const db = createPrismaClient({ url: config.databaseUrl, schema, poolSize: 2 });
+const svc = await startBenchService({ port: Number(process.env.BENCH_PORT ?? 3920), worker: true });
+const { base, auth } = svc;
 
 try {
-  for (let tries = 0; !(await fetch(`${base}/readyz`).then((r) => r.ok, () => false)); tries++) {
-    if (tries > 300) throw new Error('the API did not become ready within 60 s');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const { key } = await new ApiKeyService(new PrismaApiKeyRepository(db)).create('bench');
-  const auth = { authorization: `Bearer ${key}` };
-
   const t0 = performance.now();
   const uploadRes = await fetch(`${base}/v1/datasets?name=cifar10`, {
     method: 'POST',
@@ -96,7 +61,7 @@ try {
     const metrics = await (await fetch(`${base}/v1/jobs/${job.id}/metrics`, { headers: auth })).json();
     const result = {
       when: new Date().toISOString(),
-      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadAverageAtStart },
+      machine: machine(loadAverageAtStart),
       dataset: { file: 'cifar10-jpeg.tar.gz', uploadMs, inputShape: dataset.inputShape, samples: dataset.samples },
       spec: job.spec,
       wallMs,
@@ -111,8 +76,5 @@ try {
     console.log(`${method}: average accuracy ${metrics.averageAccuracy}, BWT ${metrics.backwardTransfer}; wrote ${path.relative(root, file)}`);
   }
 } finally {
-  for (const c of children) c.kill('SIGTERM');
-  await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
-  await db.$disconnect();
-  await dropSchema(config.databaseUrl, schema);
+  await svc.stop();
 }

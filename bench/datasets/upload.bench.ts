@@ -9,7 +9,6 @@
  * Writes bench/results/dataset-upload.json. Usage: npx tsx bench/datasets/upload.bench.ts
  * Uses a private Postgres schema, removed at the end.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -17,45 +16,18 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
 import tar from 'tar-stream';
-import { loadEnv } from '../../src/config/env.js';
 import { readBlob, writeBlob } from '../../src/infra/blobs/pg-blob-store.js';
-import { PrismaApiKeyRepository } from '../../src/infra/prisma/api-key.repository.js';
-import { createPgPool, createPrismaClient } from '../../src/infra/prisma/client.js';
-import { dropSchema, migrate } from '../../src/infra/prisma/migrator.js';
-import { ApiKeyService } from '../../src/services/auth/api-key.service.js';
+import { machine, ROOT as root, startBenchService } from '../harness.js';
 
 const loadAverageAtStart = os.loadavg()[0];
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CIFAR = path.resolve(root, '..', 'shared', 'datasets', 'cifar10-jpeg.tar.gz');
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 162_760); // x.npy of 162,760 x 3,072 bytes = 500 MB
 const FEATURES = 3072;
-const id = randomBytes(4).toString('hex');
-const schema = `bench_${id}`;
-const env = {
-  DATABASE_URL: `${process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'}?schema=${schema}`,
-  QUEUE_NAME: `bench-${id}`,
-  LOG_LEVEL: 'silent',
-  RECONCILE_INTERVAL_MS: '0',
-};
-const config = loadEnv({ ...process.env, ...env });
-await migrate({ url: config.databaseUrl, schema, dir: path.join(root, 'prisma', 'migrations') });
 const scratch = await mkdtemp(path.join(os.tmpdir(), 'retain-upload-bench-'));
-
 const port = Number(process.env.BENCH_PORT ?? 3918);
-const api = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'http', 'server.ts')], {
-  cwd: root,
-  env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', UPLOAD_DIR: path.join(scratch, 'uploads') },
-  stdio: ['ignore', 'inherit', 'inherit'],
-});
-for (let tries = 0; !(await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)); tries++) {
-  if (tries > 300) throw new Error('the API did not become ready within 60 s');
-  await new Promise((r) => setTimeout(r, 200));
-}
-const pool = createPgPool({ url: config.databaseUrl, schema, poolSize: 2 });
-const db = createPrismaClient({ url: config.databaseUrl, schema, pool });
-const { key } = await new ApiKeyService(new PrismaApiKeyRepository(db)).create('bench');
+const svc = await startBenchService({ port, worker: false, env: { UPLOAD_DIR: path.join(scratch, 'uploads') } });
+const { key, pool } = svc;
 
 async function rssBytes(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -107,9 +79,9 @@ interface UploadFigures {
 /** POSTs `file` to /v1/datasets, streamed from disk, sampling the API's RSS meanwhile. */
 async function upload(file: string, label: string): Promise<UploadFigures> {
   const bytes = (await stat(file)).size;
-  const before = await rssBytes(api.pid!);
+  const before = await rssBytes(svc.apiPid);
   let peak = before;
-  const sampler = setInterval(() => void rssBytes(api.pid!).then((r) => (peak = Math.max(peak, r)), () => {}), 20);
+  const sampler = setInterval(() => void rssBytes(svc.apiPid).then((r) => (peak = Math.max(peak, r)), () => {}), 20);
   const t0 = performance.now();
   const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
     const req = http.request(
@@ -126,7 +98,7 @@ async function upload(file: string, label: string): Promise<UploadFigures> {
   });
   const wallMs = performance.now() - t0;
   clearInterval(sampler);
-  peak = Math.max(peak, await rssBytes(api.pid!));
+  peak = Math.max(peak, await rssBytes(svc.apiPid));
   const mb = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
   const d = JSON.parse(body);
   const figures = {
@@ -189,17 +161,13 @@ try {
   const blobStore = await blobStoreFigures(512 * 2 ** 20);
   const result = {
     when: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), loadAverageAtStart },
+    machine: machine(loadAverageAtStart),
     uploads,
     blobStore,
   };
   await writeFile(path.join(root, 'bench', 'results', 'dataset-upload.json'), `${JSON.stringify(result, null, 2)}\n`);
   console.log('wrote bench/results/dataset-upload.json');
 } finally {
-  api.kill('SIGTERM');
-  await new Promise((r) => api.once('exit', r));
-  await db.$disconnect();
-  await pool.end();
-  await dropSchema(config.databaseUrl, schema);
+  await svc.stop();
   await rm(scratch, { recursive: true, force: true });
 }

@@ -6,52 +6,19 @@
  * task models). The first request (cold: models fetched from Postgres and built) is reported
  * apart. Writes bench/results/predict.json. Usage: npx tsx bench/predictions/predict.bench.ts
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { loadEnv } from '../../src/config/env.js';
 import { loadRawDataset, resolveDataDir } from '../../src/infra/data/dataset-files.js';
-import { PrismaApiKeyRepository } from '../../src/infra/prisma/api-key.repository.js';
-import { createPrismaClient } from '../../src/infra/prisma/client.js';
-import { dropSchema, migrate } from '../../src/infra/prisma/migrator.js';
-import { ApiKeyService } from '../../src/services/auth/api-key.service.js';
+import { machine, ROOT as root, startBenchService } from '../harness.js';
 
 const loadAverageAtStart = os.loadavg()[0];
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200);
-const id = randomBytes(4).toString('hex');
-const schema = `bench_${id}`;
-const env = {
-  DATABASE_URL: `${process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'}?schema=${schema}`,
-  QUEUE_NAME: `bench-${id}`,
-  LOG_LEVEL: 'silent',
-  RECONCILE_INTERVAL_MS: '0',
-  RETAIN_BACKEND: 'wasm',
-};
-const config = loadEnv({ ...process.env, ...env });
-await migrate({ url: config.databaseUrl, schema, dir: path.join(root, 'prisma', 'migrations') });
-const port = Number(process.env.BENCH_PORT ?? 3919);
-const base = `http://127.0.0.1:${port}`;
-const children: ChildProcess[] = [];
-const start = (file: string, extra: Record<string, string> = {}) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, file)], { cwd: root, env: { ...process.env, ...env, ...extra }, stdio: ['ignore', 'inherit', 'inherit'] });
-  children.push(child);
-  return child;
-};
-const api = start('src/http/server.ts', { PORT: String(port), HOST: '127.0.0.1' });
-start('workers/training.worker.ts');
-const db = createPrismaClient({ url: config.databaseUrl, schema, poolSize: 2 });
+const svc = await startBenchService({ port: Number(process.env.BENCH_PORT ?? 3919), worker: true });
+const { base } = svc;
 
 try {
-  for (let tries = 0; !(await fetch(`${base}/readyz`).then((r) => r.ok, () => false)); tries++) {
-    if (tries > 300) throw new Error('the API did not become ready within 60 s');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const { key } = await new ApiKeyService(new PrismaApiKeyRepository(db)).create('bench');
-  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+  const headers = { ...svc.auth, 'content-type': 'application/json' };
   const job = await (await fetch(`${base}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ preset: 'split-mnist', training: { iterationsPerTask: 20 }, evaluation: { taskInference: false } }) })).json();
   const deadline = Date.now() + 15 * 60_000;
   for (;;) {
@@ -91,7 +58,7 @@ try {
   }
   const result = {
     when: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadAverageAtStart },
+    machine: machine(loadAverageAtStart),
     setup: 'split-mnist preset, hypermask, 5 tasks, MLP 784-400-400-2, trained 20 iterations per task on Fashion-MNIST; prediction thread on wasm; sequential requests over loopback HTTP (JSON body of raw 0-255 pixels)',
     coldFirstRequestMs: coldMs,
     latency: results,
@@ -99,9 +66,5 @@ try {
   await writeFile(path.join(root, 'bench', 'results', 'predict.json'), `${JSON.stringify(result, null, 2)}\n`);
   console.log('wrote bench/results/predict.json');
 } finally {
-  for (const c of children) c.kill('SIGTERM');
-  await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
-  await db.$disconnect();
-  await dropSchema(config.databaseUrl, schema);
-  void api;
+  await svc.stop();
 }
