@@ -58,8 +58,11 @@ export function restoreCheckpoint(bytes: Uint8Array, learner: Learner, spec: Job
   if (JSON.stringify(state.spec) !== JSON.stringify(spec) && !continuesSpec(spec, state.spec)) {
     throw new EngineError('INVALID_CHECKPOINT', 'the checkpoint was written for a different spec');
   }
-  learner.hnet?.ensureTasks(state.completedTasks);
   const saved = new Map(decodeSafetensors(bytes).tensors.map((t) => [t.name, t]));
+  // Checkpoints written before embeddings were created per task hold every task's embedding
+  // (trained or not); restoring all of them resumes such a job as it would have gone on.
+  const embeddings = [...saved.keys()].filter((name) => name.startsWith('hnet/embedding_')).length;
+  learner.hnet?.ensureTasks(Math.max(state.completedTasks, embeddings));
   const vars = learner.namedVariables();
   if (saved.size !== vars.length) {
     throw new EngineError('INVALID_CHECKPOINT', `checkpoint has ${saved.size} tensors, the model ${vars.length}`);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { runContinualLearning } from '../../../src/core/continual/run-continual-learning.js';
-import { readCheckpointState } from '../../../src/core/io/checkpoint.js';
+import { modelSeed, runContinualLearning } from '../../../src/core/continual/run-continual-learning.js';
+import { encodeCheckpoint, readCheckpointState } from '../../../src/core/io/checkpoint.js';
 import { decodeSafetensors } from '../../../src/core/io/safetensors.js';
 import { createLearner } from '../../../src/core/methods/create-learner.js';
 import { Random } from '../../../src/core/random.js';
@@ -74,6 +74,15 @@ describe('continuing a finished run with new tasks', () => {
       learner.dispose();
       other.dispose();
     }
+  });
+
+  it('resumes a checkpoint that holds the embeddings of every task (written before they were created per task)', async () => {
+    const s = spec('hypermask', 3);
+    const learner = createLearner(s, { inputSize: 8, outputSize: 2, numTasks: 3 }, new Random(modelSeed(s.training.seed)));
+    const old = encodeCheckpoint(learner, { completedTasks: 1, rngState: new Random(9).state(), spec: s, accuracyMatrix: [[0.5]], msPerIteration: [1], taskDurationsMs: [1] });
+    learner.dispose();
+    const { result } = await run(s, 3, old);
+    assert.equal(result.accuracyMatrix.length, 3);
   });
 
   it('refuses to continue a checkpoint with another method, other settings or fewer tasks', async () => {
