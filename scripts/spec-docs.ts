@@ -99,6 +99,43 @@ Through the API only (the CLI trains the built-in benchmarks). Upload data sets 
   cannot be deleted while a queued or running job uses it (409); if it is removed or damaged
   anyway, the job fails with DATA_NOT_FOUND or INVALID_DATA.
 
+## Continuing a job with new tasks (\`continueFrom\`)
+
+Tasks that arrive later are trained as a new job that continues a succeeded one, without
+retraining or forgetting its tasks. \`continueFrom\` is not part of the spec: it is a field of
+the \`POST /v1/jobs\` body next to it (the CLI's \`--continue-from CHECKPOINT\`). The body then
+holds the **new tasks only**, in \`benchmark.tasks\`:
+
+\`\`\`json
+{"continueFrom": "<id of a succeeded job>", "benchmark": {"tasks": 1}}
+{"continueFrom": "<id>", "benchmark": {"tasks": [{"dataset": "<id>", "classes": ["horse", "deer"]}]}}
+\`\`\`
+
+- Built-in benchmarks take the number of new tasks (a split job of 2 tasks continued with 1 has
+  tasks 1-3: classes 0-5), uploaded data sets the list of new tasks. They are appended to the
+  tasks of the job continued; the stored spec lists them all.
+- Everything else (method, networks, hyperparameters, training settings, seed, benchmark
+  settings) is the continued job's. A field sent with another value is refused with 400
+  INVALID_SPEC naming it (the same value is accepted). Why the training settings too:
+  \`iterationsPerTask\`, \`batchSize\` and the rest must stay the same for the continued job to
+  end exactly like one job of all the tasks (below), and one value per job keeps the spec honest.
+- A new task may have at most as many classes as the network has outputs (its largest earlier
+  task): a continued job cannot grow its network.
+- The new job starts from the continued job's final checkpoint with its tasks completed
+  (\`inheritedTasks\`), trains only the new tasks, and after each evaluates every task so far on
+  its test data, so its accuracy matrix covers all tasks; its first rows are the continued job's.
+  The continued job is left exactly as it was. Chains of any length work.
+- Continuing ends with the same weights and accuracies, bit for bit, as one job of all the tasks
+  with the same spec, on the same backend: task data, initial values and every random draw do
+  not depend on how many tasks follow (each task embedding is drawn from its own stream seeded
+  by the job's seed and the task's index), and the checkpoint carries the random stream on.
+  Backends differ in floating-point details, so a continuation trained on another backend than
+  its source ends close to, not exactly at, the single job's results.
+- Refused: \`continueFrom\` naming no job of yours (400 naming \`continueFrom\`; another tenant's
+  job looks the same as an unknown id), a job that has not succeeded (409
+  CONTINUE_FROM_NOT_SUCCEEDED, naming its status), an uploaded data set of an earlier task that
+  was deleted since (400 naming \`benchmark.tasks[i].dataset\`: earlier tasks are evaluated again).
+
 ## Fields (defaults without a preset)
 
 | field | allowed | default | meaning |

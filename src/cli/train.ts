@@ -1,22 +1,31 @@
 /**
  * `npm run train -- --spec FILE [--out DIR] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu]
- *                   [--data-dir DIR] [--resume CHECKPOINT]`
+ *                   [--data-dir DIR] [--resume CHECKPOINT | --continue-from CHECKPOINT]`
  * Environment: RETAIN_BACKEND (default for --backend), RETAIN_DATA_DIR (default for --data-dir).
  *
  * Trains a job spec (the same JSON POST /v1/jobs accepts) on this machine, prints progress, and
  * writes DIR/result.json, DIR/checkpoint.safetensors (after every task) and per-task exports:
  * DIR/tasks/<t>/mask.safetensors and DIR/tasks/<t>/model/{model.json,weights.bin}.
+ *
+ * --resume continues an interrupted run of the same spec. --continue-from continues a finished
+ * run with new tasks, as POST /v1/jobs with continueFrom does: FILE then holds only the new
+ * tasks (`{"benchmark": {"tasks": 1}}`), everything else comes from the checkpoint's spec.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   buildTasks,
+  continuationInput,
+  continuesSpec,
   dataSeed,
   EngineError,
   Random,
+  readCheckpointState,
   resolveSpec,
   runContinualLearning,
+  taskCount,
+  type JobSpec,
   type ContinualResult,
   type IterationEvent,
   type TaskExport,
@@ -24,10 +33,23 @@ import {
 import { loadRawDataset, resolveDataDir } from '../infra/data/dataset-files.js';
 import { BACKEND_CHOICES, selectBackend, type BackendChoice } from '../infra/tf-backend.js';
 
-const USAGE = 'usage: npm run train -- --spec FILE [--out DIR] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--data-dir DIR] [--resume FILE]';
+const USAGE =
+  'usage: npm run train -- --spec FILE [--out DIR] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--data-dir DIR] [--resume CHECKPOINT | --continue-from CHECKPOINT]';
 
 /** Every this many iterations a loss point goes into result.json's curves. */
 const CURVE_EVERY = 10;
+
+/** The spec of a finished run (its checkpoint) continued with the new tasks of `input`. */
+function continuedSpec(checkpoint: Uint8Array, input: unknown, file: string): JobSpec {
+  const state = readCheckpointState(checkpoint);
+  const total = taskCount(state.spec.benchmark);
+  if (state.completedTasks !== total) {
+    throw new Error(`the run of ${file} stopped after task ${state.completedTasks} of ${total}; finish it with --resume first`);
+  }
+  const spec = resolveSpec(continuationInput(state.spec, input, `checkpoint ${file}`));
+  if (!continuesSpec(spec, state.spec)) throw new Error(`benchmark.tasks: the new tasks do not fit the network of checkpoint ${file}`);
+  return spec;
+}
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -37,6 +59,7 @@ async function main(): Promise<number> {
       backend: { type: 'string', default: process.env.RETAIN_BACKEND ?? 'auto' },
       'data-dir': { type: 'string' },
       resume: { type: 'string' },
+      'continue-from': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -49,6 +72,12 @@ async function main(): Promise<number> {
     return 2;
   }
 
+  if (values.resume && values['continue-from']) {
+    console.error('--resume and --continue-from exclude each other');
+    return 2;
+  }
+  const startFrom = values.resume ?? values['continue-from'];
+  const checkpoint = startFrom ? new Uint8Array(await readFile(startFrom)) : undefined;
   let spec;
   try {
     const input = JSON.parse(await readFile(values.spec, 'utf8'));
@@ -56,7 +85,7 @@ async function main(): Promise<number> {
       console.error('benchmarks of kind "datasets" train on uploaded data sets through the API (POST /v1/jobs); the CLI trains the built-in ones');
       return 2;
     }
-    spec = resolveSpec(input);
+    spec = checkpoint && values['continue-from'] ? continuedSpec(checkpoint, input, values['continue-from']) : resolveSpec(input);
   } catch (err) {
     console.error(`invalid spec ${values.spec}: ${(err as Error).message}`);
     return 2;
@@ -98,7 +127,7 @@ async function main(): Promise<number> {
   const result: ContinualResult = await runContinualLearning(spec, {
     tasks,
     signal: controller.signal,
-    resumeFrom: values.resume ? new Uint8Array(await readFile(values.resume)) : undefined,
+    resumeFrom: checkpoint,
     callbacks: {
       onTaskBegin: ({ task, tasks: n, resumed }) => console.log(`\ntask ${task + 1}/${n}${resumed ? ' (resumed from checkpoint)' : ''}`),
       onIteration: (e) => {

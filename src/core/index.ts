@@ -13,3 +13,4 @@ export { encodeSafetensors, decodeSafetensors, type NamedArray } from './io/safe
 export { MASK_FORMAT, WEIGHTS_FILE } from './io/export.js';
 export { averageAccuracy, backwardTransfer, forgetting, median } from './metrics/metrics.js';
 export { TaskModel, predict, type Prediction } from './inference/task-models.js';
+export { continuationInput, continuesSpec, sameJson } from './spec-continuation.js';

@@ -382,6 +382,15 @@ export function parameterCounts(spec: JobSpec): { target: number; hypernetwork: 
   return { target: spec.method === 'hnet' ? 0 : target, hypernetwork: body + chunkEmbeddings + embeddings };
 }
 
+/** Checks a spec as sent (fields and types, no defaults): throws `SpecError` naming the first bad field. */
+export function checkSpecInput(input: unknown): JobSpecInput {
+  if (!isPlainObject(input)) throw new SpecError('spec', 'must be a JSON object');
+  const unknown = unknownField(JobSpecInputSchema, input, '');
+  if (unknown) throw new SpecError(unknown, 'unknown field (remove it)');
+  checkAgainst(JobSpecInputSchema, input);
+  return input as JobSpecInput;
+}
+
 /** What `resolveSpec` needs to know about an uploaded data set (the service looks it up). */
 export interface DatasetFacts extends UploadedDatasetInfo {
   classNames: string[];
@@ -400,11 +409,7 @@ export interface ResolveContext {
  * INVALID_SPEC) naming the first offending field.
  */
 export function resolveSpec(input: unknown, context: ResolveContext = {}): JobSpec {
-  if (!isPlainObject(input)) throw new SpecError('spec', 'must be a JSON object');
-  const unknown = unknownField(JobSpecInputSchema, input, '');
-  if (unknown) throw new SpecError(unknown, 'unknown field (remove it)');
-  checkAgainst(JobSpecInputSchema, input);
-  const user = input as JobSpecInput;
+  const user = checkSpecInput(input);
 
   const method: Method = user.method ?? 'hypermask';
   const preset = user.preset ?? null;

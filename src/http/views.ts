@@ -28,6 +28,8 @@ export function jobView(job: JobRecord): JobResource {
       fraction: job.status === 'succeeded' ? 1 : total ? Math.min(done / total, 1) : 0,
       etaMs: job.status === 'running' ? job.etaMs : job.status === 'succeeded' ? 0 : null,
     },
+    continueFrom: job.continueFrom,
+    inheritedTasks: job.inheritedTasks,
     attempts: job.attempts,
     error: job.error,
     result: job.result

@@ -15,6 +15,8 @@ export type ServiceErrorCode =
   | 'QUEUE_UNAVAILABLE'
   | 'DATASET_NOT_FOUND'
   | 'DATASET_IN_USE'
+  /** continueFrom names a job that has not succeeded (queued, running, failed or cancelled). */
+  | 'CONTINUE_FROM_NOT_SUCCEEDED'
   /** The upload is not a data set we can use: undecodable, inconsistent, too few classes... */
   | 'INVALID_DATASET'
   /** The content is none of the supported formats, or not the declared one. */

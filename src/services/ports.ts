@@ -47,6 +47,10 @@ export interface JobRecord {
   startedAt: Date | null;
   firstIterationAt: Date | null;
   finishedAt: Date | null;
+  /** The succeeded job this one continues, or null. */
+  continueFrom: string | null;
+  /** Tasks taken over from `continueFrom` (trained there, not here); 0 for a job of its own. */
+  inheritedTasks: number;
 }
 
 export interface NewJob {
@@ -56,6 +60,13 @@ export interface NewJob {
   spec: JobSpec;
   idempotencyKey: string | null;
   requestHash: string | null;
+  /**
+   * A succeeded job of the same tenant whose tasks this one keeps: its checkpoint, task results,
+   * exports and embeddings are copied to the new job in the insert's transaction, and the job
+   * starts with `inheritedTasks` completed. The insert fails with CONTINUE_FROM_NOT_SUCCEEDED when
+   * the source is no longer a succeeded job of the tenant by then.
+   */
+  continueFrom?: { jobId: string; inheritedTasks: number } | null;
 }
 
 export type JobCursor = Cursor;

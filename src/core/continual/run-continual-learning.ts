@@ -23,7 +23,9 @@ export const dataSeed = (seed: number) => seed >>> 0;
  * on their test sets, writes a checkpoint and the per-task exports, and reports through the
  * callbacks, which are awaited (a consumer can persist before training continues). With
  * `resumeFrom` it continues after the checkpoint's last task and ends with the same results as an
- * uninterrupted run on the same backend.
+ * uninterrupted run on the same backend. The checkpoint may also come from a run of fewer tasks
+ * whose spec `spec` continues (`continuesSpec`): its tasks are kept, and only the new ones are
+ * trained, ending bit for bit like one run of all the tasks.
  */
 export async function runContinualLearning(spec: JobSpec, options: RunOptions): Promise<ContinualResult> {
   const { tasks, callbacks = {}, signal } = options;
@@ -34,7 +36,9 @@ export async function runContinualLearning(spec: JobSpec, options: RunOptions): 
     'all tasks must have the same input and output sizes',
   );
   const rng = new Random(modelSeed(spec.training.seed));
-  const learner = createLearner(spec, { inputSize, outputSize, numTasks: tasks.length }, rng);
+  // Task embeddings are created as tasks begin (or from the checkpoint), so a checkpoint holds
+  // only trained tasks and can be continued with tasks the spec did not list yet.
+  const learner = createLearner(spec, { inputSize, outputSize }, rng);
   try {
     let state: CheckpointState = {
       completedTasks: 0,

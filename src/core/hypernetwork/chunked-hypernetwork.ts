@@ -3,7 +3,7 @@ import { activate } from '../activations.js';
 import { assert, assertPositiveInteger } from '../errors.js';
 import { layerInit, variableFrom } from '../init.js';
 import { linear } from '../linear.js';
-import { initEmbeddings, numel, type HyperNetwork } from './hypernetwork.js';
+import { numel, TaskEmbeddings, type HyperNetwork } from './hypernetwork.js';
 import type { MlpHyperNetworkArgs } from './mlp-hypernetwork.js';
 
 export interface ChunkedHyperNetworkArgs extends MlpHyperNetworkArgs {
@@ -21,22 +21,21 @@ export interface ChunkedHyperNetworkArgs extends MlpHyperNetworkArgs {
  */
 export class ChunkedHyperNetwork implements HyperNetwork {
   readonly targetShapes: number[][];
-  readonly numTasks: number;
   readonly embeddingDim: number;
-  readonly embeddings: tf.Variable[];
   readonly weights: tf.Variable[] = [];
+  private readonly taskEmbeddings: TaskEmbeddings;
   readonly weightNames: string[] = ['chunk_embeddings'];
   readonly numChunks: number;
   private readonly total: number;
 
   constructor(private readonly args: ChunkedHyperNetworkArgs) {
     this.targetShapes = args.targetShapes;
-    this.numTasks = args.numTasks;
     this.embeddingDim = args.embeddingDim;
     this.total = args.targetShapes.reduce((a, s) => a + numel(s), 0);
     this.numChunks = Math.ceil(this.total / args.chunkSize);
     const { rng } = args;
-    this.embeddings = initEmbeddings(rng, args.numTasks, args.embeddingDim);
+    this.taskEmbeddings = new TaskEmbeddings(rng, args.embeddingDim);
+    this.taskEmbeddings.ensure(args.numTasks);
     this.weights.push(
       variableFrom(rng.normalArray(this.numChunks * args.chunkEmbeddingDim), [this.numChunks, args.chunkEmbeddingDim]),
     );
@@ -50,6 +49,18 @@ export class ChunkedHyperNetwork implements HyperNetwork {
       this.weightNames.push(`layer_${l}/kernel`, `layer_${l}/bias`);
     }
     this.assertWellFormed();
+  }
+
+  get numTasks(): number {
+    return this.taskEmbeddings.variables.length;
+  }
+
+  get embeddings(): tf.Variable[] {
+    return this.taskEmbeddings.variables;
+  }
+
+  ensureTasks(n: number): void {
+    this.taskEmbeddings.ensure(n);
   }
 
   private assertWellFormed(): void {
@@ -78,8 +89,8 @@ export class ChunkedHyperNetwork implements HyperNetwork {
   }
 
   getConfig(): Record<string, unknown> {
-    const { numTasks, embeddingDim, chunkSize, chunkEmbeddingDim, hidden, activation, targetShapes } = this.args;
-    return { kind: 'chunked-mlp', numTasks, embeddingDim, chunkSize, chunkEmbeddingDim, hidden, activation, targetShapes };
+    const { embeddingDim, chunkSize, chunkEmbeddingDim, hidden, activation, targetShapes } = this.args;
+    return { kind: 'chunked-mlp', numTasks: this.numTasks, embeddingDim, chunkSize, chunkEmbeddingDim, hidden, activation, targetShapes };
   }
 
   dispose(): void {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { variableFrom } from '../init.js';
-import type { Random } from '../random.js';
+import { Random } from '../random.js';
 
 /**
  * A task-conditioned hypernetwork (hypnettorch's HyperNetInterface contract). It is built from the
@@ -9,10 +9,16 @@ import type { Random } from '../random.js';
  */
 export interface HyperNetwork {
   readonly targetShapes: number[][];
+  /** Tasks that have an embedding so far (`embeddings.length`). */
   readonly numTasks: number;
   readonly embeddingDim: number;
-  /** One [1, embeddingDim] variable per task, initialised N(0, 1). */
+  /** One [1, embeddingDim] variable per task created so far, initialised N(0, 1). */
   readonly embeddings: tf.Variable[];
+  /**
+   * Creates the embeddings of tasks `numTasks .. n - 1` (none when `n <= numTasks`). Tasks arrive
+   * over time (a job can be continued with new tasks), so embeddings are added as they are needed.
+   */
+  ensureTasks(n: number): void;
   /** The shared parameters (everything except task embeddings), in a fixed order. */
   readonly weights: tf.Variable[];
   /** Stable names of `weights`, used in checkpoints. */
@@ -44,7 +50,33 @@ export function numel(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** One [1, dim] task embedding variable per task, drawn N(0, 1) (hypnettorch's initialisation). */
-export function initEmbeddings(rng: Random, numTasks: number, dim: number): tf.Variable[] {
-  return Array.from({ length: numTasks }, () => variableFrom(rng.normalArray(dim), [1, dim]));
+/**
+ * Task embeddings, one [1, dim] variable per task, drawn N(0, 1) (hypnettorch's initialisation).
+ *
+ * Embedding t comes from its own random stream, seeded by (`seed`, t), and the model's stream
+ * gives only `seed` (one draw, whatever the number of tasks). So creating embedding t neither
+ * depends on how many tasks follow nor shifts any other initial value: a job of tasks 0-1
+ * continued with task 2 draws exactly the numbers of one job of tasks 0-2.
+ */
+export class TaskEmbeddings {
+  readonly variables: tf.Variable[] = [];
+  private readonly seed: number;
+
+  constructor(
+    rng: Random,
+    private readonly dim: number,
+  ) {
+    this.seed = rng.nextUint32();
+  }
+
+  ensure(n: number): void {
+    for (let t = this.variables.length; t < n; t++) {
+      this.variables.push(variableFrom(taskEmbeddingRandom(this.seed, t).normalArray(this.dim), [1, this.dim]));
+    }
+  }
+}
+
+/** The stream of task `task`'s embedding; Random's seed expansion makes seeds s and s + 1 unrelated. */
+function taskEmbeddingRandom(seed: number, task: number): Random {
+  return new Random((seed + task) >>> 0);
 }

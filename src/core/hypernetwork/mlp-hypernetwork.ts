@@ -5,7 +5,7 @@ import { layerInit, variableFrom, type LayerInit } from '../init.js';
 import { fewRowsLinear } from '../kernels/few-rows-linear.js';
 import { linear } from '../linear.js';
 import type { Random } from '../random.js';
-import { initEmbeddings, numel, type HyperNetwork } from './hypernetwork.js';
+import { numel, TaskEmbeddings, type HyperNetwork } from './hypernetwork.js';
 
 /**
  * Output columns per head block. HMLP has one output layer with a column per target parameter
@@ -18,6 +18,7 @@ export const MAX_HEAD_COLUMNS = 131_072;
 export interface MlpHyperNetworkArgs {
   /** Shapes of the target parameters the outputs are split into (TargetNetwork.paramShapes). */
   targetShapes: number[][];
+  /** Task embeddings created at construction; `ensureTasks` adds the others as tasks arrive. */
   numTasks: number;
   /** Size of each task embedding. */
   embeddingDim: number;
@@ -37,20 +38,19 @@ export interface MlpHyperNetworkArgs {
 /** hypnettorch's HMLP: embedding -> hidden layers -> one linear head per target tensor. */
 export class MlpHyperNetwork implements HyperNetwork {
   readonly targetShapes: number[][];
-  readonly numTasks: number;
   readonly embeddingDim: number;
-  readonly embeddings: tf.Variable[];
   readonly weights: tf.Variable[] = [];
+  private readonly taskEmbeddings: TaskEmbeddings;
   readonly weightNames: string[] = [];
   /** For each target tensor, the column count of each of its head blocks. */
   private readonly headBlocks: number[][] = [];
 
   constructor(private readonly args: MlpHyperNetworkArgs) {
     this.targetShapes = args.targetShapes;
-    this.numTasks = args.numTasks;
     this.embeddingDim = args.embeddingDim;
     const { rng } = args;
-    this.embeddings = initEmbeddings(rng, args.numTasks, args.embeddingDim);
+    this.taskEmbeddings = new TaskEmbeddings(rng, args.embeddingDim);
+    this.taskEmbeddings.ensure(args.numTasks);
     const sizes = [args.embeddingDim, ...args.hidden];
     for (let l = 1; l < sizes.length; l++) {
       const { kernel, bias } = layerInit(args.init ?? 'torch-default', rng, sizes[l - 1], sizes[l]);
@@ -77,8 +77,20 @@ export class MlpHyperNetwork implements HyperNetwork {
     this.assertWellFormed();
   }
 
+  get numTasks(): number {
+    return this.taskEmbeddings.variables.length;
+  }
+
+  get embeddings(): tf.Variable[] {
+    return this.taskEmbeddings.variables;
+  }
+
+  ensureTasks(n: number): void {
+    this.taskEmbeddings.ensure(n);
+  }
+
   private assertWellFormed(): void {
-    assertPositiveInteger(this.numTasks, 'numTasks');
+    assert(Number.isInteger(this.numTasks) && this.numTasks >= 0, 'numTasks must be a non-negative integer');
     assertPositiveInteger(this.embeddingDim, 'embeddingDim');
     const blocks = this.headBlocks.reduce((a, b) => a + b.length, 0);
     assert(this.weights.length === 2 * (this.args.hidden.length + blocks), 'hypernetwork weights do not match its layers');
@@ -105,8 +117,8 @@ export class MlpHyperNetwork implements HyperNetwork {
   }
 
   getConfig(): Record<string, unknown> {
-    const { numTasks, embeddingDim, hidden, activation, targetShapes } = this.args;
-    return { kind: 'mlp', numTasks, embeddingDim, hidden, activation, targetShapes };
+    const { embeddingDim, hidden, activation, targetShapes } = this.args;
+    return { kind: 'mlp', numTasks: this.numTasks, embeddingDim, hidden, activation, targetShapes };
   }
 
   dispose(): void {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { EngineError } from '../errors.js';
 import type { Learner } from '../methods/learner.js';
+import { continuesSpec } from '../spec-continuation.js';
 import type { JobSpec } from '../spec.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 
@@ -46,13 +47,22 @@ export function readCheckpointState(bytes: Uint8Array): CheckpointState {
   return JSON.parse(metadata.state) as CheckpointState;
 }
 
-/** Loads the weights into `learner` (built from the same spec) and returns the saved state. */
+/**
+ * Loads the weights into `learner` and returns the saved state. `spec` must be the checkpoint's
+ * spec, or that spec with more tasks appended (a continued job, see `continuesSpec`). The learner
+ * gets the embeddings of the checkpoint's completed tasks first; later ones are created as their
+ * tasks begin.
+ */
 export function restoreCheckpoint(bytes: Uint8Array, learner: Learner, spec: JobSpec): CheckpointState {
   const state = readCheckpointState(bytes);
-  if (JSON.stringify(state.spec) !== JSON.stringify(spec)) {
+  if (JSON.stringify(state.spec) !== JSON.stringify(spec) && !continuesSpec(spec, state.spec)) {
     throw new EngineError('INVALID_CHECKPOINT', 'the checkpoint was written for a different spec');
   }
   const saved = new Map(decodeSafetensors(bytes).tensors.map((t) => [t.name, t]));
+  // Checkpoints written before embeddings were created per task hold every task's embedding
+  // (trained or not); restoring all of them resumes such a job as it would have gone on.
+  const embeddings = [...saved.keys()].filter((name) => name.startsWith('hnet/embedding_')).length;
+  learner.hnet?.ensureTasks(Math.max(state.completedTasks, embeddings));
   const vars = learner.namedVariables();
   if (saved.size !== vars.length) {
     throw new EngineError('INVALID_CHECKPOINT', `checkpoint has ${saved.size} tensors, the model ${vars.length}`);

@@ -12,7 +12,11 @@ import type { Learner } from './learner.js';
 export interface LearnerShape {
   inputSize: number;
   outputSize: number;
-  numTasks: number;
+  /**
+   * Task embeddings to create at once (default 0). The engine creates them as tasks begin
+   * (`beginTask`) or are restored, so this only serves code that builds a learner by hand.
+   */
+  numTasks?: number;
 }
 
 /** Builds the networks and the method the spec asks for, initialised from `rng`. */
@@ -30,7 +34,7 @@ export function createLearner(spec: JobSpec, shape: LearnerShape, rng: Random): 
   const h = spec.hypernetwork;
   const common = {
     targetShapes: target.paramShapes,
-    numTasks: shape.numTasks,
+    numTasks: shape.numTasks ?? 0,
     embeddingDim: h.embeddingDim,
     hidden: h.hidden,
     activation: h.activation,

@@ -38,6 +38,7 @@ export class HnetLearner implements Learner {
 
   beginTask(task: number): void {
     this.endTask();
+    this.hnet.ensureTasks(task + 1);
     if (task > 0) this.targets = tf.tidy(() => this.hnet.forwardFlat(stackEmbeddings(this.hnet, range(task))));
     this.thetaOptimizer = new Adam(this.hnet.weights, { learningRate: this.args.learningRate });
     this.embeddingOptimizer = new Adam([this.hnet.embeddings[task]], { learningRate: this.args.embeddingLearningRate });

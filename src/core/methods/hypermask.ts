@@ -47,6 +47,7 @@ export class HyperMaskLearner implements Learner {
 
   beginTask(task: number, iterations: number): void {
     this.endTask();
+    this.hnet.ensureTasks(task + 1);
     this.iterations = iterations;
     if (task > 0) {
       this.targets = tf.tidy(() => this.hnet.forwardFlat(stackEmbeddings(this.hnet, range(task))));

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SpecError, taskCount } from '../../core/index.js';
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+import { ServiceError } from '../../services/errors.js';
 import type {
   CurveKind,
   CurvePoint,
@@ -18,10 +19,25 @@ import { rawToJobRecord, toJobRecord, type RawJobRow } from './mappers.js';
 const isUniqueViolation = (err: unknown) =>
   err instanceof Prisma.PrismaClientKnownRequestError && (err.code === 'P2002' || (err.code === 'P2010' && /23505|unique/i.test(err.message)));
 
+/** The job's INSERT ... SELECT (one row when `condition` holds, none on an idempotency-key conflict). */
+function insertJob(job: NewJob, condition: Prisma.Sql): Prisma.Sql {
+  const inherited = job.continueFrom?.inheritedTasks ?? 0;
+  return Prisma.sql`
+    INSERT INTO jobs (id, tenant_id, name, metadata, spec, status, idempotency_key, request_hash, tasks_total, iterations_per_task,
+                      completed_tasks, continue_from, inherited_tasks, updated_at)
+    SELECT ${randomUUID()}::uuid, ${job.tenantId}::uuid, ${job.name}, ${job.metadata === null ? null : JSON.stringify(job.metadata)}::jsonb,
+           ${JSON.stringify(job.spec)}::jsonb, 'queued', ${job.idempotencyKey}, ${job.requestHash},
+           ${taskCount(job.spec.benchmark)}, ${job.spec.training.iterationsPerTask}, ${inherited}, ${job.continueFrom?.jobId ?? null}::uuid, ${inherited}, now()
+    WHERE ${condition}
+    ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+    RETURNING *`;
+}
+
 export class PrismaJobRepository implements JobRepository {
   constructor(private readonly db: PrismaClient) {}
 
   async create(job: NewJob): Promise<{ job: JobRecord; created: boolean; requestHash: string | null }> {
+    if (job.continueFrom) return this.createContinuation(job, job.continueFrom);
     try {
       // One statement (one round trip) inserts the job and its first status event atomically:
       // submission is the API's hottest write. ON CONFLICT leaves a concurrent twin with the same
@@ -36,13 +52,7 @@ export class PrismaJobRepository implements JobRepository {
           SELECT id FROM datasets WHERE tenant_id = ${job.tenantId}::uuid
             AND id = ANY(string_to_array(${datasetIds.join(',')}, ',')::uuid[]) FOR KEY SHARE
         ), j AS (
-          INSERT INTO jobs (id, tenant_id, name, metadata, spec, status, idempotency_key, request_hash, tasks_total, iterations_per_task, updated_at)
-          SELECT ${randomUUID()}::uuid, ${job.tenantId}::uuid, ${job.name}, ${job.metadata === null ? null : JSON.stringify(job.metadata)}::jsonb,
-                  ${JSON.stringify(job.spec)}::jsonb, 'queued', ${job.idempotencyKey}, ${job.requestHash},
-                  ${taskCount(job.spec.benchmark)}, ${job.spec.training.iterationsPerTask}, now()
-          WHERE (SELECT count(*) FROM d) = ${datasetIds.length}
-          ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
-          RETURNING *
+          ${insertJob(job, Prisma.sql`(SELECT count(*) FROM d) = ${datasetIds.length}`)}
         ), e AS (
           INSERT INTO job_events (job_id, status, message) SELECT id, 'queued', 'submitted' FROM j
         )
@@ -58,6 +68,59 @@ export class PrismaJobRepository implements JobRepository {
     }
     if (!existing) throw new Error('job insert returned no row');
     return { ...existing, created: false };
+  }
+
+  /**
+   * Inserts a job that continues a succeeded job, and copies what the source's tasks left (final
+   * checkpoint, task results, exports, embeddings) to it, in one transaction: the new job owns
+   * its copy, so the worker resumes it like any job, and the source is only read. The copy runs
+   * inside Postgres (INSERT ... SELECT), so the checkpoint never travels through this process.
+   * The source row is share-locked, so it cannot change status meanwhile.
+   */
+  private async createContinuation(job: NewJob, from: { jobId: string; inheritedTasks: number }) {
+    const datasetIds = Object.keys(job.spec.benchmark.datasets ?? {});
+    const rows = await this.db.$transaction(async (tx) => {
+      const source = await tx.$queryRaw<{ id: string }[]>`
+        SELECT id FROM jobs WHERE id = ${from.jobId}::uuid AND tenant_id = ${job.tenantId}::uuid AND status = 'succeeded'
+          AND completed_tasks = ${from.inheritedTasks} FOR SHARE`;
+      if (source.length === 0) {
+        throw new ServiceError('CONTINUE_FROM_NOT_SUCCEEDED', `continueFrom: job ${from.jobId} is no longer a succeeded job; nothing was stored`);
+      }
+      const inserted = await tx.$queryRaw<RawJobRow[]>`
+        WITH d AS (
+          SELECT id FROM datasets WHERE tenant_id = ${job.tenantId}::uuid
+            AND id = ANY(string_to_array(${datasetIds.join(',')}, ',')::uuid[]) FOR KEY SHARE
+        ), j AS (
+          ${insertJob(job, Prisma.sql`(SELECT count(*) FROM d) = ${datasetIds.length}`)}
+        ), e AS (
+          INSERT INTO job_events (job_id, status, message)
+          SELECT id, 'queued', ${`submitted, continuing job ${from.jobId} after its ${from.inheritedTasks} tasks`} FROM j
+        )
+        SELECT * FROM j`;
+      if (inserted.length !== 1) return inserted;
+      const id = inserted[0].id;
+      await tx.$executeRaw`
+        INSERT INTO checkpoints (job_id, completed_tasks, data, updated_at)
+        SELECT ${id}::uuid, completed_tasks, data, now() FROM checkpoints WHERE job_id = ${from.jobId}::uuid`;
+      await tx.$executeRaw`
+        INSERT INTO task_results (job_id, task, accuracies, duration_ms, ms_per_iteration, completed_at)
+        SELECT ${id}::uuid, task, accuracies, duration_ms, ms_per_iteration, completed_at FROM task_results WHERE job_id = ${from.jobId}::uuid`;
+      await tx.$executeRaw`
+        INSERT INTO task_artifacts (job_id, task, mask, model_json, weights, weights_file_name, updated_at)
+        SELECT ${id}::uuid, task, mask, model_json, weights, weights_file_name, updated_at FROM task_artifacts WHERE job_id = ${from.jobId}::uuid`;
+      await tx.$executeRaw`
+        INSERT INTO task_embeddings (job_id, task, "values")
+        SELECT ${id}::uuid, task, "values" FROM task_embeddings WHERE job_id = ${from.jobId}::uuid`;
+      return inserted;
+      // The copy of a large checkpoint (hundreds of MB for the biggest presets) outlasts Prisma's 5 s default.
+    }, { timeout: 120_000 }).catch((err: unknown) => {
+      if (isUniqueViolation(err)) return [];
+      throw err;
+    });
+    if (rows.length === 1) return { job: rawToJobRecord(rows[0]), created: true, requestHash: job.requestHash };
+    const existing = job.idempotencyKey ? await this.findByIdempotencyKey(job.tenantId, job.idempotencyKey) : null;
+    if (existing) return { ...existing, created: false };
+    throw new SpecError('benchmark.tasks', 'a data set named here was deleted while the job was being submitted');
   }
 
   async findByIdempotencyKey(tenantId: string, key: string) {

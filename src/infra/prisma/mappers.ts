@@ -26,6 +26,8 @@ export function toJobRecord(row: Job): JobRecord {
     startedAt: row.startedAt,
     firstIterationAt: row.firstIterationAt,
     finishedAt: row.finishedAt,
+    continueFrom: row.continueFrom,
+    inheritedTasks: row.inheritedTasks,
   };
 }
 
@@ -53,6 +55,8 @@ export interface RawJobRow {
   started_at: Date | null;
   first_iteration_at: Date | null;
   finished_at: Date | null;
+  continue_from: string | null;
+  inherited_tasks: number;
 }
 
 export function rawToJobRecord(r: RawJobRow): JobRecord {
@@ -78,5 +82,7 @@ export function rawToJobRecord(r: RawJobRow): JobRecord {
     startedAt: r.started_at ? new Date(r.started_at) : null,
     firstIterationAt: r.first_iteration_at ? new Date(r.first_iteration_at) : null,
     finishedAt: r.finished_at ? new Date(r.finished_at) : null,
+    continueFrom: r.continue_from,
+    inheritedTasks: r.inherited_tasks,
   };
 }

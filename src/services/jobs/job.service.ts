@@ -3,7 +3,18 @@
  * artifacts. Every call is scoped to the caller's tenant; another tenant's job is "not found".
  */
 import { createHash } from 'node:crypto';
-import { averageAccuracy, backwardTransfer, forgetting, resolveSpec, SpecError, type DatasetFacts } from '../../core/index.js';
+import {
+  averageAccuracy,
+  backwardTransfer,
+  benchmarkShape,
+  continuationInput,
+  continuesSpec,
+  forgetting,
+  resolveSpec,
+  SpecError,
+  taskCount,
+  type DatasetFacts,
+} from '../../core/index.js';
 import { ServiceError } from '../errors.js';
 import { canonical, decodeCursor, page } from '../pagination.js';
 import { findUnstorableText, UNSTORABLE_TEXT_MESSAGE } from '../text.js';
@@ -70,9 +81,10 @@ export class JobService {
 
   /** Validates and stores the job, then queues it. Throws SpecError (INVALID_SPEC) before anything is stored. */
   async submit(tenantId: string, input: SubmitJobInput): Promise<{ job: JobRecord; created: boolean }> {
-    const { name = null, metadata = null, ...specInput } = input.body as {
+    const { name = null, metadata = null, continueFrom, ...specInput } = input.body as {
       name?: string | null;
       metadata?: Record<string, unknown> | null;
+      continueFrom?: string;
     } & Record<string, unknown>;
     if (metadata !== null) {
       const bytes = Buffer.byteLength(JSON.stringify(metadata));
@@ -88,8 +100,10 @@ export class JobService {
       const existing = await this.jobs.findByIdempotencyKey(tenantId, key);
       if (existing) return { job: this.checkReplay(existing, requestHash), created: false };
     }
-    const spec = resolveSpec(specInput, { datasets: await this.datasetFacts(tenantId, specInput) });
-    const res = await this.jobs.create({ tenantId, name, metadata, spec, idempotencyKey: key, requestHash });
+    const { spec, continuation } = continueFrom === undefined
+      ? { spec: resolveSpec(specInput, { datasets: await this.datasetFacts(tenantId, specInput) }), continuation: null }
+      : await this.continuationSpec(tenantId, continueFrom, specInput);
+    const res = await this.jobs.create({ tenantId, name, metadata, spec, idempotencyKey: key, requestHash, continueFrom: continuation });
     if (!res.created) return { job: this.checkReplay(res, requestHash), created: false };
     try {
       await this.queue.enqueue(res.job.id);
@@ -98,6 +112,31 @@ export class JobService {
       throw new ServiceError('QUEUE_UNAVAILABLE', 'the job queue is unreachable; nothing was stored, retry later', { cause: err });
     }
     return { job: res.job, created: true };
+  }
+
+  /**
+   * The spec of a job that continues job `sourceId` with the tasks in `specInput`: the source's
+   * spec with the new tasks appended (see `continuationInput`). The source must be a succeeded job
+   * of the tenant; another tenant's job is "no job", as an unknown id is.
+   */
+  private async continuationSpec(tenantId: string, sourceId: string, specInput: Record<string, unknown>) {
+    const source = UUID.test(sourceId) ? await this.jobs.get(tenantId, sourceId) : null;
+    if (!source) throw new SpecError('continueFrom', `no job ${sourceId} (GET /v1/jobs lists yours)`);
+    if (source.status !== 'succeeded') {
+      throw new ServiceError(
+        'CONTINUE_FROM_NOT_SUCCEEDED',
+        `continueFrom: job ${source.id} is ${source.status}; only a succeeded job can be continued${TERMINAL_STATUSES.includes(source.status) ? '' : ' (wait until it succeeds)'}`,
+      );
+    }
+    const label = `job ${source.id}`;
+    const input = continuationInput(source.spec, specInput, label);
+    const spec = resolveSpec(input, { datasets: await this.datasetFacts(tenantId, input as Record<string, unknown>) });
+    if (!continuesSpec(spec, source.spec)) {
+      // Everything else is the source's, so only the new tasks can have changed the networks' shapes.
+      const { outputSize } = benchmarkShape(source.spec.benchmark);
+      throw new SpecError('benchmark.tasks', `the new tasks do not fit the network of ${label} (${outputSize} output units); a continued job cannot grow its network, so each new task may have at most ${outputSize} classes`);
+    }
+    return { spec, continuation: { jobId: source.id, inheritedTasks: taskCount(source.spec.benchmark) } };
   }
 
   /**

@@ -1,6 +1,7 @@
 /** In-memory implementations of the service ports, for unit tests of the use cases. */
 import { randomUUID } from 'node:crypto';
 import { taskCount } from '../../../src/core/index.js';
+import { ServiceError } from '../../../src/services/errors.js';
 import type {
   CurveKind,
   CurvePoint,
@@ -36,6 +37,10 @@ export class MemoryJobs implements JobRepository, TrainingStore {
   async create(job: NewJob) {
     const existing = job.idempotencyKey ? await this.findByIdempotencyKey(job.tenantId, job.idempotencyKey) : null;
     if (existing) return { ...existing, created: false };
+    const source = job.continueFrom ? this.jobs.get(job.continueFrom.jobId) : undefined;
+    if (job.continueFrom && (source?.tenantId !== job.tenantId || source.status !== 'succeeded')) {
+      throw new ServiceError('CONTINUE_FROM_NOT_SUCCEEDED', `continueFrom: job ${job.continueFrom.jobId} is not a succeeded job`);
+    }
     const now = this.tick();
     const rec = {
       id: randomUUID(),
@@ -49,7 +54,7 @@ export class MemoryJobs implements JobRepository, TrainingStore {
       iterationsPerTask: job.spec.training.iterationsPerTask,
       currentTask: null,
       iteration: null,
-      completedTasks: 0,
+      completedTasks: job.continueFrom?.inheritedTasks ?? 0,
       etaMs: null,
       attempts: 0,
       error: null,
@@ -59,10 +64,21 @@ export class MemoryJobs implements JobRepository, TrainingStore {
       startedAt: null,
       firstIterationAt: null,
       finishedAt: null,
+      continueFrom: job.continueFrom?.jobId ?? null,
+      inheritedTasks: job.continueFrom?.inheritedTasks ?? 0,
       idempotencyKey: job.idempotencyKey,
       requestHash: job.requestHash,
     };
     this.jobs.set(rec.id, rec);
+    if (source) {
+      const checkpoint = this.checkpoints.get(source.id);
+      if (checkpoint) this.checkpoints.set(rec.id, checkpoint);
+      this.results.set(rec.id, [...(this.results.get(source.id) ?? [])]);
+      for (let t = 0; t < rec.inheritedTasks; t++) {
+        const a = this.artifacts.get(`${source.id}/${t}`);
+        if (a) this.artifacts.set(`${rec.id}/${t}`, a);
+      }
+    }
     this.eventLog.push({ jobId: rec.id, status: 'queued', message: 'submitted', at: now });
     return { job: rec, created: true, requestHash: job.requestHash };
   }

@@ -13,6 +13,13 @@ const statusSchema = Type.Union(
 export const CreateJobBody = Type.Object(
   {
     ...(JobSpecInputSchema.properties as Record<string, TSchema>),
+    continueFrom: Type.Optional(
+      Type.String({
+        pattern: Uuid.pattern,
+        description:
+          'id of a succeeded job of yours to continue: the new job starts from its final checkpoint, keeps its tasks (re-evaluated on their test data after every new task) and trains only the tasks in benchmark.tasks (a count, or a list for uploaded data sets), which are appended to its own. Method, networks and every other setting come from that job; sending another value for one is refused. The job continued is left unchanged.',
+      }),
+    ),
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'a label for the job' })),
     metadata: Type.Optional(
       Type.Record(Type.String({ maxLength: 100 }), Type.Unknown(), {
@@ -82,6 +89,8 @@ export const JobResource = Type.Object(
       fraction: Type.Number({ minimum: 0, maximum: 1 }),
       etaMs: Nullable(Type.Integer({ description: 'estimated time to the end of training' })),
     }),
+    continueFrom: Nullable(Uuid),
+    inheritedTasks: Type.Integer({ description: 'tasks taken over from continueFrom (trained there; 0 for a job of its own)' }),
     attempts: Type.Integer({ description: 'times a worker started this job' }),
     error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })),
     result: Nullable(
