@@ -15,11 +15,13 @@ FILE=${1:-../shared/datasets/cifar10-jpeg.tar.gz}
 AUTH="Authorization: Bearer $KEY"
 json() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s);console.log(eval(process.argv[1]))})' "$1"; }
 
-wait_for() { # job id: follow it to the end, fail unless it succeeded
+wait_for() { # job id: follow it to the end (printing progress when it changes), fail unless it succeeded
+  local last=""
   while :; do
     job=$(curl -sf "$B/v1/jobs/$1" -H "$AUTH")
     status=$(echo "$job" | json v.status)
-    echo "  $status: $(echo "$job" | json '`task ${v.progress.completedTasks}/${v.progress.tasksTotal}, ${Math.round(v.progress.fraction*100)} %`')"
+    line="  $status: $(echo "$job" | json '`${v.progress.completedTasks}/${v.progress.tasksTotal} tasks done, ${Math.round(v.progress.fraction*100)} %`')"
+    [ "$line" != "$last" ] && echo "$line" && last=$line
     case $status in succeeded) return ;; failed|cancelled) echo "$job"; exit 1 ;; esac
     sleep 10
   done
