@@ -69,14 +69,17 @@ export class ThreadPredictor implements Predictor {
     const sent: PredictRequest['models'] = [];
     for (const m of models) {
       if (this.cached.has(m.key)) {
-        this.cached.delete(m.key);
-        this.cached.set(m.key, true);
         sent.push({ key: m.key });
       } else {
         const artifact: ModelArtifact = await m.load();
         sent.push({ key: m.key, artifact: { modelJson: artifact.modelJson, weights: artifact.weights } });
-        this.cached.set(m.key, true);
       }
+    }
+    // Only once every model is loaded does the mirror change (most recently used last): the
+    // thread adds exactly what this request sends.
+    for (const m of models) {
+      this.cached.delete(m.key);
+      this.cached.set(m.key, true);
     }
     const evict: string[] = [];
     const inUse = new Set(models.map((m) => m.key));
