@@ -19,18 +19,33 @@ import { rawToJobRecord, toJobRecord, type RawJobRow } from './mappers.js';
 const isUniqueViolation = (err: unknown) =>
   err instanceof Prisma.PrismaClientKnownRequestError && (err.code === 'P2002' || (err.code === 'P2010' && /23505|unique/i.test(err.message)));
 
-/** The job's INSERT ... SELECT (one row when `condition` holds, none on an idempotency-key conflict). */
-function insertJob(job: NewJob, condition: Prisma.Sql): Prisma.Sql {
+/**
+ * One statement that inserts the job and its first status event, and returns the job row: none
+ * on an idempotency-key conflict, or when a data set the job names is gone. The data sets are
+ * share-locked while it runs: a concurrent DELETE (which locks the row FOR UPDATE, then looks for
+ * jobs using it) either finishes first, and then no job is inserted, or waits and then sees this
+ * job (409).
+ */
+function insertJob(job: NewJob, message: string): Prisma.Sql {
   const inherited = job.continueFrom?.inheritedTasks ?? 0;
+  const datasetIds = Object.keys(job.spec.benchmark.datasets ?? {});
   return Prisma.sql`
-    INSERT INTO jobs (id, tenant_id, name, metadata, spec, status, idempotency_key, request_hash, tasks_total, iterations_per_task,
-                      completed_tasks, continue_from, inherited_tasks, updated_at)
-    SELECT ${randomUUID()}::uuid, ${job.tenantId}::uuid, ${job.name}, ${job.metadata === null ? null : JSON.stringify(job.metadata)}::jsonb,
-           ${JSON.stringify(job.spec)}::jsonb, 'queued', ${job.idempotencyKey}, ${job.requestHash},
-           ${taskCount(job.spec.benchmark)}, ${job.spec.training.iterationsPerTask}, ${inherited}, ${job.continueFrom?.jobId ?? null}::uuid, ${inherited}, now()
-    WHERE ${condition}
-    ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
-    RETURNING *`;
+    WITH d AS (
+      SELECT id FROM datasets WHERE tenant_id = ${job.tenantId}::uuid
+        AND id = ANY(string_to_array(${datasetIds.join(',')}, ',')::uuid[]) FOR KEY SHARE
+    ), j AS (
+      INSERT INTO jobs (id, tenant_id, name, metadata, spec, status, idempotency_key, request_hash, tasks_total, iterations_per_task,
+                        completed_tasks, continue_from, inherited_tasks, updated_at)
+      SELECT ${randomUUID()}::uuid, ${job.tenantId}::uuid, ${job.name}, ${job.metadata === null ? null : JSON.stringify(job.metadata)}::jsonb,
+             ${JSON.stringify(job.spec)}::jsonb, 'queued', ${job.idempotencyKey}, ${job.requestHash},
+             ${taskCount(job.spec.benchmark)}, ${job.spec.training.iterationsPerTask}, ${inherited}, ${job.continueFrom?.jobId ?? null}::uuid, ${inherited}, now()
+      WHERE (SELECT count(*) FROM d) = ${datasetIds.length}
+      ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+      RETURNING *
+    ), e AS (
+      INSERT INTO job_events (job_id, status, message) SELECT id, 'queued', ${message} FROM j
+    )
+    SELECT * FROM j`;
 }
 
 export class PrismaJobRepository implements JobRepository {
@@ -39,24 +54,9 @@ export class PrismaJobRepository implements JobRepository {
   async create(job: NewJob): Promise<{ job: JobRecord; created: boolean; requestHash: string | null }> {
     if (job.continueFrom) return this.createContinuation(job, job.continueFrom);
     try {
-      // One statement (one round trip) inserts the job and its first status event atomically:
-      // submission is the API's hottest write. ON CONFLICT leaves a concurrent twin with the same
-      // idempotency key alone, and the caller then reads the winner.
-      // The data sets the job trains on are share-locked while it is inserted: a concurrent
-      // DELETE (which locks the row FOR UPDATE, then looks for jobs using it) either finishes
-      // first, and then the insert finds a data set missing and inserts nothing, or waits and
-      // then sees this job (409).
-      const datasetIds = Object.keys(job.spec.benchmark.datasets ?? {});
-      const rows = await this.db.$queryRaw<RawJobRow[]>`
-        WITH d AS (
-          SELECT id FROM datasets WHERE tenant_id = ${job.tenantId}::uuid
-            AND id = ANY(string_to_array(${datasetIds.join(',')}, ',')::uuid[]) FOR KEY SHARE
-        ), j AS (
-          ${insertJob(job, Prisma.sql`(SELECT count(*) FROM d) = ${datasetIds.length}`)}
-        ), e AS (
-          INSERT INTO job_events (job_id, status, message) SELECT id, 'queued', 'submitted' FROM j
-        )
-        SELECT * FROM j`;
+      // One statement (one round trip): submission is the API's hottest write. ON CONFLICT leaves
+      // a concurrent twin with the same idempotency key alone, and the caller then reads the winner.
+      const rows = await this.db.$queryRaw<RawJobRow[]>(insertJob(job, 'submitted'));
       if (rows.length === 1) return { job: rawToJobRecord(rows[0]), created: true, requestHash: job.requestHash };
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
@@ -78,7 +78,6 @@ export class PrismaJobRepository implements JobRepository {
    * The source row is share-locked, so it cannot change status meanwhile.
    */
   private async createContinuation(job: NewJob, from: { jobId: string; inheritedTasks: number }) {
-    const datasetIds = Object.keys(job.spec.benchmark.datasets ?? {});
     const rows = await this.db.$transaction(async (tx) => {
       const source = await tx.$queryRaw<{ id: string }[]>`
         SELECT id FROM jobs WHERE id = ${from.jobId}::uuid AND tenant_id = ${job.tenantId}::uuid AND status = 'succeeded'
@@ -86,17 +85,7 @@ export class PrismaJobRepository implements JobRepository {
       if (source.length === 0) {
         throw new ServiceError('CONTINUE_FROM_NOT_SUCCEEDED', `continueFrom: job ${from.jobId} is no longer a succeeded job; nothing was stored`);
       }
-      const inserted = await tx.$queryRaw<RawJobRow[]>`
-        WITH d AS (
-          SELECT id FROM datasets WHERE tenant_id = ${job.tenantId}::uuid
-            AND id = ANY(string_to_array(${datasetIds.join(',')}, ',')::uuid[]) FOR KEY SHARE
-        ), j AS (
-          ${insertJob(job, Prisma.sql`(SELECT count(*) FROM d) = ${datasetIds.length}`)}
-        ), e AS (
-          INSERT INTO job_events (job_id, status, message)
-          SELECT id, 'queued', ${`submitted, continuing job ${from.jobId} after its ${from.inheritedTasks} tasks`} FROM j
-        )
-        SELECT * FROM j`;
+      const inserted = await tx.$queryRaw<RawJobRow[]>(insertJob(job, `submitted, continuing job ${from.jobId} after its ${from.inheritedTasks} tasks`));
       if (inserted.length !== 1) return inserted;
       const id = inserted[0].id;
       await tx.$executeRaw`
