@@ -4,7 +4,6 @@
  * database or Redis on a closed port, or a relay to the real Redis that the test cuts.
  */
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
@@ -15,6 +14,7 @@ import type { ApiKeyService } from '../../src/services/auth/api-key.service.js';
 import type { PredictionService } from '../../src/services/predictions/prediction.service.js';
 import type { DatasetService } from '../../src/services/datasets/dataset.service.js';
 import type { JobService } from '../../src/services/jobs/job.service.js';
+import { tcpRelay, type TcpRelay } from '../helpers/tcp-relay.js';
 import { createTestService, sleep, tinySpec, type TestService } from '../helpers/service.js';
 
 const CLOSED = '127.0.0.1:1';
@@ -48,28 +48,6 @@ function within<T>(what: string, p: Promise<T>, ms = 10_000): Promise<T> {
   return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)))]).finally(() =>
     clearTimeout(timer),
   );
-}
-
-/** A TCP relay to the real Redis that the test can cut: one service loses Redis, the others keep it. */
-async function redisRelay() {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(6379, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {});
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `redis://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    cut() {
-      server.close();
-      for (const s of sockets) s.destroy();
-    },
-  };
 }
 
 function assertClean(body: string, what: string) {
@@ -123,15 +101,16 @@ describe('submitting a job while Redis has never been reachable', () => {
 describe('submitting a job after Redis went away', () => {
   let svc: TestService;
   let auth: string;
-  let relay: Awaited<ReturnType<typeof redisRelay>>;
+  let relay: TcpRelay;
   const log = logSink();
   before(async () => {
-    relay = await redisRelay();
-    svc = await createTestService('redisgone', { REDIS_URL: relay.url });
+    // A relay to the real Redis that the test can cut: this service loses Redis, the others keep it.
+    relay = await tcpRelay(6379);
+    svc = await createTestService('redisgone', { REDIS_URL: `redis://127.0.0.1:${relay.port}` });
     auth = await svc.auth('acme');
   });
   after(async () => {
-    relay?.cut();
+    await relay?.close();
     // The service's own connection is cut: remove its queue through a new one.
     if (svc) {
       const queue = new Queue(svc.config.QUEUE_NAME, { connection: { host: '127.0.0.1', port: 6379 }, prefix: svc.config.QUEUE_PREFIX });
