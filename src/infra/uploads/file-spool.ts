@@ -8,6 +8,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { uploadTooLarge } from '../../services/datasets/dataset.service.js';
 import { ServiceError } from '../../services/errors.js';
 import type { SpooledUpload, UploadSpool } from '../../services/ports.js';
 
@@ -24,7 +25,7 @@ export class FileUploadSpool implements UploadSpool {
       transform(chunk: Buffer, _enc, done) {
         size += chunk.length;
         // Refuse as soon as the limit is passed, not after reading the rest.
-        if (size > maxBytes) return done(new ServiceError('DATASET_TOO_LARGE', `the upload is larger than the limit of ${maxBytes} bytes (DATASET_MAX_UPLOAD_BYTES)`));
+        if (size > maxBytes) return done(uploadTooLarge(maxBytes));
         hash.update(chunk);
         done(null, chunk);
       },

@@ -48,7 +48,7 @@ export class DatasetService {
 
   async upload(tenantId: string, input: UploadInput): Promise<{ dataset: DatasetRecord; created: boolean }> {
     const { maxUploadBytes, maxExpandedBytes } = this.limits;
-    if (input.declaredBytes !== null && input.declaredBytes > maxUploadBytes) throw tooLarge(maxUploadBytes);
+    if (input.declaredBytes !== null && input.declaredBytes > maxUploadBytes) throw uploadTooLarge(maxUploadBytes);
     if (input.name !== null && !isStorableText(input.name)) throw new ServiceError('INVALID_INPUT', `query parameter name: ${UNSTORABLE_TEXT_MESSAGE}`);
     const options: DatasetReadOptions = {
       labelColumn: input.labelColumn ?? DEFAULT_LABEL_COLUMN,
@@ -98,7 +98,8 @@ export class DatasetService {
   }
 }
 
-function tooLarge(maxBytes: number): ServiceError {
+/** The error of an upload over the limit, whether its Content-Length says so or its bytes do. */
+export function uploadTooLarge(maxBytes: number): ServiceError {
   return new ServiceError('DATASET_TOO_LARGE', `the upload is larger than the limit of ${maxBytes} bytes (DATASET_MAX_UPLOAD_BYTES)`);
 }
 
