@@ -6,7 +6,7 @@
  * equals what the downloaded model gives.
  */
 import { ServiceError } from '../errors.js';
-import type { ImageDecoder, JobRepository, Predictor } from '../ports.js';
+import type { ImageDecoder, JobRecord, JobRepository, Predictor } from '../ports.js';
 
 export interface PredictInput {
   inputs: number[][];
@@ -42,8 +42,7 @@ export class PredictionService {
 
   /** Like `predict`, for one image file: decoded to the raw pixels the job's models take. */
   async predictImage(tenantId: string, jobId: string, input: PredictImageInput): Promise<{ tasksAvailable: number; predictions: PredictionView[] }> {
-    const job = await this.jobs.get(tenantId, jobId);
-    if (!job) throw new ServiceError('JOB_NOT_FOUND', `job ${jobId} does not exist`);
+    const job = await this.job(tenantId, jobId);
     const modelJson = await this.jobs.modelJson(jobId, 0);
     if (!modelJson) throw new ServiceError('ARTIFACT_NOT_READY', `job ${jobId} has no trained task yet (${job.completedTasks} of ${job.tasksTotal} done)`);
     const retain = ((modelJson.userDefinedMetadata as Record<string, unknown> | undefined)?.retain ?? {}) as { input?: { shape?: number[] } };
@@ -52,12 +51,21 @@ export class PredictionService {
       throw new ServiceError('INVALID_INPUT', `job ${jobId} does not train on images; send {"inputs": [[...]]} as JSON`);
     }
     const pixels = await this.images.decode(input.image, shape as [number, number, number]);
-    return this.predict(tenantId, jobId, { inputs: [pixels], task: input.task });
+    return this.predictFor(job, { inputs: [pixels], task: input.task });
   }
 
   async predict(tenantId: string, jobId: string, input: PredictInput): Promise<{ tasksAvailable: number; predictions: PredictionView[] }> {
+    return this.predictFor(await this.job(tenantId, jobId), input);
+  }
+
+  private async job(tenantId: string, jobId: string): Promise<JobRecord> {
     const job = await this.jobs.get(tenantId, jobId);
     if (!job) throw new ServiceError('JOB_NOT_FOUND', `job ${jobId} does not exist`);
+    return job;
+  }
+
+  private async predictFor(job: JobRecord, input: PredictInput): Promise<{ tasksAvailable: number; predictions: PredictionView[] }> {
+    const jobId = job.id;
     // Tasks trained so far, in order: a running job predicts with what it has.
     const versions = (await this.jobs.artifactVersions(jobId)).filter((v, i) => v.task === i);
     if (versions.length === 0) throw new ServiceError('ARTIFACT_NOT_READY', `job ${jobId} has no trained task yet (${job.completedTasks} of ${job.tasksTotal} done)`);
