@@ -13,9 +13,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 
 /**
- * 1 MiB. Measured on this machine (2 cores, loaded): writes run at ~100 MB/s with 1 MiB chunks
- * (~130 with 8 MiB), but node-postgres reads one large row far slower (8 MiB: ~28 MB/s, 1 MiB:
- * ~75 MB/s), and every reader holds only a chunk or two.
+ * 1 MiB. Larger chunks write a little faster, but node-postgres reads one large row far more
+ * slowly than several small ones, and every reader holds only a chunk or two. Rates:
+ * bench/results/dataset-upload.json ("blobStore").
  */
 export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
 
@@ -89,8 +89,8 @@ export async function* readBlob(db: Queryable, id: string): AsyncGenerator<Buffe
   const hash = createHash('sha256');
   let size = 0;
   for (let seq = 0; ; seq++) {
-    // base64, not bytea's hex text form: half the bytes on the wire and a faster decode (~1.5x
-    // measured). node-postgres has no binary result mode.
+    // base64, not bytea's hex text form: fewer bytes on the wire and a faster decode.
+    // node-postgres has no binary result mode.
     const { rows } = await db.query<{ data: string }>(`SELECT encode(data, 'base64') AS data FROM blob_chunks WHERE blob_id = $1 AND seq = $2`, [id, seq]);
     if (rows.length === 0) break;
     const data = Buffer.from(rows[0].data, 'base64');
