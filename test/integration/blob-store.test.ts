@@ -1,11 +1,12 @@
 /**
  * The chunked blob store on real Postgres: content round-trips through chunks of the configured
- * size, a rolled-back write leaves nothing, damaged bytes are detected on read.
+ * size (written and read by binary COPY), a rolled-back write leaves nothing, damaged bytes are
+ * detected on read, and readers hold no connection between batches.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { BlobIntegrityError, deleteBlob, readBlob, writeBlob } from '../../src/infra/blobs/pg-blob-store.js';
+import { BlobIntegrityError, deleteBlob, readBlob, readBlobBytes, writeBlob } from '../../src/infra/blobs/pg-blob-store.js';
 import { createTestService, type TestService } from '../helpers/service.js';
 
 const CHUNK = 1000;
@@ -46,7 +47,7 @@ describe('pg blob store', () => {
 
   const count = async (sql: string, params: unknown[] = []) => Number((await svc.pool.query<{ n: string }>(sql, params)).rows[0].n);
 
-  for (const size of [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 7 * CHUNK + 123]) {
+  for (const size of [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 7 * CHUNK + 123, 8 * CHUNK, 19 * CHUNK + 7]) {
     it(`round-trips ${size} bytes in chunks of at most ${CHUNK}`, async () => {
       const data = randomBytes(size);
       const blob = await inTransaction((c) => writeBlob(c, pieces(data, [333, 1, 2048, 17]), CHUNK));
@@ -60,6 +61,27 @@ describe('pg blob store', () => {
       assert.deepEqual(await collect(readBlob(svc.pool, blob.id)), data);
     });
   }
+
+  it('writes one large piece as views of it, readable whole, also inside the writing transaction', async () => {
+    const data = randomBytes(5 * CHUNK + 3);
+    const blob = await inTransaction(async (c) => {
+      const written = await writeBlob(c, [data], CHUNK);
+      assert.deepEqual(await readBlobBytes(c, written.id), data, 'the writer sees its uncommitted blob');
+      return written;
+    });
+    assert.deepEqual(await readBlobBytes(svc.pool, blob.id), data);
+    assert.equal(blob.sha256, createHash('sha256').update(data).digest('hex'));
+  });
+
+  it('a reader that stops early holds no connection', async () => {
+    const blob = await inTransaction((c) => writeBlob(c, [randomBytes(20 * CHUNK)], CHUNK));
+    for await (const chunk of readBlob(svc.pool, blob.id)) {
+      assert.equal(chunk.length, CHUNK);
+      break;
+    }
+    assert.equal(svc.pool.idleCount, svc.pool.totalCount, 'every connection is back in the pool');
+    assert.equal((await svc.pool.query('SELECT 1 AS one')).rows[0].one, 1);
+  });
 
   it('leaves no blob and no chunk when the transaction rolls back', async () => {
     const before = await count('SELECT count(*) AS n FROM blob_chunks');
@@ -87,6 +109,10 @@ describe('pg blob store', () => {
     const short = await inTransaction((c) => writeBlob(c, pieces(data, [CHUNK]), CHUNK));
     await svc.pool.query('DELETE FROM blob_chunks WHERE blob_id = $1 AND seq = 2', [short.id]);
     await assert.rejects(collect(readBlob(svc.pool, short.id)), /read 2000 bytes/);
+
+    const gap = await inTransaction((c) => writeBlob(c, pieces(data, [CHUNK]), CHUNK));
+    await svc.pool.query('DELETE FROM blob_chunks WHERE blob_id = $1 AND seq = 1', [gap.id]);
+    await assert.rejects(readBlobBytes(svc.pool, gap.id), /read 1000 bytes/, 'a missing chunk in the middle ends the read there');
 
     await assert.rejects(collect(readBlob(svc.pool, '00000000-0000-0000-0000-000000000000')), /does not exist/);
   });

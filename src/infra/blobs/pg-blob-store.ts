@@ -1,23 +1,32 @@
 /**
  * Large bytes in Postgres, which the API and every worker already reach from any machine: a blob
  * is a row in `blobs` and its content in ordered `blob_chunks` of at most `chunkBytes` each, so no
- * single value comes near Postgres's 1 GB limit and neither side ever holds the whole blob.
+ * single value comes near Postgres's 1 GB limit and neither side holds more than a few chunks.
  *
  * Writes run on a client the caller holds inside its own transaction: the blob and the record
  * that points at it commit together or not at all (a crashed writer leaves nothing). Reads check
  * the size and SHA-256 recorded at write time, so a reader never trains on silently damaged data.
  *
- * Plain node-postgres, not Prisma: Buffers travel as binary parameters (see DEVELOPERS.md).
+ * Chunks travel by COPY in binary format both ways (pg-copy-streams): a write streams while the
+ * server stores (one INSERT per chunk waits a round trip each), and a read gets raw bytes (node-
+ * postgres has no binary result mode; its text form of bytea is twice the size and slow to parse).
+ * Rates of each option: bench/results/blob-store.json.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type pg from 'pg';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 
 /**
- * 1 MiB. Larger chunks write a little faster, but node-postgres reads one large row far more
- * slowly than several small ones, and every reader holds only a chunk or two. Rates:
- * bench/results/dataset-upload.json ("blobStore").
+ * 1 MiB. Larger chunks gain nothing measurable with COPY, and every reader holds a batch of them
+ * (bench/results/blob-store.json).
  */
 export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
+
+/** Chunks a reader fetches per COPY: what it holds in memory, and a pool connection only while fetching them. */
+const READ_BATCH_CHUNKS = 8;
 
 export interface StoredBlob {
   id: string;
@@ -25,24 +34,39 @@ export interface StoredBlob {
   sha256: string;
 }
 
-type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
+type Db = pg.Pool | pg.PoolClient;
 
-/** Re-cuts a stream of arbitrary pieces into chunks of exactly `size` bytes (the last may be shorter). */
-async function* rechunk(source: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Buffer> {
+/** A binary COPY stream starts with a signature, a flags word and a header-extension length. */
+const COPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+const COPY_HEADER = Buffer.concat([COPY_SIGNATURE, Buffer.alloc(8)]);
+/** ... and ends with a field count of -1. */
+const COPY_TRAILER = Buffer.from([0xff, 0xff]);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Re-cuts a stream of arbitrary pieces into chunks of exactly `size` bytes (the last may be
+ * shorter). A chunk that lies within one piece is a view of it, not a copy: a large checkpoint
+ * goes out without a second copy in memory. Pieces must stay unchanged until the write returns.
+ */
+async function* rechunk(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, size: number): AsyncGenerator<Buffer> {
   let parts: Buffer[] = [];
   let held = 0;
   for await (const piece of source) {
     let buf = Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
     while (held + buf.length >= size) {
       const take = size - held;
-      parts.push(buf.subarray(0, take));
-      yield Buffer.concat(parts, size);
-      parts = [];
-      held = 0;
+      if (held === 0) {
+        yield buf.subarray(0, take);
+      } else {
+        parts.push(buf.subarray(0, take));
+        yield Buffer.concat(parts, size);
+        parts = [];
+        held = 0;
+      }
       buf = buf.subarray(take);
     }
     if (buf.length > 0) {
-      // Copy: the source may reuse its buffer for the next piece.
+      // Copy: a source may hand out a view of a buffer it fills again for the next piece.
       parts.push(Buffer.from(buf));
       held += buf.length;
     }
@@ -50,20 +74,56 @@ async function* rechunk(source: AsyncIterable<Uint8Array>, size: number): AsyncG
   if (held > 0) yield Buffer.concat(parts, held);
 }
 
+/** One row of the binary COPY into blob_chunks (blob_id uuid, seq int4, data bytea), without the data. */
+function rowHeader(blobId: Buffer, seq: number, dataBytes: number): Buffer {
+  const row = Buffer.allocUnsafe(2 + 4 + 16 + 4 + 4 + 4);
+  let at = row.writeInt16BE(3, 0);
+  at = row.writeInt32BE(16, at);
+  at += blobId.copy(row, at);
+  at = row.writeInt32BE(4, at);
+  at = row.writeInt32BE(seq, at);
+  row.writeInt32BE(dataBytes, at);
+  return row;
+}
+
 /**
  * Writes `source` as a new blob on `client`, which must be inside a transaction the caller
- * commits (or rolls back, which removes every chunk written).
+ * commits (or rolls back, which removes every chunk written). When `source` throws, the COPY is
+ * aborted and the error rethrown; the caller's transaction is then failed and must be rolled back.
  */
-export async function writeBlob(client: pg.PoolClient, source: AsyncIterable<Uint8Array>, chunkBytes = DEFAULT_CHUNK_BYTES): Promise<StoredBlob> {
+export async function writeBlob(
+  client: pg.PoolClient,
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  chunkBytes = DEFAULT_CHUNK_BYTES,
+): Promise<StoredBlob> {
   const id = randomUUID();
+  const idBytes = Buffer.from(id.replaceAll('-', ''), 'hex');
   const hash = createHash('sha256');
   let size = 0;
   let seq = 0;
   await client.query(`INSERT INTO blobs (id, size, sha256) VALUES ($1, 0, '')`, [id]);
-  for await (const chunk of rechunk(source, chunkBytes)) {
-    hash.update(chunk);
-    size += chunk.length;
-    await client.query('INSERT INTO blob_chunks (blob_id, seq, data) VALUES ($1, $2, $3)', [id, seq++, chunk]);
+  const copy = client.query(copyFrom('COPY blob_chunks (blob_id, seq, data) FROM STDIN (FORMAT binary)'));
+  // Listens from the start, so an error while the source is being awaited is not unhandled.
+  const done = finished(copy);
+  done.catch(() => {});
+  const write = async (buf: Buffer) => {
+    if (!copy.write(buf)) await Promise.race([once(copy as Writable, 'drain'), done]);
+  };
+  try {
+    await write(COPY_HEADER);
+    for await (const chunk of rechunk(source, chunkBytes)) {
+      hash.update(chunk);
+      size += chunk.length;
+      await write(rowHeader(idBytes, seq++, chunk.length));
+      await write(chunk);
+    }
+    copy.end(COPY_TRAILER);
+    await done;
+  } catch (err) {
+    // Sends CopyFail and waits for the server's answer, so the connection is usable for ROLLBACK.
+    if (!copy.destroyed) copy.destroy(err as Error);
+    await done.catch(() => {});
+    throw err;
   }
   const sha256 = hash.digest('hex');
   await client.query('UPDATE blobs SET size = $2, sha256 = $3 WHERE id = $1', [id, size, sha256]);
@@ -78,25 +138,124 @@ export class BlobIntegrityError extends Error {
   }
 }
 
+/** Reads exact byte counts from a stream of pieces (views where a read lies within one piece). */
+class PieceReader {
+  private readonly pieces: Buffer[] = [];
+  private offset = 0;
+  private available = 0;
+
+  constructor(private readonly source: AsyncIterator<Buffer>) {}
+
+  async read(n: number): Promise<Buffer> {
+    while (this.available < n) {
+      const next = await this.source.next();
+      if (next.done) throw new Error('the COPY stream ended in the middle of a row');
+      this.pieces.push(next.value);
+      this.available += next.value.length;
+    }
+    this.available -= n;
+    const first = this.pieces[0];
+    if (first.length - this.offset >= n) {
+      const out = first.subarray(this.offset, this.offset + n);
+      this.advance(n);
+      return out;
+    }
+    const out = Buffer.allocUnsafe(n);
+    for (let filled = 0; filled < n; ) {
+      const piece = this.pieces[0];
+      const k = Math.min(piece.length - this.offset, n - filled);
+      piece.copy(out, filled, this.offset, this.offset + k);
+      filled += k;
+      this.advance(k);
+    }
+    return out;
+  }
+
+  /** Reads to the end of the source (the rest of the protocol exchange). */
+  async drain(): Promise<void> {
+    while (!(await this.source.next()).done);
+  }
+
+  private advance(k: number) {
+    this.offset += k;
+    if (this.offset === this.pieces[0].length) {
+      this.pieces.shift();
+      this.offset = 0;
+    }
+  }
+}
+
+/** Rows (seq int4, data bytea) of a binary COPY TO STDOUT. */
+async function* copyRows(stream: AsyncIterable<Buffer>): AsyncGenerator<{ seq: number; data: Buffer }> {
+  const reader = new PieceReader(stream[Symbol.asyncIterator]());
+  const header = await reader.read(COPY_HEADER.length);
+  if (!header.subarray(0, COPY_SIGNATURE.length).equals(COPY_SIGNATURE)) throw new Error('not a binary COPY stream');
+  const extension = header.readUInt32BE(COPY_SIGNATURE.length + 4);
+  if (extension > 0) await reader.read(extension);
+  for (;;) {
+    const fields = (await reader.read(2)).readInt16BE(0);
+    if (fields === -1) return reader.drain();
+    if (fields !== 2 || (await reader.read(4)).readInt32BE(0) !== 4) throw new Error('unexpected row in the COPY stream');
+    const seq = (await reader.read(4)).readInt32BE(0);
+    const length = (await reader.read(4)).readInt32BE(0);
+    yield { seq, data: await reader.read(length) };
+  }
+}
+
+/** Chunks `from`..`from + count - 1` of blob `id`, in order, fetched by one COPY. */
+async function fetchChunks(db: Db, id: string, from: number, count: number): Promise<{ seq: number; data: Buffer }[]> {
+  // COPY takes no parameters: the id is checked to be a UUID, the bounds are integers.
+  if (!UUID.test(id)) throw new BlobIntegrityError(`blob id ${JSON.stringify(id)} is not a UUID`);
+  const sql = `COPY (SELECT seq, data FROM blob_chunks WHERE blob_id = '${id}' AND seq >= ${from} AND seq < ${from + count} ORDER BY seq) TO STDOUT (FORMAT binary)`;
+  const pooled = db instanceof pg.Pool;
+  const client = pooled ? await db.connect() : db;
+  // A connection that breaks mid-COPY emits 'error' on the client; the stream fails anyway.
+  const onError = () => {};
+  client.on('error', onError);
+  let broken: Error | undefined;
+  try {
+    const rows: { seq: number; data: Buffer }[] = [];
+    for await (const row of copyRows(client.query(copyTo(sql)))) rows.push(row);
+    return rows;
+  } catch (err) {
+    broken = err as Error;
+    throw err;
+  } finally {
+    client.off('error', onError);
+    // A COPY left half read leaves the connection unusable: the pool then discards it.
+    if (pooled) (client as pg.PoolClient).release(broken);
+  }
+}
+
+/** A blob's recorded size and SHA-256, or null when it does not exist. */
+export async function blobInfo(db: Db, id: string): Promise<StoredBlob | null> {
+  const { rows } = await db.query<{ size: string; sha256: string }>('SELECT size, sha256 FROM blobs WHERE id = $1', [id]);
+  return rows.length ? { id, size: Number(rows[0].size), sha256: rows[0].sha256 } : null;
+}
+
 /**
- * Streams a blob's content chunk by chunk (one query each, so memory stays at one chunk).
- * Throws BlobIntegrityError when the blob is missing or its bytes differ from what was written.
+ * Streams a blob's content chunk by chunk, a batch of chunks per query, so memory stays at one
+ * batch and a pooled connection is held only while a batch is fetched (a slow consumer, such as
+ * an HTTP download, holds none). Throws BlobIntegrityError when the blob is missing, or, at the
+ * end, when the bytes read differ from what was written (also when the blob was deleted while
+ * it was being read).
  */
-export async function* readBlob(db: Queryable, id: string): AsyncGenerator<Buffer> {
-  const head = await db.query<{ size: string; sha256: string }>('SELECT size, sha256 FROM blobs WHERE id = $1', [id]);
-  if (head.rows.length === 0) throw new BlobIntegrityError(`blob ${id} does not exist`);
-  const expected = { size: Number(head.rows[0].size), sha256: head.rows[0].sha256 };
+export async function* readBlob(db: Db, id: string): AsyncGenerator<Buffer> {
+  const expected = await blobInfo(db, id);
+  if (!expected) throw new BlobIntegrityError(`blob ${id} does not exist`);
   const hash = createHash('sha256');
   let size = 0;
-  for (let seq = 0; ; seq++) {
-    // base64, not bytea's hex text form: fewer bytes on the wire and a faster decode.
-    // node-postgres has no binary result mode.
-    const { rows } = await db.query<{ data: string }>(`SELECT encode(data, 'base64') AS data FROM blob_chunks WHERE blob_id = $1 AND seq = $2`, [id, seq]);
-    if (rows.length === 0) break;
-    const data = Buffer.from(rows[0].data, 'base64');
-    hash.update(data);
-    size += data.length;
-    yield data;
+  let seq = 0;
+  reading: for (;;) {
+    const rows = await fetchChunks(db, id, seq, READ_BATCH_CHUNKS);
+    for (const row of rows) {
+      if (row.seq !== seq) break reading;
+      hash.update(row.data);
+      size += row.data.length;
+      seq++;
+      yield row.data;
+    }
+    if (rows.length < READ_BATCH_CHUNKS) break;
   }
   const sha256 = hash.digest('hex');
   if (size !== expected.size || sha256 !== expected.sha256) {
@@ -104,7 +263,24 @@ export async function* readBlob(db: Queryable, id: string): AsyncGenerator<Buffe
   }
 }
 
+/**
+ * A blob's whole content in one Buffer, for consumers that need it at once (the engine resuming
+ * from a checkpoint): allocated once at the recorded size and filled chunk by chunk, so the
+ * content is never held twice. Same checks as readBlob.
+ */
+export async function readBlobBytes(db: Db, id: string): Promise<Buffer> {
+  const info = await blobInfo(db, id);
+  if (!info) throw new BlobIntegrityError(`blob ${id} does not exist`);
+  const out = Buffer.allocUnsafe(info.size);
+  let at = 0;
+  for await (const chunk of readBlob(db, id)) {
+    if (at + chunk.length > out.length) throw new BlobIntegrityError(`blob ${id}: more than the ${info.size} bytes written`);
+    at += chunk.copy(out, at);
+  }
+  return out;
+}
+
 /** Removes a blob and its chunks (on `db`, inside the caller's transaction if it has one). */
-export async function deleteBlob(db: Queryable, id: string): Promise<void> {
+export async function deleteBlob(db: Pick<Db, 'query'>, id: string): Promise<void> {
   await db.query('DELETE FROM blobs WHERE id = $1', [id]);
 }
