@@ -5,7 +5,8 @@
  *
  * Trains a job spec (the same JSON POST /v1/jobs accepts) on this machine, prints progress, and
  * writes DIR/result.json, DIR/checkpoint.safetensors (after every task) and per-task exports:
- * DIR/tasks/<t>/mask.safetensors and DIR/tasks/<t>/model/{model.json,weights.bin}.
+ * DIR/tasks/<t>/mask.safetensors and DIR/tasks/<t>/model/{model.json,weights.bin} (task t's at its
+ * end, all of them again with the final weights at the end of the last task: `tasksToExport`).
  *
  * --resume continues an interrupted run of the same spec. --continue-from continues a finished
  * run with new tasks, as POST /v1/jobs with continueFrom does: FILE then holds only the new
@@ -25,6 +26,7 @@ import {
   resolveSpec,
   runContinualLearning,
   taskCount,
+  tasksToExport,
   type JobSpec,
   type ContinualResult,
   type IterationEvent,
@@ -147,7 +149,7 @@ async function main(): Promise<number> {
         const row = e.metrics.accuracyMatrix[e.task].map((a) => (100 * a).toFixed(2)).join('  ');
         console.log(`\ntask ${e.task + 1} done in ${(e.durationMs / 1000).toFixed(1)} s, ${e.msPerIteration.toFixed(1)} ms/iteration; test accuracy: ${row}`);
         await writeFile(path.join(out, 'checkpoint.safetensors'), e.checkpoint);
-        for (const x of e.exports) exportPaths[x.task] = await writeExport(out, x);
+        for (const k of tasksToExport(e)) exportPaths[k] = await writeExport(out, e.exportTask(k));
         // Partial results after every task, so a long run that stops early still leaves numbers.
         msPerIteration.push(e.msPerIteration);
         await writeResult({ ...e.metrics, msPerIteration, complete: false });

@@ -9,7 +9,7 @@ import { median, summarize } from '../metrics/metrics.js';
 import { Random } from '../random.js';
 import type { JobSpec } from '../spec.js';
 import { evaluate, inferTasksByEntropy } from './evaluation.js';
-import type { ContinualResult, RunOptions } from './types.js';
+import type { ContinualResult, RunOptions, TaskEndEvent } from './types.js';
 
 /**
  * Seed of the model's random stream (initialisation, batch order, augmentation). The data use
@@ -19,8 +19,19 @@ export const modelSeed = (seed: number) => (seed ^ 0x5bd1e995) >>> 0;
 export const dataSeed = (seed: number) => seed >>> 0;
 
 /**
+ * Which tasks' exports a consumer that keeps one export per task writes after task `e.task`: that
+ * task's own, and at the end of the run's last task every task's, computed with the final model.
+ * So while a run goes on, task k's export is the model as it was when task k ended (what the
+ * accuracy matrix's A[k][k] measured), and once the last task has ended every export is final
+ * (the last row). Over a run of T tasks that writes 2T - 1 exports instead of T(T + 1) / 2.
+ */
+export function tasksToExport(e: Pick<TaskEndEvent, 'task' | 'tasks'>): number[] {
+  return e.task === e.tasks - 1 ? Array.from({ length: e.tasks }, (_, k) => k) : [e.task];
+}
+
+/**
  * Trains `spec` on `options.tasks` in order. After every task it evaluates all tasks seen so far
- * on their test sets, writes a checkpoint and the per-task exports, and reports through the
+ * on their test sets, writes a checkpoint, offers the per-task exports, and reports through the
  * callbacks, which are awaited (a consumer can persist before training continues). With
  * `resumeFrom` it continues after the checkpoint's last task and ends with the same results as an
  * uninterrupted run on the same backend. The checkpoint may also come from a run of fewer tasks
@@ -99,14 +110,21 @@ export async function runContinualLearning(spec: JobSpec, options: RunOptions): 
       state.taskDurationsMs.push(performance.now() - started);
       state.completedTasks = t + 1;
       state.rngState = stream.state();
+      let ended = false;
       await callbacks.onTaskEnd?.({
         task: t,
+        tasks: tasks.length,
         metrics: summarize(state.accuracyMatrix),
         durationMs: state.taskDurationsMs[t],
         msPerIteration: state.msPerIteration[t],
         checkpoint: encodeCheckpoint(learner, state),
-        exports: tasks.slice(0, t + 1).map((seen) => exportTask(learner, spec, seen)),
+        exportTask: (k) => {
+          assert(!ended, 'exportTask is only valid during onTaskEnd');
+          assert(Number.isInteger(k) && k >= 0 && k <= t, `exportTask: task ${k} has not been trained (tasks 0..${t} have)`);
+          return exportTask(learner, spec, tasks[k]);
+        },
       });
+      ended = true;
     }
 
     const inference =

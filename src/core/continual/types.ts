@@ -46,14 +46,21 @@ export interface ContinualMetrics {
 
 export interface TaskEndEvent {
   task: number;
+  /** Tasks in the run. */
+  tasks: number;
   metrics: ContinualMetrics;
   durationMs: number;
   /** Median wall time of one training iteration of this task. */
   msPerIteration: number;
   /** Everything needed to continue after this task (see checkpoint.ts for the format). */
   checkpoint: Uint8Array;
-  /** Exports of every task trained so far, computed with the current model. */
-  exports: TaskExport[];
+  /**
+   * The export of task `k` (0..task) computed with the current model, on demand: exports of
+   * earlier tasks change as training goes on (HyperMask's theta, HNET's hypernetwork, finetune's
+   * weights), and a consumer decides which it keeps (see `tasksToExport`). Only valid until the
+   * callback returns.
+   */
+  exportTask(k: number): TaskExport;
 }
 
 export interface TaskInferenceResult {

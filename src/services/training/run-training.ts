@@ -2,7 +2,7 @@
  * One attempt at training a job: the use case behind the queue processor. It loads the job and
  * its latest checkpoint, trains the remaining tasks with the engine, and persists through the
  * `TrainingStore` port: throttled progress, loss and validation curves, and after every task the
- * evaluation row, the checkpoint, the exports and the task embedding in one write. It knows
+ * evaluation row, the checkpoint, the exports that changed and the task embedding in one write. It knows
  * nothing about BullMQ: the processor maps the returned outcome and thrown errors to queue moves.
  *
  * Stopping: the job's status is polled (cancel from the API), and `stop` (worker shutdown) ends
@@ -18,6 +18,7 @@ import {
   EngineError,
   Random,
   runContinualLearning,
+  tasksToExport,
   type ContinualTask,
   type IterationEvent,
   type JobSpec,
@@ -222,7 +223,7 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
             durationMs: e.durationMs,
             msPerIteration: e.msPerIteration,
             checkpoint: e.checkpoint,
-            exports: e.exports,
+            exports: tasksToExport(e).map((k) => e.exportTask(k)),
             embedding: embedding ? Array.from(embedding.data) : null,
           }));
           const writeMs = performance.now() - writeStart;

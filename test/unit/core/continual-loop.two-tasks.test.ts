@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { runContinualLearning } from '../../../src/core/continual/run-continual-learning.js';
+import { runContinualLearning, tasksToExport } from '../../../src/core/continual/run-continual-learning.js';
+import type { TaskEndEvent, TaskExport } from '../../../src/core/continual/types.js';
 import { resolveSpec, type JobSpecInput } from '../../../src/core/spec.js';
 import { clusterTasks } from '../../helpers/tasks.js';
 import { useCpuBackend } from '../../helpers/tensors.js';
@@ -61,7 +62,9 @@ describe('two-task sequence', () => {
         onValidation: () => void events.validations++,
         onTaskEnd: (e) => {
           events.ends.push(e.task);
-          assert.equal(e.exports.length, e.task + 1);
+          assert.equal(e.tasks, 2);
+          assert.equal(e.exportTask(e.task).task, e.task);
+          assert.throws(() => e.exportTask(e.task + 1), /has not been trained/);
           assert.ok(e.checkpoint.length > 0);
         },
         onTrainEnd: () => void events.trainEnd++,
@@ -70,6 +73,30 @@ describe('two-task sequence', () => {
     assert.deepEqual(events, { begin: 2, iterations: 40, validations: 4, ends: [0, 1], trainEnd: 1 });
     assert.equal(r.msPerIteration.length, 2);
     assert.equal(tf.memory().numTensors, before);
+  });
+
+  it('offers exports on demand; kept as tasksToExport says, they end as the final model\'s', async () => {
+    assert.deepEqual(tasksToExport({ task: 0, tasks: 3 }), [0]);
+    assert.deepEqual(tasksToExport({ task: 1, tasks: 3 }), [1]);
+    assert.deepEqual(tasksToExport({ task: 2, tasks: 3 }), [0, 1, 2]);
+    const kept = new Map<number, TaskExport>();
+    const atItsEnd: TaskExport[] = [];
+    let last: TaskEndEvent | null = null;
+    await runContinualLearning(tiny('hypermask', { training: { iterationsPerTask: 20, validationEvery: 10 } }), {
+      tasks: clusterTasks({ tasks: 2 }),
+      callbacks: {
+        onTaskEnd: (e) => {
+          atItsEnd.push(e.exportTask(e.task));
+          for (const k of tasksToExport(e)) kept.set(k, e.exportTask(k));
+          last = e;
+        },
+      },
+    });
+    assert.deepEqual([...kept.keys()].sort(), [0, 1]);
+    // Theta moved while task 1 trained: task 0's model at the end differs from the one at its own end.
+    assert.notDeepEqual(kept.get(0)!.model.weights, atItsEnd[0].model.weights);
+    assert.deepEqual(kept.get(1)!.model.weights, atItsEnd[1].model.weights);
+    assert.throws(() => last!.exportTask(0), /only valid during onTaskEnd/);
   });
 
   it('stops with CancelledError when the signal aborts', async () => {
