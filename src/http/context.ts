@@ -38,7 +38,7 @@ export function createApiContext(config: Config, onError: (err: Error) => void =
   );
   const apiKeys = new ApiKeyService(new PrismaApiKeyRepository(db));
   const datasetRepository = new PrismaDatasetRepository(db, pool, config.BLOB_CHUNK_BYTES);
-  const jobRepository = new PrismaJobRepository(db);
+  const jobRepository = new PrismaJobRepository(db, pool);
   const jobs = new JobService(jobRepository, queue, datasetRepository);
   const predictor = new ThreadPredictor({ backend: config.PREDICT_BACKEND, cacheModels: config.PREDICT_CACHE_MODELS, timeoutMs: config.PREDICT_TIMEOUT_MS });
   const predictions = new PredictionService(jobRepository, predictor, new SharpImageDecoder());

@@ -62,7 +62,7 @@ export interface NewJob {
   requestHash: string | null;
   /**
    * A succeeded job of the same tenant whose tasks this one keeps: its checkpoint, task results,
-   * exports and embeddings are copied to the new job in the insert's transaction, and the job
+   * exports and embeddings are taken over by the new job in the insert's transaction, and the job
    * starts with `inheritedTasks` completed. The insert fails with CONTINUE_FROM_NOT_SUCCEEDED when
    * the source is no longer a succeeded job of the tenant by then.
    */
@@ -91,9 +91,24 @@ export interface CurvePoint {
 
 export type CurveKind = 'loss' | 'validation';
 
+/** A task model with its weights in memory (what predictions run). */
 export interface ModelArtifact {
   modelJson: Record<string, unknown>;
   weights: Uint8Array;
+  weightsFileName: string;
+}
+
+/** Bytes kept by the store, read on demand. */
+export interface StoredBytes {
+  size: number;
+  /** The content in pieces; throws (at the latest at the end) when it is not what was written. */
+  read(): AsyncIterable<Uint8Array>;
+}
+
+/** A task model as stored: model.json, and its weights file read on demand. */
+export interface StoredModel {
+  modelJson: Record<string, unknown>;
+  weights: StoredBytes;
   weightsFileName: string;
 }
 
@@ -102,16 +117,19 @@ export interface JobRepository {
   /** Inserts the job with a "queued" event. Returns the existing job when the idempotency key is taken. */
   create(job: NewJob): Promise<{ job: JobRecord; created: boolean; requestHash: string | null }>;
   findByIdempotencyKey(tenantId: string, key: string): Promise<{ job: JobRecord; requestHash: string | null } | null>;
-  /** Removes a job that could not be queued (so the client may retry with the same key). */
-  delete(tenantId: string, id: string): Promise<void>;
+  /**
+   * Removes the job, every row of it and the bytes no other job points at (a job continuing it
+   * keeps what it took over). False when the tenant has no such job.
+   */
+  delete(tenantId: string, id: string): Promise<boolean>;
   get(tenantId: string, id: string): Promise<JobRecord | null>;
   list(tenantId: string, opts: { status?: JobStatus; limit: number; after?: JobCursor }): Promise<JobRecord[]>;
   /** Moves a queued or running job to cancelled; returns the job afterwards (null: not found). */
   cancel(tenantId: string, id: string): Promise<JobRecord | null>;
   taskResults(jobId: string): Promise<TaskResultRecord[]>;
   curve(jobId: string, kind: CurveKind, opts: { task?: number; limit: number; afterSeq?: string }): Promise<CurvePoint[]>;
-  mask(jobId: string, task: number): Promise<{ found: boolean; mask: Uint8Array | null }>;
-  model(jobId: string, task: number): Promise<ModelArtifact | null>;
+  mask(jobId: string, task: number): Promise<{ found: boolean; mask: StoredBytes | null }>;
+  model(jobId: string, task: number): Promise<StoredModel | null>;
   /** Which tasks have exports, and a version of each that changes whenever they are rewritten. */
   artifactVersions(jobId: string): Promise<{ task: number; version: string }[]>;
   /** model.json alone (without reading the weights). */
@@ -152,7 +170,11 @@ export interface TaskCompletion {
   durationMs: number;
   msPerIteration: number;
   checkpoint: Uint8Array;
-  exports: TaskExport[];
+  /**
+   * The exports that changed (`tasksToExport`), each replacing the task's earlier one. Produced
+   * one at a time as the store takes them, so only one is held in memory.
+   */
+  exports: Iterable<TaskExport>;
   embedding: number[] | null;
 }
 
@@ -174,7 +196,8 @@ export interface TrainingStore {
   markRunning(jobId: string, backend: string, message: string): Promise<boolean>;
   saveProgress(jobId: string, p: { task: number; iteration: number; etaMs: number; firstIteration: boolean }): Promise<void>;
   addMetricPoints(jobId: string, points: MetricPointInput[]): Promise<void>;
-  completeTask(jobId: string, c: TaskCompletion): Promise<void>;
+  /** Writes `c` in one transaction; false (nothing written) when the job no longer exists. */
+  completeTask(jobId: string, c: TaskCompletion): Promise<boolean>;
   /** running -> succeeded. */
   succeed(jobId: string, result: JobResult): Promise<void>;
   /** running/queued -> failed with an error code. */

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { decodeSafetensors } from '../../src/core/index.js';
+import { readBlobBytes } from '../../src/infra/blobs/pg-blob-store.js';
 import { csv } from '../helpers/dataset-builders.js';
 import { createTestService, eventually, tinySpec, type TestService } from '../helpers/service.js';
 
@@ -47,23 +48,20 @@ describe('continuing a job with new tasks', () => {
     return job;
   }
   const matrix = async (id: string): Promise<number[][]> => (await get(`/v1/jobs/${id}/metrics`)).json().accuracyMatrix;
-  // A copy: node-postgres' Buffers are views into a shared pool, which decodeSafetensors must not read past.
   const checkpoint = async (id: string): Promise<Uint8Array> =>
-    Uint8Array.from((await svc.pool.query('SELECT data FROM checkpoints WHERE job_id = $1', [id])).rows[0].data);
-  const sha = (b: Buffer | null) => (b ? createHash('sha256').update(b).digest('hex') : null);
+    readBlobBytes(svc.pool, (await svc.pool.query('SELECT blob_id FROM checkpoints WHERE job_id = $1', [id])).rows[0].blob_id);
+  const sha = async (blobId: string | null) => (blobId ? createHash('sha256').update(await readBlobBytes(svc.pool, blobId)).digest('hex') : null);
 
-  /** Everything stored for a job, to show it does not change. */
+  /** Everything stored for a job, to show it does not change (bytes by their hash, read back from the blob store). */
   async function snapshot(id: string) {
     const q = async (sql: string) => (await svc.pool.query(sql, [id])).rows;
+    const checkpoints = await q('SELECT completed_tasks, blob_id, updated_at FROM checkpoints WHERE job_id = $1');
+    const artifacts = await q('SELECT task, mask_blob_id, model_json, weights_blob_id, updated_at FROM task_artifacts WHERE job_id = $1 ORDER BY task');
     return {
       job: await q('SELECT status, spec, result, completed_tasks, tasks_total, updated_at, finished_at FROM jobs WHERE id = $1'),
       results: await q('SELECT task, accuracies, duration_ms, ms_per_iteration, completed_at FROM task_results WHERE job_id = $1 ORDER BY task'),
-      checkpoint: (await q('SELECT completed_tasks, data, updated_at FROM checkpoints WHERE job_id = $1')).map((r) => ({ ...r, data: sha(r.data) })),
-      artifacts: (await q('SELECT task, mask, model_json, weights, updated_at FROM task_artifacts WHERE job_id = $1 ORDER BY task')).map((r) => ({
-        ...r,
-        mask: sha(r.mask),
-        weights: sha(r.weights),
-      })),
+      checkpoint: await Promise.all(checkpoints.map(async (r) => ({ ...r, data: await sha(r.blob_id) }))),
+      artifacts: await Promise.all(artifacts.map(async (r) => ({ ...r, mask: await sha(r.mask_blob_id), weights: await sha(r.weights_blob_id) }))),
       embeddings: await q('SELECT task, "values" FROM task_embeddings WHERE job_id = $1 ORDER BY task'),
     };
   }

@@ -128,7 +128,7 @@ describe('jobs on uploaded data sets over HTTP', () => {
     const facts = { inputShape: [5], dtype: 'float32' as const, sha256: rows[0].sha256, classNames: ['g', 'h'], counts: { train: [12, 12], test: [3, 3] } };
     const resolved = resolveSpec(spec([{ dataset: gone }]), { datasets: new Map([[gone, facts]]) });
     await svc.app.inject({ method: 'DELETE', url: `/v1/datasets/${gone}`, headers: { authorization: alice } });
-    const repo = new PrismaJobRepository(svc.db);
+    const repo = new PrismaJobRepository(svc.db, svc.pool);
     const before = (await svc.pool.query('SELECT count(*)::int AS n FROM jobs')).rows[0].n;
     await assert.rejects(
       repo.create({ tenantId: rows[0].tenant_id, name: null, metadata: null, spec: resolved, idempotencyKey: null, requestHash: null }),

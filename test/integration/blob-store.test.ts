@@ -66,10 +66,10 @@ describe('pg blob store', () => {
     const data = randomBytes(5 * CHUNK + 3);
     const blob = await inTransaction(async (c) => {
       const written = await writeBlob(c, [data], CHUNK);
-      assert.deepEqual(await readBlobBytes(c, written.id), data, 'the writer sees its uncommitted blob');
+      assert.deepEqual(Buffer.from(await readBlobBytes(c, written.id)), data, 'the writer sees its uncommitted blob');
       return written;
     });
-    assert.deepEqual(await readBlobBytes(svc.pool, blob.id), data);
+    assert.deepEqual(Buffer.from(await readBlobBytes(svc.pool, blob.id)), data);
     assert.equal(blob.sha256, createHash('sha256').update(data).digest('hex'));
   });
 

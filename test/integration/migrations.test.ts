@@ -3,17 +3,21 @@
  * prisma/schema.prisma describes, and the runner must keep Prisma's bookkeeping.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { createPrismaClient, type Db } from '../../src/infra/prisma/client.js';
+import { readBlobBytes } from '../../src/infra/blobs/pg-blob-store.js';
+import { createPgPool, createPrismaClient, type Db } from '../../src/infra/prisma/client.js';
 import { dropSchema, migrate } from '../../src/infra/prisma/migrator.js';
 import { ROOT } from '../helpers/service.js';
 
 const URL = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const DIR = path.join(ROOT, 'prisma', 'migrations');
+/** The migration that moved checkpoint and export bytes into the blob store. */
+const MOVE_TO_BLOBS = '20261202000000_chunked_checkpoints_and_exports';
 
 interface Field {
   name: string;
@@ -168,9 +172,10 @@ describe('migrations', () => {
     await db.jobEvent.create({ data: { jobId: job.id, status: 'queued' } });
     await db.taskResult.create({ data: { jobId: job.id, task: 0, accuracies: [0.5, 0.25], durationMs: 1.5, msPerIteration: 2 } });
     await db.metricPoint.createMany({ data: [{ jobId: job.id, kind: 'loss', task: 0, iteration: 0, value: 1, taskLoss: 0.5 }, { jobId: job.id, kind: 'validation', task: 0, iteration: 0, value: 0.7 }] });
-    await db.checkpoint.create({ data: { jobId: job.id, completedTasks: 1, data: new Uint8Array([1, 2, 3]) } });
+    const blob = await db.blob.create({ data: { id: randomUUID(), size: 3, sha256: 'x', chunks: { create: [{ seq: 0, data: new Uint8Array([1, 2, 3]) }] } } });
+    await db.checkpoint.create({ data: { jobId: job.id, completedTasks: 1, blobId: blob.id } });
     await db.taskEmbedding.create({ data: { jobId: job.id, task: 0, values: [0.125, -1] } });
-    await db.taskArtifact.create({ data: { jobId: job.id, task: 0, mask: null, modelJson: { m: 1 }, weights: new Uint8Array([4]), weightsFileName: 'weights.bin' } });
+    await db.taskArtifact.create({ data: { jobId: job.id, task: 0, maskBlobId: null, modelJson: { m: 1 }, weightsBlobId: blob.id, weightsFileName: 'weights.bin' } });
     const full = await db.job.findUniqueOrThrow({
       where: { id: job.id },
       include: { tenant: { include: { apiKeys: true } }, events: true, taskResults: true, metricPoints: true, checkpoint: true, embeddings: true, artifacts: true },
@@ -178,12 +183,59 @@ describe('migrations', () => {
     assert.equal(full.tenant.apiKeys.length, 1);
     assert.deepEqual(full.taskResults[0].accuracies, [0.5, 0.25]);
     assert.equal(full.metricPoints.length, 2);
-    assert.deepEqual([...full.checkpoint!.data], [1, 2, 3]);
+    const chunks = await db.blobChunk.findMany({ where: { blobId: full.checkpoint!.blobId } });
+    assert.deepEqual([...chunks[0].data], [1, 2, 3]);
     assert.deepEqual(full.embeddings[0].values, [0.125, -1]);
-    assert.equal(full.artifacts[0].mask, null);
+    assert.equal(full.artifacts[0].maskBlobId, null);
+    await assert.rejects(db.blob.delete({ where: { id: blob.id } }), /foreign key|constraint/i, 'a blob a row points at cannot be deleted');
     assert.equal(full.status, 'queued');
     await assert.rejects(db.job.create({ data: { tenantId: tenant.id, spec: {}, tasksTotal: 1, iterationsPerTask: 1, idempotencyKey: 'i' } }), /Unique constraint/);
     await db.tenant.delete({ where: { id: tenant.id } });
     assert.equal(await db.taskArtifact.count(), 0, 'deleting a tenant cascades');
+  });
+
+  it('move the checkpoints and exports of an upgraded database into blobs, byte for byte', async () => {
+    const upgrade = `test_migrations_upgrade_${Date.now()}`;
+    const older = await mkdtemp(path.join(os.tmpdir(), 'retain-migrations-'));
+    const all = await readdir(DIR, { withFileTypes: true });
+    const cut = all.filter((e) => e.isDirectory() && e.name < MOVE_TO_BLOBS).map((e) => e.name);
+    for (const name of cut) await cp(path.join(DIR, name), path.join(older, name), { recursive: true });
+    const pool = createPgPool({ url: URL, schema: upgrade, poolSize: 2 });
+    try {
+      await migrate({ url: URL, schema: upgrade, dir: older });
+      const q = (sql: string, params: unknown[] = []) => pool.query(sql, params);
+      const tenant = (await q(`INSERT INTO tenants (id, name) VALUES (gen_random_uuid(), 'old') RETURNING id`)).rows[0].id;
+      const jobs: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        jobs.push((await q(`INSERT INTO jobs (id, tenant_id, spec, tasks_total, iterations_per_task, updated_at) VALUES (gen_random_uuid(), $1, '{}', 2, 1, now()) RETURNING id`, [tenant])).rows[0].id);
+      }
+      // 2.5 MiB: three chunks, the last one short; an empty weights file: no chunk at all.
+      const checkpoint = randomBytes(2.5 * 2 ** 20);
+      const [mask, weights] = [randomBytes(2 ** 20), randomBytes(1000)];
+      await q('INSERT INTO checkpoints (job_id, completed_tasks, data, updated_at) VALUES ($1, 1, $2, now())', [jobs[0], checkpoint]);
+      await q(`INSERT INTO task_artifacts (job_id, task, mask, model_json, weights, weights_file_name, updated_at) VALUES ($1, 0, $2, '{"m": 0}', $3, 'weights.bin', now())`, [jobs[0], mask, weights]);
+      await q(`INSERT INTO task_artifacts (job_id, task, mask, model_json, weights, weights_file_name, updated_at) VALUES ($1, 1, NULL, '{"m": 1}', ''::bytea, 'weights.bin', now())`, [jobs[0]]);
+
+      assert.deepEqual((await migrate({ url: URL, schema: upgrade, dir: DIR })).applied.slice(0, 1), [MOVE_TO_BLOBS]);
+      const row = (await q('SELECT blob_id FROM checkpoints WHERE job_id = $1', [jobs[0]])).rows[0];
+      assert.deepEqual(Buffer.from(await readBlobBytes(pool, row.blob_id)), checkpoint);
+      assert.deepEqual((await q('SELECT seq, length(data) AS n FROM blob_chunks WHERE blob_id = $1 ORDER BY seq', [row.blob_id])).rows, [
+        { seq: 0, n: 2 ** 20 },
+        { seq: 1, n: 2 ** 20 },
+        { seq: 2, n: 2 ** 19 },
+      ]);
+      const artifacts = (await q('SELECT task, mask_blob_id, weights_blob_id, model_json FROM task_artifacts ORDER BY task')).rows;
+      assert.deepEqual(Buffer.from(await readBlobBytes(pool, artifacts[0].mask_blob_id)), mask);
+      assert.deepEqual(Buffer.from(await readBlobBytes(pool, artifacts[0].weights_blob_id)), weights);
+      assert.equal(artifacts[1].mask_blob_id, null);
+      assert.equal((await readBlobBytes(pool, artifacts[1].weights_blob_id)).length, 0);
+      assert.deepEqual(artifacts.map((a) => a.model_json), [{ m: 0 }, { m: 1 }]);
+      assert.equal((await q('SELECT count(*)::int AS n FROM blobs')).rows[0].n, 4);
+      assert.equal((await q('SELECT count(*)::int AS n FROM checkpoints WHERE job_id = $1', [jobs[1]])).rows[0].n, 0, 'a job without a checkpoint still has none');
+    } finally {
+      await pool.end();
+      await dropSchema(URL, upgrade);
+      await rm(older, { recursive: true, force: true });
+    }
   });
 });

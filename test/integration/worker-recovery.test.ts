@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTestService, eventually, tinySpec, type TestService } from '../helpers/service.js';
+import { storeBlob } from '../helpers/blobs.js';
 
 const isAlive = (pid: number) => {
   try {
@@ -111,7 +112,8 @@ describe('worker crash safety', () => {
 
   it('an unrecoverable error (corrupt checkpoint) fails the job at once with its code', async () => {
     const id = await submit(tinySpec());
-    await svc.db.checkpoint.create({ data: { jobId: id, completedTasks: 1, data: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]) } });
+    const blobId = await storeBlob(svc.pool, new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]));
+    await svc.db.checkpoint.create({ data: { jobId: id, completedTasks: 1, blobId } });
     const worker = await svc.startWorker();
     const failed = await until(id, (j) => ['succeeded', 'failed'].includes(j.status));
     assert.equal(failed.status, 'failed');

@@ -45,7 +45,7 @@ export function getRuntime(): Promise<Runtime> {
       cacheDir: config.DATASET_CACHE_DIR || path.join(os.tmpdir(), 'retain-dataset-cache'),
       maxExpandedBytes: config.DATASET_MAX_EXPANDED_BYTES,
     });
-    return { config, backend: backend.name, store: new PrismaTrainingRepository(db, pool), loadDataset, uploadedDatasets };
+    return { config, backend: backend.name, store: new PrismaTrainingRepository(db, pool, config.BLOB_CHUNK_BYTES), loadDataset, uploadedDatasets };
   })();
   runtime.catch(() => (runtime = null));
   return runtime;

@@ -264,18 +264,20 @@ export async function* readBlob(db: Db, id: string): AsyncGenerator<Buffer> {
 }
 
 /**
- * A blob's whole content in one Buffer, for consumers that need it at once (the engine resuming
+ * A blob's whole content in one array, for consumers that need it at once (the engine resuming
  * from a checkpoint): allocated once at the recorded size and filled chunk by chunk, so the
- * content is never held twice. Same checks as readBlob.
+ * content is never held twice. Same checks as readBlob. A plain Uint8Array, not a Buffer, whose
+ * `slice` would be a view where the engine expects a copy.
  */
-export async function readBlobBytes(db: Db, id: string): Promise<Buffer> {
+export async function readBlobBytes(db: Db, id: string): Promise<Uint8Array> {
   const info = await blobInfo(db, id);
   if (!info) throw new BlobIntegrityError(`blob ${id} does not exist`);
-  const out = Buffer.allocUnsafe(info.size);
+  const out = new Uint8Array(Buffer.allocUnsafeSlow(info.size).buffer, 0, info.size);
   let at = 0;
   for await (const chunk of readBlob(db, id)) {
     if (at + chunk.length > out.length) throw new BlobIntegrityError(`blob ${id}: more than the ${info.size} bytes written`);
-    at += chunk.copy(out, at);
+    out.set(chunk, at);
+    at += chunk.length;
   }
   return out;
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
 import { SpecError, taskCount } from '../../core/index.js';
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import { ServiceError } from '../../services/errors.js';
@@ -10,10 +11,14 @@ import type {
   JobRecord,
   JobRepository,
   JobStatus,
-  ModelArtifact,
   NewJob,
+  StoredBytes,
+  StoredModel,
   TaskResultRecord,
 } from '../../services/ports.js';
+import { readBlob } from '../blobs/pg-blob-store.js';
+import { checkout } from './client.js';
+import { jobBlobIds, releaseBlobs } from './job-blobs.js';
 import { rawToJobRecord, toJobRecord, type RawJobRow } from './mappers.js';
 
 const isUniqueViolation = (err: unknown) =>
@@ -48,8 +53,12 @@ function insertJob(job: NewJob, message: string): Prisma.Sql {
     SELECT * FROM j`;
 }
 
+/** Jobs as the API reads and writes them. `pool` is the pg pool behind `db` (createPgPool), for the blob store. */
 export class PrismaJobRepository implements JobRepository {
-  constructor(private readonly db: PrismaClient) {}
+  constructor(
+    private readonly db: PrismaClient,
+    private readonly pool: pg.Pool,
+  ) {}
 
   async create(job: NewJob): Promise<{ job: JobRecord; created: boolean; requestHash: string | null }> {
     if (job.continueFrom) return this.createContinuation(job, job.continueFrom);
@@ -71,11 +80,13 @@ export class PrismaJobRepository implements JobRepository {
   }
 
   /**
-   * Inserts a job that continues a succeeded job, and copies what the source's tasks left (final
-   * checkpoint, task results, exports, embeddings) to it, in one transaction: the new job owns
-   * its copy, so the worker resumes it like any job, and the source is only read. The copy runs
-   * inside Postgres (INSERT ... SELECT), so the checkpoint never travels through this process.
-   * The source row is share-locked, so it cannot change status meanwhile.
+   * Inserts a job that continues a succeeded job, and takes over what the source's tasks left
+   * (final checkpoint, task results, exports, embeddings), in one transaction: the new job has
+   * its own rows, so the worker resumes it like any job, and the source is only read. Checkpoint
+   * and exports are blobs, which never change: the new rows point at the source's (no bytes are
+   * copied) until the new job's own replace them, and a blob outlives whichever of the two jobs
+   * is deleted first (job-blobs.ts). The source row is share-locked, so it cannot change status
+   * or be deleted meanwhile.
    */
   private async createContinuation(job: NewJob, from: { jobId: string; inheritedTasks: number }) {
     const rows = await this.db.$transaction(async (tx) => {
@@ -89,20 +100,19 @@ export class PrismaJobRepository implements JobRepository {
       if (inserted.length !== 1) return inserted;
       const id = inserted[0].id;
       await tx.$executeRaw`
-        INSERT INTO checkpoints (job_id, completed_tasks, data, updated_at)
-        SELECT ${id}::uuid, completed_tasks, data, now() FROM checkpoints WHERE job_id = ${from.jobId}::uuid`;
+        INSERT INTO checkpoints (job_id, completed_tasks, blob_id, updated_at)
+        SELECT ${id}::uuid, completed_tasks, blob_id, now() FROM checkpoints WHERE job_id = ${from.jobId}::uuid`;
       await tx.$executeRaw`
         INSERT INTO task_results (job_id, task, accuracies, duration_ms, ms_per_iteration, completed_at)
         SELECT ${id}::uuid, task, accuracies, duration_ms, ms_per_iteration, completed_at FROM task_results WHERE job_id = ${from.jobId}::uuid`;
       await tx.$executeRaw`
-        INSERT INTO task_artifacts (job_id, task, mask, model_json, weights, weights_file_name, updated_at)
-        SELECT ${id}::uuid, task, mask, model_json, weights, weights_file_name, updated_at FROM task_artifacts WHERE job_id = ${from.jobId}::uuid`;
+        INSERT INTO task_artifacts (job_id, task, mask_blob_id, model_json, weights_blob_id, weights_file_name, updated_at)
+        SELECT ${id}::uuid, task, mask_blob_id, model_json, weights_blob_id, weights_file_name, updated_at FROM task_artifacts WHERE job_id = ${from.jobId}::uuid`;
       await tx.$executeRaw`
         INSERT INTO task_embeddings (job_id, task, "values")
         SELECT ${id}::uuid, task, "values" FROM task_embeddings WHERE job_id = ${from.jobId}::uuid`;
       return inserted;
-      // The copy of a large checkpoint (hundreds of MB for the biggest presets) outlasts Prisma's 5 s default.
-    }, { timeout: 120_000 }).catch((err: unknown) => {
+    }).catch((err: unknown) => {
       if (isUniqueViolation(err)) return [];
       throw err;
     });
@@ -117,8 +127,31 @@ export class PrismaJobRepository implements JobRepository {
     return row ? { job: toJobRecord(row), requestHash: row.requestHash } : null;
   }
 
-  async delete(tenantId: string, id: string): Promise<void> {
-    await this.db.job.deleteMany({ where: { tenantId, id } });
+  /**
+   * One transaction: the job row locked (a worker's per-task write in flight finishes first; a
+   * continuation reading it finishes first), its blob ids collected, the row deleted (every other
+   * row of the job goes with it), then the blobs no other job points at.
+   */
+  async delete(tenantId: string, id: string): Promise<boolean> {
+    const { client, release } = await checkout(this.pool);
+    try {
+      await client.query('BEGIN');
+      const found = await client.query('SELECT id FROM jobs WHERE id = $1 AND tenant_id = $2 FOR UPDATE', [id, tenantId]);
+      if (found.rowCount === 0) {
+        await client.query('ROLLBACK');
+        return false;
+      }
+      const blobs = await jobBlobIds(client, id);
+      await client.query('DELETE FROM jobs WHERE id = $1', [id]);
+      await releaseBlobs(client, blobs);
+      await client.query('COMMIT');
+      return true;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      release();
+    }
   }
 
   async unfinished(before: Date, limit: number): Promise<string[]> {
@@ -197,14 +230,20 @@ export class PrismaJobRepository implements JobRepository {
     }));
   }
 
-  async mask(jobId: string, task: number): Promise<{ found: boolean; mask: Uint8Array | null }> {
-    const row = await this.db.taskArtifact.findUnique({ where: { jobId_task: { jobId, task } }, select: { mask: true } });
-    return { found: row !== null, mask: row?.mask ?? null };
+  /** A blob as bytes a caller streams when it wants them (downloads never hold a whole export). */
+  private stored(blob: { id: string; size: bigint }): StoredBytes {
+    return { size: Number(blob.size), read: () => readBlob(this.pool, blob.id) };
+  }
+
+  async mask(jobId: string, task: number): Promise<{ found: boolean; mask: StoredBytes | null }> {
+    const row = await this.db.taskArtifact.findUnique({ where: { jobId_task: { jobId, task } }, select: { maskBlob: { select: { id: true, size: true } } } });
+    return { found: row !== null, mask: row?.maskBlob ? this.stored(row.maskBlob) : null };
   }
 
   async artifactVersions(jobId: string): Promise<{ task: number; version: string }[]> {
-    const rows = await this.db.taskArtifact.findMany({ where: { jobId }, select: { task: true, updatedAt: true }, orderBy: { task: 'asc' } });
-    return rows.map((r) => ({ task: r.task, version: r.updatedAt.toISOString() }));
+    // Blobs never change, so the weights' blob id names this version of the model.
+    const rows = await this.db.taskArtifact.findMany({ where: { jobId }, select: { task: true, weightsBlobId: true }, orderBy: { task: 'asc' } });
+    return rows.map((r) => ({ task: r.task, version: r.weightsBlobId }));
   }
 
   async modelJson(jobId: string, task: number): Promise<Record<string, unknown> | null> {
@@ -212,12 +251,12 @@ export class PrismaJobRepository implements JobRepository {
     return row ? (row.modelJson as Record<string, unknown>) : null;
   }
 
-  async model(jobId: string, task: number): Promise<ModelArtifact | null> {
+  async model(jobId: string, task: number): Promise<StoredModel | null> {
     const row = await this.db.taskArtifact.findUnique({
       where: { jobId_task: { jobId, task } },
-      select: { modelJson: true, weights: true, weightsFileName: true },
+      select: { modelJson: true, weightsBlob: { select: { id: true, size: true } }, weightsFileName: true },
     });
-    return row ? { modelJson: row.modelJson as Record<string, unknown>, weights: row.weights, weightsFileName: row.weightsFileName } : null;
+    return row ? { modelJson: row.modelJson as Record<string, unknown>, weights: this.stored(row.weightsBlob), weightsFileName: row.weightsFileName } : null;
   }
 
   async events(jobId: string) {
@@ -225,3 +264,4 @@ export class PrismaJobRepository implements JobRepository {
     return rows.map((r) => ({ status: r.status, message: r.message, at: r.at }));
   }
 }
+

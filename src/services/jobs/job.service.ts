@@ -27,7 +27,8 @@ import {
   type JobRecord,
   type JobRepository,
   type JobStatus,
-  type ModelArtifact,
+  type StoredBytes,
+  type StoredModel,
   type TrainingQueue,
 } from '../ports.js';
 
@@ -230,7 +231,7 @@ export class JobService {
     return job;
   }
 
-  async mask(tenantId: string, id: string, task: number): Promise<Uint8Array> {
+  async mask(tenantId: string, id: string, task: number): Promise<StoredBytes> {
     const job = await this.checkTask(tenantId, id, task);
     const res = await this.jobs.mask(job.id, task);
     if (!res.found) throw new ServiceError('ARTIFACT_NOT_READY', `task ${task} of job ${id} has not been trained yet (${job.completedTasks} of ${job.tasksTotal} done)`);
@@ -238,7 +239,7 @@ export class JobService {
     return res.mask;
   }
 
-  async model(tenantId: string, id: string, task: number): Promise<ModelArtifact> {
+  async model(tenantId: string, id: string, task: number): Promise<StoredModel> {
     const job = await this.checkTask(tenantId, id, task);
     const model = await this.jobs.model(job.id, task);
     if (!model) throw new ServiceError('ARTIFACT_NOT_READY', `task ${task} of job ${id} has not been trained yet (${job.completedTasks} of ${job.tasksTotal} done)`);

@@ -6,6 +6,7 @@
  * equals what the downloaded model gives.
  */
 import { ServiceError } from '../errors.js';
+import { readAll } from '../stored-bytes.js';
 import type { ImageDecoder, JobRecord, JobRepository, Predictor } from '../ports.js';
 
 export interface PredictInput {
@@ -78,7 +79,7 @@ export class PredictionService {
       load: async () => {
         const model = await this.jobs.model(jobId, v.task);
         if (!model) throw new ServiceError('ARTIFACT_NOT_READY', `task ${v.task} of job ${jobId} has no model`);
-        return model;
+        return { ...model, weights: await readAll(model.weights) };
       },
     }));
     const batch = await this.predictor.predict(models, input.inputs, input.task ?? null);

@@ -2,7 +2,7 @@
  * One attempt at training a job: the use case behind the queue processor. It loads the job and
  * its latest checkpoint, trains the remaining tasks with the engine, and persists through the
  * `TrainingStore` port: throttled progress, loss and validation curves, and after every task the
- * evaluation row, the checkpoint, the exports that changed and the task embedding in one write. It knows
+ * evaluation row, the checkpoint, the exports and the task embedding in one write. It knows
  * nothing about BullMQ: the processor maps the returned outcome and thrown errors to queue moves.
  *
  * Stopping: the job's status is polled (cancel from the API), and `stop` (worker shutdown) ends
@@ -114,7 +114,7 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
 
   const spec = job.spec;
   const abort = new AbortController();
-  let stopReason: 'cancelled' | 'shutdown' | null = null;
+  let stopReason: 'cancelled' | 'shutdown' | 'deleted' | null = null;
   let stopAfterTask = false;
   let completedTasks = job.completedTasks;
   let current: { task: number; iteration: number; msPerIteration: number } | null = null;
@@ -141,8 +141,8 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
       .status(job.id)
       .then((s) => {
         if (s === 'cancelled' || s === null) {
-          stopReason = 'cancelled';
-          abort.abort('cancelled');
+          stopReason = s === null ? 'deleted' : 'cancelled';
+          abort.abort(stopReason);
         }
       })
       .catch(() => {})
@@ -216,16 +216,24 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
           await flush();
           const embedding = decodeSafetensors(e.checkpoint).tensors.find((t) => t.name === `hnet/embedding_${e.task}`);
           const writeStart = performance.now();
-          await timed(store.completeTask(job.id, {
+          const stored = await timed(store.completeTask(job.id, {
             task: e.task,
             completedTasks: e.task + 1,
             accuracies: e.metrics.accuracyMatrix[e.task],
             durationMs: e.durationMs,
             msPerIteration: e.msPerIteration,
             checkpoint: e.checkpoint,
-            exports: tasksToExport(e).map((k) => e.exportTask(k)),
+            // Computed one at a time as the store writes them.
+            exports: (function* () {
+              for (const k of tasksToExport(e)) yield e.exportTask(k);
+            })(),
             embedding: embedding ? Array.from(embedding.data) : null,
           }));
+          if (!stored) {
+            stopReason = 'deleted';
+            abort.abort('deleted');
+            throw new CancelledError();
+          }
           const writeMs = performance.now() - writeStart;
           stats.taskWritesMs += writeMs;
           stats.engineTaskMs += e.durationMs;
@@ -251,6 +259,7 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
         await store.requeue(job.id, `worker shut down; handed back after ${completedTasks} of ${job.tasksTotal} tasks`);
         return { outcome: 'interrupted', completedTasks };
       }
+      if (stopReason === 'deleted') return { outcome: 'skipped', reason: 'job was deleted while it trained' };
       return { outcome: 'cancelled', completedTasks };
     }
     if (err instanceof EngineError && PERMANENT_CODES.includes(err.code)) {

@@ -14,11 +14,19 @@ import type {
   MetricPointInput,
   ModelArtifact,
   NewJob,
+  StoredBytes,
   TaskCompletion,
   TaskResultRecord,
   TrainingQueue,
   TrainingStore,
 } from '../../../src/services/ports.js';
+
+const stored = (bytes: Uint8Array): StoredBytes => ({
+  size: bytes.byteLength,
+  async *read() {
+    yield bytes;
+  },
+});
 
 export class MemoryJobs implements JobRepository, TrainingStore {
   jobs = new Map<string, JobRecord & { idempotencyKey: string | null; requestHash: string | null }>();
@@ -87,7 +95,12 @@ export class MemoryJobs implements JobRepository, TrainingStore {
     return j ? { job: j, requestHash: j.requestHash } : null;
   }
   async delete(tenantId: string, id: string) {
-    if (this.jobs.get(id)?.tenantId === tenantId) this.jobs.delete(id);
+    if (this.jobs.get(id)?.tenantId !== tenantId) return false;
+    this.jobs.delete(id);
+    this.checkpoints.delete(id);
+    this.results.delete(id);
+    for (const key of [...this.artifacts.keys()]) if (key.startsWith(`${id}/`)) this.artifacts.delete(key);
+    return true;
   }
   async get(tenantId: string, id: string) {
     const j = this.jobs.get(id);
@@ -124,10 +137,11 @@ export class MemoryJobs implements JobRepository, TrainingStore {
   }
   async mask(jobId: string, task: number) {
     const a = this.artifacts.get(`${jobId}/${task}`);
-    return { found: !!a, mask: a?.mask ?? null };
+    return { found: !!a, mask: a?.mask ? stored(a.mask) : null };
   }
   async model(jobId: string, task: number) {
-    return this.artifacts.get(`${jobId}/${task}`) ?? null;
+    const a = this.artifacts.get(`${jobId}/${task}`);
+    return a ? { ...a, weights: stored(a.weights) } : null;
   }
   async modelJson(jobId: string, task: number) {
     return this.artifacts.get(`${jobId}/${task}`)?.modelJson ?? null;
@@ -171,12 +185,14 @@ export class MemoryJobs implements JobRepository, TrainingStore {
     this.points.push(...points.map((p) => ({ ...p, jobId })));
   }
   async completeTask(jobId: string, c: TaskCompletion) {
+    if (!this.jobs.has(jobId)) return false;
     const rows = (this.results.get(jobId) ?? []).filter((r) => r.task !== c.task);
     rows.push({ task: c.task, accuracies: c.accuracies, durationMs: c.durationMs, msPerIteration: c.msPerIteration });
     this.results.set(jobId, rows.sort((a, b) => a.task - b.task));
     this.checkpoints.set(jobId, c.checkpoint);
     for (const e of c.exports) this.artifacts.set(`${jobId}/${e.task}`, { ...e.model, mask: e.mask });
     this.jobs.get(jobId)!.completedTasks = c.completedTasks;
+    return true;
   }
   async succeed(jobId: string, result: JobResult) {
     this.transition(jobId, ['running'], 'succeeded', { result, finishedAt: this.tick() }, null);

@@ -118,6 +118,34 @@ describe('runTraining', () => {
     assert.equal(other.store.jobs.get(other.job.id)!.error!.code, 'TRAINING_FAILED');
   });
 
+  it('stores task t\'s exports at its end and every task\'s at the last task\'s end', async () => {
+    const { store, job, deps } = await setup(5);
+    const written: number[][] = [];
+    const completeTask = store.completeTask.bind(store);
+    store.completeTask = async (id, c) => {
+      const exports = [...c.exports];
+      written.push(exports.map((e) => e.task));
+      return completeTask(id, { ...c, exports });
+    };
+    assert.equal((await runTraining({ jobId: job.id }, deps())).outcome, 'succeeded');
+    assert.deepEqual(written, [[0], [0, 1]]);
+  });
+
+  it('stops when the job is deleted while it trains, writing nothing back', async () => {
+    const { store, job, deps } = await setup(10);
+    const completeTask = store.completeTask.bind(store);
+    // Deleted just as task 0 ends, before its write.
+    store.completeTask = async (id, c) => {
+      await store.delete('t', id);
+      return completeTask(id, c);
+    };
+    const out = await runTraining({ jobId: job.id }, deps());
+    assert.deepEqual(out, { outcome: 'skipped', reason: 'job was deleted while it trained' });
+    assert.equal(store.jobs.has(job.id), false);
+    assert.equal(store.results.has(job.id), false);
+    assert.equal(store.checkpoints.has(job.id), false);
+  });
+
   it('skips jobs that are gone or finished', async () => {
     const { store, job, deps } = await setup(10);
     await store.cancel('t', job.id);

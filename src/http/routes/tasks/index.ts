@@ -1,7 +1,14 @@
-/** Per-task downloads: the HyperMask mask and a TF.js LayersModel (model.json + weights). */
+/**
+ * Per-task downloads: the HyperMask mask and a TF.js LayersModel (model.json + weights). Bytes are
+ * streamed from the blob store with their Content-Length, so the API never holds a whole file; a
+ * read that fails its integrity check breaks the response off, which the length makes visible.
+ */
+import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { MASK_FORMAT } from '../../../core/index.js';
 import type { JobService } from '../../../services/jobs/job.service.js';
+import type { StoredBytes } from '../../../services/ports.js';
 import { errors } from '../../schemas.js';
 import { Binary, ModelJson, TaskParams } from './schemas.js';
 
@@ -9,6 +16,9 @@ const tags = ['artifacts'];
 const security = [{ bearerAuth: [] }];
 /** Name of the weights route beside model.json; tf.loadLayersModel resolves manifest paths against model.json's URL. */
 export const WEIGHTS_ROUTE = 'weights.bin';
+
+const sendBytes = (reply: FastifyReply, bytes: StoredBytes) =>
+  reply.type('application/octet-stream').header('content-length', bytes.size).send(Readable.from(bytes.read()));
 
 const tasksRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, { jobs }) => {
   app.get(
@@ -25,10 +35,7 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app,
     async (request, reply) => {
       const { id, task } = request.params;
       const mask = await jobs.mask(request.tenant.id, id, task);
-      return reply
-        .type('application/octet-stream')
-        .header('content-disposition', `attachment; filename="job-${id}-task-${task}-mask.safetensors"`)
-        .send(Buffer.from(mask.buffer, mask.byteOffset, mask.byteLength));
+      return sendBytes(reply.header('content-disposition', `attachment; filename="job-${id}-task-${task}-mask.safetensors"`), mask);
     },
   );
 
@@ -63,7 +70,7 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app,
     async (request, reply) => {
       const { id, task } = request.params;
       const { weights } = await jobs.model(request.tenant.id, id, task);
-      return reply.type('application/octet-stream').send(Buffer.from(weights.buffer, weights.byteOffset, weights.byteLength));
+      return sendBytes(reply, weights);
     },
   );
 };
