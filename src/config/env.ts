@@ -39,6 +39,13 @@ export const EnvSchema = Type.Object({
   CANCEL_POLL_MS: int(500, 50, 'how often a training process checks for cancellation'),
   RECONCILE_INTERVAL_MS: int(60_000, 0, 'API: how often queued/running jobs missing from the queue are put back, and jobs the queue failed are failed (0: never)'),
   RECONCILE_GRACE_MS: int(60_000, 0, 'API: jobs updated more recently than this are left alone by the reconciler (a submission between insert and enqueue)'),
+  RETENTION_CHECKPOINT_DAYS: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description: 'API: remove the checkpoints of jobs that finished more than this many days ago (results and downloads stay; such a job can no longer be continued). Unset: keep all',
+    }),
+  ),
+  RETENTION_INTERVAL_MS: int(3_600_000, 100, 'API: how often checkpoints past RETENTION_CHECKPOINT_DAYS are looked for and removed'),
   API_RATE_BODY_LIMIT: int(1_048_576, 1024, 'largest accepted JSON request body in bytes (uploads have their own limit)'),
   REQUEST_TIMEOUT_MS: int(3_600_000, 1000, 'API: longest time to receive one request, body included (large uploads over slow links need long)'),
   DATASET_MAX_UPLOAD_BYTES: int(2 * 1024 ** 3, 1, 'API: largest data set upload in bytes (413 as soon as it is passed)'),

@@ -39,6 +39,7 @@ export function jobView(job: JobRecord): JobResource {
     updatedAt: job.updatedAt.toISOString(),
     startedAt: job.startedAt?.toISOString() ?? null,
     finishedAt: job.finishedAt?.toISOString() ?? null,
+    checkpointRemovedAt: job.checkpointRemovedAt?.toISOString() ?? null,
     links: {
       self: base,
       metrics: `${base}/metrics`,

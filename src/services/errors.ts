@@ -17,6 +17,8 @@ export type ServiceErrorCode =
   | 'DATASET_IN_USE'
   /** continueFrom names a job that has not succeeded (queued, running, failed or cancelled). */
   | 'CONTINUE_FROM_NOT_SUCCEEDED'
+  /** continueFrom names a succeeded job whose checkpoint retention removed. */
+  | 'CONTINUE_FROM_CHECKPOINT_REMOVED'
   /** The upload is not a data set we can use: undecodable, inconsistent, too few classes... */
   | 'INVALID_DATASET'
   /** The content is none of the supported formats, or not the declared one. */

@@ -51,6 +51,8 @@ export interface JobRecord {
   continueFrom: string | null;
   /** Tasks taken over from `continueFrom` (trained there, not here); 0 for a job of its own. */
   inheritedTasks: number;
+  /** When retention removed the checkpoint of this finished job; it can no longer be continued. */
+  checkpointRemovedAt: Date | null;
 }
 
 export interface NewJob {
@@ -64,7 +66,8 @@ export interface NewJob {
    * A succeeded job of the same tenant whose tasks this one keeps: its checkpoint, task results,
    * exports and embeddings are taken over by the new job in the insert's transaction, and the job
    * starts with `inheritedTasks` completed. The insert fails with CONTINUE_FROM_NOT_SUCCEEDED when
-   * the source is no longer a succeeded job of the tenant by then.
+   * the source is no longer a succeeded job of the tenant by then, and with
+   * CONTINUE_FROM_CHECKPOINT_REMOVED when retention removed the source's checkpoint.
    */
   continueFrom?: { jobId: string; inheritedTasks: number } | null;
 }
@@ -139,6 +142,12 @@ export interface JobRepository {
   unfinished(before: Date, limit: number): Promise<string[]>;
   /** Moves a queued or running job to failed (any tenant); nothing happens to a job in any other state. */
   failUnfinished(id: string, error: JobError): Promise<void>;
+  /**
+   * Removes the checkpoints of up to `limit` jobs (any tenant) that finished before
+   * `finishedBefore`, with their bytes unless another job points at them; results and exports
+   * stay. Returns the ids of those jobs (fewer than `limit`: none are left).
+   */
+  removeCheckpoints(finishedBefore: Date, limit: number): Promise<string[]>;
 }
 
 export interface TrainingQueue {

@@ -37,6 +37,7 @@ export function tinySpec(overrides: { iterationsPerTask?: number; tasks?: number
   };
 }
 
+/** A process started from one of the service's entry points (a worker, the API). */
 export interface WorkerHandle {
   process: ChildProcess;
   output(): string;
@@ -56,6 +57,11 @@ export interface TestService {
   /** Creates a tenant and returns an Authorization header value for it. */
   auth(tenant: string): Promise<string>;
   startWorker(extraEnv?: Record<string, string>): Promise<WorkerHandle>;
+  /**
+   * The API as its own process (src/http/server.ts: the periodic reconciler and retention run
+   * there, not in `app`), on the same schema and queue, listening on a free loopback port.
+   */
+  startApi(extraEnv?: Record<string, string>): Promise<WorkerHandle & { base: string }>;
   close(): Promise<void>;
 }
 
@@ -105,43 +111,17 @@ export async function createTestService(label: string, envOverrides: Record<stri
       return `Bearer ${key}`;
     },
     async startWorker(extraEnv = {}) {
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers', 'training.worker.ts')], {
-        cwd: ROOT,
-        env: { ...process.env, ...env, ...extraEnv },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      const waiters: { pattern: RegExp; resolve: () => void }[] = [];
-      const onData = (chunk: Buffer) => {
-        out += chunk.toString();
-        for (const w of [...waiters]) if (w.pattern.test(out)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-        child.on('exit', (code, signal) => resolve({ code, signal })),
-      );
-      const handle: WorkerHandle = {
-        process: child,
-        output: () => out,
-        waitForOutput: (pattern, timeoutMs = 120_000) =>
-          pattern.test(out)
-            ? Promise.resolve()
-            : Promise.race([
-                new Promise<void>((resolve) => waiters.push({ pattern, resolve })),
-                new Promise<void>((_, reject) =>
-                  // unref: a pending deadline must not keep the test process alive.
-                  setTimeout(() => reject(new Error(`worker printed no ${pattern} within ${timeoutMs} ms:\n${out}`)), timeoutMs).unref(),
-                ),
-                exited.then(({ code, signal }) => {
-                  throw new Error(`worker exited (${code ?? signal}) before printing ${pattern}:\n${out}`);
-                }),
-              ]),
-        exited,
-      };
+      const handle = spawnEntry('workers/training.worker.ts', { ...env, ...extraEnv });
       workers.push(handle);
       await handle.waitForOutput(/ready: queue/);
       return handle;
+    },
+    async startApi(extraEnv = {}) {
+      const handle = spawnEntry('src/http/server.ts', { ...env, LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: '0', ...extraEnv });
+      workers.push(handle);
+      await handle.waitForOutput(/Server listening at http:\/\/127\.0\.0\.1:\d+/);
+      const base = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(handle.output())![1];
+      return { ...handle, base };
     },
     async close() {
       for (const w of workers) {
@@ -159,6 +139,44 @@ export async function createTestService(label: string, envOverrides: Record<stri
       await dropSchema(config.databaseUrl, schema);
       await rm(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+/** Starts `file` (relative to the repository) as the real entry point, with `env` added to this process's. */
+function spawnEntry(file: string, env: Record<string, string>): WorkerHandle {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, file)], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const waiters: { pattern: RegExp; resolve: () => void }[] = [];
+  const onData = (chunk: Buffer) => {
+    out += chunk.toString();
+    for (const w of [...waiters]) if (w.pattern.test(out)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    process: child,
+    output: () => out,
+    waitForOutput: (pattern, timeoutMs = 120_000) =>
+      pattern.test(out)
+        ? Promise.resolve()
+        : Promise.race([
+            new Promise<void>((resolve) => waiters.push({ pattern, resolve })),
+            new Promise<void>((_, reject) =>
+              // unref: a pending deadline must not keep the test process alive.
+              setTimeout(() => reject(new Error(`${file} printed no ${pattern} within ${timeoutMs} ms:\n${out}`)), timeoutMs).unref(),
+            ),
+            exited.then(({ code, signal }) => {
+              throw new Error(`${file} exited (${code ?? signal}) before printing ${pattern}:\n${out}`);
+            }),
+          ]),
+    exited,
   };
 }
 

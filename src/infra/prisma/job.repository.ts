@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { SpecError, taskCount } from '../../core/index.js';
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import { ServiceError } from '../../services/errors.js';
+import { checkpointRemovedError } from '../../services/jobs/job.service.js';
 import type {
   CurveKind,
   CurvePoint,
@@ -85,17 +86,19 @@ export class PrismaJobRepository implements JobRepository {
    * its own rows, so the worker resumes it like any job, and the source is only read. Checkpoint
    * and exports are blobs, which never change: the new rows point at the source's (no bytes are
    * copied) until the new job's own replace them, and a blob outlives whichever of the two jobs
-   * is deleted first (job-blobs.ts). The source row is share-locked, so it cannot change status
-   * or be deleted meanwhile.
+   * is deleted first (job-blobs.ts). The source row is share-locked, so it cannot change status,
+   * be deleted or lose its checkpoint meanwhile.
    */
   private async createContinuation(job: NewJob, from: { jobId: string; inheritedTasks: number }) {
     const rows = await this.db.$transaction(async (tx) => {
-      const source = await tx.$queryRaw<{ id: string }[]>`
-        SELECT id FROM jobs WHERE id = ${from.jobId}::uuid AND tenant_id = ${job.tenantId}::uuid AND status = 'succeeded'
+      const source = await tx.$queryRaw<{ id: string; checkpoint_removed_at: Date | null }[]>`
+        SELECT id, checkpoint_removed_at FROM jobs WHERE id = ${from.jobId}::uuid AND tenant_id = ${job.tenantId}::uuid AND status = 'succeeded'
           AND completed_tasks = ${from.inheritedTasks} FOR SHARE`;
       if (source.length === 0) {
         throw new ServiceError('CONTINUE_FROM_NOT_SUCCEEDED', `continueFrom: job ${from.jobId} is no longer a succeeded job; nothing was stored`);
       }
+      const removedAt = source[0].checkpoint_removed_at;
+      if (removedAt) throw checkpointRemovedError(from.jobId, new Date(removedAt));
       const inserted = await tx.$queryRaw<RawJobRow[]>(insertJob(job, `submitted, continuing job ${from.jobId} after its ${from.inheritedTasks} tasks`));
       if (inserted.length !== 1) return inserted;
       const id = inserted[0].id;
@@ -146,6 +149,37 @@ export class PrismaJobRepository implements JobRepository {
       await releaseBlobs(client, blobs);
       await client.query('COMMIT');
       return true;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * A batch per transaction: the jobs' rows locked (SKIP LOCKED: one being continued or deleted
+   * right now is left for the next run), their checkpoints deleted and the time recorded on the
+   * job, then the blobs no other job points at.
+   */
+  async removeCheckpoints(finishedBefore: Date, limit: number): Promise<string[]> {
+    const { client, release } = await checkout(this.pool);
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<{ job_id: string; blob_id: string }>(
+        `WITH expired AS (
+           SELECT j.id FROM jobs j JOIN checkpoints c ON c.job_id = j.id
+           WHERE j.status IN ('succeeded', 'failed', 'cancelled') AND j.finished_at < $1
+           ORDER BY j.finished_at LIMIT $2 FOR UPDATE OF j SKIP LOCKED
+         ), marked AS (
+           UPDATE jobs j SET checkpoint_removed_at = now() FROM expired e WHERE j.id = e.id
+         )
+         DELETE FROM checkpoints c USING expired e WHERE c.job_id = e.id RETURNING c.job_id, c.blob_id`,
+        [finishedBefore, limit],
+      );
+      await releaseBlobs(client, rows.map((r) => r.blob_id));
+      await client.query('COMMIT');
+      return rows.map((r) => r.job_id);
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});
       throw err;

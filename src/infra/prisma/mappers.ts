@@ -28,6 +28,7 @@ export function toJobRecord(row: Job): JobRecord {
     finishedAt: row.finishedAt,
     continueFrom: row.continueFrom,
     inheritedTasks: row.inheritedTasks,
+    checkpointRemovedAt: row.checkpointRemovedAt,
   };
 }
 
@@ -57,6 +58,7 @@ export interface RawJobRow {
   finished_at: Date | null;
   continue_from: string | null;
   inherited_tasks: number;
+  checkpoint_removed_at: Date | null;
 }
 
 export function rawToJobRecord(r: RawJobRow): JobRecord {
@@ -84,5 +86,6 @@ export function rawToJobRecord(r: RawJobRow): JobRecord {
     finishedAt: r.finished_at ? new Date(r.finished_at) : null,
     continueFrom: r.continue_from,
     inheritedTasks: r.inherited_tasks,
+    checkpointRemovedAt: r.checkpoint_removed_at ? new Date(r.checkpoint_removed_at) : null,
   };
 }

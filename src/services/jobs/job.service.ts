@@ -65,6 +65,15 @@ function namedDatasets(spec: Record<string, unknown>): string[] {
   return [...new Set(ids.map((d) => d.toLowerCase()))];
 }
 
+/** The 409 for continuing a job whose checkpoint retention removed at `at`. */
+export function checkpointRemovedError(jobId: string, at: Date): ServiceError {
+  return new ServiceError(
+    'CONTINUE_FROM_CHECKPOINT_REMOVED',
+    `continueFrom: the checkpoint of job ${jobId} was removed on ${at.toISOString()} (finished jobs keep theirs for a limited time); ` +
+      'its results, masks and models remain, but it can no longer be continued: submit one job of all its tasks and the new ones instead',
+  );
+}
+
 export class JobService {
   /** @param datasets where the caller's uploaded data sets are looked up (jobs of kind "datasets"). */
   constructor(
@@ -129,6 +138,7 @@ export class JobService {
         `continueFrom: job ${source.id} is ${source.status}; only a succeeded job can be continued${TERMINAL_STATUSES.includes(source.status) ? '' : ' (wait until it succeeds)'}`,
       );
     }
+    if (source.checkpointRemovedAt) throw checkpointRemovedError(source.id, source.checkpointRemovedAt);
     const label = `job ${source.id}`;
     const input = continuationInput(source.spec, specInput, label);
     const spec = resolveSpec(input, { datasets: await this.datasetFacts(tenantId, input as Record<string, unknown>) });
@@ -184,6 +194,35 @@ export class JobService {
   async list(tenantId: string, opts: { status?: JobStatus; limit: number; cursor?: string }): Promise<{ items: JobRecord[]; nextCursor: string | null }> {
     const after = opts.cursor ? decodeCursor(opts.cursor) : undefined;
     return page(await this.jobs.list(tenantId, { status: opts.status, limit: opts.limit + 1, after }), opts.limit);
+  }
+
+  /**
+   * Deletes a job of the tenant with everything stored for it: a queued or running job is
+   * cancelled first (taken off the queue; a worker training it stops at its next status check
+   * and writes nothing more). Bytes a job continuing this one took over stay with that job.
+   */
+  async delete(tenantId: string, id: string): Promise<void> {
+    const job = await this.get(tenantId, id);
+    if (!TERMINAL_STATUSES.includes(job.status)) {
+      await this.jobs.cancel(tenantId, id);
+      await this.queue.removeIfWaiting(id).catch(() => false);
+    }
+    if (!(await this.jobs.delete(tenantId, id))) throw new ServiceError('JOB_NOT_FOUND', `job ${id} does not exist`);
+  }
+
+  /**
+   * Removes the checkpoints of jobs that finished more than `days` days before `now`, in batches,
+   * keeping their results and exports; such a job can no longer be continued. Returns the ids of
+   * those jobs.
+   */
+  async removeExpiredCheckpoints(now: Date, days: number, batch = 20): Promise<string[]> {
+    const before = new Date(now.getTime() - days * 86_400_000);
+    const removed: string[] = [];
+    for (;;) {
+      const ids = await this.jobs.removeCheckpoints(before, batch);
+      removed.push(...ids);
+      if (ids.length < batch) return removed;
+    }
   }
 
   async cancel(tenantId: string, id: string): Promise<JobRecord> {

@@ -49,6 +49,9 @@ export class MemoryJobs implements JobRepository, TrainingStore {
     if (job.continueFrom && (source?.tenantId !== job.tenantId || source.status !== 'succeeded')) {
       throw new ServiceError('CONTINUE_FROM_NOT_SUCCEEDED', `continueFrom: job ${job.continueFrom.jobId} is not a succeeded job`);
     }
+    if (source && !this.checkpoints.has(source.id)) {
+      throw new ServiceError('CONTINUE_FROM_CHECKPOINT_REMOVED', `continueFrom: the checkpoint of job ${source.id} was removed`);
+    }
     const now = this.tick();
     const rec = {
       id: randomUUID(),
@@ -74,6 +77,7 @@ export class MemoryJobs implements JobRepository, TrainingStore {
       finishedAt: null,
       continueFrom: job.continueFrom?.jobId ?? null,
       inheritedTasks: job.continueFrom?.inheritedTasks ?? 0,
+      checkpointRemovedAt: null,
       idempotencyKey: job.idempotencyKey,
       requestHash: job.requestHash,
     };
@@ -101,6 +105,16 @@ export class MemoryJobs implements JobRepository, TrainingStore {
     this.results.delete(id);
     for (const key of [...this.artifacts.keys()]) if (key.startsWith(`${id}/`)) this.artifacts.delete(key);
     return true;
+  }
+  async removeCheckpoints(finishedBefore: Date, limit: number) {
+    const expired = [...this.jobs.values()]
+      .filter((j) => j.finishedAt && j.finishedAt < finishedBefore && this.checkpoints.has(j.id))
+      .slice(0, limit);
+    for (const j of expired) {
+      this.checkpoints.delete(j.id);
+      j.checkpointRemovedAt = this.tick();
+    }
+    return expired.map((j) => j.id);
   }
   async get(tenantId: string, id: string) {
     const j = this.jobs.get(id);

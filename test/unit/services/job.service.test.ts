@@ -143,4 +143,36 @@ describe('JobService', () => {
     assert.equal(job.tasksTotal, 2);
     await assert.rejects(service.submit('t2', { body: ok }), (e: SpecError) => e.field === 'benchmark.tasks[0].dataset' && /no data set/.test(e.message));
   });
+
+  it('delete cancels an unfinished job and takes it off the queue first; another tenant\'s job is not found', async () => {
+    const { service, jobs, queue } = setup();
+    const id = (await service.submit('t1', { body: spec })).job.id;
+    await assert.rejects(service.delete('t2', id), (e: ServiceError) => e.code === 'JOB_NOT_FOUND');
+    assert.ok(jobs.jobs.has(id));
+    await service.delete('t1', id);
+    assert.equal(jobs.jobs.has(id), false);
+    assert.deepEqual(queue.queued, []);
+    assert.ok(jobs.eventLog.some((e) => e.jobId === id && e.status === 'cancelled'), 'cancelled before it was removed');
+    await assert.rejects(service.delete('t1', id), (e: ServiceError) => e.code === 'JOB_NOT_FOUND');
+  });
+
+  it('removeExpiredCheckpoints goes through every batch and keeps the checkpoints of jobs finished since the cutoff', async () => {
+    const { service, jobs } = setup();
+    const now = new Date('2026-12-10T00:00:00Z');
+    const finished = async (daysAgo: number) => {
+      const id = (await service.submit('t1', { body: spec })).job.id;
+      Object.assign(jobs.jobs.get(id)!, { status: 'succeeded', finishedAt: new Date(now.getTime() - daysAgo * 86_400_000) });
+      jobs.checkpoints.set(id, new Uint8Array([1]));
+      return id;
+    };
+    const old = [await finished(10), await finished(8), await finished(7.5)];
+    const recent = await finished(6);
+    const unfinished = (await service.submit('t1', { body: spec })).job.id;
+    jobs.checkpoints.set(unfinished, new Uint8Array([2]));
+    assert.deepEqual((await service.removeExpiredCheckpoints(now, 7, 2)).sort(), [...old].sort());
+    assert.deepEqual([...jobs.checkpoints.keys()].sort(), [recent, unfinished].sort());
+    assert.ok(old.every((id) => jobs.jobs.get(id)!.checkpointRemovedAt));
+    assert.deepEqual(await service.removeExpiredCheckpoints(now, 7, 2), []);
+    await assert.rejects(service.submit('t1', { body: { continueFrom: old[0], benchmark: { tasks: 1 } } }), (e: ServiceError) => e.code === 'CONTINUE_FROM_CHECKPOINT_REMOVED');
+  });
 });

@@ -1,4 +1,4 @@
-/** Jobs: submit, list, read, cancel, metrics, status history. */
+/** Jobs: submit, list, read, cancel, delete, metrics, status history. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { JobService } from '../../../services/jobs/job.service.js';
 import { errors } from '../../schemas.js';
@@ -76,6 +76,28 @@ const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, 
       },
     },
     async (request) => jobView(await jobs.cancel(request.tenant.id, request.params.id)),
+  );
+
+  app.delete(
+    '/v1/jobs/:id',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Delete a job and everything stored for it',
+        description:
+          'A queued or running job is cancelled first (a worker training it stops within about a second and stores nothing more). ' +
+          'Then the job, its status history, results, curves, checkpoint, masks and models are removed, and the answer is 204: ' +
+          'nothing of it can be read any more (Postgres reuses the space after its next vacuum). A job that continues this one ' +
+          '(continueFrom) keeps what it took over and goes on as before. Unknown ids, jobs already deleted and other tenants\' jobs: 404.',
+        params: JobParams,
+        response: { 204: Type.Null(), ...errors(400, 401, 404) },
+      },
+    },
+    async (request, reply) => {
+      await jobs.delete(request.tenant.id, request.params.id);
+      return reply.code(204).send(null);
+    },
   );
 
   app.get(

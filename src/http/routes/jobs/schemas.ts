@@ -104,6 +104,9 @@ export const JobResource = Type.Object(
     updatedAt: Type.String({ format: 'date-time' }),
     startedAt: Nullable(Type.String({ format: 'date-time' })),
     finishedAt: Nullable(Type.String({ format: 'date-time' })),
+    checkpointRemovedAt: Nullable(
+      Type.String({ format: 'date-time', description: 'when the checkpoint of this finished job was removed (retention); results and downloads remain, but it can no longer be continued' }),
+    ),
     links: Type.Object({
       self: Type.String(),
       metrics: Type.String(),

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "jobs" ADD COLUMN     "checkpoint_removed_at" TIMESTAMP(3);
