@@ -45,7 +45,11 @@ export function encodeSafetensors(tensors: NamedArray[], metadata: Record<string
   return out;
 }
 
-export function decodeSafetensors(bytes: Uint8Array): { tensors: NamedArray[]; metadata: Record<string, string> } {
+/**
+ * Reads a safetensors file: its metadata and a copy of each tensor, or only of those `only`
+ * accepts (a consumer after one tensor of a large checkpoint then does not copy the rest).
+ */
+export function decodeSafetensors(bytes: Uint8Array, only: (name: string) => boolean = () => true): { tensors: NamedArray[]; metadata: Record<string, string> } {
   const fail = (why: string) => new EngineError('INVALID_CHECKPOINT', `not a valid safetensors file: ${why}`);
   if (bytes.length < 8) throw fail('shorter than 8 bytes');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -65,6 +69,7 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: NamedArray[]; m
       metadata = entry as Record<string, string>;
       continue;
     }
+    if (!only(name)) continue;
     const e = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
     if (e.dtype !== 'F32') throw fail(`tensor ${name} has dtype ${e.dtype}; only F32 is supported`);
     const [begin, end] = e.data_offsets;

@@ -214,7 +214,8 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
         },
         onTaskEnd: async (e) => {
           await flush();
-          const embedding = decodeSafetensors(e.checkpoint).tensors.find((t) => t.name === `hnet/embedding_${e.task}`);
+          const name = `hnet/embedding_${e.task}`;
+          const [embedding] = decodeSafetensors(e.checkpoint, (n) => n === name).tensors;
           const writeStart = performance.now();
           const stored = await timed(store.completeTask(job.id, {
             task: e.task,

@@ -47,6 +47,9 @@ describe('safetensors', () => {
     assert.deepEqual(Array.from(tensors[0].data), [1, 2, 3, 4]);
     assert.deepEqual(Array.from(tensors[1].data), [-0.5]);
     assert.throws(() => decodeSafetensors(bytes.subarray(0, 20)), /not a valid safetensors/);
+    const only = decodeSafetensors(bytes, (name) => name === 'b');
+    assert.deepEqual(only.tensors.map((t) => [t.name, Array.from(t.data)]), [['b', [-0.5]]], 'only the tensors asked for');
+    assert.deepEqual(only.metadata, { k: 'v' });
   });
 });
 
