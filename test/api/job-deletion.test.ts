@@ -76,9 +76,11 @@ describe('deleting jobs', () => {
     assert.equal((await request('DELETE', `/v1/jobs/${id}`, otherAuth)).statusCode, 404, "another tenant's DELETE");
     assert.equal((await request('GET', `/v1/jobs/${id}`)).statusCode, 200, 'and the job is still there');
 
+    assert.ok(await svc.ctx.queue.queue.getJob(id), 'the queue keeps a finished job for a day');
     const res = await request('DELETE', `/v1/jobs/${id}`);
     assert.equal(res.statusCode, 204, res.body);
     assert.equal(res.body, '');
+    assert.equal(await svc.ctx.queue.queue.getJob(id), undefined, 'its queue entry went too');
     for (const url of [`/v1/jobs/${id}`, `/v1/jobs/${id}/metrics`, `/v1/jobs/${id}/events`, `/v1/jobs/${id}/tasks/0/mask`, `/v1/jobs/${id}/tasks/1/model/weights.bin`]) {
       const gone = await request('GET', url);
       assert.equal(gone.statusCode, 404, url);

@@ -198,15 +198,14 @@ export class JobService {
 
   /**
    * Deletes a job of the tenant with everything stored for it: a queued or running job is
-   * cancelled first (taken off the queue; a worker training it stops at its next status check
-   * and writes nothing more). Bytes a job continuing this one took over stay with that job.
+   * cancelled first (a worker training it stops at its next status check and writes nothing
+   * more). Bytes a job continuing this one took over stay with that job.
    */
   async delete(tenantId: string, id: string): Promise<void> {
     const job = await this.get(tenantId, id);
-    if (!TERMINAL_STATUSES.includes(job.status)) {
-      await this.jobs.cancel(tenantId, id);
-      await this.queue.removeIfWaiting(id).catch(() => false);
-    }
+    if (!TERMINAL_STATUSES.includes(job.status)) await this.jobs.cancel(tenantId, id);
+    // The queue's entry holds only the id; an active one ends when its worker finds the job gone.
+    await this.queue.removeIfWaiting(id).catch(() => false);
     if (!(await this.jobs.delete(tenantId, id))) throw new ServiceError('JOB_NOT_FOUND', `job ${id} does not exist`);
   }
 
