@@ -114,6 +114,12 @@ describe('pg blob store', () => {
     await svc.pool.query('DELETE FROM blob_chunks WHERE blob_id = $1 AND seq = 1', [gap.id]);
     await assert.rejects(readBlobBytes(svc.pool, gap.id), /read 1000 bytes/, 'a missing chunk in the middle ends the read there');
 
+    const extra = await inTransaction((c) => writeBlob(c, pieces(data, [CHUNK]), CHUNK));
+    await svc.pool.query(`INSERT INTO blob_chunks (blob_id, seq, data) VALUES ($1, 3, '\\x00')`, [extra.id]);
+    await assert.rejects(collect(readBlob(svc.pool, extra.id)), /read 3001 bytes/);
+    await assert.rejects(readBlobBytes(svc.pool, extra.id), /more than the 3000 bytes written/);
+    assert.equal(svc.pool.idleCount, svc.pool.totalCount, 'failed reads gave their connections back');
+
     await assert.rejects(collect(readBlob(svc.pool, '00000000-0000-0000-0000-000000000000')), /does not exist/);
   });
 

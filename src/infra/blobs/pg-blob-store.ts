@@ -12,7 +12,7 @@
  * postgres has no binary result mode; its text form of bytea is twice the size and slow to parse).
  * Rates of each option: bench/results/blob-store.json.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -202,28 +202,38 @@ async function* copyRows(stream: AsyncIterable<Buffer>): AsyncGenerator<{ seq: n
   }
 }
 
-/** Chunks `from`..`from + count - 1` of blob `id`, in order, fetched by one COPY. */
-async function fetchChunks(db: Db, id: string, from: number, count: number): Promise<{ seq: number; data: Buffer }[]> {
+/**
+ * Chunks of blob `id` from `from` on (`count` of them, or all), in order, streamed from one COPY.
+ * A pooled connection is held until the last row is read; one left half read is discarded.
+ */
+async function* copyChunks(db: Db, id: string, from: number, count?: number): AsyncGenerator<{ seq: number; data: Buffer }> {
   // COPY takes no parameters: the id is checked to be a UUID, the bounds are integers.
   if (!UUID.test(id)) throw new BlobIntegrityError(`blob id ${JSON.stringify(id)} is not a UUID`);
-  const sql = `COPY (SELECT seq, data FROM blob_chunks WHERE blob_id = '${id}' AND seq >= ${from} AND seq < ${from + count} ORDER BY seq) TO STDOUT (FORMAT binary)`;
+  const upTo = count === undefined ? '' : ` AND seq < ${from + count}`;
+  const sql = `COPY (SELECT seq, data FROM blob_chunks WHERE blob_id = '${id}' AND seq >= ${from}${upTo} ORDER BY seq) TO STDOUT (FORMAT binary)`;
   const pooled = db instanceof pg.Pool;
   const client = pooled ? await db.connect() : db;
   // A connection that breaks mid-COPY emits 'error' on the client; the stream fails anyway.
   const onError = () => {};
   client.on('error', onError);
-  let broken: Error | undefined;
+  let broken: Error | undefined = new Error('COPY left before its end');
   try {
-    const rows: { seq: number; data: Buffer }[] = [];
-    for await (const row of copyRows(client.query(copyTo(sql)))) rows.push(row);
-    return rows;
+    yield* copyRows(client.query(copyTo(sql)));
+    broken = undefined;
   } catch (err) {
     broken = err as Error;
     throw err;
   } finally {
     client.off('error', onError);
-    // A COPY left half read leaves the connection unusable: the pool then discards it.
     if (pooled) (client as pg.PoolClient).release(broken);
+  }
+}
+
+/** Checks what a reader saw against what was written. */
+function verify(expected: StoredBlob, size: number, hash: Hash): void {
+  const sha256 = hash.digest('hex');
+  if (size !== expected.size || sha256 !== expected.sha256) {
+    throw new BlobIntegrityError(`blob ${expected.id}: read ${size} bytes with sha256 ${sha256}, but ${expected.size} bytes with sha256 ${expected.sha256} were written`);
   }
 }
 
@@ -247,7 +257,8 @@ export async function* readBlob(db: Db, id: string): AsyncGenerator<Buffer> {
   let size = 0;
   let seq = 0;
   reading: for (;;) {
-    const rows = await fetchChunks(db, id, seq, READ_BATCH_CHUNKS);
+    const rows = [];
+    for await (const row of copyChunks(db, id, seq, READ_BATCH_CHUNKS)) rows.push(row);
     for (const row of rows) {
       if (row.seq !== seq) break reading;
       hash.update(row.data);
@@ -257,28 +268,36 @@ export async function* readBlob(db: Db, id: string): AsyncGenerator<Buffer> {
     }
     if (rows.length < READ_BATCH_CHUNKS) break;
   }
-  const sha256 = hash.digest('hex');
-  if (size !== expected.size || sha256 !== expected.sha256) {
-    throw new BlobIntegrityError(`blob ${id}: read ${size} bytes with sha256 ${sha256}, but ${expected.size} bytes with sha256 ${expected.sha256} were written`);
-  }
+  verify(expected, size, hash);
 }
 
 /**
  * A blob's whole content in one array, for consumers that need it at once (the engine resuming
- * from a checkpoint): allocated once at the recorded size and filled chunk by chunk, so the
- * content is never held twice. Same checks as readBlob. A plain Uint8Array, not a Buffer, whose
- * `slice` would be a view where the engine expects a copy.
+ * from a checkpoint): allocated once at the recorded size and filled straight from one COPY, so
+ * the content is never held twice. Same checks as readBlob. A plain Uint8Array, not a Buffer,
+ * whose `slice` would be a view where the engine expects a copy.
  */
 export async function readBlobBytes(db: Db, id: string): Promise<Uint8Array> {
-  const info = await blobInfo(db, id);
-  if (!info) throw new BlobIntegrityError(`blob ${id} does not exist`);
-  const out = new Uint8Array(Buffer.allocUnsafeSlow(info.size).buffer, 0, info.size);
-  let at = 0;
-  for await (const chunk of readBlob(db, id)) {
-    if (at + chunk.length > out.length) throw new BlobIntegrityError(`blob ${id}: more than the ${info.size} bytes written`);
-    out.set(chunk, at);
-    at += chunk.length;
+  const expected = await blobInfo(db, id);
+  if (!expected) throw new BlobIntegrityError(`blob ${id} does not exist`);
+  const out = new Uint8Array(Buffer.allocUnsafeSlow(expected.size).buffer, 0, expected.size);
+  const hash = createHash('sha256');
+  let size = 0;
+  let seq = 0;
+  // Past a missing chunk or the recorded size nothing more is kept, and the checks below fail.
+  let stopped = false;
+  for await (const row of copyChunks(db, id, 0)) {
+    if (stopped || row.seq !== seq || size + row.data.length > out.length) {
+      stopped = true;
+      continue;
+    }
+    out.set(row.data, size);
+    hash.update(row.data);
+    size += row.data.length;
+    seq++;
   }
+  if (stopped && size === expected.size) throw new BlobIntegrityError(`blob ${id}: more than the ${expected.size} bytes written`);
+  verify(expected, size, hash);
   return out;
 }
 
