@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { loadEnv, type Config } from '../src/config/env.js';
 import { PrismaApiKeyRepository } from '../src/infra/prisma/api-key.repository.js';
-import { createPgPool, createPrismaClient } from '../src/infra/prisma/client.js';
+import { createPgPool, createPrismaClient, type Db } from '../src/infra/prisma/client.js';
 import { dropSchema, migrate } from '../src/infra/prisma/migrator.js';
 import { ApiKeyService } from '../src/services/auth/api-key.service.js';
 
@@ -33,6 +33,25 @@ export interface BenchService {
 /** The machine as a result file records it; take `loadAverage` before the benchmark starts. */
 export function machine(loadAverage: number) {
   return { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), loadAverageAtStart: loadAverage };
+}
+
+/** A private, migrated Postgres schema alone (benchmarks of the storage layer); `stop()` drops it. */
+export async function startBenchDatabase(): Promise<{ config: Config; pool: pg.Pool; db: Db; stop(): Promise<void> }> {
+  const schema = `bench_${randomBytes(4).toString('hex')}`;
+  const config = loadEnv({ ...process.env, DATABASE_URL: `${process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'}?schema=${schema}` });
+  await migrate({ url: config.databaseUrl, schema, dir: path.join(ROOT, 'prisma', 'migrations') });
+  const pool = createPgPool({ url: config.databaseUrl, schema, poolSize: 4 });
+  const db = createPrismaClient({ url: config.databaseUrl, schema, pool });
+  return {
+    config,
+    pool,
+    db,
+    async stop() {
+      await db.$disconnect();
+      await pool.end();
+      await dropSchema(config.databaseUrl, schema);
+    },
+  };
 }
 
 export async function startBenchService(opts: { port: number; worker: boolean; env?: Record<string, string> }): Promise<BenchService> {
