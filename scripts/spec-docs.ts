@@ -133,8 +133,11 @@ holds the **new tasks only**, in \`benchmark.tasks\`:
   its source ends close to, not exactly at, the single job's results.
 - Refused: \`continueFrom\` naming no job of yours (400 naming \`continueFrom\`; another tenant's
   job looks the same as an unknown id), a job that has not succeeded (409
-  CONTINUE_FROM_NOT_SUCCEEDED, naming its status), an uploaded data set of an earlier task that
-  was deleted since (400 naming \`benchmark.tasks[i].dataset\`: earlier tasks are evaluated again).
+  CONTINUE_FROM_NOT_SUCCEEDED, naming its status), a job whose checkpoint the service's retention
+  removed (409 CONTINUE_FROM_CHECKPOINT_REMOVED; the job shows \`checkpointRemovedAt\`), an
+  uploaded data set of an earlier task that was deleted since (400 naming
+  \`benchmark.tasks[i].dataset\`: earlier tasks are evaluated again).
+- Deleting the continued job later does not touch the new one: it keeps what it took over.
 
 ## Fields (defaults without a preset)
 
