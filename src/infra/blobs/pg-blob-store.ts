@@ -1,7 +1,8 @@
 /**
  * Large bytes in Postgres, which the API and every worker already reach from any machine: a blob
  * is a row in `blobs` and its content in ordered `blob_chunks` of at most `chunkBytes` each, so no
- * single value comes near Postgres's 1 GB limit and neither side holds more than a few chunks.
+ * single value comes near Postgres's 1 GB limit, and a writer or a streaming reader holds no more
+ * than a batch of chunks besides what it was given or asked for.
  *
  * Writes run on a client the caller holds inside its own transaction: the blob and the record
  * that points at it commit together or not at all (a crashed writer leaves nothing). Reads check
