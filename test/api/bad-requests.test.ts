@@ -71,7 +71,7 @@ const cases: Case[] = [
   { name: 'negative task index', method: 'GET', url: `/v1/jobs/${JOB}/tasks/-1/mask`, status: 400, code: 'INVALID_REQUEST', mentions: 'task' },
   { name: 'task index not a number', method: 'GET', url: `/v1/jobs/${JOB}/tasks/first/model/model.json`, status: 400, code: 'INVALID_REQUEST', mentions: 'task' },
   { name: 'unknown route', method: 'GET', url: '/v1/experiments', status: 404, code: 'NOT_FOUND', mentions: '/v1/experiments' },
-  { name: 'wrong method', method: 'DELETE', url: `/v1/jobs/${JOB}`, status: 404, code: 'NOT_FOUND', mentions: 'DELETE' },
+  { name: 'wrong method', method: 'PUT', url: `/v1/jobs/${JOB}`, status: 404, code: 'NOT_FOUND', mentions: 'PUT' },
 ];
 
 describe('bad requests', () => {
