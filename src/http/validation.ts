@@ -37,9 +37,11 @@ export function describeValidationError(errors: ErrorObject[], part: string): { 
   // anyOf branches report first; the anyOf error itself carries the list of allowed literals.
   const first = errors[0];
   const anyOf = errors.find((e) => e.keyword === 'anyOf' && e.instancePath === first.instancePath);
-  // A branch that got inside the value (a list of tasks) says more than "must be one of integer, array".
+  // A branch that got inside the value (a list of tasks) says more than "must be one of integer, array",
+  // and so does a number branch that failed on the range ("between 1 and 18" rather than "integer, null").
   const inside = anyOf && errors.find((e) => e.instancePath.startsWith(`${anyOf.instancePath}/`));
-  const e = inside ?? anyOf ?? first;
+  const range = anyOf && errors.find((e) => e.instancePath === anyOf.instancePath && ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'].includes(e.keyword));
+  const e = inside ?? range ?? anyOf ?? first;
   let path = e.instancePath
     .slice(1)
     .split('/')

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { EngineError } from '../errors.js';
 import type { Learner } from '../methods/learner.js';
-import { continuesSpec } from '../spec-continuation.js';
-import type { JobSpec } from '../spec.js';
+import { continuesSpec, sameJson } from '../spec-continuation.js';
+import { upgradeStoredSpec, type JobSpec } from '../spec.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 
 /**
@@ -44,7 +44,8 @@ export function readCheckpointState(bytes: Uint8Array): CheckpointState {
   if (metadata.format !== CHECKPOINT_FORMAT || metadata.version !== '1') {
     throw new EngineError('INVALID_CHECKPOINT', `not a version 1 ${CHECKPOINT_FORMAT} file`);
   }
-  return JSON.parse(metadata.state) as CheckpointState;
+  const state = JSON.parse(metadata.state) as CheckpointState;
+  return { ...state, spec: upgradeStoredSpec(state.spec) };
 }
 
 /**
@@ -55,7 +56,7 @@ export function readCheckpointState(bytes: Uint8Array): CheckpointState {
  */
 export function restoreCheckpoint(bytes: Uint8Array, learner: Learner, spec: JobSpec): CheckpointState {
   const state = readCheckpointState(bytes);
-  if (JSON.stringify(state.spec) !== JSON.stringify(spec) && !continuesSpec(spec, state.spec)) {
+  if (!sameJson(state.spec, spec) && !continuesSpec(spec, state.spec)) {
     throw new EngineError('INVALID_CHECKPOINT', 'the checkpoint was written for a different spec');
   }
   const saved = new Map(decodeSafetensors(bytes).tensors.map((t) => [t.name, t]));

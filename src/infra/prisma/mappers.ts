@@ -1,5 +1,5 @@
 /** Maps Prisma rows to domain records; Prisma types stop here. */
-import type { JobSpec } from '../../core/index.js';
+import { upgradeStoredSpec, type JobSpec } from '../../core/index.js';
 import type { Job } from '../../generated/prisma/client.js';
 import type { JobRecord, JobResult } from '../../services/ports.js';
 
@@ -9,7 +9,7 @@ export function toJobRecord(row: Job): JobRecord {
     tenantId: row.tenantId,
     name: row.name,
     metadata: (row.metadata as Record<string, unknown> | null) ?? null,
-    spec: row.spec as unknown as JobSpec,
+    spec: upgradeStoredSpec(row.spec as unknown as JobSpec),
     status: row.status,
     backend: row.backend,
     tasksTotal: row.tasksTotal,
@@ -65,7 +65,7 @@ export function rawToJobRecord(r: RawJobRow): JobRecord {
     tenantId: r.tenant_id,
     name: r.name,
     metadata: (r.metadata as Record<string, unknown> | null) ?? null,
-    spec: r.spec as JobSpec,
+    spec: upgradeStoredSpec(r.spec as JobSpec),
     status: r.status,
     backend: r.backend,
     tasksTotal: r.tasks_total,
