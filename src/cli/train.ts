@@ -102,7 +102,7 @@ async function main(): Promise<number> {
 
   const losses: { task: number; iteration: number; loss: number; taskLoss: number; outputReg: number; driftReg: number }[] = [];
   const validation: { task: number; iteration: number; accuracy: number }[] = [];
-  const exportPaths: Record<number, { mask: string | null; model: string }> = {};
+  const exportPaths: Record<number, ExportPaths> = {};
   const msPerIteration: number[] = [];
   const writeResult = (results: Record<string, unknown>) =>
     writeFile(
@@ -187,14 +187,23 @@ function duration(ms: number): string {
 
 const fmt = (v: number | null) => (v === null ? 'n/a' : `${(100 * v).toFixed(2)} pp`);
 
-async function writeExport(out: string, x: TaskExport): Promise<{ mask: string | null; model: string }> {
+/** Where a task's exports went; `model` is null when the target has no LayersModel export (`modelUnavailable` says why). */
+interface ExportPaths {
+  mask: string | null;
+  model: string | null;
+  modelUnavailable?: string;
+}
+
+async function writeExport(out: string, x: TaskExport): Promise<ExportPaths> {
   const dir = path.join(out, 'tasks', String(x.task));
-  await mkdir(path.join(dir, 'model'), { recursive: true });
+  await mkdir(dir, { recursive: true });
   let mask: string | null = null;
   if (x.mask) {
     mask = path.join(dir, 'mask.safetensors');
     await writeFile(mask, x.mask);
   }
+  if (!x.model) return { mask, model: null, modelUnavailable: x.modelUnavailable ?? undefined };
+  await mkdir(path.join(dir, 'model'), { recursive: true });
   const model = path.join(dir, 'model', 'model.json');
   await writeFile(model, JSON.stringify(x.model.modelJson));
   await writeFile(path.join(dir, 'model', x.model.weightsFileName), x.model.weights);

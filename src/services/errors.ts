@@ -9,6 +9,8 @@ export type ServiceErrorCode =
   | 'TASK_NOT_FOUND'
   | 'ARTIFACT_NOT_READY'
   | 'MASK_NOT_AVAILABLE'
+  /** The job's target network has no exact TF.js LayersModel export (ResNet: batch statistics). */
+  | 'MODEL_NOT_AVAILABLE'
   | 'JOB_NOT_CANCELLABLE'
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'INVALID_CURSOR'

@@ -111,10 +111,13 @@ export interface JobRepository {
   taskResults(jobId: string): Promise<TaskResultRecord[]>;
   curve(jobId: string, kind: CurveKind, opts: { task?: number; limit: number; afterSeq?: string }): Promise<CurvePoint[]>;
   mask(jobId: string, task: number): Promise<{ found: boolean; mask: Uint8Array | null }>;
+  /** The task's model; null when the task has not been trained or its target has no model export. */
   model(jobId: string, task: number): Promise<ModelArtifact | null>;
+  /** Why a trained task has no model export (its target cannot be a LayersModel), or null. */
+  modelUnavailable(jobId: string, task: number): Promise<string | null>;
   /** Which tasks have exports, and a version of each that changes whenever they are rewritten. */
   artifactVersions(jobId: string): Promise<{ task: number; version: string }[]>;
-  /** model.json alone (without reading the weights). */
+  /** model.json alone (without reading the weights); null as for `model`. */
   modelJson(jobId: string, task: number): Promise<Record<string, unknown> | null>;
   events(jobId: string): Promise<{ status: JobStatus; message: string | null; at: Date }[]>;
   /** Ids of queued or running jobs (any tenant) last updated before `before`, oldest first. */

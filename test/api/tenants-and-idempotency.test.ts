@@ -31,7 +31,7 @@ describe('tenant isolation', () => {
       msPerIteration: 1,
       checkpoint: new Uint8Array([1, 2, 3]),
       embedding: [0.1, 0.2],
-      exports: [{ task: 0, mask: new Uint8Array([9, 9]), model: { modelJson: { format: 'layers-model', generatedBy: 'test', convertedBy: null, modelTopology: {}, weightsManifest: [{ paths: ['w'], weights: [] }], userDefinedMetadata: {} }, weights: new Uint8Array(8), weightsFileName: 'w' } }],
+      exports: [{ task: 0, mask: new Uint8Array([9, 9]), model: { modelJson: { format: 'layers-model', generatedBy: 'test', convertedBy: null, modelTopology: {}, weightsManifest: [{ paths: ['w'], weights: [] }], userDefinedMetadata: {} }, weights: new Uint8Array(8), weightsFileName: 'w' }, modelUnavailable: null }],
     });
   });
   after(async () => svc?.close());

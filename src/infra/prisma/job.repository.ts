@@ -95,8 +95,8 @@ export class PrismaJobRepository implements JobRepository {
         INSERT INTO task_results (job_id, task, accuracies, duration_ms, ms_per_iteration, completed_at)
         SELECT ${id}::uuid, task, accuracies, duration_ms, ms_per_iteration, completed_at FROM task_results WHERE job_id = ${from.jobId}::uuid`;
       await tx.$executeRaw`
-        INSERT INTO task_artifacts (job_id, task, mask, model_json, weights, weights_file_name, updated_at)
-        SELECT ${id}::uuid, task, mask, model_json, weights, weights_file_name, updated_at FROM task_artifacts WHERE job_id = ${from.jobId}::uuid`;
+        INSERT INTO task_artifacts (job_id, task, mask, model_json, weights, weights_file_name, model_unavailable, updated_at)
+        SELECT ${id}::uuid, task, mask, model_json, weights, weights_file_name, model_unavailable, updated_at FROM task_artifacts WHERE job_id = ${from.jobId}::uuid`;
       await tx.$executeRaw`
         INSERT INTO task_embeddings (job_id, task, "values")
         SELECT ${id}::uuid, task, "values" FROM task_embeddings WHERE job_id = ${from.jobId}::uuid`;
@@ -209,7 +209,7 @@ export class PrismaJobRepository implements JobRepository {
 
   async modelJson(jobId: string, task: number): Promise<Record<string, unknown> | null> {
     const row = await this.db.taskArtifact.findUnique({ where: { jobId_task: { jobId, task } }, select: { modelJson: true } });
-    return row ? (row.modelJson as Record<string, unknown>) : null;
+    return (row?.modelJson as Record<string, unknown> | null | undefined) ?? null;
   }
 
   async model(jobId: string, task: number): Promise<ModelArtifact | null> {
@@ -217,7 +217,13 @@ export class PrismaJobRepository implements JobRepository {
       where: { jobId_task: { jobId, task } },
       select: { modelJson: true, weights: true, weightsFileName: true },
     });
-    return row ? { modelJson: row.modelJson as Record<string, unknown>, weights: row.weights, weightsFileName: row.weightsFileName } : null;
+    if (!row?.modelJson || !row.weights || !row.weightsFileName) return null;
+    return { modelJson: row.modelJson as Record<string, unknown>, weights: row.weights, weightsFileName: row.weightsFileName };
+  }
+
+  async modelUnavailable(jobId: string, task: number): Promise<string | null> {
+    const row = await this.db.taskArtifact.findUnique({ where: { jobId_task: { jobId, task } }, select: { modelUnavailable: true } });
+    return row?.modelUnavailable ?? null;
   }
 
   async events(jobId: string) {

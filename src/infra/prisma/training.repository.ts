@@ -84,11 +84,20 @@ export class PrismaTrainingRepository implements TrainingStore {
       );
       for (const e of c.exports) {
         await client.query(
-          `INSERT INTO task_artifacts (job_id, task, mask, model_json, weights, weights_file_name, updated_at)
-           VALUES ($1, $2, $3, $4::jsonb, $5, $6, now())
+          `INSERT INTO task_artifacts (job_id, task, mask, model_json, weights, weights_file_name, model_unavailable, updated_at)
+           VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, now())
            ON CONFLICT (job_id, task) DO UPDATE SET mask = EXCLUDED.mask, model_json = EXCLUDED.model_json,
-             weights = EXCLUDED.weights, weights_file_name = EXCLUDED.weights_file_name, updated_at = now()`,
-          [jobId, e.task, e.mask ? buf(e.mask) : null, JSON.stringify(e.model.modelJson), buf(e.model.weights), e.model.weightsFileName],
+             weights = EXCLUDED.weights, weights_file_name = EXCLUDED.weights_file_name,
+             model_unavailable = EXCLUDED.model_unavailable, updated_at = now()`,
+          [
+            jobId,
+            e.task,
+            e.mask ? buf(e.mask) : null,
+            e.model ? JSON.stringify(e.model.modelJson) : null,
+            e.model ? buf(e.model.weights) : null,
+            e.model?.weightsFileName ?? null,
+            e.modelUnavailable,
+          ],
         );
       }
       if (c.embedding) {

@@ -26,7 +26,7 @@ export class MemoryJobs implements JobRepository, TrainingStore {
   results = new Map<string, TaskResultRecord[]>();
   points: (MetricPointInput & { jobId: string })[] = [];
   checkpoints = new Map<string, Uint8Array>();
-  artifacts = new Map<string, ModelArtifact & { mask: Uint8Array | null }>();
+  artifacts = new Map<string, { model: ModelArtifact | null; modelUnavailable: string | null; mask: Uint8Array | null }>();
   progressWrites = 0;
   private clock = 0;
 
@@ -127,10 +127,13 @@ export class MemoryJobs implements JobRepository, TrainingStore {
     return { found: !!a, mask: a?.mask ?? null };
   }
   async model(jobId: string, task: number) {
-    return this.artifacts.get(`${jobId}/${task}`) ?? null;
+    return this.artifacts.get(`${jobId}/${task}`)?.model ?? null;
+  }
+  async modelUnavailable(jobId: string, task: number) {
+    return this.artifacts.get(`${jobId}/${task}`)?.modelUnavailable ?? null;
   }
   async modelJson(jobId: string, task: number) {
-    return this.artifacts.get(`${jobId}/${task}`)?.modelJson ?? null;
+    return this.artifacts.get(`${jobId}/${task}`)?.model?.modelJson ?? null;
   }
   async artifactVersions(jobId: string) {
     return [...this.artifacts.keys()]
@@ -175,7 +178,7 @@ export class MemoryJobs implements JobRepository, TrainingStore {
     rows.push({ task: c.task, accuracies: c.accuracies, durationMs: c.durationMs, msPerIteration: c.msPerIteration });
     this.results.set(jobId, rows.sort((a, b) => a.task - b.task));
     this.checkpoints.set(jobId, c.checkpoint);
-    for (const e of c.exports) this.artifacts.set(`${jobId}/${e.task}`, { ...e.model, mask: e.mask });
+    for (const e of c.exports) this.artifacts.set(`${jobId}/${e.task}`, { model: e.model, modelUnavailable: e.modelUnavailable, mask: e.mask });
     this.jobs.get(jobId)!.completedTasks = c.completedTasks;
   }
   async succeed(jobId: string, result: JobResult) {

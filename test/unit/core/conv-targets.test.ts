@@ -139,8 +139,9 @@ describe('methods on convolutional targets', () => {
       regularization: { sparsity: 40 },
       benchmark: { tasks: 3 },
     });
-  const zenke = { kind: 'zenkenet', channels: [3, 4], hidden: [6], dropout: 0.2 } as const;
-  const resnet = { kind: 'resnet', n: 1, k: 1 } as const;
+  type Network = NonNullable<JobSpecInput['network']>;
+  const zenke: Network = { kind: 'zenkenet', channels: [3, 4], hidden: [6], dropout: 0.2 };
+  const resnet: Network = { kind: 'resnet', n: 1, k: 1 };
   const imageShape = [10, 10, 2];
   const batch = (n: number, seed: number) => {
     const rng = new Random(seed);
@@ -193,7 +194,7 @@ describe('methods on convolutional targets', () => {
   });
 
   for (const method of ['hypermask', 'hnet', 'finetune'] as const) {
-    for (const [name, network] of [['zenkenet with dropout', zenke], ['resnet', resnet]] as const) {
+    for (const [name, network] of [['zenkenet with dropout', zenke], ['resnet', resnet]] as [string, Network][]) {
       it(`${method} on ${name}: a training step leaves no tensor behind and moves batch norm, if any`, () => {
         const learner = createLearner(spec(method, network), { inputSize: 200, outputSize: 2, imageShape, numTasks: 3 }, new Random(1));
         const { x, y } = batch(8, 4);

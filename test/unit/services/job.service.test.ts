@@ -109,6 +109,13 @@ describe('JobService', () => {
     await assert.rejects(service.mask('t1', job.id, 0), (e: ServiceError) => e.code === 'ARTIFACT_NOT_READY');
     await assert.rejects(service.mask('t1', job.id, 2), (e: ServiceError) => e.code === 'TASK_NOT_FOUND');
     await assert.rejects(service.metrics('t1', job.id, { curve: 'loss', limit: 10, cursor: 'x' }), (e: ServiceError) => e.code === 'INVALID_CURSOR');
+    await assert.rejects(service.model('t1', job.id, 0), (e: ServiceError) => e.code === 'ARTIFACT_NOT_READY');
+    // A trained task whose target has no LayersModel (ResNet) has its mask but no model, and says why.
+    jobs.artifacts.set(`${job.id}/0`, { model: null, modelUnavailable: 'batch statistics', mask: new Uint8Array([1]) });
+    assert.deepEqual(await service.mask('t1', job.id, 0), new Uint8Array([1]));
+    for (const read of [() => service.model('t1', job.id, 0), () => service.modelJson('t1', job.id, 0)]) {
+      await assert.rejects(read(), (e: ServiceError) => e.code === 'MODEL_NOT_AVAILABLE' && /has no TF\.js model: batch statistics/.test(e.message));
+    }
   });
 
   it('looks up the data sets a spec names for the caller only, and stores the tasks resolved against them', async () => {

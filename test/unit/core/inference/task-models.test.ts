@@ -9,6 +9,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { layersModel } from '../../../../src/core/io/export.js';
 import { predict, TaskModel } from '../../../../src/core/inference/task-models.js';
 import { Random } from '../../../../src/core/random.js';
+import { MlpTargetNetwork } from '../../../../src/core/target-network/mlp-target-network.js';
 import { expectArraysClose, expectNoLeakedTensors, useCpuBackend } from '../../../helpers/tensors.js';
 
 const SIZES = [6, 5, 4, 3];
@@ -24,7 +25,8 @@ function randomExport(seed: number, scale = 1, activation = 'relu') {
     values.push(Float32Array.from({ length: SIZES[l - 1] * SIZES[l] }, () => (rng.next() * 2 - 1) * scale));
     values.push(Float32Array.from({ length: SIZES[l] }, () => rng.next() * 0.2 - 0.1));
   }
-  return layersModel(shapes, NAMES, values, activation, { task: seed, method: 'hypermask', globalLabels: [0, 1, 2] });
+  const mlp = new MlpTargetNetwork({ inputSize: SIZES[0], hidden: SIZES.slice(1, -1), outputSize: SIZES.at(-1)!, activation: activation as 'relu' | 'sigmoid' });
+  return layersModel(mlp.exportLayers(shapes), [SIZES[0]], NAMES, shapes, values, { task: seed, method: 'hypermask', globalLabels: [0, 1, 2] });
 }
 
 function inputs(n: number, seed: number): Float32Array {
@@ -92,10 +94,13 @@ describe('TaskModel and predict', () => {
     models.forEach((m) => m.dispose());
   });
 
-  it('refuses exports that are not Dense stacks, weights that do not fit, and inputs of the wrong size', () => {
+  it('refuses exports with layers it does not know, weights that do not fit, and inputs of the wrong size', () => {
     const exp = randomExport(5);
-    const conv = { ...exp.modelJson, modelTopology: { class_name: 'Sequential', config: { layers: [{ class_name: 'Conv2D', config: {} }] } } };
-    assert.throws(() => TaskModel.fromExport(conv, exp.weights), /Sequential of Dense/);
+    const layers = (exp.modelJson.modelTopology as { config: { layers: { class_name: string; config: object }[] } }).config.layers;
+    const lstm = { ...exp.modelJson, modelTopology: { class_name: 'Sequential', config: { layers: [{ ...layers[0], class_name: 'LSTM' }, ...layers.slice(1)] } } };
+    assert.throws(() => TaskModel.fromExport(lstm, exp.weights), /dense_1 is a LSTM/);
+    const noInput = { ...exp.modelJson, modelTopology: { class_name: 'Sequential', config: { layers: layers.slice(1) } } };
+    assert.throws(() => TaskModel.fromExport(noInput, exp.weights), /declares its input shape/);
     assert.throws(() => TaskModel.fromExport(exp.modelJson, exp.weights.subarray(0, 40)), /bytes/);
     const model = TaskModel.fromExport(exp.modelJson, exp.weights);
     assert.throws(() => predict([model], new Float32Array(5), 1, null), /expected 1 x 6/);
