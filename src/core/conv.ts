@@ -104,13 +104,43 @@ function filterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, wShape: number[], strid
  * (hypermask-method.md section 3 and pitfall 10): per channel, y = (x - mean) / sqrt(var + eps)
  * * gamma + beta, mean and biased variance over batch and space. So a prediction depends on the
  * batch it is made in. Gradients flow through the statistics, as in PyTorch's training mode.
+ *
+ * The gradient is the closed form (xhat = (x - mean) / sqrt(var + eps), M values per channel):
+ *   dbeta = sum(dy),  dgamma = sum(dy * xhat),
+ *   dx = gamma / sqrt(var + eps) * (dy - dbeta / M - xhat * dgamma / M),
+ * with every per-channel scale and shift done by TF.js's fused batch-norm op. Autodiff through
+ * the statistics runs wasm's broadcasting multiply and mean, which take slow generic paths and
+ * made batch norm a large part of a ResNet step; this form needs only sums over batch and space,
+ * same-shape products and the fused op.
  */
 export function batchNorm(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D): tf.Tensor4D {
-  return tf.tidy(() => {
-    const { mean, variance } = tf.moments(x, [0, 1, 2]);
-    const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, BN_EPSILON)));
-    return tf.add(tf.mul(x, scale), tf.sub(beta, tf.mul(mean, scale))) as tf.Tensor4D;
-  });
+  return batchNormOp(x, gamma, beta);
+}
+
+const batchNormOp = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, gamma, beta] = inputs as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
+  const count = x.size / x.shape[3];
+  const mean = tf.div(tf.sum(x, [0, 1, 2]), count) as tf.Tensor1D;
+  const variance = tf.div(tf.sum(tf.square(tf.sub(x, mean)), [0, 1, 2]), count) as tf.Tensor1D;
+  (inputs[3] as tf.GradSaveFunc)([x, mean, variance, gamma]);
+  return {
+    value: tf.batchNorm(x, mean, variance, beta, gamma, BN_EPSILON),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xs, m, v, g] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+      const xhat = tf.batchNorm(xs, m, v, undefined, undefined, BN_EPSILON);
+      const dbeta = tf.sum(dy, [0, 1, 2]) as tf.Tensor1D;
+      const dgamma = tf.sum(tf.mul(dy, xhat), [0, 1, 2]) as tf.Tensor1D;
+      const scale = tf.mul(g, tf.rsqrt(tf.add(v, BN_EPSILON))) as tf.Tensor1D;
+      const perValue = tf.div(scale, -count) as tf.Tensor1D;
+      const dx = tf.add(affine(dy as tf.Tensor4D, scale, tf.mul(perValue, dbeta) as tf.Tensor1D), affine(xhat, tf.mul(perValue, dgamma) as tf.Tensor1D, tf.zerosLike(dbeta)));
+      return [dx, dgamma, dbeta];
+    },
+  };
+}) as (x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D) => tf.Tensor4D;
+
+/** t * scale + shift per channel, with the fused batch-norm op (mean 0, variance 1, no epsilon). */
+function affine(t: tf.Tensor4D, scale: tf.Tensor1D, shift: tf.Tensor1D): tf.Tensor4D {
+  return tf.batchNorm(t, tf.zerosLike(scale), tf.onesLike(scale), shift, scale, 0);
 }
 
 /**

@@ -88,6 +88,36 @@ describe('batchNorm', () => {
     }
   });
 
+  /** Value and gradients (x, gamma, beta) of sum(bn(x) * r), with `bn` or autodiff through tf.moments. */
+  function bnValueAndGrads(direct: boolean) {
+    const rng = new Random(6);
+    const shape: [number, number, number, number] = [3, 4, 5, 6];
+    const x = tf.tensor4d(rng.normalArray(360).map((v, i) => v * 2 + (i % 6)), shape);
+    const gamma = tf.tensor1d(rng.uniformArray(6, 0.5, 1.5));
+    const beta = tf.tensor1d(rng.uniformArray(6, -1, 1));
+    const r = tf.tensor4d(rng.normalArray(360), shape);
+    const bn = (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      if (!direct) return batchNorm(xx as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D);
+      const { mean, variance } = tf.moments(xx, [0, 1, 2]);
+      return tf.add(tf.mul(tf.div(tf.sub(xx, mean), tf.sqrt(tf.add(variance, BN_EPSILON))), g), b);
+    };
+    const grads = tf.grads((xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(bn(xx, g, b), r)))([x, gamma, beta]);
+    const out = [bn(x, gamma, beta), ...grads].map((t) => t.dataSync() as Float32Array);
+    tf.dispose([x, gamma, beta, r, ...grads]);
+    return out;
+  }
+
+  it('has the gradient of the direct formula (through the statistics), on cpu and on wasm', async () => {
+    const reference = bnValueAndGrads(true);
+    const cpu = await expectNoLeakedTensors(() => tf.tidy(() => bnValueAndGrads(false)));
+    await tf.setBackend('wasm');
+    const wasm = bnValueAndGrads(false);
+    await useCpuBackend();
+    for (const [name, got] of [['cpu', cpu], ['wasm', wasm]] as const) {
+      ['y', 'dx', 'dgamma', 'dbeta'].forEach((what, i) => expectArraysClose(got[i], reference[i], 1e-4, `${name} ${what}`));
+    }
+  });
+
   it('depends on the batch: a sample normalises differently in another batch', () => {
     const rng = new Random(3);
     const a = rng.normalArray(4 * 2 * 2 * 1);
