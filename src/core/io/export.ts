@@ -23,19 +23,23 @@ export const WEIGHTS_FILE = 'weights.bin';
  * Metadata (strings): format "retain-mask", version, task, sparsity, and "input", the JSON of
  * `trainingInput` below, whose inputMap maps each row to its raw pixel.
  *
- * Model: the ready subnetwork as a TensorFlow.js LayersModel (a Sequential of Dense layers) whose
- * weights are theta * m_t (HyperMask), the generated weights (HNET) or theta (finetune). For image
- * tasks (`task.preprocessing` set) it takes RAW pixels: x / 255 of the original rows x cols image,
- * row-major (784 inputs for 28x28); padding, the task's permutation and the normalisation are
- * folded exactly into dense_1 (see `foldInputPreprocessing`), so its kernel is [rows * cols,
- * units]. Tasks without `preprocessing` keep their inputs as given. userDefinedMetadata.retain
+ * Model: the ready subnetwork as a TensorFlow.js LayersModel (a Sequential of the target's layers,
+ * `TargetNetwork.exportLayers`) whose weights are theta * m_t (HyperMask), the generated weights
+ * (HNET) or theta (finetune). For image tasks (`task.preprocessing` set) it takes RAW pixels: x /
+ * 255 of the original rows x cols image. An MLP takes them row-major (784 inputs for 28x28), with
+ * padding, the task's permutation and the normalisation folded exactly into dense_1 (see
+ * `foldInputPreprocessing`), so its kernel is [rows * cols, units]. A convolutional target takes
+ * the image [rows, cols, channels], with ZeroPadding2D and Rescaling layers in front
+ * (`imageInputLayers`). A target that no LayersModel can reproduce (ResNet's batch statistics)
+ * has no model: `model` is null and `modelUnavailable` says why. Tasks without `preprocessing`
+ * keep their inputs as given. userDefinedMetadata.retain
  * holds task, method, globalLabels and input (what the model takes, and the training input space
  * with its inputMap); outputs are the task's K logits, local class k meaning global label
  * globalLabels[k].
  *
  * Tasks on uploaded data sets (`task.inputShape` set) take the raw values in the units of the
- * upload (pixels 0-255 for uint8, values as uploaded for float32), flattened row-major; the
- * x / 255 scaling and any standardisation are folded into dense_1. Their model keeps only the
+ * upload (pixels 0-255 for uint8, values as uploaded for float32); the x / 255 scaling and any
+ * standardisation are folded into dense_1 or done by the Rescaling layer. Their model keeps only the
  * task's own outputs (`activeOutputs`), and the metadata adds classNames: output k is class
  * classNames[k].
  */
