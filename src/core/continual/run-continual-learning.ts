@@ -33,7 +33,7 @@ export async function runContinualLearning(spec: JobSpec, options: RunOptions): 
   const { inputSize, outputSize, imageShape } = tasks[0];
   assert(
     tasks.every((t) => t.inputSize === inputSize && t.outputSize === outputSize && String(t.imageShape) === String(imageShape)),
-    'all tasks must have the same input and output sizes',
+    'all tasks must have the same input shape and output size',
   );
   const rng = new Random(modelSeed(spec.training.seed));
   // Task embeddings are created as tasks begin (or from the checkpoint), so a checkpoint holds
