@@ -43,6 +43,7 @@ export function getRuntime(): Promise<Runtime> {
     };
     const uploadedDatasets = new CachedUploadedDatasets(pool, {
       cacheDir: config.DATASET_CACHE_DIR || path.join(os.tmpdir(), 'retain-dataset-cache'),
+      maxBytes: config.DATASET_CACHE_MAX_BYTES,
       maxExpandedBytes: config.DATASET_MAX_EXPANDED_BYTES,
     });
     return { config, backend: backend.name, store: new PrismaTrainingRepository(db, pool), loadDataset, uploadedDatasets };
