@@ -1,6 +1,7 @@
 /**
- * `npm run apikey -- create --tenant NAME`: creates the tenant if needed and prints a new API key.
- * The key is shown only this once; the database keeps its SHA-256.
+ * `npm run apikey -- create --tenant NAME`: creates the tenant if needed and prints a new API key,
+ * alone on stdout (a label goes to stderr; --quiet drops it). The key is shown only this once; the
+ * database keeps its SHA-256.
  */
 import { parseArgs } from 'node:util';
 import { loadEnv } from '../src/config/env.js';
@@ -21,8 +22,9 @@ const config = loadEnv();
 const db = createPrismaClient({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: 1 });
 try {
   const { tenant, key } = await new ApiKeyService(new PrismaApiKeyRepository(db)).create(values.tenant);
-  if (values.quiet) console.log(key);
-  else console.log(`tenant ${tenant.name} (${tenant.id})\nAPI key (shown once, keep it): ${key}`);
+  // The key alone on stdout (KEY=$(npm run --silent apikey -- create ...)); what it is on stderr.
+  if (!values.quiet) console.error(`tenant ${tenant.name} (${tenant.id}); the API key below is shown once, keep it:`);
+  console.log(key);
 } finally {
   await db.$disconnect();
 }

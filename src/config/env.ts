@@ -27,7 +27,7 @@ export const EnvSchema = Type.Object({
     ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'].map((l) => Type.Literal(l)),
     { default: 'auto', description: 'TF.js backend of the training processes' },
   ),
-  WORKER_CONCURRENCY: int(1, 1, 'jobs trained at once per worker process (one per GPU)'),
+  WORKER_CONCURRENCY: int(1, 1, 'jobs trained at once per worker process, each in its own training process on the devices that process sees (to give each job its own GPU, run one worker per GPU with CUDA_VISIBLE_DEVICES set)'),
   LOCK_DURATION_MS: int(30_000, 1000, 'BullMQ lock duration; a dead worker is noticed after about this long'),
   STALLED_INTERVAL_MS: int(15_000, 500, 'how often workers look for stalled jobs'),
   MAX_STALLED_COUNT: int(3, 0, 'times a job may stall (worker died) before it fails'),
