@@ -30,6 +30,9 @@ export const ERROR_CODES = [
   'UPLOAD_INCOMPLETE',
   'INVALID_INPUT',
   'NOT_READY',
+  'API_KEY_NOT_FOUND',
+  'TOO_MANY_ACTIVE_JOBS',
+  'RATE_LIMITED',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

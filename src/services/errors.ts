@@ -26,7 +26,11 @@ export type ServiceErrorCode =
   /** Input that does not fit: prediction inputs of the wrong length, text that cannot be stored. */
   | 'INVALID_INPUT'
   /** The request body ended early or the connection broke. */
-  | 'UPLOAD_INCOMPLETE';
+  | 'UPLOAD_INCOMPLETE'
+  /** No API key with this id belongs to the caller's tenant. */
+  | 'API_KEY_NOT_FOUND'
+  /** The tenant already has as many queued and running jobs as allowed (MAX_ACTIVE_JOBS_PER_TENANT). */
+  | 'TOO_MANY_ACTIVE_JOBS';
 
 export class ServiceError extends Error {
   /** `cause` is for the log (driver messages, hosts); clients see only `message`. */
