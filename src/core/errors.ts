@@ -2,6 +2,24 @@
  * Typed errors of the engine. Every error carries a stable `code` so the service can map it to an
  * HTTP status or a queue decision (retry or not) without parsing messages.
  */
+
+/**
+ * The base of every error with a stable `code`, in every layer (engine, services, HTTP): callers
+ * decide by code, never by message. `cause` is for logs only (driver messages, hosts, stacks).
+ */
+export class CodedError<Code extends string = string> extends Error {
+  constructor(
+    readonly code: Code,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+    // Keeps `instanceof` working when the compiled output extends Error the ES5 way.
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+
 export type EngineErrorCode =
   | 'INVALID_SPEC'
   | 'INVALID_ARGUMENT'
@@ -11,16 +29,7 @@ export type EngineErrorCode =
   | 'CANCELLED'
   | 'INVALID_CHECKPOINT';
 
-export class EngineError extends Error {
-  constructor(
-    readonly code: EngineErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = new.target.name;
-    Object.setPrototypeOf(this, new.target.prototype);
-  }
-}
+export class EngineError extends CodedError<EngineErrorCode> {}
 
 /** A job spec that cannot be trained. `field` is the JSON path of the offending field. */
 export class SpecError extends EngineError {

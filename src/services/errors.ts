@@ -3,6 +3,9 @@
  * The HTTP layer maps codes to statuses in one place (src/http/error-handler.ts); workers map
  * engine codes to retry decisions. Codes never change meaning; messages say what to fix.
  */
+// Straight from the file, not the core's index: the data set thread must not load TF.js for this.
+import { CodedError } from '../core/errors.js';
+
 export type ServiceErrorCode =
   | 'UNAUTHORIZED'
   | 'JOB_NOT_FOUND'
@@ -28,15 +31,5 @@ export type ServiceErrorCode =
   /** The request body ended early or the connection broke. */
   | 'UPLOAD_INCOMPLETE';
 
-export class ServiceError extends Error {
-  /** `cause` is for the log (driver messages, hosts); clients see only `message`. */
-  constructor(
-    readonly code: ServiceErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = new.target.name;
-    Object.setPrototypeOf(this, new.target.prototype);
-  }
-}
+/** `cause` is for the log (driver messages, hosts); clients see only `message`. */
+export class ServiceError extends CodedError<ServiceErrorCode> {}

@@ -13,12 +13,14 @@ import {
   buildDatasetTasks,
   buildTasks,
   CancelledError,
+  CodedError,
   dataSeed,
   decodeSafetensors,
   EngineError,
   Random,
   runContinualLearning,
   type ContinualTask,
+  type EngineErrorCode,
   type IterationEvent,
   type JobSpec,
   type LabelledDataset,
@@ -76,16 +78,7 @@ export type TrainingOutcome =
   | { outcome: 'interrupted'; completedTasks: number };
 
 /** An error the queue must not retry; `code` is one of PERMANENT_CODES. */
-export class PermanentTrainingError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = new.target.name;
-    Object.setPrototypeOf(this, new.target.prototype);
-  }
-}
+export class PermanentTrainingError extends CodedError<EngineErrorCode> {}
 
 /** The job's tasks: a built-in benchmark over its IDX files, or the uploaded data sets the spec names. */
 async function loadTasks(spec: JobSpec, deps: TrainingDeps): Promise<ContinualTask[]> {
