@@ -20,14 +20,31 @@ export class CodedError<Code extends string = string> extends Error {
   }
 }
 
-export type EngineErrorCode =
-  | 'INVALID_SPEC'
-  | 'INVALID_ARGUMENT'
-  | 'DATA_NOT_FOUND'
-  | 'INVALID_DATA'
-  | 'DIVERGED'
-  | 'CANCELLED'
-  | 'INVALID_CHECKPOINT';
+/**
+ * Every engine error code, and whether running the same job again could end otherwise. A new code
+ * must say which (the compiler asks); workers fail a job at once on a permanent one.
+ */
+const ENGINE_ERRORS = {
+  INVALID_SPEC: 'permanent',
+  INVALID_ARGUMENT: 'permanent',
+  /** A data set the job names is gone (or this process cannot read uploads). */
+  DATA_NOT_FOUND: 'permanent',
+  /** A data set's bytes are damaged or no longer decode. */
+  INVALID_DATA: 'permanent',
+  /** Training is deterministic: the same spec diverges again. */
+  DIVERGED: 'permanent',
+  INVALID_CHECKPOINT: 'permanent',
+  /** Not a failure: the job was cancelled or its worker is shutting down. */
+  CANCELLED: 'not a failure',
+} as const satisfies Record<string, 'permanent' | 'not a failure'>;
+
+export type EngineErrorCode = keyof typeof ENGINE_ERRORS;
+/** The codes on which a retry cannot help. */
+export type PermanentErrorCode = { [C in EngineErrorCode]: (typeof ENGINE_ERRORS)[C] extends 'permanent' ? C : never }[EngineErrorCode];
+
+export function isPermanentCode(code: EngineErrorCode): code is PermanentErrorCode {
+  return ENGINE_ERRORS[code] === 'permanent';
+}
 
 export class EngineError extends CodedError<EngineErrorCode> {}
 

@@ -17,18 +17,16 @@ import {
   dataSeed,
   decodeSafetensors,
   EngineError,
+  isPermanentCode,
   Random,
   runContinualLearning,
   type ContinualTask,
-  type EngineErrorCode,
+  type PermanentErrorCode,
   type IterationEvent,
   type JobSpec,
   type LabelledDataset,
 } from '../../core/index.js';
 import type { DatasetLoader, MetricPointInput, TrainingStore, UploadedDatasets } from '../ports.js';
-
-/** Engine error codes for which a retry cannot help. */
-export const PERMANENT_CODES = ['INVALID_SPEC', 'DIVERGED', 'INVALID_CHECKPOINT', 'DATA_NOT_FOUND', 'INVALID_DATA', 'INVALID_ARGUMENT'];
 
 export interface TrainingSettings {
   /** Minimum time between progress writes. */
@@ -77,8 +75,8 @@ export type TrainingOutcome =
   | { outcome: 'skipped'; reason: string }
   | { outcome: 'interrupted'; completedTasks: number };
 
-/** An error the queue must not retry; `code` is one of PERMANENT_CODES. */
-export class PermanentTrainingError extends CodedError<EngineErrorCode> {}
+/** An error the queue must not retry (the engine marks its code permanent, see core/errors.ts). */
+export class PermanentTrainingError extends CodedError<PermanentErrorCode> {}
 
 /** The job's tasks: a built-in benchmark over its IDX files, or the uploaded data sets the spec names. */
 async function loadTasks(spec: JobSpec, deps: TrainingDeps): Promise<ContinualTask[]> {
@@ -245,7 +243,7 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
       }
       return { outcome: 'cancelled', completedTasks };
     }
-    if (err instanceof EngineError && PERMANENT_CODES.includes(err.code)) {
+    if (err instanceof EngineError && isPermanentCode(err.code)) {
       await store.fail(job.id, { code: err.code, message: err.message });
       throw new PermanentTrainingError(err.code, err.message);
     }
