@@ -33,3 +33,14 @@ export type ServiceErrorCode =
 
 /** `cause` is for the log (driver messages, hosts); clients see only `message`. */
 export class ServiceError extends CodedError<ServiceErrorCode> {}
+
+/**
+ * A write of a training attempt, refused because another attempt has taken the job over since
+ * (its worker hung past the queue lock and the queue gave the job to another). Nothing was
+ * written; the attempt stops without touching the job again.
+ */
+export class StaleAttemptError extends CodedError<'STALE_ATTEMPT'> {
+  constructor(jobId: string, write: string) {
+    super('STALE_ATTEMPT', `job ${jobId} was taken over by another attempt; this attempt's ${write} was refused`);
+  }
+}

@@ -8,6 +8,10 @@
  * Stopping: the job's status is polled (cancel from the API), and `stop` (worker shutdown) ends
  * the attempt at a safe point: right away if the current task would not finish within the grace
  * period (its progress since the last checkpoint is dropped), else after the task's checkpoint.
+ *
+ * Every write carries the attempt's lease. When the store refuses one because another attempt
+ * has taken the job over (this worker hung past its queue lock), the attempt stops at once,
+ * writes nothing more and leaves the job's status to the attempt that owns it.
  */
 import {
   buildDatasetTasks,
@@ -26,6 +30,7 @@ import {
   type JobSpec,
   type LabelledDataset,
 } from '../../core/index.js';
+import { StaleAttemptError } from '../errors.js';
 import type { DatasetLoader, MetricPointInput, TrainingStore, UploadedDatasets } from '../ports.js';
 
 export interface TrainingSettings {
@@ -51,8 +56,11 @@ export interface TrainingDeps {
   reportProgress?: (p: { task: number; tasks: number; iteration: number; iterations: number; etaMs: number }) => Promise<void>;
   /** Aborted when the worker shuts down. */
   stop?: AbortSignal;
-  /** Attempt number (1-based) and how many the queue allows, for the status history. */
-  attempt: { number: number; max: number };
+  /**
+   * Attempt number (1-based) and how many the queue allows, for the status history; `lease`
+   * identifies the attempt to the store (the queue's lock token), which fences its writes.
+   */
+  attempt: { number: number; max: number; lease: string };
   log?: (msg: string) => void;
 }
 
@@ -73,7 +81,9 @@ export type TrainingOutcome =
   | { outcome: 'succeeded'; averageAccuracy: number; completedTasks: number; stats: TrainingStats }
   | { outcome: 'cancelled'; completedTasks: number }
   | { outcome: 'skipped'; reason: string }
-  | { outcome: 'interrupted'; completedTasks: number };
+  | { outcome: 'interrupted'; completedTasks: number }
+  /** Another attempt took the job over while this one was still training; nothing more was written. */
+  | { outcome: 'superseded'; reason: string };
 
 /** An error the queue must not retry (the engine marks its code permanent, see core/errors.ts). */
 export class PermanentTrainingError extends CodedError<PermanentErrorCode> {}
@@ -91,7 +101,18 @@ async function loadTasks(spec: JobSpec, deps: TrainingDeps): Promise<ContinualTa
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export async function runTraining(data: { jobId: string }, deps: TrainingDeps): Promise<TrainingOutcome> {
+  try {
+    return await runAttempt(data, deps);
+  } catch (err) {
+    if (!(err instanceof StaleAttemptError)) throw err;
+    deps.log?.(`${err.message}; this attempt stops without writing anything more`);
+    return { outcome: 'superseded', reason: err.message };
+  }
+}
+
+async function runAttempt(data: { jobId: string }, deps: TrainingDeps): Promise<TrainingOutcome> {
   const { store, settings } = deps;
+  const { lease } = deps.attempt;
   const log = deps.log ?? (() => {});
   const loaded = await store.load(data.jobId);
   if (!loaded) return { outcome: 'skipped', reason: 'job no longer exists' };
@@ -99,7 +120,7 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
   if (job.status !== 'queued' && job.status !== 'running') return { outcome: 'skipped', reason: `job is ${job.status}` };
 
   const resumeNote = checkpoint ? `, resuming after task ${job.completedTasks}` : '';
-  const started = await store.markRunning(job.id, deps.backend, `attempt ${deps.attempt.number} on ${deps.backend}${resumeNote}`);
+  const started = await store.markRunning(job.id, lease, deps.backend, `attempt ${deps.attempt.number} on ${deps.backend}${resumeNote}`);
   if (!started) return { outcome: 'skipped', reason: 'job is no longer runnable' };
 
   const spec = job.spec;
@@ -159,7 +180,7 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
     if (pending.length === 0) return;
     const points = pending;
     pending = [];
-    await timed(store.addMetricPoints(job.id, points));
+    await timed(store.addMetricPoints(job.id, lease, points));
   };
 
   try {
@@ -194,7 +215,7 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
             lastWrite = now;
             const p = { task: e.task, iteration: e.iteration + 1, etaMs: Math.round(e.etaMs), firstIteration };
             firstIteration = false;
-            await timed(store.saveProgress(job.id, p));
+            await timed(store.saveProgress(job.id, lease, p));
             await flush();
             await deps.reportProgress?.({ task: e.task, tasks: e.tasks, iteration: e.iteration + 1, iterations: e.iterations, etaMs: p.etaMs }).catch(() => {});
           }
@@ -206,7 +227,7 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
           await flush();
           const embedding = decodeSafetensors(e.checkpoint).tensors.find((t) => t.name === `hnet/embedding_${e.task}`);
           const writeStart = performance.now();
-          await timed(store.completeTask(job.id, {
+          await timed(store.completeTask(job.id, lease, {
             task: e.task,
             completedTasks: e.task + 1,
             accuracies: e.metrics.accuracyMatrix[e.task],
@@ -226,7 +247,7 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
         },
       },
     });
-    await timed(store.succeed(job.id, {
+    await timed(store.succeed(job.id, lease, {
       averageAccuracy: result.averageAccuracy,
       backwardTransfer: result.backwardTransfer,
       forgetting: result.forgetting,
@@ -235,23 +256,24 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
     stats.wallMs = performance.now() - wallStart;
     return { outcome: 'succeeded', averageAccuracy: result.averageAccuracy, completedTasks: result.accuracyMatrix.length, stats };
   } catch (err) {
+    if (err instanceof StaleAttemptError) throw err;
     await flush().catch(() => {});
     if (err instanceof CancelledError || abort.signal.aborted) {
       if (stopReason === 'shutdown') {
-        await store.requeue(job.id, `worker shut down; handed back after ${completedTasks} of ${job.tasksTotal} tasks`);
+        await store.requeue(job.id, lease, `worker shut down; handed back after ${completedTasks} of ${job.tasksTotal} tasks`);
         return { outcome: 'interrupted', completedTasks };
       }
       return { outcome: 'cancelled', completedTasks };
     }
     if (err instanceof EngineError && isPermanentCode(err.code)) {
-      await store.fail(job.id, { code: err.code, message: err.message });
+      await store.fail(job.id, lease, { code: err.code, message: err.message });
       throw new PermanentTrainingError(err.code, err.message);
     }
     const message = (err as Error).message ?? String(err);
     if (deps.attempt.number >= deps.attempt.max) {
-      await store.fail(job.id, { code: 'TRAINING_FAILED', message: `${message} (after ${deps.attempt.max} attempts)` });
+      await store.fail(job.id, lease, { code: 'TRAINING_FAILED', message: `${message} (after ${deps.attempt.max} attempts)` });
     } else {
-      await store.requeue(job.id, `attempt ${deps.attempt.number} failed: ${message}; retrying`);
+      await store.requeue(job.id, lease, `attempt ${deps.attempt.number} failed: ${message}; retrying`);
     }
     throw err;
   } finally {

@@ -28,7 +28,7 @@ async function setup(iterations: number) {
     store,
     loadDataset: async () => raw,
     backend: 'cpu',
-    attempt: { number: 1, max: 3 },
+    attempt: { number: 1, max: 3, lease: 'attempt-1' },
     settings: { progressThrottleMs: 0, lossEvery: 5, cancelPollMs: 20, shutdownGraceMs: 0 },
     ...over,
   });
@@ -88,7 +88,7 @@ describe('runTraining', () => {
     assert.equal(store.jobs.get(job.id)!.status, 'queued');
     assert.equal(store.jobs.get(job.id)!.completedTasks, 1);
     const firstRow = store.results.get(job.id)![0];
-    const second = await runTraining({ jobId: job.id }, deps({ attempt: { number: 2, max: 3 } }));
+    const second = await runTraining({ jobId: job.id }, deps({ attempt: { number: 2, max: 3, lease: 'attempt-2' } }));
     assert.equal(second.outcome, 'succeeded');
     assert.deepEqual(store.results.get(job.id)![0], firstRow, 'task 0 was not trained again');
     assert.ok(store.eventLog.some((e) => /resuming after task 1/.test(e.message ?? '')));
@@ -113,9 +113,36 @@ describe('runTraining', () => {
     const flaky = other.deps({ loadDataset: async () => Promise.reject(new Error('disk hiccup')) });
     await assert.rejects(runTraining({ jobId: other.job.id }, flaky), /disk hiccup/);
     assert.equal(other.store.jobs.get(other.job.id)!.status, 'queued');
-    await assert.rejects(runTraining({ jobId: other.job.id }, { ...flaky, attempt: { number: 3, max: 3 } }), /disk hiccup/);
+    await assert.rejects(runTraining({ jobId: other.job.id }, { ...flaky, attempt: { number: 3, max: 3, lease: 'attempt-3' } }), /disk hiccup/);
     assert.equal(other.store.jobs.get(other.job.id)!.status, 'failed');
     assert.equal(other.store.jobs.get(other.job.id)!.error!.code, 'TRAINING_FAILED');
+  });
+
+  it('an attempt another one took over stops at its next write, quietly, and writes nothing more', async () => {
+    const { store, job, deps } = await setup(30);
+    const logs: string[] = [];
+    let takenOver = false;
+    const out = await runTraining(
+      { jobId: job.id },
+      deps({
+        // The first progress report is after task 0's first iteration: another worker starts the job now.
+        reportProgress: async () => {
+          if (takenOver) return;
+          takenOver = true;
+          assert.equal(await store.markRunning(job.id, 'attempt-2', 'cpu', 'attempt 2 on cpu'), true);
+        },
+        log: (m) => logs.push(m),
+      }),
+    );
+    assert.equal(out.outcome, 'superseded');
+    const j = store.jobs.get(job.id)!;
+    assert.equal(j.status, 'running', 'the status belongs to attempt 2');
+    assert.equal(j.attempts, 2);
+    assert.equal(j.completedTasks, 0);
+    assert.equal(store.results.get(job.id), undefined, 'no task result from attempt 1');
+    assert.equal(store.checkpoints.get(job.id), undefined, 'no checkpoint from attempt 1');
+    assert.deepEqual(store.eventLog.filter((e) => e.jobId === job.id).map((e) => e.status), ['queued', 'running', 'running']);
+    assert.match(logs.join('\n'), new RegExp(`job ${job.id} was taken over by another attempt; this attempt's progress was refused; this attempt stops`));
   });
 
   it('skips jobs that are gone or finished', async () => {
