@@ -8,8 +8,9 @@
  * (Fastify validates requests with them) and checks values without any I/O.
  */
 import { Type, type Static, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import { SpecError } from './errors.js';
+import { describeViolation, unionMemberFor } from './schema-errors.js';
 
 export const METHODS = ['hypermask', 'hnet', 'finetune'] as const;
 export const PRESETS = ['split-mnist', 'permuted-mnist'] as const;
@@ -285,40 +286,22 @@ function merge<T>(base: T, over: unknown): T {
   return out as T;
 }
 
-/** A JSON pointer below `prefix` as a field name: "/benchmark/tasks/1/classes" -> "benchmark.tasks[1].classes". */
-function fieldName(prefix: string, pointer: string): string {
-  const parts = `${prefix}${pointer}`.split('/').filter(Boolean);
-  if (parts.length === 0) return 'spec';
-  return parts.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
-}
-
 /**
- * Turns TypeBox's first error into a `SpecError` naming the field and what is allowed. When a
- * union fails on a value of one member's type (a list of tasks), the error comes from inside
- * that member, so it names e.g. `benchmark.tasks[1].dataset` rather than the whole list.
+ * Turns TypeBox's first error into a `SpecError` naming the field and what is allowed (worded by
+ * schema-errors.ts, as request validation is). When a union fails on a value meant for one of
+ * its members (a list of tasks), the error comes from inside that member, so it names e.g.
+ * `benchmark.tasks[1].dataset` rather than the whole list.
  */
 function checkAgainst(schema: TSchema, value: unknown, prefix = ''): void {
   const error = Value.Errors(schema, value).First();
   if (!error) return;
-  const s = error.schema as TSchema;
-  if (s.anyOf && error.value !== null && typeof error.value === 'object') {
-    const shape = Array.isArray(error.value) ? 'array' : 'object';
-    const member = (s.anyOf as TSchema[]).find((m) => m.type === shape);
-    if (member) checkAgainst(member, error.value, `${prefix}${error.path}`);
-  }
-  const field = fieldName(prefix, error.path);
-  let allowed = error.message;
-  if (s.anyOf) {
-    const literals = (s.anyOf as TSchema[]).map((o) => (o.const !== undefined ? JSON.stringify(o.const) : o.type));
-    allowed = `must be one of ${literals.join(', ')}`;
-  } else if (s.type === 'integer' || s.type === 'number') {
-    const kind = s.type === 'integer' ? 'an integer' : 'a number';
-    allowed = `must be ${kind} between ${s.minimum} and ${s.maximum}`;
-  } else if (error.message.includes('Unexpected property')) {
-    allowed = 'unknown field (remove it)';
-  }
-  const got = error.value === undefined ? '' : ` (got ${JSON.stringify(error.value)?.slice(0, 60)})`;
-  throw new SpecError(field, `${allowed}${got}`);
+  const pointer = `${prefix}${error.path}`;
+  const member = error.type === ValueErrorType.Union ? unionMemberFor(error.schema, error.value) : undefined;
+  if (member) checkAgainst(member.schema as TSchema, error.value, pointer);
+  const kind =
+    error.type === ValueErrorType.ObjectAdditionalProperties ? 'unknown-field' : error.type === ValueErrorType.ObjectRequiredProperty ? 'missing-field' : 'value';
+  const { field, problem } = describeViolation({ pointer, kind, schema: error.schema, value: error.value, fallback: error.message });
+  throw new SpecError(field || 'spec', problem);
 }
 
 /** Finds the first property the schema does not declare, for a message clearer than TypeBox's. */
