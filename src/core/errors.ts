@@ -26,6 +26,8 @@ export class CodedError<Code extends string = string> extends Error {
  */
 const ENGINE_ERRORS = {
   INVALID_SPEC: 'permanent',
+  /** A stored job's spec is of another version, or no longer passes today's checks. */
+  INVALID_STORED_SPEC: 'permanent',
   INVALID_ARGUMENT: 'permanent',
   /** A data set the job names is gone (or this process cannot read uploads). */
   DATA_NOT_FOUND: 'permanent',

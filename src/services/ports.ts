@@ -29,6 +29,8 @@ export interface JobRecord {
   name: string | null;
   metadata: Record<string, unknown> | null;
   spec: JobSpec;
+  /** SPEC_VERSION of the code that resolved and stored `spec` (checked again before training). */
+  specVersion: number;
   status: JobStatus;
   backend: string | null;
   tasksTotal: number;

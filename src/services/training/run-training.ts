@@ -1,6 +1,8 @@
 /**
  * One attempt at training a job: the use case behind the queue processor. It loads the job and
- * its latest checkpoint, trains the remaining tasks with the engine, and persists through the
+ * its latest checkpoint, checks the stored spec again (a job whose spec is of another version or
+ * no longer validates fails with INVALID_STORED_SPEC), trains the remaining tasks with the
+ * engine, and persists through the
  * `TrainingStore` port: throttled progress, loss and validation curves, and after every task the
  * evaluation row, the checkpoint, the exports and the task embedding in one write. It knows
  * nothing about BullMQ: the processor maps the returned outcome and thrown errors to queue moves.
@@ -17,6 +19,7 @@ import {
   buildDatasetTasks,
   buildTasks,
   CancelledError,
+  checkStoredSpec,
   CodedError,
   dataSeed,
   decodeSafetensors,
@@ -123,7 +126,6 @@ async function runAttempt(data: { jobId: string }, deps: TrainingDeps): Promise<
   const started = await store.markRunning(job.id, lease, deps.backend, `attempt ${deps.attempt.number} on ${deps.backend}${resumeNote}`);
   if (!started) return { outcome: 'skipped', reason: 'job is no longer runnable' };
 
-  const spec = job.spec;
   const abort = new AbortController();
   let stopReason: 'cancelled' | 'shutdown' | null = null;
   let stopAfterTask = false;
@@ -132,7 +134,7 @@ async function runAttempt(data: { jobId: string }, deps: TrainingDeps): Promise<
 
   const onStop = () => {
     if (stopReason) return;
-    const remainingMs = current ? (spec.training.iterationsPerTask - current.iteration) * current.msPerIteration : Infinity;
+    const remainingMs = current ? (job.iterationsPerTask - current.iteration) * current.msPerIteration : Infinity;
     if (remainingMs <= settings.shutdownGraceMs) {
       log(`shutdown: finishing task ${current?.task} (about ${Math.round(remainingMs)} ms left)`);
       stopAfterTask = true;
@@ -184,6 +186,8 @@ async function runAttempt(data: { jobId: string }, deps: TrainingDeps): Promise<
   };
 
   try {
+    // Stored by an API of another release, or edited since: fail clearly rather than train on it.
+    const spec = checkStoredSpec(job.spec, job.specVersion);
     const dataStart = performance.now();
     const tasks = await loadTasks(spec, deps);
     stats.dataMs = performance.now() - dataStart;

@@ -1,6 +1,6 @@
 /** In-memory implementations of the service ports, for unit tests of the use cases. */
 import { randomUUID } from 'node:crypto';
-import { taskCount } from '../../../src/core/index.js';
+import { SPEC_VERSION, taskCount } from '../../../src/core/index.js';
 import { ServiceError, StaleAttemptError } from '../../../src/services/errors.js';
 import type {
   CurveKind,
@@ -50,6 +50,7 @@ export class MemoryJobs implements JobRepository, TrainingStore {
       name: job.name,
       metadata: job.metadata,
       spec: job.spec,
+      specVersion: SPEC_VERSION,
       status: 'queued' as JobStatus,
       backend: null,
       tasksTotal: taskCount(job.spec.benchmark),

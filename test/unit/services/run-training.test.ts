@@ -8,6 +8,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { resolveSpec } from '../../../src/core/index.js';
+import type { JobRecord } from '../../../src/services/ports.js';
 import { PermanentTrainingError, runTraining, type TrainingDeps } from '../../../src/services/training/run-training.js';
 import { makeRawDataset } from '../../helpers/datasets.js';
 import { MemoryJobs } from '../../helpers/fakes/in-memory.js';
@@ -143,6 +144,28 @@ describe('runTraining', () => {
     assert.equal(store.checkpoints.get(job.id), undefined, 'no checkpoint from attempt 1');
     assert.deepEqual(store.eventLog.filter((e) => e.jobId === job.id).map((e) => e.status), ['queued', 'running', 'running']);
     assert.match(logs.join('\n'), new RegExp(`job ${job.id} was taken over by another attempt; this attempt's progress was refused; this attempt stops`));
+  });
+
+  it('fails at once, without training, a job whose stored spec is of another version or no longer validates', async () => {
+    const changes: [(j: JobRecord) => Partial<JobRecord>, RegExp][] = [
+      [() => ({ specVersion: 99 }), /stored as version 99 and this worker reads version 1/],
+      [(j) => ({ spec: { ...j.spec, training: { ...j.spec.training, iterationsPerTask: -5 } } }), /no longer passes validation \(training.iterationsPerTask: must be an integer between 1 and 1000000 \(got -5\)\)/],
+    ];
+    for (const [change, says] of changes) {
+      const { store, job, deps } = await setup(10);
+      Object.assign(store.jobs.get(job.id)!, change(job));
+      let loads = 0;
+      await assert.rejects(
+        runTraining({ jobId: job.id }, deps({ loadDataset: async () => (loads++, raw) })),
+        (e: PermanentTrainingError) => e.code === 'INVALID_STORED_SPEC',
+      );
+      const j = store.jobs.get(job.id)!;
+      assert.equal(j.status, 'failed');
+      assert.equal(j.error!.code, 'INVALID_STORED_SPEC');
+      assert.match(j.error!.message, says);
+      assert.equal(loads, 0, 'no data was loaded');
+      assert.equal(store.progressWrites, 0, 'nothing was trained');
+    }
   });
 
   it('skips jobs that are gone or finished', async () => {
