@@ -10,7 +10,8 @@ import { toJobRecord } from './mappers.js';
  * write after `markRunning` is fenced by the attempt's lease: a condition on the jobs row, in the
  * write's own statement or transaction, refuses it once another attempt owns the job. Row locks
  * order a stale write and a takeover (markRunning updates that row), so never both land.
- * `pool` is the pg pool behind `db` (createPgPool), used directly for the per-task bulk write.
+ * `pool` is the pg pool behind `db` (createPgPool), used directly for the per-task bulk write and
+ * the metric points.
  */
 export class PrismaTrainingRepository implements TrainingStore {
   constructor(
