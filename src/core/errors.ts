@@ -1,11 +1,12 @@
 /**
- * Typed errors of the engine. Every error carries a stable `code` so the service can map it to an
- * HTTP status or a queue decision (retry or not) without parsing messages.
+ * Typed errors. Every error carries a stable `code` so the service can map it to an HTTP status or
+ * a queue decision (retry or not) without parsing messages. `CodedError` lives here, in the
+ * innermost layer, so that every layer's errors share it.
  */
 
 /**
- * The base of every error with a stable `code`, in every layer (engine, services, HTTP): callers
- * decide by code, never by message. `cause` is for logs only (driver messages, hosts, stacks).
+ * The base of every error with a stable `code` (engine, services, HTTP): callers decide by code,
+ * never by message. `cause` is for logs only (driver messages, hosts, stacks).
  */
 export class CodedError<Code extends string = string> extends Error {
   constructor(
