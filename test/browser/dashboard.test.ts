@@ -11,7 +11,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
 import { decodeSafetensors } from '../../src/core/io/safetensors.js';
 import { launchChromium } from '../helpers/browser.js';
 import { csv } from '../helpers/dataset-builders.js';
@@ -34,6 +34,8 @@ describe('dashboard in a browser', () => {
   let api: string;
   let auth: string;
   let key: string;
+  /** The job the form submits. */
+  let jobId: string;
   /** Content-Security-Policy violations and uncaught errors, from every page. */
   const problems: string[] = [];
 
@@ -44,12 +46,29 @@ describe('dashboard in a browser', () => {
   };
   const shot = (name: string, p = page) => p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 
+  /** Requests each page made for an event stream. */
+  const streamRequests = new Map<Page, number>();
   const watch = (p: Page) => {
     p.setDefaultTimeout(WAIT_MS);
+    streamRequests.set(p, 0);
+    p.on('request', (r) => {
+      if (new URL(r.url()).pathname.endsWith('/stream')) streamRequests.set(p, streamRequests.get(p)! + 1);
+    });
     p.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
     p.on('console', (msg) => {
       if (/Content Security Policy/i.test(msg.text())) problems.push(`CSP: ${msg.text()}`);
     });
+  };
+
+  /** Another tab on the job page, with the key entered (each tab asks: the key is per tab), `stream` handling its stream requests. */
+  const openJobPage = async (stream: (route: Route) => Promise<void>) => {
+    const p = await context.newPage();
+    watch(p);
+    await p.route('**/stream*', stream);
+    await p.goto(`${api}/ui/#/jobs/${jobId}`);
+    await p.fill('#api-key', key);
+    await p.click('button[type=submit]');
+    return p;
   };
 
   before(async () => {
@@ -86,8 +105,6 @@ describe('dashboard in a browser', () => {
     assert.equal(await page.evaluate('localStorage.length'), 0);
     assert.deepEqual(await context.cookies(), []);
   });
-
-  let jobId: string;
 
   it('shows spec errors beside their fields, then submits a job from the form', async () => {
     await page.click('nav >> text=New job');
@@ -154,27 +171,49 @@ describe('dashboard in a browser', () => {
     assert.equal(mode, job.links.stream ? 'stream' : 'polling', 'the event stream when the API has one, else polling');
     await shot('3-job-queued');
 
-    // Where the API has the stream, a second page for which it is missing must fall back to polling.
-    let polling: Page | null = null;
+    // Where the API has the stream: a page for which it is missing must fall back to polling, and
+    // a page whose first connection drops after two events must resume after the second.
+    const others: Page[] = [];
+    let dropped: string | null = null;
+    let resumedFrom: string | undefined;
     if (job.links.stream) {
-      polling = await context.newPage();
-      watch(polling);
-      await polling.route('**/stream*', (route) =>
+      const polling = await openJobPage((route) =>
         route.fulfill({ status: 404, contentType: 'application/json', body: JSON.stringify({ error: { code: 'NOT_FOUND', message: 'no route' } }) }),
       );
-      await polling.goto(`${api}/ui/#/jobs/${jobId}`);
       await polling.locator('[data-testid="live-mode"][data-mode="polling"]').waitFor();
+      const resuming = await openJobPage(async (route) => {
+        if (dropped !== null) {
+          resumedFrom = route.request().headers()['last-event-id'];
+          return route.continue();
+        }
+        // The whole stream (it ends with the job), of which the page gets the first two events.
+        const events = (await (await route.fetch({ timeout: JOB_MS })).text()).split('\n\n').filter((e) => /^id: /m.test(e));
+        dropped = /^id: (\d+)/m.exec(events[1])![1];
+        await route.fulfill({ status: 200, contentType: 'text/event-stream', body: `${events.slice(0, 2).join('\n\n')}\n\n` });
+      });
+      await resuming.locator('[data-testid="live-mode"][data-mode="stream"]').waitFor();
+      others.push(polling, resuming);
     }
 
     await svc.startWorker();
-    for (const p of polling ? [page, polling] : [page]) {
+    for (const p of [page, ...others]) {
       await p.locator('.job-header [data-status="succeeded"], .job-header [data-status="failed"]').waitFor({ timeout: JOB_MS });
       assert.equal(await p.locator('.job-header .status').getAttribute('data-status'), 'succeeded');
       await assertShowsMetrics(p);
     }
+    if (others.length) {
+      const [polling, resuming] = others;
+      // One stream to the end, not a stream given up for polling.
+      assert.equal(streamRequests.get(page), 1, 'stream requests of the streaming page');
+      assert.equal(streamRequests.get(polling), 1, 'the polling page tried the stream once');
+      assert.equal(streamRequests.get(resuming), 2, 'the resuming page connected twice');
+      assert.equal(resumedFrom, dropped, 'and resumed after the last event it had');
+      await shot('4-job-succeeded-polling', polling);
+    } else {
+      assert.equal(streamRequests.get(page), 0, 'no stream without links.stream');
+    }
     await shot('4-job-succeeded');
-    if (polling) await shot('4-job-succeeded-polling', polling);
-    await polling?.close();
+    for (const p of others) await p.close();
   });
 
   /** The heatmap, the summary and task inference against GET /v1/jobs/:id/metrics. */
