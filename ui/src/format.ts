@@ -1,7 +1,9 @@
-/** How numbers read on the page. */
+/** How numbers and jobs read on the page. */
+import type { Job } from './api/types.js';
+
 export { formatDuration } from '../../src/cli/duration.js';
 
-/** An accuracy in [0, 1] as a percentage with one decimal, without the sign: 0.9735 -> "97.4". */
+/** An accuracy in [0, 1] as a percentage with one decimal and no "%": 0.9736 -> "97.4". */
 export function percent(value: number): string {
   return (value * 100).toFixed(1);
 }
@@ -20,4 +22,10 @@ export function bytes(n: number): string {
 
 export function dateTime(iso: string): string {
   return new Date(iso).toLocaleString();
+}
+
+export function benchmarkLabel(job: Job): string {
+  const b = job.spec.benchmark;
+  const tasks = Array.isArray(b.tasks) ? b.tasks.length : b.tasks;
+  return b.kind === 'datasets' ? `${tasks} tasks on uploaded data` : `${b.kind} ${b.dataset}, ${tasks} tasks`;
 }

@@ -2,22 +2,25 @@ import { useState } from 'preact/hooks';
 
 /** A button that runs a download (fetch with the key, then a blob URL) and says when it failed. */
 export function DownloadButton({ label, run }: { label: string; run: () => Promise<void> }) {
-  const [state, setState] = useState<'idle' | 'busy' | string>('idle');
+  const [busy, setBusy] = useState(false);
+  const [failure, setFailure] = useState<string | null>(null);
   const click = async () => {
-    setState('busy');
+    setBusy(true);
+    setFailure(null);
     try {
       await run();
-      setState('idle');
     } catch (err) {
-      setState(`failed: ${(err as Error).message}`);
+      setFailure((err as Error).message);
+    } finally {
+      setBusy(false);
     }
   };
   return (
     <span class="download">
-      <button type="button" class="link-button" disabled={state === 'busy'} onClick={click}>
+      <button type="button" class="link-button" disabled={busy} onClick={click}>
         {label}
       </button>
-      {state !== 'idle' && state !== 'busy' && <span class="error-text"> {state}</span>}
+      {failure && <span class="error-text"> failed: {failure}</span>}
     </span>
   );
 }

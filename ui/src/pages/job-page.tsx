@@ -13,11 +13,10 @@ import { ProgressBar } from '../components/progress-bar.js';
 import { StatusBadge } from '../components/status-badge.js';
 import { TaskInferenceTable } from '../components/task-inference.js';
 import { TrainingCurve } from '../components/training-curves.js';
-import { dateTime, formatDuration, percent, points } from '../format.js';
+import { benchmarkLabel, dateTime, formatDuration, percent, points } from '../format.js';
 import { mergePoints } from '../live/curves.js';
 import { followJob, POLL_MS, type LiveMode } from '../live/follow-job.js';
 import { useCoalesced } from '../live/use-coalesced.js';
-import { benchmarkLabel } from './jobs-page.js';
 
 /** Points per metrics request, and at most this many pages per curve. */
 const CURVE_PAGE = 5000;

@@ -4,19 +4,13 @@ import { getJson } from '../api/client.js';
 import { FINAL_STATUSES, type Job, type Page } from '../api/types.js';
 import { ProgressBar } from '../components/progress-bar.js';
 import { StatusBadge } from '../components/status-badge.js';
-import { dateTime, percent } from '../format.js';
+import { benchmarkLabel, dateTime, percent } from '../format.js';
 import { POLL_MS } from '../live/follow-job.js';
 import { useInterval } from '../live/use-interval.js';
 
 const PAGE_SIZE = 25;
 /** While nothing is queued or running the list is still refreshed, to show jobs submitted elsewhere. */
 const IDLE_POLL_MS = 10_000;
-
-export function benchmarkLabel(job: Job): string {
-  const b = job.spec.benchmark;
-  const tasks = Array.isArray(b.tasks) ? b.tasks.length : b.tasks;
-  return b.kind === 'datasets' ? `${tasks} tasks on uploaded data` : `${b.kind} ${b.dataset}, ${tasks} tasks`;
-}
 
 export function JobsPage() {
   const [first, setFirst] = useState<Page<Job> | null>(null);
