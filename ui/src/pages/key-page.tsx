@@ -27,7 +27,7 @@ export function KeyPage({ message, onKey }: { message: string | null; onKey: (ke
         <label for="api-key">API key</label>
         <input id="api-key" name="api-key" type="password" autocomplete="off" value={key} onInput={(e) => setKey((e.target as HTMLInputElement).value)} />
         {error && (
-          <p class="field-error" role="alert">
+          <p class="error-text" role="alert">
             {error}
           </p>
         )}
