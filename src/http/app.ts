@@ -22,6 +22,7 @@ import { ApiKeyResource } from './routes/keys/schemas.js';
 import { JobResource } from './routes/jobs/schemas.js';
 import predictionsRoutes from './routes/predictions/index.js';
 import tasksRoutes from './routes/tasks/index.js';
+import uiRoutes from './routes/ui/index.js';
 import { ErrorResponse } from './schemas.js';
 import { addSharedSchema, validatorCompiler } from './validation.js';
 
@@ -96,6 +97,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(docsPlugin, { ui: deps.docsUi ?? true });
   await app.register(authPlugin, { apiKeys: deps.apiKeys });
   await app.register(healthRoutes, { checks: deps.readiness });
+  // The dashboard's files need no key; its data calls go to /v1 with one.
+  await app.register(uiRoutes);
   await app.register(async (v1) => {
     // Every route of this scope, however its URL was spelt on the wire.
     v1.addHook('onRequest', v1.authenticate);
