@@ -294,3 +294,63 @@ export interface ImageDecoder {
    */
   decode(bytes: Uint8Array, shape: [number, number, number]): Promise<number[]>;
 }
+
+// --- Job event streams (GET /v1/jobs/:id/stream) and webhooks ---------------------------------
+
+/**
+ * Events of a job's stream. Every type but job.progress is stored and numbered (see
+ * JobStreamEvent); job.progress is the job's current progress, sent live only.
+ */
+export const JOB_EVENT_TYPES = [
+  'job.status',
+  'job.progress',
+  'job.loss',
+  'job.validation',
+  'job.task_completed',
+  'job.succeeded',
+  'job.failed',
+  'job.cancelled',
+] as const;
+export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
+
+/** The last event of every stream: one of these ends it. */
+export const FINAL_EVENT_TYPES: readonly JobEventType[] = ['job.succeeded', 'job.failed', 'job.cancelled'];
+
+/**
+ * A stored event of a job's stream. `seq` numbers the job's events 1, 2, 3, ... in the order
+ * their transactions committed, without gaps: having seen n means having seen 1..n.
+ */
+export interface JobStreamEvent {
+  seq: number;
+  type: Exclude<JobEventType, 'job.progress'>;
+  at: Date;
+  data: Record<string, unknown>;
+}
+
+/** Progress fields of a running job, as a job.progress event carries them. */
+export type JobProgress = Pick<JobRecord, 'status' | 'currentTask' | 'iteration' | 'completedTasks' | 'tasksTotal' | 'iterationsPerTask' | 'etaMs'>;
+
+/** The stored streams. */
+export interface JobEventLog {
+  /** Events of the job after `afterSeq`, oldest first, at most `limit`. */
+  after(jobId: string, afterSeq: number, limit: number): Promise<JobStreamEvent[]>;
+  /** Number of the job's last event (0: none yet); null when the job does not exist. */
+  head(jobId: string): Promise<number | null>;
+}
+
+/** What a subscriber to a job's live events is told. */
+export interface JobEventListener {
+  /** A stored event, as soon as its transaction committed. Events of a job come in `seq` order. */
+  event(e: JobStreamEvent): void;
+  progress(p: JobProgress): void;
+  /** Live events may have been missed (the feed reconnected, or an event was too large to announce): read the log. */
+  resync(): void;
+  /** The job was deleted. */
+  gone(): void;
+}
+
+/** Live events of all jobs, whichever process wrote them. */
+export interface JobEventFeed {
+  /** Resolves once the feed listens: every event committed after that reaches `listener`. Returns the unsubscribe function. */
+  subscribe(jobId: string, listener: JobEventListener): Promise<() => void>;
+}

@@ -173,7 +173,7 @@ describe('migrations', () => {
     await db.taskArtifact.create({ data: { jobId: job.id, task: 0, mask: null, modelJson: { m: 1 }, weights: new Uint8Array([4]), weightsFileName: 'weights.bin' } });
     const full = await db.job.findUniqueOrThrow({
       where: { id: job.id },
-      include: { tenant: { include: { apiKeys: true } }, events: true, taskResults: true, metricPoints: true, checkpoint: true, embeddings: true, artifacts: true },
+      include: { tenant: { include: { apiKeys: true } }, events: true, taskResults: true, metricPoints: true, checkpoint: true, embeddings: true, artifacts: true, streamEvents: true },
     });
     assert.equal(full.tenant.apiKeys.length, 1);
     assert.deepEqual(full.taskResults[0].accuracies, [0.5, 0.25]);
@@ -182,6 +182,9 @@ describe('migrations', () => {
     assert.deepEqual(full.embeddings[0].values, [0.125, -1]);
     assert.equal(full.artifacts[0].mask, null);
     assert.equal(full.status, 'queued');
+    // Written by triggers: the status event, the task result and the two points (see job-stream-log.test.ts).
+    assert.deepEqual(full.streamEvents.map((e) => e.seq), [1, 2, 3, 4]);
+    assert.equal(full.streamSeq, 4);
     await assert.rejects(db.job.create({ data: { tenantId: tenant.id, spec: {}, tasksTotal: 1, iterationsPerTask: 1, idempotencyKey: 'i' } }), /Unique constraint/);
     await db.tenant.delete({ where: { id: tenant.id } });
     assert.equal(await db.taskArtifact.count(), 0, 'deleting a tenant cascades');
