@@ -53,6 +53,8 @@ export const EnvSchema = Type.Object({
   PREDICT_CACHE_MODELS: int(64, 1, 'API: task models kept decoded in memory for predictions'),
   PREDICT_TIMEOUT_MS: int(30_000, 100, 'API: longest time one predict request may compute'),
   BLOB_CHUNK_BYTES: int(1024 ** 2, 1024, 'size of the chunks large bytes are stored in (Postgres refuses values over 1 GB)'),
+  STREAM_HEARTBEAT_MS: int(15_000, 100, 'API: time between heartbeat comments on open event streams'),
+  STREAM_PROGRESS_MS: int(1000, 0, 'API: at most one job.progress event per job this often on event streams (the latest is always sent)'),
   DATASET_CACHE_DIR: Type.String({ default: '', description: 'workers: decoded copies of uploaded data sets, per SHA-256 and read options (default: <os tmpdir>/retain-dataset-cache)' }),
   DATASET_CACHE_MAX_BYTES: int(20 * 1024 ** 3, 0, 'workers: most bytes the data set cache keeps; the least recently used copies are deleted first'),
 });

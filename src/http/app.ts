@@ -5,6 +5,7 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { ApiKeyService } from '../services/auth/api-key.service.js';
 import type { DatasetService } from '../services/datasets/dataset.service.js';
+import type { JobStreamService } from '../services/events/job-stream.service.js';
 import type { JobService } from '../services/jobs/job.service.js';
 import type { PredictionService } from '../services/predictions/prediction.service.js';
 import { clientErrorHandler, errorHandler, installErrorHandlers } from './error-handler.js';
@@ -17,18 +18,22 @@ import healthRoutes, { type ReadinessChecks } from './routes/health/index.js';
 import jobsRoutes from './routes/jobs/index.js';
 import { JobResource } from './routes/jobs/schemas.js';
 import predictionsRoutes from './routes/predictions/index.js';
+import streamsRoutes from './routes/streams/index.js';
 import tasksRoutes from './routes/tasks/index.js';
 import { ErrorResponse } from './schemas.js';
 import { addSharedSchema, validatorCompiler } from './validation.js';
 
 export interface AppDeps {
   jobs: JobService;
+  streams: JobStreamService;
   datasets: DatasetService;
   predictions: PredictionService;
   apiKeys: ApiKeyService;
   readiness: ReadinessChecks;
   logger?: FastifyServerOptions['logger'];
   bodyLimit?: number;
+  /** Time between heartbeats on event streams (default 15 s). */
+  streamHeartbeatMs?: number;
   /** Serve the Swagger UI at /docs (the OpenAPI generator turns it off). */
   docsUi?: boolean;
 }
@@ -61,6 +66,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Every route of this scope, however its URL was spelt on the wire.
     v1.addHook('onRequest', v1.authenticate);
     await v1.register(jobsRoutes, { jobs: deps.jobs });
+    await v1.register(streamsRoutes, { streams: deps.streams, heartbeatMs: deps.streamHeartbeatMs ?? 15_000 });
     await v1.register(tasksRoutes, { jobs: deps.jobs });
     await v1.register(datasetsRoutes, { datasets: deps.datasets });
     await v1.register(predictionsRoutes, { predictions: deps.predictions });

@@ -29,6 +29,7 @@ const SERVICE_STATUS: Record<ServiceErrorCode, number> = {
   DATASET_TOO_LARGE: 413,
   UPLOAD_INCOMPLETE: 400,
   INVALID_INPUT: 400,
+  INVALID_EVENT_ID: 400,
 };
 
 /** Fastify's own client errors, renamed into our codes. */

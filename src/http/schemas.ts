@@ -29,6 +29,7 @@ export const ERROR_CODES = [
   'DATASET_TOO_LARGE',
   'UPLOAD_INCOMPLETE',
   'INVALID_INPUT',
+  'INVALID_EVENT_ID',
   'NOT_READY',
   'INTERNAL',
 ] as const;

@@ -26,7 +26,9 @@ export type ServiceErrorCode =
   /** Input that does not fit: prediction inputs of the wrong length, text that cannot be stored. */
   | 'INVALID_INPUT'
   /** The request body ended early or the connection broke. */
-  | 'UPLOAD_INCOMPLETE';
+  | 'UPLOAD_INCOMPLETE'
+  /** A stream's Last-Event-ID that is no event of the job. */
+  | 'INVALID_EVENT_ID';
 
 export class ServiceError extends Error {
   /** `cause` is for the log (driver messages, hosts); clients see only `message`. */

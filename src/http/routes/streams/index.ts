@@ -1,0 +1,74 @@
+/** A job's live events as Server-Sent Events (GET /v1/jobs/:id/stream); the logic is JobStreamService's. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { JobStreamService } from '../../../services/events/job-stream.service.js';
+import { errors } from '../../schemas.js';
+import { SseResponse } from '../../sse.js';
+import { progressView } from '../../views.js';
+import { JobParams } from '../jobs/schemas.js';
+import { STREAM_DESCRIPTION, StreamHeaders, StreamQuery } from './schemas.js';
+
+/** A client with this much unsent is dropped; it resumes from its Last-Event-ID without losing anything. */
+export const MAX_BUFFERED_BYTES = 1024 ** 2;
+
+export interface StreamRoutesOptions {
+  streams: JobStreamService;
+  /** Time between heartbeat comments on every open stream. */
+  heartbeatMs: number;
+}
+
+const streamsRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = async (app, { streams, heartbeatMs }) => {
+  const open = new Set<SseResponse>();
+  // One timer for all streams: 500 streams need no 500 timers.
+  const heartbeat = setInterval(() => open.forEach((s) => s.comment('heartbeat')), heartbeatMs).unref();
+  // Open streams would otherwise keep the server from closing; clients reconnect elsewhere.
+  app.addHook('preClose', async () => {
+    clearInterval(heartbeat);
+    open.forEach((s) => s.end());
+  });
+
+  app.get(
+    '/v1/jobs/:id/stream',
+    {
+      schema: {
+        tags: ['jobs'],
+        security: [{ bearerAuth: [] }],
+        summary: 'Live events of a job (Server-Sent Events), resumable with Last-Event-ID',
+        description: STREAM_DESCRIPTION,
+        params: JobParams,
+        headers: StreamHeaders,
+        querystring: StreamQuery,
+        response: {
+          200: { description: 'the event stream', content: { 'text/event-stream': { schema: Type.String() } } },
+          ...errors(400, 401, 404, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const header = request.headers['last-event-id'];
+      const after = header !== undefined ? Number(header) : (request.query.lastEventId ?? 0);
+      const { id } = request.params;
+      const stream = await streams.open(request.tenant.id, id, after);
+      // From here on the response is ours: an error can no longer become an error body.
+      reply.hijack();
+      const sse = SseResponse.open(reply.raw, MAX_BUFFERED_BYTES);
+      open.add(sse);
+      reply.raw.on('close', () => {
+        open.delete(sse);
+        stream.close();
+      });
+      stream.start({
+        event: (e) => sse.send(e.seq, e.type, { ...e.data, at: e.at.toISOString() }),
+        progress: (p) => sse.send(null, 'job.progress', { jobId: id, ...progressView(p) }),
+        end: (err) => {
+          if (err) request.log.warn({ err, jobId: id }, 'job stream ended early; the client resumes from its Last-Event-ID');
+          open.delete(sse);
+          sse.end();
+        },
+      });
+      return reply;
+    },
+  );
+};
+
+export default streamsRoutes;
