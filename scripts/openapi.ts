@@ -12,12 +12,13 @@ import type { PredictionService } from '../src/services/predictions/prediction.s
 import type { DatasetService } from '../src/services/datasets/dataset.service.js';
 import type { JobService } from '../src/services/jobs/job.service.js';
 import type { JobStreamService } from '../src/services/events/job-stream.service.js';
+import type { WebhookService } from '../src/services/webhooks/webhook.service.js';
 
 export const OPENAPI_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'openapi', 'openapi.json');
 
 export async function generateOpenApi(): Promise<string> {
   const unused = new Proxy({}, { get: () => () => Promise.reject(new Error('not available while generating OpenAPI')) });
-  const app = await buildApp({ jobs: unused as JobService, streams: unused as JobStreamService, datasets: unused as DatasetService, predictions: unused as PredictionService, apiKeys: unused as ApiKeyService, readiness: {}, docsUi: false });
+  const app = await buildApp({ jobs: unused as JobService, streams: unused as JobStreamService, webhooks: unused as WebhookService, datasets: unused as DatasetService, predictions: unused as PredictionService, apiKeys: unused as ApiKeyService, readiness: {}, docsUi: false });
   await app.ready();
   const doc = app.swagger();
   await app.close();

@@ -7,6 +7,7 @@ import type { ApiKeyService } from '../services/auth/api-key.service.js';
 import type { DatasetService } from '../services/datasets/dataset.service.js';
 import type { JobStreamService } from '../services/events/job-stream.service.js';
 import type { JobService } from '../services/jobs/job.service.js';
+import type { WebhookService } from '../services/webhooks/webhook.service.js';
 import type { PredictionService } from '../services/predictions/prediction.service.js';
 import { clientErrorHandler, errorHandler, installErrorHandlers } from './error-handler.js';
 import { installJsonParser } from './json-body.js';
@@ -19,6 +20,8 @@ import jobsRoutes from './routes/jobs/index.js';
 import { JobResource } from './routes/jobs/schemas.js';
 import predictionsRoutes from './routes/predictions/index.js';
 import streamsRoutes from './routes/streams/index.js';
+import webhooksRoutes from './routes/webhooks/index.js';
+import { WebhookResource } from './routes/webhooks/schemas.js';
 import tasksRoutes from './routes/tasks/index.js';
 import { ErrorResponse } from './schemas.js';
 import { addSharedSchema, validatorCompiler } from './validation.js';
@@ -26,6 +29,7 @@ import { addSharedSchema, validatorCompiler } from './validation.js';
 export interface AppDeps {
   jobs: JobService;
   streams: JobStreamService;
+  webhooks: WebhookService;
   datasets: DatasetService;
   predictions: PredictionService;
   apiKeys: ApiKeyService;
@@ -38,7 +42,7 @@ export interface AppDeps {
   docsUi?: boolean;
 }
 
-const sharedSchemas = [ErrorResponse, JobResource, DatasetResource];
+const sharedSchemas = [ErrorResponse, JobResource, DatasetResource, WebhookResource];
 sharedSchemas.forEach(addSharedSchema);
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -70,6 +74,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await v1.register(tasksRoutes, { jobs: deps.jobs });
     await v1.register(datasetsRoutes, { datasets: deps.datasets });
     await v1.register(predictionsRoutes, { predictions: deps.predictions });
+    await v1.register(webhooksRoutes, { webhooks: deps.webhooks });
   });
   return app;
 }

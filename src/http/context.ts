@@ -19,6 +19,9 @@ import { JobService } from '../services/jobs/job.service.js';
 import { PgJobEventHub } from '../infra/events/pg-event-hub.js';
 import { PrismaJobEventLog } from '../infra/prisma/job-stream.repository.js';
 import { JobStreamService } from '../services/events/job-stream.service.js';
+import { PrismaWebhookRepository } from '../infra/prisma/webhook.repository.js';
+import { parseNetworks, WebhookAddressPolicy } from '../infra/webhooks/address-policy.js';
+import { WebhookService } from '../services/webhooks/webhook.service.js';
 import type { AppDeps } from './app.js';
 
 export interface ApiContext {
@@ -46,6 +49,7 @@ export function createApiContext(config: Config, onError: (err: Error) => void =
   // One LISTEN connection per API process, shared by all its streams.
   const hub = new PgJobEventHub({ url: config.databaseUrl, schema: config.databaseSchema, progressIntervalMs: config.STREAM_PROGRESS_MS, onError });
   const streams = new JobStreamService(jobRepository, new PrismaJobEventLog(db), hub);
+  const webhooks = new WebhookService(new PrismaWebhookRepository(db), new WebhookAddressPolicy(parseNetworks(config.WEBHOOK_ALLOWED_NETWORKS)));
   const predictor = new ThreadPredictor({ backend: config.PREDICT_BACKEND, cacheModels: config.PREDICT_CACHE_MODELS, timeoutMs: config.PREDICT_TIMEOUT_MS });
   const predictions = new PredictionService(jobRepository, predictor, new SharpImageDecoder());
   const inspector = new ThreadDatasetInspector({ concurrency: config.DATASET_INSPECT_CONCURRENCY, timeoutMs: config.DATASET_INSPECT_TIMEOUT_MS });
@@ -59,6 +63,7 @@ export function createApiContext(config: Config, onError: (err: Error) => void =
     deps: {
       jobs,
       streams,
+      webhooks,
       datasets,
       predictions,
       apiKeys,

@@ -1,7 +1,9 @@
 /** Domain records to API resources. */
-import type { DatasetRecord, JobProgress, JobRecord } from '../services/ports.js';
+import type { Static } from '@sinclair/typebox';
+import type { DatasetRecord, JobProgress, JobRecord, WebhookDeliveryRecord, WebhookRecord } from '../services/ports.js';
 import type { DatasetResource } from './routes/datasets/schemas.js';
 import type { JobResource } from './routes/jobs/schemas.js';
+import type { DeliveryResource, WebhookResource } from './routes/webhooks/schemas.js';
 
 /** Progress of a job as the API shows it (job resource, job.progress events). */
 export function progressView(job: JobProgress): JobResource['progress'] {
@@ -76,5 +78,31 @@ export function datasetView(d: DatasetRecord): DatasetResource {
     options: d.options,
     createdAt: d.createdAt.toISOString(),
     links: { self: `/v1/datasets/${d.id}` },
+  };
+}
+
+export function webhookView(w: WebhookRecord): WebhookResource {
+  return {
+    id: w.id,
+    url: w.url,
+    events: w.events,
+    createdAt: w.createdAt.toISOString(),
+    links: { self: `/v1/webhooks/${w.id}`, deliveries: `/v1/webhooks/${w.id}/deliveries` },
+  };
+}
+
+export function deliveryView(d: WebhookDeliveryRecord): Static<typeof DeliveryResource> {
+  return {
+    id: d.id,
+    jobId: d.jobId,
+    eventType: d.eventType,
+    eventId: d.eventSeq,
+    status: d.status,
+    attempts: d.attempts,
+    statusCode: d.statusCode,
+    lastError: d.lastError,
+    createdAt: d.createdAt.toISOString(),
+    lastAttemptAt: d.lastAttemptAt?.toISOString() ?? null,
+    deliveredAt: d.deliveredAt?.toISOString() ?? null,
   };
 }

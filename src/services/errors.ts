@@ -28,7 +28,11 @@ export type ServiceErrorCode =
   /** The request body ended early or the connection broke. */
   | 'UPLOAD_INCOMPLETE'
   /** A stream's Last-Event-ID that is no event of the job. */
-  | 'INVALID_EVENT_ID';
+  | 'INVALID_EVENT_ID'
+  | 'WEBHOOK_NOT_FOUND'
+  /** A webhook URL that is malformed or resolves to an address deliveries may not go to. */
+  | 'INVALID_WEBHOOK_URL'
+  | 'WEBHOOK_LIMIT_REACHED';
 
 export class ServiceError extends Error {
   /** `cause` is for the log (driver messages, hosts); clients see only `message`. */

@@ -354,3 +354,93 @@ export interface JobEventFeed {
   /** Resolves once the feed listens: every event committed after that reaches `listener`. Returns the unsubscribe function. */
   subscribe(jobId: string, listener: JobEventListener): Promise<() => void>;
 }
+
+/** Event types a webhook can receive (loss and validation points are too frequent for webhooks). */
+export const WEBHOOK_EVENT_TYPES = ['job.status', 'job.task_completed', 'job.succeeded', 'job.failed', 'job.cancelled'] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+export interface WebhookRecord {
+  id: string;
+  tenantId: string;
+  url: string;
+  events: WebhookEventType[];
+  createdAt: Date;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+export interface WebhookDeliveryRecord {
+  /** Also the webhook-id header: the same on every attempt. */
+  id: string;
+  webhookId: string;
+  jobId: string;
+  /** The event's number in the job's stream. */
+  eventSeq: number;
+  eventType: WebhookEventType;
+  status: DeliveryStatus;
+  attempts: number;
+  /** HTTP status of the last attempt; null when there was no answer. */
+  statusCode: number | null;
+  lastError: string | null;
+  createdAt: Date;
+  lastAttemptAt: Date | null;
+  deliveredAt: Date | null;
+}
+
+/** Webhooks as the API sees them; every call is scoped to a tenant. */
+export interface WebhookRepository {
+  create(webhook: { id: string; tenantId: string; url: string; events: WebhookEventType[]; secret: string }): Promise<WebhookRecord>;
+  count(tenantId: string): Promise<number>;
+  list(tenantId: string, opts: { limit: number; after?: Cursor }): Promise<WebhookRecord[]>;
+  get(tenantId: string, id: string): Promise<WebhookRecord | null>;
+  /** Deletes the webhook and its delivery log; false when the tenant has no such webhook. */
+  delete(tenantId: string, id: string): Promise<boolean>;
+  /** Deliveries of a webhook (already checked to be the tenant's), newest first. */
+  deliveries(webhookId: string, opts: { limit: number; after?: Cursor }): Promise<WebhookDeliveryRecord[]>;
+}
+
+/** Where webhooks may be delivered (see src/infra/webhooks/address-policy.ts). */
+export interface WebhookTargets {
+  /** Throws INVALID_WEBHOOK_URL when the URL's host is, or resolves to, an address deliveries may not go to. */
+  check(url: string): Promise<void>;
+}
+
+/** A delivery as the webhook worker sends it. */
+export interface DeliveryToSend {
+  id: string;
+  status: DeliveryStatus;
+  attempts: number;
+  url: string;
+  secret: string;
+  /** The request body, the same on every attempt. */
+  body: string;
+}
+
+/** Deliveries as the webhook worker reads and records them (any tenant). */
+export interface WebhookDeliveryStore {
+  /** Pending deliveries that are not on the queue yet, oldest first. */
+  unqueued(limit: number): Promise<string[]>;
+  /** Pending deliveries put on the queue before `before` (the queue may have lost them), oldest first. */
+  queuedBefore(before: Date, limit: number): Promise<string[]>;
+  markQueued(ids: string[]): Promise<void>;
+  /** Null when the delivery (or its webhook) was deleted. */
+  load(id: string): Promise<DeliveryToSend | null>;
+  /** Counts an attempt and records its answer. */
+  recordAttempt(id: string, attempt: { statusCode: number | null; error: string | null; status: DeliveryStatus }): Promise<void>;
+}
+
+/** The webhook queue (BullMQ; the delivery id is the queue job's id, so adding twice is harmless). */
+export interface WebhookDeliveryQueue {
+  add(deliveryIds: string[]): Promise<void>;
+  has(deliveryId: string): Promise<boolean>;
+}
+
+/** Sends one webhook request. */
+export interface WebhookSender {
+  /**
+   * POSTs `body` to `url` and resolves with the answer's status, within the configured timeout.
+   * Throws INVALID_WEBHOOK_URL (a ServiceError; retrying cannot help) when the URL now resolves to
+   * an address deliveries may not go to, and an ordinary error when no answer came.
+   */
+  post(url: string, headers: Record<string, string>, body: string): Promise<{ status: number }>;
+}

@@ -8,10 +8,8 @@
  * always goes out (trailing edge), so a stream never ends on stale progress.
  */
 import type { JobEventFeed, JobEventListener, JobProgress, JobStreamEvent } from '../../services/ports.js';
+import { eventChannel } from './channels.js';
 import { PgListener } from './pg-listener.js';
-
-/** The NOTIFY channel of a schema's job events (the triggers build the same name; Postgres keeps 63 bytes). */
-export const eventChannel = (schema: string) => `retain_events:${schema}`.slice(0, 63);
 
 /** A NOTIFY payload: a stored event (j, s, t, at, d; d missing when it was too large), job.progress (j, t, d) or job.deleted (j, t). */
 interface Notification {
