@@ -30,6 +30,8 @@ const streamsRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = async (app
   app.get(
     '/v1/jobs/:id/stream',
     {
+      // A HEAD request would hold a response open that can carry no events.
+      exposeHeadRoute: false,
       schema: {
         tags: ['jobs'],
         security: [{ bearerAuth: [] }],
@@ -53,10 +55,16 @@ const streamsRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = async (app
       reply.hijack();
       const sse = SseResponse.open(reply.raw, MAX_BUFFERED_BYTES);
       open.add(sse);
-      reply.raw.on('close', () => {
+      const close = () => {
         open.delete(sse);
         stream.close();
-      });
+      };
+      reply.raw.on('close', close);
+      // The client may have gone while the stream was opening; 'close' has then been and gone.
+      if (request.raw.socket.destroyed) {
+        close();
+        return reply;
+      }
       stream.start({
         event: (e) => sse.send(e.seq, e.type, { ...e.data, at: e.at.toISOString() }),
         progress: (p) => sse.send(null, 'job.progress', { jobId: id, ...progressView(p) }),
