@@ -1,11 +1,11 @@
-/** Wires the API's adapters from configuration (one PrismaClient, one Redis connection per process). */
+/** Wires the API's adapters from configuration (one PrismaClient, one Redis connection per process and one more for the rate limiter). */
 import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config/env.js';
 import { createPgPool, createPrismaClient } from '../infra/prisma/client.js';
 import { PrismaApiKeyRepository } from '../infra/prisma/api-key.repository.js';
 import { PrismaJobRepository } from '../infra/prisma/job.repository.js';
-import { producerConnection } from '../infra/queue/connection.js';
+import { limiterConnection, producerConnection } from '../infra/queue/connection.js';
 import { BullTrainingQueue } from '../infra/queue/training.queue.js';
 import { ThreadDatasetInspector } from '../infra/datasets/thread-inspector.js';
 import { PrismaDatasetRepository } from '../infra/prisma/dataset.repository.js';
@@ -37,15 +37,17 @@ export function createApiContext(config: Config, onError: (err: Error) => void =
   const db = createPrismaClient({ url: config.databaseUrl, schema: config.databaseSchema, pool });
   const redis = producerConnection(config.REDIS_URL);
   redis.on('error', onError);
+  const limiter = config.RATE_LIMIT_MAX > 0 ? limiterConnection(config.REDIS_URL) : null;
+  limiter?.on('error', onError);
   const queue = new BullTrainingQueue(
     redis,
     { name: config.QUEUE_NAME, prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, backoffMs: config.JOB_BACKOFF_MS },
     onError,
   );
-  const apiKeys = new ApiKeyService(new PrismaApiKeyRepository(db));
+  const apiKeys = new ApiKeyService(new PrismaApiKeyRepository(db), { cacheMs: config.API_KEY_CACHE_MS, onTouchError: (err) => onError(err as Error) });
   const datasetRepository = new PrismaDatasetRepository(db, pool, config.BLOB_CHUNK_BYTES);
   const jobRepository = new PrismaJobRepository(db);
-  const jobs = new JobService(jobRepository, queue, datasetRepository);
+  const jobs = new JobService(jobRepository, queue, datasetRepository, config.MAX_ACTIVE_JOBS_PER_TENANT);
   // One LISTEN connection per API process, shared by all its streams.
   const hub = new PgJobEventHub({ url: config.databaseUrl, schema: config.databaseSchema, progressIntervalMs: config.STREAM_PROGRESS_MS, onError });
   const streams = new JobStreamService(jobRepository, new PrismaJobEventLog(db), hub);
@@ -69,6 +71,8 @@ export function createApiContext(config: Config, onError: (err: Error) => void =
       apiKeys,
       bodyLimit: config.API_RATE_BODY_LIMIT,
       streamHeartbeatMs: config.STREAM_HEARTBEAT_MS,
+      corsOrigins: config.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
+      ...(limiter ? { rateLimit: { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS, redis: limiter } } : {}),
       readiness: {
         database: async () => {
           await db.$queryRaw`SELECT 1`;
@@ -87,6 +91,7 @@ export function createApiContext(config: Config, onError: (err: Error) => void =
     async close() {
       await queue.close().catch(() => {});
       await hub.close();
+      limiter?.disconnect();
       await predictor.close();
       await inspector.close();
       await db.$disconnect();

@@ -29,6 +29,8 @@ const SERVICE_STATUS: Record<ServiceErrorCode, number> = {
   DATASET_TOO_LARGE: 413,
   UPLOAD_INCOMPLETE: 400,
   INVALID_INPUT: 400,
+  API_KEY_NOT_FOUND: 404,
+  TOO_MANY_ACTIVE_JOBS: 429,
   INVALID_EVENT_ID: 400,
   WEBHOOK_NOT_FOUND: 404,
   INVALID_WEBHOOK_URL: 400,
@@ -62,10 +64,10 @@ const FASTIFY_MESSAGES: Partial<Record<ErrorCode, string>> = {
 
 /** A client error found by the HTTP layer itself (not by validation, the engine or a service). */
 export class RequestError extends Error {
-  readonly statusCode = 400;
   constructor(
     readonly code: ErrorCode,
     message: string,
+    readonly statusCode = 400,
   ) {
     super(message);
     this.name = new.target.name;

@@ -34,6 +34,9 @@ export const ERROR_CODES = [
   'INVALID_WEBHOOK_URL',
   'WEBHOOK_LIMIT_REACHED',
   'NOT_READY',
+  'API_KEY_NOT_FOUND',
+  'TOO_MANY_ACTIVE_JOBS',
+  'RATE_LIMITED',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -27,6 +27,10 @@ export type ServiceErrorCode =
   | 'INVALID_INPUT'
   /** The request body ended early or the connection broke. */
   | 'UPLOAD_INCOMPLETE'
+  /** No API key with this id belongs to the caller's tenant. */
+  | 'API_KEY_NOT_FOUND'
+  /** The tenant already has as many queued and running jobs as allowed (MAX_ACTIVE_JOBS_PER_TENANT). */
+  | 'TOO_MANY_ACTIVE_JOBS'
   /** A stream's Last-Event-ID that is no event of the job. */
   | 'INVALID_EVENT_ID'
   | 'WEBHOOK_NOT_FOUND'

@@ -67,6 +67,12 @@ export interface NewJob {
    * the source is no longer a succeeded job of the tenant by then.
    */
   continueFrom?: { jobId: string; inheritedTasks: number } | null;
+  /**
+   * Most queued plus running jobs the tenant may have with this one (0 or absent: no cap). Checked
+   * in the insert's transaction, serialised per tenant, so concurrent submissions cannot pass it;
+   * over it the insert fails with TOO_MANY_ACTIVE_JOBS.
+   */
+  maxActiveJobs?: number;
 }
 
 export type JobCursor = Cursor;
@@ -138,10 +144,30 @@ export interface Tenant {
   name: string;
 }
 
+/** An API key as its tenant sees it (never the key itself). */
+export interface ApiKeyRecord {
+  id: string;
+  name: string | null;
+  /** First characters of the key, to tell keys apart. */
+  prefix: string;
+  createdAt: Date;
+  /** Last request with the key, to the minute. */
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
 export interface ApiKeyRepository {
-  findTenantByKeyHash(hash: string): Promise<Tenant | null>;
+  /** The key with this hash and its tenant, unless revoked. */
+  findByHash(hash: string): Promise<{ keyId: string; tenant: Tenant } | null>;
   createTenantIfMissing(name: string): Promise<Tenant>;
-  createKey(tenantId: string, prefix: string, hash: string): Promise<{ id: string }>;
+  findTenant(name: string): Promise<Tenant | null>;
+  createKey(tenantId: string, key: { prefix: string; hash: string; name: string | null }): Promise<ApiKeyRecord>;
+  /** The tenant's keys, newest first, revoked ones included. */
+  listKeys(tenantId: string): Promise<ApiKeyRecord[]>;
+  /** Revokes the tenant's key (again: no change); null when the tenant has no such key. */
+  revokeKey(tenantId: string, keyId: string): Promise<ApiKeyRecord | null>;
+  /** Records a use of the key now, at most once a minute. */
+  touchKey(keyId: string): Promise<void>;
 }
 
 /** Per-task evaluation and artifacts written atomically after each task. */
