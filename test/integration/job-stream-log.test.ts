@@ -1,5 +1,5 @@
 /**
- * The job event stream as Postgres writes it (migration 20261202000000_job_stream): the
+ * The job event stream as Postgres writes it (migration 20261203000000_job_stream): the
  * repositories the API and workers use write their rows as always, and triggers turn them into
  * numbered events and NOTIFYs. What the stream's resumption relies on: a job's events are
  * numbered 1, 2, 3, ... in commit order, without gaps, and announced in that order.

@@ -1,7 +1,7 @@
 /**
  * Live job events for one API process: one LISTEN connection (PgListener) on the schema's channel,
  * fanned out in memory to the streams of each job, so 500 open streams cost one connection. The
- * triggers of migration 20261202000000_job_stream send the NOTIFYs, whichever process wrote the
+ * triggers of migration 20261203000000_job_stream send the NOTIFYs, whichever process wrote the
  * rows (this API, another one, a worker on another machine).
  *
  * Progress is throttled here, per job, to one event per `progressIntervalMs`; the latest value

@@ -3,7 +3,7 @@ import type { JobEventLog, JobStreamEvent } from '../../services/ports.js';
 
 /**
  * Reads job streams. Nothing here writes them: triggers on job_events, metric_points and
- * task_results do (migration 20261202000000_job_stream), whoever the writer is.
+ * task_results do (migration 20261203000000_job_stream), whoever the writer is.
  */
 export class PrismaJobEventLog implements JobEventLog {
   constructor(private readonly db: PrismaClient) {}

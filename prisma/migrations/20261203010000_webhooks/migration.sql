@@ -50,7 +50,7 @@ ALTER TABLE "webhook_deliveries" ADD CONSTRAINT "webhook_deliveries_webhook_id_f
 
 -- Written by hand (Prisma does not model triggers): deliveries are an outbox. A delivery row per
 -- matching webhook is created in the transaction that stores the event (see
--- 20261202000000_job_stream), so no event is lost between Postgres and the queue, whoever wrote
+-- 20261203000000_job_stream), so no event is lost between Postgres and the queue, whoever wrote
 -- it. The webhook worker (workers/webhook.worker.ts) LISTENs for the NOTIFY below, puts pending
 -- rows on its BullMQ queue (the delivery id is the queue job's id, so doing it twice is harmless)
 -- and sends them; it also sweeps for pending rows, so a missed NOTIFY only delays a delivery.
