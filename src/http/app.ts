@@ -110,7 +110,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     v1.addHook('onRequest', v1.authenticate);
     if (deps.rateLimit?.max) await v1.register(rateLimit, rateLimitOptions(deps.rateLimit));
     await v1.register(jobsRoutes, { jobs: deps.jobs });
-    await v1.register(streamsRoutes, { streams: deps.streams, heartbeatMs: deps.streamHeartbeatMs ?? 15_000 });
+    await v1.register(streamsRoutes, { streams: deps.streams, apiKeys: deps.apiKeys, heartbeatMs: deps.streamHeartbeatMs ?? 15_000 });
     await v1.register(tasksRoutes, { jobs: deps.jobs });
     await v1.register(datasetsRoutes, { datasets: deps.datasets });
     await v1.register(predictionsRoutes, { predictions: deps.predictions });

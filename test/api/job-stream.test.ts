@@ -134,6 +134,19 @@ describe('job event stream (SSE)', () => {
     assert.deepEqual(s.stored.slice(-2).map((e) => `${e.event} ${e.data.status ?? e.data.message}`), ['job.status cancelled', 'job.cancelled cancelled by the client']);
   });
 
+  it('ends the streams of a key at the heartbeat after it was revoked', async () => {
+    const id = await submit(tinySpec({ iterationsPerTask: 100_000 }));
+    const created = await fetch(`${base}/v1/keys`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'short-lived' }) });
+    assert.equal(created.status, 201);
+    const key = (await created.json()) as { id: string; key: string };
+    const s = await SseClient.connect(`${base}/v1/jobs/${id}/stream`, { authorization: `Bearer ${key.key}` });
+    await s.waitFor((e) => e.id === 1);
+    assert.equal((await fetch(`${base}/v1/keys/${key.id}`, { method: 'DELETE', headers: { authorization: auth } })).status, 200);
+    await s.waitForEnd(10_000);
+    assert.ok(!s.events.some((e) => e.event === 'job.cancelled'), 'ended by the revocation, not by the job');
+    assert.equal((await fetch(`${base}/v1/jobs/${id}/cancel`, { method: 'POST', headers: { authorization: auth } })).status, 200);
+  });
+
   it("answers 404 for another tenant's job, 401 without a key and 400 for a bad Last-Event-ID, in the API's error shape", async () => {
     const { items } = (await (await fetch(`${base}/v1/jobs?limit=1`, { headers: { authorization: auth } })).json()) as { items: { id: string }[] };
     const id = items[0].id;

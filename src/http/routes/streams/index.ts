@@ -1,6 +1,8 @@
 /** A job's live events as Server-Sent Events (GET /v1/jobs/:id/stream); the logic is JobStreamService's. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import type { ApiKeyService } from '../../../services/auth/api-key.service.js';
+import { ServiceError } from '../../../services/errors.js';
 import type { JobStreamService } from '../../../services/events/job-stream.service.js';
 import { errors } from '../../schemas.js';
 import { SseResponse } from '../../sse.js';
@@ -13,18 +15,34 @@ export const MAX_BUFFERED_BYTES = 1024 ** 2;
 
 export interface StreamRoutesOptions {
   streams: JobStreamService;
+  /** Keys are checked again at every heartbeat: the streams of a revoked key end. */
+  apiKeys: Pick<ApiKeyService, 'authenticate'>;
   /** Time between heartbeat comments on every open stream. */
   heartbeatMs: number;
 }
 
-const streamsRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = async (app, { streams, heartbeatMs }) => {
-  const open = new Set<SseResponse>();
-  // One timer for all streams: 500 streams need no 500 timers.
-  const heartbeat = setInterval(() => open.forEach((s) => s.comment('heartbeat')), heartbeatMs).unref();
+const streamsRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = async (app, { streams, apiKeys, heartbeatMs }) => {
+  /** Open streams and the Authorization header each was opened with. */
+  const open = new Map<SseResponse, string>();
+  // One timer for all streams: 500 streams need no 500 timers, and a key shared by many streams is
+  // looked up once per beat (the lookup is cached for API_KEY_CACHE_MS anyway).
+  const heartbeat = setInterval(() => {
+    const byKey = new Map<string, SseResponse[]>();
+    for (const [sse, authorization] of open) {
+      sse.comment('heartbeat');
+      byKey.set(authorization, [...(byKey.get(authorization) ?? []), sse]);
+    }
+    for (const [authorization, list] of byKey) {
+      apiKeys.authenticate(authorization).catch((err: unknown) => {
+        // Only a refused key ends its streams; a database that does not answer is no reason to.
+        if (err instanceof ServiceError && err.code === 'UNAUTHORIZED') list.forEach((sse) => sse.end());
+      });
+    }
+  }, heartbeatMs).unref();
   // Open streams would otherwise keep the server from closing; clients reconnect elsewhere.
   app.addHook('preClose', async () => {
     clearInterval(heartbeat);
-    open.forEach((s) => s.end());
+    open.forEach((_, sse) => sse.end());
   });
 
   app.get(
@@ -54,7 +72,7 @@ const streamsRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = async (app
       // From here on the response is ours: an error can no longer become an error body.
       reply.hijack();
       const sse = SseResponse.open(reply.raw, MAX_BUFFERED_BYTES);
-      open.add(sse);
+      open.set(sse, request.headers.authorization ?? '');
       const close = () => {
         open.delete(sse);
         stream.close();

@@ -33,4 +33,5 @@ Each event is \`id: <n>\\nevent: <type>\\ndata: <JSON>\`; every data object has 
 Ids number the job's stored events 1, 2, 3, ... in the order they happened, with no gaps, in every API process.
 Reconnect with \`Last-Event-ID\` (EventSource does it by itself) to get every event after that one exactly once,
 then the current progress, then live events. Without it the stream starts at event 1, so a finished job's stream
-replays its whole life and ends. A comment line (\`: heartbeat\`) is sent every STREAM_HEARTBEAT_MS (15 s).`;
+replays its whole life and ends. A comment line (\`: heartbeat\`) is sent every STREAM_HEARTBEAT_MS (15 s); the key is checked
+again then, and the stream ends once it has been revoked.`;
