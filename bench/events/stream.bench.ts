@@ -23,7 +23,8 @@ const RATE = Number(process.env.BENCH_RATE ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const OPEN_CONCURRENCY = 50;
 
-const svc = await startBenchService({ port: Number(process.env.BENCH_PORT ?? 3921), worker: false });
+// Thousands of stream requests with one key: no rate limit, and the 100 jobs must all be accepted.
+const svc = await startBenchService({ port: Number(process.env.BENCH_PORT ?? 3921), worker: false, env: { RATE_LIMIT_MAX: '0', MAX_ACTIVE_JOBS_PER_TENANT: '0' } });
 const { base } = svc;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
