@@ -5,7 +5,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { SpecError } from '../core/index.js';
+import { CodedError, SpecError } from '../core/index.js';
 import { ServiceError, type ServiceErrorCode } from '../services/errors.js';
 import type { ErrorCode } from './schemas.js';
 import { isDatabaseUnavailable } from './unavailable.js';
@@ -63,14 +63,13 @@ const FASTIFY_MESSAGES: Partial<Record<ErrorCode, string>> = {
 };
 
 /** A client error found by the HTTP layer itself (not by validation, the engine or a service). */
-export class RequestError extends Error {
+export class RequestError extends CodedError<ErrorCode> {
   constructor(
-    readonly code: ErrorCode,
+    code: ErrorCode,
     message: string,
     readonly statusCode = 400,
   ) {
-    super(message);
-    this.name = new.target.name;
+    super(code, message);
   }
 }
 

@@ -29,6 +29,8 @@ export interface JobRecord {
   name: string | null;
   metadata: Record<string, unknown> | null;
   spec: JobSpec;
+  /** SPEC_VERSION of the code that resolved and stored `spec` (checked again before training). */
+  specVersion: number;
   status: JobStatus;
   backend: string | null;
   tasksTotal: number;
@@ -192,21 +194,29 @@ export interface MetricPointInput {
   driftReg?: number;
 }
 
-/** What a training process reads and writes; never scoped to a tenant (workers serve all). */
+/**
+ * What a training attempt reads and writes; never scoped to a tenant (workers serve all).
+ *
+ * Fencing: `markRunning` hands the job to the attempt's `lease` (the queue's lock token for it,
+ * which the worker process knows too). Every later write names the lease and is refused in the
+ * same statement or transaction once another attempt has taken the job over (a worker that hung
+ * past its lock while the queue gave the job to another): it changes nothing and throws
+ * StaleAttemptError. A write refused for the job's status alone (cancelled meanwhile) is silent.
+ */
 export interface TrainingStore {
   load(jobId: string): Promise<{ job: JobRecord; checkpoint: Uint8Array | null } | null>;
   status(jobId: string): Promise<JobStatus | null>;
-  /** queued/running -> running (attempt counted, backend recorded). False when the job is no longer runnable. */
-  markRunning(jobId: string, backend: string, message: string): Promise<boolean>;
-  saveProgress(jobId: string, p: { task: number; iteration: number; etaMs: number; firstIteration: boolean }): Promise<void>;
-  addMetricPoints(jobId: string, points: MetricPointInput[]): Promise<void>;
-  completeTask(jobId: string, c: TaskCompletion): Promise<void>;
+  /** queued/running -> running, owned by `lease` (attempt counted, backend recorded). False when the job is no longer runnable. */
+  markRunning(jobId: string, lease: string, backend: string, message: string): Promise<boolean>;
+  saveProgress(jobId: string, lease: string, p: { task: number; iteration: number; etaMs: number; firstIteration: boolean }): Promise<void>;
+  addMetricPoints(jobId: string, lease: string, points: MetricPointInput[]): Promise<void>;
+  completeTask(jobId: string, lease: string, c: TaskCompletion): Promise<void>;
   /** running -> succeeded. */
-  succeed(jobId: string, result: JobResult): Promise<void>;
+  succeed(jobId: string, lease: string, result: JobResult): Promise<void>;
   /** running/queued -> failed with an error code. */
-  fail(jobId: string, error: JobError): Promise<void>;
+  fail(jobId: string, lease: string, error: JobError): Promise<void>;
   /** running -> queued (handed back for a retry or to another worker). */
-  requeue(jobId: string, message: string): Promise<void>;
+  requeue(jobId: string, lease: string, message: string): Promise<void>;
 }
 
 export type DatasetLoader = (name: JobSpec['benchmark']['dataset']) => Promise<RawDataset>;

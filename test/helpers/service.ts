@@ -4,7 +4,7 @@
  * "mnist", an app built with `buildApp`, and worker processes started as the real entry point.
  * `close()` removes all of it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -188,6 +188,15 @@ function withPort(url: string, port: number): string {
   const u = new URL(url);
   u.port = String(port);
   return u.toString();
+}
+
+/** Pids of the direct children of `pid` (a worker's sandboxed training processes). */
+export function childrenOf(pid: number): number[] {
+  try {
+    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map(Number).filter((n) => n > 0);
+  } catch {
+    return [];
+  }
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -13,6 +13,9 @@ import { PrismaJobRepository } from '../../src/infra/prisma/job.repository.js';
 import { PrismaTrainingRepository } from '../../src/infra/prisma/training.repository.js';
 import { createTestService, eventually, tinySpec, type TestService } from '../helpers/service.js';
 
+/** The attempt that writes (fencing: every training write names its lease). */
+const LEASE = 'attempt-1';
+
 interface Notification {
   j: string;
   t: string;
@@ -62,20 +65,20 @@ describe('job stream log (Postgres triggers)', () => {
   it('numbers a job life 1, 2, 3, ... and ends it with the final metrics', async () => {
     const id = await newJob();
     assert.deepEqual(await types(id), ['1 job.status'], 'the submission (one CTE statement) is event 1');
-    assert.ok(await training.markRunning(id, 'cpu', 'attempt 1'));
-    await training.addMetricPoints(id, [
+    assert.ok(await training.markRunning(id, LEASE, 'cpu', 'attempt 1'));
+    await training.addMetricPoints(id, LEASE, [
       { kind: 'loss', task: 0, iteration: 0, value: 0.7, taskLoss: 0.6, outputReg: 0.1, driftReg: 0 },
       { kind: 'validation', task: 0, iteration: 9, value: 0.5 },
     ]);
     // A resumed task records the same point again: no event.
-    await training.addMetricPoints(id, [{ kind: 'loss', task: 0, iteration: 0, value: 0.7 }]);
+    await training.addMetricPoints(id, LEASE, [{ kind: 'loss', task: 0, iteration: 0, value: 0.7 }]);
     for (const task of [0, 1]) {
-      await training.completeTask(id, {
+      await training.completeTask(id, LEASE, {
         task, completedTasks: task + 1, accuracies: task === 0 ? [0.9] : [0.8, 0.95], durationMs: 10, msPerIteration: 1,
         checkpoint: new Uint8Array([1]), exports: [], embedding: null,
       });
     }
-    await training.succeed(id, { averageAccuracy: 0.875, backwardTransfer: -0.1, forgetting: 0.1, taskInference: null });
+    await training.succeed(id, LEASE, { averageAccuracy: 0.875, backwardTransfer: -0.1, forgetting: 0.1, taskInference: null });
     assert.deepEqual(await types(id), [
       '1 job.status', '2 job.status', '3 job.loss', '4 job.validation', '5 job.task_completed', '6 job.task_completed', '7 job.status', '8 job.succeeded',
     ]);
@@ -128,9 +131,9 @@ describe('job stream log (Postgres triggers)', () => {
 
   it('announces progress of a running job without numbering it, and failures and cancels as final events', async () => {
     const failing = await newJob();
-    await training.markRunning(failing, 'cpu', 'attempt 1');
-    await training.saveProgress(failing, { task: 0, iteration: 5, etaMs: 1234, firstIteration: true });
-    await training.fail(failing, { code: 'DIVERGED', message: 'loss is NaN' });
+    await training.markRunning(failing, LEASE, 'cpu', 'attempt 1');
+    await training.saveProgress(failing, LEASE, { task: 0, iteration: 5, etaMs: 1234, firstIteration: true });
+    await training.fail(failing, LEASE, { code: 'DIVERGED', message: 'loss is NaN' });
     const failed = await log.after(failing, 0, 100);
     assert.deepEqual(failed.map((e) => e.type), ['job.status', 'job.status', 'job.status', 'job.failed']);
     assert.deepEqual(failed[3].data, { jobId: failing, error: { code: 'DIVERGED', message: 'loss is NaN' } });
@@ -147,11 +150,11 @@ describe('job stream log (Postgres triggers)', () => {
 
   it('leaves out the task results a continuation copies, and announces a large event without its data', async () => {
     const source = await newJob(1);
-    await training.markRunning(source, 'cpu', 'attempt 1');
+    await training.markRunning(source, LEASE, 'cpu', 'attempt 1');
     // Accuracies of 900 tasks: the succeeded event is too large for a NOTIFY payload.
     const accuracies = Array.from({ length: 900 }, (_, i) => i / 997);
-    await training.completeTask(source, { task: 0, completedTasks: 1, accuracies, durationMs: 1, msPerIteration: 1, checkpoint: new Uint8Array([1]), exports: [], embedding: null });
-    await training.succeed(source, { averageAccuracy: 0.5, backwardTransfer: null, forgetting: null, taskInference: null });
+    await training.completeTask(source, LEASE, { task: 0, completedTasks: 1, accuracies, durationMs: 1, msPerIteration: 1, checkpoint: new Uint8Array([1]), exports: [], embedding: null });
+    await training.succeed(source, LEASE, { averageAccuracy: 0.5, backwardTransfer: null, forgetting: null, taskInference: null });
     const big = await eventually(async () => heardFor(source).find((n) => n.t === 'job.succeeded'), 20, 5000);
     assert.equal(big.d, undefined);
     assert.equal(big.s, 5);

@@ -27,7 +27,8 @@ export function getRuntime(): Promise<Runtime> {
   runtime ??= (async () => {
     const config = loadEnv();
     const backend = await selectBackend(config.RETAIN_BACKEND as BackendChoice);
-    const options = { url: config.databaseUrl, schema: config.databaseSchema, poolSize: 2 };
+    // A transaction this process leaves idle (it hung) is ended when the queue gives its job to another worker.
+    const options = { url: config.databaseUrl, schema: config.databaseSchema, poolSize: 2, idleInTransactionTimeoutMs: config.LOCK_DURATION_MS };
     const pool = createPgPool(options);
     const db = createPrismaClient({ ...options, pool });
     const datasets = new Map<string, Promise<RawDataset>>();

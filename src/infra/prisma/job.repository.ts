@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { SpecError, taskCount } from '../../core/index.js';
+import { SPEC_VERSION, SpecError, taskCount } from '../../core/index.js';
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import { ServiceError } from '../../services/errors.js';
 import type {
@@ -34,10 +34,10 @@ function insertJob(job: NewJob, message: string): Prisma.Sql {
       SELECT id FROM datasets WHERE tenant_id = ${job.tenantId}::uuid
         AND id = ANY(string_to_array(${datasetIds.join(',')}, ',')::uuid[]) FOR KEY SHARE
     ), j AS (
-      INSERT INTO jobs (id, tenant_id, name, metadata, spec, status, idempotency_key, request_hash, tasks_total, iterations_per_task,
+      INSERT INTO jobs (id, tenant_id, name, metadata, spec, spec_version, status, idempotency_key, request_hash, tasks_total, iterations_per_task,
                         completed_tasks, continue_from, inherited_tasks, updated_at)
       SELECT ${randomUUID()}::uuid, ${job.tenantId}::uuid, ${job.name}, ${job.metadata === null ? null : JSON.stringify(job.metadata)}::jsonb,
-             ${JSON.stringify(job.spec)}::jsonb, 'queued', ${job.idempotencyKey}, ${job.requestHash},
+             ${JSON.stringify(job.spec)}::jsonb, ${SPEC_VERSION}, 'queued', ${job.idempotencyKey}, ${job.requestHash},
              ${taskCount(job.spec.benchmark)}, ${job.spec.training.iterationsPerTask}, ${inherited}, ${job.continueFrom?.jobId ?? null}::uuid, ${inherited}, now()
       WHERE (SELECT count(*) FROM d) = ${datasetIds.length}
       ON CONFLICT (tenant_id, idempotency_key) DO NOTHING

@@ -10,6 +10,7 @@ export function toJobRecord(row: Job): JobRecord {
     name: row.name,
     metadata: (row.metadata as Record<string, unknown> | null) ?? null,
     spec: row.spec as unknown as JobSpec,
+    specVersion: row.specVersion,
     status: row.status,
     backend: row.backend,
     tasksTotal: row.tasksTotal,
@@ -38,6 +39,7 @@ export interface RawJobRow {
   name: string | null;
   metadata: unknown;
   spec: unknown;
+  spec_version: number;
   status: JobRecord['status'];
   backend: string | null;
   tasks_total: number;
@@ -66,6 +68,7 @@ export function rawToJobRecord(r: RawJobRow): JobRecord {
     name: r.name,
     metadata: (r.metadata as Record<string, unknown> | null) ?? null,
     spec: r.spec as JobSpec,
+    specVersion: r.spec_version,
     status: r.status,
     backend: r.backend,
     tasksTotal: r.tasks_total,
