@@ -58,6 +58,18 @@ export const EnvSchema = Type.Object({
   PREDICT_CACHE_MODELS: int(64, 1, 'API: task models kept decoded in memory for predictions'),
   PREDICT_TIMEOUT_MS: int(30_000, 100, 'API: longest time one predict request may compute'),
   BLOB_CHUNK_BYTES: int(1024 ** 2, 1024, 'size of the chunks large bytes are stored in (Postgres refuses values over 1 GB)'),
+  STREAM_HEARTBEAT_MS: int(15_000, 100, 'API: time between heartbeat comments on open event streams'),
+  STREAM_PROGRESS_MS: int(1000, 0, 'API: at most one job.progress event per job this often on event streams (the latest is always sent)'),
+  WEBHOOK_QUEUE_NAME: Type.String({ default: 'retain-webhooks', minLength: 1, description: 'BullMQ queue of webhook deliveries' }),
+  WEBHOOK_ALLOWED_NETWORKS: Type.String({
+    default: '',
+    description: 'API and webhook worker: comma-separated addresses or CIDR networks webhooks may go to although they are not public (loopback, private, link-local)',
+  }),
+  WEBHOOK_TIMEOUT_MS: int(5000, 100, 'webhook worker: longest wait for a receiver to answer one delivery attempt'),
+  WEBHOOK_ATTEMPTS: int(10, 1, 'webhook worker: attempts per delivery before it is marked failed'),
+  WEBHOOK_BACKOFF_MS: int(10_000, 0, 'webhook worker: delay before the first retry (exponential backoff: 10 s, 20 s, 40 s, ...)'),
+  WEBHOOK_CONCURRENCY: int(16, 1, 'webhook worker: deliveries sent at once'),
+  WEBHOOK_SWEEP_MS: int(5000, 100, 'webhook worker: how often pending deliveries are looked for besides the NOTIFY that announces them'),
   DATASET_CACHE_DIR: Type.String({ default: '', description: 'workers: decoded copies of uploaded data sets, per SHA-256 and read options (default: <os tmpdir>/retain-dataset-cache)' }),
   DATASET_CACHE_MAX_BYTES: int(20 * 1024 ** 3, 0, 'workers: most bytes the data set cache keeps; the least recently used copies are deleted first'),
 });

@@ -7,7 +7,9 @@ import rateLimit, { type RateLimitPluginOptions } from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { hashKey, type ApiKeyService } from '../services/auth/api-key.service.js';
 import type { DatasetService } from '../services/datasets/dataset.service.js';
+import type { JobStreamService } from '../services/events/job-stream.service.js';
 import type { JobService } from '../services/jobs/job.service.js';
+import type { WebhookService } from '../services/webhooks/webhook.service.js';
 import type { PredictionService } from '../services/predictions/prediction.service.js';
 import { clientErrorHandler, errorHandler, installErrorHandlers, RequestError } from './error-handler.js';
 import { installJsonParser } from './json-body.js';
@@ -21,6 +23,9 @@ import keysRoutes from './routes/keys/index.js';
 import { ApiKeyResource } from './routes/keys/schemas.js';
 import { JobResource } from './routes/jobs/schemas.js';
 import predictionsRoutes from './routes/predictions/index.js';
+import streamsRoutes from './routes/streams/index.js';
+import webhooksRoutes from './routes/webhooks/index.js';
+import { WebhookResource } from './routes/webhooks/schemas.js';
 import tasksRoutes from './routes/tasks/index.js';
 import uiRoutes from './routes/ui/index.js';
 import { ErrorResponse } from './schemas.js';
@@ -28,12 +33,16 @@ import { addSharedSchema, validatorCompiler } from './validation.js';
 
 export interface AppDeps {
   jobs: JobService;
+  streams: JobStreamService;
+  webhooks: WebhookService;
   datasets: DatasetService;
   predictions: PredictionService;
   apiKeys: ApiKeyService;
   readiness: ReadinessChecks;
   logger?: FastifyServerOptions['logger'];
   bodyLimit?: number;
+  /** Time between heartbeats on event streams (default 15 s). */
+  streamHeartbeatMs?: number;
   /** Serve the Swagger UI at /docs (the OpenAPI generator turns it off). */
   docsUi?: boolean;
   /** Origins whose browser pages may call the API (CORS); none when empty or absent. */
@@ -42,7 +51,7 @@ export interface AppDeps {
   rateLimit?: { max: number; windowMs: number; redis: RateLimitPluginOptions['redis'] };
 }
 
-const sharedSchemas = [ErrorResponse, JobResource, DatasetResource, ApiKeyResource];
+const sharedSchemas = [ErrorResponse, JobResource, DatasetResource, ApiKeyResource, WebhookResource];
 sharedSchemas.forEach(addSharedSchema);
 
 /**
@@ -104,10 +113,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     v1.addHook('onRequest', v1.authenticate);
     if (deps.rateLimit?.max) await v1.register(rateLimit, rateLimitOptions(deps.rateLimit));
     await v1.register(jobsRoutes, { jobs: deps.jobs });
+    await v1.register(streamsRoutes, { streams: deps.streams, apiKeys: deps.apiKeys, heartbeatMs: deps.streamHeartbeatMs ?? 15_000 });
     await v1.register(tasksRoutes, { jobs: deps.jobs });
     await v1.register(datasetsRoutes, { datasets: deps.datasets });
     await v1.register(predictionsRoutes, { predictions: deps.predictions });
     await v1.register(keysRoutes, { apiKeys: deps.apiKeys });
+    await v1.register(webhooksRoutes, { webhooks: deps.webhooks });
   });
   return app;
 }

@@ -16,6 +16,12 @@ import { PredictionService } from '../services/predictions/prediction.service.js
 import { SharpImageDecoder } from '../infra/predictions/sharp-image-decoder.js';
 import { ThreadPredictor } from '../infra/predictions/thread-predictor.js';
 import { JobService } from '../services/jobs/job.service.js';
+import { PgJobEventHub } from '../infra/events/pg-event-hub.js';
+import { PrismaJobEventLog } from '../infra/prisma/job-stream.repository.js';
+import { JobStreamService } from '../services/events/job-stream.service.js';
+import { PrismaWebhookRepository } from '../infra/prisma/webhook.repository.js';
+import { parseNetworks, WebhookAddressPolicy } from '../infra/webhooks/address-policy.js';
+import { WebhookService } from '../services/webhooks/webhook.service.js';
 import type { AppDeps } from './app.js';
 
 export interface ApiContext {
@@ -42,6 +48,10 @@ export function createApiContext(config: Config, onError: (err: Error) => void =
   const datasetRepository = new PrismaDatasetRepository(db, pool, config.BLOB_CHUNK_BYTES);
   const jobRepository = new PrismaJobRepository(db);
   const jobs = new JobService(jobRepository, queue, datasetRepository, config.MAX_ACTIVE_JOBS_PER_TENANT);
+  // One LISTEN connection per API process, shared by all its streams.
+  const hub = new PgJobEventHub({ url: config.databaseUrl, schema: config.databaseSchema, progressIntervalMs: config.STREAM_PROGRESS_MS, onError });
+  const streams = new JobStreamService(jobRepository, new PrismaJobEventLog(db), hub);
+  const webhooks = new WebhookService(new PrismaWebhookRepository(db), new WebhookAddressPolicy(parseNetworks(config.WEBHOOK_ALLOWED_NETWORKS)));
   const predictor = new ThreadPredictor({ backend: config.PREDICT_BACKEND, cacheModels: config.PREDICT_CACHE_MODELS, timeoutMs: config.PREDICT_TIMEOUT_MS });
   const predictions = new PredictionService(jobRepository, predictor, new SharpImageDecoder());
   const inspector = new ThreadDatasetInspector({ concurrency: config.DATASET_INSPECT_CONCURRENCY, timeoutMs: config.DATASET_INSPECT_TIMEOUT_MS });
@@ -54,10 +64,13 @@ export function createApiContext(config: Config, onError: (err: Error) => void =
   return {
     deps: {
       jobs,
+      streams,
+      webhooks,
       datasets,
       predictions,
       apiKeys,
       bodyLimit: config.API_RATE_BODY_LIMIT,
+      streamHeartbeatMs: config.STREAM_HEARTBEAT_MS,
       corsOrigins: config.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
       ...(limiter ? { rateLimit: { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS, redis: limiter } } : {}),
       readiness: {
@@ -71,11 +84,13 @@ export function createApiContext(config: Config, onError: (err: Error) => void =
     },
     queue,
     warm: () => {
+      hub.start();
       inspector.warm();
       predictor.warm();
     },
     async close() {
       await queue.close().catch(() => {});
+      await hub.close();
       limiter?.disconnect();
       await predictor.close();
       await inspector.close();

@@ -31,7 +31,18 @@ const SERVICE_STATUS: Record<ServiceErrorCode, number> = {
   INVALID_INPUT: 400,
   API_KEY_NOT_FOUND: 404,
   TOO_MANY_ACTIVE_JOBS: 429,
+  INVALID_EVENT_ID: 400,
+  WEBHOOK_NOT_FOUND: 404,
+  INVALID_WEBHOOK_URL: 400,
+  WEBHOOK_LIMIT_REACHED: 409,
 };
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Code of a body validation error on this route (default INVALID_SPEC: most bodies are job specs). */
+    bodyErrorCode?: ErrorCode;
+  }
+}
 
 /** Fastify's own client errors, renamed into our codes. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -79,11 +90,14 @@ const DATABASE_UNAVAILABLE = {
 const INTERNAL = { status: 500, body: body('INTERNAL', 'internal error; it has been logged (retry, and report it if it persists)') };
 
 /** Status and body for an error. Only our own messages and Fastify's reports on the request reach clients. */
-function describe(err: FastifyError & { validationContext?: string }, opts: { bodyLimit: number }): { status: number; body: ErrorBody; retryAfter?: number } {
+function describe(
+  err: FastifyError & { validationContext?: string },
+  opts: { bodyLimit: number; bodyErrorCode: ErrorCode },
+): { status: number; body: ErrorBody; retryAfter?: number } {
   if (err.validation) {
     const part = err.validationContext ?? 'body';
     const { field, message } = describeValidationError(err.validation as never, part);
-    return { status: 400, body: body(part === 'body' ? 'INVALID_SPEC' : 'INVALID_REQUEST', message, field) };
+    return { status: 400, body: body(part === 'body' ? opts.bodyErrorCode : 'INVALID_REQUEST', message, field) };
   }
   if (err instanceof SpecError) return { status: 400, body: body('INVALID_SPEC', err.message, err.field) };
   if (err instanceof ServiceError) return { status: SERVICE_STATUS[err.code], body: body(err.code, err.message) };
@@ -107,7 +121,8 @@ export function errorHandler(opts: { bodyLimit: number }) {
   return (err: FastifyError & { validationContext?: string }, request: FastifyRequest, reply: FastifyReply) => {
     let answer: { status: number; body: ErrorBody; retryAfter?: number };
     try {
-      answer = describe(err, opts);
+      // Most bodies are job specs; a route whose body is something else says so in its config.
+      answer = describe(err, { ...opts, bodyErrorCode: request.routeOptions?.config?.bodyErrorCode ?? 'INVALID_SPEC' });
     } catch (failure) {
       // E.g. a value too deep or circular to print: Fastify would answer in its own shape, with the raw message.
       request.log.error({ err }, 'request failed');

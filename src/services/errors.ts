@@ -33,7 +33,13 @@ export type ServiceErrorCode =
   /** No API key with this id belongs to the caller's tenant. */
   | 'API_KEY_NOT_FOUND'
   /** The tenant already has as many queued and running jobs as allowed (MAX_ACTIVE_JOBS_PER_TENANT). */
-  | 'TOO_MANY_ACTIVE_JOBS';
+  | 'TOO_MANY_ACTIVE_JOBS'
+  /** A stream's Last-Event-ID that is no event of the job. */
+  | 'INVALID_EVENT_ID'
+  | 'WEBHOOK_NOT_FOUND'
+  /** A webhook URL that is malformed or resolves to an address deliveries may not go to. */
+  | 'INVALID_WEBHOOK_URL'
+  | 'WEBHOOK_LIMIT_REACHED';
 
 /** `cause` is for the log (driver messages, hosts); clients see only `message`. */
 export class ServiceError extends CodedError<ServiceErrorCode> {}
