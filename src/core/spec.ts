@@ -8,8 +8,9 @@
  * (Fastify validates requests with them) and checks values without any I/O.
  */
 import { Type, type Static, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import { EngineError, SpecError } from './errors.js';
+import { describeViolation, unionMemberFor } from './schema-errors.js';
 import { resNetShapes } from './target-network/resnet.js';
 import { zenkeNetShapes } from './target-network/zenke-net.js';
 
@@ -21,6 +22,20 @@ export const SAMPLE_DTYPES = ['uint8', 'float32'] as const;
 export const TARGET_KINDS = ['mlp', 'zenkenet', 'resnet'] as const;
 export const TARGET_ACTIVATIONS = ['relu', 'sigmoid'] as const;
 export const HNET_ACTIVATIONS = ['elu', 'relu', 'sigmoid'] as const;
+
+/**
+ * Version of the resolved spec's shape, stored with every job (jobs.spec_version). Bump it when a
+ * change to `JobSpecSchema` or `resolveSpec` changes what a stored spec means: workers refuse a
+ * spec of a version they do not know (`checkStoredSpec`) rather than guess at it, and bring the
+ * older versions they do know up to this one (`upgradeStoredSpec`).
+ *
+ * 1: MLP targets only (no `network.kind`). 2: convolutional targets, `network.kind`, `channels`,
+ * `n`, `k` and `dropout`; a version 1 spec reads as the MLP it trained.
+ */
+export const SPEC_VERSION = 2;
+
+/** The oldest stored spec version `upgradeStoredSpec` still brings up to `SPEC_VERSION`. */
+export const OLDEST_SPEC_VERSION = 1;
 
 /** Classes in each supported data set. */
 export const DATASET_CLASSES: Record<(typeof DATASETS)[number], number> = { mnist: 10, 'fashion-mnist': 10 };
@@ -323,41 +338,22 @@ function merge<T>(base: T, over: unknown): T {
   return out as T;
 }
 
-/** A JSON pointer below `prefix` as a field name: "/benchmark/tasks/1/classes" -> "benchmark.tasks[1].classes". */
-function fieldName(prefix: string, pointer: string): string {
-  const parts = `${prefix}${pointer}`.split('/').filter(Boolean);
-  if (parts.length === 0) return 'spec';
-  return parts.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
-}
-
 /**
- * Turns TypeBox's first error into a `SpecError` naming the field and what is allowed. When a
- * union fails on a value of one member's type (a list of tasks, a number out of range), the error
- * comes from inside that member, so it names e.g. `benchmark.tasks[1].dataset` rather than the
- * whole list, and gives the number's range.
+ * Turns TypeBox's first error into a `SpecError` naming the field and what is allowed (worded by
+ * schema-errors.ts, as request validation is). When a union fails on a value meant for one of
+ * its members (a list of tasks), the error comes from inside that member, so it names e.g.
+ * `benchmark.tasks[1].dataset` rather than the whole list.
  */
 function checkAgainst(schema: TSchema, value: unknown, prefix = ''): void {
   const error = Value.Errors(schema, value).First();
   if (!error) return;
-  const s = error.schema as TSchema;
-  if (s.anyOf && error.value !== null && (typeof error.value === 'object' || typeof error.value === 'number')) {
-    const types = Array.isArray(error.value) ? ['array'] : typeof error.value === 'number' ? ['integer', 'number'] : ['object'];
-    const member = (s.anyOf as TSchema[]).find((m) => types.includes(m.type));
-    if (member) checkAgainst(member, error.value, `${prefix}${error.path}`);
-  }
-  const field = fieldName(prefix, error.path);
-  let allowed = error.message;
-  if (s.anyOf) {
-    const literals = (s.anyOf as TSchema[]).map((o) => (o.const !== undefined ? JSON.stringify(o.const) : o.type));
-    allowed = `must be one of ${literals.join(', ')}`;
-  } else if (s.type === 'integer' || s.type === 'number') {
-    const kind = s.type === 'integer' ? 'an integer' : 'a number';
-    allowed = `must be ${kind} between ${s.minimum} and ${s.maximum}`;
-  } else if (error.message.includes('Unexpected property')) {
-    allowed = 'unknown field (remove it)';
-  }
-  const got = error.value === undefined ? '' : ` (got ${JSON.stringify(error.value)?.slice(0, 60)})`;
-  throw new SpecError(field, `${allowed}${got}`);
+  const pointer = `${prefix}${error.path}`;
+  const member = error.type === ValueErrorType.Union ? unionMemberFor(error.schema, error.value) : undefined;
+  if (member) checkAgainst(member.schema as TSchema, error.value, pointer);
+  const kind =
+    error.type === ValueErrorType.ObjectAdditionalProperties ? 'unknown-field' : error.type === ValueErrorType.ObjectRequiredProperty ? 'missing-field' : 'value';
+  const { field, problem } = describeViolation({ pointer, kind, schema: error.schema, value: error.value, fallback: error.message });
+  throw new SpecError(field || 'spec', problem);
 }
 
 /** Finds the first property the schema does not declare, for a message clearer than TypeBox's. */
@@ -462,9 +458,11 @@ export function parameterCounts(spec: JobSpec): { target: number; hypernetwork: 
  * Checks the network against its kind and the data: fields of other kinds left unset (as sent),
  * images for convolutional kinds, big enough for the blocks. Throws `SpecError`.
  */
-function checkNetwork(spec: JobSpec, user: JobSpecInput): void {
+function checkNetwork(spec: JobSpec): void {
   const net = spec.network;
-  const sent = user.network ?? {};
+  // Fields of another kind keep their defaults (null, dropout 0) unless the user set them: a
+  // resolved spec, stored or new, shows what was sent.
+  const sent = net;
   const only = (field: keyof JobSpec['network'], kind: TargetKind, set: boolean) => {
     if (set && net.kind !== kind) throw new SpecError(`network.${field}`, `applies to network kind "${kind}" only (this network is "${net.kind}"); leave it out`);
   };
@@ -545,8 +543,25 @@ export function resolveSpec(input: unknown, context: ResolveContext = {}): JobSp
   else if (typeof b.tasks !== 'number') {
     throw new SpecError('benchmark.tasks', `kind "${kind}" takes a number of tasks; a list of data sets needs kind "datasets"`);
   } else b.datasets = null;
-  checkAgainst(JobSpecSchema, spec);
+  checkResolved(spec);
+  if (b.kind === 'datasets') checkDatasetSplits(b, context.datasets!);
+  return spec;
+}
 
+/**
+ * The checks every resolved spec passes: each field against `JobSpecSchema`, then the combinations
+ * (all but those that need the uploaded data sets' facts). Throws `SpecError`.
+ */
+function checkResolved(value: unknown): asserts value is JobSpec {
+  checkAgainst(JobSpecSchema, value);
+  const spec = value as JobSpec;
+  const b = spec.benchmark;
+  if ((b.kind === 'datasets') !== Array.isArray(b.tasks)) {
+    throw new SpecError('benchmark.tasks', `kind "${b.kind}" takes ${b.kind === 'datasets' ? 'a list of tasks' : 'a number of tasks'}`);
+  }
+  datasetTasks(b).forEach((task, i) => {
+    if (!b.datasets?.[task.dataset]) throw new SpecError(`benchmark.tasks[${i}].dataset`, `data set ${task.dataset} is missing from benchmark.datasets`);
+  });
   if (b.kind === 'split' && taskCount(b) * b.classesPerTask > DATASET_CLASSES[b.dataset]) {
     const classes = DATASET_CLASSES[b.dataset];
     const tasks = taskCount(b);
@@ -558,7 +573,7 @@ export function resolveSpec(input: unknown, context: ResolveContext = {}): JobSp
   if (b.augment && b.padTo32) {
     throw new SpecError('benchmark.augment', 'random-crop augmentation works on 28x28 inputs; set padTo32 to false or augment to false');
   }
-  checkNetwork(spec, user);
+  checkNetwork(spec);
   const counts = parameterCounts(spec);
   const total = counts.target + counts.hypernetwork;
   if (total > LIMITS.parameters) {
@@ -570,8 +585,30 @@ export function resolveSpec(input: unknown, context: ResolveContext = {}): JobSp
   if (b.trainLimit !== null && b.trainLimit <= b.validationSize) {
     throw new SpecError('benchmark.trainLimit', `must be larger than benchmark.validationSize (${b.validationSize}) so some samples are left for training`);
   }
-  if (b.kind === 'datasets') checkDatasetSplits(b, context.datasets!);
-  return spec;
+}
+
+/**
+ * The spec of a stored job, checked again before a worker trains on it: it must be of a version
+ * from `OLDEST_SPEC_VERSION` to `SPEC_VERSION` (older ones are upgraded, see `upgradeStoredSpec`)
+ * and then pass every check a resolved spec passes. Throws EngineError INVALID_STORED_SPEC saying
+ * why, so that such a job fails with a clear error instead of training on something today's code
+ * would never have accepted. Returns the spec as of `SPEC_VERSION`.
+ */
+export function checkStoredSpec(stored: unknown, version: number): JobSpec {
+  if (!Number.isInteger(version) || version < OLDEST_SPEC_VERSION || version > SPEC_VERSION) {
+    throw new EngineError(
+      'INVALID_STORED_SPEC',
+      `the job's spec was stored as version ${version} and this worker reads version ${SPEC_VERSION} (and upgrades versions from ${OLDEST_SPEC_VERSION}); run a worker of the release that stored it, or submit the job again`,
+    );
+  }
+  const value: unknown = stored !== null && typeof stored === 'object' ? upgradeStoredSpec(stored as JobSpec, version) : stored;
+  try {
+    checkResolved(value);
+  } catch (err) {
+    if (!(err instanceof SpecError)) throw err;
+    throw new EngineError('INVALID_STORED_SPEC', `the job's stored spec no longer passes validation (${err.message}); submit the job again`);
+  }
+  return value;
 }
 
 /**
@@ -631,13 +668,15 @@ function checkDatasetSplits(b: JobSpec['benchmark'], known: ReadonlyMap<string, 
 }
 
 /**
- * A resolved spec stored earlier (database rows, checkpoints) brought up to the current schema:
- * fields added since get the values that keep its meaning. Convolutional targets added
- * `network.kind`, `channels`, `n`, `k` and `dropout`; a spec without them trained an MLP.
- * Current specs come back unchanged.
+ * A resolved spec stored earlier (database rows, checkpoints) as spec version `version`, brought
+ * up to `SPEC_VERSION`: fields added since get the values that keep its meaning. Version 2
+ * (convolutional targets) added `network.kind`, `channels`, `n`, `k` and `dropout`; a version 1
+ * spec trained an MLP. Specs of `SPEC_VERSION` (or already upgraded) come back unchanged, and so
+ * do versions this code does not know, which `checkStoredSpec` refuses.
  */
-export function upgradeStoredSpec(spec: JobSpec): JobSpec {
-  const network = spec.network as Partial<JobSpec['network']>;
+export function upgradeStoredSpec(spec: JobSpec, version: number): JobSpec {
+  if (version !== 1) return spec;
+  const network = (spec.network ?? {}) as Partial<JobSpec['network']>;
   if (network.kind !== undefined) return spec;
   return { ...spec, network: { ...NETWORK_DEFAULTS.mlp, ...network } };
 }

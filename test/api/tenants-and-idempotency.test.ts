@@ -22,8 +22,8 @@ describe('tenant isolation', () => {
     jobId = res.json().id;
     // Pretend a worker trained task 0 so that the artifact routes have something to hide.
     const store = new PrismaTrainingRepository(svc.db, svc.pool);
-    await store.markRunning(jobId, 'wasm', 'test');
-    await store.completeTask(jobId, {
+    await store.markRunning(jobId, 'test-lease', 'wasm', 'test');
+    await store.completeTask(jobId, 'test-lease', {
       task: 0,
       completedTasks: 1,
       accuracies: [0.9],

@@ -3,7 +3,7 @@
  * prisma/schema.prisma describes, and the runner must keep Prisma's bookkeeping.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -22,6 +22,8 @@ interface Field {
   optional: boolean;
   list: boolean;
   uuid: boolean;
+  /** @db.Json: json rather than Prisma's default jsonb. */
+  json: boolean;
 }
 interface Model {
   name: string;
@@ -59,6 +61,7 @@ function parseSchema(text: string): { models: Model[]; enums: Record<string, str
           optional: ftype.endsWith('?'),
           list: ftype.endsWith('[]'),
           uuid: line.includes('@db.Uuid'),
+          json: line.includes('@db.Json'),
         });
         if (/@unique\b/.test(line)) model.uniques.push([fname]);
       }
@@ -134,7 +137,7 @@ describe('migrations', () => {
           assert.equal(c.is_nullable, 'YES', `${where}: Prisma creates scalar lists nullable`);
         } else {
           if (f.type.startsWith('enum:')) assert.equal(c.udt_name, f.type.slice(5), where);
-          else assert.equal(c.data_type, f.uuid ? 'uuid' : PG_TYPE[f.type], where);
+          else assert.equal(c.data_type, f.uuid ? 'uuid' : f.json ? 'json' : PG_TYPE[f.type], where);
           assert.equal(c.is_nullable, f.optional ? 'YES' : 'NO', where);
         }
       }
@@ -164,6 +167,7 @@ describe('migrations', () => {
     db = createPrismaClient({ url: URL, schema, poolSize: 1 });
     const tenant = await db.tenant.create({ data: { name: 't' } });
     await db.apiKey.create({ data: { tenantId: tenant.id, prefix: 'rk_x', hash: 'h' } });
+    await db.webhook.create({ data: { id: randomUUID(), tenantId: tenant.id, url: 'https://example.com/hook', events: ['job.status'], secret: 'whsec_AA==' } });
     const job = await db.job.create({ data: { tenantId: tenant.id, spec: { a: 1 }, tasksTotal: 2, iterationsPerTask: 3, metadata: { k: 'v' }, idempotencyKey: 'i' } });
     await db.jobEvent.create({ data: { jobId: job.id, status: 'queued' } });
     await db.taskResult.create({ data: { jobId: job.id, task: 0, accuracies: [0.5, 0.25], durationMs: 1.5, msPerIteration: 2 } });
@@ -173,7 +177,7 @@ describe('migrations', () => {
     await db.taskArtifact.create({ data: { jobId: job.id, task: 0, mask: null, modelJson: { m: 1 }, weights: new Uint8Array([4]), weightsFileName: 'weights.bin' } });
     const full = await db.job.findUniqueOrThrow({
       where: { id: job.id },
-      include: { tenant: { include: { apiKeys: true } }, events: true, taskResults: true, metricPoints: true, checkpoint: true, embeddings: true, artifacts: true },
+      include: { tenant: { include: { apiKeys: true } }, events: true, taskResults: true, metricPoints: true, checkpoint: true, embeddings: true, artifacts: true, streamEvents: true },
     });
     assert.equal(full.tenant.apiKeys.length, 1);
     assert.deepEqual(full.taskResults[0].accuracies, [0.5, 0.25]);
@@ -182,8 +186,14 @@ describe('migrations', () => {
     assert.deepEqual(full.embeddings[0].values, [0.125, -1]);
     assert.equal(full.artifacts[0].mask, null);
     assert.equal(full.status, 'queued');
+    // Written by triggers: the status event, the task result and the two points (see job-stream-log.test.ts).
+    assert.deepEqual(full.streamEvents.map((e) => e.seq), [1, 2, 3, 4]);
+    assert.equal(full.streamSeq, 4);
+    const [delivery] = await db.webhookDelivery.findMany({ include: { webhook: true } });
+    assert.deepEqual([delivery.eventSeq, delivery.eventType, delivery.status, (delivery.payload as { type: string }).type], [1, 'job.status', 'pending', 'job.status']);
     await assert.rejects(db.job.create({ data: { tenantId: tenant.id, spec: {}, tasksTotal: 1, iterationsPerTask: 1, idempotencyKey: 'i' } }), /Unique constraint/);
     await db.tenant.delete({ where: { id: tenant.id } });
     assert.equal(await db.taskArtifact.count(), 0, 'deleting a tenant cascades');
+    assert.equal(await db.webhookDelivery.count(), 0);
   });
 });

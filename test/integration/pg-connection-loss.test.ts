@@ -32,9 +32,9 @@ describe('a broken Postgres connection during repository work', () => {
     const auth = await svc.auth('acme');
     const jobId = (await svc.app.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: auth }, payload: tinySpec() })).json().id;
     const store = new PrismaTrainingRepository(svc.db, svc.pool);
-    await store.markRunning(jobId, 'wasm', 'test');
+    await store.markRunning(jobId, 'test-lease', 'wasm', 'test');
     const completion = (checkpoint: Uint8Array) => ({ task: 0, completedTasks: 1, accuracies: [0.5], durationMs: 1, msPerIteration: 1, checkpoint, embedding: null, exports: [] });
-    const write = store.completeTask(jobId, completion(new Uint8Array(64 * 1024 * 1024)));
+    const write = store.completeTask(jobId, 'test-lease', completion(new Uint8Array(64 * 1024 * 1024)));
     // Terminate the connection while it sends the 64 MB checkpoint (or right after, if it was quicker).
     const victim = await eventually(
       async () => (await svc.pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE query LIKE 'INSERT INTO checkpoints%' AND pid <> pg_backend_pid()`)).rows[0]?.pid,
@@ -46,7 +46,7 @@ describe('a broken Postgres connection during repository work', () => {
       () => {},
       (err: Error) => assert.match(err.message, /terminat|Connection|closed/i),
     );
-    await store.completeTask(jobId, completion(new Uint8Array(1024)));
+    await store.completeTask(jobId, 'test-lease', completion(new Uint8Array(1024)));
     const row = await svc.pool.query<{ n: number }>('SELECT length(data) AS n FROM checkpoints WHERE job_id = $1', [jobId]);
     assert.equal(row.rows[0].n, 1024);
   });

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ContinualTask, SampleSource } from '../data/types.js';
+import { normalizedEntropy } from '../inference/entropy.js';
 import type { Learner } from '../methods/learner.js';
 import type { TaskInferenceResult } from './types.js';
 
@@ -64,8 +65,9 @@ export function evaluate(learner: Learner, task: ContinualTask, source: SampleSo
 
 /**
  * Task-agnostic inference by entropy (method section 7.2): every test sample goes through the
- * target under every task's weights; the task whose softmax has the lowest entropy wins, and its
- * argmax class, mapped to a global label, is the prediction.
+ * target under every task's weights; the task whose softmax has the lowest entropy wins (divided
+ * by ln K, so tasks of different class counts compare fairly: `normalizedEntropy`), and its argmax
+ * class, mapped to a global label, is the prediction.
  */
 export function inferTasksByEntropy(learner: Learner, tasks: ContinualTask[]): TaskInferenceResult {
   const weights = tasks.map((t) => learner.taskWeights(t.index));
@@ -80,7 +82,7 @@ export function inferTasksByEntropy(learner: Learner, tasks: ContinualTask[]): T
         labels.set(y as Int32Array, start);
         const logits = ownLogits(all, candidate);
         const logP = tf.logSoftmax(logits);
-        const entropy = tf.neg(tf.sum(tf.mul(tf.exp(logP), logP), 1)).dataSync();
+        const entropy = normalizedEntropy(logP).dataSync();
         const cls = tf.argMax(logits, 1).dataSync();
         for (let i = 0; i < entropy.length; i++) {
           if (entropy[i] < bestEntropy[start + i]) {

@@ -8,10 +8,12 @@
  *
  * Without a task id, the task is inferred per input by lowest softmax entropy, the way the engine
  * evaluates task-agnostic inference (method section 7.2, `inferTasksByEntropy`): the same
- * operations (logSoftmax, then -sum(exp(logP) * logP)), and ties go to the earlier task.
+ * operations (logSoftmax, then -sum(exp(logP) * logP) / ln K for a task of K classes, see
+ * `normalizedEntropy`), and ties go to the earlier task.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { EngineError } from '../errors.js';
+import { normalizedEntropy } from './entropy.js';
 
 const ACTIVATIONS: Record<string, (x: tf.Tensor) => tf.Tensor> = {
   relu: (x) => tf.relu(x),
@@ -151,7 +153,7 @@ export interface Prediction {
   class: number;
   /** Softmax of that task's logits. */
   probabilities: number[];
-  /** Softmax entropy of every task's output (index = position in `models`); only when the task was inferred. */
+  /** Normalised softmax entropy (entropy / ln K) of every task's output (index = position in `models`); only when the task was inferred. */
   entropies: number[] | null;
 }
 
@@ -176,7 +178,7 @@ export function predict(models: TaskModel[], inputs: Float32Array, n: number, ta
     }
     const entropies = models.map((m) => {
       const logP = tf.logSoftmax(m.logits(x));
-      return { logP, entropy: tf.neg(tf.sum(tf.mul(tf.exp(logP), logP), 1)).dataSync() };
+      return { logP, entropy: normalizedEntropy(logP).dataSync() };
     });
     const best = Array.from({ length: n }, (_, i) => {
       let k = 0;

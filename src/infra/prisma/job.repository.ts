@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { SpecError, taskCount } from '../../core/index.js';
+import { SPEC_VERSION, SpecError, taskCount } from '../../core/index.js';
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import { ServiceError } from '../../services/errors.js';
 import type {
@@ -34,10 +34,10 @@ function insertJob(job: NewJob, message: string): Prisma.Sql {
       SELECT id FROM datasets WHERE tenant_id = ${job.tenantId}::uuid
         AND id = ANY(string_to_array(${datasetIds.join(',')}, ',')::uuid[]) FOR KEY SHARE
     ), j AS (
-      INSERT INTO jobs (id, tenant_id, name, metadata, spec, status, idempotency_key, request_hash, tasks_total, iterations_per_task,
+      INSERT INTO jobs (id, tenant_id, name, metadata, spec, spec_version, status, idempotency_key, request_hash, tasks_total, iterations_per_task,
                         completed_tasks, continue_from, inherited_tasks, updated_at)
       SELECT ${randomUUID()}::uuid, ${job.tenantId}::uuid, ${job.name}, ${job.metadata === null ? null : JSON.stringify(job.metadata)}::jsonb,
-             ${JSON.stringify(job.spec)}::jsonb, 'queued', ${job.idempotencyKey}, ${job.requestHash},
+             ${JSON.stringify(job.spec)}::jsonb, ${SPEC_VERSION}, 'queued', ${job.idempotencyKey}, ${job.requestHash},
              ${taskCount(job.spec.benchmark)}, ${job.spec.training.iterationsPerTask}, ${inherited}, ${job.continueFrom?.jobId ?? null}::uuid, ${inherited}, now()
       WHERE (SELECT count(*) FROM d) = ${datasetIds.length}
       ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
@@ -48,15 +48,35 @@ function insertJob(job: NewJob, message: string): Prisma.Sql {
     SELECT * FROM j`;
 }
 
+/**
+ * Throws TOO_MANY_ACTIVE_JOBS when the tenant already has `max` queued or running jobs. Locks the
+ * tenant's row first (NO KEY UPDATE: the jobs' foreign-key checks still pass), so the tenant's
+ * submissions take turns and each counts the jobs the previous one inserted.
+ */
+async function checkActiveJobs(tx: Prisma.TransactionClient, tenantId: string, max: number): Promise<void> {
+  await tx.$queryRaw`SELECT id FROM tenants WHERE id = ${tenantId}::uuid FOR NO KEY UPDATE`;
+  const [{ n }] = await tx.$queryRaw<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM jobs WHERE tenant_id = ${tenantId}::uuid AND status IN ('queued', 'running')`;
+  if (n >= max) {
+    throw new ServiceError('TOO_MANY_ACTIVE_JOBS', `you have ${n} queued or running jobs, the most allowed; submit again when one has finished (or cancel one)`);
+  }
+}
+
 export class PrismaJobRepository implements JobRepository {
   constructor(private readonly db: PrismaClient) {}
 
   async create(job: NewJob): Promise<{ job: JobRecord; created: boolean; requestHash: string | null }> {
     if (job.continueFrom) return this.createContinuation(job, job.continueFrom);
     try {
-      // One statement (one round trip): submission is the API's hottest write. ON CONFLICT leaves
-      // a concurrent twin with the same idempotency key alone, and the caller then reads the winner.
-      const rows = await this.db.$queryRaw<RawJobRow[]>(insertJob(job, 'submitted'));
+      // One statement (one round trip) without a cap: submission is the API's hottest write. ON
+      // CONFLICT leaves a concurrent twin with the same idempotency key alone, and the caller then
+      // reads the winner.
+      const rows = job.maxActiveJobs
+        ? await this.db.$transaction(async (tx) => {
+            await checkActiveJobs(tx, job.tenantId, job.maxActiveJobs!);
+            return tx.$queryRaw<RawJobRow[]>(insertJob(job, 'submitted'));
+          })
+        : await this.db.$queryRaw<RawJobRow[]>(insertJob(job, 'submitted'));
       if (rows.length === 1) return { job: rawToJobRecord(rows[0]), created: true, requestHash: job.requestHash };
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
@@ -79,6 +99,7 @@ export class PrismaJobRepository implements JobRepository {
    */
   private async createContinuation(job: NewJob, from: { jobId: string; inheritedTasks: number }) {
     const rows = await this.db.$transaction(async (tx) => {
+      if (job.maxActiveJobs) await checkActiveJobs(tx, job.tenantId, job.maxActiveJobs);
       const source = await tx.$queryRaw<{ id: string }[]>`
         SELECT id FROM jobs WHERE id = ${from.jobId}::uuid AND tenant_id = ${job.tenantId}::uuid AND status = 'succeeded'
           AND completed_tasks = ${from.inheritedTasks} FOR SHARE`;

@@ -1,12 +1,17 @@
 import type pg from 'pg';
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import type { JobError, JobResult, JobStatus, MetricPointInput, TaskCompletion, TrainingStore } from '../../services/ports.js';
+import { StaleAttemptError } from '../../services/errors.js';
 import { checkout } from './client.js';
 import { toJobRecord } from './mappers.js';
 
 /**
- * Persistence of a training attempt. Transitions are conditional so a cancel always wins. `pool`
- * is the pg pool behind `db` (createPgPool), used directly for the per-task bulk write.
+ * Persistence of a training attempt. Transitions are conditional so a cancel always wins. Every
+ * write after `markRunning` is fenced by the attempt's lease: a condition on the jobs row, in the
+ * write's own statement or transaction, refuses it once another attempt owns the job. Row locks
+ * order a stale write and a takeover (markRunning updates that row), so never both land.
+ * `pool` is the pg pool behind `db` (createPgPool), used directly for the per-task bulk write and
+ * the metric points.
  */
 export class PrismaTrainingRepository implements TrainingStore {
   constructor(
@@ -26,12 +31,12 @@ export class PrismaTrainingRepository implements TrainingStore {
     return row?.status ?? null;
   }
 
-  async markRunning(jobId: string, backend: string, message: string): Promise<boolean> {
+  async markRunning(jobId: string, lease: string, backend: string, message: string): Promise<boolean> {
     return this.db.$transaction(async (tx) => {
       const now = new Date();
       const { count } = await tx.job.updateMany({
         where: { id: jobId, status: { in: ['queued', 'running'] } },
-        data: { status: 'running', backend, attempts: { increment: 1 }, errorCode: null, errorMessage: null },
+        data: { status: 'running', lease, backend, attempts: { increment: 1 }, errorCode: null, errorMessage: null },
       });
       if (count === 0) return false;
       await tx.job.updateMany({ where: { id: jobId, startedAt: null }, data: { startedAt: now } });
@@ -40,9 +45,9 @@ export class PrismaTrainingRepository implements TrainingStore {
     });
   }
 
-  async saveProgress(jobId: string, p: { task: number; iteration: number; etaMs: number; firstIteration: boolean }): Promise<void> {
-    await this.db.job.updateMany({
-      where: { id: jobId, status: 'running' },
+  async saveProgress(jobId: string, lease: string, p: { task: number; iteration: number; etaMs: number; firstIteration: boolean }): Promise<void> {
+    const { count } = await this.db.job.updateMany({
+      where: { id: jobId, lease, status: 'running' },
       data: {
         currentTask: p.task,
         iteration: p.iteration,
@@ -50,14 +55,33 @@ export class PrismaTrainingRepository implements TrainingStore {
         ...(p.firstIteration ? { firstIterationAt: new Date() } : {}),
       },
     });
+    if (count === 0) await this.assertLease(jobId, lease, 'progress');
   }
 
-  async addMetricPoints(jobId: string, points: MetricPointInput[]): Promise<void> {
-    // A resumed task re-records the same points; skipDuplicates keeps the first copy.
-    await this.db.metricPoint.createMany({
-      data: points.map((p) => ({ jobId, kind: p.kind, task: p.task, iteration: p.iteration, value: p.value, taskLoss: p.taskLoss, outputReg: p.outputReg, driftReg: p.driftReg })),
-      skipDuplicates: true,
-    });
+  async addMetricPoints(jobId: string, lease: string, points: MetricPointInput[]): Promise<void> {
+    // One statement: FOR SHARE makes a takeover (markRunning updates the row) wait for it, or it
+    // sees the takeover and inserts nothing. A resumed task re-records the same points;
+    // ON CONFLICT keeps the first copy.
+    const inserted = await this.pool.query(
+      `INSERT INTO metric_points (job_id, kind, task, iteration, value, task_loss, output_reg, drift_reg)
+       SELECT $1::uuid, p.kind::"MetricKind", p.task, p.iteration, p.value, p.task_loss, p.output_reg, p.drift_reg
+         FROM unnest($3::text[], $4::int[], $5::int[], $6::float8[], $7::float8[], $8::float8[], $9::float8[])
+              AS p(kind, task, iteration, value, task_loss, output_reg, drift_reg)
+        WHERE EXISTS (SELECT 1 FROM jobs WHERE id = $1::uuid AND lease = $2 FOR SHARE)
+       ON CONFLICT DO NOTHING`,
+      [
+        jobId,
+        lease,
+        points.map((p) => p.kind),
+        points.map((p) => p.task),
+        points.map((p) => p.iteration),
+        points.map((p) => p.value),
+        points.map((p) => p.taskLoss ?? null),
+        points.map((p) => p.outputReg ?? null),
+        points.map((p) => p.driftReg ?? null),
+      ],
+    );
+    if (inserted.rowCount === 0) await this.assertLease(jobId, lease, 'metric points');
   }
 
   /**
@@ -66,7 +90,7 @@ export class PrismaTrainingRepository implements TrainingStore {
    * parameters, which writes a ~50 MB checkpoint about 2.7x faster than Prisma's raw queries
    * (350 vs 900 ms measured), and training waits for this write.
    */
-  async completeTask(jobId: string, c: TaskCompletion): Promise<void> {
+  async completeTask(jobId: string, lease: string, c: TaskCompletion): Promise<void> {
     const buf = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
     const { client, release } = await checkout(this.pool);
     try {
@@ -107,7 +131,13 @@ export class PrismaTrainingRepository implements TrainingStore {
           [jobId, c.task, c.embedding],
         );
       }
-      await client.query('UPDATE jobs SET completed_tasks = $2, updated_at = now() WHERE id = $1', [jobId, c.completedTasks]);
+      // The fence: once a takeover (markRunning) has moved the lease, this matches nothing (it
+      // waits for one in progress) and the whole write is rolled back.
+      const owned = await client.query('UPDATE jobs SET completed_tasks = $2, updated_at = now() WHERE id = $1 AND lease = $3', [jobId, c.completedTasks, lease]);
+      if (owned.rowCount === 0) {
+        await client.query('ROLLBACK');
+        return await this.assertLease(jobId, lease, 'task result, checkpoint and exports');
+      }
       await client.query('COMMIT');
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});
@@ -117,16 +147,28 @@ export class PrismaTrainingRepository implements TrainingStore {
     }
   }
 
-  private async transition(jobId: string, from: JobStatus[], status: JobStatus, data: Prisma.JobUpdateManyMutationInput, message: string | null) {
-    await this.db.$transaction(async (tx) => {
-      const { count } = await tx.job.updateMany({ where: { id: jobId, status: { in: from } }, data: { ...data, status } });
-      if (count > 0) await tx.jobEvent.create({ data: { jobId, status, message } });
-    });
+  /**
+   * Throws StaleAttemptError when a write of `lease` matched no row because another attempt owns
+   * the job; a write refused by the job's status (or a job deleted meanwhile) stays silent.
+   */
+  private async assertLease(jobId: string, lease: string, write: string): Promise<void> {
+    const job = await this.db.job.findUnique({ where: { id: jobId }, select: { lease: true } });
+    if (job && job.lease !== lease) throw new StaleAttemptError(jobId, write);
   }
 
-  async succeed(jobId: string, result: JobResult): Promise<void> {
+  private async transition(jobId: string, lease: string, from: JobStatus[], status: JobStatus, data: Prisma.JobUpdateManyMutationInput, message: string | null) {
+    const count = await this.db.$transaction(async (tx) => {
+      const { count } = await tx.job.updateMany({ where: { id: jobId, lease, status: { in: from } }, data: { ...data, status } });
+      if (count > 0) await tx.jobEvent.create({ data: { jobId, status, message } });
+      return count;
+    });
+    if (count === 0) await this.assertLease(jobId, lease, `move to ${status}`);
+  }
+
+  async succeed(jobId: string, lease: string, result: JobResult): Promise<void> {
     await this.transition(
       jobId,
+      lease,
       ['running'],
       'succeeded',
       { result: result as unknown as Prisma.InputJsonValue, finishedAt: new Date(), currentTask: null, iteration: null, etaMs: 0 },
@@ -134,9 +176,10 @@ export class PrismaTrainingRepository implements TrainingStore {
     );
   }
 
-  async fail(jobId: string, error: JobError): Promise<void> {
+  async fail(jobId: string, lease: string, error: JobError): Promise<void> {
     await this.transition(
       jobId,
+      lease,
       ['queued', 'running'],
       'failed',
       { errorCode: error.code, errorMessage: error.message, finishedAt: new Date(), currentTask: null, etaMs: null },
@@ -144,7 +187,7 @@ export class PrismaTrainingRepository implements TrainingStore {
     );
   }
 
-  async requeue(jobId: string, message: string): Promise<void> {
-    await this.transition(jobId, ['running'], 'queued', { currentTask: null, iteration: null, etaMs: null }, message);
+  async requeue(jobId: string, lease: string, message: string): Promise<void> {
+    await this.transition(jobId, lease, ['running'], 'queued', { currentTask: null, iteration: null, etaMs: null }, message);
   }
 }

@@ -70,6 +70,8 @@ export class JobService {
     private readonly jobs: JobRepository,
     private readonly queue: TrainingQueue,
     private readonly datasets: Pick<DatasetRepository, 'getMany'> = { getMany: async () => [] },
+    /** Most queued plus running jobs per tenant (0: no cap). */
+    private readonly maxActiveJobs = 0,
   ) {}
 
   /** What resolveSpec needs about the caller's data sets named in the spec; others' are simply absent. */
@@ -103,7 +105,7 @@ export class JobService {
     const { spec, continuation } = continueFrom === undefined
       ? { spec: resolveSpec(specInput, { datasets: await this.datasetFacts(tenantId, specInput) }), continuation: null }
       : await this.continuationSpec(tenantId, continueFrom, specInput);
-    const res = await this.jobs.create({ tenantId, name, metadata, spec, idempotencyKey: key, requestHash, continueFrom: continuation });
+    const res = await this.jobs.create({ tenantId, name, metadata, spec, idempotencyKey: key, requestHash, continueFrom: continuation, maxActiveJobs: this.maxActiveJobs });
     if (!res.created) return { job: this.checkReplay(res, requestHash), created: false };
     try {
       await this.queue.enqueue(res.job.id);

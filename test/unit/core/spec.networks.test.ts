@@ -1,7 +1,8 @@
 /** resolveSpec on network kinds: defaults per kind, what each refuses (naming the field), sizes, stored specs. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { benchmarkShape, parameterCounts, resolveSpec, upgradeStoredSpec, type DatasetFacts, type JobSpec } from '../../../src/core/spec.js';
+import type { EngineError } from '../../../src/core/errors.js';
+import { benchmarkShape, checkStoredSpec, parameterCounts, resolveSpec, SPEC_VERSION, upgradeStoredSpec, type DatasetFacts, type JobSpec } from '../../../src/core/spec.js';
 
 const CIFAR = '11111111-1111-4111-8111-111111111111';
 const SMALL = '22222222-2222-4222-8222-222222222222';
@@ -96,8 +97,21 @@ describe('stored specs', () => {
     const { kind, channels, n, k, dropout, ...old } = current.network;
     assert.deepEqual([kind, channels, n, k, dropout], ['mlp', null, null, null, 0]);
     const stored = { ...current, network: old } as unknown as JobSpec;
-    assert.deepEqual(upgradeStoredSpec(stored), current);
-    assert.equal(JSON.stringify(upgradeStoredSpec(stored)), JSON.stringify(current), 'same key order');
-    assert.equal(upgradeStoredSpec(current), current);
+    assert.deepEqual(upgradeStoredSpec(stored, 1), current);
+    assert.equal(JSON.stringify(upgradeStoredSpec(stored, 1)), JSON.stringify(current), 'same key order');
+    assert.equal(upgradeStoredSpec(current, SPEC_VERSION), current);
+    assert.equal(upgradeStoredSpec(current, 1), current, 'upgrading twice changes nothing');
+  });
+
+  it('a worker reads version 1 specs as version 2 and refuses a version 2 spec without network.kind, or a version it does not know', () => {
+    assert.equal(SPEC_VERSION, 2);
+    const current = resolveSpec({ preset: 'split-mnist' });
+    const { kind: _kind, channels: _c, n: _n, k: _k, dropout: _d, ...old } = current.network;
+    const stored = { ...current, network: old };
+    assert.deepEqual(checkStoredSpec(stored, 1), current);
+    assert.deepEqual(checkStoredSpec(current, 2), current);
+    assert.throws(() => checkStoredSpec(stored, 2), (e: EngineError) => e.code === 'INVALID_STORED_SPEC' && /network\.kind/.test(e.message));
+    assert.throws(() => checkStoredSpec(current, 3), (e: EngineError) => e.code === 'INVALID_STORED_SPEC' && /stored as version 3/.test(e.message));
+    assert.throws(() => checkStoredSpec(current, 0), (e: EngineError) => e.code === 'INVALID_STORED_SPEC');
   });
 });

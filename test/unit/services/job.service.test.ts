@@ -33,7 +33,7 @@ describe('JobService', () => {
     const died = (await service.submit('t1', { body: spec })).job.id;
     const stalled = (await service.submit('t1', { body: spec })).job.id;
     const lost = (await service.submit('t1', { body: spec })).job.id;
-    await jobs.markRunning(died, 'wasm', 'test');
+    await jobs.markRunning(died, 'lease', 'wasm', 'test');
     queue.queued = [];
     queue.failed.set(died, { reason: 'Unexpected exit code: null signal: SIGKILL', attempts: 3 });
     queue.failed.set(stalled, { reason: 'job stalled more than allowable limit', attempts: 1 });

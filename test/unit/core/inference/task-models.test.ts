@@ -83,7 +83,7 @@ describe('TaskModel and predict', () => {
           const logits = Array.from(m.logits(tf.tensor2d(x.subarray(i * SIZES[0], (i + 1) * SIZES[0]), [1, SIZES[0]])).dataSync());
           const max = Math.max(...logits);
           const lse = max + Math.log(logits.reduce((s, l) => s + Math.exp(l - max), 0));
-          return -logits.reduce((s, l) => s + Math.exp(l - lse) * (l - lse), 0);
+          return -logits.reduce((s, l) => s + Math.exp(l - lse) * (l - lse), 0) / Math.log(logits.length);
         }),
       );
       expectArraysClose(p.entropies!, entropies, 1e-4, `entropies of input ${i}`);
@@ -91,6 +91,23 @@ describe('TaskModel and predict', () => {
       chosen.add(p.task);
     });
     assert.ok(chosen.has(1), 'the confident model never won: the test data does not exercise the choice');
+    models.forEach((m) => m.dispose());
+  });
+
+  it('without a task: compares tasks of different class counts by entropy relative to its largest value, ln K', () => {
+    // One Dense layer with zero kernel: the logits are the bias, whatever the input.
+    const constant = (probabilities: number[]) => {
+      const shapes = [[SIZES[0], probabilities.length], [probabilities.length]];
+      const mlp = new MlpTargetNetwork({ inputSize: SIZES[0], hidden: [], outputSize: probabilities.length, activation: 'relu' });
+      const exp = layersModel(mlp.exportLayers(shapes), [SIZES[0]], NAMES.slice(0, 2), shapes, [new Float32Array(SIZES[0] * probabilities.length), Float32Array.from(probabilities, Math.log)], {});
+      return TaskModel.fromExport(exp.modelJson, exp.weights);
+    };
+    // Raw entropies 0.500 (2 classes) and 0.588 (4 classes): the raw choice is task 0, though task 1
+    // is far more certain for its class count (0.72 of ln 2 against 0.42 of ln 4).
+    const models = [constant([0.8, 0.2]), constant([0.85, 0.05, 0.05, 0.05])];
+    const [p] = predict(models, inputs(1, 2), 1, null);
+    assert.equal(p.task, 1);
+    expectArraysClose(p.entropies!, [0.5004 / Math.log(2), 0.5875 / Math.log(4)], 1e-3, 'normalised entropies');
     models.forEach((m) => m.dispose());
   });
 
