@@ -27,6 +27,10 @@ COPY package.json tsconfig.json prisma.config.ts ./
 COPY prisma ./prisma
 COPY src ./src
 COPY scripts ./scripts
+# The dashboard's committed build, served at /ui.
+COPY ui/dist ./ui/dist
+# The webhook worker (workers/webhook.worker.ts) runs on this image too: it needs no TensorFlow.
+COPY workers ./workers
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"

@@ -9,6 +9,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { formatDuration } from '../src/cli/duration.js';
 import { loadEnv } from '../src/config/env.js';
 import { PrismaApiKeyRepository } from '../src/infra/prisma/api-key.repository.js';
 import { createPrismaClient } from '../src/infra/prisma/client.js';
@@ -45,7 +46,7 @@ async function stopAll() {
 process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const fmtMs = (ms: number | null) => (ms === null ? '?' : ms < 60_000 ? `${Math.round(ms / 1000)}s` : `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`);
+const fmtMs = (ms: number | null) => (ms === null ? '?' : formatDuration(ms));
 
 try {
   const db = createPrismaClient({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: 1 });

@@ -11,12 +11,14 @@ import type { ApiKeyService } from '../src/services/auth/api-key.service.js';
 import type { PredictionService } from '../src/services/predictions/prediction.service.js';
 import type { DatasetService } from '../src/services/datasets/dataset.service.js';
 import type { JobService } from '../src/services/jobs/job.service.js';
+import type { JobStreamService } from '../src/services/events/job-stream.service.js';
+import type { WebhookService } from '../src/services/webhooks/webhook.service.js';
 
 export const OPENAPI_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'openapi', 'openapi.json');
 
 export async function generateOpenApi(): Promise<string> {
   const unused = new Proxy({}, { get: () => () => Promise.reject(new Error('not available while generating OpenAPI')) });
-  const app = await buildApp({ jobs: unused as JobService, datasets: unused as DatasetService, predictions: unused as PredictionService, apiKeys: unused as ApiKeyService, readiness: {}, docsUi: false });
+  const app = await buildApp({ jobs: unused as JobService, streams: unused as JobStreamService, webhooks: unused as WebhookService, datasets: unused as DatasetService, predictions: unused as PredictionService, apiKeys: unused as ApiKeyService, readiness: {}, docsUi: false });
   await app.ready();
   const doc = app.swagger();
   await app.close();

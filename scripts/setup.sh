@@ -42,13 +42,20 @@ FORCE=1 bash scripts/prisma-generate.sh
 step "database migrations"
 npm run --silent db:migrate
 
+# Debian packages: the Fashion-MNIST files, and chromium for the browser tests.
+if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+packages=()
 step "Fashion-MNIST"
 if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte ]; then
   echo "found in /usr/share/datasets/fashion-mnist"
 else
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  packages+=(dataset-fashion-mnist)
+fi
+step "chromium (browser tests)"
+if [ -x /usr/bin/chromium ]; then echo "found /usr/bin/chromium"; else packages+=(chromium); fi
+if [ "${#packages[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dataset-fashion-mnist
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${packages[@]}"
 fi
 
 if [ "$demo" = 1 ]; then

@@ -75,8 +75,8 @@ Through the API only (the CLI trains the built-in benchmarks). Upload data sets 
   here), its test split the data set's test split (the upload's own, or the part held out at
   upload with its \`testFraction\` and \`seed\`).
 - All tasks need the same input shape. The MLP sees each sample flattened row-major (images HWC),
-  so its input size is the product of the shape; the shape itself is kept in
-  \`benchmark.datasets\` for targets that use it.
+  so its input size is the product of the shape; the convolutional targets see images in their
+  \`[h, w, c]\` shape, kept in \`benchmark.datasets\`.
 - Values: uint8 data (images) are trained on as x / 255, float32 data as uploaded. With
   \`normalize\`, both are then standardised with one mean and standard deviation per data set,
   over all values of its training split. \`augment\` and \`padTo32\` are for the built-in
@@ -89,7 +89,8 @@ Through the API only (the CLI trains the built-in benchmarks). Upload data sets 
 - Global labels (task inference, \`globalLabels\` in the model metadata) are task-major: task t's
   class k is k plus the number of classes of tasks 0..t-1, even when two tasks share a class name.
 - Exported models take raw values in the units of the upload: pixels 0-255 for uint8 data, values
-  as uploaded for float32; the scaling and any standardisation are folded into the first layer.
+  as uploaded for float32; the scaling and any standardisation are folded into the first layer
+  (MLP) or done by Rescaling in front of the network (ZenkeNet).
 - A preset fills the method's hyperparameters (networks, training, regularisation), never the
   benchmark. On submission, \`benchmark.tasks\` is stored with every task's class list and
   \`benchmark.datasets\` with each data set's input shape, dtype and SHA-256, which workers check.
@@ -98,6 +99,31 @@ Through the API only (the CLI trains the built-in benchmarks). Upload data sets 
   shapes that differ between tasks, a task left without training or test samples. A data set
   cannot be deleted while a queued or running job uses it (409); if it is removed or damaged
   anyway, the job fails with DATA_NOT_FOUND or INVALID_DATA.
+
+## Convolutional target networks (\`network.kind\`)
+
+\`"mlp"\` (the default) is fully connected. \`"zenkenet"\` and \`"resnet"\` are the convolutional
+networks of the HyperMask and HNET image experiments (method document section 6.1), for every
+method:
+
+\`\`\`json
+{"method": "hypermask", "network": {"kind": "resnet", "n": 3, "k": 2},
+ "benchmark": {"kind": "datasets", "tasks": [{"dataset": "<id>", "classes": ["cat", "dog"]}]}}
+\`\`\`
+
+- They take images: the built-in split benchmarks as 28x28x1 (32x32x1 with \`padTo32\`), uploaded
+  data sets whose samples are \`[h, w, c]\` (or \`[h, w]\`, one channel). Permuted benchmarks
+  (which scramble the pixels) and tabular data sets are refused naming \`network.kind\`.
+- \`zenkenet\`: \`channels\` per block (3x3 conv with padding 1, 3x3 conv, 2x2 max-pool; default
+  [32, 64]), \`hidden\` dense layers (default [512]), \`dropout\` (default 0; rate after each
+  block, twice that after each hidden dense layer, training only). Each block takes 2 pixels and
+  halves the size: two blocks need images of at least 10x10 (\`network.channels\` names it).
+- \`resnet\`: \`n\` (6n+2 layers, default 3) and \`k\` (width factor, default 2); no \`hidden\`.
+  Batch norm normalises with the statistics of the batch in training and evaluation; its affine
+  parameters are shared by all tasks, never masked, generated or regularised. A ResNet task has
+  no TF.js model (404 MODEL_NOT_AVAILABLE, saying why); its checkpoint and masks are exported.
+- A field of another kind is refused naming it (\`network.n\` on a zenkenet); a preset keeps its
+  method's settings but not its MLP sizes for another kind.
 
 ## Continuing a job with new tasks (\`continueFrom\`)
 

@@ -41,18 +41,22 @@ worker.on('completed', (job, result) => log(`job ${job.id} done: ${JSON.stringif
 // The training child records its own failures, but not its death (out of memory, a native crash,
 // a kill) nor the queue giving up: say so in Postgres here, so the API never shows such a job
 // "running" forever (the API's reconciler is the backstop when this process is gone too).
-const dbOptions = { url: config.databaseUrl, schema: config.databaseSchema, poolSize: 1 };
+const dbOptions = { url: config.databaseUrl, schema: config.databaseSchema, poolSize: 1, idleInTransactionTimeoutMs: config.LOCK_DURATION_MS };
 const pool = createPgPool(dbOptions);
 pool.on('error', (err) => log(`postgres: ${err.message}`));
 const store = new PrismaTrainingRepository(createPrismaClient({ ...dbOptions, pool }), pool);
+// The write is fenced by the lock token the attempt ran under (its lease in Postgres), so it never
+// touches an attempt that has started since (the retry may already be running elsewhere).
 worker.on('failed', (job, err) => {
   log(`job ${job?.id} failed: ${err.message}`);
-  if (!job || err.name === 'WaitingError') return;
+  if (!job?.token || err.name === 'WaitingError') return;
   const attempts = job.attemptsMade;
   const final = err.name === 'UnrecoverableError' || attempts >= (job.opts.attempts ?? 1);
   const error = describeQueueFailure(err.message, attempts);
-  const write = final ? store.fail(job.data.jobId, error) : store.requeue(job.data.jobId, `attempt ${attempts} failed (${error.code}): ${error.message}; retrying`);
-  write.catch((e: Error) => log(`could not record the failure of job ${job.id}: ${e.message}`));
+  const write = final
+    ? store.fail(job.data.jobId, job.token, error)
+    : store.requeue(job.data.jobId, job.token, `attempt ${attempts} failed (${error.code}): ${error.message}; retrying`);
+  write.catch((e: Error) => log(`did not record the failure of job ${job.id}: ${e.message}`));
 });
 worker.on('stalled', (jobId) => log(`job ${jobId} stalled (its worker died); it will be resumed`));
 await worker.waitUntilReady();

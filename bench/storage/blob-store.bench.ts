@@ -263,6 +263,8 @@ async function newJob(tasks: number): Promise<string> {
   const tenant = await db.tenant.upsert({ where: { name: 'bench' }, update: {}, create: { name: 'bench' } });
   const spec = resolveSpec({ benchmark: { tasks } });
   const { job } = await new PrismaJobRepository(db, pool).create({ tenantId: tenant.id, name: null, metadata: null, spec, idempotencyKey: null, requestHash: null });
+  // The attempt that owns the job (training writes are fenced by its lease).
+  await new PrismaTrainingRepository(db, pool).markRunning(job.id, 'lease-1', 'cpu', 'bench');
   return job.id;
 }
 
@@ -279,7 +281,7 @@ async function perTaskWriteAndResume() {
     const parameters = counts.target + counts.hypernetwork;
     const checkpoint = checkpointOf(parameters);
     const jobId = await newJob(1);
-    const write = await peakGrowth(() => timed(() => store.completeTask(jobId, { task: 0, completedTasks: 1, accuracies: [0], durationMs: 0, msPerIteration: 0, checkpoint, exports: [], embedding: null })));
+    const write = await peakGrowth(() => timed(() => store.completeTask(jobId, 'lease-1', { task: 0, completedTasks: 1, accuracies: [0], durationMs: 0, msPerIteration: 0, checkpoint, exports: [], embedding: null })));
     const read = await peakGrowth(async () => {
       const t0 = performance.now();
       const loaded = await store.load(jobId);
@@ -323,6 +325,7 @@ async function tableAfterJobs() {
     task,
     mask: bigCheckpoint.subarray(task * 8 * MiB, (task + 1) * 8 * MiB),
     model: { modelJson: { task }, weights: bigCheckpoint.subarray((task + 1) * 8 * MiB, (task + 2) * 8 * MiB), weightsFileName: 'weights.bin' },
+    modelUnavailable: null,
   });
   const states = [await tableState('start')];
   const jobs: string[] = [];
@@ -332,7 +335,7 @@ async function tableAfterJobs() {
     jobs.push(jobId);
     for (let t = 0; t < tasks; t++) {
       const { ms } = await timed(() =>
-        store.completeTask(jobId, {
+        store.completeTask(jobId, 'lease-1', {
           task: t,
           completedTasks: t + 1,
           accuracies: [0],

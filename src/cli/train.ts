@@ -32,8 +32,10 @@ import {
   type IterationEvent,
   type TaskExport,
 } from '../core/index.js';
+import { loadEnv } from '../config/env.js';
 import { loadRawDataset, resolveDataDir } from '../infra/data/dataset-files.js';
 import { BACKEND_CHOICES, selectBackend, type BackendChoice } from '../infra/tf-backend.js';
+import { formatDuration } from './duration.js';
 
 const USAGE =
   'usage: npm run train -- --spec FILE [--out DIR] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--data-dir DIR] [--resume CHECKPOINT | --continue-from CHECKPOINT]';
@@ -54,11 +56,12 @@ function continuedSpec(checkpoint: Uint8Array, input: unknown, file: string): Jo
 }
 
 async function main(): Promise<number> {
+  const config = loadEnv();
   const { values } = parseArgs({
     options: {
       spec: { type: 'string' },
       out: { type: 'string' },
-      backend: { type: 'string', default: process.env.RETAIN_BACKEND ?? 'auto' },
+      backend: { type: 'string', default: config.RETAIN_BACKEND },
       'data-dir': { type: 'string' },
       resume: { type: 'string' },
       'continue-from': { type: 'string' },
@@ -98,13 +101,13 @@ async function main(): Promise<number> {
   const backend = await selectBackend(values.backend as BackendChoice);
   console.log(`backend: ${backend.name}${backend.skipped.length ? ` (skipped ${backend.skipped.join('; ')})` : ''}`);
 
-  const raw = await loadRawDataset(spec.benchmark.dataset, resolveDataDir(values['data-dir'] ?? process.env.RETAIN_DATA_DIR));
+  const raw = await loadRawDataset(spec.benchmark.dataset, resolveDataDir(values['data-dir'] ?? config.RETAIN_DATA_DIR));
   const tasks = buildTasks(spec.benchmark, raw, new Random(dataSeed(spec.training.seed)));
   console.log(`${tasks.length} tasks: ${tasks.map((t) => `${t.name} (${t.train.size} train)`).join(', ')}`);
 
   const losses: { task: number; iteration: number; loss: number; taskLoss: number; outputReg: number; driftReg: number }[] = [];
   const validation: { task: number; iteration: number; accuracy: number }[] = [];
-  const exportPaths: Record<number, { mask: string | null; model: string }> = {};
+  const exportPaths: Record<number, ExportPaths> = {};
   const msPerIteration: number[] = [];
   const writeResult = (results: Record<string, unknown>) =>
     writeFile(
@@ -178,25 +181,29 @@ async function main(): Promise<number> {
 function progressLine(e: IterationEvent): string {
   const parts = [`task ${e.task + 1}/${e.tasks}`, `iter ${e.iteration + 1}/${e.iterations}`, `loss ${e.loss.toFixed(4)}`];
   if (e.outputReg || e.driftReg) parts.push(`(task ${e.taskLoss.toFixed(4)}, out-reg ${e.outputReg.toExponential(2)}, L1 ${e.driftReg.toFixed(2)})`);
-  parts.push(`${e.ms.toFixed(0)} ms/it`, `ETA ${duration(e.etaMs)}`);
+  parts.push(`${e.ms.toFixed(0)} ms/it`, `ETA ${formatDuration(e.etaMs)}`);
   return parts.join('  ').padEnd(110);
-}
-
-function duration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
 
 const fmt = (v: number | null) => (v === null ? 'n/a' : `${(100 * v).toFixed(2)} pp`);
 
-async function writeExport(out: string, x: TaskExport): Promise<{ mask: string | null; model: string }> {
+/** Where a task's exports went; `model` is null when the target has no LayersModel export (`modelUnavailable` says why). */
+interface ExportPaths {
+  mask: string | null;
+  model: string | null;
+  modelUnavailable?: string;
+}
+
+async function writeExport(out: string, x: TaskExport): Promise<ExportPaths> {
   const dir = path.join(out, 'tasks', String(x.task));
-  await mkdir(path.join(dir, 'model'), { recursive: true });
+  await mkdir(dir, { recursive: true });
   let mask: string | null = null;
   if (x.mask) {
     mask = path.join(dir, 'mask.safetensors');
     await writeFile(mask, x.mask);
   }
+  if (!x.model) return { mask, model: null, modelUnavailable: x.modelUnavailable ?? undefined };
+  await mkdir(path.join(dir, 'model'), { recursive: true });
   const model = path.join(dir, 'model', 'model.json');
   await writeFile(model, JSON.stringify(x.model.modelJson));
   await writeFile(path.join(dir, 'model', x.model.weightsFileName), x.model.weights);

@@ -27,7 +27,7 @@ export const EnvSchema = Type.Object({
     ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'].map((l) => Type.Literal(l)),
     { default: 'auto', description: 'TF.js backend of the training processes' },
   ),
-  WORKER_CONCURRENCY: int(1, 1, 'jobs trained at once per worker process (one per GPU)'),
+  WORKER_CONCURRENCY: int(1, 1, 'jobs trained at once per worker process, each in its own training process on the devices that process sees (to give each job its own GPU, run one worker per GPU with CUDA_VISIBLE_DEVICES set)'),
   LOCK_DURATION_MS: int(30_000, 1000, 'BullMQ lock duration; a dead worker is noticed after about this long'),
   STALLED_INTERVAL_MS: int(15_000, 500, 'how often workers look for stalled jobs'),
   MAX_STALLED_COUNT: int(3, 0, 'times a job may stall (worker died) before it fails'),
@@ -39,6 +39,11 @@ export const EnvSchema = Type.Object({
   CANCEL_POLL_MS: int(500, 50, 'how often a training process checks for cancellation'),
   RECONCILE_INTERVAL_MS: int(60_000, 0, 'API: how often queued/running jobs missing from the queue are put back, and jobs the queue failed are failed (0: never)'),
   RECONCILE_GRACE_MS: int(60_000, 0, 'API: jobs updated more recently than this are left alone by the reconciler (a submission between insert and enqueue)'),
+  CORS_ORIGINS: Type.String({ default: '', description: 'API: origins (comma-separated, e.g. https://app.example.com) whose browser pages may call the API; empty: none (no CORS headers)' }),
+  API_KEY_CACHE_MS: int(2000, 0, 'API: how long a process trusts an API key lookup (a key revoked on another API process stops working within this)'),
+  RATE_LIMIT_MAX: int(600, 0, 'API: requests per API key (or per address without a key) in RATE_LIMIT_WINDOW_MS, counted in Redis across API processes; 0 turns the limit off'),
+  RATE_LIMIT_WINDOW_MS: int(60_000, 1000, 'API: the window of RATE_LIMIT_MAX'),
+  MAX_ACTIVE_JOBS_PER_TENANT: int(100, 0, 'API: most queued plus running jobs per tenant (a submission over it answers 429); 0: no cap'),
   RETENTION_CHECKPOINT_DAYS: Type.Optional(
     Type.Integer({
       minimum: 0,
@@ -60,7 +65,20 @@ export const EnvSchema = Type.Object({
   PREDICT_CACHE_MODELS: int(64, 1, 'API: task models kept decoded in memory for predictions'),
   PREDICT_TIMEOUT_MS: int(30_000, 100, 'API: longest time one predict request may compute'),
   BLOB_CHUNK_BYTES: int(1024 ** 2, 1024, 'size of the chunks large bytes are stored in (Postgres refuses values over 1 GB)'),
-  DATASET_CACHE_DIR: Type.String({ default: '', description: 'workers: local copies of uploaded data sets, one file per SHA-256 (default: <os tmpdir>/retain-dataset-cache)' }),
+  STREAM_HEARTBEAT_MS: int(15_000, 100, 'API: time between heartbeat comments on open event streams'),
+  STREAM_PROGRESS_MS: int(1000, 0, 'API: at most one job.progress event per job this often on event streams (the latest is always sent)'),
+  WEBHOOK_QUEUE_NAME: Type.String({ default: 'retain-webhooks', minLength: 1, description: 'BullMQ queue of webhook deliveries' }),
+  WEBHOOK_ALLOWED_NETWORKS: Type.String({
+    default: '',
+    description: 'API and webhook worker: comma-separated addresses or CIDR networks webhooks may go to although they are not public (loopback, private, link-local)',
+  }),
+  WEBHOOK_TIMEOUT_MS: int(5000, 100, 'webhook worker: longest wait for a receiver to answer one delivery attempt'),
+  WEBHOOK_ATTEMPTS: int(10, 1, 'webhook worker: attempts per delivery before it is marked failed'),
+  WEBHOOK_BACKOFF_MS: int(10_000, 0, 'webhook worker: delay before the first retry (exponential backoff: 10 s, 20 s, 40 s, ...)'),
+  WEBHOOK_CONCURRENCY: int(16, 1, 'webhook worker: deliveries sent at once'),
+  WEBHOOK_SWEEP_MS: int(5000, 100, 'webhook worker: how often pending deliveries are looked for besides the NOTIFY that announces them'),
+  DATASET_CACHE_DIR: Type.String({ default: '', description: 'workers: decoded copies of uploaded data sets, per SHA-256 and read options (default: <os tmpdir>/retain-dataset-cache)' }),
+  DATASET_CACHE_MAX_BYTES: int(20 * 1024 ** 3, 0, 'workers: most bytes the data set cache keeps; the least recently used copies are deleted first'),
 });
 export type Env = Static<typeof EnvSchema>;
 

@@ -1,6 +1,7 @@
 /** The engine's public API: the only import path for the service, workers and CLI. */
 export * from './spec.js';
 export * from './errors.js';
+export { describeViolation, unionMemberFor, type SchemaViolation } from './schema-errors.js';
 export { Random } from './random.js';
 export type * from './data/types.js';
 export type * from './continual/types.js';

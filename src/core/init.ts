@@ -19,6 +19,26 @@ export function linearInit(rng: Random, fanIn: number, fanOut: number): { kernel
 }
 
 /**
+ * PyTorch's default initialisation of a convolution (hypnettorch's `init_params`): the same
+ * bounds as `linearInit` with fan_in = cin * kh * kw. Drawn in PyTorch's [cout, cin, kh, kw]
+ * order, stored in the TF.js layout [kh, kw, cin, cout].
+ */
+export function convInit(rng: Random, kh: number, kw: number, cin: number, cout: number): { kernel: Float32Array; bias: Float32Array } {
+  const fanIn = cin * kh * kw;
+  const bound = 1 / Math.sqrt(fanIn);
+  const torchOrder = rng.uniformArray(cout * fanIn, -bound, bound);
+  const kernel = new Float32Array(cout * fanIn);
+  for (let o = 0; o < cout; o++) {
+    for (let i = 0; i < cin; i++) {
+      for (let r = 0; r < kh; r++) {
+        for (let c = 0; c < kw; c++) kernel[((r * kw + c) * cin + i) * cout + o] = torchOrder[((o * cin + i) * kh + r) * kw + c];
+      }
+    }
+  }
+  return { kernel, bias: rng.uniformArray(cout, -bound, bound) };
+}
+
+/**
  * hypercl's initialisation of HNET's hypernetworks (mnist/train_utils.py `generate_classifier`):
  * every weight matrix `torch.nn.init.xavier_uniform_`, i.e. U(-b, b) with
  * b = sqrt(6 / (fan_in + fan_out)), and every bias `constant_(0)`. For the split-MNIST chunked

@@ -8,16 +8,34 @@
  * (Fastify validates requests with them) and checks values without any I/O.
  */
 import { Type, type Static, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
-import { SpecError } from './errors.js';
+import { Value, ValueErrorType } from '@sinclair/typebox/value';
+import { EngineError, SpecError } from './errors.js';
+import { describeViolation, unionMemberFor } from './schema-errors.js';
+import { resNetShapes } from './target-network/resnet.js';
+import { zenkeNetShapes } from './target-network/zenke-net.js';
 
 export const METHODS = ['hypermask', 'hnet', 'finetune'] as const;
 export const PRESETS = ['split-mnist', 'permuted-mnist'] as const;
 export const DATASETS = ['mnist', 'fashion-mnist'] as const;
 export const BENCHMARK_KINDS = ['split', 'permuted', 'datasets'] as const;
 export const SAMPLE_DTYPES = ['uint8', 'float32'] as const;
+export const TARGET_KINDS = ['mlp', 'zenkenet', 'resnet'] as const;
 export const TARGET_ACTIVATIONS = ['relu', 'sigmoid'] as const;
 export const HNET_ACTIVATIONS = ['elu', 'relu', 'sigmoid'] as const;
+
+/**
+ * Version of the resolved spec's shape, stored with every job (jobs.spec_version). Bump it when a
+ * change to `JobSpecSchema` or `resolveSpec` changes what a stored spec means: workers refuse a
+ * spec of a version they do not know (`checkStoredSpec`) rather than guess at it, and bring the
+ * older versions they do know up to this one (`upgradeStoredSpec`).
+ *
+ * 1: MLP targets only (no `network.kind`). 2: convolutional targets, `network.kind`, `channels`,
+ * `n`, `k` and `dropout`; a version 1 spec reads as the MLP it trained.
+ */
+export const SPEC_VERSION = 2;
+
+/** The oldest stored spec version `upgradeStoredSpec` still brings up to `SPEC_VERSION`. */
+export const OLDEST_SPEC_VERSION = 1;
 
 /** Classes in each supported data set. */
 export const DATASET_CLASSES: Record<(typeof DATASETS)[number], number> = { mnist: 10, 'fashion-mnist': 10 };
@@ -29,6 +47,13 @@ export const LIMITS = {
   batchSize: 4096,
   layers: 8,
   layerWidth: 4096,
+  /** ZenkeNet blocks and their channels; ResNet depth (n = 18 is ResNet-110) and width factor. */
+  convBlocks: 4,
+  channels: 1024,
+  resnetN: 18,
+  resnetK: 16,
+  /** Dropout rate; the dense layers of a ZenkeNet drop twice this. */
+  dropout: 0.45,
   embeddingDim: 1024,
   /** Trainable parameters of target plus hypernetwork. The permuted-mnist preset has 207.7 M. */
   parameters: 400_000_000,
@@ -113,8 +138,27 @@ export const JobSpecSchema = strict(
     ),
     network: strict(
       {
-        hidden: widths('hidden layer widths of the target MLP'),
-        activation: literalUnion(TARGET_ACTIVATIONS, 'hidden activation of the target MLP'),
+        kind: literalUnion(
+          TARGET_KINDS,
+          '"mlp": fully connected; "zenkenet": convolutional blocks, then dense layers; "resnet": ResNet with 6n+2 layers and batch norm on batch statistics. The convolutional kinds need images (benchmark kind "split", or "datasets" of images)',
+        ),
+        hidden: widths('mlp: hidden layer widths; zenkenet: widths of the dense layers after the convolutional blocks (default [512]); resnet: none ([])'),
+        activation: literalUnion(TARGET_ACTIVATIONS, 'mlp: hidden activation (zenkenet and resnet use relu)'),
+        channels: Type.Union([
+          Type.Array(int(1, LIMITS.channels, 'channels'), {
+            minItems: 1,
+            maxItems: LIMITS.convBlocks,
+            description: 'zenkenet: output channels of each block (3x3 conv padding 1, 3x3 conv, 2x2 max-pool); default [32, 64] (the CIFAR variant; [64, 64] with hidden [] is the Tiny-ImageNet one); null for other kinds',
+          }),
+          Type.Null(),
+        ]),
+        n: Type.Union([int(1, LIMITS.resnetN, 'resnet: 6n+2 layers, default 3 (ResNet-20); null for other kinds'), Type.Null()]),
+        k: Type.Union([int(1, LIMITS.resnetK, 'resnet: width factor, groups of 16k, 32k, 64k channels, default 2; null for other kinds'), Type.Null()]),
+        dropout: num(
+          0,
+          LIMITS.dropout,
+          'zenkenet: dropout rate after each block (whole channels), doubled after each hidden dense layer, while training; default 0 (the HyperMask reference trains with it effectively off, method pitfall 9; hypercl\'s HNET ZenkeNet uses 0.25)',
+        ),
       },
       'target network',
     ),
@@ -237,8 +281,17 @@ const PRESET_VALUES: Record<Preset, Record<Method, JobSpecInput>> = {
   },
 };
 
+type TargetKind = JobSpec['network']['kind'];
+
+/** The network fields of each target kind; a field a kind does not use is null (or [] / 0). */
+const NETWORK_DEFAULTS: Record<TargetKind, JobSpec['network']> = {
+  mlp: { kind: 'mlp', hidden: [400, 400], activation: 'relu', channels: null, n: null, k: null, dropout: 0 },
+  zenkenet: { kind: 'zenkenet', hidden: [512], activation: 'relu', channels: [32, 64], n: null, k: null, dropout: 0 },
+  resnet: { kind: 'resnet', hidden: [], activation: 'relu', channels: null, n: 3, k: 2, dropout: 0 },
+};
+
 /** Defaults used when neither the user nor a preset sets a field. */
-function baseDefaults(kind: JobSpec['benchmark']['kind']): JobSpec {
+function baseDefaults(kind: JobSpec['benchmark']['kind'], target: TargetKind): JobSpec {
   const split = kind === 'split';
   const uploaded = kind === 'datasets';
   return {
@@ -259,7 +312,7 @@ function baseDefaults(kind: JobSpec['benchmark']['kind']): JobSpec {
       normalize: split,
       augment: split,
     },
-    network: { hidden: [400, 400], activation: 'relu' },
+    network: NETWORK_DEFAULTS[target],
     hypernetwork: { hidden: [25, 25], activation: 'elu', embeddingDim: 128, chunkSize: null, chunkEmbeddingDim: 8 },
     training: {
       iterationsPerTask: 2000,
@@ -285,40 +338,22 @@ function merge<T>(base: T, over: unknown): T {
   return out as T;
 }
 
-/** A JSON pointer below `prefix` as a field name: "/benchmark/tasks/1/classes" -> "benchmark.tasks[1].classes". */
-function fieldName(prefix: string, pointer: string): string {
-  const parts = `${prefix}${pointer}`.split('/').filter(Boolean);
-  if (parts.length === 0) return 'spec';
-  return parts.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
-}
-
 /**
- * Turns TypeBox's first error into a `SpecError` naming the field and what is allowed. When a
- * union fails on a value of one member's type (a list of tasks), the error comes from inside
- * that member, so it names e.g. `benchmark.tasks[1].dataset` rather than the whole list.
+ * Turns TypeBox's first error into a `SpecError` naming the field and what is allowed (worded by
+ * schema-errors.ts, as request validation is). When a union fails on a value meant for one of
+ * its members (a list of tasks), the error comes from inside that member, so it names e.g.
+ * `benchmark.tasks[1].dataset` rather than the whole list.
  */
 function checkAgainst(schema: TSchema, value: unknown, prefix = ''): void {
   const error = Value.Errors(schema, value).First();
   if (!error) return;
-  const s = error.schema as TSchema;
-  if (s.anyOf && error.value !== null && typeof error.value === 'object') {
-    const shape = Array.isArray(error.value) ? 'array' : 'object';
-    const member = (s.anyOf as TSchema[]).find((m) => m.type === shape);
-    if (member) checkAgainst(member, error.value, `${prefix}${error.path}`);
-  }
-  const field = fieldName(prefix, error.path);
-  let allowed = error.message;
-  if (s.anyOf) {
-    const literals = (s.anyOf as TSchema[]).map((o) => (o.const !== undefined ? JSON.stringify(o.const) : o.type));
-    allowed = `must be one of ${literals.join(', ')}`;
-  } else if (s.type === 'integer' || s.type === 'number') {
-    const kind = s.type === 'integer' ? 'an integer' : 'a number';
-    allowed = `must be ${kind} between ${s.minimum} and ${s.maximum}`;
-  } else if (error.message.includes('Unexpected property')) {
-    allowed = 'unknown field (remove it)';
-  }
-  const got = error.value === undefined ? '' : ` (got ${JSON.stringify(error.value)?.slice(0, 60)})`;
-  throw new SpecError(field, `${allowed}${got}`);
+  const pointer = `${prefix}${error.path}`;
+  const member = error.type === ValueErrorType.Union ? unionMemberFor(error.schema, error.value) : undefined;
+  if (member) checkAgainst(member.schema as TSchema, error.value, pointer);
+  const kind =
+    error.type === ValueErrorType.ObjectAdditionalProperties ? 'unknown-field' : error.type === ValueErrorType.ObjectRequiredProperty ? 'missing-field' : 'value';
+  const { field, problem } = describeViolation({ pointer, kind, schema: error.schema, value: error.value, fallback: error.message });
+  throw new SpecError(field || 'spec', problem);
 }
 
 /** Finds the first property the schema does not declare, for a message clearer than TypeBox's. */
@@ -353,33 +388,109 @@ export function datasetTasks(b: JobSpec['benchmark']): DatasetTask[] {
 }
 
 /**
- * Input size and output size implied by the benchmark settings. For "datasets" the input is the
- * flattened sample (product of its shape, images HWC) and the output has as many units as the
- * task with the most classes.
+ * Shapes implied by the benchmark settings. `inputSize` is the flattened sample (images HWC),
+ * `imageShape` the sample as an image [height, width, channels] (null for tabular data sets), and
+ * the output has as many units as the task with the most classes (for "datasets").
  */
-export function benchmarkShape(b: JobSpec['benchmark']): { inputSize: number; outputSize: number } {
+export function benchmarkShape(b: JobSpec['benchmark']): { inputSize: number; outputSize: number; imageShape: number[] | null } {
   if (b.kind === 'datasets') {
     const tasks = datasetTasks(b);
     const shape = b.datasets?.[tasks[0]?.dataset]?.inputShape ?? [];
-    return { inputSize: shape.reduce((a, d) => a * d, 1), outputSize: Math.max(0, ...tasks.map((t) => t.classes.length)) };
+    return {
+      inputSize: shape.reduce((a, d) => a * d, 1),
+      outputSize: Math.max(0, ...tasks.map((t) => t.classes.length)),
+      imageShape: imageShapeOf(shape),
+    };
   }
   const side = b.padTo32 ? 32 : 28;
-  return { inputSize: side * side, outputSize: b.kind === 'split' ? b.classesPerTask : DATASET_CLASSES[b.dataset] };
+  return { inputSize: side * side, outputSize: b.kind === 'split' ? b.classesPerTask : DATASET_CLASSES[b.dataset], imageShape: [side, side, 1] };
 }
 
-/** Trainable parameter counts of the target and hypernetwork the spec describes. */
+/** A sample shape as an image: [h, w, c] as it is, [h, w] with one channel; null for anything else. */
+export function imageShapeOf(shape: number[]): number[] | null {
+  if (shape.length === 3) return [...shape];
+  if (shape.length === 2) return [shape[0], shape[1], 1];
+  return null;
+}
+
+/**
+ * Parameter shapes of the target network the spec describes: `params` are the tensors a
+ * hypernetwork generates or masks, `batchNorm` the shared batch-norm affine parameters.
+ * @throws EngineError (INVALID_ARGUMENT) for a convolutional kind on inputs that are not images or too small.
+ */
+export function targetShapes(spec: JobSpec): { params: number[][]; batchNorm: number[][] } {
+  const { inputSize, outputSize, imageShape } = benchmarkShape(spec.benchmark);
+  const net = spec.network;
+  if (net.kind === 'mlp') {
+    const sizes = [inputSize, ...net.hidden, outputSize];
+    return { params: sizes.slice(1).flatMap((s, l) => [[sizes[l], s], [s]]), batchNorm: [] };
+  }
+  if (!imageShape) throw new EngineError('INVALID_ARGUMENT', `network kind "${net.kind}" needs images`);
+  if (net.kind === 'zenkenet') {
+    return { params: zenkeNetShapes({ inputShape: imageShape, channels: net.channels!, hidden: net.hidden, outputSize }).shapes, batchNorm: [] };
+  }
+  const { params, batchNorm } = resNetShapes({ inputShape: imageShape, n: net.n!, k: net.k!, outputSize });
+  return { params: params.shapes, batchNorm: batchNorm.shapes };
+}
+
+const count = (shapes: number[][]) => shapes.reduce((a, s) => a + s.reduce((p, d) => p * d, 1), 0);
+
+/**
+ * Trainable parameter counts of the target and hypernetwork the spec describes. The target's are
+ * its own variables: for HNET only batch norm (the hypernetwork generates the rest).
+ */
 export function parameterCounts(spec: JobSpec): { target: number; hypernetwork: number } {
-  const { inputSize, outputSize } = benchmarkShape(spec.benchmark);
-  const target = mlpParameterCount([inputSize, ...spec.network.hidden, outputSize]);
-  if (spec.method === 'finetune') return { target, hypernetwork: 0 };
+  const shapes = targetShapes(spec);
+  const generated = count(shapes.params);
+  const batchNorm = count(shapes.batchNorm);
+  if (spec.method === 'finetune') return { target: generated + batchNorm, hypernetwork: 0 };
   const h = spec.hypernetwork;
   const chunked = h.chunkSize !== null;
   const inDim = h.embeddingDim + (chunked ? h.chunkEmbeddingDim : 0);
-  const outDim = chunked ? h.chunkSize! : target;
+  const outDim = chunked ? h.chunkSize! : generated;
   const body = mlpParameterCount([inDim, ...h.hidden, outDim]);
-  const chunkEmbeddings = chunked ? Math.ceil(target / h.chunkSize!) * h.chunkEmbeddingDim : 0;
+  const chunkEmbeddings = chunked ? Math.ceil(generated / h.chunkSize!) * h.chunkEmbeddingDim : 0;
   const embeddings = taskCount(spec.benchmark) * h.embeddingDim;
-  return { target: spec.method === 'hnet' ? 0 : target, hypernetwork: body + chunkEmbeddings + embeddings };
+  return { target: spec.method === 'hnet' ? batchNorm : generated + batchNorm, hypernetwork: body + chunkEmbeddings + embeddings };
+}
+
+/**
+ * Checks the network against its kind and the data: fields of other kinds left unset (as sent),
+ * images for convolutional kinds, big enough for the blocks. Throws `SpecError`.
+ */
+function checkNetwork(spec: JobSpec): void {
+  const net = spec.network;
+  // Fields of another kind keep their defaults (null, dropout 0) unless the user set them: a
+  // resolved spec, stored or new, shows what was sent.
+  const sent = net;
+  const only = (field: keyof JobSpec['network'], kind: TargetKind, set: boolean) => {
+    if (set && net.kind !== kind) throw new SpecError(`network.${field}`, `applies to network kind "${kind}" only (this network is "${net.kind}"); leave it out`);
+  };
+  only('channels', 'zenkenet', sent.channels != null);
+  only('n', 'resnet', sent.n != null);
+  only('k', 'resnet', sent.k != null);
+  only('dropout', 'zenkenet', (sent.dropout ?? 0) > 0);
+  if (net.kind === 'mlp') return;
+  if (net.kind === 'resnet' && net.hidden.length > 0) throw new SpecError('network.hidden', 'a ResNet has no hidden dense layers (global average pooling, then the output layer); leave it out');
+  if (net.activation !== 'relu') throw new SpecError('network.activation', `network kind "${net.kind}" uses relu`);
+  // A field of the kind set to null explicitly.
+  if (net.kind === 'zenkenet' && net.channels === null) throw new SpecError('network.channels', 'required for network kind "zenkenet"');
+  if (net.kind === 'resnet' && (net.n === null || net.k === null)) throw new SpecError(net.n === null ? 'network.n' : 'network.k', 'required for network kind "resnet"');
+  const b = spec.benchmark;
+  if (b.kind === 'permuted') {
+    throw new SpecError('network.kind', `a convolutional network needs the pixels in place; permuted benchmarks scramble them (use benchmark kind "split" or "datasets", or network kind "mlp")`);
+  }
+  const { imageShape } = benchmarkShape(b);
+  if (!imageShape) {
+    const shape = b.datasets?.[datasetTasks(b)[0]?.dataset]?.inputShape ?? [];
+    throw new SpecError('network.kind', `network kind "${net.kind}" needs images ([height, width, channels]); the data set's samples have shape [${shape}] (use network kind "mlp")`);
+  }
+  try {
+    targetShapes(spec);
+  } catch (err) {
+    if (err instanceof EngineError) throw new SpecError('network.channels', err.message);
+    throw err;
+  }
 }
 
 /** Checks a spec as sent (fields and types, no defaults): throws `SpecError` naming the first bad field. */
@@ -415,9 +526,15 @@ export function resolveSpec(input: unknown, context: ResolveContext = {}): JobSp
   const preset = user.preset ?? null;
   const presetValues = preset ? PRESET_VALUES[preset][method] : {};
   const kind = user.benchmark?.kind ?? presetValues.benchmark?.kind ?? 'split';
-  // A preset's benchmark describes MNIST tasks; on uploaded data sets it keeps only the method's hyperparameters.
-  const fromPreset = kind === 'datasets' ? { ...presetValues, benchmark: undefined } : presetValues;
-  let spec = merge(baseDefaults(kind), fromPreset);
+  const target = user.network?.kind ?? presetValues.network?.kind ?? 'mlp';
+  // A preset's benchmark describes MNIST tasks; on uploaded data sets it keeps only the method's
+  // hyperparameters. Its network is an MLP: another kind keeps its own defaults.
+  const fromPreset = {
+    ...presetValues,
+    benchmark: kind === 'datasets' ? undefined : presetValues.benchmark,
+    network: target === (presetValues.network?.kind ?? 'mlp') ? presetValues.network : undefined,
+  };
+  let spec = merge(baseDefaults(kind, target), fromPreset);
   spec = merge(spec, user);
   spec.method = method;
   spec.preset = preset;
@@ -426,8 +543,25 @@ export function resolveSpec(input: unknown, context: ResolveContext = {}): JobSp
   else if (typeof b.tasks !== 'number') {
     throw new SpecError('benchmark.tasks', `kind "${kind}" takes a number of tasks; a list of data sets needs kind "datasets"`);
   } else b.datasets = null;
-  checkAgainst(JobSpecSchema, spec);
+  checkResolved(spec);
+  if (b.kind === 'datasets') checkDatasetSplits(b, context.datasets!);
+  return spec;
+}
 
+/**
+ * The checks every resolved spec passes: each field against `JobSpecSchema`, then the combinations
+ * (all but those that need the uploaded data sets' facts). Throws `SpecError`.
+ */
+function checkResolved(value: unknown): asserts value is JobSpec {
+  checkAgainst(JobSpecSchema, value);
+  const spec = value as JobSpec;
+  const b = spec.benchmark;
+  if ((b.kind === 'datasets') !== Array.isArray(b.tasks)) {
+    throw new SpecError('benchmark.tasks', `kind "${b.kind}" takes ${b.kind === 'datasets' ? 'a list of tasks' : 'a number of tasks'}`);
+  }
+  datasetTasks(b).forEach((task, i) => {
+    if (!b.datasets?.[task.dataset]) throw new SpecError(`benchmark.tasks[${i}].dataset`, `data set ${task.dataset} is missing from benchmark.datasets`);
+  });
   if (b.kind === 'split' && taskCount(b) * b.classesPerTask > DATASET_CLASSES[b.dataset]) {
     const classes = DATASET_CLASSES[b.dataset];
     const tasks = taskCount(b);
@@ -439,6 +573,7 @@ export function resolveSpec(input: unknown, context: ResolveContext = {}): JobSp
   if (b.augment && b.padTo32) {
     throw new SpecError('benchmark.augment', 'random-crop augmentation works on 28x28 inputs; set padTo32 to false or augment to false');
   }
+  checkNetwork(spec);
   const counts = parameterCounts(spec);
   const total = counts.target + counts.hypernetwork;
   if (total > LIMITS.parameters) {
@@ -450,8 +585,30 @@ export function resolveSpec(input: unknown, context: ResolveContext = {}): JobSp
   if (b.trainLimit !== null && b.trainLimit <= b.validationSize) {
     throw new SpecError('benchmark.trainLimit', `must be larger than benchmark.validationSize (${b.validationSize}) so some samples are left for training`);
   }
-  if (b.kind === 'datasets') checkDatasetSplits(b, context.datasets!);
-  return spec;
+}
+
+/**
+ * The spec of a stored job, checked again before a worker trains on it: it must be of a version
+ * from `OLDEST_SPEC_VERSION` to `SPEC_VERSION` (older ones are upgraded, see `upgradeStoredSpec`)
+ * and then pass every check a resolved spec passes. Throws EngineError INVALID_STORED_SPEC saying
+ * why, so that such a job fails with a clear error instead of training on something today's code
+ * would never have accepted. Returns the spec as of `SPEC_VERSION`.
+ */
+export function checkStoredSpec(stored: unknown, version: number): JobSpec {
+  if (!Number.isInteger(version) || version < OLDEST_SPEC_VERSION || version > SPEC_VERSION) {
+    throw new EngineError(
+      'INVALID_STORED_SPEC',
+      `the job's spec was stored as version ${version} and this worker reads version ${SPEC_VERSION} (and upgrades versions from ${OLDEST_SPEC_VERSION}); run a worker of the release that stored it, or submit the job again`,
+    );
+  }
+  const value: unknown = stored !== null && typeof stored === 'object' ? upgradeStoredSpec(stored as JobSpec, version) : stored;
+  try {
+    checkResolved(value);
+  } catch (err) {
+    if (!(err instanceof SpecError)) throw err;
+    throw new EngineError('INVALID_STORED_SPEC', `the job's stored spec no longer passes validation (${err.message}); submit the job again`);
+  }
+  return value;
 }
 
 /**
@@ -508,4 +665,18 @@ function checkDatasetSplits(b: JobSpec['benchmark'], known: ReadonlyMap<string, 
     }
     if (sum(facts.counts.test) === 0) throw new SpecError(`benchmark.tasks[${i}].classes`, `the data set has no test samples of these classes`);
   });
+}
+
+/**
+ * A resolved spec stored earlier (database rows, checkpoints) as spec version `version`, brought
+ * up to `SPEC_VERSION`: fields added since get the values that keep its meaning. Version 2
+ * (convolutional targets) added `network.kind`, `channels`, `n`, `k` and `dropout`; a version 1
+ * spec trained an MLP. Specs of `SPEC_VERSION` (or already upgraded) come back unchanged, and so
+ * do versions this code does not know, which `checkStoredSpec` refuses.
+ */
+export function upgradeStoredSpec(spec: JobSpec, version: number): JobSpec {
+  if (version !== 1) return spec;
+  const network = (spec.network ?? {}) as Partial<JobSpec['network']>;
+  if (network.kind !== undefined) return spec;
+  return { ...spec, network: { ...NETWORK_DEFAULTS.mlp, ...network } };
 }

@@ -5,7 +5,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { SpecError } from '../core/index.js';
+import { CodedError, SpecError } from '../core/index.js';
 import { ServiceError, type ServiceErrorCode } from '../services/errors.js';
 import type { ErrorCode } from './schemas.js';
 import { isDatabaseUnavailable } from './unavailable.js';
@@ -17,6 +17,7 @@ const SERVICE_STATUS: Record<ServiceErrorCode, number> = {
   TASK_NOT_FOUND: 404,
   ARTIFACT_NOT_READY: 404,
   MASK_NOT_AVAILABLE: 404,
+  MODEL_NOT_AVAILABLE: 404,
   JOB_NOT_CANCELLABLE: 409,
   IDEMPOTENCY_KEY_REUSED: 409,
   INVALID_CURSOR: 400,
@@ -30,7 +31,20 @@ const SERVICE_STATUS: Record<ServiceErrorCode, number> = {
   DATASET_TOO_LARGE: 413,
   UPLOAD_INCOMPLETE: 400,
   INVALID_INPUT: 400,
+  API_KEY_NOT_FOUND: 404,
+  TOO_MANY_ACTIVE_JOBS: 429,
+  INVALID_EVENT_ID: 400,
+  WEBHOOK_NOT_FOUND: 404,
+  INVALID_WEBHOOK_URL: 400,
+  WEBHOOK_LIMIT_REACHED: 409,
 };
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Code of a body validation error on this route (default INVALID_SPEC: most bodies are job specs). */
+    bodyErrorCode?: ErrorCode;
+  }
+}
 
 /** Fastify's own client errors, renamed into our codes. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -51,14 +65,13 @@ const FASTIFY_MESSAGES: Partial<Record<ErrorCode, string>> = {
 };
 
 /** A client error found by the HTTP layer itself (not by validation, the engine or a service). */
-export class RequestError extends Error {
-  readonly statusCode = 400;
+export class RequestError extends CodedError<ErrorCode> {
   constructor(
-    readonly code: ErrorCode,
+    code: ErrorCode,
     message: string,
+    readonly statusCode = 400,
   ) {
-    super(message);
-    this.name = new.target.name;
+    super(code, message);
   }
 }
 
@@ -79,11 +92,14 @@ const DATABASE_UNAVAILABLE = {
 const INTERNAL = { status: 500, body: body('INTERNAL', 'internal error; it has been logged (retry, and report it if it persists)') };
 
 /** Status and body for an error. Only our own messages and Fastify's reports on the request reach clients. */
-function describe(err: FastifyError & { validationContext?: string }, opts: { bodyLimit: number }): { status: number; body: ErrorBody; retryAfter?: number } {
+function describe(
+  err: FastifyError & { validationContext?: string },
+  opts: { bodyLimit: number; bodyErrorCode: ErrorCode },
+): { status: number; body: ErrorBody; retryAfter?: number } {
   if (err.validation) {
     const part = err.validationContext ?? 'body';
     const { field, message } = describeValidationError(err.validation as never, part);
-    return { status: 400, body: body(part === 'body' ? 'INVALID_SPEC' : 'INVALID_REQUEST', message, field) };
+    return { status: 400, body: body(part === 'body' ? opts.bodyErrorCode : 'INVALID_REQUEST', message, field) };
   }
   if (err instanceof SpecError) return { status: 400, body: body('INVALID_SPEC', err.message, err.field) };
   if (err instanceof ServiceError) return { status: SERVICE_STATUS[err.code], body: body(err.code, err.message) };
@@ -107,7 +123,8 @@ export function errorHandler(opts: { bodyLimit: number }) {
   return (err: FastifyError & { validationContext?: string }, request: FastifyRequest, reply: FastifyReply) => {
     let answer: { status: number; body: ErrorBody; retryAfter?: number };
     try {
-      answer = describe(err, opts);
+      // Most bodies are job specs; a route whose body is something else says so in its config.
+      answer = describe(err, { ...opts, bodyErrorCode: request.routeOptions?.config?.bodyErrorCode ?? 'INVALID_SPEC' });
     } catch (failure) {
       // E.g. a value too deep or circular to print: Fastify would answer in its own shape, with the raw message.
       request.log.error({ err }, 'request failed');

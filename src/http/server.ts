@@ -6,7 +6,7 @@ import { createApiContext } from './context.js';
 import { every } from './periodic.js';
 
 const config = loadEnv();
-const ctx = createApiContext(config, (err) => app.log.warn({ err }, 'redis'));
+const ctx = createApiContext(config, (err) => app.log.warn({ err }, 'background error (the Redis connection, or recording an API key use)'));
 const app = await buildApp({ ...ctx.deps, logger: { level: config.LOG_LEVEL } });
 app.server.requestTimeout = config.REQUEST_TIMEOUT_MS;
 app.server.keepAliveTimeout = 65_000;

@@ -7,6 +7,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { FastifySchema, FastifySchemaCompiler } from 'fastify';
+import { describeViolation, unionMemberFor, type SchemaViolation } from '../core/index.js';
 
 // A CJS package seen through NodeNext: the function is on `.default`.
 const addFormats = (addFormatsModule as unknown as { default: (ajv: Ajv) => Ajv }).default;
@@ -32,55 +33,31 @@ export const validatorCompiler: FastifySchemaCompiler<FastifySchema> = ({ schema
 
 const where: Record<string, string> = { querystring: 'query parameter', params: 'path parameter', headers: 'header' };
 
-/** One clear sentence for the first validation error: field, what is allowed, what was sent. */
+/** One clear sentence for what Ajv refused (worded by core/schema-errors.ts, as the spec checks are). */
 export function describeValidationError(errors: ErrorObject[], part: string): { field: string; message: string } {
-  // anyOf branches report first; the anyOf error itself carries the list of allowed literals.
-  const first = errors[0];
-  const anyOf = errors.find((e) => e.keyword === 'anyOf' && e.instancePath === first.instancePath);
-  // A branch that got inside the value (a list of tasks) says more than "must be one of integer, array".
-  const inside = anyOf && errors.find((e) => e.instancePath.startsWith(`${anyOf.instancePath}/`));
-  const e = inside ?? anyOf ?? first;
-  let path = e.instancePath
-    .slice(1)
-    .split('/')
-    .map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`))
-    .join('');
-  let what: string;
-  const parent = (e.parentSchema ?? {}) as Record<string, unknown>;
-  const got = e.data === undefined ? '' : ` (got ${JSON.stringify(e.data)?.slice(0, 60)})`;
-  switch (e.keyword) {
-    case 'additionalProperties':
-      path = path ? `${path}.${(e.params as { additionalProperty: string }).additionalProperty}` : (e.params as { additionalProperty: string }).additionalProperty;
-      what = 'unknown field (remove it)';
-      break;
-    case 'required':
-      path = path ? `${path}.${(e.params as { missingProperty: string }).missingProperty}` : (e.params as { missingProperty: string }).missingProperty;
-      what = 'is required';
-      break;
-    case 'anyOf': {
-      const options = ((parent.anyOf as Record<string, unknown>[]) ?? []).map((o) => (o.const !== undefined ? JSON.stringify(o.const) : String(o.type)));
-      what = `must be one of ${options.join(', ')}${got}`;
-      break;
-    }
-    case 'minimum':
-    case 'maximum':
-    case 'exclusiveMinimum':
-    case 'exclusiveMaximum':
-      what =
-        parent.minimum !== undefined && parent.maximum !== undefined
-          ? `must be ${parent.type === 'integer' ? 'an integer' : 'a number'} between ${parent.minimum} and ${parent.maximum}${got}`
-          : `${e.message}${got}`;
-      break;
-    case 'type':
-      what = `must be ${(e.params as { type: string }).type === 'integer' ? 'an integer' : `of type ${(e.params as { type: string }).type}`}${got}`;
-      break;
-    case 'pattern':
-      what = `${parent.description ? `must be a ${parent.description}` : e.message}${got}`;
-      break;
-    default:
-      what = `${e.message}${got}`;
-  }
-  const field = path || (part === 'body' ? 'spec' : part);
+  const e = reportedError(errors);
+  const params = e.params as { additionalProperty?: string; missingProperty?: string };
+  const violation: SchemaViolation =
+    e.keyword === 'additionalProperties'
+      ? { pointer: `${e.instancePath}/${params.additionalProperty}`, kind: 'unknown-field', fallback: e.message ?? '' }
+      : e.keyword === 'required'
+        ? { pointer: `${e.instancePath}/${params.missingProperty}`, kind: 'missing-field', fallback: e.message ?? '' }
+        : { pointer: e.instancePath, kind: 'value', schema: e.parentSchema, value: e.data, fallback: e.message ?? 'is not valid' };
+  const described = describeViolation(violation);
+  const field = described.field || (part === 'body' ? 'spec' : part);
   const prefix = part === 'body' ? '' : `${where[part] ?? part} `;
-  return { field, message: `${prefix}${field}: ${what}` };
+  return { field, message: `${prefix}${field}: ${described.problem}` };
+}
+
+/**
+ * The error to report. Without allErrors Ajv stops at the first failure, except that a union
+ * (anyOf) collects its members' errors before its own, which comes last. When the value was
+ * meant for one member (a list of tasks, not a count), report what is wrong inside it.
+ */
+function reportedError(errors: ErrorObject[]): ErrorObject {
+  const last = errors[errors.length - 1];
+  if (last.keyword !== 'anyOf') return last;
+  const member = unionMemberFor(last.parentSchema ?? {}, last.data);
+  const inside = member ? errors.filter((e) => e.schemaPath.startsWith(`${last.schemaPath}/${member.index}/`)) : [];
+  return inside.length ? reportedError(inside) : last;
 }

@@ -1,14 +1,31 @@
 /** Domain records to API resources. */
-import type { DatasetRecord, JobRecord } from '../services/ports.js';
+import type { Static } from '@sinclair/typebox';
+import type { DatasetRecord, JobProgress, JobRecord, WebhookDeliveryRecord, WebhookRecord } from '../services/ports.js';
 import type { DatasetResource } from './routes/datasets/schemas.js';
 import type { JobResource } from './routes/jobs/schemas.js';
+import type { DeliveryResource, WebhookResource } from './routes/webhooks/schemas.js';
 
-export function jobView(job: JobRecord): JobResource {
-  const base = `/v1/jobs/${job.id}`;
+/** Progress of a job as the API shows it (job resource, job.progress events). */
+export function progressView(job: JobProgress): JobResource['progress'] {
   // After a task ends, progress may still name it until the next task's first write: count it once.
   const inTask = job.status === 'running' && job.currentTask === job.completedTasks && job.iteration !== null ? job.iteration : 0;
   const done = job.completedTasks * job.iterationsPerTask + inTask;
   const total = job.tasksTotal * job.iterationsPerTask;
+  return {
+    completedTasks: job.completedTasks,
+    tasksTotal: job.tasksTotal,
+    currentTask: job.status === 'running' ? job.currentTask : null,
+    iteration: job.status === 'running' ? job.iteration : null,
+    iterationsPerTask: job.iterationsPerTask,
+    iterationsDone: Math.min(done, total),
+    iterationsTotal: total,
+    fraction: job.status === 'succeeded' ? 1 : total ? Math.min(done / total, 1) : 0,
+    etaMs: job.status === 'running' ? job.etaMs : job.status === 'succeeded' ? 0 : null,
+  };
+}
+
+export function jobView(job: JobRecord): JobResource {
+  const base = `/v1/jobs/${job.id}`;
   const hasMask = job.spec.method === 'hypermask';
   return {
     id: job.id,
@@ -17,17 +34,7 @@ export function jobView(job: JobRecord): JobResource {
     status: job.status,
     spec: job.spec,
     backend: job.backend,
-    progress: {
-      completedTasks: job.completedTasks,
-      tasksTotal: job.tasksTotal,
-      currentTask: job.status === 'running' ? job.currentTask : null,
-      iteration: job.status === 'running' ? job.iteration : null,
-      iterationsPerTask: job.iterationsPerTask,
-      iterationsDone: Math.min(done, total),
-      iterationsTotal: total,
-      fraction: job.status === 'succeeded' ? 1 : total ? Math.min(done / total, 1) : 0,
-      etaMs: job.status === 'running' ? job.etaMs : job.status === 'succeeded' ? 0 : null,
-    },
+    progress: progressView(job),
     continueFrom: job.continueFrom,
     inheritedTasks: job.inheritedTasks,
     attempts: job.attempts,
@@ -45,6 +52,7 @@ export function jobView(job: JobRecord): JobResource {
       metrics: `${base}/metrics`,
       cancel: `${base}/cancel`,
       events: `${base}/events`,
+      stream: `${base}/stream`,
       tasks: Array.from({ length: job.completedTasks }, (_, t) => ({
         task: t,
         mask: hasMask ? `${base}/tasks/${t}/mask` : null,
@@ -71,5 +79,31 @@ export function datasetView(d: DatasetRecord): DatasetResource {
     options: d.options,
     createdAt: d.createdAt.toISOString(),
     links: { self: `/v1/datasets/${d.id}` },
+  };
+}
+
+export function webhookView(w: WebhookRecord): WebhookResource {
+  return {
+    id: w.id,
+    url: w.url,
+    events: w.events,
+    createdAt: w.createdAt.toISOString(),
+    links: { self: `/v1/webhooks/${w.id}`, deliveries: `/v1/webhooks/${w.id}/deliveries` },
+  };
+}
+
+export function deliveryView(d: WebhookDeliveryRecord): Static<typeof DeliveryResource> {
+  return {
+    id: d.id,
+    jobId: d.jobId,
+    eventType: d.eventType,
+    eventId: d.eventSeq,
+    status: d.status,
+    attempts: d.attempts,
+    statusCode: d.statusCode,
+    lastError: d.lastError,
+    createdAt: d.createdAt.toISOString(),
+    lastAttemptAt: d.lastAttemptAt?.toISOString() ?? null,
+    deliveredAt: d.deliveredAt?.toISOString() ?? null,
   };
 }

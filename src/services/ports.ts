@@ -29,6 +29,8 @@ export interface JobRecord {
   name: string | null;
   metadata: Record<string, unknown> | null;
   spec: JobSpec;
+  /** SPEC_VERSION of the code that resolved and stored `spec` (checked again before training). */
+  specVersion: number;
   status: JobStatus;
   backend: string | null;
   tasksTotal: number;
@@ -70,6 +72,12 @@ export interface NewJob {
    * CONTINUE_FROM_CHECKPOINT_REMOVED when retention removed the source's checkpoint.
    */
   continueFrom?: { jobId: string; inheritedTasks: number } | null;
+  /**
+   * Most queued plus running jobs the tenant may have with this one (0 or absent: no cap). Checked
+   * in the insert's transaction, serialised per tenant, so concurrent submissions cannot pass it;
+   * over it the insert fails with TOO_MANY_ACTIVE_JOBS.
+   */
+  maxActiveJobs?: number;
 }
 
 export type JobCursor = Cursor;
@@ -132,10 +140,13 @@ export interface JobRepository {
   taskResults(jobId: string): Promise<TaskResultRecord[]>;
   curve(jobId: string, kind: CurveKind, opts: { task?: number; limit: number; afterSeq?: string }): Promise<CurvePoint[]>;
   mask(jobId: string, task: number): Promise<{ found: boolean; mask: StoredBytes | null }>;
+  /** The task's model; null when the task has not been trained or its target has no model export. */
   model(jobId: string, task: number): Promise<StoredModel | null>;
+  /** Why a trained task has no model export (its target cannot be a LayersModel), or null. */
+  modelUnavailable(jobId: string, task: number): Promise<string | null>;
   /** Which tasks have exports, and a version of each that changes whenever they are rewritten. */
   artifactVersions(jobId: string): Promise<{ task: number; version: string }[]>;
-  /** model.json alone (without reading the weights). */
+  /** model.json alone (without reading the weights); null as for `model`. */
   modelJson(jobId: string, task: number): Promise<Record<string, unknown> | null>;
   events(jobId: string): Promise<{ status: JobStatus; message: string | null; at: Date }[]>;
   /** Ids of queued or running jobs (any tenant) last updated before `before`, oldest first. */
@@ -165,10 +176,30 @@ export interface Tenant {
   name: string;
 }
 
+/** An API key as its tenant sees it (never the key itself). */
+export interface ApiKeyRecord {
+  id: string;
+  name: string | null;
+  /** First characters of the key, to tell keys apart. */
+  prefix: string;
+  createdAt: Date;
+  /** Last request with the key, to the minute. */
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
 export interface ApiKeyRepository {
-  findTenantByKeyHash(hash: string): Promise<Tenant | null>;
+  /** The key with this hash and its tenant, unless revoked. */
+  findByHash(hash: string): Promise<{ keyId: string; tenant: Tenant } | null>;
   createTenantIfMissing(name: string): Promise<Tenant>;
-  createKey(tenantId: string, prefix: string, hash: string): Promise<{ id: string }>;
+  findTenant(name: string): Promise<Tenant | null>;
+  createKey(tenantId: string, key: { prefix: string; hash: string; name: string | null }): Promise<ApiKeyRecord>;
+  /** The tenant's keys, newest first, revoked ones included. */
+  listKeys(tenantId: string): Promise<ApiKeyRecord[]>;
+  /** Revokes the tenant's key (again: no change); null when the tenant has no such key. */
+  revokeKey(tenantId: string, keyId: string): Promise<ApiKeyRecord | null>;
+  /** Records a use of the key now, at most once a minute. */
+  touchKey(keyId: string): Promise<void>;
 }
 
 /** Per-task evaluation and artifacts written atomically after each task. */
@@ -197,22 +228,33 @@ export interface MetricPointInput {
   driftReg?: number;
 }
 
-/** What a training process reads and writes; never scoped to a tenant (workers serve all). */
+/**
+ * What a training attempt reads and writes; never scoped to a tenant (workers serve all).
+ *
+ * Fencing: `markRunning` hands the job to the attempt's `lease` (the queue's lock token for it,
+ * which the worker process knows too). Every later write names the lease and is refused in the
+ * same statement or transaction once another attempt has taken the job over (a worker that hung
+ * past its lock while the queue gave the job to another): it changes nothing and throws
+ * StaleAttemptError. A write refused for the job's status alone (cancelled meanwhile) is silent.
+ */
 export interface TrainingStore {
   load(jobId: string): Promise<{ job: JobRecord; checkpoint: Uint8Array | null } | null>;
   status(jobId: string): Promise<JobStatus | null>;
-  /** queued/running -> running (attempt counted, backend recorded). False when the job is no longer runnable. */
-  markRunning(jobId: string, backend: string, message: string): Promise<boolean>;
-  saveProgress(jobId: string, p: { task: number; iteration: number; etaMs: number; firstIteration: boolean }): Promise<void>;
-  addMetricPoints(jobId: string, points: MetricPointInput[]): Promise<void>;
-  /** Writes `c` in one transaction; false (nothing written) when the job no longer exists. */
-  completeTask(jobId: string, c: TaskCompletion): Promise<boolean>;
+  /** queued/running -> running, owned by `lease` (attempt counted, backend recorded). False when the job is no longer runnable. */
+  markRunning(jobId: string, lease: string, backend: string, message: string): Promise<boolean>;
+  saveProgress(jobId: string, lease: string, p: { task: number; iteration: number; etaMs: number; firstIteration: boolean }): Promise<void>;
+  addMetricPoints(jobId: string, lease: string, points: MetricPointInput[]): Promise<void>;
+  /**
+   * Writes `c` in one transaction; false (nothing written) when the job no longer exists. Throws
+   * StaleAttemptError (nothing written) when another attempt owns the job.
+   */
+  completeTask(jobId: string, lease: string, c: TaskCompletion): Promise<boolean>;
   /** running -> succeeded. */
-  succeed(jobId: string, result: JobResult): Promise<void>;
+  succeed(jobId: string, lease: string, result: JobResult): Promise<void>;
   /** running/queued -> failed with an error code. */
-  fail(jobId: string, error: JobError): Promise<void>;
+  fail(jobId: string, lease: string, error: JobError): Promise<void>;
   /** running -> queued (handed back for a retry or to another worker). */
-  requeue(jobId: string, message: string): Promise<void>;
+  requeue(jobId: string, lease: string, message: string): Promise<void>;
 }
 
 export type DatasetLoader = (name: JobSpec['benchmark']['dataset']) => Promise<RawDataset>;
@@ -325,4 +367,154 @@ export interface ImageDecoder {
    * Throws INVALID_INPUT when it is no image or its size is not `shape[0]` x `shape[1]`.
    */
   decode(bytes: Uint8Array, shape: [number, number, number]): Promise<number[]>;
+}
+
+// --- Job event streams (GET /v1/jobs/:id/stream) and webhooks ---------------------------------
+
+/**
+ * Events of a job's stream. Every type but job.progress is stored and numbered (see
+ * JobStreamEvent); job.progress is the job's current progress, sent live only.
+ */
+export const JOB_EVENT_TYPES = [
+  'job.status',
+  'job.progress',
+  'job.loss',
+  'job.validation',
+  'job.task_completed',
+  'job.succeeded',
+  'job.failed',
+  'job.cancelled',
+] as const;
+export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
+
+/** The last event of every stream: one of these ends it. */
+export const FINAL_EVENT_TYPES: readonly JobEventType[] = ['job.succeeded', 'job.failed', 'job.cancelled'];
+
+/**
+ * A stored event of a job's stream. `seq` numbers the job's events 1, 2, 3, ... in the order
+ * their transactions committed, without gaps: having seen n means having seen 1..n.
+ */
+export interface JobStreamEvent {
+  seq: number;
+  type: Exclude<JobEventType, 'job.progress'>;
+  at: Date;
+  data: Record<string, unknown>;
+}
+
+/** Progress fields of a running job, as a job.progress event carries them. */
+export type JobProgress = Pick<JobRecord, 'status' | 'currentTask' | 'iteration' | 'completedTasks' | 'tasksTotal' | 'iterationsPerTask' | 'etaMs'>;
+
+/** The stored streams. */
+export interface JobEventLog {
+  /** Events of the job after `afterSeq`, oldest first, at most `limit`. */
+  after(jobId: string, afterSeq: number, limit: number): Promise<JobStreamEvent[]>;
+  /** Number of the job's last event (0: none yet); null when the job does not exist. */
+  head(jobId: string): Promise<number | null>;
+}
+
+/** What a subscriber to a job's live events is told. */
+export interface JobEventListener {
+  /** A stored event, as soon as its transaction committed. Events of a job come in `seq` order. */
+  event(e: JobStreamEvent): void;
+  progress(p: JobProgress): void;
+  /** Live events may have been missed (the feed reconnected, or an event was too large to announce): read the log. */
+  resync(): void;
+  /** The job was deleted. */
+  gone(): void;
+}
+
+/** Live events of all jobs, whichever process wrote them. */
+export interface JobEventFeed {
+  /** Resolves once the feed listens: every event committed after that reaches `listener`. Returns the unsubscribe function. */
+  subscribe(jobId: string, listener: JobEventListener): Promise<() => void>;
+}
+
+/** Event types a webhook can receive (loss and validation points are too frequent for webhooks). */
+export const WEBHOOK_EVENT_TYPES = ['job.status', 'job.task_completed', 'job.succeeded', 'job.failed', 'job.cancelled'] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+export interface WebhookRecord {
+  id: string;
+  tenantId: string;
+  url: string;
+  events: WebhookEventType[];
+  createdAt: Date;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+export interface WebhookDeliveryRecord {
+  /** Also the webhook-id header: the same on every attempt. */
+  id: string;
+  webhookId: string;
+  jobId: string;
+  /** The event's number in the job's stream. */
+  eventSeq: number;
+  eventType: WebhookEventType;
+  status: DeliveryStatus;
+  attempts: number;
+  /** HTTP status of the last attempt; null when there was no answer. */
+  statusCode: number | null;
+  lastError: string | null;
+  createdAt: Date;
+  lastAttemptAt: Date | null;
+  deliveredAt: Date | null;
+}
+
+/** Webhooks as the API sees them; every call is scoped to a tenant. */
+export interface WebhookRepository {
+  create(webhook: { id: string; tenantId: string; url: string; events: WebhookEventType[]; secret: string }): Promise<WebhookRecord>;
+  count(tenantId: string): Promise<number>;
+  list(tenantId: string, opts: { limit: number; after?: Cursor }): Promise<WebhookRecord[]>;
+  get(tenantId: string, id: string): Promise<WebhookRecord | null>;
+  /** Deletes the webhook and its delivery log; false when the tenant has no such webhook. */
+  delete(tenantId: string, id: string): Promise<boolean>;
+  /** Deliveries of a webhook (already checked to be the tenant's), newest first. */
+  deliveries(webhookId: string, opts: { limit: number; after?: Cursor }): Promise<WebhookDeliveryRecord[]>;
+}
+
+/** Where webhooks may be delivered (see src/infra/webhooks/address-policy.ts). */
+export interface WebhookTargets {
+  /** Throws INVALID_WEBHOOK_URL when the URL's host is, or resolves to, an address deliveries may not go to. */
+  check(url: string): Promise<void>;
+}
+
+/** A delivery as the webhook worker sends it. */
+export interface DeliveryToSend {
+  id: string;
+  status: DeliveryStatus;
+  attempts: number;
+  url: string;
+  secret: string;
+  /** The request body, the same on every attempt. */
+  body: string;
+}
+
+/** Deliveries as the webhook worker reads and records them (any tenant). */
+export interface WebhookDeliveryStore {
+  /** Pending deliveries that are not on the queue yet, oldest first. */
+  unqueued(limit: number): Promise<string[]>;
+  /** Pending deliveries put on the queue before `before` (the queue may have lost them), oldest first. */
+  queuedBefore(before: Date, limit: number): Promise<string[]>;
+  markQueued(ids: string[]): Promise<void>;
+  /** Null when the delivery (or its webhook) was deleted. */
+  load(id: string): Promise<DeliveryToSend | null>;
+  /** Counts an attempt and records its answer. */
+  recordAttempt(id: string, attempt: { statusCode: number | null; error: string | null; status: DeliveryStatus }): Promise<void>;
+}
+
+/** The webhook queue (BullMQ; the delivery id is the queue job's id, so adding twice is harmless). */
+export interface WebhookDeliveryQueue {
+  add(deliveryIds: string[]): Promise<void>;
+  has(deliveryId: string): Promise<boolean>;
+}
+
+/** Sends one webhook request. */
+export interface WebhookSender {
+  /**
+   * POSTs `body` to `url` and resolves with the answer's status, within the configured timeout.
+   * Throws INVALID_WEBHOOK_URL (a ServiceError; retrying cannot help) when the URL now resolves to
+   * an address deliveries may not go to, and an ordinary error when no answer came.
+   */
+  post(url: string, headers: Record<string, string>, body: string): Promise<{ status: number }>;
 }

@@ -14,6 +14,8 @@ import type { ApiKeyService } from '../../src/services/auth/api-key.service.js';
 import type { PredictionService } from '../../src/services/predictions/prediction.service.js';
 import type { DatasetService } from '../../src/services/datasets/dataset.service.js';
 import type { JobService } from '../../src/services/jobs/job.service.js';
+import type { JobStreamService } from '../../src/services/events/job-stream.service.js';
+import type { WebhookService } from '../../src/services/webhooks/webhook.service.js';
 import { tcpRelay, type TcpRelay } from '../helpers/tcp-relay.js';
 import { createTestService, sleep, tinySpec, type TestService } from '../helpers/service.js';
 
@@ -72,7 +74,7 @@ describe('/readyz with the database and Redis on a closed port', () => {
   });
 
   it('says "timed out" for a check that does not answer', async () => {
-    const app = await buildApp({ jobs: {} as JobService, datasets: {} as DatasetService, predictions: {} as PredictionService, apiKeys: {} as ApiKeyService, readiness: { database: () => new Promise(() => {}) }, docsUi: false });
+    const app = await buildApp({ jobs: {} as JobService, streams: {} as JobStreamService, webhooks: {} as WebhookService, datasets: {} as DatasetService, predictions: {} as PredictionService, apiKeys: {} as ApiKeyService, readiness: { database: () => new Promise(() => {}) }, docsUi: false });
     const res = await within('GET /readyz', app.inject({ url: '/readyz' }));
     assert.equal(res.statusCode, 503);
     assert.deepEqual(res.json().checks, { database: { ok: false, error: 'timed out' } });
@@ -147,7 +149,7 @@ describe('submitting a job after Redis went away', () => {
 describe('an error that cannot be described', () => {
   it('still answers {"error": {code, message}} and logs it', async () => {
     const log = logSink();
-    const app = await buildApp({ jobs: {} as JobService, datasets: {} as DatasetService, predictions: {} as PredictionService, apiKeys: {} as ApiKeyService, readiness: {}, docsUi: false, logger: log.logger });
+    const app = await buildApp({ jobs: {} as JobService, streams: {} as JobStreamService, webhooks: {} as WebhookService, datasets: {} as DatasetService, predictions: {} as PredictionService, apiKeys: {} as ApiKeyService, readiness: {}, docsUi: false, logger: log.logger });
     const circular: Record<string, unknown> = {};
     circular.self = circular;
     // A validation error whose offending value cannot be printed (JSON.stringify throws on it).

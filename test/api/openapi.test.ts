@@ -8,6 +8,8 @@ import type { ApiKeyService } from '../../src/services/auth/api-key.service.js';
 import type { PredictionService } from '../../src/services/predictions/prediction.service.js';
 import type { DatasetService } from '../../src/services/datasets/dataset.service.js';
 import type { JobService } from '../../src/services/jobs/job.service.js';
+import type { JobStreamService } from '../../src/services/events/job-stream.service.js';
+import type { WebhookService } from '../../src/services/webhooks/webhook.service.js';
 
 describe('openapi/openapi.json', () => {
   it('matches the routes (run `npm run openapi:generate` after changing a route schema)', async () => {
@@ -33,7 +35,7 @@ describe('openapi/openapi.json', () => {
   });
 
   it('is served with a UI at /docs', async () => {
-    const app = await buildApp({ jobs: {} as JobService, datasets: {} as DatasetService, predictions: {} as PredictionService, apiKeys: {} as ApiKeyService, readiness: {} });
+    const app = await buildApp({ jobs: {} as JobService, streams: {} as JobStreamService, webhooks: {} as WebhookService, datasets: {} as DatasetService, predictions: {} as PredictionService, apiKeys: {} as ApiKeyService, readiness: {} });
     const ui = await app.inject('/docs/');
     assert.equal(ui.statusCode, 200);
     assert.match(ui.body, /swagger/i);

@@ -22,8 +22,8 @@ describe('tenant isolation', () => {
     jobId = res.json().id;
     // Pretend a worker trained task 0 so that the artifact routes have something to hide.
     const store = new PrismaTrainingRepository(svc.db, svc.pool);
-    await store.markRunning(jobId, 'wasm', 'test');
-    await store.completeTask(jobId, {
+    await store.markRunning(jobId, 'test-lease', 'wasm', 'test');
+    await store.completeTask(jobId, 'test-lease', {
       task: 0,
       completedTasks: 1,
       accuracies: [0.9],
@@ -31,7 +31,7 @@ describe('tenant isolation', () => {
       msPerIteration: 1,
       checkpoint: new Uint8Array([1, 2, 3]),
       embedding: [0.1, 0.2],
-      exports: [{ task: 0, mask: new Uint8Array([9, 9]), model: { modelJson: { format: 'layers-model', generatedBy: 'test', convertedBy: null, modelTopology: {}, weightsManifest: [{ paths: ['w'], weights: [] }], userDefinedMetadata: {} }, weights: new Uint8Array(8), weightsFileName: 'w' } }],
+      exports: [{ task: 0, mask: new Uint8Array([9, 9]), model: { modelJson: { format: 'layers-model', generatedBy: 'test', convertedBy: null, modelTopology: {}, weightsManifest: [{ paths: ['w'], weights: [] }], userDefinedMetadata: {} }, weights: new Uint8Array(8), weightsFileName: 'w' }, modelUnavailable: null }],
     });
   });
   after(async () => svc?.close());

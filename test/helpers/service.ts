@@ -4,12 +4,13 @@
  * "mnist", an app built with `buildApp`, and worker processes started as the real entry point.
  * `close()` removes all of it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { loadEnv, type Config } from '../../src/config/env.js';
 import { writeIdxDataset } from '../../src/infra/data/dataset-files.js';
@@ -62,6 +63,8 @@ export interface TestService {
    * there, not in `app`), on the same schema and queue, listening on a free loopback port.
    */
   startApi(extraEnv?: Record<string, string>): Promise<WorkerHandle & { base: string }>;
+  /** Starts the webhook worker (workers/webhook.worker.ts), as `npm start` does. */
+  startWebhookWorker(extraEnv?: Record<string, string>): Promise<WorkerHandle>;
   close(): Promise<void>;
 }
 
@@ -77,6 +80,11 @@ export async function createTestService(label: string, envOverrides: Record<stri
   const env: Record<string, string> = {
     DATABASE_URL: `${opts.databasePort ? withPort(BASE_URL, opts.databasePort) : BASE_URL}?schema=${schema}`,
     QUEUE_NAME: `test-${id}`,
+    WEBHOOK_QUEUE_NAME: `test-${id}-webhooks`,
+    // Receivers in tests listen on loopback; quick retries and timeouts keep tests short.
+    WEBHOOK_ALLOWED_NETWORKS: '127.0.0.1',
+    WEBHOOK_TIMEOUT_MS: '1000',
+    WEBHOOK_BACKOFF_MS: '200',
     RETAIN_DATA_DIR: dataDir,
     RETAIN_BACKEND: 'wasm',
     LOCK_DURATION_MS: '3000',
@@ -88,6 +96,8 @@ export async function createTestService(label: string, envOverrides: Record<stri
     CANCEL_POLL_MS: '200',
     SHUTDOWN_GRACE_MS: '0',
     LOG_LEVEL: 'silent',
+    // Tests send many requests with one key; the tests about the limit set their own.
+    RATE_LIMIT_MAX: '0',
     ...envOverrides,
   };
   const config = loadEnv(env);
@@ -97,7 +107,52 @@ export async function createTestService(label: string, envOverrides: Record<stri
   const pool = createPgPool({ url: config.databaseUrl, schema, poolSize: 2 });
   const db = createPrismaClient({ url: config.databaseUrl, schema, pool });
   const keys = new ApiKeyService(new PrismaApiKeyRepository(db));
-  const workers: WorkerHandle[] = [];
+  const workers: (WorkerHandle & { file: string })[] = [];
+
+  /**
+   * Starts `file` (relative to the repository: a worker, the API) as its own process, as in
+   * production, and waits for its ready line.
+   */
+  async function startProcess(file: string, ready: RegExp, extraEnv: Record<string, string>): Promise<WorkerHandle> {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, file)], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const waiters: { pattern: RegExp; resolve: () => void }[] = [];
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      for (const w of [...waiters]) if (w.pattern.test(out)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
+    const handle: WorkerHandle & { file: string } = {
+      file,
+      process: child,
+      output: () => out,
+      waitForOutput: (pattern, timeoutMs = 120_000) =>
+        pattern.test(out)
+          ? Promise.resolve()
+          : Promise.race([
+              new Promise<void>((resolve) => waiters.push({ pattern, resolve })),
+              new Promise<void>((_, reject) =>
+                // unref: a pending deadline must not keep the test process alive.
+                setTimeout(() => reject(new Error(`${file} printed no ${pattern} within ${timeoutMs} ms:\n${out}`)), timeoutMs).unref(),
+              ),
+              exited.then(({ code, signal }) => {
+                throw new Error(`${file} exited (${code ?? signal}) before printing ${pattern}:\n${out}`);
+              }),
+            ]),
+      exited,
+    };
+    workers.push(handle);
+    await handle.waitForOutput(ready);
+    return handle;
+  }
 
   return {
     config,
@@ -110,16 +165,15 @@ export async function createTestService(label: string, envOverrides: Record<stri
       const { key } = await keys.create(`${tenant}-${id}`);
       return `Bearer ${key}`;
     },
-    async startWorker(extraEnv = {}) {
-      const handle = spawnEntry('workers/training.worker.ts', { ...env, ...extraEnv });
-      workers.push(handle);
-      await handle.waitForOutput(/ready: queue/);
-      return handle;
-    },
+    startWorker: (extraEnv = {}) => startProcess('workers/training.worker.ts', /ready: queue/, extraEnv),
+    startWebhookWorker: (extraEnv = {}) => startProcess('workers/webhook.worker.ts', /ready: webhook queue/, extraEnv),
     async startApi(extraEnv = {}) {
-      const handle = spawnEntry('src/http/server.ts', { ...env, LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: '0', ...extraEnv });
-      workers.push(handle);
-      await handle.waitForOutput(/Server listening at http:\/\/127\.0\.0\.1:\d+/);
+      const handle = await startProcess('src/http/server.ts', /Server listening at http:\/\/127\.0\.0\.1:\d+/, {
+        LOG_LEVEL: 'info',
+        HOST: '127.0.0.1',
+        PORT: '0',
+        ...extraEnv,
+      });
       const base = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(handle.output())![1];
       return { ...handle, base };
     },
@@ -131,7 +185,14 @@ export async function createTestService(label: string, envOverrides: Record<stri
         }
       }
       // A queue that never reached Redis (a test of an outage) would wait for it forever.
-      if (ctx.queue.connection.status === 'ready') await ctx.queue.queue.obliterate({ force: true }).catch(() => {});
+      if (ctx.queue.connection.status === 'ready') {
+        await ctx.queue.queue.obliterate({ force: true }).catch(() => {});
+      }
+      if (ctx.queue.connection.status === 'ready' && workers.some((w) => w.file === 'workers/webhook.worker.ts')) {
+        const webhookQueue = new Queue(config.WEBHOOK_QUEUE_NAME, { connection: ctx.queue.connection, prefix: config.QUEUE_PREFIX });
+        await webhookQueue.obliterate({ force: true }).catch(() => {});
+        await webhookQueue.close();
+      }
       await app.close();
       await ctx.close();
       await db.$disconnect();
@@ -142,48 +203,19 @@ export async function createTestService(label: string, envOverrides: Record<stri
   };
 }
 
-/** Starts `file` (relative to the repository) as the real entry point, with `env` added to this process's. */
-function spawnEntry(file: string, env: Record<string, string>): WorkerHandle {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, file)], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const waiters: { pattern: RegExp; resolve: () => void }[] = [];
-  const onData = (chunk: Buffer) => {
-    out += chunk.toString();
-    for (const w of [...waiters]) if (w.pattern.test(out)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return {
-    process: child,
-    output: () => out,
-    waitForOutput: (pattern, timeoutMs = 120_000) =>
-      pattern.test(out)
-        ? Promise.resolve()
-        : Promise.race([
-            new Promise<void>((resolve) => waiters.push({ pattern, resolve })),
-            new Promise<void>((_, reject) =>
-              // unref: a pending deadline must not keep the test process alive.
-              setTimeout(() => reject(new Error(`${file} printed no ${pattern} within ${timeoutMs} ms:\n${out}`)), timeoutMs).unref(),
-            ),
-            exited.then(({ code, signal }) => {
-              throw new Error(`${file} exited (${code ?? signal}) before printing ${pattern}:\n${out}`);
-            }),
-          ]),
-    exited,
-  };
-}
-
 function withPort(url: string, port: number): string {
   const u = new URL(url);
   u.port = String(port);
   return u.toString();
+}
+
+/** Pids of the direct children of `pid` (a worker's sandboxed training processes). */
+export function childrenOf(pid: number): number[] {
+  try {
+    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map(Number).filter((n) => n > 0);
+  } catch {
+    return [];
+  }
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -57,3 +57,40 @@ export function clusterTasks(opts: { tasks: number; classes?: number; dim?: numb
   }
   return out;
 }
+
+/**
+ * Tiny image tasks (rows HWC) that conflict: there are `tasks + 1` random image templates, and
+ * task t tells template t (label 0) from template t + 1 (label 1), each sample a template plus
+ * Gaussian noise. The next task labels template t + 1 the other way, so a network trained on it
+ * alone gets task t's second class wrong.
+ */
+export function imageTasks(opts: { tasks: number; shape: number[]; perClass?: number; seed?: number; spread?: number }): ContinualTask[] {
+  const { tasks, shape, perClass = 40, seed = 11, spread = 0.6 } = opts;
+  const dim = shape.reduce((a, d) => a * d, 1);
+  const rng = new Random(seed);
+  const templates = Array.from({ length: tasks + 1 }, () => rng.uniformArray(dim, -1, 1));
+  return Array.from({ length: tasks }, (_, t): ContinualTask => {
+    const make = (n: number) => {
+      const x = new Float32Array(2 * n * dim);
+      const y = new Int32Array(2 * n);
+      for (let i = 0; i < 2 * n; i++) {
+        y[i] = i % 2;
+        const template = templates[t + y[i]];
+        for (let d = 0; d < dim; d++) x[i * dim + d] = template[d] + spread * rng.normal();
+      }
+      return arraySource(x, y, dim);
+    };
+    return {
+      index: t,
+      name: `templates ${t}, ${t + 1}`,
+      kind: 'classification',
+      inputSize: dim,
+      outputSize: 2,
+      imageShape: [...shape],
+      globalLabels: [2 * t, 2 * t + 1],
+      train: make(perClass),
+      validation: make(4),
+      test: make(perClass / 2),
+    };
+  });
+}

@@ -64,8 +64,9 @@ describe('a checkpoint at the parameter limit', () => {
       requestHash: null,
     });
     const store = new PrismaTrainingRepository(svc.db, svc.pool);
+    await store.markRunning(job.id, 'lease-1', 'cpu', 'test');
     const write = await arrayBufferGrowth(() =>
-      store.completeTask(job.id, { task: 0, completedTasks: 1, accuracies: [0.5], durationMs: 1, msPerIteration: 1, checkpoint, exports: [], embedding: null }),
+      store.completeTask(job.id, 'lease-1', { task: 0, completedTasks: 1, accuracies: [0.5], durationMs: 1, msPerIteration: 1, checkpoint, exports: [], embedding: null }),
     );
     assert.equal(write.value, true);
     assert.ok(write.growth < 256 * MB, `writing took ${Math.round(write.growth / MB)} MB beyond the checkpoint`);

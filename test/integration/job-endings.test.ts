@@ -5,18 +5,8 @@
  * act on, instead of staying "running" forever.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { createTestService, eventually, tinySpec, type TestService, type WorkerHandle } from '../helpers/service.js';
-
-/** Pids of the direct children of `pid` (the worker's sandboxed training processes). */
-function childrenOf(pid: number): number[] {
-  try {
-    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map(Number).filter((n) => n > 0);
-  } catch {
-    return [];
-  }
-}
+import { childrenOf, createTestService, eventually, tinySpec, type TestService, type WorkerHandle } from '../helpers/service.js';
 
 describe('job endings the training code cannot report', () => {
   let svc: TestService;

@@ -21,6 +21,7 @@ function exportOf(task: number, seed: number): TaskExport {
     task,
     mask: bytes(300, seed),
     model: { modelJson: { format: 'layers-model', seed }, weights: bytes(700, seed + 1), weightsFileName: 'weights.bin' },
+    modelUnavailable: null,
   };
 }
 
@@ -50,10 +51,10 @@ describe('job storage', () => {
   }
   async function succeededJob(): Promise<string> {
     const id = await newJob(2);
-    await store.markRunning(id, 'cpu', 'test');
-    await store.completeTask(id, completion(0, [exportOf(0, 1)]));
-    await store.completeTask(id, completion(1, [exportOf(0, 2), exportOf(1, 3)]));
-    await store.succeed(id, { averageAccuracy: 0.5, backwardTransfer: null, forgetting: null, taskInference: null });
+    await store.markRunning(id, 'lease-1', 'cpu', 'test');
+    await store.completeTask(id, 'lease-1', completion(0, [exportOf(0, 1)]));
+    await store.completeTask(id, 'lease-1', completion(1, [exportOf(0, 2), exportOf(1, 3)]));
+    await store.succeed(id, 'lease-1', { averageAccuracy: 0.5, backwardTransfer: null, forgetting: null, taskInference: null });
     return id;
   }
   const artifactBlobs = async (id: string) =>
@@ -72,17 +73,17 @@ describe('job storage', () => {
 
   it('writes the exports it is given, keeps the others, and removes the blobs it replaces', async () => {
     const id = await newJob(3);
-    await store.markRunning(id, 'cpu', 'test');
-    assert.equal(await store.completeTask(id, completion(0, [exportOf(0, 1)])), true);
+    await store.markRunning(id, 'lease-1', 'cpu', 'test');
+    assert.equal(await store.completeTask(id, 'lease-1', completion(0, [exportOf(0, 1)])), true);
     const [task0] = await artifactBlobs(id);
     const firstCheckpoint = (await jobBlobIds(svc.pool, id)).filter((b) => b !== task0.mask_blob_id && b !== task0.weights_blob_id);
-    await store.completeTask(id, completion(1, [exportOf(1, 2)]));
+    await store.completeTask(id, 'lease-1', completion(1, [exportOf(1, 2)]));
     const afterTask1 = await artifactBlobs(id);
     assert.deepEqual(afterTask1[0], task0, "task 0's export is left as it was");
     assert.equal(await existing(firstCheckpoint), 0, 'the replaced checkpoint is gone');
 
     const last = completion(2, [exportOf(0, 7), exportOf(1, 8), exportOf(2, 9)], bytes(4321, 9));
-    await store.completeTask(id, last);
+    await store.completeTask(id, 'lease-1', last);
     const final = await artifactBlobs(id);
     assert.equal(final.length, 3);
     assert.equal(await existing(afterTask1.flatMap((r) => [r.mask_blob_id, r.weights_blob_id])), 0, 'replaced exports are gone');
@@ -95,17 +96,33 @@ describe('job storage', () => {
     assert.equal(await orphans(), 0);
   });
 
+  it('an export without a model (a ResNet target) stores its mask and the reason, no weights blob', async () => {
+    const id = await newJob(2);
+    await store.markRunning(id, 'lease-1', 'cpu', 'test');
+    const noModel = (task: number, seed: number): TaskExport => ({ task, mask: bytes(300, seed), model: null, modelUnavailable: 'batch statistics' });
+    assert.equal(await store.completeTask(id, 'lease-1', completion(0, [noModel(0, 1)])), true);
+    await store.completeTask(id, 'lease-1', completion(1, [noModel(0, 2), noModel(1, 3)]));
+    const rows = await artifactBlobs(id);
+    assert.deepEqual(rows.map((r) => r.weights_blob_id), [null, null]);
+    assert.deepEqual(await readBlobBytes(svc.pool, rows[0].mask_blob_id), bytes(300, 2));
+    assert.equal(await jobs.model(id, 0), null);
+    assert.equal(await jobs.modelJson(id, 0), null);
+    assert.equal(await jobs.modelUnavailable(id, 1), 'batch statistics');
+    assert.equal((await jobs.artifactVersions(id)).length, 2);
+    assert.equal(await orphans(), 0, 'the replaced mask of task 0 is gone');
+  });
+
   it('a job deleted before a worker writes is not written back, and no store call fails or resurrects it', async () => {
     const id = await newJob(2);
-    await store.markRunning(id, 'cpu', 'test');
+    await store.markRunning(id, 'lease-1', 'cpu', 'test');
     assert.equal(await jobs.delete(tenantId, id), true);
-    assert.equal(await store.completeTask(id, completion(0, [exportOf(0, 1)])), false);
-    await store.addMetricPoints(id, [{ kind: 'loss', task: 0, iteration: 0, value: 1 }]);
-    await store.saveProgress(id, { task: 0, iteration: 1, etaMs: 1, firstIteration: true });
-    await store.requeue(id, 'x');
-    await store.fail(id, { code: 'X', message: 'x' });
-    await store.succeed(id, { averageAccuracy: 1, backwardTransfer: null, forgetting: null, taskInference: null });
-    assert.equal(await store.markRunning(id, 'cpu', 'again'), false);
+    assert.equal(await store.completeTask(id, 'lease-1', completion(0, [exportOf(0, 1)])), false);
+    await store.addMetricPoints(id, 'lease-1', [{ kind: 'loss', task: 0, iteration: 0, value: 1 }]);
+    await store.saveProgress(id, 'lease-1', { task: 0, iteration: 1, etaMs: 1, firstIteration: true });
+    await store.requeue(id, 'lease-1', 'x');
+    await store.fail(id, 'lease-1', { code: 'X', message: 'x' });
+    await store.succeed(id, 'lease-1', { averageAccuracy: 1, backwardTransfer: null, forgetting: null, taskInference: null });
+    assert.equal(await store.markRunning(id, 'lease-1', 'cpu', 'again'), false);
     assert.equal(await store.load(id), null);
     for (const table of ['jobs', 'job_events', 'metric_points', 'checkpoints', 'task_artifacts', 'task_results']) {
       const column = table === 'jobs' ? 'id' : 'job_id';
@@ -117,9 +134,9 @@ describe('job storage', () => {
   it('a delete racing a task end leaves nothing, whichever wins', async () => {
     for (let round = 0; round < 4; round++) {
       const id = await newJob(2);
-      await store.markRunning(id, 'cpu', 'test');
-      await store.completeTask(id, completion(0, [exportOf(0, 1)]));
-      const write = store.completeTask(id, completion(1, [exportOf(0, 2), exportOf(1, 3)], bytes(3 * 1024 * 1024, round)));
+      await store.markRunning(id, 'lease-1', 'cpu', 'test');
+      await store.completeTask(id, 'lease-1', completion(0, [exportOf(0, 1)]));
+      const write = store.completeTask(id, 'lease-1', completion(1, [exportOf(0, 2), exportOf(1, 3)], bytes(3 * 1024 * 1024, round)));
       // Start the delete while the 3 MB checkpoint streams, or a little before or after it.
       await new Promise((r) => setTimeout(r, round * 15));
       const [stored, deleted] = await Promise.all([write, jobs.delete(tenantId, id)]);
@@ -137,8 +154,8 @@ describe('job storage', () => {
       const b = await newJob(3, { jobId: a, inheritedTasks: 2 });
       const shared = await jobBlobIds(svc.pool, a);
       assert.deepEqual((await jobBlobIds(svc.pool, b)).sort(), [...shared].sort());
-      await store.markRunning(b, 'cpu', 'test');
-      const [stored, deleted] = await Promise.all([store.completeTask(b, completion(2, [exportOf(2, 4)])), jobs.delete(tenantId, a)]);
+      await store.markRunning(b, 'lease-1', 'cpu', 'test');
+      const [stored, deleted] = await Promise.all([store.completeTask(b, 'lease-1', completion(2, [exportOf(2, 4)])), jobs.delete(tenantId, a)]);
       assert.deepEqual([stored, deleted], [true, true]);
       // B still points at A's exports of tasks 0 and 1 (it has not rewritten them): those stay; A's checkpoint does not.
       const kept = (await artifactBlobs(b)).filter((r) => r.task < 2).flatMap((r) => [r.mask_blob_id, r.weights_blob_id]);

@@ -17,7 +17,7 @@ import { ROOT } from '../helpers/service.js';
 const URL = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const DIR = path.join(ROOT, 'prisma', 'migrations');
 /** The migration that moved checkpoint and export bytes into the blob store. */
-const MOVE_TO_BLOBS = '20261202000000_chunked_checkpoints_and_exports';
+const MOVE_TO_BLOBS = '20261211000000_chunked_checkpoints_and_exports';
 
 interface Field {
   name: string;
@@ -26,6 +26,8 @@ interface Field {
   optional: boolean;
   list: boolean;
   uuid: boolean;
+  /** @db.Json: json rather than Prisma's default jsonb. */
+  json: boolean;
 }
 interface Model {
   name: string;
@@ -63,6 +65,7 @@ function parseSchema(text: string): { models: Model[]; enums: Record<string, str
           optional: ftype.endsWith('?'),
           list: ftype.endsWith('[]'),
           uuid: line.includes('@db.Uuid'),
+          json: line.includes('@db.Json'),
         });
         if (/@unique\b/.test(line)) model.uniques.push([fname]);
       }
@@ -138,7 +141,7 @@ describe('migrations', () => {
           assert.equal(c.is_nullable, 'YES', `${where}: Prisma creates scalar lists nullable`);
         } else {
           if (f.type.startsWith('enum:')) assert.equal(c.udt_name, f.type.slice(5), where);
-          else assert.equal(c.data_type, f.uuid ? 'uuid' : PG_TYPE[f.type], where);
+          else assert.equal(c.data_type, f.uuid ? 'uuid' : f.json ? 'json' : PG_TYPE[f.type], where);
           assert.equal(c.is_nullable, f.optional ? 'YES' : 'NO', where);
         }
       }
@@ -168,6 +171,7 @@ describe('migrations', () => {
     db = createPrismaClient({ url: URL, schema, poolSize: 1 });
     const tenant = await db.tenant.create({ data: { name: 't' } });
     await db.apiKey.create({ data: { tenantId: tenant.id, prefix: 'rk_x', hash: 'h' } });
+    await db.webhook.create({ data: { id: randomUUID(), tenantId: tenant.id, url: 'https://example.com/hook', events: ['job.status'], secret: 'whsec_AA==' } });
     const job = await db.job.create({ data: { tenantId: tenant.id, spec: { a: 1 }, tasksTotal: 2, iterationsPerTask: 3, metadata: { k: 'v' }, idempotencyKey: 'i' } });
     await db.jobEvent.create({ data: { jobId: job.id, status: 'queued' } });
     await db.taskResult.create({ data: { jobId: job.id, task: 0, accuracies: [0.5, 0.25], durationMs: 1.5, msPerIteration: 2 } });
@@ -178,7 +182,7 @@ describe('migrations', () => {
     await db.taskArtifact.create({ data: { jobId: job.id, task: 0, maskBlobId: null, modelJson: { m: 1 }, weightsBlobId: blob.id, weightsFileName: 'weights.bin' } });
     const full = await db.job.findUniqueOrThrow({
       where: { id: job.id },
-      include: { tenant: { include: { apiKeys: true } }, events: true, taskResults: true, metricPoints: true, checkpoint: true, embeddings: true, artifacts: true },
+      include: { tenant: { include: { apiKeys: true } }, events: true, taskResults: true, metricPoints: true, checkpoint: true, embeddings: true, artifacts: true, streamEvents: true },
     });
     assert.equal(full.tenant.apiKeys.length, 1);
     assert.deepEqual(full.taskResults[0].accuracies, [0.5, 0.25]);
@@ -189,9 +193,15 @@ describe('migrations', () => {
     assert.equal(full.artifacts[0].maskBlobId, null);
     await assert.rejects(db.blob.delete({ where: { id: blob.id } }), /foreign key|constraint/i, 'a blob a row points at cannot be deleted');
     assert.equal(full.status, 'queued');
+    // Written by triggers: the status event, the task result and the two points (see job-stream-log.test.ts).
+    assert.deepEqual(full.streamEvents.map((e) => e.seq), [1, 2, 3, 4]);
+    assert.equal(full.streamSeq, 4);
+    const [delivery] = await db.webhookDelivery.findMany({ include: { webhook: true } });
+    assert.deepEqual([delivery.eventSeq, delivery.eventType, delivery.status, (delivery.payload as { type: string }).type], [1, 'job.status', 'pending', 'job.status']);
     await assert.rejects(db.job.create({ data: { tenantId: tenant.id, spec: {}, tasksTotal: 1, iterationsPerTask: 1, idempotencyKey: 'i' } }), /Unique constraint/);
     await db.tenant.delete({ where: { id: tenant.id } });
     assert.equal(await db.taskArtifact.count(), 0, 'deleting a tenant cascades');
+    assert.equal(await db.webhookDelivery.count(), 0);
   });
 
   it('move the checkpoints and exports of an upgraded database into blobs, byte for byte', async () => {
@@ -215,6 +225,8 @@ describe('migrations', () => {
       await q('INSERT INTO checkpoints (job_id, completed_tasks, data, updated_at) VALUES ($1, 1, $2, now())', [jobs[0], checkpoint]);
       await q(`INSERT INTO task_artifacts (job_id, task, mask, model_json, weights, weights_file_name, updated_at) VALUES ($1, 0, $2, '{"m": 0}', $3, 'weights.bin', now())`, [jobs[0], mask, weights]);
       await q(`INSERT INTO task_artifacts (job_id, task, mask, model_json, weights, weights_file_name, updated_at) VALUES ($1, 1, NULL, '{"m": 1}', ''::bytea, 'weights.bin', now())`, [jobs[0]]);
+      // A target without a model export (main's 20261210000000_unexportable_models): no weights, no blob.
+      await q(`INSERT INTO task_artifacts (job_id, task, mask, model_json, weights, weights_file_name, model_unavailable, updated_at) VALUES ($1, 0, NULL, NULL, NULL, NULL, 'no LayersModel', now())`, [jobs[1]]);
 
       assert.deepEqual((await migrate({ url: URL, schema: upgrade, dir: DIR })).applied.slice(0, 1), [MOVE_TO_BLOBS]);
       const row = (await q('SELECT blob_id FROM checkpoints WHERE job_id = $1', [jobs[0]])).rows[0];
@@ -224,13 +236,16 @@ describe('migrations', () => {
         { seq: 1, n: 2 ** 20 },
         { seq: 2, n: 2 ** 19 },
       ]);
-      const artifacts = (await q('SELECT task, mask_blob_id, weights_blob_id, model_json FROM task_artifacts ORDER BY task')).rows;
+      const artifacts = (await q('SELECT task, mask_blob_id, weights_blob_id, model_json FROM task_artifacts WHERE job_id = $1 ORDER BY task', [jobs[0]])).rows;
       assert.deepEqual(Buffer.from(await readBlobBytes(pool, artifacts[0].mask_blob_id)), mask);
       assert.deepEqual(Buffer.from(await readBlobBytes(pool, artifacts[0].weights_blob_id)), weights);
       assert.equal(artifacts[1].mask_blob_id, null);
       assert.equal((await readBlobBytes(pool, artifacts[1].weights_blob_id)).length, 0);
       assert.deepEqual(artifacts.map((a) => a.model_json), [{ m: 0 }, { m: 1 }]);
       assert.equal((await q('SELECT count(*)::int AS n FROM blobs')).rows[0].n, 4);
+      assert.deepEqual((await q('SELECT mask_blob_id, weights_blob_id, model_json, model_unavailable FROM task_artifacts WHERE job_id = $1', [jobs[1]])).rows, [
+        { mask_blob_id: null, weights_blob_id: null, model_json: null, model_unavailable: 'no LayersModel' },
+      ]);
       assert.equal((await q('SELECT count(*)::int AS n FROM checkpoints WHERE job_id = $1', [jobs[1]])).rows[0].n, 0, 'a job without a checkpoint still has none');
     } finally {
       await pool.end();

@@ -1,7 +1,8 @@
 /**
  * Crash safety of the real worker process (workers/training.worker.ts with its sandboxed training
  * child) against real Postgres and Redis: SIGKILL in the middle of the second task, cancel in the
- * middle of a task, SIGTERM handing the job back, and an unrecoverable error failing at once.
+ * middle of a task, SIGTERM handing the job back, and unrecoverable errors (a corrupt checkpoint,
+ * a stored spec the worker cannot read) failing at once.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -127,6 +128,43 @@ describe('worker crash safety', () => {
       state = await queued.getState();
     }
     assert.equal(state, 'failed');
+    worker.process.kill('SIGKILL');
+    await worker.exited;
+  });
+
+  it('a job whose stored spec is of another version or no longer validates fails at once, untrained, with INVALID_STORED_SPEC', async () => {
+    const newer = await submit(tinySpec());
+    await svc.db.job.update({ where: { id: newer }, data: { specVersion: 3 } });
+    const broken = await submit(tinySpec());
+    const stored = (await svc.db.job.findUniqueOrThrow({ where: { id: broken } })).spec as { training: Record<string, unknown> };
+    await svc.db.job.update({ where: { id: broken }, data: { spec: { ...stored, training: { ...stored.training, iterationsPerTask: 0 } } } });
+    const worker = await svc.startWorker();
+    for (const [id, says] of [
+      [newer, /^the job's spec was stored as version 3 and this worker reads version 2/],
+      [broken, /^the job's stored spec no longer passes validation \(training.iterationsPerTask: must be an integer between 1 and 1000000 \(got 0\)\)/],
+    ] as const) {
+      const failed = await until(id, (j) => ['succeeded', 'failed'].includes(j.status));
+      assert.equal(failed.status, 'failed');
+      assert.equal(failed.error.code, 'INVALID_STORED_SPEC');
+      assert.match(failed.error.message, says);
+      assert.equal(failed.attempts, 1, 'no retries');
+      assert.equal(failed.progress.iterationsDone, 0, 'nothing was trained');
+    }
+    worker.process.kill('SIGKILL');
+    await worker.exited;
+  });
+
+  it('a job stored as spec version 1 (before network kinds) reads back, and trains, as the MLP it described', async () => {
+    const older = await submit(tinySpec());
+    const stored = (await svc.db.job.findUniqueOrThrow({ where: { id: older } })).spec as { network: Record<string, unknown> };
+    const { kind, channels, n, k, dropout, ...network } = stored.network;
+    assert.deepEqual([kind, channels, n, k, dropout], ['mlp', null, null, null, 0]);
+    assert.equal((await svc.db.job.findUniqueOrThrow({ where: { id: older } })).specVersion, 2, 'new jobs are stored as version 2');
+    await svc.db.job.update({ where: { id: older }, data: { spec: { ...stored, network } as object, specVersion: 1 } });
+    assert.equal((await job(older)).spec.network.kind, 'mlp', 'the API shows the spec as of version 2');
+    const worker = await svc.startWorker();
+    const done = await until(older, (j) => ['succeeded', 'failed'].includes(j.status));
+    assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
     worker.process.kill('SIGKILL');
     await worker.exited;
   });

@@ -27,7 +27,8 @@ export function getRuntime(): Promise<Runtime> {
   runtime ??= (async () => {
     const config = loadEnv();
     const backend = await selectBackend(config.RETAIN_BACKEND as BackendChoice);
-    const options = { url: config.databaseUrl, schema: config.databaseSchema, poolSize: 2 };
+    // A transaction this process leaves idle (it hung) is ended when the queue gives its job to another worker.
+    const options = { url: config.databaseUrl, schema: config.databaseSchema, poolSize: 2, idleInTransactionTimeoutMs: config.LOCK_DURATION_MS };
     const pool = createPgPool(options);
     const db = createPrismaClient({ ...options, pool });
     const datasets = new Map<string, Promise<RawDataset>>();
@@ -43,6 +44,7 @@ export function getRuntime(): Promise<Runtime> {
     };
     const uploadedDatasets = new CachedUploadedDatasets(pool, {
       cacheDir: config.DATASET_CACHE_DIR || path.join(os.tmpdir(), 'retain-dataset-cache'),
+      maxBytes: config.DATASET_CACHE_MAX_BYTES,
       maxExpandedBytes: config.DATASET_MAX_EXPANDED_BYTES,
     });
     return { config, backend: backend.name, store: new PrismaTrainingRepository(db, pool, config.BLOB_CHUNK_BYTES), loadDataset, uploadedDatasets };

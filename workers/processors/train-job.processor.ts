@@ -4,6 +4,7 @@
  * other errors are rethrown for BullMQ to retry with backoff; a worker shutdown hands the job
  * back to the queue without using up an attempt.
  */
+import { randomUUID } from 'node:crypto';
 import { UnrecoverableError, WaitingError, type SandboxedJob } from 'bullmq';
 import { assertPayload, InvalidPayloadError, JobName } from '../../src/infra/queue/jobs.js';
 import { PermanentTrainingError, runTraining } from '../../src/services/training/run-training.js';
@@ -32,7 +33,8 @@ export async function processTrainJob(job: SandboxedJob, token: string | undefin
       uploadedDatasets: rt.uploadedDatasets,
       backend: rt.backend,
       stop: stop.signal,
-      attempt: { number: job.attemptsMade + 1, max: job.opts.attempts ?? 1 },
+      // BullMQ passes the lock token it fetched the job with; the worker process fences its own writes with it too.
+      attempt: { number: job.attemptsMade + 1, max: job.opts.attempts ?? 1, lease: token ?? randomUUID() },
       settings: {
         progressThrottleMs: rt.config.PROGRESS_THROTTLE_MS,
         lossEvery: rt.config.LOSS_EVERY,

@@ -41,15 +41,15 @@ export function tasksToExport(e: Pick<TaskEndEvent, 'task' | 'tasks'>): number[]
 export async function runContinualLearning(spec: JobSpec, options: RunOptions): Promise<ContinualResult> {
   const { tasks, callbacks = {}, signal } = options;
   assert(tasks.length > 0, 'at least one task is needed');
-  const { inputSize, outputSize } = tasks[0];
+  const { inputSize, outputSize, imageShape } = tasks[0];
   assert(
-    tasks.every((t) => t.inputSize === inputSize && t.outputSize === outputSize),
-    'all tasks must have the same input and output sizes',
+    tasks.every((t) => t.inputSize === inputSize && t.outputSize === outputSize && String(t.imageShape) === String(imageShape)),
+    'all tasks must have the same input shape and output size',
   );
   const rng = new Random(modelSeed(spec.training.seed));
   // Task embeddings are created as tasks begin (or from the checkpoint), so a checkpoint holds
   // only trained tasks and can be continued with tasks the spec did not list yet.
-  const learner = createLearner(spec, { inputSize, outputSize }, rng);
+  const learner = createLearner(spec, { inputSize, outputSize, imageShape }, rng);
   try {
     let state: CheckpointState = {
       completedTasks: 0,
@@ -79,7 +79,7 @@ export async function runContinualLearning(spec: JobSpec, options: RunOptions): 
       for (let i = 0; i < iterations; i++) {
         if (signal?.aborted) throw new CancelledError();
         const t0 = performance.now();
-        const losses = trainOn(learner, task, t, i, task.train.gather(batches.next(), stream));
+        const losses = trainOn(learner, task, t, i, task.train.gather(batches.next(), stream), stream);
         if (!Number.isFinite(losses.total)) throw new DivergenceError(t, i);
         const ms = performance.now() - t0;
         iterationMs.push(ms);
@@ -145,7 +145,7 @@ export async function runContinualLearning(spec: JobSpec, options: RunOptions): 
   }
 }
 
-function trainOn(learner: Learner, task: ContinualTask, t: number, i: number, batch: Batch): StepLosses {
+function trainOn(learner: Learner, task: ContinualTask, t: number, i: number, batch: Batch, rng: Random): StepLosses {
   const [x, y] = tf.tidy(() => [
     tf.tensor2d(batch.x, [batch.size, task.inputSize]),
     task.kind === 'classification'
@@ -153,7 +153,7 @@ function trainOn(learner: Learner, task: ContinualTask, t: number, i: number, ba
       : tf.tensor2d(batch.y as Float32Array, [batch.size, task.outputSize]),
   ]);
   try {
-    return learner.trainStep(t, i, x, y, task.kind === 'classification' ? crossEntropy : meanSquaredError);
+    return learner.trainStep(t, i, x, y, task.kind === 'classification' ? crossEntropy : meanSquaredError, rng);
   } finally {
     tf.dispose([x, y]);
   }

@@ -29,8 +29,13 @@ export interface TaskExport {
   task: number;
   /** safetensors file with one mask tensor per masked target tensor (null for finetune and hnet). */
   mask: Uint8Array | null;
-  /** TensorFlow.js LayersModel: model.json content and its single weights file. */
-  model: { modelJson: Record<string, unknown>; weights: Uint8Array; weightsFileName: string };
+  /**
+   * TensorFlow.js LayersModel: model.json content and its single weights file; null when no
+   * LayersModel computes what the engine computes (ResNet's batch statistics), `modelUnavailable`
+   * saying why.
+   */
+  model: { modelJson: Record<string, unknown>; weights: Uint8Array; weightsFileName: string } | null;
+  modelUnavailable: string | null;
 }
 
 export interface ContinualMetrics {

@@ -298,6 +298,7 @@ export function buildTasks(benchmark: Benchmark, raw: RawDataset, rng: Random): 
       inputSize,
       outputSize: plan.classes.length,
       globalLabels: plan.globalLabels,
+      imageShape: [geometry.height, geometry.width, 1],
       preprocessing: {
         rows: raw.train.rows,
         cols: raw.train.cols,

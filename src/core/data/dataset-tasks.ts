@@ -15,7 +15,7 @@
  * batches only in `gather`.
  */
 import { EngineError } from '../errors.js';
-import { datasetTasks, type JobSpec } from '../spec.js';
+import { datasetTasks, imageShapeOf, type JobSpec } from '../spec.js';
 import type { Batch, ContinualTask, LabelledDataset, LabelledSamples, SampleSource } from './types.js';
 
 type Benchmark = JobSpec['benchmark'];
@@ -142,6 +142,7 @@ export function buildDatasetTasks(benchmark: Benchmark, data: ReadonlyMap<string
     }
     const source = (samples: LabelledSamples, indices: Int32Array) => sampleSource(samples, indices, localLabel, inputSize, map!);
     const globalLabels = plan.classes.map((_, k) => offset + k);
+    const imageShape = imageShapeOf(dataset.inputShape);
     offset += plan.classes.length;
     return {
       index,
@@ -153,6 +154,7 @@ export function buildDatasetTasks(benchmark: Benchmark, data: ReadonlyMap<string
       globalLabels,
       classNames: [...plan.classes],
       inputShape: [...dataset.inputShape],
+      ...(imageShape ? { imageShape } : {}),
       preprocessing: {
         rows: dataset.inputShape[0],
         cols: inputSize / dataset.inputShape[0],

@@ -46,6 +46,12 @@ export interface ContinualTask {
    */
   inputShape?: number[];
   /**
+   * The input as an image, [height, width, channels] (each input row is HWC, row-major): what a
+   * convolutional target reshapes a row to. Set for image tasks (built-in benchmarks, uploaded
+   * images), absent for tabular ones.
+   */
+  imageShape?: number[];
+  /**
    * How a raw image becomes this task's (unaugmented) input vector; set by `buildTasks` for image
    * benchmarks, absent for tasks whose inputs are given directly (then exports take them as is).
    */

@@ -1,52 +1,66 @@
 /**
  * Predictions from exported task models, with or without a task id.
  *
- * A task model is what `exportTask` writes: a Sequential of Dense layers (hidden activation relu
- * or sigmoid, linear output) as model.json plus one float32 weights file. It is rebuilt here on
- * tfjs-core alone, as a few matrix products, so the service needs no tfjs-layers at prediction
- * time; tests check it against tf.loadLayersModel on the same files.
+ * A task model is what `exportTask` writes: a Sequential LayersModel (model.json plus one float32
+ * weights file) of Dense layers (MLP) or of ZeroPadding2D, Rescaling, Conv2D, MaxPooling2D,
+ * Flatten and Dense layers (ZenkeNet). It is rebuilt here on tfjs-core alone, so the service needs
+ * no tfjs-layers at prediction time; tests check it against tf.loadLayersModel on the same files.
  *
  * Without a task id, the task is inferred per input by lowest softmax entropy, the way the engine
  * evaluates task-agnostic inference (method section 7.2, `inferTasksByEntropy`): the same
- * operations (logSoftmax, then -sum(exp(logP) * logP)), and ties go to the earlier task.
+ * operations (logSoftmax, then -sum(exp(logP) * logP) / ln K for a task of K classes, see
+ * `normalizedEntropy`), and ties go to the earlier task.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { EngineError } from '../errors.js';
+import { normalizedEntropy } from './entropy.js';
 
-const ACTIVATIONS: Record<string, (x: tf.Tensor2D) => tf.Tensor2D> = {
+const ACTIVATIONS: Record<string, (x: tf.Tensor) => tf.Tensor> = {
   relu: (x) => tf.relu(x),
   sigmoid: (x) => tf.sigmoid(x),
   linear: (x) => x,
 };
 
-interface DenseLayerConfig {
+interface LayerConfig {
   class_name: string;
-  config: { name: string; units: number; activation: string; use_bias: boolean };
+  config: Record<string, unknown> & { name?: string; batch_input_shape?: (number | null)[] };
+}
+
+/** One rebuilt layer: its computation and the tensors it owns. */
+interface Layer {
+  apply(x: tf.Tensor): tf.Tensor;
+  tensors: tf.Tensor[];
 }
 
 /** A task model on tfjs-core: owns its weight tensors until `dispose()`. */
 export class TaskModel {
+  /** Values per input row: the product of `inputShape`. */
   readonly inputSize: number;
   readonly outputSize: number;
 
   private constructor(
-    private readonly layers: { kernel: tf.Tensor2D; bias: tf.Tensor1D; activation: (x: tf.Tensor2D) => tf.Tensor2D }[],
+    private readonly layers: Layer[],
+    /** One input as the model takes it: [values] for an MLP, [height, width, channels] for images. */
+    readonly inputShape: number[],
+    outputSize: number,
     /** userDefinedMetadata.retain of the export (task, globalLabels, input, ...). */
     readonly metadata: Record<string, unknown>,
   ) {
-    this.inputSize = layers[0].kernel.shape[0];
-    this.outputSize = layers[layers.length - 1].kernel.shape[1];
+    this.inputSize = inputShape.reduce((a, d) => a * d, 1);
+    this.outputSize = outputSize;
   }
 
   /**
    * Rebuilds a model from an export's model.json and weights bytes.
-   * @throws EngineError (INVALID_ARGUMENT) when the topology is not a Sequential of Dense layers or the weights do not fit it.
+   * @throws EngineError (INVALID_ARGUMENT) when the topology is not a Sequential of the layers
+   *   above, declares no input shape, or the weights do not fit it.
    */
   static fromExport(modelJson: Record<string, unknown>, weights: Uint8Array): TaskModel {
-    const topology = modelJson.modelTopology as { class_name?: string; config?: { layers?: DenseLayerConfig[] } } | undefined;
-    const layerConfigs = topology?.config?.layers;
-    if (topology?.class_name !== 'Sequential' || !layerConfigs?.length || layerConfigs.some((l) => l.class_name !== 'Dense' || !l.config.use_bias)) {
-      throw invalid('model.json: expected a Sequential of Dense layers with biases (a Retain task export)');
+    const topology = modelJson.modelTopology as { class_name?: string; config?: { layers?: LayerConfig[] } } | undefined;
+    const configs = topology?.config?.layers;
+    const declared = configs?.[0]?.config.batch_input_shape;
+    if (topology?.class_name !== 'Sequential' || !configs?.length || !declared || declared.slice(1).some((d) => typeof d !== 'number')) {
+      throw invalid('model.json: expected a Sequential model whose first layer declares its input shape (a Retain task export)');
     }
     const manifest = (modelJson.weightsManifest as { weights: { name: string; shape: number[] }[] }[]).flatMap((g) => g.weights);
     const expected = manifest.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
@@ -54,31 +68,81 @@ export class TaskModel {
     // Copy: the bytes may sit at an offset that is not a multiple of 4.
     const values = new Float32Array(weights.slice().buffer);
     let offset = 0;
-    const take = (shape: number[]) => {
-      const n = shape.reduce((a, b) => a * b, 1);
-      const out = values.subarray(offset, offset + n);
+    let entry = 0;
+    const take = (rank: number, name: string) => {
+      const spec = manifest[entry++];
+      if (!spec || spec.shape.length !== rank) throw invalid(`model.json: layer ${name} does not match its weights`);
+      const n = spec.shape.reduce((a, b) => a * b, 1);
+      const t = tf.tensor(values.subarray(offset, offset + n), spec.shape, 'float32');
       offset += n;
-      return out;
+      return t;
     };
-    const layers = layerConfigs.map((l, i) => {
-      const [k, b] = [manifest[2 * i], manifest[2 * i + 1]];
-      const activation = ACTIVATIONS[l.config.activation];
-      if (!k || !b || k.shape.length !== 2 || b.shape[0] !== k.shape[1] || !activation) {
-        throw invalid(`model.json: layer ${l.config.name} does not match its weights or has an unknown activation "${l.config.activation}"`);
+    const layers: Layer[] = [];
+    let outputSize = 0;
+    try {
+      for (const l of configs) {
+        layers.push(rebuild(l, take));
+        if (l.class_name === 'Dense') outputSize = l.config.units as number;
       }
-      return { kernel: tf.tensor2d(take(k.shape), k.shape as [number, number]), bias: tf.tensor1d(take(b.shape)), activation };
-    });
+    } catch (err) {
+      layers.forEach((l) => tf.dispose(l.tensors));
+      throw err;
+    }
+    if (entry !== manifest.length) throw invalid('model.json: the weights manifest has more tensors than the layers take');
     const metadata = ((modelJson.userDefinedMetadata as Record<string, unknown> | undefined)?.retain ?? {}) as Record<string, unknown>;
-    return new TaskModel(layers, metadata);
+    return new TaskModel(layers, declared.slice(1) as number[], outputSize, metadata);
   }
 
-  /** Logits [batch, outputSize] for x [batch, inputSize]. Caller disposes the result. */
+  /** Logits [batch, outputSize] for x [batch, inputSize] (each row an input flattened row-major, images HWC). Caller disposes the result. */
   logits(x: tf.Tensor2D): tf.Tensor2D {
-    return tf.tidy(() => this.layers.reduce((h, l) => l.activation(tf.add(tf.matMul(h, l.kernel), l.bias)), x));
+    return tf.tidy(() => this.layers.reduce((h, l) => l.apply(h), tf.reshape(x, [x.shape[0], ...this.inputShape]) as tf.Tensor) as tf.Tensor2D);
   }
 
   dispose(): void {
-    for (const l of this.layers) tf.dispose([l.kernel, l.bias]);
+    for (const l of this.layers) tf.dispose(l.tensors);
+  }
+}
+
+/** The computation of one exported layer, taking its weights (kernel, then bias) with `take`. */
+function rebuild(l: LayerConfig, take: (rank: number, name: string) => tf.Tensor): Layer {
+  const c = l.config;
+  const name = String(c.name);
+  const activation = (a: unknown) => {
+    const f = ACTIVATIONS[String(a ?? 'linear')];
+    if (!f) throw invalid(`model.json: layer ${name} has an unknown activation "${a}"`);
+    return f;
+  };
+  switch (l.class_name) {
+    case 'Dense': {
+      const act = activation(c.activation);
+      if (c.use_bias !== true) throw invalid(`model.json: layer ${name} has no bias`);
+      const [kernel, bias] = [take(2, name), take(1, name)];
+      return { apply: (x) => act(tf.add(tf.matMul(x as tf.Tensor2D, kernel as tf.Tensor2D), bias)), tensors: [kernel, bias] };
+    }
+    case 'Conv2D': {
+      const act = activation(c.activation);
+      if (c.use_bias !== true) throw invalid(`model.json: layer ${name} has no bias`);
+      const [kernel, bias] = [take(4, name), take(1, name)];
+      const strides = c.strides as [number, number];
+      const padding = c.padding as 'same' | 'valid';
+      return { apply: (x) => act(tf.add(tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, strides, padding), bias)), tensors: [kernel, bias] };
+    }
+    case 'MaxPooling2D': {
+      const [pool, strides, padding] = [c.pool_size as [number, number], c.strides as [number, number], c.padding as 'same' | 'valid'];
+      return { apply: (x) => tf.maxPool(x as tf.Tensor4D, pool, strides, padding), tensors: [] };
+    }
+    case 'Flatten':
+      return { apply: (x) => tf.reshape(x, [x.shape[0], -1]), tensors: [] };
+    case 'Rescaling': {
+      const [scale, offset] = [Number(c.scale), Number(c.offset ?? 0)];
+      return { apply: (x) => tf.add(tf.mul(x, scale), offset), tensors: [] };
+    }
+    case 'ZeroPadding2D': {
+      const [[top, bottom], [left, right]] = c.padding as [[number, number], [number, number]];
+      return { apply: (x) => tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]), tensors: [] };
+    }
+    default:
+      throw invalid(`model.json: layer ${name} is a ${l.class_name}, which a Retain task export does not contain`);
   }
 }
 
@@ -89,7 +153,7 @@ export interface Prediction {
   class: number;
   /** Softmax of that task's logits. */
   probabilities: number[];
-  /** Softmax entropy of every task's output (index = position in `models`); only when the task was inferred. */
+  /** Normalised softmax entropy (entropy / ln K) of every task's output (index = position in `models`); only when the task was inferred. */
   entropies: number[] | null;
 }
 
@@ -114,7 +178,7 @@ export function predict(models: TaskModel[], inputs: Float32Array, n: number, ta
     }
     const entropies = models.map((m) => {
       const logP = tf.logSoftmax(m.logits(x));
-      return { logP, entropy: tf.neg(tf.sum(tf.mul(tf.exp(logP), logP), 1)).dataSync() };
+      return { logP, entropy: normalizedEntropy(logP).dataSync() };
     });
     const best = Array.from({ length: n }, (_, i) => {
       let k = 0;

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { EngineError } from '../errors.js';
 import type { Learner } from '../methods/learner.js';
-import { continuesSpec } from '../spec-continuation.js';
-import type { JobSpec } from '../spec.js';
+import { continuesSpec, sameJson } from '../spec-continuation.js';
+import { SPEC_VERSION, upgradeStoredSpec, type JobSpec } from '../spec.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 
 /**
@@ -35,16 +35,25 @@ export function encodeCheckpoint(learner: Learner, state: CheckpointState): Uint
     shape: variable.shape,
     data: variable.dataSync() as Float32Array,
   }));
-  return encodeSafetensors(tensors, { format: CHECKPOINT_FORMAT, version: '1', state: JSON.stringify(state) });
+  return encodeSafetensors(tensors, { format: CHECKPOINT_FORMAT, version: '1', specVersion: String(SPEC_VERSION), state: JSON.stringify(state) });
 }
 
-/** Reads the state without touching any model (for inspection). */
+/**
+ * Reads the state without touching any model (for inspection). The spec comes back as of
+ * `SPEC_VERSION`: checkpoints record the spec version they were written with (those written
+ * before they did hold version 1 specs) and older ones are upgraded.
+ */
 export function readCheckpointState(bytes: Uint8Array): CheckpointState {
   const { metadata } = decodeSafetensors(bytes);
   if (metadata.format !== CHECKPOINT_FORMAT || metadata.version !== '1') {
     throw new EngineError('INVALID_CHECKPOINT', `not a version 1 ${CHECKPOINT_FORMAT} file`);
   }
-  return JSON.parse(metadata.state) as CheckpointState;
+  const specVersion = metadata.specVersion === undefined ? 1 : Number(metadata.specVersion);
+  if (!Number.isInteger(specVersion) || specVersion > SPEC_VERSION) {
+    throw new EngineError('INVALID_CHECKPOINT', `the checkpoint's spec is of version ${metadata.specVersion}; this code reads up to version ${SPEC_VERSION}`);
+  }
+  const state = JSON.parse(metadata.state) as CheckpointState;
+  return { ...state, spec: upgradeStoredSpec(state.spec, specVersion) };
 }
 
 /**
@@ -55,7 +64,7 @@ export function readCheckpointState(bytes: Uint8Array): CheckpointState {
  */
 export function restoreCheckpoint(bytes: Uint8Array, learner: Learner, spec: JobSpec): CheckpointState {
   const state = readCheckpointState(bytes);
-  if (JSON.stringify(state.spec) !== JSON.stringify(spec) && !continuesSpec(spec, state.spec)) {
+  if (!sameJson(state.spec, spec) && !continuesSpec(spec, state.spec)) {
     throw new EngineError('INVALID_CHECKPOINT', 'the checkpoint was written for a different spec');
   }
   const saved = new Map(decodeSafetensors(bytes).tensors.map((t) => [t.name, t]));

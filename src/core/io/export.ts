@@ -3,6 +3,9 @@ import type { TaskExport } from '../continual/types.js';
 import type { ContinualTask } from '../data/types.js';
 import type { Learner } from '../methods/learner.js';
 import type { JobSpec } from '../spec.js';
+import { geometryMap, PADDED_SIDE } from '../data/benchmarks.js';
+import { imageShapeOf } from '../spec.js';
+import type { ExportLayer, TargetNetwork } from '../target-network/target-network.js';
 import { foldInputPreprocessing } from './fold-input.js';
 import { encodeSafetensors } from './safetensors.js';
 
@@ -20,19 +23,23 @@ export const WEIGHTS_FILE = 'weights.bin';
  * Metadata (strings): format "retain-mask", version, task, sparsity, and "input", the JSON of
  * `trainingInput` below, whose inputMap maps each row to its raw pixel.
  *
- * Model: the ready subnetwork as a TensorFlow.js LayersModel (a Sequential of Dense layers) whose
- * weights are theta * m_t (HyperMask), the generated weights (HNET) or theta (finetune). For image
- * tasks (`task.preprocessing` set) it takes RAW pixels: x / 255 of the original rows x cols image,
- * row-major (784 inputs for 28x28); padding, the task's permutation and the normalisation are
- * folded exactly into dense_1 (see `foldInputPreprocessing`), so its kernel is [rows * cols,
- * units]. Tasks without `preprocessing` keep their inputs as given. userDefinedMetadata.retain
+ * Model: the ready subnetwork as a TensorFlow.js LayersModel (a Sequential of the target's layers,
+ * `TargetNetwork.exportLayers`) whose weights are theta * m_t (HyperMask), the generated weights
+ * (HNET) or theta (finetune). For image tasks (`task.preprocessing` set) it takes RAW pixels: x /
+ * 255 of the original rows x cols image. An MLP takes them row-major (784 inputs for 28x28), with
+ * padding, the task's permutation and the normalisation folded exactly into dense_1 (see
+ * `foldInputPreprocessing`), so its kernel is [rows * cols, units]. A convolutional target takes
+ * the image [rows, cols, channels], with ZeroPadding2D and Rescaling layers in front
+ * (`imageInputLayers`). A target that no LayersModel can reproduce (ResNet's batch statistics)
+ * has no model: `model` is null and `modelUnavailable` says why. Tasks without `preprocessing`
+ * keep their inputs as given. userDefinedMetadata.retain
  * holds task, method, globalLabels and input (what the model takes, and the training input space
  * with its inputMap); outputs are the task's K logits, local class k meaning global label
  * globalLabels[k].
  *
  * Tasks on uploaded data sets (`task.inputShape` set) take the raw values in the units of the
- * upload (pixels 0-255 for uint8, values as uploaded for float32), flattened row-major; the
- * x / 255 scaling and any standardisation are folded into dense_1. Their model keeps only the
+ * upload (pixels 0-255 for uint8, values as uploaded for float32); the x / 255 scaling and any
+ * standardisation are folded into dense_1 or done by the Rescaling layer. Their model keeps only the
  * task's own outputs (`activeOutputs`), and the metadata adds classNames: output k is class
  * classNames[k].
  */
@@ -56,29 +63,86 @@ export function exportTask(learner: Learner, spec: JobSpec, task: ContinualTask)
   }
   const weights = learner.taskWeights(task.index);
   const values = weights.map((w) => w.dataSync() as Float32Array);
+  tf.dispose(weights);
   const shapes = target.paramShapes.map((s) => [...s]);
-  const pre = task.preprocessing;
-  if (pre) {
-    const folded = foldInputPreprocessing(values[0], values[1], {
-      inputMap: pre.inputMap,
-      rawSize: pre.rows * pre.cols,
-      normalize: pre.normalize,
-      scale: pre.scale,
-    });
-    values[0] = folded.kernel;
-    values[1] = folded.bias;
-    shapes[0] = [pre.rows * pre.cols, shapes[0][1]];
-  }
+  const input = target.inputShape.length === 1 ? foldIntoFirstLayer(task, target, shapes, values) : imageInputLayers(task, target.inputShape);
   keepOwnOutputs(task, shapes, values);
-  const model = layersModel(shapes, target.paramNames, values, spec.network.activation, {
+  const layers = target.exportLayers(shapes);
+  if ('unsupported' in input) return { task: task.index, mask, model: null, modelUnavailable: input.unsupported };
+  if ('unsupported' in layers) return { task: task.index, mask, model: null, modelUnavailable: layers.unsupported };
+  const model = layersModel([...input.layers, ...layers], input.shape, target.paramNames, shapes, values, {
     task: task.index,
     method: spec.method,
     globalLabels: task.globalLabels,
     ...(task.classNames ? { classNames: task.classNames } : {}),
-    input: modelInput(task, training, target.paramNames[0].split('/')[0]),
+    input: modelInput(task, training, input.where),
   });
-  tf.dispose(weights);
-  return { task: task.index, mask, model };
+  return { task: task.index, mask, model, modelUnavailable: null };
+}
+
+/** How the exported model takes its input: the layers that preprocess it, its shape, and where the preprocessing is. */
+type ModelInput = { layers: ExportLayer[]; shape: number[]; where: string } | { unsupported: string };
+
+/**
+ * An MLP's input: the preprocessing of an image task (padding, permutation, scaling,
+ * standardisation) folded into the first dense layer (`foldInputPreprocessing`), changing
+ * `shapes[0]` and `values[0..1]`, so the model takes the raw values flattened.
+ */
+function foldIntoFirstLayer(task: ContinualTask, target: TargetNetwork, shapes: number[][], values: Float32Array[]): ModelInput {
+  const pre = task.preprocessing;
+  if (!pre) return { layers: [], shape: [task.inputSize], where: '' };
+  const folded = foldInputPreprocessing(values[0], values[1], {
+    inputMap: pre.inputMap,
+    rawSize: pre.rows * pre.cols,
+    normalize: pre.normalize,
+    scale: pre.scale,
+  });
+  values[0] = folded.kernel;
+  values[1] = folded.bias;
+  shapes[0] = [pre.rows * pre.cols, shapes[0][1]];
+  return { layers: [], shape: [pre.rows * pre.cols], where: `folded into ${target.paramNames[0].split('/')[0]}` };
+}
+
+/**
+ * A convolutional network's input: the raw image [height, width, channels], preprocessed by
+ * layers in front of the network: ZeroPadding2D for centred padding (padTo32), then Rescaling for
+ * x * scale and standardisation ((v - mean) / std of the padded image, padding included, as in
+ * training). A zero-padding convolution cannot fold a standardisation exactly (its border zeros
+ * would be raw zeros, not standardised ones), hence the layers.
+ */
+function imageInputLayers(task: ContinualTask, imageShape: number[]): ModelInput {
+  const pre = task.preprocessing;
+  if (!pre) return { layers: [], shape: imageShape, where: '' };
+  const raw = task.inputShape ? imageShapeOf(task.inputShape)! : [pre.rows, pre.cols, 1];
+  const layers: ExportLayer[] = [];
+  const [height, width, channels] = imageShape;
+  if (raw[0] !== height || raw[1] !== width) {
+    const top = (height - raw[0]) >> 1;
+    const left = (width - raw[1]) >> 1;
+    const centred = geometryMap(raw[0], raw[1], true).map;
+    if (raw[2] !== channels || height !== PADDED_SIDE || width !== PADDED_SIDE || !sameMap(pre.inputMap, centred)) {
+      return { unsupported: `the task's inputs are not its images padded to ${PADDED_SIDE}x${PADDED_SIDE}` };
+    }
+    layers.push({
+      class_name: 'ZeroPadding2D',
+      config: { name: 'zero_padding2d', padding: [[top, height - raw[0] - top], [left, width - raw[1] - left]], data_format: 'channels_last', trainable: true, dtype: 'float32' },
+    });
+  } else if (!sameMap(pre.inputMap, Int32Array.from(pre.inputMap, (_, i) => i))) {
+    return { unsupported: "the task's inputs are permuted pixels, which no convolutional layer undoes" };
+  }
+  const scale = pre.scale ?? 1;
+  const std = pre.normalize?.std ?? 1;
+  const mean = pre.normalize?.mean ?? 0;
+  if (scale !== 1 || pre.normalize) {
+    layers.push({ class_name: 'Rescaling', config: { name: 'rescaling', scale: scale / std, offset: -mean / std, trainable: true, dtype: 'float32' } });
+  }
+  return { layers, shape: raw, where: `done by the model's first layers (${layers.map((l) => l.config.name).join(', ') || 'none'})` };
+}
+
+function sameMap(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
@@ -120,7 +184,7 @@ function trainingInput(task: ContinualTask): Record<string, unknown> {
 }
 
 /** userDefinedMetadata.retain.input: what the exported model takes. */
-function modelInput(task: ContinualTask, training: Record<string, unknown>, firstLayer: string): Record<string, unknown> {
+function modelInput(task: ContinualTask, training: Record<string, unknown>, where: string): Record<string, unknown> {
   const pre = task.preprocessing;
   if (!pre) {
     return { size: task.inputSize, pixels: null, rawScale: 1, preprocessing: 'none: the task inputs as given to training', training };
@@ -134,7 +198,7 @@ function modelInput(task: ContinualTask, training: Record<string, unknown>, firs
       values: `${units}, the sample of shape [${task.inputShape}] flattened row-major (images HWC)`,
       // The scaling is folded into the model: raw values go in as they are.
       rawScale: 1,
-      preprocessing: folded.length ? `folded into ${firstLayer}: ${folded.join(', then ')}` : 'none',
+      preprocessing: folded.length ? `${where}: ${folded.join(', then ')}` : 'none',
       training,
     };
   }
@@ -150,36 +214,25 @@ function modelInput(task: ContinualTask, training: Record<string, unknown>, firs
     pixels: `x / 255 per pixel, row-major, ${pre.rows}x${pre.cols} (raw image, no other preprocessing)`,
     // What a raw value (a 0-255 pixel) is multiplied by before it enters the model.
     rawScale: 1 / 255,
-    preprocessing: steps.length ? `folded into ${firstLayer}: ${steps.join(', then ')}` : 'none',
+    preprocessing: steps.length ? `${where}: ${steps.join(', then ')}` : 'none',
     training,
   };
 }
 
-/** model.json content (Keras-style topology + weights manifest) and the weights file bytes. */
+/**
+ * model.json content (a Keras-style Sequential topology + weights manifest) and the weights file
+ * bytes. `layers` get the weights in order: each layer with weights (Dense, Conv2D) the next
+ * kernel and bias of `shapes`/`values`; the first layer declares the input shape.
+ */
 export function layersModel(
-  shapes: number[][],
+  layers: ExportLayer[],
+  inputShape: number[],
   names: string[],
+  shapes: number[][],
   values: Float32Array[],
-  activation: string,
   metadata: Record<string, unknown>,
-): TaskExport['model'] {
-  const layers = [];
-  for (let l = 0; l < shapes.length / 2; l++) {
-    const [inputs, units] = shapes[2 * l];
-    const last = l === shapes.length / 2 - 1;
-    layers.push({
-      class_name: 'Dense',
-      config: {
-        name: names[2 * l].split('/')[0],
-        units,
-        activation: last ? 'linear' : activation,
-        use_bias: true,
-        trainable: true,
-        dtype: 'float32',
-        ...(l === 0 ? { batch_input_shape: [null, inputs] } : {}),
-      },
-    });
-  }
+): NonNullable<TaskExport['model']> {
+  const withInput = layers.map((l, i) => (i === 0 ? { ...l, config: { ...l.config, batch_input_shape: [null, ...inputShape] } } : l));
   const total = values.reduce((a, v) => a + v.length, 0);
   const weights = new Float32Array(total);
   let offset = 0;
@@ -193,7 +246,7 @@ export function layersModel(
     convertedBy: null,
     modelTopology: {
       class_name: 'Sequential',
-      config: { name: `task_${metadata.task}`, layers },
+      config: { name: `task_${metadata.task}`, layers: withInput },
       keras_version: 'tfjs-layers 4.22.0',
       backend: 'tensor_flow.js',
     },

@@ -1,9 +1,13 @@
 import { ChunkedHyperNetwork } from '../hypernetwork/chunked-hypernetwork.js';
 import type { HyperNetwork } from '../hypernetwork/hypernetwork.js';
 import { MlpHyperNetwork } from '../hypernetwork/mlp-hypernetwork.js';
+import { assert } from '../errors.js';
 import type { Random } from '../random.js';
 import type { JobSpec } from '../spec.js';
 import { MlpTargetNetwork } from '../target-network/mlp-target-network.js';
+import { ResNet } from '../target-network/resnet.js';
+import type { TargetNetwork } from '../target-network/target-network.js';
+import { ZenkeNet } from '../target-network/zenke-net.js';
 import { FinetuneLearner } from './finetune.js';
 import { HnetLearner } from './hnet.js';
 import { HyperMaskLearner } from './hypermask.js';
@@ -12,6 +16,8 @@ import type { Learner } from './learner.js';
 export interface LearnerShape {
   inputSize: number;
   outputSize: number;
+  /** The input as an image [height, width, channels]; needed by convolutional targets. */
+  imageShape?: number[];
   /**
    * Task embeddings to create at once (default 0). The engine creates them as tasks begin
    * (`beginTask`) or are restored, so this only serves code that builds a learner by hand.
@@ -21,14 +27,7 @@ export interface LearnerShape {
 
 /** Builds the networks and the method the spec asks for, initialised from `rng`. */
 export function createLearner(spec: JobSpec, shape: LearnerShape, rng: Random): Learner {
-  const target = new MlpTargetNetwork({
-    inputSize: shape.inputSize,
-    hidden: spec.network.hidden,
-    outputSize: shape.outputSize,
-    activation: spec.network.activation,
-    // HNET's target has no weights of its own: the hypernetwork generates all of them.
-    rng: spec.method === 'hnet' ? undefined : rng,
-  });
+  const target = createTarget(spec, shape, rng);
   if (spec.method === 'finetune') return new FinetuneLearner(target, spec.training.learningRate);
 
   const h = spec.hypernetwork;
@@ -67,4 +66,19 @@ export function createLearner(spec: JobSpec, shape: LearnerShape, rng: Random): 
     sparsity: r.sparsity,
     maskedL1: r.maskedL1,
   });
+}
+
+/** The target network of the spec; HNET's has no weights of its own (the hypernetwork generates them). */
+function createTarget(spec: JobSpec, shape: LearnerShape, rng: Random): TargetNetwork {
+  const net = spec.network;
+  const own = spec.method === 'hnet' ? undefined : rng;
+  if (net.kind === 'mlp') {
+    return new MlpTargetNetwork({ inputSize: shape.inputSize, hidden: net.hidden, outputSize: shape.outputSize, activation: net.activation, rng: own });
+  }
+  const inputShape = shape.imageShape;
+  assert(inputShape !== undefined && inputShape.reduce((a, d) => a * d, 1) === shape.inputSize, `network kind "${net.kind}" needs image inputs of ${shape.inputSize} values`);
+  if (net.kind === 'zenkenet') {
+    return new ZenkeNet({ inputShape, channels: net.channels!, hidden: net.hidden, outputSize: shape.outputSize, dropout: net.dropout, rng: own });
+  }
+  return new ResNet({ inputShape, n: net.n!, k: net.k!, outputSize: shape.outputSize, rng: own });
 }

@@ -2,11 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Adam } from '../continual/adam.js';
 import { fixedTargetRegularizer } from '../continual/regularizers.js';
 import { hyperForward, stackEmbeddings, type HyperNetwork } from '../hypernetwork/hypernetwork.js';
+import type { Random } from '../random.js';
 import type { TargetNetwork } from '../target-network/target-network.js';
-import { gradsInOrder, namedVariablesOf, range, readLosses, type Learner, type LossFn, type StepLosses } from './learner.js';
+import { gradsInOrder, namedVariablesOf, range, readLosses, training, type Learner, type LossFn, type StepLosses } from './learner.js';
 
 export interface HnetArgs {
-  /** A target without own weights: all of them come from the hypernetwork. */
+  /** A target without own weights: all of them come from the hypernetwork (batch norm excepted). */
   target: TargetNetwork;
   hnet: HyperNetwork;
   learningRate: number;
@@ -23,12 +24,17 @@ export interface HnetArgs {
  * (detached); the output regulariser's gradient is added to the hypernetwork's; the hypernetwork
  * Adam steps, then a separate Adam steps the current embedding with task-loss gradients only.
  * Earlier embeddings are frozen. Both optimisers are re-created per task.
+ *
+ * A target with batch norm keeps its affine parameters as its own shared variables, trained with
+ * the task loss by a third Adam and not protected (as HyperMask does; hypercl instead generates
+ * them with the other weights).
  */
 export class HnetLearner implements Learner {
   readonly target: TargetNetwork;
   readonly hnet: HyperNetwork;
   private thetaOptimizer: Adam | null = null;
   private embeddingOptimizer: Adam | null = null;
+  private batchNormOptimizer: Adam | null = null;
   private targets: tf.Tensor2D[] = [];
 
   constructor(private readonly args: HnetArgs) {
@@ -42,17 +48,21 @@ export class HnetLearner implements Learner {
     if (task > 0) this.targets = tf.tidy(() => this.hnet.forwardFlat(stackEmbeddings(this.hnet, range(task))));
     this.thetaOptimizer = new Adam(this.hnet.weights, { learningRate: this.args.learningRate });
     this.embeddingOptimizer = new Adam([this.hnet.embeddings[task]], { learningRate: this.args.embeddingLearningRate });
+    const batchNorm = this.target.batchNormWeights;
+    if (batchNorm.length > 0) this.batchNormOptimizer = new Adam(batchNorm, { learningRate: this.args.learningRate });
   }
 
-  trainStep(task: number, _iteration: number, x: tf.Tensor2D, y: tf.Tensor2D, loss: LossFn): StepLosses {
+  trainStep(task: number, _iteration: number, x: tf.Tensor2D, y: tf.Tensor2D, loss: LossFn, rng?: Random): StepLosses {
     const hWeights = this.hnet.weights;
     const embedding = this.hnet.embeddings[task];
+    const batchNorm = this.target.batchNormWeights;
     const { value: taskLoss, grads } = gradsInOrder(
-      () => loss(this.target.forward(x, hyperForward(this.hnet, task)), y),
-      [...hWeights, embedding],
+      () => loss(this.target.forward(x, hyperForward(this.hnet, task), training(rng)), y),
+      [...hWeights, embedding, ...batchNorm],
     );
     const thetaGrads = grads.slice(0, hWeights.length);
     const embeddingGrad = grads[hWeights.length];
+    const batchNormGrads = grads.slice(hWeights.length + 1);
     let outputReg: tf.Scalar | undefined;
     let total = taskLoss;
     if (task > 0 && this.args.beta > 0) {
@@ -74,14 +84,16 @@ export class HnetLearner implements Learner {
     }
     this.thetaOptimizer!.step(thetaGrads);
     this.embeddingOptimizer!.step([embeddingGrad]);
-    tf.dispose([...thetaGrads, embeddingGrad]);
+    this.batchNormOptimizer?.step(batchNormGrads);
+    tf.dispose([...thetaGrads, embeddingGrad, ...batchNormGrads]);
     return readLosses(total, taskLoss, outputReg);
   }
 
   endTask(): void {
     this.thetaOptimizer?.dispose();
     this.embeddingOptimizer?.dispose();
-    this.thetaOptimizer = this.embeddingOptimizer = null;
+    this.batchNormOptimizer?.dispose();
+    this.thetaOptimizer = this.embeddingOptimizer = this.batchNormOptimizer = null;
     tf.dispose(this.targets);
     this.targets = [];
   }

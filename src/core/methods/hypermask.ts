@@ -3,8 +3,9 @@ import { Adam } from '../continual/adam.js';
 import { driftL1, fixedTargetRegularizer } from '../continual/regularizers.js';
 import { stackEmbeddings, type HyperNetwork } from '../hypernetwork/hypernetwork.js';
 import { applyMasks, hyperMasks, sparsityAt } from '../masks/masks.js';
+import type { Random } from '../random.js';
 import type { TargetNetwork } from '../target-network/target-network.js';
-import { gradsInOrder, namedVariablesOf, range, readLosses, type Learner, type LossFn, type StepLosses } from './learner.js';
+import { gradsInOrder, namedVariablesOf, range, readLosses, training, type Learner, type LossFn, type StepLosses } from './learner.js';
 
 export interface HyperMaskArgs {
   target: TargetNetwork;
@@ -25,8 +26,9 @@ export interface HyperMaskArgs {
  * semi-binary mask per task; task t runs with theta * m_t. Loss (method section 4):
  *   CE + beta * R_out / max(1, t) + lambda * R_theta,
  * with R_out = (1/t) sum_{j<t} ||h_j* - H(e_j)||^2 on raw outputs and R_theta the L1 drift.
- * One Adam over the hypernetwork, every embedding trained so far and theta, re-created per task.
- * The current and all earlier embeddings go through the hypernetwork as one batch.
+ * One Adam over the hypernetwork, every embedding trained so far, theta and the target's batch-norm
+ * parameters (shared, unmasked, unregularised), re-created per task. The current and all earlier
+ * embeddings go through the hypernetwork as one batch.
  */
 export class HyperMaskLearner implements Learner {
   readonly target: TargetNetwork;
@@ -56,12 +58,12 @@ export class HyperMaskLearner implements Learner {
     this.optimizer = new Adam(this.trainable(task), { learningRate: this.args.learningRate });
   }
 
-  /** Embeddings of tasks 0..task (later ones get no gradient), the hypernetwork and theta. */
+  /** Embeddings of tasks 0..task (later ones get no gradient), the hypernetwork, theta and batch norm. */
   private trainable(task: number): tf.Variable[] {
-    return [...this.hnet.embeddings.slice(0, task + 1), ...this.hnet.weights, ...this.theta];
+    return [...this.hnet.embeddings.slice(0, task + 1), ...this.hnet.weights, ...this.theta, ...this.target.batchNormWeights];
   }
 
-  trainStep(task: number, iteration: number, x: tf.Tensor2D, y: tf.Tensor2D, loss: LossFn): StepLosses {
+  trainStep(task: number, iteration: number, x: tf.Tensor2D, y: tf.Tensor2D, loss: LossFn, rng?: Random): StepLosses {
     const p = sparsityAt(this.args.sparsity, task, iteration, this.iterations);
     const { beta, lambda, maskedL1 } = this.args;
     const shapes = this.target.paramShapes;
@@ -72,7 +74,7 @@ export class HyperMaskLearner implements Learner {
       const flat = this.hnet.forwardFlat(stackEmbeddings(this.hnet, [task, ...range(task)]));
       const current = flat.map((f, l) => tf.reshape(tf.slice(f, [0, 0], [1, -1]), shapes[l]));
       const masks = hyperMasks(current, p);
-      const logits = this.target.forward(x, applyMasks(this.theta, masks));
+      const logits = this.target.forward(x, applyMasks(this.theta, masks), training(rng));
       const taskLoss = loss(logits, y);
       if (task === 0) {
         parts = [tf.keep(taskLoss)];

@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs-core';
 // them (against the same tfjs-core instance). Its ESM files cannot be loaded by Node directly.
 import '@tensorflow/tfjs';
 import type { HyperNetwork } from '../hypernetwork/hypernetwork.js';
-import type { TargetNetwork } from '../target-network/target-network.js';
+import type { Random } from '../random.js';
+import type { ForwardOptions, TargetNetwork } from '../target-network/target-network.js';
 
 /** Loss values of one training step, as plain numbers. */
 export interface StepLosses {
@@ -31,7 +32,8 @@ export interface Learner {
   readonly hnet: HyperNetwork | null;
   /** Called before the first step of `task`: snapshot regularisation targets, fresh optimisers. */
   beginTask(task: number, iterations: number): void;
-  trainStep(task: number, iteration: number, x: tf.Tensor2D, y: tf.Tensor2D, loss: LossFn): StepLosses;
+  /** One optimisation step on a batch; `rng` (the model's random stream) draws dropout masks, for targets with dropout. */
+  trainStep(task: number, iteration: number, x: tf.Tensor2D, y: tf.Tensor2D, loss: LossFn, rng?: Random): StepLosses;
   /** Releases per-task state (optimiser moments, stored targets). */
   endTask(): void;
   /** The target weights task `task` runs with (theta * m_t, generated, or theta). Caller disposes. */
@@ -43,9 +45,10 @@ export interface Learner {
   dispose(): void;
 }
 
-/** Named variables of a target and a hypernetwork, in a fixed order. */
+/** Named variables of a target and a hypernetwork, in a fixed order (batch norm first, as hypnettorch lists it). */
 export function namedVariablesOf(target: TargetNetwork, hnet: HyperNetwork | null): { name: string; variable: tf.Variable }[] {
   const out: { name: string; variable: tf.Variable }[] = [];
+  target.batchNormWeights.forEach((v, i) => out.push({ name: `target/${target.batchNormNames[i]}`, variable: v }));
   target.weights?.forEach((v, i) => out.push({ name: `target/${target.paramNames[i]}`, variable: v }));
   if (hnet) {
     hnet.weights.forEach((v, i) => out.push({ name: `hnet/${hnet.weightNames[i]}`, variable: v }));
@@ -60,6 +63,11 @@ export function readLosses(total: tf.Scalar, taskLoss: tf.Scalar, outputReg?: tf
   const values = scalars.map((s) => (s ? s.dataSync()[0] : 0));
   new Set(scalars).forEach((s) => s?.dispose());
   return { total: values[0], taskLoss: values[1], outputReg: values[2], driftReg: values[3] };
+}
+
+/** The target's forward options for a training step. */
+export function training(rng?: Random): ForwardOptions {
+  return { training: { rng } };
 }
 
 export function range(n: number): number[] {

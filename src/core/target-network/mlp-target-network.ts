@@ -4,7 +4,7 @@ import { assert, assertPositiveInteger } from '../errors.js';
 import { linearInit, variableFrom } from '../init.js';
 import { linear, linearOnData } from '../linear.js';
 import type { Random } from '../random.js';
-import type { TargetNetwork } from './target-network.js';
+import type { ExportLayer, TargetNetwork } from './target-network.js';
 
 export interface MlpTargetNetworkArgs {
   /** Features per input sample. */
@@ -28,12 +28,16 @@ export class MlpTargetNetwork implements TargetNetwork {
   readonly paramShapes: number[][] = [];
   readonly paramNames: string[] = [];
   readonly weights: tf.Variable[] | null;
+  readonly batchNormWeights: tf.Variable[] = [];
+  readonly batchNormNames: string[] = [];
   readonly inputSize: number;
+  readonly inputShape: number[];
   readonly outputSize: number;
   private readonly sizes: number[];
 
   constructor(private readonly args: MlpTargetNetworkArgs) {
     this.inputSize = args.inputSize;
+    this.inputShape = [args.inputSize];
     this.outputSize = args.outputSize;
     this.sizes = [args.inputSize, ...args.hidden, args.outputSize];
     for (let l = 1; l < this.sizes.length; l++) {
@@ -75,6 +79,22 @@ export class MlpTargetNetwork implements TargetNetwork {
       }
       return h;
     });
+  }
+
+  /** A Dense layer per kernel and bias (hidden activation, linear output). */
+  exportLayers(shapes: number[][]): ExportLayer[] {
+    const layers = shapes.length / 2;
+    return Array.from({ length: layers }, (_, l) => ({
+      class_name: 'Dense',
+      config: {
+        name: this.paramNames[2 * l].split('/')[0],
+        units: shapes[2 * l][1],
+        activation: l === layers - 1 ? 'linear' : this.args.activation,
+        use_bias: true,
+        trainable: true,
+        dtype: 'float32',
+      },
+    }));
   }
 
   getConfig(): Record<string, unknown> {

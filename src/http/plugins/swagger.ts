@@ -23,6 +23,7 @@ async function docs(app: FastifyInstance, opts: { ui: boolean }) {
         { name: 'artifacts', description: 'per-task masks and models' },
         { name: 'datasets', description: 'your own data: upload, list, delete' },
         { name: 'predictions', description: 'class predictions from trained task models, with or without a task id' },
+        { name: 'keys', description: "your tenant's API keys: create, list, revoke" },
         { name: 'health', description: 'liveness and readiness' },
       ],
     },

@@ -7,7 +7,7 @@ import { ServiceError } from '../../services/errors.js';
 
 /** The content is unusable: undecodable, inconsistent, too few classes... */
 export function invalidDataset(message: string, cause?: unknown): ServiceError {
-  return withCause(new ServiceError('INVALID_DATASET', message), cause);
+  return new ServiceError('INVALID_DATASET', message, cause === undefined ? undefined : { cause });
 }
 
 /** The content is none of the supported formats, or not the declared one. */
@@ -26,11 +26,6 @@ export function datasetTooLarge(message: string): ServiceError {
  */
 export function asDatasetError(e: unknown, message: string): ServiceError {
   return e instanceof ServiceError ? e : invalidDataset(message, e);
-}
-
-function withCause(err: ServiceError, cause: unknown): ServiceError {
-  if (cause !== undefined) Object.defineProperty(err, 'cause', { value: cause, enumerable: false, writable: true, configurable: true });
-  return err;
 }
 
 /** `name` in double quotes, as every message quotes file and column names. */

@@ -5,7 +5,7 @@
  * what to drop. Requests are answered in order, so both sides always agree on the cache.
  */
 import { Worker } from 'node:worker_threads';
-import type { Prediction } from '../../core/index.js';
+import { EngineError, type EngineErrorCode, type Prediction } from '../../core/index.js';
 import { ServiceError } from '../../services/errors.js';
 import type { ModelArtifact, PredictionBatch, Predictor, TaskModelSource } from '../../services/ports.js';
 
@@ -19,18 +19,7 @@ export interface PredictRequest {
 
 export type PredictReply =
   | { id: number; ok: true; predictions: Prediction[]; labels: PredictionBatch['labels'] }
-  | { id: number; ok: false; code: string | null; message: string };
-
-export class PredictionThreadError extends Error {
-  constructor(
-    readonly code: string | null,
-    message: string,
-  ) {
-    super(message);
-    this.name = new.target.name;
-    Object.setPrototypeOf(this, new.target.prototype);
-  }
-}
+  | { id: number; ok: false; code: EngineErrorCode | null; message: string };
 
 const THREAD_ENTRY = new URL('./predict.thread.mjs', import.meta.url);
 
@@ -91,7 +80,8 @@ export class ThreadPredictor implements Predictor {
     const reply = await this.send({ id: this.nextId++, evict, models: sent, inputs, task });
     if (!reply.ok) {
       if (reply.code === 'INVALID_ARGUMENT') throw new ServiceError('INVALID_INPUT', reply.message);
-      throw new PredictionThreadError(reply.code, reply.message);
+      // The thread's engine error, as it was thrown there; anything else is a failure of ours (a 500).
+      throw reply.code ? new EngineError(reply.code, reply.message) : new Error(reply.message);
     }
     return { predictions: reply.predictions, labels: reply.labels };
   }

@@ -10,6 +10,12 @@ export interface DatabaseOptions {
   /** Postgres schema: search_path, so raw SQL in repositories resolves like generated queries. */
   schema: string;
   poolSize?: number;
+  /**
+   * Postgres ends a transaction left idle this long (and its connection). Training processes set
+   * it: one that hangs between two statements of a transaction holds the job's row lock, which
+   * the attempt taking the job over would otherwise wait on for as long as the hang lasts.
+   */
+  idleInTransactionTimeoutMs?: number;
 }
 
 /**
@@ -17,7 +23,12 @@ export interface DatabaseOptions {
  * directly where Prisma's query path costs too much (the per-task checkpoint write).
  */
 export function createPgPool(opts: DatabaseOptions): pg.Pool {
-  const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10, options: `-c search_path="${opts.schema}"` });
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.poolSize ?? 10,
+    options: `-c search_path="${opts.schema}"`,
+    ...(opts.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: opts.idleInTransactionTimeoutMs } : {}),
+  });
   // An idle connection that dies (Postgres restarted) is dropped by the pool and the next query
   // connects again; without a listener its 'error' event would end the process.
   pool.on('error', () => {});

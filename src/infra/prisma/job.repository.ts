@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { SpecError, taskCount } from '../../core/index.js';
+import { SPEC_VERSION, SpecError, taskCount } from '../../core/index.js';
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import { ServiceError } from '../../services/errors.js';
 import { checkpointRemovedError } from '../../services/jobs/job.service.js';
@@ -40,10 +40,10 @@ function insertJob(job: NewJob, message: string): Prisma.Sql {
       SELECT id FROM datasets WHERE tenant_id = ${job.tenantId}::uuid
         AND id = ANY(string_to_array(${datasetIds.join(',')}, ',')::uuid[]) FOR KEY SHARE
     ), j AS (
-      INSERT INTO jobs (id, tenant_id, name, metadata, spec, status, idempotency_key, request_hash, tasks_total, iterations_per_task,
+      INSERT INTO jobs (id, tenant_id, name, metadata, spec, spec_version, status, idempotency_key, request_hash, tasks_total, iterations_per_task,
                         completed_tasks, continue_from, inherited_tasks, updated_at)
       SELECT ${randomUUID()}::uuid, ${job.tenantId}::uuid, ${job.name}, ${job.metadata === null ? null : JSON.stringify(job.metadata)}::jsonb,
-             ${JSON.stringify(job.spec)}::jsonb, 'queued', ${job.idempotencyKey}, ${job.requestHash},
+             ${JSON.stringify(job.spec)}::jsonb, ${SPEC_VERSION}, 'queued', ${job.idempotencyKey}, ${job.requestHash},
              ${taskCount(job.spec.benchmark)}, ${job.spec.training.iterationsPerTask}, ${inherited}, ${job.continueFrom?.jobId ?? null}::uuid, ${inherited}, now()
       WHERE (SELECT count(*) FROM d) = ${datasetIds.length}
       ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
@@ -52,6 +52,20 @@ function insertJob(job: NewJob, message: string): Prisma.Sql {
       INSERT INTO job_events (job_id, status, message) SELECT id, 'queued', ${message} FROM j
     )
     SELECT * FROM j`;
+}
+
+/**
+ * Throws TOO_MANY_ACTIVE_JOBS when the tenant already has `max` queued or running jobs. Locks the
+ * tenant's row first (NO KEY UPDATE: the jobs' foreign-key checks still pass), so the tenant's
+ * submissions take turns and each counts the jobs the previous one inserted.
+ */
+async function checkActiveJobs(tx: Prisma.TransactionClient, tenantId: string, max: number): Promise<void> {
+  await tx.$queryRaw`SELECT id FROM tenants WHERE id = ${tenantId}::uuid FOR NO KEY UPDATE`;
+  const [{ n }] = await tx.$queryRaw<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM jobs WHERE tenant_id = ${tenantId}::uuid AND status IN ('queued', 'running')`;
+  if (n >= max) {
+    throw new ServiceError('TOO_MANY_ACTIVE_JOBS', `you have ${n} queued or running jobs, the most allowed; submit again when one has finished (or cancel one)`);
+  }
 }
 
 /** Jobs as the API reads and writes them. `pool` is the pg pool behind `db` (createPgPool), for the blob store. */
@@ -64,9 +78,15 @@ export class PrismaJobRepository implements JobRepository {
   async create(job: NewJob): Promise<{ job: JobRecord; created: boolean; requestHash: string | null }> {
     if (job.continueFrom) return this.createContinuation(job, job.continueFrom);
     try {
-      // One statement (one round trip): submission is the API's hottest write. ON CONFLICT leaves
-      // a concurrent twin with the same idempotency key alone, and the caller then reads the winner.
-      const rows = await this.db.$queryRaw<RawJobRow[]>(insertJob(job, 'submitted'));
+      // One statement (one round trip) without a cap: submission is the API's hottest write. ON
+      // CONFLICT leaves a concurrent twin with the same idempotency key alone, and the caller then
+      // reads the winner.
+      const rows = job.maxActiveJobs
+        ? await this.db.$transaction(async (tx) => {
+            await checkActiveJobs(tx, job.tenantId, job.maxActiveJobs!);
+            return tx.$queryRaw<RawJobRow[]>(insertJob(job, 'submitted'));
+          })
+        : await this.db.$queryRaw<RawJobRow[]>(insertJob(job, 'submitted'));
       if (rows.length === 1) return { job: rawToJobRecord(rows[0]), created: true, requestHash: job.requestHash };
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
@@ -91,6 +111,7 @@ export class PrismaJobRepository implements JobRepository {
    */
   private async createContinuation(job: NewJob, from: { jobId: string; inheritedTasks: number }) {
     const rows = await this.db.$transaction(async (tx) => {
+      if (job.maxActiveJobs) await checkActiveJobs(tx, job.tenantId, job.maxActiveJobs);
       const source = await tx.$queryRaw<{ id: string; checkpoint_removed_at: Date | null }[]>`
         SELECT id, checkpoint_removed_at FROM jobs WHERE id = ${from.jobId}::uuid AND tenant_id = ${job.tenantId}::uuid AND status = 'succeeded'
           AND completed_tasks = ${from.inheritedTasks} FOR SHARE`;
@@ -109,8 +130,8 @@ export class PrismaJobRepository implements JobRepository {
         INSERT INTO task_results (job_id, task, accuracies, duration_ms, ms_per_iteration, completed_at)
         SELECT ${id}::uuid, task, accuracies, duration_ms, ms_per_iteration, completed_at FROM task_results WHERE job_id = ${from.jobId}::uuid`;
       await tx.$executeRaw`
-        INSERT INTO task_artifacts (job_id, task, mask_blob_id, model_json, weights_blob_id, weights_file_name, updated_at)
-        SELECT ${id}::uuid, task, mask_blob_id, model_json, weights_blob_id, weights_file_name, updated_at FROM task_artifacts WHERE job_id = ${from.jobId}::uuid`;
+        INSERT INTO task_artifacts (job_id, task, mask_blob_id, model_json, weights_blob_id, weights_file_name, model_unavailable, updated_at)
+        SELECT ${id}::uuid, task, mask_blob_id, model_json, weights_blob_id, weights_file_name, model_unavailable, updated_at FROM task_artifacts WHERE job_id = ${from.jobId}::uuid`;
       await tx.$executeRaw`
         INSERT INTO task_embeddings (job_id, task, "values")
         SELECT ${id}::uuid, task, "values" FROM task_embeddings WHERE job_id = ${from.jobId}::uuid`;
@@ -275,14 +296,15 @@ export class PrismaJobRepository implements JobRepository {
   }
 
   async artifactVersions(jobId: string): Promise<{ task: number; version: string }[]> {
-    // Blobs never change, so the weights' blob id names this version of the model.
-    const rows = await this.db.taskArtifact.findMany({ where: { jobId }, select: { task: true, weightsBlobId: true }, orderBy: { task: 'asc' } });
-    return rows.map((r) => ({ task: r.task, version: r.weightsBlobId }));
+    // Blobs never change, so the weights' blob id names this version of the model (a task without a
+    // model has no weights: its export's time does).
+    const rows = await this.db.taskArtifact.findMany({ where: { jobId }, select: { task: true, weightsBlobId: true, updatedAt: true }, orderBy: { task: 'asc' } });
+    return rows.map((r) => ({ task: r.task, version: r.weightsBlobId ?? r.updatedAt.toISOString() }));
   }
 
   async modelJson(jobId: string, task: number): Promise<Record<string, unknown> | null> {
     const row = await this.db.taskArtifact.findUnique({ where: { jobId_task: { jobId, task } }, select: { modelJson: true } });
-    return row ? (row.modelJson as Record<string, unknown>) : null;
+    return (row?.modelJson as Record<string, unknown> | null | undefined) ?? null;
   }
 
   async model(jobId: string, task: number): Promise<StoredModel | null> {
@@ -290,7 +312,13 @@ export class PrismaJobRepository implements JobRepository {
       where: { jobId_task: { jobId, task } },
       select: { modelJson: true, weightsBlob: { select: { id: true, size: true } }, weightsFileName: true },
     });
-    return row ? { modelJson: row.modelJson as Record<string, unknown>, weights: this.stored(row.weightsBlob), weightsFileName: row.weightsFileName } : null;
+    if (!row?.modelJson || !row.weightsBlob || !row.weightsFileName) return null;
+    return { modelJson: row.modelJson as Record<string, unknown>, weights: this.stored(row.weightsBlob), weightsFileName: row.weightsFileName };
+  }
+
+  async modelUnavailable(jobId: string, task: number): Promise<string | null> {
+    const row = await this.db.taskArtifact.findUnique({ where: { jobId_task: { jobId, task } }, select: { modelUnavailable: true } });
+    return row?.modelUnavailable ?? null;
   }
 
   async events(jobId: string) {

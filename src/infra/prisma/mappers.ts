@@ -1,5 +1,5 @@
 /** Maps Prisma rows to domain records; Prisma types stop here. */
-import type { JobSpec } from '../../core/index.js';
+import { upgradeStoredSpec, type JobSpec } from '../../core/index.js';
 import type { Job } from '../../generated/prisma/client.js';
 import type { JobRecord, JobResult } from '../../services/ports.js';
 
@@ -9,7 +9,8 @@ export function toJobRecord(row: Job): JobRecord {
     tenantId: row.tenantId,
     name: row.name,
     metadata: (row.metadata as Record<string, unknown> | null) ?? null,
-    spec: row.spec as unknown as JobSpec,
+    spec: upgradeStoredSpec(row.spec as unknown as JobSpec, row.specVersion),
+    specVersion: row.specVersion,
     status: row.status,
     backend: row.backend,
     tasksTotal: row.tasksTotal,
@@ -39,6 +40,7 @@ export interface RawJobRow {
   name: string | null;
   metadata: unknown;
   spec: unknown;
+  spec_version: number;
   status: JobRecord['status'];
   backend: string | null;
   tasks_total: number;
@@ -67,7 +69,8 @@ export function rawToJobRecord(r: RawJobRow): JobRecord {
     tenantId: r.tenant_id,
     name: r.name,
     metadata: (r.metadata as Record<string, unknown> | null) ?? null,
-    spec: r.spec as JobSpec,
+    spec: upgradeStoredSpec(r.spec as JobSpec, r.spec_version),
+    specVersion: r.spec_version,
     status: r.status,
     backend: r.backend,
     tasksTotal: r.tasks_total,

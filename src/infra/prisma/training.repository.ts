@@ -1,18 +1,20 @@
 import type pg from 'pg';
 import type { TaskExport } from '../../core/index.js';
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+import { StaleAttemptError } from '../../services/errors.js';
 import type { JobError, JobResult, JobStatus, MetricPointInput, TaskCompletion, TrainingStore } from '../../services/ports.js';
 import { DEFAULT_CHUNK_BYTES, readBlobBytes, writeBlob } from '../blobs/pg-blob-store.js';
 import { checkout } from './client.js';
 import { releaseBlobs } from './job-blobs.js';
 import { toJobRecord } from './mappers.js';
 
-const isForeignKeyViolation = (err: unknown) => err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2003';
-
 /**
  * Persistence of a training attempt. Transitions are conditional so a cancel always wins, and a
- * job deleted meanwhile is never written again. `pool` is the pg pool behind `db`
- * (createPgPool), used directly for the per-task bulk write and the blob store.
+ * job deleted meanwhile is never written again. Every write after `markRunning` is fenced by the
+ * attempt's lease: a condition on the jobs row, in the write's own statement or transaction,
+ * refuses it once another attempt owns the job. Row locks order a stale write and a takeover
+ * (markRunning updates that row), so never both land. `pool` is the pg pool behind `db`
+ * (createPgPool), used directly for the per-task bulk write, the blob store and the metric points.
  */
 export class PrismaTrainingRepository implements TrainingStore {
   constructor(
@@ -33,12 +35,12 @@ export class PrismaTrainingRepository implements TrainingStore {
     return row?.status ?? null;
   }
 
-  async markRunning(jobId: string, backend: string, message: string): Promise<boolean> {
+  async markRunning(jobId: string, lease: string, backend: string, message: string): Promise<boolean> {
     return this.db.$transaction(async (tx) => {
       const now = new Date();
       const { count } = await tx.job.updateMany({
         where: { id: jobId, status: { in: ['queued', 'running'] } },
-        data: { status: 'running', backend, attempts: { increment: 1 }, errorCode: null, errorMessage: null },
+        data: { status: 'running', lease, backend, attempts: { increment: 1 }, errorCode: null, errorMessage: null },
       });
       if (count === 0) return false;
       await tx.job.updateMany({ where: { id: jobId, startedAt: null }, data: { startedAt: now } });
@@ -47,9 +49,9 @@ export class PrismaTrainingRepository implements TrainingStore {
     });
   }
 
-  async saveProgress(jobId: string, p: { task: number; iteration: number; etaMs: number; firstIteration: boolean }): Promise<void> {
-    await this.db.job.updateMany({
-      where: { id: jobId, status: 'running' },
+  async saveProgress(jobId: string, lease: string, p: { task: number; iteration: number; etaMs: number; firstIteration: boolean }): Promise<void> {
+    const { count } = await this.db.job.updateMany({
+      where: { id: jobId, lease, status: 'running' },
       data: {
         currentTask: p.task,
         iteration: p.iteration,
@@ -57,19 +59,33 @@ export class PrismaTrainingRepository implements TrainingStore {
         ...(p.firstIteration ? { firstIterationAt: new Date() } : {}),
       },
     });
+    if (count === 0) await this.assertLease(jobId, lease, 'progress');
   }
 
-  async addMetricPoints(jobId: string, points: MetricPointInput[]): Promise<void> {
-    try {
-      // A resumed task re-records the same points; skipDuplicates keeps the first copy.
-      await this.db.metricPoint.createMany({
-        data: points.map((p) => ({ jobId, kind: p.kind, task: p.task, iteration: p.iteration, value: p.value, taskLoss: p.taskLoss, outputReg: p.outputReg, driftReg: p.driftReg })),
-        skipDuplicates: true,
-      });
-    } catch (err) {
-      // The job was deleted while it trained: its curves went with it, and so do these points.
-      if (!isForeignKeyViolation(err)) throw err;
-    }
+  async addMetricPoints(jobId: string, lease: string, points: MetricPointInput[]): Promise<void> {
+    // One statement: FOR SHARE makes a takeover (markRunning updates the row) wait for it, or it
+    // sees the takeover and inserts nothing. A resumed task re-records the same points;
+    // ON CONFLICT keeps the first copy.
+    const inserted = await this.pool.query(
+      `INSERT INTO metric_points (job_id, kind, task, iteration, value, task_loss, output_reg, drift_reg)
+       SELECT $1::uuid, p.kind::"MetricKind", p.task, p.iteration, p.value, p.task_loss, p.output_reg, p.drift_reg
+         FROM unnest($3::text[], $4::int[], $5::int[], $6::float8[], $7::float8[], $8::float8[], $9::float8[])
+              AS p(kind, task, iteration, value, task_loss, output_reg, drift_reg)
+        WHERE EXISTS (SELECT 1 FROM jobs WHERE id = $1::uuid AND lease = $2 FOR SHARE)
+       ON CONFLICT DO NOTHING`,
+      [
+        jobId,
+        lease,
+        points.map((p) => p.kind),
+        points.map((p) => p.task),
+        points.map((p) => p.iteration),
+        points.map((p) => p.value),
+        points.map((p) => p.taskLoss ?? null),
+        points.map((p) => p.outputReg ?? null),
+        points.map((p) => p.driftReg ?? null),
+      ],
+    );
+    if (inserted.rowCount === 0) await this.assertLease(jobId, lease, 'metric points');
   }
 
   /**
@@ -79,7 +95,7 @@ export class PrismaTrainingRepository implements TrainingStore {
    * pool connection, with the bytes going through the blob store's binary COPY: training waits for
    * this write (rates: bench/results/blob-store.json).
    */
-  async completeTask(jobId: string, c: TaskCompletion): Promise<boolean> {
+  async completeTask(jobId: string, lease: string, c: TaskCompletion): Promise<boolean> {
     const { client, release } = await checkout(this.pool);
     try {
       await client.query('BEGIN');
@@ -113,8 +129,15 @@ export class PrismaTrainingRepository implements TrainingStore {
           [jobId, c.task, c.embedding],
         );
       }
-      await client.query('UPDATE jobs SET completed_tasks = $2, updated_at = now() WHERE id = $1', [jobId, c.completedTasks]);
       await releaseBlobs(client, replaced);
+      // The fence, last: once a takeover (markRunning) has moved the lease, this matches nothing (it
+      // waits for one in progress) and the whole write is rolled back, blob removals included.
+      const owned = await client.query('UPDATE jobs SET completed_tasks = $2, updated_at = now() WHERE id = $1 AND lease = $3', [jobId, c.completedTasks, lease]);
+      if (owned.rowCount === 0) {
+        await client.query('ROLLBACK');
+        await this.assertLease(jobId, lease, 'task result, checkpoint and exports');
+        return false;
+      }
       await client.query('COMMIT');
       return true;
     } catch (err) {
@@ -128,31 +151,44 @@ export class PrismaTrainingRepository implements TrainingStore {
   /** Writes one task's export (mask and weights as blobs), returning the blob ids it replaced. */
   private async writeExport(client: pg.PoolClient, jobId: string, e: TaskExport): Promise<(string | null)[]> {
     const mask = e.mask ? await writeBlob(client, [e.mask], this.chunkBytes) : null;
-    const weights = await writeBlob(client, [e.model.weights], this.chunkBytes);
-    const old = await client.query<{ mask_blob_id: string | null; weights_blob_id: string }>(
+    const weights = e.model ? await writeBlob(client, [e.model.weights], this.chunkBytes) : null;
+    const old = await client.query<{ mask_blob_id: string | null; weights_blob_id: string | null }>(
       'SELECT mask_blob_id, weights_blob_id FROM task_artifacts WHERE job_id = $1 AND task = $2 FOR UPDATE',
       [jobId, e.task],
     );
     await client.query(
-      `INSERT INTO task_artifacts (job_id, task, mask_blob_id, model_json, weights_blob_id, weights_file_name, updated_at)
-       VALUES ($1, $2, $3, $4::jsonb, $5, $6, now())
+      `INSERT INTO task_artifacts (job_id, task, mask_blob_id, model_json, weights_blob_id, weights_file_name, model_unavailable, updated_at)
+       VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, now())
        ON CONFLICT (job_id, task) DO UPDATE SET mask_blob_id = EXCLUDED.mask_blob_id, model_json = EXCLUDED.model_json,
-         weights_blob_id = EXCLUDED.weights_blob_id, weights_file_name = EXCLUDED.weights_file_name, updated_at = now()`,
-      [jobId, e.task, mask?.id ?? null, JSON.stringify(e.model.modelJson), weights.id, e.model.weightsFileName],
+         weights_blob_id = EXCLUDED.weights_blob_id, weights_file_name = EXCLUDED.weights_file_name,
+         model_unavailable = EXCLUDED.model_unavailable, updated_at = now()`,
+      [jobId, e.task, mask?.id ?? null, e.model ? JSON.stringify(e.model.modelJson) : null, weights?.id ?? null, e.model?.weightsFileName ?? null, e.modelUnavailable],
     );
     return old.rows.flatMap((r) => [r.mask_blob_id, r.weights_blob_id]);
   }
 
-  private async transition(jobId: string, from: JobStatus[], status: JobStatus, data: Prisma.JobUpdateManyMutationInput, message: string | null) {
-    await this.db.$transaction(async (tx) => {
-      const { count } = await tx.job.updateMany({ where: { id: jobId, status: { in: from } }, data: { ...data, status } });
-      if (count > 0) await tx.jobEvent.create({ data: { jobId, status, message } });
-    });
+  /**
+   * Throws StaleAttemptError when a write of `lease` matched no row because another attempt owns
+   * the job; a write refused by the job's status (or a job deleted meanwhile) stays silent.
+   */
+  private async assertLease(jobId: string, lease: string, write: string): Promise<void> {
+    const job = await this.db.job.findUnique({ where: { id: jobId }, select: { lease: true } });
+    if (job && job.lease !== lease) throw new StaleAttemptError(jobId, write);
   }
 
-  async succeed(jobId: string, result: JobResult): Promise<void> {
+  private async transition(jobId: string, lease: string, from: JobStatus[], status: JobStatus, data: Prisma.JobUpdateManyMutationInput, message: string | null) {
+    const count = await this.db.$transaction(async (tx) => {
+      const { count } = await tx.job.updateMany({ where: { id: jobId, lease, status: { in: from } }, data: { ...data, status } });
+      if (count > 0) await tx.jobEvent.create({ data: { jobId, status, message } });
+      return count;
+    });
+    if (count === 0) await this.assertLease(jobId, lease, `move to ${status}`);
+  }
+
+  async succeed(jobId: string, lease: string, result: JobResult): Promise<void> {
     await this.transition(
       jobId,
+      lease,
       ['running'],
       'succeeded',
       { result: result as unknown as Prisma.InputJsonValue, finishedAt: new Date(), currentTask: null, iteration: null, etaMs: 0 },
@@ -160,9 +196,10 @@ export class PrismaTrainingRepository implements TrainingStore {
     );
   }
 
-  async fail(jobId: string, error: JobError): Promise<void> {
+  async fail(jobId: string, lease: string, error: JobError): Promise<void> {
     await this.transition(
       jobId,
+      lease,
       ['queued', 'running'],
       'failed',
       { errorCode: error.code, errorMessage: error.message, finishedAt: new Date(), currentTask: null, etaMs: null },
@@ -170,7 +207,7 @@ export class PrismaTrainingRepository implements TrainingStore {
     );
   }
 
-  async requeue(jobId: string, message: string): Promise<void> {
-    await this.transition(jobId, ['running'], 'queued', { currentTask: null, iteration: null, etaMs: null }, message);
+  async requeue(jobId: string, lease: string, message: string): Promise<void> {
+    await this.transition(jobId, lease, ['running'], 'queued', { currentTask: null, iteration: null, etaMs: null }, message);
   }
 }

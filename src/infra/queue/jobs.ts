@@ -36,3 +36,22 @@ export function assertPayload<N extends JobName>(name: N, data: unknown): assert
   const error = Value.Errors(schema, data).First();
   if (error) throw new InvalidPayloadError(`invalid ${name} payload at "${error.path}": ${error.message}`);
 }
+
+/**
+ * The webhook queue's contract (its own queue, WEBHOOK_QUEUE_NAME, served by
+ * workers/webhook.worker.ts). The BullMQ job id is the delivery id.
+ */
+export enum WebhookJobName {
+  Deliver = 'deliver-webhook',
+}
+
+export const DeliverWebhookPayload = Type.Object(
+  { deliveryId: Type.String({ pattern: '^[0-9a-fA-F-]{36}$' }) },
+  { additionalProperties: false },
+);
+export type DeliverWebhookPayload = Static<typeof DeliverWebhookPayload>;
+
+export function assertDeliverWebhookPayload(data: unknown): asserts data is DeliverWebhookPayload {
+  const error = Value.Errors(DeliverWebhookPayload, data).First();
+  if (error) throw new InvalidPayloadError(`invalid ${WebhookJobName.Deliver} payload at "${error.path}": ${error.message}`);
+}

@@ -80,6 +80,8 @@ export class JobService {
     private readonly jobs: JobRepository,
     private readonly queue: TrainingQueue,
     private readonly datasets: Pick<DatasetRepository, 'getMany'> = { getMany: async () => [] },
+    /** Most queued plus running jobs per tenant (0: no cap). */
+    private readonly maxActiveJobs = 0,
   ) {}
 
   /** What resolveSpec needs about the caller's data sets named in the spec; others' are simply absent. */
@@ -113,7 +115,7 @@ export class JobService {
     const { spec, continuation } = continueFrom === undefined
       ? { spec: resolveSpec(specInput, { datasets: await this.datasetFacts(tenantId, specInput) }), continuation: null }
       : await this.continuationSpec(tenantId, continueFrom, specInput);
-    const res = await this.jobs.create({ tenantId, name, metadata, spec, idempotencyKey: key, requestHash, continueFrom: continuation });
+    const res = await this.jobs.create({ tenantId, name, metadata, spec, idempotencyKey: key, requestHash, continueFrom: continuation, maxActiveJobs: this.maxActiveJobs });
     if (!res.created) return { job: this.checkReplay(res, requestHash), created: false };
     try {
       await this.queue.enqueue(res.job.id);
@@ -280,15 +282,22 @@ export class JobService {
   async model(tenantId: string, id: string, task: number): Promise<StoredModel> {
     const job = await this.checkTask(tenantId, id, task);
     const model = await this.jobs.model(job.id, task);
-    if (!model) throw new ServiceError('ARTIFACT_NOT_READY', `task ${task} of job ${id} has not been trained yet (${job.completedTasks} of ${job.tasksTotal} done)`);
+    if (!model) throw await this.noModel(job, task);
     return model;
   }
 
   async modelJson(tenantId: string, id: string, task: number): Promise<Record<string, unknown>> {
     const job = await this.checkTask(tenantId, id, task);
     const json = await this.jobs.modelJson(job.id, task);
-    if (!json) throw new ServiceError('ARTIFACT_NOT_READY', `task ${task} of job ${id} has not been trained yet (${job.completedTasks} of ${job.tasksTotal} done)`);
+    if (!json) throw await this.noModel(job, task);
     return json;
+  }
+
+  /** Why a task has no model: its target has no LayersModel export, or it has not been trained yet. */
+  private async noModel(job: JobRecord, task: number): Promise<ServiceError> {
+    const reason = await this.jobs.modelUnavailable(job.id, task);
+    if (reason) return new ServiceError('MODEL_NOT_AVAILABLE', `task ${task} of job ${job.id} has no TF.js model: ${reason}`);
+    return new ServiceError('ARTIFACT_NOT_READY', `task ${task} of job ${job.id} has not been trained yet (${job.completedTasks} of ${job.tasksTotal} done)`);
   }
 
   async events(tenantId: string, id: string) {

@@ -45,7 +45,7 @@ export class PredictionService {
   async predictImage(tenantId: string, jobId: string, input: PredictImageInput): Promise<{ tasksAvailable: number; predictions: PredictionView[] }> {
     const job = await this.job(tenantId, jobId);
     const modelJson = await this.jobs.modelJson(jobId, 0);
-    if (!modelJson) throw new ServiceError('ARTIFACT_NOT_READY', `job ${jobId} has no trained task yet (${job.completedTasks} of ${job.tasksTotal} done)`);
+    if (!modelJson) throw await this.noModel(job, 0);
     const retain = ((modelJson.userDefinedMetadata as Record<string, unknown> | undefined)?.retain ?? {}) as { input?: { shape?: number[] } };
     const shape = retain.input?.shape;
     if (!shape || shape.length !== 3 || ![1, 3].includes(shape[2])) {
@@ -57,6 +57,13 @@ export class PredictionService {
 
   async predict(tenantId: string, jobId: string, input: PredictInput): Promise<{ tasksAvailable: number; predictions: PredictionView[] }> {
     return this.predictFor(await this.job(tenantId, jobId), input);
+  }
+
+  /** Predictions run the exported models: a target without one (ResNet) cannot predict here. */
+  private async noModel(job: JobRecord, task: number): Promise<ServiceError> {
+    const reason = await this.jobs.modelUnavailable(job.id, task);
+    if (reason) return new ServiceError('MODEL_NOT_AVAILABLE', `job ${job.id} has no TF.js models to predict with: ${reason}`);
+    return new ServiceError('ARTIFACT_NOT_READY', `job ${job.id} has no trained task ${task} yet (${job.completedTasks} of ${job.tasksTotal} done)`);
   }
 
   private async job(tenantId: string, jobId: string): Promise<JobRecord> {
@@ -78,7 +85,7 @@ export class PredictionService {
       key: `${jobId}/${v.task}/${v.version}`,
       load: async () => {
         const model = await this.jobs.model(jobId, v.task);
-        if (!model) throw new ServiceError('ARTIFACT_NOT_READY', `task ${v.task} of job ${jobId} has no model`);
+        if (!model) throw await this.noModel(job, v.task);
         return { ...model, weights: await readAll(model.weights) };
       },
     }));

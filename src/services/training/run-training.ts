@@ -1,6 +1,8 @@
 /**
  * One attempt at training a job: the use case behind the queue processor. It loads the job and
- * its latest checkpoint, trains the remaining tasks with the engine, and persists through the
+ * its latest checkpoint, checks the stored spec again (a job whose spec is of another version or
+ * no longer validates fails with INVALID_STORED_SPEC), trains the remaining tasks with the
+ * engine, and persists through the
  * `TrainingStore` port: throttled progress, loss and validation curves, and after every task the
  * evaluation row, the checkpoint, the exports and the task embedding in one write. It knows
  * nothing about BullMQ: the processor maps the returned outcome and thrown errors to queue moves.
@@ -8,26 +10,32 @@
  * Stopping: the job's status is polled (cancel from the API), and `stop` (worker shutdown) ends
  * the attempt at a safe point: right away if the current task would not finish within the grace
  * period (its progress since the last checkpoint is dropped), else after the task's checkpoint.
+ *
+ * Every write carries the attempt's lease. When the store refuses one because another attempt
+ * has taken the job over (this worker hung past its queue lock), the attempt stops at once,
+ * writes nothing more and leaves the job's status to the attempt that owns it.
  */
 import {
   buildDatasetTasks,
   buildTasks,
   CancelledError,
+  checkStoredSpec,
+  CodedError,
   dataSeed,
   decodeSafetensors,
   EngineError,
+  isPermanentCode,
   Random,
   runContinualLearning,
   tasksToExport,
   type ContinualTask,
+  type PermanentErrorCode,
   type IterationEvent,
   type JobSpec,
   type LabelledDataset,
 } from '../../core/index.js';
+import { StaleAttemptError } from '../errors.js';
 import type { DatasetLoader, MetricPointInput, TrainingStore, UploadedDatasets } from '../ports.js';
-
-/** Engine error codes for which a retry cannot help. */
-export const PERMANENT_CODES = ['INVALID_SPEC', 'DIVERGED', 'INVALID_CHECKPOINT', 'DATA_NOT_FOUND', 'INVALID_DATA', 'INVALID_ARGUMENT'];
 
 export interface TrainingSettings {
   /** Minimum time between progress writes. */
@@ -52,8 +60,11 @@ export interface TrainingDeps {
   reportProgress?: (p: { task: number; tasks: number; iteration: number; iterations: number; etaMs: number }) => Promise<void>;
   /** Aborted when the worker shuts down. */
   stop?: AbortSignal;
-  /** Attempt number (1-based) and how many the queue allows, for the status history. */
-  attempt: { number: number; max: number };
+  /**
+   * Attempt number (1-based) and how many the queue allows, for the status history; `lease`
+   * identifies the attempt to the store (the queue's lock token), which fences its writes.
+   */
+  attempt: { number: number; max: number; lease: string };
   log?: (msg: string) => void;
 }
 
@@ -74,19 +85,12 @@ export type TrainingOutcome =
   | { outcome: 'succeeded'; averageAccuracy: number; completedTasks: number; stats: TrainingStats }
   | { outcome: 'cancelled'; completedTasks: number }
   | { outcome: 'skipped'; reason: string }
-  | { outcome: 'interrupted'; completedTasks: number };
+  | { outcome: 'interrupted'; completedTasks: number }
+  /** Another attempt took the job over while this one was still training; nothing more was written. */
+  | { outcome: 'superseded'; reason: string };
 
-/** An error the queue must not retry; `code` is one of PERMANENT_CODES. */
-export class PermanentTrainingError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = new.target.name;
-    Object.setPrototypeOf(this, new.target.prototype);
-  }
-}
+/** An error the queue must not retry (the engine marks its code permanent, see core/errors.ts). */
+export class PermanentTrainingError extends CodedError<PermanentErrorCode> {}
 
 /** The job's tasks: a built-in benchmark over its IDX files, or the uploaded data sets the spec names. */
 async function loadTasks(spec: JobSpec, deps: TrainingDeps): Promise<ContinualTask[]> {
@@ -101,7 +105,18 @@ async function loadTasks(spec: JobSpec, deps: TrainingDeps): Promise<ContinualTa
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export async function runTraining(data: { jobId: string }, deps: TrainingDeps): Promise<TrainingOutcome> {
+  try {
+    return await runAttempt(data, deps);
+  } catch (err) {
+    if (!(err instanceof StaleAttemptError)) throw err;
+    deps.log?.(`${err.message}; this attempt stops without writing anything more`);
+    return { outcome: 'superseded', reason: err.message };
+  }
+}
+
+async function runAttempt(data: { jobId: string }, deps: TrainingDeps): Promise<TrainingOutcome> {
   const { store, settings } = deps;
+  const { lease } = deps.attempt;
   const log = deps.log ?? (() => {});
   const loaded = await store.load(data.jobId);
   if (!loaded) return { outcome: 'skipped', reason: 'job no longer exists' };
@@ -109,10 +124,9 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
   if (job.status !== 'queued' && job.status !== 'running') return { outcome: 'skipped', reason: `job is ${job.status}` };
 
   const resumeNote = checkpoint ? `, resuming after task ${job.completedTasks}` : '';
-  const started = await store.markRunning(job.id, deps.backend, `attempt ${deps.attempt.number} on ${deps.backend}${resumeNote}`);
+  const started = await store.markRunning(job.id, lease, deps.backend, `attempt ${deps.attempt.number} on ${deps.backend}${resumeNote}`);
   if (!started) return { outcome: 'skipped', reason: 'job is no longer runnable' };
 
-  const spec = job.spec;
   const abort = new AbortController();
   let stopReason: 'cancelled' | 'shutdown' | 'deleted' | null = null;
   let stopAfterTask = false;
@@ -121,7 +135,7 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
 
   const onStop = () => {
     if (stopReason) return;
-    const remainingMs = current ? (spec.training.iterationsPerTask - current.iteration) * current.msPerIteration : Infinity;
+    const remainingMs = current ? (job.iterationsPerTask - current.iteration) * current.msPerIteration : Infinity;
     if (remainingMs <= settings.shutdownGraceMs) {
       log(`shutdown: finishing task ${current?.task} (about ${Math.round(remainingMs)} ms left)`);
       stopAfterTask = true;
@@ -169,10 +183,12 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
     if (pending.length === 0) return;
     const points = pending;
     pending = [];
-    await timed(store.addMetricPoints(job.id, points));
+    await timed(store.addMetricPoints(job.id, lease, points));
   };
 
   try {
+    // Stored by an API of another release, or edited since: fail clearly rather than train on it.
+    const spec = checkStoredSpec(job.spec, job.specVersion);
     const dataStart = performance.now();
     const tasks = await loadTasks(spec, deps);
     stats.dataMs = performance.now() - dataStart;
@@ -204,7 +220,7 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
             lastWrite = now;
             const p = { task: e.task, iteration: e.iteration + 1, etaMs: Math.round(e.etaMs), firstIteration };
             firstIteration = false;
-            await timed(store.saveProgress(job.id, p));
+            await timed(store.saveProgress(job.id, lease, p));
             await flush();
             await deps.reportProgress?.({ task: e.task, tasks: e.tasks, iteration: e.iteration + 1, iterations: e.iterations, etaMs: p.etaMs }).catch(() => {});
           }
@@ -217,7 +233,7 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
           const name = `hnet/embedding_${e.task}`;
           const [embedding] = decodeSafetensors(e.checkpoint, (n) => n === name).tensors;
           const writeStart = performance.now();
-          const stored = await timed(store.completeTask(job.id, {
+          const stored = await timed(store.completeTask(job.id, lease, {
             task: e.task,
             completedTasks: e.task + 1,
             accuracies: e.metrics.accuracyMatrix[e.task],
@@ -245,7 +261,7 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
         },
       },
     });
-    await timed(store.succeed(job.id, {
+    await timed(store.succeed(job.id, lease, {
       averageAccuracy: result.averageAccuracy,
       backwardTransfer: result.backwardTransfer,
       forgetting: result.forgetting,
@@ -254,24 +270,25 @@ export async function runTraining(data: { jobId: string }, deps: TrainingDeps): 
     stats.wallMs = performance.now() - wallStart;
     return { outcome: 'succeeded', averageAccuracy: result.averageAccuracy, completedTasks: result.accuracyMatrix.length, stats };
   } catch (err) {
+    if (err instanceof StaleAttemptError) throw err;
     await flush().catch(() => {});
     if (err instanceof CancelledError || abort.signal.aborted) {
       if (stopReason === 'shutdown') {
-        await store.requeue(job.id, `worker shut down; handed back after ${completedTasks} of ${job.tasksTotal} tasks`);
+        await store.requeue(job.id, lease, `worker shut down; handed back after ${completedTasks} of ${job.tasksTotal} tasks`);
         return { outcome: 'interrupted', completedTasks };
       }
       if (stopReason === 'deleted') return { outcome: 'skipped', reason: 'job was deleted while it trained' };
       return { outcome: 'cancelled', completedTasks };
     }
-    if (err instanceof EngineError && PERMANENT_CODES.includes(err.code)) {
-      await store.fail(job.id, { code: err.code, message: err.message });
+    if (err instanceof EngineError && isPermanentCode(err.code)) {
+      await store.fail(job.id, lease, { code: err.code, message: err.message });
       throw new PermanentTrainingError(err.code, err.message);
     }
     const message = (err as Error).message ?? String(err);
     if (deps.attempt.number >= deps.attempt.max) {
-      await store.fail(job.id, { code: 'TRAINING_FAILED', message: `${message} (after ${deps.attempt.max} attempts)` });
+      await store.fail(job.id, lease, { code: 'TRAINING_FAILED', message: `${message} (after ${deps.attempt.max} attempts)` });
     } else {
-      await store.requeue(job.id, `attempt ${deps.attempt.number} failed: ${message}; retrying`);
+      await store.requeue(job.id, lease, `attempt ${deps.attempt.number} failed: ${message}; retrying`);
     }
     throw err;
   } finally {

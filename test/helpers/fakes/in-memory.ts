@@ -1,7 +1,7 @@
 /** In-memory implementations of the service ports, for unit tests of the use cases. */
 import { randomUUID } from 'node:crypto';
-import { taskCount } from '../../../src/core/index.js';
-import { ServiceError } from '../../../src/services/errors.js';
+import { SPEC_VERSION, taskCount } from '../../../src/core/index.js';
+import { ServiceError, StaleAttemptError } from '../../../src/services/errors.js';
 import type {
   CurveKind,
   CurvePoint,
@@ -34,8 +34,10 @@ export class MemoryJobs implements JobRepository, TrainingStore {
   results = new Map<string, TaskResultRecord[]>();
   points: (MetricPointInput & { jobId: string })[] = [];
   checkpoints = new Map<string, Uint8Array>();
-  artifacts = new Map<string, ModelArtifact & { mask: Uint8Array | null }>();
+  artifacts = new Map<string, { model: ModelArtifact | null; modelUnavailable: string | null; mask: Uint8Array | null }>();
   progressWrites = 0;
+  /** The lease of the attempt that owns each job (markRunning). */
+  leases = new Map<string, string>();
   private clock = 0;
 
   private tick() {
@@ -59,6 +61,7 @@ export class MemoryJobs implements JobRepository, TrainingStore {
       name: job.name,
       metadata: job.metadata,
       spec: job.spec,
+      specVersion: SPEC_VERSION,
       status: 'queued' as JobStatus,
       backend: null,
       tasksTotal: taskCount(job.spec.benchmark),
@@ -154,11 +157,14 @@ export class MemoryJobs implements JobRepository, TrainingStore {
     return { found: !!a, mask: a?.mask ? stored(a.mask) : null };
   }
   async model(jobId: string, task: number) {
-    const a = this.artifacts.get(`${jobId}/${task}`);
-    return a ? { ...a, weights: stored(a.weights) } : null;
+    const model = this.artifacts.get(`${jobId}/${task}`)?.model;
+    return model ? { ...model, weights: stored(model.weights) } : null;
+  }
+  async modelUnavailable(jobId: string, task: number) {
+    return this.artifacts.get(`${jobId}/${task}`)?.modelUnavailable ?? null;
   }
   async modelJson(jobId: string, task: number) {
-    return this.artifacts.get(`${jobId}/${task}`)?.modelJson ?? null;
+    return this.artifacts.get(`${jobId}/${task}`)?.model?.modelJson ?? null;
   }
   async artifactVersions(jobId: string) {
     return [...this.artifacts.keys()]
@@ -185,39 +191,50 @@ export class MemoryJobs implements JobRepository, TrainingStore {
   async status(jobId: string) {
     return this.jobs.get(jobId)?.status ?? null;
   }
-  async markRunning(jobId: string, backend: string, message: string) {
+  async markRunning(jobId: string, lease: string, backend: string, message: string) {
     const j = this.jobs.get(jobId);
     const ok = this.transition(jobId, ['queued', 'running'], 'running', { backend, attempts: (j?.attempts ?? 0) + 1 }, message);
+    if (ok) this.leases.set(jobId, lease);
     return ok;
   }
-  async saveProgress(jobId: string, p: { task: number; iteration: number; etaMs: number; firstIteration: boolean }) {
+  /** Like the repository: a write of an attempt that no longer owns the job is refused. */
+  private fence(jobId: string, lease: string, write: string) {
+    if (this.jobs.has(jobId) && this.leases.get(jobId) !== lease) throw new StaleAttemptError(jobId, write);
+  }
+  async saveProgress(jobId: string, lease: string, p: { task: number; iteration: number; etaMs: number; firstIteration: boolean }) {
     this.progressWrites++;
+    this.fence(jobId, lease, 'progress');
     const j = this.jobs.get(jobId)!;
     if (j.status === 'running') Object.assign(j, { currentTask: p.task, iteration: p.iteration, etaMs: p.etaMs });
   }
-  async addMetricPoints(jobId: string, points: MetricPointInput[]) {
+  async addMetricPoints(jobId: string, lease: string, points: MetricPointInput[]) {
+    this.fence(jobId, lease, 'metric points');
     this.points.push(...points.map((p) => ({ ...p, jobId })));
   }
-  async completeTask(jobId: string, c: TaskCompletion) {
+  async completeTask(jobId: string, lease: string, c: TaskCompletion) {
     if (!this.jobs.has(jobId)) return false;
+    this.fence(jobId, lease, 'task result, checkpoint and exports');
     const rows = (this.results.get(jobId) ?? []).filter((r) => r.task !== c.task);
     rows.push({ task: c.task, accuracies: c.accuracies, durationMs: c.durationMs, msPerIteration: c.msPerIteration });
     this.results.set(jobId, rows.sort((a, b) => a.task - b.task));
     this.checkpoints.set(jobId, c.checkpoint);
-    for (const e of c.exports) this.artifacts.set(`${jobId}/${e.task}`, { ...e.model, mask: e.mask });
+    for (const e of c.exports) this.artifacts.set(`${jobId}/${e.task}`, { model: e.model, modelUnavailable: e.modelUnavailable, mask: e.mask });
     this.jobs.get(jobId)!.completedTasks = c.completedTasks;
     return true;
   }
-  async succeed(jobId: string, result: JobResult) {
+  async succeed(jobId: string, lease: string, result: JobResult) {
+    this.fence(jobId, lease, 'move to succeeded');
     this.transition(jobId, ['running'], 'succeeded', { result, finishedAt: this.tick() }, null);
   }
-  async fail(jobId: string, error: JobError) {
+  async fail(jobId: string, lease: string, error: JobError) {
+    this.fence(jobId, lease, 'move to failed');
     this.transition(jobId, ['queued', 'running'], 'failed', { error, finishedAt: this.tick() }, error.message);
   }
   async failUnfinished(jobId: string, error: JobError) {
-    await this.fail(jobId, error);
+    this.transition(jobId, ['queued', 'running'], 'failed', { error, finishedAt: this.tick() }, error.message);
   }
-  async requeue(jobId: string, message: string) {
+  async requeue(jobId: string, lease: string, message: string) {
+    this.fence(jobId, lease, 'move to queued');
     this.transition(jobId, ['running'], 'queued', { currentTask: null, iteration: null }, message);
   }
 }

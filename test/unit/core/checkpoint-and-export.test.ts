@@ -117,12 +117,12 @@ describe('per-task export', () => {
       const engine = learner.target.forward(x, weights);
       const exported = exportTask(learner, s, tasks[0]);
 
-      const json = exported.model.modelJson as { modelTopology: object; weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[] };
+      const json = exported.model!.modelJson as { modelTopology: object; weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[] };
       const model = await tfl.loadLayersModel(
         tf.io.fromMemory({
           modelTopology: json.modelTopology,
           weightSpecs: json.weightsManifest[0].weights,
-          weightData: exported.model.weights.slice().buffer,
+          weightData: exported.model!.weights.slice().buffer,
         }),
       );
       const predicted = model.predict(x) as tf.Tensor;
@@ -243,7 +243,7 @@ describe('per-task export of image tasks: raw pixels in', () => {
       const weights = learner.taskWeights(task.index);
       const engine = learner.target.forward(trainingX, weights);
       const exported = exportTask(learner, s, task);
-      const json = exported.model.modelJson as {
+      const json = exported.model!.modelJson as {
         modelTopology: object;
         weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[];
         userDefinedMetadata: { retain: { input: { size: number; training: { size: number; inputMap: number[]; normalize: unknown } } } };
@@ -253,7 +253,7 @@ describe('per-task export of image tasks: raw pixels in', () => {
         tf.io.fromMemory({
           modelTopology: json.modelTopology,
           weightSpecs: json.weightsManifest[0].weights,
-          weightData: exported.model.weights.slice().buffer,
+          weightData: exported.model!.weights.slice().buffer,
         }),
       );
       const rawX = tf.tensor2d(rawTestInputs(task, c.benchmark.kind === 'permuted', n), [n, 784]);

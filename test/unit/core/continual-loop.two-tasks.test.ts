@@ -94,8 +94,8 @@ describe('two-task sequence', () => {
     });
     assert.deepEqual([...kept.keys()].sort(), [0, 1]);
     // Theta moved while task 1 trained: task 0's model at the end differs from the one at its own end.
-    assert.notDeepEqual(kept.get(0)!.model.weights, atItsEnd[0].model.weights);
-    assert.deepEqual(kept.get(1)!.model.weights, atItsEnd[1].model.weights);
+    assert.notDeepEqual(kept.get(0)!.model!.weights, atItsEnd[0].model!.weights);
+    assert.deepEqual(kept.get(1)!.model!.weights, atItsEnd[1].model!.weights);
     assert.throws(() => last!.exportTask(0), /only valid during onTaskEnd/);
   });
 

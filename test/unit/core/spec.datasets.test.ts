@@ -34,7 +34,7 @@ describe('resolveSpec with uploaded data sets', () => {
       [B]: { inputShape: [8, 8, 3], dtype: 'float32', sha256: 'b'.repeat(64) },
     });
     assert.equal(taskCount(s.benchmark), 2);
-    assert.deepEqual(benchmarkShape(s.benchmark), { inputSize: 192, outputSize: 3 });
+    assert.deepEqual(benchmarkShape(s.benchmark), { inputSize: 192, outputSize: 3, imageShape: [8, 8, 3] });
     assert.equal(s.benchmark.validationSize, 0);
     assert.equal(s.benchmark.augment, false);
     assert.equal(s.benchmark.padTo32, false);

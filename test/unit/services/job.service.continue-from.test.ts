@@ -47,7 +47,7 @@ describe('JobService: continueFrom', () => {
     await rejectsWith(service.submit('t1', { body: { continueFrom: source.id, benchmark: { tasks: [] } } }), 'benchmark.tasks', /./);
     await rejectsWith(service.submit('t1', { body: { continueFrom: source.id, bogus: 1, benchmark: { tasks: 1 } } }), 'bogus', /unknown field/);
     const running = (await service.submit('t1', { body: spec })).job.id;
-    await jobs.markRunning(running, 'cpu', 'test');
+    await jobs.markRunning(running, 'lease', 'cpu', 'test');
     await assert.rejects(
       service.submit('t1', { body: { continueFrom: running, benchmark: { tasks: 1 } } }),
       (err: unknown) => err instanceof ServiceError && err.code === 'CONTINUE_FROM_NOT_SUCCEEDED' && /is running/.test(err.message),

@@ -5,6 +5,7 @@ import { ServiceError } from '../../../src/services/errors.js';
 import { JobService } from '../../../src/services/jobs/job.service.js';
 import { decodeCursor, encodeCursor } from '../../../src/services/pagination.js';
 import type { DatasetRecord } from '../../../src/services/ports.js';
+import { readAll } from '../../../src/services/stored-bytes.js';
 import { MemoryJobs, MemoryQueue } from '../../helpers/fakes/in-memory.js';
 
 const spec = { benchmark: { dataset: 'mnist', tasks: 2 }, training: { iterationsPerTask: 5 } };
@@ -33,7 +34,7 @@ describe('JobService', () => {
     const died = (await service.submit('t1', { body: spec })).job.id;
     const stalled = (await service.submit('t1', { body: spec })).job.id;
     const lost = (await service.submit('t1', { body: spec })).job.id;
-    await jobs.markRunning(died, 'wasm', 'test');
+    await jobs.markRunning(died, 'lease', 'wasm', 'test');
     queue.queued = [];
     queue.failed.set(died, { reason: 'Unexpected exit code: null signal: SIGKILL', attempts: 3 });
     queue.failed.set(stalled, { reason: 'job stalled more than allowable limit', attempts: 1 });
@@ -109,6 +110,13 @@ describe('JobService', () => {
     await assert.rejects(service.mask('t1', job.id, 0), (e: ServiceError) => e.code === 'ARTIFACT_NOT_READY');
     await assert.rejects(service.mask('t1', job.id, 2), (e: ServiceError) => e.code === 'TASK_NOT_FOUND');
     await assert.rejects(service.metrics('t1', job.id, { curve: 'loss', limit: 10, cursor: 'x' }), (e: ServiceError) => e.code === 'INVALID_CURSOR');
+    await assert.rejects(service.model('t1', job.id, 0), (e: ServiceError) => e.code === 'ARTIFACT_NOT_READY');
+    // A trained task whose target has no LayersModel (ResNet) has its mask but no model, and says why.
+    jobs.artifacts.set(`${job.id}/0`, { model: null, modelUnavailable: 'batch statistics', mask: new Uint8Array([1]) });
+    assert.deepEqual(await readAll(await service.mask('t1', job.id, 0)), new Uint8Array([1]));
+    for (const read of [() => service.model('t1', job.id, 0), () => service.modelJson('t1', job.id, 0)]) {
+      await assert.rejects(read(), (e: ServiceError) => e.code === 'MODEL_NOT_AVAILABLE' && /has no TF\.js model: batch statistics/.test(e.message));
+    }
   });
 
   it('looks up the data sets a spec names for the caller only, and stores the tasks resolved against them', async () => {

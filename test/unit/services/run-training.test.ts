@@ -8,6 +8,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { resolveSpec } from '../../../src/core/index.js';
+import type { JobRecord } from '../../../src/services/ports.js';
 import { PermanentTrainingError, runTraining, type TrainingDeps } from '../../../src/services/training/run-training.js';
 import { makeRawDataset } from '../../helpers/datasets.js';
 import { MemoryJobs } from '../../helpers/fakes/in-memory.js';
@@ -28,7 +29,7 @@ async function setup(iterations: number) {
     store,
     loadDataset: async () => raw,
     backend: 'cpu',
-    attempt: { number: 1, max: 3 },
+    attempt: { number: 1, max: 3, lease: 'attempt-1' },
     settings: { progressThrottleMs: 0, lossEvery: 5, cancelPollMs: 20, shutdownGraceMs: 0 },
     ...over,
   });
@@ -88,7 +89,7 @@ describe('runTraining', () => {
     assert.equal(store.jobs.get(job.id)!.status, 'queued');
     assert.equal(store.jobs.get(job.id)!.completedTasks, 1);
     const firstRow = store.results.get(job.id)![0];
-    const second = await runTraining({ jobId: job.id }, deps({ attempt: { number: 2, max: 3 } }));
+    const second = await runTraining({ jobId: job.id }, deps({ attempt: { number: 2, max: 3, lease: 'attempt-2' } }));
     assert.equal(second.outcome, 'succeeded');
     assert.deepEqual(store.results.get(job.id)![0], firstRow, 'task 0 was not trained again');
     assert.ok(store.eventLog.some((e) => /resuming after task 1/.test(e.message ?? '')));
@@ -113,7 +114,7 @@ describe('runTraining', () => {
     const flaky = other.deps({ loadDataset: async () => Promise.reject(new Error('disk hiccup')) });
     await assert.rejects(runTraining({ jobId: other.job.id }, flaky), /disk hiccup/);
     assert.equal(other.store.jobs.get(other.job.id)!.status, 'queued');
-    await assert.rejects(runTraining({ jobId: other.job.id }, { ...flaky, attempt: { number: 3, max: 3 } }), /disk hiccup/);
+    await assert.rejects(runTraining({ jobId: other.job.id }, { ...flaky, attempt: { number: 3, max: 3, lease: 'attempt-3' } }), /disk hiccup/);
     assert.equal(other.store.jobs.get(other.job.id)!.status, 'failed');
     assert.equal(other.store.jobs.get(other.job.id)!.error!.code, 'TRAINING_FAILED');
   });
@@ -122,10 +123,10 @@ describe('runTraining', () => {
     const { store, job, deps } = await setup(5);
     const written: number[][] = [];
     const completeTask = store.completeTask.bind(store);
-    store.completeTask = async (id, c) => {
+    store.completeTask = async (id, lease, c) => {
       const exports = [...c.exports];
       written.push(exports.map((e) => e.task));
-      return completeTask(id, { ...c, exports });
+      return completeTask(id, lease, { ...c, exports });
     };
     assert.equal((await runTraining({ jobId: job.id }, deps())).outcome, 'succeeded');
     assert.deepEqual(written, [[0], [0, 1]]);
@@ -135,15 +136,73 @@ describe('runTraining', () => {
     const { store, job, deps } = await setup(10);
     const completeTask = store.completeTask.bind(store);
     // Deleted just as task 0 ends, before its write.
-    store.completeTask = async (id, c) => {
+    store.completeTask = async (id, lease, c) => {
       await store.delete('t', id);
-      return completeTask(id, c);
+      return completeTask(id, lease, c);
     };
     const out = await runTraining({ jobId: job.id }, deps());
     assert.deepEqual(out, { outcome: 'skipped', reason: 'job was deleted while it trained' });
     assert.equal(store.jobs.has(job.id), false);
     assert.equal(store.results.has(job.id), false);
     assert.equal(store.checkpoints.has(job.id), false);
+  });
+
+  it('an attempt another one took over stops at its next write, quietly, and writes nothing more', async () => {
+    const { store, job, deps } = await setup(30);
+    const logs: string[] = [];
+    let takenOver = false;
+    const out = await runTraining(
+      { jobId: job.id },
+      deps({
+        // The first progress report is after task 0's first iteration: another worker starts the job now.
+        reportProgress: async () => {
+          if (takenOver) return;
+          takenOver = true;
+          assert.equal(await store.markRunning(job.id, 'attempt-2', 'cpu', 'attempt 2 on cpu'), true);
+        },
+        log: (m) => logs.push(m),
+      }),
+    );
+    assert.equal(out.outcome, 'superseded');
+    const j = store.jobs.get(job.id)!;
+    assert.equal(j.status, 'running', 'the status belongs to attempt 2');
+    assert.equal(j.attempts, 2);
+    assert.equal(j.completedTasks, 0);
+    assert.equal(store.results.get(job.id), undefined, 'no task result from attempt 1');
+    assert.equal(store.checkpoints.get(job.id), undefined, 'no checkpoint from attempt 1');
+    assert.deepEqual(store.eventLog.filter((e) => e.jobId === job.id).map((e) => e.status), ['queued', 'running', 'running']);
+    assert.match(logs.join('\n'), new RegExp(`job ${job.id} was taken over by another attempt; this attempt's progress was refused; this attempt stops`));
+  });
+
+  it('trains a job stored as spec version 1 (no network kind) as the MLP it described', async () => {
+    const { store, job, deps } = await setup(10);
+    const { kind: _kind, channels: _c, n: _n, k: _k, dropout: _d, ...network } = job.spec.network;
+    Object.assign(store.jobs.get(job.id)!, { specVersion: 1, spec: { ...job.spec, network } });
+    const out = await runTraining({ jobId: job.id }, deps());
+    assert.equal(out.outcome, 'succeeded');
+    assert.equal(store.jobs.get(job.id)!.completedTasks, 2);
+  });
+
+  it('fails at once, without training, a job whose stored spec is of another version or no longer validates', async () => {
+    const changes: [(j: JobRecord) => Partial<JobRecord>, RegExp][] = [
+      [() => ({ specVersion: 99 }), /stored as version 99 and this worker reads version 2/],
+      [(j) => ({ spec: { ...j.spec, training: { ...j.spec.training, iterationsPerTask: -5 } } }), /no longer passes validation \(training.iterationsPerTask: must be an integer between 1 and 1000000 \(got -5\)\)/],
+    ];
+    for (const [change, says] of changes) {
+      const { store, job, deps } = await setup(10);
+      Object.assign(store.jobs.get(job.id)!, change(job));
+      let loads = 0;
+      await assert.rejects(
+        runTraining({ jobId: job.id }, deps({ loadDataset: async () => (loads++, raw) })),
+        (e: PermanentTrainingError) => e.code === 'INVALID_STORED_SPEC',
+      );
+      const j = store.jobs.get(job.id)!;
+      assert.equal(j.status, 'failed');
+      assert.equal(j.error!.code, 'INVALID_STORED_SPEC');
+      assert.match(j.error!.message, says);
+      assert.equal(loads, 0, 'no data was loaded');
+      assert.equal(store.progressWrites, 0, 'nothing was trained');
+    }
   });
 
   it('skips jobs that are gone or finished', async () => {

@@ -112,6 +112,7 @@ export const JobResource = Type.Object(
       metrics: Type.String(),
       cancel: Type.String(),
       events: Type.String(),
+      stream: Type.String({ description: 'live events (Server-Sent Events)' }),
       tasks: Type.Array(TaskLinks, { description: 'trained tasks and their downloads' }),
     }),
   },

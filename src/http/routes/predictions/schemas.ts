@@ -41,7 +41,7 @@ export const PredictResponse = Type.Object({
       className: Type.String(),
       globalLabel: Nullable(Type.Integer({ description: 'the label in the original data set (built-in benchmarks)' })),
       probabilities: Type.Array(Type.Number(), { description: "softmax of the task model's outputs" }),
-      entropies: Nullable(Type.Array(Type.Number(), { description: 'entropy of every trained task, by task index (inferred only)' })),
+      entropies: Nullable(Type.Array(Type.Number(), { description: 'softmax entropy of every trained task divided by ln(its class count), in [0, 1], by task index; the lowest wins (inferred only)' })),
     }),
   ),
 });

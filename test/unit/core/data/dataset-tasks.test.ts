@@ -136,7 +136,7 @@ describe('buildDatasetTasks', () => {
     assert.ok(result.accuracyMatrix[1][1] > 0.9, `accuracy ${result.accuracyMatrix[1][1]}`);
     const raw = images();
     for (const task of [0, 1]) {
-      const { modelJson, weights } = exports[task].model;
+      const { modelJson, weights } = exports[task].model!;
       const meta = (modelJson as { userDefinedMetadata: { retain: Record<string, unknown> } }).userDefinedMetadata.retain;
       assert.deepEqual(meta.classNames, tasks[task].classNames);
       assert.deepEqual(meta.globalLabels, tasks[task].globalLabels);

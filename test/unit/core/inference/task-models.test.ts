@@ -9,6 +9,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { layersModel } from '../../../../src/core/io/export.js';
 import { predict, TaskModel } from '../../../../src/core/inference/task-models.js';
 import { Random } from '../../../../src/core/random.js';
+import { MlpTargetNetwork } from '../../../../src/core/target-network/mlp-target-network.js';
 import { expectArraysClose, expectNoLeakedTensors, useCpuBackend } from '../../../helpers/tensors.js';
 
 const SIZES = [6, 5, 4, 3];
@@ -24,7 +25,8 @@ function randomExport(seed: number, scale = 1, activation = 'relu') {
     values.push(Float32Array.from({ length: SIZES[l - 1] * SIZES[l] }, () => (rng.next() * 2 - 1) * scale));
     values.push(Float32Array.from({ length: SIZES[l] }, () => rng.next() * 0.2 - 0.1));
   }
-  return layersModel(shapes, NAMES, values, activation, { task: seed, method: 'hypermask', globalLabels: [0, 1, 2] });
+  const mlp = new MlpTargetNetwork({ inputSize: SIZES[0], hidden: SIZES.slice(1, -1), outputSize: SIZES.at(-1)!, activation: activation as 'relu' | 'sigmoid' });
+  return layersModel(mlp.exportLayers(shapes), [SIZES[0]], NAMES, shapes, values, { task: seed, method: 'hypermask', globalLabels: [0, 1, 2] });
 }
 
 function inputs(n: number, seed: number): Float32Array {
@@ -81,7 +83,7 @@ describe('TaskModel and predict', () => {
           const logits = Array.from(m.logits(tf.tensor2d(x.subarray(i * SIZES[0], (i + 1) * SIZES[0]), [1, SIZES[0]])).dataSync());
           const max = Math.max(...logits);
           const lse = max + Math.log(logits.reduce((s, l) => s + Math.exp(l - max), 0));
-          return -logits.reduce((s, l) => s + Math.exp(l - lse) * (l - lse), 0);
+          return -logits.reduce((s, l) => s + Math.exp(l - lse) * (l - lse), 0) / Math.log(logits.length);
         }),
       );
       expectArraysClose(p.entropies!, entropies, 1e-4, `entropies of input ${i}`);
@@ -92,10 +94,30 @@ describe('TaskModel and predict', () => {
     models.forEach((m) => m.dispose());
   });
 
-  it('refuses exports that are not Dense stacks, weights that do not fit, and inputs of the wrong size', () => {
+  it('without a task: compares tasks of different class counts by entropy relative to its largest value, ln K', () => {
+    // One Dense layer with zero kernel: the logits are the bias, whatever the input.
+    const constant = (probabilities: number[]) => {
+      const shapes = [[SIZES[0], probabilities.length], [probabilities.length]];
+      const mlp = new MlpTargetNetwork({ inputSize: SIZES[0], hidden: [], outputSize: probabilities.length, activation: 'relu' });
+      const exp = layersModel(mlp.exportLayers(shapes), [SIZES[0]], NAMES.slice(0, 2), shapes, [new Float32Array(SIZES[0] * probabilities.length), Float32Array.from(probabilities, Math.log)], {});
+      return TaskModel.fromExport(exp.modelJson, exp.weights);
+    };
+    // Raw entropies 0.500 (2 classes) and 0.588 (4 classes): the raw choice is task 0, though task 1
+    // is far more certain for its class count (0.72 of ln 2 against 0.42 of ln 4).
+    const models = [constant([0.8, 0.2]), constant([0.85, 0.05, 0.05, 0.05])];
+    const [p] = predict(models, inputs(1, 2), 1, null);
+    assert.equal(p.task, 1);
+    expectArraysClose(p.entropies!, [0.5004 / Math.log(2), 0.5875 / Math.log(4)], 1e-3, 'normalised entropies');
+    models.forEach((m) => m.dispose());
+  });
+
+  it('refuses exports with layers it does not know, weights that do not fit, and inputs of the wrong size', () => {
     const exp = randomExport(5);
-    const conv = { ...exp.modelJson, modelTopology: { class_name: 'Sequential', config: { layers: [{ class_name: 'Conv2D', config: {} }] } } };
-    assert.throws(() => TaskModel.fromExport(conv, exp.weights), /Sequential of Dense/);
+    const layers = (exp.modelJson.modelTopology as { config: { layers: { class_name: string; config: object }[] } }).config.layers;
+    const lstm = { ...exp.modelJson, modelTopology: { class_name: 'Sequential', config: { layers: [{ ...layers[0], class_name: 'LSTM' }, ...layers.slice(1)] } } };
+    assert.throws(() => TaskModel.fromExport(lstm, exp.weights), /dense_1 is a LSTM/);
+    const noInput = { ...exp.modelJson, modelTopology: { class_name: 'Sequential', config: { layers: layers.slice(1) } } };
+    assert.throws(() => TaskModel.fromExport(noInput, exp.weights), /declares its input shape/);
     assert.throws(() => TaskModel.fromExport(exp.modelJson, exp.weights.subarray(0, 40)), /bytes/);
     const model = TaskModel.fromExport(exp.modelJson, exp.weights);
     assert.throws(() => predict([model], new Float32Array(5), 1, null), /expected 1 x 6/);

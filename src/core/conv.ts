@@ -1,0 +1,158 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Random } from './random.js';
+
+/**
+ * Layers of the convolutional target networks (ZenkeNet, ResNet), on NHWC tensors, with PyTorch's
+ * semantics where they differ from TF.js's: symmetric zero padding, batch normalisation with the
+ * statistics of the current batch (hypnettorch's `bn_track_stats=False`), channel dropout.
+ */
+
+/** PyTorch's batch-norm epsilon (hypnettorch's BatchNormLayer passes the default). */
+export const BN_EPSILON = 1e-5;
+
+/**
+ * y = conv(x, W) + b, x [n, h, w, cin], W [kh, kw, cin, cout] (the TF.js layout), b [cout], with
+ * the same `stride` on both axes and `pad` zeros on every side (PyTorch's `padding`; TF.js's
+ * "same" differs for stride 2 on even sizes, padding only bottom and right).
+ *
+ * The gradient is written out: the wasm backend has no Conv2DBackpropFilter kernel (TF.js's own
+ * gradient fails there) and its Conv2DBackpropInput is a plain loop, far slower than XNNPACK's
+ * forward convolution. Both gradients are forward convolutions here:
+ *   dx = conv(dy dilated by the stride, W rotated 180 degrees with in/out swapped), padded so
+ *        that dx has x's size ("full" convolution);
+ *   dW = conv(x padded, transposed to [cin, h, w, n], with dy transposed to [ho, wo, n, cout] as
+ *        the filter, dilated by the stride): the batch is summed as the channel dimension;
+ *   db = sum of dy over batch and space.
+ * Values equal TF.js's gradients up to float rounding (tested). Like `linear`, a W that is a
+ * variable is not saved for the backward pass (wasm's save clones, that is copies).
+ */
+export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D, stride: number, pad: number): tf.Tensor4D {
+  return convOp(stride, pad, true)(x, w, b);
+}
+
+/** The same layer for an input that is data: the gradient with respect to x is zeros, not computed. */
+export function conv2dOnData(x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D, stride: number, pad: number): tf.Tensor4D {
+  return convOp(stride, pad, false)(x, w, b);
+}
+
+type ConvFn = (x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D) => tf.Tensor4D;
+const convOps = new Map<string, ConvFn>();
+
+/** customGrad takes tensors only, so there is one op per (stride, pad, input gradient). */
+function convOp(stride: number, pad: number, inputGrad: boolean): ConvFn {
+  const key = `${stride}/${pad}/${inputGrad}`;
+  let op = convOps.get(key);
+  if (!op) {
+    op = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [x, w, b] = inputs as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D];
+      const saveW = !(w instanceof tf.Variable);
+      (inputs[3] as tf.GradSaveFunc)(saveW ? [x, w] : [x]);
+      return {
+        value: tf.add(tf.conv2d(x, w, stride, padding(pad, pad, pad, pad)), b) as tf.Tensor4D,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const xs = saved[0] as tf.Tensor4D;
+          const ws = saveW ? (saved[1] as tf.Tensor4D) : w;
+          const dx = inputGrad ? inputGradient(dy as tf.Tensor4D, ws, xs.shape, stride, pad) : tf.zerosLike(xs);
+          return [dx, filterGradient(xs, dy as tf.Tensor4D, ws.shape, stride, pad), tf.sum(dy, [0, 1, 2])];
+        },
+      };
+    }) as ConvFn;
+    convOps.set(key, op);
+  }
+  return op;
+}
+
+function padding(top: number, bottom: number, left: number, right: number): [[number, number], [number, number], [number, number], [number, number]] {
+  return [[0, 0], [top, bottom], [left, right], [0, 0]];
+}
+
+/** dy [n, ho, wo, c] with stride - 1 zeros between neighbours: [n, (ho-1)s+1, (wo-1)s+1, c]. */
+function dilate(dy: tf.Tensor4D, s: number): tf.Tensor4D {
+  if (s === 1) return dy;
+  const [n, ho, wo, c] = dy.shape;
+  const spread = tf.pad(tf.reshape(dy, [n, ho, 1, wo, 1, c]), [[0, 0], [0, 0], [0, s - 1], [0, 0], [0, s - 1], [0, 0]]);
+  return tf.slice(tf.reshape(spread, [n, ho * s, wo * s, c]), [0, 0, 0, 0], [n, (ho - 1) * s + 1, (wo - 1) * s + 1, c]) as tf.Tensor4D;
+}
+
+function inputGradient(dy: tf.Tensor4D, w: tf.Tensor4D, xShape: number[], stride: number, pad: number): tf.Tensor4D {
+  const [kh, kw] = w.shape;
+  const [, h, wd] = xShape;
+  const spread = dilate(dy, stride);
+  const top = kh - 1 - pad;
+  const left = kw - 1 - pad;
+  // Rows of x that no window reached (stride > 1) get zero gradient from the extra bottom padding.
+  const bottom = h + kh - 1 - spread.shape[1] - top;
+  const right = wd + kw - 1 - spread.shape[2] - left;
+  const rotated = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+  return tf.conv2d(spread, rotated, 1, padding(top, bottom, left, right));
+}
+
+function filterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, wShape: number[], stride: number, pad: number): tf.Tensor4D {
+  const [kh, kw, cin, cout] = wShape;
+  const padded = pad > 0 ? tf.pad(x, padding(pad, pad, pad, pad)) : x;
+  const channelsFirst = tf.transpose(padded, [3, 1, 2, 0]) as tf.Tensor4D;
+  const filter = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;
+  let g = tf.conv2d(channelsFirst, filter, 1, 'valid', 'NHWC', [stride, stride]);
+  // Padded rows past the last window make the result larger than the kernel: they belong to no window.
+  if (g.shape[1] !== kh || g.shape[2] !== kw) g = tf.slice(g, [0, 0, 0, 0], [cin, kh, kw, cout]);
+  return tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D;
+}
+
+/**
+ * Batch normalisation with the statistics of the batch itself, in training and in evaluation
+ * (hypermask-method.md section 3 and pitfall 10): per channel, y = (x - mean) / sqrt(var + eps)
+ * * gamma + beta, mean and biased variance over batch and space. So a prediction depends on the
+ * batch it is made in. Gradients flow through the statistics, as in PyTorch's training mode.
+ *
+ * The gradient is the closed form (xhat = (x - mean) / sqrt(var + eps), M values per channel):
+ *   dbeta = sum(dy),  dgamma = sum(dy * xhat),
+ *   dx = gamma / sqrt(var + eps) * (dy - dbeta / M - xhat * dgamma / M),
+ * with every per-channel scale and shift done by TF.js's fused batch-norm op. Autodiff through
+ * the statistics runs wasm's broadcasting multiply and mean, which take slow generic paths and
+ * made batch norm a large part of a ResNet step; this form needs only sums over batch and space,
+ * same-shape products and the fused op.
+ */
+export function batchNorm(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D): tf.Tensor4D {
+  return batchNormOp(x, gamma, beta);
+}
+
+const batchNormOp = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, gamma, beta] = inputs as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
+  const count = x.size / x.shape[3];
+  const mean = tf.div(tf.sum(x, [0, 1, 2]), count) as tf.Tensor1D;
+  const variance = tf.div(tf.sum(tf.square(tf.sub(x, mean)), [0, 1, 2]), count) as tf.Tensor1D;
+  (inputs[3] as tf.GradSaveFunc)([x, mean, variance, gamma]);
+  return {
+    value: tf.batchNorm(x, mean, variance, beta, gamma, BN_EPSILON),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xs, m, v, g] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+      const xhat = tf.batchNorm(xs, m, v, undefined, undefined, BN_EPSILON);
+      const dbeta = tf.sum(dy, [0, 1, 2]) as tf.Tensor1D;
+      const dgamma = tf.sum(tf.mul(dy, xhat), [0, 1, 2]) as tf.Tensor1D;
+      const scale = tf.mul(g, tf.rsqrt(tf.add(v, BN_EPSILON))) as tf.Tensor1D;
+      const perValue = tf.div(scale, -count) as tf.Tensor1D;
+      const dx = tf.add(affine(dy as tf.Tensor4D, scale, tf.mul(perValue, dbeta) as tf.Tensor1D), affine(xhat, tf.mul(perValue, dgamma) as tf.Tensor1D, tf.zerosLike(dbeta)));
+      return [dx, dgamma, dbeta];
+    },
+  };
+}) as (x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D) => tf.Tensor4D;
+
+/** t * scale + shift per channel, with the fused batch-norm op (mean 0, variance 1, no epsilon). */
+function affine(t: tf.Tensor4D, scale: tf.Tensor1D, shift: tf.Tensor1D): tf.Tensor4D {
+  return tf.batchNorm(t, tf.zerosLike(scale), tf.onesLike(scale), shift, scale, 0);
+}
+
+/**
+ * Inverted dropout with its keep pattern drawn from `rng` (the engine's seeded stream, so a
+ * resumed run draws the same patterns): entries are kept with probability 1 - rate and scaled by
+ * 1 / (1 - rate). `noiseShape` broadcasts against x: [n, 1, 1, c] drops whole channels
+ * (PyTorch's Dropout2d), x's own shape single units.
+ */
+export function dropout(x: tf.Tensor, rate: number, rng: Random, noiseShape: number[]): tf.Tensor {
+  if (rate <= 0) return x;
+  const size = noiseShape.reduce((a, d) => a * d, 1);
+  const keep = new Float32Array(size);
+  const scale = 1 / (1 - rate);
+  for (let i = 0; i < size; i++) keep[i] = rng.next() >= rate ? scale : 0;
+  return tf.tidy(() => tf.mul(x, tf.tensor(keep, noiseShape, 'float32')));
+}
