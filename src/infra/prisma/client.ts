@@ -55,6 +55,29 @@ export async function checkout(pool: pg.Pool): Promise<{ client: pg.PoolClient; 
   };
 }
 
+/**
+ * Runs `fn` in one transaction on a client of `pool` (checked out as `checkout` does): COMMIT when
+ * it returns, ROLLBACK when it throws or has called `rollBack()` (an answer such as "not found"
+ * that must leave nothing behind). The client is released either way.
+ */
+export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient, rollBack: () => void) => Promise<T>): Promise<T> {
+  const { client, release } = await checkout(pool);
+  try {
+    await client.query('BEGIN');
+    let rolledBack = false;
+    const value = await fn(client, () => {
+      rolledBack = true;
+    });
+    await client.query(rolledBack ? 'ROLLBACK' : 'COMMIT');
+    return value;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    release();
+  }
+}
+
 /** A PrismaClient on `opts.pool` (the caller ends it) or on a pool of its own. */
 export function createPrismaClient(opts: DatabaseOptions & { pool?: pg.Pool }): PrismaClient {
   return new PrismaClient({ adapter: new PrismaPg(opts.pool ?? createPgPool(opts), { schema: opts.schema }) });

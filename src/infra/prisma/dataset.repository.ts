@@ -5,7 +5,7 @@ import type { Cursor } from '../../services/pagination.js';
 import type { DatasetReadOptions, DatasetRecord, DatasetRepository, NewDataset } from '../../services/ports.js';
 import type { DatasetFormat, DatasetSummary, SampleDtype } from '../../services/datasets/dataset.types.js';
 import { deleteBlob, writeBlob } from '../blobs/pg-blob-store.js';
-import { checkout } from './client.js';
+import { inTransaction } from './client.js';
 
 function toRecord(row: Dataset): DatasetRecord {
   return {
@@ -38,9 +38,7 @@ export class PrismaDatasetRepository implements DatasetRepository {
   ) {}
 
   async create(d: NewDataset, content: AsyncIterable<Uint8Array>) {
-    const { client, release } = await checkout(this.pool);
-    try {
-      await client.query('BEGIN');
+    const id = await inTransaction(this.pool, async (client, rollBack) => {
       const blob = await writeBlob(client, content, this.chunkBytes);
       if (blob.sha256 !== d.sha256 || blob.size !== d.sizeBytes) {
         throw new Error(`stored ${blob.size} bytes (sha256 ${blob.sha256}) but ${d.sizeBytes} (sha256 ${d.sha256}) were uploaded`);
@@ -69,20 +67,18 @@ export class PrismaDatasetRepository implements DatasetRepository {
       );
       if (rows.length === 0) {
         // A concurrent upload with the same idempotency key won; drop our copy of the bytes.
-        await client.query('ROLLBACK');
-        const existing = await this.findByIdempotencyKey(d.tenantId, d.idempotencyKey!);
-        if (!existing) throw new Error('dataset insert conflicted but no data set holds the key');
-        return { ...existing, created: false };
+        rollBack();
+        return null;
       }
-      await client.query('COMMIT');
-      const dataset = await this.get(d.tenantId, rows[0].id);
-      return { dataset: dataset!, created: true, requestHash: d.requestHash };
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      release();
+      return rows[0].id;
+    });
+    if (id === null) {
+      const existing = await this.findByIdempotencyKey(d.tenantId, d.idempotencyKey!);
+      if (!existing) throw new Error('dataset insert conflicted but no data set holds the key');
+      return { ...existing, created: false };
     }
+    const dataset = await this.get(d.tenantId, id);
+    return { dataset: dataset!, created: true, requestHash: d.requestHash };
   }
 
   async findByIdempotencyKey(tenantId: string, key: string) {
@@ -114,14 +110,12 @@ export class PrismaDatasetRepository implements DatasetRepository {
   }
 
   async delete(tenantId: string, id: string): Promise<{ deleted: boolean; usedBy: string[] }> {
-    const { client, release } = await checkout(this.pool);
-    try {
-      await client.query('BEGIN');
+    return inTransaction(this.pool, async (client, rollBack) => {
       // The row lock makes "no job uses it" and the delete one step: a job submitted meanwhile
       // waits for this transaction and then finds the data set gone.
       const found = await client.query<{ blob_id: string }>('SELECT blob_id FROM datasets WHERE id = $1 AND tenant_id = $2 FOR UPDATE', [id, tenantId]);
       if (found.rows.length === 0) {
-        await client.query('ROLLBACK');
+        rollBack();
         return { deleted: false, usedBy: [] };
       }
       // Jobs name their data sets in spec.benchmark.tasks[].dataset.
@@ -132,18 +126,12 @@ export class PrismaDatasetRepository implements DatasetRepository {
         [tenantId, id],
       );
       if (users.rows.length > 0) {
-        await client.query('ROLLBACK');
+        rollBack();
         return { deleted: false, usedBy: users.rows.map((r) => r.id) };
       }
       await client.query('DELETE FROM datasets WHERE id = $1', [id]);
       await deleteBlob(client, found.rows[0].blob_id);
-      await client.query('COMMIT');
       return { deleted: true, usedBy: [] };
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      release();
-    }
+    });
   }
 }

@@ -18,7 +18,7 @@ import type {
   TaskResultRecord,
 } from '../../services/ports.js';
 import { readBlob } from '../blobs/pg-blob-store.js';
-import { checkout } from './client.js';
+import { inTransaction } from './client.js';
 import { jobBlobIds, releaseBlobs } from './job-blobs.js';
 import { rawToJobRecord, toJobRecord, type RawJobRow } from './mappers.js';
 
@@ -157,25 +157,17 @@ export class PrismaJobRepository implements JobRepository {
    * row of the job goes with it), then the blobs no other job points at.
    */
   async delete(tenantId: string, id: string): Promise<boolean> {
-    const { client, release } = await checkout(this.pool);
-    try {
-      await client.query('BEGIN');
+    return inTransaction(this.pool, async (client, rollBack) => {
       const found = await client.query('SELECT id FROM jobs WHERE id = $1 AND tenant_id = $2 FOR UPDATE', [id, tenantId]);
       if (found.rowCount === 0) {
-        await client.query('ROLLBACK');
+        rollBack();
         return false;
       }
       const blobs = await jobBlobIds(client, id);
       await client.query('DELETE FROM jobs WHERE id = $1', [id]);
       await releaseBlobs(client, blobs);
-      await client.query('COMMIT');
       return true;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      release();
-    }
+    });
   }
 
   /**
@@ -184,9 +176,7 @@ export class PrismaJobRepository implements JobRepository {
    * job, then the blobs no other job points at.
    */
   async removeCheckpoints(finishedBefore: Date, limit: number): Promise<string[]> {
-    const { client, release } = await checkout(this.pool);
-    try {
-      await client.query('BEGIN');
+    return inTransaction(this.pool, async (client) => {
       const { rows } = await client.query<{ job_id: string; blob_id: string }>(
         `WITH expired AS (
            SELECT j.id FROM jobs j JOIN checkpoints c ON c.job_id = j.id
@@ -199,14 +189,8 @@ export class PrismaJobRepository implements JobRepository {
         [finishedBefore, limit],
       );
       await releaseBlobs(client, rows.map((r) => r.blob_id));
-      await client.query('COMMIT');
       return rows.map((r) => r.job_id);
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      release();
-    }
+    });
   }
 
   async unfinished(before: Date, limit: number): Promise<string[]> {

@@ -4,7 +4,7 @@ import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import { StaleAttemptError } from '../../services/errors.js';
 import type { JobError, JobResult, JobStatus, MetricPointInput, TaskCompletion, TrainingStore } from '../../services/ports.js';
 import { DEFAULT_CHUNK_BYTES, readBlobBytes, writeBlob } from '../blobs/pg-blob-store.js';
-import { checkout } from './client.js';
+import { inTransaction } from './client.js';
 import { releaseBlobs } from './job-blobs.js';
 import { toJobRecord } from './mappers.js';
 
@@ -96,15 +96,13 @@ export class PrismaTrainingRepository implements TrainingStore {
    * this write (rates: bench/results/blob-store.json).
    */
   async completeTask(jobId: string, lease: string, c: TaskCompletion): Promise<boolean> {
-    const { client, release } = await checkout(this.pool);
-    try {
-      await client.query('BEGIN');
+    const outcome = await inTransaction(this.pool, async (client, rollBack) => {
       // Key-share lock: a DELETE of the job waits until this write committed (and then removes
       // it too) or came first (then nothing is written); a cancel, which updates the status, does not wait.
       const job = await client.query('SELECT 1 FROM jobs WHERE id = $1 FOR KEY SHARE', [jobId]);
       if (job.rowCount === 0) {
-        await client.query('ROLLBACK');
-        return false;
+        rollBack();
+        return 'job gone';
       }
       await client.query(
         `INSERT INTO task_results (job_id, task, accuracies, duration_ms, ms_per_iteration) VALUES ($1, $2, $3, $4, $5)
@@ -134,18 +132,13 @@ export class PrismaTrainingRepository implements TrainingStore {
       // waits for one in progress) and the whole write is rolled back, blob removals included.
       const owned = await client.query('UPDATE jobs SET completed_tasks = $2, updated_at = now() WHERE id = $1 AND lease = $3', [jobId, c.completedTasks, lease]);
       if (owned.rowCount === 0) {
-        await client.query('ROLLBACK');
-        await this.assertLease(jobId, lease, 'task result, checkpoint and exports');
-        return false;
+        rollBack();
+        return 'not written';
       }
-      await client.query('COMMIT');
-      return true;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      release();
-    }
+      return 'written';
+    });
+    if (outcome === 'not written') await this.assertLease(jobId, lease, 'task result, checkpoint and exports');
+    return outcome === 'written';
   }
 
   /** Writes one task's export (mask and weights as blobs), returning the blob ids it replaced. */
