@@ -16,7 +16,8 @@ module.exports = {
     {
       name: 'core-only-tfjs-typebox',
       severity: 'error',
-      comment: 'src/core may import only @tensorflow/tfjs-core, @tensorflow/tfjs, @sinclair/typebox and itself: no node builtins, frameworks, queues or databases.',
+      comment:
+        'src/core may import only @tensorflow/tfjs-core, @tensorflow/tfjs, @sinclair/typebox and itself: no node builtins, frameworks, queues or databases.',
       from: { path: '^src/core/' },
       to: {
         pathNot: [
@@ -39,7 +40,14 @@ module.exports = {
       severity: 'error',
       comment: 'Use cases depend on ports, not on Fastify, BullMQ or Prisma.',
       from: { path: '^src/services/' },
-      to: { path: ['^node_modules/(fastify|@fastify|bullmq|ioredis|@prisma|prisma|pg)/', '^src/generated/', '^src/(infra|http)/', '^workers/'] },
+      to: {
+        path: [
+          '^node_modules/(fastify|@fastify|bullmq|ioredis|@prisma|prisma|pg)/',
+          '^src/generated/',
+          '^src/(infra|http)/',
+          '^workers/',
+        ],
+      },
     },
     {
       name: 'generated-prisma-only-in-repositories',
@@ -63,7 +71,11 @@ module.exports = {
     exclude: { path: ['^src/generated/'] },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'], extensions: ['.ts', '.js', '.mjs', '.cjs', '.json'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      extensions: ['.ts', '.js', '.mjs', '.cjs', '.json'],
+    },
     reporterOptions: { text: { highlightFocused: true } },
   },
 };

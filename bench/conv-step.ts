@@ -37,12 +37,19 @@ import { createLearner } from '../src/core/methods/create-learner.js';
 import { crossEntropy, type Learner } from '../src/core/methods/learner.js';
 import { median } from '../src/core/metrics/metrics.js';
 import { Random } from '../src/core/random.js';
-import { parameterCounts, resolveSpec, type DatasetFacts, type JobSpecInput } from '../src/core/spec.js';
+import {
+  parameterCounts,
+  resolveSpec,
+  type DatasetFacts,
+  type JobSpecInput,
+} from '../src/core/spec.js';
 import { selectBackend, type BackendChoice } from '../src/infra/tf-backend.js';
 import { machine } from './harness.js';
 
 const backend = await selectBackend((process.argv[2] ?? 'wasm') as BackendChoice);
-const targets = (process.argv.slice(3).length ? process.argv.slice(3) : ['zenkenet', 'resnet']) as ('zenkenet' | 'resnet')[];
+const targets = (process.argv.slice(3).length ? process.argv.slice(3) : ['zenkenet', 'resnet']) as (
+  'zenkenet' | 'resnet'
+)[];
 const REPS = Number(process.env.CONV_STEP_REPS ?? 5);
 const BATCH = 32;
 const SHAPE = [32, 32, 3];
@@ -65,12 +72,29 @@ function specFor(target: 'zenkenet' | 'resnet', method: (typeof METHODS)[number]
   const settings: Record<string, JobSpecInput> = {
     hypermask: {
       hypernetwork: { hidden: [100], activation: 'elu', embeddingDim: 48 },
-      regularization: { beta: 0.01, lambda: target === 'resnet' ? 1 : 0.01, sparsity: 0, maskedL1: false },
+      regularization: {
+        beta: 0.01,
+        lambda: target === 'resnet' ? 1 : 0.01,
+        sparsity: 0,
+        maskedL1: false,
+      },
     },
     hnet:
       target === 'resnet'
-        ? { hypernetwork: { hidden: [], embeddingDim: 32, chunkSize: 7000, chunkEmbeddingDim: 32 }, regularization: { beta: 0.05, lookahead: true } }
-        : { hypernetwork: { hidden: [100, 150, 200], activation: 'relu', embeddingDim: 48, chunkSize: 5500, chunkEmbeddingDim: 80 }, regularization: { beta: 0.01, lookahead: true } },
+        ? {
+            hypernetwork: { hidden: [], embeddingDim: 32, chunkSize: 7000, chunkEmbeddingDim: 32 },
+            regularization: { beta: 0.05, lookahead: true },
+          }
+        : {
+            hypernetwork: {
+              hidden: [100, 150, 200],
+              activation: 'relu',
+              embeddingDim: 48,
+              chunkSize: 5500,
+              chunkEmbeddingDim: 80,
+            },
+            regularization: { beta: 0.01, lookahead: true },
+          },
     finetune: {},
   };
   return resolveSpec(
@@ -88,10 +112,19 @@ function specFor(target: 'zenkenet' | 'resnet', method: (typeof METHODS)[number]
 /** Median and minimum ms per step of the PyTorch script, or null when it is not asked for or fails. */
 function torchStep(target: string, task: number): { median: number; min: number } | null {
   if (process.env.TORCH_STEP !== '1') return null;
-  const run = spawnSync('/usr/bin/python3', ['../shared/tools/torch-conv-step.py', target, String(task), String(BATCH), String(REPS)], {
-    encoding: 'utf8',
-    env: { ...process.env, OPENBLAS_NUM_THREADS: '1', LD_PRELOAD: '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2', MALLOC_CONF: 'dirty_decay_ms:-1,muzzy_decay_ms:-1' },
-  });
+  const run = spawnSync(
+    '/usr/bin/python3',
+    ['../shared/tools/torch-conv-step.py', target, String(task), String(BATCH), String(REPS)],
+    {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        OPENBLAS_NUM_THREADS: '1',
+        LD_PRELOAD: '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2',
+        MALLOC_CONF: 'dirty_decay_ms:-1,muzzy_decay_ms:-1',
+      },
+    },
+  );
   const found = /median ([\d.]+) ms, min ([\d.]+) ms/.exec(run.stdout ?? '');
   if (!found) console.error(`torch step failed: ${run.stderr?.slice(-300)}`);
   return found ? { median: Number(found[1]), min: Number(found[2]) } : null;
@@ -115,32 +148,71 @@ function trainable(learner: Learner, method: string, task: number): tf.Variable[
   const hnet = learner.hnet;
   if (!hnet) return [...learner.target.weights!, ...bn];
   if (method === 'hnet') return [...hnet.weights, hnet.embeddings[task], ...bn];
-  return [...hnet.embeddings.slice(0, task + 1), ...hnet.weights, ...learner.target.weights!, ...bn];
+  return [
+    ...hnet.embeddings.slice(0, task + 1),
+    ...hnet.weights,
+    ...learner.target.weights!,
+    ...bn,
+  ];
 }
 
 const rng = new Random(2);
 const x = tf.tensor2d(rng.uniformArray(BATCH * 3072, 0, 1), [BATCH, 3072]);
-const y = tf.oneHot(tf.tensor1d(Int32Array.from({ length: BATCH }, () => rng.int(CLASSES)), 'int32'), CLASSES) as tf.Tensor2D;
+const y = tf.oneHot(
+  tf.tensor1d(
+    Int32Array.from({ length: BATCH }, () => rng.int(CLASSES)),
+    'int32',
+  ),
+  CLASSES,
+) as tf.Tensor2D;
 const loadBefore = os.loadavg()[0];
 const rows = [];
 for (const target of targets) {
   for (const method of METHODS) {
     const spec = specFor(target, method);
     const counts = parameterCounts(spec);
-    const learner = createLearner(spec, { inputSize: 3072, outputSize: CLASSES, imageShape: SHAPE, numTasks: 2 }, new Random(1));
+    const learner = createLearner(
+      spec,
+      { inputSize: 3072, outputSize: CLASSES, imageShape: SHAPE, numTasks: 2 },
+      new Random(1),
+    );
     for (const task of [0, 1]) {
       learner.beginTask(task, 1000);
       // The task's weights as variables: what finetune trains; HyperMask and HNET differentiate
       // through them into the hypernetwork, which the rest of the step covers.
       const weights = tf.tidy(() => learner.taskWeights(task).map((w) => tf.variable(w)));
-      const targetForward = time(() => tf.tidy(() => void crossEntropy(learner.target.forward(x, weights), y).dataSync()));
+      const targetForward = time(() =>
+        tf.tidy(() => void crossEntropy(learner.target.forward(x, weights), y).dataSync()),
+      );
       const targetForwardBackward = time(() =>
-        tf.tidy(() => void Object.values(tf.variableGrads(() => crossEntropy(learner.target.forward(x, weights, { training: {} }), y), [...weights, ...learner.target.batchNormWeights]).grads).forEach((g) => g.dataSync())),
+        tf.tidy(
+          () =>
+            void Object.values(
+              tf.variableGrads(
+                () => crossEntropy(learner.target.forward(x, weights, { training: {} }), y),
+                [...weights, ...learner.target.batchNormWeights],
+              ).grads,
+            ).forEach((g) => g.dataSync()),
+        ),
       );
       tf.dispose(weights);
       const hnet = learner.hnet;
       const hypernetworkForward = hnet
-        ? time(() => tf.tidy(() => void hnet.forwardFlat(stackEmbeddings(hnet, method === 'hnet' ? [task] : Array.from({ length: task + 1 }, (_, j) => (j + task) % (task + 1)))).map((o) => o.dataSync())))
+        ? time(() =>
+            tf.tidy(
+              () =>
+                void hnet
+                  .forwardFlat(
+                    stackEmbeddings(
+                      hnet,
+                      method === 'hnet'
+                        ? [task]
+                        : Array.from({ length: task + 1 }, (_, j) => (j + task) % (task + 1)),
+                    ),
+                  )
+                  .map((o) => o.dataSync()),
+            ),
+          )
         : { median: 0, min: 0 };
       const params = trainable(learner, method, task);
       const grads = params.map((v) => tf.fill(v.shape, 1e-3));
@@ -168,7 +240,9 @@ for (const target of targets) {
         loadAverage: os.loadavg()[0],
       };
       rows.push(row);
-      console.log(JSON.stringify(row, (_, v) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v)));
+      console.log(
+        JSON.stringify(row, (_, v) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v)),
+      );
     }
     learner.dispose();
   }
@@ -182,7 +256,8 @@ const out = {
   loadAverageAtEnd: os.loadavg()[0],
   rssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
   date: new Date().toISOString(),
-  reference: 'PyTorch 1.13, one thread, idle machine, HyperMask-style step (../shared/docs/reference-results.md)',
+  reference:
+    'PyTorch 1.13, one thread, idle machine, HyperMask-style step (../shared/docs/reference-results.md)',
   rows,
 };
 await writeFile(`bench/results/conv-step-${backend.name}.json`, JSON.stringify(out, null, 2));

@@ -32,13 +32,26 @@ export interface BenchService {
 
 /** The machine as a result file records it; take `loadAverage` before the benchmark starts. */
 export function machine(loadAverage: number) {
-  return { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), loadAverageAtStart: loadAverage };
+  return {
+    cpus: os.cpus().length,
+    model: os.cpus()[0]?.model,
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    loadAverageAtStart: loadAverage,
+  };
 }
 
 /** A private, migrated Postgres schema alone (benchmarks of the storage layer); `stop()` drops it. */
-export async function startBenchDatabase(): Promise<{ config: Config; pool: pg.Pool; db: Db; stop(): Promise<void> }> {
+export async function startBenchDatabase(): Promise<{
+  config: Config;
+  pool: pg.Pool;
+  db: Db;
+  stop(): Promise<void>;
+}> {
   const schema = `bench_${randomBytes(4).toString('hex')}`;
-  const config = loadEnv({ ...process.env, DATABASE_URL: `${process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'}?schema=${schema}` });
+  const config = loadEnv({
+    ...process.env,
+    DATABASE_URL: `${process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'}?schema=${schema}`,
+  });
   await migrate({ url: config.databaseUrl, schema, dir: path.join(ROOT, 'prisma', 'migrations') });
   const pool = createPgPool({ url: config.databaseUrl, schema, poolSize: 4 });
   const db = createPrismaClient({ url: config.databaseUrl, schema, pool });
@@ -54,7 +67,11 @@ export async function startBenchDatabase(): Promise<{ config: Config; pool: pg.P
   };
 }
 
-export async function startBenchService(opts: { port: number; worker: boolean; env?: Record<string, string> }): Promise<BenchService> {
+export async function startBenchService(opts: {
+  port: number;
+  worker: boolean;
+  env?: Record<string, string>;
+}): Promise<BenchService> {
   const id = randomBytes(4).toString('hex');
   const schema = `bench_${id}`;
   const env = {
@@ -69,7 +86,11 @@ export async function startBenchService(opts: { port: number; worker: boolean; e
   await migrate({ url: config.databaseUrl, schema, dir: path.join(ROOT, 'prisma', 'migrations') });
   const children: ChildProcess[] = [];
   const start = (file: string, extra: Record<string, string> = {}) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, file)], { cwd: ROOT, env: { ...process.env, ...env, ...extra }, stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, file)], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, ...extra },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     children.push(child);
     return child;
   };
@@ -79,19 +100,41 @@ export async function startBenchService(opts: { port: number; worker: boolean; e
   const db = createPrismaClient({ url: config.databaseUrl, schema, pool });
   const stop = async () => {
     for (const c of children) c.kill('SIGTERM');
-    await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r)))));
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise((r) =>
+            c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r),
+          ),
+      ),
+    );
     await db.$disconnect();
     await pool.end();
     await dropSchema(config.databaseUrl, schema);
   };
   try {
     const base = `http://127.0.0.1:${opts.port}`;
-    for (let tries = 0; !(await fetch(`${base}/readyz`).then((r) => r.ok, () => false)); tries++) {
+    for (
+      let tries = 0;
+      !(await fetch(`${base}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      ));
+      tries++
+    ) {
       if (tries > 300) throw new Error('the API did not become ready within 60 s');
       await new Promise((r) => setTimeout(r, 200));
     }
     const { key } = await new ApiKeyService(new PrismaApiKeyRepository(db)).create('bench');
-    return { base, config, apiPid: api.pid!, key, auth: { authorization: `Bearer ${key}` }, pool, stop };
+    return {
+      base,
+      config,
+      apiPid: api.pid!,
+      key,
+      auth: { authorization: `Bearer ${key}` },
+      pool,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

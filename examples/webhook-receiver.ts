@@ -37,14 +37,18 @@ export function verifyWebhook(
 ): WebhookMessage {
   const header = (name: string) => {
     const v = headers[name];
-    if (typeof v !== 'string' || v === '') throw new WebhookVerificationError(`missing ${name} header`);
+    if (typeof v !== 'string' || v === '')
+      throw new WebhookVerificationError(`missing ${name} header`);
     return v;
   };
   const id = header('webhook-id');
   const timestamp = header('webhook-timestamp');
   const signatures = header('webhook-signature');
   const now = opts.nowSeconds ?? Math.floor(Date.now() / 1000);
-  if (!/^\d+$/.test(timestamp) || Math.abs(now - Number(timestamp)) > (opts.toleranceSeconds ?? 300)) {
+  if (
+    !/^\d+$/.test(timestamp) ||
+    Math.abs(now - Number(timestamp)) > (opts.toleranceSeconds ?? 300)
+  ) {
     throw new WebhookVerificationError('webhook-timestamp is missing or too far from now');
   }
   const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
@@ -88,5 +92,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
         res.writeHead(400).end();
       }
     })
-    .listen(Number(process.env.PORT ?? 4000), () => console.log(`listening on port ${process.env.PORT ?? 4000}`));
+    .listen(Number(process.env.PORT ?? 4000), () =>
+      console.log(`listening on port ${process.env.PORT ?? 4000}`),
+    );
 }

@@ -19,24 +19,50 @@ const USAGE = `usage: npm run apikey -- create --tenant NAME [--name WHAT] [--qu
        npm run apikey -- revoke --tenant NAME --id KEY_ID`;
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { tenant: { type: 'string' }, name: { type: 'string' }, id: { type: 'string' }, quiet: { type: 'boolean', default: false } },
+  options: {
+    tenant: { type: 'string' },
+    name: { type: 'string' },
+    id: { type: 'string' },
+    quiet: { type: 'boolean', default: false },
+  },
 });
 const command = positionals[0];
-if (!['create', 'list', 'revoke'].includes(command) || !values.tenant || !/^[\w.@-]{1,100}$/.test(values.tenant) || (command === 'revoke' && !/^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i.test(values.id ?? ''))) {
-  console.error(USAGE + '\n(tenant names: letters, digits, _ . @ -, at most 100; KEY_ID: the id `list` shows)');
+if (
+  !['create', 'list', 'revoke'].includes(command) ||
+  !values.tenant ||
+  !/^[\w.@-]{1,100}$/.test(values.tenant) ||
+  (command === 'revoke' && !/^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i.test(values.id ?? ''))
+) {
+  console.error(
+    USAGE + '\n(tenant names: letters, digits, _ . @ -, at most 100; KEY_ID: the id `list` shows)',
+  );
   process.exit(2);
 }
 const line = (k: ApiKeyRecord) =>
-  [k.id, k.prefix + '...', k.name ?? '-', `created ${k.createdAt.toISOString()}`, `last used ${k.lastUsedAt?.toISOString() ?? 'never'}`, k.revokedAt ? `REVOKED ${k.revokedAt.toISOString()}` : 'active'].join('  ');
+  [
+    k.id,
+    k.prefix + '...',
+    k.name ?? '-',
+    `created ${k.createdAt.toISOString()}`,
+    `last used ${k.lastUsedAt?.toISOString() ?? 'never'}`,
+    k.revokedAt ? `REVOKED ${k.revokedAt.toISOString()}` : 'active',
+  ].join('  ');
 
 const config = loadEnv();
-const db = createPrismaClient({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: 1 });
+const db = createPrismaClient({
+  url: config.databaseUrl,
+  schema: config.databaseSchema,
+  poolSize: 1,
+});
 const keys = new ApiKeyService(new PrismaApiKeyRepository(db));
 try {
   if (command === 'create') {
     const { tenant, key } = await keys.create(values.tenant, values.name ?? null);
     // The key alone on stdout (KEY=$(npm run --silent apikey -- create ...)); what it is on stderr.
-    if (!values.quiet) console.error(`tenant ${tenant.name} (${tenant.id}); the API key below is shown once, keep it:`);
+    if (!values.quiet)
+      console.error(
+        `tenant ${tenant.name} (${tenant.id}); the API key below is shown once, keep it:`,
+      );
     console.log(key);
   } else if (command === 'list') {
     for (const k of await keys.list(await keys.tenant(values.tenant))) console.log(line(k));

@@ -10,7 +10,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
 
-export const KERNELS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'core', 'kernels');
+export const KERNELS_DIR = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'src',
+  'core',
+  'kernels',
+);
 
 /** The TypeScript module for one .wat file: its bytes, base64-encoded. */
 export async function compileKernel(watFile: string): Promise<string> {
@@ -33,7 +39,9 @@ export async function compileKernel(watFile: string): Promise<string> {
 }
 
 export async function kernelFiles(): Promise<string[]> {
-  return (await readdir(KERNELS_DIR)).filter((f) => f.endsWith('.wat')).map((f) => path.join(KERNELS_DIR, f));
+  return (await readdir(KERNELS_DIR))
+    .filter((f) => f.endsWith('.wat'))
+    .map((f) => path.join(KERNELS_DIR, f));
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
@@ -44,7 +52,9 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     const code = await compileKernel(wat);
     if (check) {
       if ((await readFile(out, 'utf8').catch(() => '')) !== code) {
-        console.error(`${path.relative(process.cwd(), out)} is out of date: run \`npm run build:kernels\` and commit it`);
+        console.error(
+          `${path.relative(process.cwd(), out)} is out of date: run \`npm run build:kernels\` and commit it`,
+        );
         stale++;
       }
     } else {

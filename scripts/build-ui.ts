@@ -26,7 +26,9 @@ export async function buildUi(): Promise<Map<string, Buffer>> {
     tsconfig: 'ui/tsconfig.json',
     minify: true,
     legalComments: 'eof',
-    banner: { js: '/*! Retain dashboard (npm run build:ui). Bundles Preact, MIT License, (c) 2015-present Jason Miller, and uPlot, MIT License, (c) 2022 Leon Sorokin. */' },
+    banner: {
+      js: '/*! Retain dashboard (npm run build:ui). Bundles Preact, MIT License, (c) 2015-present Jason Miller, and uPlot, MIT License, (c) 2022 Leon Sorokin. */',
+    },
     // node_modules may be a link to another checkout; paths must not depend on where it points.
     preserveSymlinks: true,
     outdir: 'ui/dist',
@@ -34,7 +36,8 @@ export async function buildUi(): Promise<Map<string, Buffer>> {
     logLevel: 'silent',
   });
   const files = new Map<string, Buffer>();
-  for (const out of result.outputFiles) files.set(path.basename(out.path), Buffer.from(out.contents));
+  for (const out of result.outputFiles)
+    files.set(path.basename(out.path), Buffer.from(out.contents));
   files.set('index.html', await readFile(path.join(UI_DIR, 'index.html')));
   return files;
 }
@@ -55,7 +58,9 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   if (process.argv.includes('--check')) {
     const stale = await staleFiles(built);
     if (stale.length) {
-      console.error(`ui/dist is out of date (${stale.join(', ')}): run \`npm run build:ui\` and commit it`);
+      console.error(
+        `ui/dist is out of date (${stale.join(', ')}): run \`npm run build:ui\` and commit it`,
+      );
       process.exit(1);
     }
     console.log('ui/dist is up to date');
@@ -63,6 +68,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     await rm(UI_DIST_DIR, { recursive: true, force: true });
     await mkdir(UI_DIST_DIR, { recursive: true });
     for (const [name, contents] of built) await writeFile(path.join(UI_DIST_DIR, name), contents);
-    console.log(`wrote ${[...built].map(([name, c]) => `ui/dist/${name} (${(c.length / 1024).toFixed(0)} KiB)`).join(', ')}`);
+    console.log(
+      `wrote ${[...built].map(([name, c]) => `ui/dist/${name} (${(c.length / 1024).toFixed(0)} KiB)`).join(', ')}`,
+    );
   }
 }

@@ -24,12 +24,18 @@ await mkdir(logDir, { recursive: true });
 const children: ChildProcess[] = [];
 function start(name: string, file: string): ChildProcess {
   const log = createWriteStream(path.join(logDir, `${name}.log`), { flags: 'a' });
-  const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: root, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', file], {
+    cwd: root,
+    env: process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
   child.on('exit', (code, signal) => {
     if (!stopping) {
-      console.error(`\n${name} exited unexpectedly (${code ?? signal}); see ${path.relative(process.cwd(), path.join(logDir, `${name}.log`))}`);
+      console.error(
+        `\n${name} exited unexpectedly (${code ?? signal}); see ${path.relative(process.cwd(), path.join(logDir, `${name}.log`))}`,
+      );
       process.exit(1);
     }
   });
@@ -40,7 +46,11 @@ let stopping = false;
 async function stopAll() {
   stopping = true;
   await Promise.all(
-    children.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => (c.once('exit', r), c.kill('SIGTERM'))))),
+    children.map((c) =>
+      c.exitCode !== null || c.signalCode !== null
+        ? null
+        : new Promise((r) => (c.once('exit', r), c.kill('SIGTERM'))),
+    ),
   );
 }
 process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));
@@ -49,7 +59,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const fmtMs = (ms: number | null) => (ms === null ? '?' : formatDuration(ms));
 
 try {
-  const db = createPrismaClient({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: 1 });
+  const db = createPrismaClient({
+    url: config.databaseUrl,
+    schema: config.databaseSchema,
+    poolSize: 1,
+  });
   const { key } = await new ApiKeyService(new PrismaApiKeyRepository(db)).create('demo');
   await db.$disconnect();
   const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
@@ -57,7 +71,9 @@ try {
   start('api', 'src/http/server.ts');
   start('worker', 'workers/training.worker.ts');
   for (;;) {
-    const ok = await fetch(`${base}/readyz`).then((r) => r.ok).catch(() => false);
+    const ok = await fetch(`${base}/readyz`)
+      .then((r) => r.ok)
+      .catch(() => false);
     if (ok) break;
     await sleep(300);
   }
@@ -65,11 +81,22 @@ try {
 
   const spec = process.env.DEMO_SPEC
     ? JSON.parse(await readFile(process.env.DEMO_SPEC, 'utf8'))
-    : { preset: 'split-mnist', benchmark: { dataset: 'fashion-mnist' }, training: { iterationsPerTask: Number(process.env.DEMO_ITERATIONS ?? 500) } };
-  const res = await fetch(`${base}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ ...spec, name: 'demo: Split Fashion-MNIST' }) });
+    : {
+        preset: 'split-mnist',
+        benchmark: { dataset: 'fashion-mnist' },
+        training: { iterationsPerTask: Number(process.env.DEMO_ITERATIONS ?? 500) },
+      };
+  const res = await fetch(`${base}/v1/jobs`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ ...spec, name: 'demo: Split Fashion-MNIST' }),
+  });
   const created = await res.json();
-  if (res.status !== 201) throw new Error(`submitting failed: ${res.status} ${JSON.stringify(created)}`);
-  console.log(`job ${created.id}: ${created.spec.method}, ${created.progress.tasksTotal} tasks x ${created.progress.iterationsPerTask} iterations`);
+  if (res.status !== 201)
+    throw new Error(`submitting failed: ${res.status} ${JSON.stringify(created)}`);
+  console.log(
+    `job ${created.id}: ${created.spec.method}, ${created.progress.tasksTotal} tasks x ${created.progress.iterationsPerTask} iterations`,
+  );
 
   let job = created;
   let last = '';
@@ -85,17 +112,38 @@ try {
     if (line !== last) console.log(`[${fmtMs(Date.now() - started)}] ${line}`);
     last = line;
   }
-  if (job.status !== 'succeeded') throw new Error(`job ${job.status}: ${JSON.stringify(job.error)}`);
+  if (job.status !== 'succeeded')
+    throw new Error(`job ${job.status}: ${JSON.stringify(job.error)}`);
 
   const m = await (await fetch(`${base}/v1/jobs/${created.id}/metrics`, { headers })).json();
-  console.log(`\nAccuracy matrix (row k: test accuracy on tasks 1..k after training task k), backend ${job.backend}:`);
-  console.log(`          ${m.accuracyMatrix.map((_: unknown, j: number) => `task ${j + 1}`.padStart(8)).join('')}`);
-  m.accuracyMatrix.forEach((row: number[], k: number) => console.log(`after ${String(k + 1).padStart(2)}  ${row.map((a) => `${(a * 100).toFixed(1)}%`.padStart(8)).join('')}`));
-  console.log(`average accuracy ${(m.averageAccuracy * 100).toFixed(2)}%, backward transfer ${m.backwardTransfer?.toFixed(4)}, forgetting ${m.forgetting?.toFixed(4)}`);
-  if (m.taskInference) console.log(`task inference: ${(m.taskInference.taskAccuracy * 100).toFixed(1)}% tasks, ${(m.taskInference.classAccuracy * 100).toFixed(1)}% classes`);
-  console.log(`total ${fmtMs(Date.now() - started)} from submission\n\nPer-task downloads (send "Authorization: Bearer ${key}"):`);
-  for (const t of job.links.tasks) console.log(`  task ${t.task}: mask ${t.mask ? base + t.mask : '(none)'}\n          model ${base}${t.model}`);
-  console.log(`\ne.g. curl -H "Authorization: Bearer ${key}" -o mask.safetensors ${base}${job.links.tasks[0].mask ?? job.links.tasks[0].model}`);
+  console.log(
+    `\nAccuracy matrix (row k: test accuracy on tasks 1..k after training task k), backend ${job.backend}:`,
+  );
+  console.log(
+    `          ${m.accuracyMatrix.map((_: unknown, j: number) => `task ${j + 1}`.padStart(8)).join('')}`,
+  );
+  m.accuracyMatrix.forEach((row: number[], k: number) =>
+    console.log(
+      `after ${String(k + 1).padStart(2)}  ${row.map((a) => `${(a * 100).toFixed(1)}%`.padStart(8)).join('')}`,
+    ),
+  );
+  console.log(
+    `average accuracy ${(m.averageAccuracy * 100).toFixed(2)}%, backward transfer ${m.backwardTransfer?.toFixed(4)}, forgetting ${m.forgetting?.toFixed(4)}`,
+  );
+  if (m.taskInference)
+    console.log(
+      `task inference: ${(m.taskInference.taskAccuracy * 100).toFixed(1)}% tasks, ${(m.taskInference.classAccuracy * 100).toFixed(1)}% classes`,
+    );
+  console.log(
+    `total ${fmtMs(Date.now() - started)} from submission\n\nPer-task downloads (send "Authorization: Bearer ${key}"):`,
+  );
+  for (const t of job.links.tasks)
+    console.log(
+      `  task ${t.task}: mask ${t.mask ? base + t.mask : '(none)'}\n          model ${base}${t.model}`,
+    );
+  console.log(
+    `\ne.g. curl -H "Authorization: Bearer ${key}" -o mask.safetensors ${base}${job.links.tasks[0].mask ?? job.links.tasks[0].model}`,
+  );
 } finally {
   await stopAll();
 }

@@ -9,6 +9,14 @@ import { migrate } from '../src/infra/prisma/migrator.js';
 
 const config = loadEnv();
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'prisma', 'migrations');
-const r = await migrate({ url: config.databaseUrl, schema: config.databaseSchema, dir, log: (l) => console.log(l) });
-for (const m of r.modified) console.warn(`warning: migration ${m} was changed after it was applied`);
-console.log(`${r.applied.length} migration(s) applied, ${r.alreadyApplied.length} already applied (schema "${config.databaseSchema}")`);
+const r = await migrate({
+  url: config.databaseUrl,
+  schema: config.databaseSchema,
+  dir,
+  log: (l) => console.log(l),
+});
+for (const m of r.modified)
+  console.warn(`warning: migration ${m} was changed after it was applied`);
+console.log(
+  `${r.applied.length} migration(s) applied, ${r.alreadyApplied.length} already applied (schema "${config.databaseSchema}")`,
+);

@@ -14,11 +14,28 @@ import type { JobService } from '../src/services/jobs/job.service.js';
 import type { JobStreamService } from '../src/services/events/job-stream.service.js';
 import type { WebhookService } from '../src/services/webhooks/webhook.service.js';
 
-export const OPENAPI_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'openapi', 'openapi.json');
+export const OPENAPI_FILE = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'openapi',
+  'openapi.json',
+);
 
 export async function generateOpenApi(): Promise<string> {
-  const unused = new Proxy({}, { get: () => () => Promise.reject(new Error('not available while generating OpenAPI')) });
-  const app = await buildApp({ jobs: unused as JobService, streams: unused as JobStreamService, webhooks: unused as WebhookService, datasets: unused as DatasetService, predictions: unused as PredictionService, apiKeys: unused as ApiKeyService, readiness: {}, docsUi: false });
+  const unused = new Proxy(
+    {},
+    { get: () => () => Promise.reject(new Error('not available while generating OpenAPI')) },
+  );
+  const app = await buildApp({
+    jobs: unused as JobService,
+    streams: unused as JobStreamService,
+    webhooks: unused as WebhookService,
+    datasets: unused as DatasetService,
+    predictions: unused as PredictionService,
+    apiKeys: unused as ApiKeyService,
+    readiness: {},
+    docsUi: false,
+  });
   await app.ready();
   const doc = app.swagger();
   await app.close();
@@ -30,7 +47,9 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   if (process.argv.includes('--check')) {
     const current = await readFile(OPENAPI_FILE, 'utf8').catch(() => '');
     if (current !== doc) {
-      console.error('openapi/openapi.json is out of date: run `npm run openapi:generate` and commit it');
+      console.error(
+        'openapi/openapi.json is out of date: run `npm run openapi:generate` and commit it',
+      );
       process.exit(1);
     }
     console.log('openapi/openapi.json is up to date');

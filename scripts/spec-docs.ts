@@ -10,7 +10,10 @@ import { JobSpecSchema, PRESETS, METHODS, resolveSpec } from '../src/core/index.
 const FILE = 'docs/job-spec.md';
 
 function allowed(s: TSchema): string {
-  if (s.anyOf) return (s.anyOf as TSchema[]).map((o) => (o.const !== undefined ? JSON.stringify(o.const) : allowed(o))).join(' \\| ');
+  if (s.anyOf)
+    return (s.anyOf as TSchema[])
+      .map((o) => (o.const !== undefined ? JSON.stringify(o.const) : allowed(o)))
+      .join(' \\| ');
   if (s.type === 'integer' || s.type === 'number') return `${s.type} ${s.minimum}..${s.maximum}`;
   if (s.type === 'array') return `array (at most ${s.maxItems}) of ${allowed(s.items as TSchema)}`;
   return String(s.type);
@@ -18,23 +21,36 @@ function allowed(s: TSchema): string {
 
 function describe(s: TSchema): string {
   if (s.description) return s.description;
-  if (s.anyOf) return (s.anyOf as TSchema[]).map((o) => o.description).filter(Boolean).join('; ');
+  if (s.anyOf)
+    return (s.anyOf as TSchema[])
+      .map((o) => o.description)
+      .filter(Boolean)
+      .join('; ');
   return '';
 }
 
 const defaults = resolveSpec({}) as unknown as Record<string, Record<string, unknown>>;
 const rows: string[] = [];
-for (const [section, schema] of Object.entries(JobSpecSchema.properties as Record<string, TSchema>)) {
+for (const [section, schema] of Object.entries(
+  JobSpecSchema.properties as Record<string, TSchema>,
+)) {
   if (schema.type !== 'object') {
-    rows.push(`| \`${section}\` | ${allowed(schema)} | ${JSON.stringify(defaults[section])} | ${describe(schema)} |`);
+    rows.push(
+      `| \`${section}\` | ${allowed(schema)} | ${JSON.stringify(defaults[section])} | ${describe(schema)} |`,
+    );
     continue;
   }
   for (const [field, s] of Object.entries(schema.properties as Record<string, TSchema>)) {
-    rows.push(`| \`${section}.${field}\` | ${allowed(s)} | \`${JSON.stringify(defaults[section][field])}\` | ${describe(s)} |`);
+    rows.push(
+      `| \`${section}.${field}\` | ${allowed(s)} | \`${JSON.stringify(defaults[section][field])}\` | ${describe(s)} |`,
+    );
   }
 }
 const presets = PRESETS.flatMap((p) =>
-  METHODS.map((m) => `### ${p}, ${m}\n\n\`\`\`json\n${JSON.stringify(resolveSpec({ preset: p, method: m }), null, 2)}\n\`\`\``),
+  METHODS.map(
+    (m) =>
+      `### ${p}, ${m}\n\n\`\`\`json\n${JSON.stringify(resolveSpec({ preset: p, method: m }), null, 2)}\n\`\`\``,
+  ),
 );
 const text = `# The job spec
 

@@ -5,7 +5,11 @@
 import type { SandboxedJob } from 'bullmq';
 import { JobName } from '../src/infra/queue/jobs.js';
 
-export type Processor = (job: SandboxedJob, token: string | undefined, signal: AbortSignal | undefined) => Promise<unknown>;
+export type Processor = (
+  job: SandboxedJob,
+  token: string | undefined,
+  signal: AbortSignal | undefined,
+) => Promise<unknown>;
 
 export async function loadProcessors(): Promise<Record<JobName, Processor>> {
   const { processTrainJob } = await import('./processors/train-job.processor.js');

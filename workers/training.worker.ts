@@ -41,7 +41,12 @@ worker.on('completed', (job, result) => log(`job ${job.id} done: ${JSON.stringif
 // The training child records its own failures, but not its death (out of memory, a native crash,
 // a kill) nor the queue giving up: say so in Postgres here, so the API never shows such a job
 // "running" forever (the API's reconciler is the backstop when this process is gone too).
-const dbOptions = { url: config.databaseUrl, schema: config.databaseSchema, poolSize: 1, idleInTransactionTimeoutMs: config.LOCK_DURATION_MS };
+const dbOptions = {
+  url: config.databaseUrl,
+  schema: config.databaseSchema,
+  poolSize: 1,
+  idleInTransactionTimeoutMs: config.LOCK_DURATION_MS,
+};
 const pool = createPgPool(dbOptions);
 pool.on('error', (err) => log(`postgres: ${err.message}`));
 const store = new PrismaTrainingRepository(createPrismaClient({ ...dbOptions, pool }), pool);
@@ -55,12 +60,18 @@ worker.on('failed', (job, err) => {
   const error = describeQueueFailure(err.message, attempts);
   const write = final
     ? store.fail(job.data.jobId, job.token, error)
-    : store.requeue(job.data.jobId, job.token, `attempt ${attempts} failed (${error.code}): ${error.message}; retrying`);
+    : store.requeue(
+        job.data.jobId,
+        job.token,
+        `attempt ${attempts} failed (${error.code}): ${error.message}; retrying`,
+      );
   write.catch((e: Error) => log(`did not record the failure of job ${job.id}: ${e.message}`));
 });
 worker.on('stalled', (jobId) => log(`job ${jobId} stalled (its worker died); it will be resumed`));
 await worker.waitUntilReady();
-log(`ready: queue "${config.QUEUE_NAME}", concurrency ${config.WORKER_CONCURRENCY}, lock ${config.LOCK_DURATION_MS} ms`);
+log(
+  `ready: queue "${config.QUEUE_NAME}", concurrency ${config.WORKER_CONCURRENCY}, lock ${config.LOCK_DURATION_MS} ms`,
+);
 
 let closing = false;
 async function shutdown(signal: string) {

@@ -27,24 +27,38 @@ const LOST_AFTER_MS = 10 * 60_000;
 
 const pool = createPgPool({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: 4 });
 pool.on('error', (err) => log(`postgres: ${err.message}`));
-const store = new PrismaWebhookDeliveryStore(createPrismaClient({ url: config.databaseUrl, schema: config.databaseSchema, pool }));
-const sender = new HttpWebhookSender(new WebhookAddressPolicy(parseNetworks(config.WEBHOOK_ALLOWED_NETWORKS)), config.WEBHOOK_TIMEOUT_MS);
+const store = new PrismaWebhookDeliveryStore(
+  createPrismaClient({ url: config.databaseUrl, schema: config.databaseSchema, pool }),
+);
+const sender = new HttpWebhookSender(
+  new WebhookAddressPolicy(parseNetworks(config.WEBHOOK_ALLOWED_NETWORKS)),
+  config.WEBHOOK_TIMEOUT_MS,
+);
 
 const queueConnection = workerConnection(config.REDIS_URL);
 queueConnection.on('error', (err) => log(`redis: ${err.message}`));
 const queue = new BullWebhookQueue(
   queueConnection,
-  { name: config.WEBHOOK_QUEUE_NAME, prefix: config.QUEUE_PREFIX, attempts: config.WEBHOOK_ATTEMPTS, backoffMs: config.WEBHOOK_BACKOFF_MS },
+  {
+    name: config.WEBHOOK_QUEUE_NAME,
+    prefix: config.QUEUE_PREFIX,
+    attempts: config.WEBHOOK_ATTEMPTS,
+    backoffMs: config.WEBHOOK_BACKOFF_MS,
+  },
   (err) => log(`queue: ${err.message}`),
 );
 
 const connection = workerConnection(config.REDIS_URL);
 connection.on('error', (err) => log(`redis: ${err.message}`));
-const worker = new Worker(config.WEBHOOK_QUEUE_NAME, deliverWebhookProcessor({ store, sender, maxAttempts: config.WEBHOOK_ATTEMPTS }), {
-  connection,
-  prefix: config.QUEUE_PREFIX,
-  concurrency: config.WEBHOOK_CONCURRENCY,
-});
+const worker = new Worker(
+  config.WEBHOOK_QUEUE_NAME,
+  deliverWebhookProcessor({ store, sender, maxAttempts: config.WEBHOOK_ATTEMPTS }),
+  {
+    connection,
+    prefix: config.QUEUE_PREFIX,
+    concurrency: config.WEBHOOK_CONCURRENCY,
+  },
+);
 worker.on('error', (err) => log(`error: ${err.message}`));
 worker.on('failed', (job, err) => log(`delivery ${job?.id} attempt failed: ${err.message}`));
 
@@ -58,7 +72,9 @@ function sweep(): void {
   }
   sweeping = queuePendingDeliveries(store, queue, new Date(Date.now() - LOST_AFTER_MS))
     .then((n) => void (n && log(`queued ${n} deliver${n === 1 ? 'y' : 'ies'}`)))
-    .catch((err: Error) => log(`sweep failed (next in ${config.WEBHOOK_SWEEP_MS} ms): ${err.message}`))
+    .catch((err: Error) =>
+      log(`sweep failed (next in ${config.WEBHOOK_SWEEP_MS} ms): ${err.message}`),
+    )
     .finally(() => {
       sweeping = null;
       if (again) {
@@ -75,11 +91,19 @@ const listener = new PgListener({
   onReconnect: sweep,
   onError: (err) => log(`listen: ${err.message}`),
 });
-await listener.listening().catch((err: Error) => log(`not listening yet (${err.message}); sweeping every ${config.WEBHOOK_SWEEP_MS} ms meanwhile`));
+await listener
+  .listening()
+  .catch((err: Error) =>
+    log(
+      `not listening yet (${err.message}); sweeping every ${config.WEBHOOK_SWEEP_MS} ms meanwhile`,
+    ),
+  );
 const timer = setInterval(sweep, config.WEBHOOK_SWEEP_MS);
 await worker.waitUntilReady();
 sweep();
-log(`ready: webhook queue "${config.WEBHOOK_QUEUE_NAME}", concurrency ${config.WEBHOOK_CONCURRENCY}, timeout ${config.WEBHOOK_TIMEOUT_MS} ms, ${config.WEBHOOK_ATTEMPTS} attempts`);
+log(
+  `ready: webhook queue "${config.WEBHOOK_QUEUE_NAME}", concurrency ${config.WEBHOOK_CONCURRENCY}, timeout ${config.WEBHOOK_TIMEOUT_MS} ms, ${config.WEBHOOK_ATTEMPTS} attempts`,
+);
 
 let closing = false;
 async function shutdown(signal: string) {

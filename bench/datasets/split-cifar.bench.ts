@@ -24,7 +24,13 @@ const CIFAR = path.resolve(root, '..', 'shared', 'datasets', 'cifar10-jpeg.tar.g
 const METHODS = (process.env.BENCH_METHODS ?? 'hypermask').split(',');
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 500);
 const CONTINUE = process.env.BENCH_CONTINUE === '1';
-const PAIRS = [['airplane', 'automobile'], ['bird', 'cat'], ['deer', 'dog'], ['frog', 'horse'], ['ship', 'truck']];
+const PAIRS = [
+  ['airplane', 'automobile'],
+  ['bird', 'cat'],
+  ['deer', 'dog'],
+  ['frog', 'horse'],
+  ['ship', 'truck'],
+];
 if (!existsSync(CIFAR)) throw new Error(`${CIFAR} not found (see ../shared/datasets/README.md)`);
 
 const svc = await startBenchService({ port: Number(process.env.BENCH_PORT ?? 3920), worker: true });
@@ -34,19 +40,30 @@ try {
   const t0 = performance.now();
   const uploadRes = await fetch(`${base}/v1/datasets?name=cifar10`, {
     method: 'POST',
-    headers: { ...auth, 'content-type': 'application/octet-stream', 'content-length': String((await stat(CIFAR)).size) },
+    headers: {
+      ...auth,
+      'content-type': 'application/octet-stream',
+      'content-length': String((await stat(CIFAR)).size),
+    },
     body: createReadStream(CIFAR) as unknown as BodyInit,
     duplex: 'half',
   } as RequestInit);
   const dataset = await uploadRes.json();
   const uploadMs = Math.round(performance.now() - t0);
-  if (uploadRes.status !== 201) throw new Error(`upload answered ${uploadRes.status}: ${JSON.stringify(dataset)}`);
+  if (uploadRes.status !== 201)
+    throw new Error(`upload answered ${uploadRes.status}: ${JSON.stringify(dataset)}`);
   console.log(`uploaded in ${uploadMs} ms: ${JSON.stringify(dataset.samples)}`);
 
   /** Submits a job body and polls it to its end: the job, its metrics and the wall time. */
   const runJob = async (label: string, body: object) => {
     const started = performance.now();
-    const job = await (await fetch(`${base}/v1/jobs`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json();
+    const job = await (
+      await fetch(`${base}/v1/jobs`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+    ).json();
     if (!job.id) throw new Error(`${label}: submission refused: ${JSON.stringify(job)}`);
     let last = '';
     for (;;) {
@@ -54,18 +71,29 @@ try {
       const line = `${label}: ${j.status} task ${j.progress.completedTasks}/${j.progress.tasksTotal}`;
       if (line !== last) console.log((last = line));
       if (j.status === 'succeeded') break;
-      if (j.status === 'failed' || j.status === 'cancelled') throw new Error(`${label} job ${j.status}: ${JSON.stringify(j.error)}`);
+      if (j.status === 'failed' || j.status === 'cancelled')
+        throw new Error(`${label} job ${j.status}: ${JSON.stringify(j.error)}`);
       await new Promise((r) => setTimeout(r, 2000));
     }
     const wallMs = Math.round(performance.now() - started);
-    const metrics = await (await fetch(`${base}/v1/jobs/${job.id}/metrics`, { headers: auth })).json();
+    const metrics = await (
+      await fetch(`${base}/v1/jobs/${job.id}/metrics`, { headers: auth })
+    ).json();
     return { job, metrics, wallMs };
   };
   const tasksOf = (pairs: string[][]) => pairs.map((classes) => ({ dataset: dataset.id, classes }));
-  const datasetInfo = { file: 'cifar10-jpeg.tar.gz', uploadMs, inputShape: dataset.inputShape, samples: dataset.samples };
+  const datasetInfo = {
+    file: 'cifar10-jpeg.tar.gz',
+    uploadMs,
+    inputShape: dataset.inputShape,
+    samples: dataset.samples,
+  };
   const write = async (name: string, result: object) => {
     const file = path.join(root, 'bench', 'results', name);
-    await writeFile(file, `${JSON.stringify({ when: new Date().toISOString(), machine: machine(loadAverageAtStart), dataset: datasetInfo, ...result }, null, 2)}\n`);
+    await writeFile(
+      file,
+      `${JSON.stringify({ when: new Date().toISOString(), machine: machine(loadAverageAtStart), dataset: datasetInfo, ...result }, null, 2)}\n`,
+    );
     console.log(`wrote ${path.relative(root, file)}`);
   };
 
@@ -87,19 +115,38 @@ try {
       forgetting: metrics.forgetting,
       msPerIteration: metrics.msPerIteration,
     });
-    console.log(`${method}: average accuracy ${metrics.averageAccuracy}, BWT ${metrics.backwardTransfer}`);
+    console.log(
+      `${method}: average accuracy ${metrics.averageAccuracy}, BWT ${metrics.backwardTransfer}`,
+    );
     if (!CONTINUE) continue;
 
     // Tasks 1-3 now, tasks 4-5 later (continueFrom), against the five at once above.
-    const first = await runJob(`${method} 1-3`, { ...spec, benchmark: { ...spec.benchmark, tasks: tasksOf(PAIRS.slice(0, 3)) } });
-    const later = await runJob(`${method} +4-5`, { continueFrom: first.job.id, benchmark: { tasks: tasksOf(PAIRS.slice(3)) } });
+    const first = await runJob(`${method} 1-3`, {
+      ...spec,
+      benchmark: { ...spec.benchmark, tasks: tasksOf(PAIRS.slice(0, 3)) },
+    });
+    const later = await runJob(`${method} +4-5`, {
+      continueFrom: first.job.id,
+      benchmark: { tasks: tasksOf(PAIRS.slice(3)) },
+    });
     const a = all.metrics.accuracyMatrix as (number | null)[][];
     const b = later.metrics.accuracyMatrix as (number | null)[][];
-    const maxAbsDifference = Math.max(...a.flatMap((row, i) => row.map((v, j) => Math.abs((v ?? 0) - (b[i]?.[j] ?? Number.NaN)))));
+    const maxAbsDifference = Math.max(
+      ...a.flatMap((row, i) => row.map((v, j) => Math.abs((v ?? 0) - (b[i]?.[j] ?? Number.NaN)))),
+    );
     await write(`split-cifar10-${method}-${ITERATIONS}-continued.json`, {
       spec: later.job.spec,
-      allAtOnce: { wallMs: all.wallMs, averageAccuracy: all.metrics.averageAccuracy, backwardTransfer: all.metrics.backwardTransfer, accuracyMatrix: a },
-      tasks1to3: { wallMs: first.wallMs, averageAccuracy: first.metrics.averageAccuracy, accuracyMatrix: first.metrics.accuracyMatrix },
+      allAtOnce: {
+        wallMs: all.wallMs,
+        averageAccuracy: all.metrics.averageAccuracy,
+        backwardTransfer: all.metrics.backwardTransfer,
+        accuracyMatrix: a,
+      },
+      tasks1to3: {
+        wallMs: first.wallMs,
+        averageAccuracy: first.metrics.averageAccuracy,
+        accuracyMatrix: first.metrics.accuracyMatrix,
+      },
       continuedWith4and5: {
         wallMs: later.wallMs,
         averageAccuracy: later.metrics.averageAccuracy,
@@ -110,7 +157,9 @@ try {
       sameMatrixAsAllAtOnce: maxAbsDifference === 0,
       maxAbsDifference,
     });
-    console.log(`${method}: continued average ${later.metrics.averageAccuracy} vs all at once ${all.metrics.averageAccuracy} (max |difference| ${maxAbsDifference})`);
+    console.log(
+      `${method}: continued average ${later.metrics.averageAccuracy} vs all at once ${all.metrics.averageAccuracy} (max |difference| ${maxAbsDifference})`,
+    );
   }
 } finally {
   await svc.stop();

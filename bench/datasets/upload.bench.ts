@@ -26,7 +26,11 @@ const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 162_760); // x.npy of 162,76
 const FEATURES = 3072;
 const scratch = await mkdtemp(path.join(os.tmpdir(), 'retain-upload-bench-'));
 const port = Number(process.env.BENCH_PORT ?? 3918);
-const svc = await startBenchService({ port, worker: false, env: { UPLOAD_DIR: path.join(scratch, 'uploads') } });
+const svc = await startBenchService({
+  port,
+  worker: false,
+  env: { UPLOAD_DIR: path.join(scratch, 'uploads') },
+});
 const { key, pool } = svc;
 
 async function rssBytes(pid: number): Promise<number> {
@@ -54,7 +58,8 @@ async function writeNpyTar(file: string, n: number): Promise<void> {
   for (let i = 0; i < n; i += 1024) {
     const rows = Math.min(1024, n - i);
     for (let j = 0; j < row.length; j++) row[j] = (i + j * 7) & 0xff;
-    if (!x.write(row.subarray(0, rows * FEATURES))) await new Promise<void>((r) => x.once('drain', () => r()));
+    if (!x.write(row.subarray(0, rows * FEATURES)))
+      await new Promise<void>((r) => x.once('drain', () => r()));
   }
   x.end(Buffer.alloc(0));
   const y = Buffer.alloc(n * 8);
@@ -81,21 +86,40 @@ async function upload(file: string, label: string): Promise<UploadFigures> {
   const bytes = (await stat(file)).size;
   const before = await rssBytes(svc.apiPid);
   let peak = before;
-  const sampler = setInterval(() => void rssBytes(svc.apiPid).then((r) => (peak = Math.max(peak, r)), () => {}), 20);
+  const sampler = setInterval(
+    () =>
+      void rssBytes(svc.apiPid).then(
+        (r) => (peak = Math.max(peak, r)),
+        () => {},
+      ),
+    20,
+  );
   const t0 = performance.now();
-  const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, method: 'POST', path: `/v1/datasets?name=${encodeURIComponent(label)}`, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/octet-stream', 'content-length': bytes } },
-      (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode!, body: text }));
-      },
-    );
-    req.on('error', reject);
-    req.setTimeout(30 * 60_000, () => req.destroy(new Error('upload took over 30 min')));
-    void pipeline(createReadStream(file), req).catch(reject);
-  });
+  const { status, body } = await new Promise<{ status: number; body: string }>(
+    (resolve, reject) => {
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: `/v1/datasets?name=${encodeURIComponent(label)}`,
+          headers: {
+            authorization: `Bearer ${key}`,
+            'content-type': 'application/octet-stream',
+            'content-length': bytes,
+          },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+        },
+      );
+      req.on('error', reject);
+      req.setTimeout(30 * 60_000, () => req.destroy(new Error('upload took over 30 min')));
+      void pipeline(createReadStream(file), req).catch(reject);
+    },
+  );
   const wallMs = performance.now() - t0;
   clearInterval(sampler);
   peak = Math.max(peak, await rssBytes(svc.apiPid));
@@ -110,7 +134,15 @@ async function upload(file: string, label: string): Promise<UploadFigures> {
     apiRssBeforeMb: mb(before),
     apiRssPeakMb: mb(peak),
     apiRssGrowthMb: mb(peak - before),
-    dataset: status < 300 ? { format: d.format, inputShape: d.inputShape, classes: d.classNames.length, samples: d.samples } : d,
+    dataset:
+      status < 300
+        ? {
+            format: d.format,
+            inputShape: d.inputShape,
+            classes: d.classNames.length,
+            samples: d.samples,
+          }
+        : d,
   };
   console.log(JSON.stringify(figures));
   return figures;
@@ -165,7 +197,10 @@ try {
     uploads,
     blobStore,
   };
-  await writeFile(path.join(root, 'bench', 'results', 'dataset-upload.json'), `${JSON.stringify(result, null, 2)}\n`);
+  await writeFile(
+    path.join(root, 'bench', 'results', 'dataset-upload.json'),
+    `${JSON.stringify(result, null, 2)}\n`,
+  );
   console.log('wrote bench/results/dataset-upload.json');
 } finally {
   await svc.stop();

@@ -24,7 +24,11 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const OPEN_CONCURRENCY = 50;
 
 // Thousands of stream requests with one key: no rate limit, and the 100 jobs must all be accepted.
-const svc = await startBenchService({ port: Number(process.env.BENCH_PORT ?? 3921), worker: false, env: { RATE_LIMIT_MAX: '0', MAX_ACTIVE_JOBS_PER_TENANT: '0' } });
+const svc = await startBenchService({
+  port: Number(process.env.BENCH_PORT ?? 3921),
+  worker: false,
+  env: { RATE_LIMIT_MAX: '0', MAX_ACTIVE_JOBS_PER_TENANT: '0' },
+});
 const { base } = svc;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
@@ -32,7 +36,13 @@ const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 };
-const summary = (xs: number[]) => ({ n: xs.length, p50Ms: round(quantile(xs, 0.5)), p90Ms: round(quantile(xs, 0.9)), p99Ms: round(quantile(xs, 0.99)), maxMs: round(Math.max(...xs)) });
+const summary = (xs: number[]) => ({
+  n: xs.length,
+  p50Ms: round(quantile(xs, 0.5)),
+  p90Ms: round(quantile(xs, 0.9)),
+  p99Ms: round(quantile(xs, 0.99)),
+  maxMs: round(Math.max(...xs)),
+});
 
 /** The API's resident memory now, MiB. */
 async function rssNow(): Promise<number> {
@@ -58,12 +68,23 @@ try {
   const headers = { ...svc.auth, 'content-type': 'application/json' };
   const jobs: string[] = [];
   for (let i = 0; i < JOBS; i++) {
-    const res = await fetch(`${base}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ preset: 'split-mnist', training: { iterationsPerTask: 10 } }) });
+    const res = await fetch(`${base}/v1/jobs`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ preset: 'split-mnist', training: { iterationsPerTask: 10 } }),
+    });
     jobs.push(((await res.json()) as { id: string }).id);
   }
   // The highest resident memory seen during the whole run, sampled every 250 ms.
   let peakRss = 0;
-  const sampler = setInterval(() => void rssNow().then((x) => (peakRss = Math.max(peakRss, x)), () => {}), 250);
+  const sampler = setInterval(
+    () =>
+      void rssNow().then(
+        (x) => (peakRss = Math.max(peakRss, x)),
+        () => {},
+      ),
+    250,
+  );
   await sleep(2000);
   const idleRss = await rssMiB();
   console.log(`API idle: ${idleRss} MiB`);
@@ -73,22 +94,30 @@ try {
   const latencies: number[] = [];
   const streams: { job: string; client: SseClient }[] = [];
   const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
-  const onEvent = (job: string) => (e: { event: string; data: Record<string, unknown>; receivedAt: number }) => {
-    if (e.event !== 'job.loss') return;
-    const t0 = sentAt.get(`${job}:${e.data.iteration}`);
-    if (t0 !== undefined) latencies.push(e.receivedAt - t0);
-  };
+  const onEvent =
+    (job: string) => (e: { event: string; data: Record<string, unknown>; receivedAt: number }) => {
+      if (e.event !== 'job.loss') return;
+      const t0 = sentAt.get(`${job}:${e.data.iteration}`);
+      if (t0 !== undefined) latencies.push(e.receivedAt - t0);
+    };
   const phases = [];
   let iteration = 0;
   for (const target of TARGETS) {
     const openMs: number[] = [];
-    const toOpen = Array.from({ length: target - streams.length }, (_, i) => jobs[(streams.length + i) % jobs.length]);
+    const toOpen = Array.from(
+      { length: target - streams.length },
+      (_, i) => jobs[(streams.length + i) % jobs.length],
+    );
     const t0 = performance.now();
     for (let i = 0; i < toOpen.length; i += OPEN_CONCURRENCY) {
       await Promise.all(
         toOpen.slice(i, i + OPEN_CONCURRENCY).map(async (job) => {
           const start = performance.now();
-          const client = await SseClient.connect(`${base}/v1/jobs/${job}/stream`, svc.auth, { agent, onEvent: onEvent(job), timeoutMs: 30_000 });
+          const client = await SseClient.connect(`${base}/v1/jobs/${job}/stream`, svc.auth, {
+            agent,
+            onEvent: onEvent(job),
+            timeoutMs: 30_000,
+          });
           await client.waitFor((e) => e.id === 1, 30_000);
           openMs.push(performance.now() - start);
           streams.push({ job, client });
@@ -115,7 +144,10 @@ try {
         const job = jobs[Math.floor(Math.random() * jobs.length)];
         const it = ++iteration;
         sentAt.set(`${job}:${it}`, performance.now());
-        await svc.pool.query(`INSERT INTO metric_points (job_id, kind, task, iteration, value) VALUES ($1, 'loss', 0, $2, 0.5)`, [job, it]);
+        await svc.pool.query(
+          `INSERT INTO metric_points (job_id, kind, task, iteration, value) VALUES ($1, 'loss', 0, $2, 0.5)`,
+          [job, it],
+        );
         expected += perJob.get(job) ?? 0;
       }
       await sleep(5);
@@ -123,7 +155,11 @@ try {
     const eventSeconds = (performance.now() - started) / 1000;
     const cpu = (await cpuSeconds()) - cpu0;
     await sleep(3000);
-    const received = streams.reduce((n, s, i) => n + s.client.events.slice(before[i]).filter((e) => e.event === 'job.loss').length, 0);
+    const received = streams.reduce(
+      (n, s, i) =>
+        n + s.client.events.slice(before[i]).filter((e) => e.event === 'job.loss').length,
+      0,
+    );
     const afterEventsRss = await rssMiB();
     const phase = {
       streams: streams.length,
@@ -131,7 +167,14 @@ try {
       openSeconds: round(openedInMs / 1000),
       openStream: summary(openMs),
       rssMiB: { withStreams: openRss, afterEvents: afterEventsRss },
-      events: { written: sent, perSecond: RATE, seconds: round(eventSeconds), deliveriesExpected: expected, deliveriesReceived: received, missing: expected - received },
+      events: {
+        written: sent,
+        perSecond: RATE,
+        seconds: round(eventSeconds),
+        deliveriesExpected: expected,
+        deliveriesReceived: received,
+        missing: expected - received,
+      },
       apiCpuPercentOfOneCore: round((100 * cpu) / eventSeconds),
       latency: summary(latencies),
     };
@@ -154,7 +197,10 @@ try {
     rssAfterClientsLeftMiB: closedRss,
     peakRssMiB: round(peakRss),
   };
-  await writeFile(path.join(root, 'bench', 'results', 'event-stream.json'), `${JSON.stringify(result, null, 2)}\n`);
+  await writeFile(
+    path.join(root, 'bench', 'results', 'event-stream.json'),
+    `${JSON.stringify(result, null, 2)}\n`,
+  );
   console.log('wrote bench/results/event-stream.json');
 } finally {
   await svc.stop();

@@ -19,12 +19,23 @@ const { base } = svc;
 
 try {
   const headers = { ...svc.auth, 'content-type': 'application/json' };
-  const job = await (await fetch(`${base}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify({ preset: 'split-mnist', training: { iterationsPerTask: 20 }, evaluation: { taskInference: false } }) })).json();
+  const job = await (
+    await fetch(`${base}/v1/jobs`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        preset: 'split-mnist',
+        training: { iterationsPerTask: 20 },
+        evaluation: { taskInference: false },
+      }),
+    })
+  ).json();
   const deadline = Date.now() + 15 * 60_000;
   for (;;) {
     const j = await (await fetch(`${base}/v1/jobs/${job.id}`, { headers })).json();
     if (j.status === 'succeeded') break;
-    if (j.status === 'failed' || Date.now() > deadline) throw new Error(`training did not succeed: ${JSON.stringify(j.error ?? j.status)}`);
+    if (j.status === 'failed' || Date.now() > deadline)
+      throw new Error(`training did not succeed: ${JSON.stringify(j.error ?? j.status)}`);
     await new Promise((r) => setTimeout(r, 1000));
   }
   const raw = await loadRawDataset('fashion-mnist', resolveDataDir(undefined));
@@ -34,12 +45,17 @@ try {
 
   async function time(body: object): Promise<number> {
     const t0 = performance.now();
-    const res = await fetch(`${base}/v1/jobs/${job.id}/predict`, { method: 'POST', headers, body: JSON.stringify(body) });
+    const res = await fetch(`${base}/v1/jobs/${job.id}/predict`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(body),
+    });
     await res.json();
     if (res.status !== 200) throw new Error(`predict answered ${res.status}`);
     return performance.now() - t0;
   }
-  const quantile = (xs: number[], q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+  const quantile = (xs: number[], q: number) =>
+    xs[Math.min(xs.length - 1, Math.floor(q * xs.length))];
   const round = (x: number) => Math.round(x * 10) / 10;
   const cases = {
     '1 input, task given': { inputs: [image(0)], task: 2 },
@@ -48,22 +64,38 @@ try {
     '100 inputs, task inferred': { inputs: batch },
   };
   const coldMs = round(await time(cases['1 input, task inferred']));
-  const results: Record<string, { requests: number; p50Ms: number; p99Ms: number; maxMs: number }> = {};
+  const results: Record<string, { requests: number; p50Ms: number; p99Ms: number; maxMs: number }> =
+    {};
   for (const [name, body] of Object.entries(cases)) {
     const ms: number[] = [];
-    for (let i = 0; i < REQUESTS; i++) ms.push(await time({ ...body, inputs: (body.inputs as number[][]).map((row, r) => (r === 0 ? image(i % 500) : row)) }));
+    for (let i = 0; i < REQUESTS; i++)
+      ms.push(
+        await time({
+          ...body,
+          inputs: (body.inputs as number[][]).map((row, r) => (r === 0 ? image(i % 500) : row)),
+        }),
+      );
     ms.sort((a, b) => a - b);
-    results[name] = { requests: REQUESTS, p50Ms: round(quantile(ms, 0.5)), p99Ms: round(quantile(ms, 0.99)), maxMs: round(ms[ms.length - 1]) };
+    results[name] = {
+      requests: REQUESTS,
+      p50Ms: round(quantile(ms, 0.5)),
+      p99Ms: round(quantile(ms, 0.99)),
+      maxMs: round(ms[ms.length - 1]),
+    };
     console.log(name, JSON.stringify(results[name]));
   }
   const result = {
     when: new Date().toISOString(),
     machine: machine(loadAverageAtStart),
-    setup: 'split-mnist preset, hypermask, 5 tasks, MLP 784-400-400-2, trained 20 iterations per task on Fashion-MNIST; prediction thread on wasm; sequential requests over loopback HTTP (JSON body of raw 0-255 pixels)',
+    setup:
+      'split-mnist preset, hypermask, 5 tasks, MLP 784-400-400-2, trained 20 iterations per task on Fashion-MNIST; prediction thread on wasm; sequential requests over loopback HTTP (JSON body of raw 0-255 pixels)',
     coldFirstRequestMs: coldMs,
     latency: results,
   };
-  await writeFile(path.join(root, 'bench', 'results', 'predict.json'), `${JSON.stringify(result, null, 2)}\n`);
+  await writeFile(
+    path.join(root, 'bench', 'results', 'predict.json'),
+    `${JSON.stringify(result, null, 2)}\n`,
+  );
   console.log('wrote bench/results/predict.json');
 } finally {
   await svc.stop();

@@ -43,13 +43,23 @@ await migrate({ url: config.databaseUrl, schema, dir: path.join(root, 'prisma', 
 const ctx = createApiContext(config);
 const port = Number(process.env.BENCH_PORT ?? 3917);
 const base = `http://127.0.0.1:${port}`;
-const api = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'http', 'server.ts')], {
-  cwd: root,
-  env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
-  stdio: ['ignore', 'inherit', 'inherit'],
-});
+const api = spawn(
+  process.execPath,
+  ['--import', 'tsx', path.join(root, 'src', 'http', 'server.ts')],
+  {
+    cwd: root,
+    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  },
+);
 for (;;) {
-  if (await fetch(`${base}/readyz`).then((r) => r.ok, () => false)) break;
+  if (
+    await fetch(`${base}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    )
+  )
+    break;
   await new Promise((r) => setTimeout(r, 200));
 }
 const db = createPrismaClient({ url: config.databaseUrl, schema, poolSize: 2 });
@@ -75,25 +85,49 @@ const tiny = {
 };
 const result: Record<string, unknown> = {
   date: new Date().toISOString(),
-  machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+  machine: {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+  },
   notes: 'loopback only; API process, load generator, Postgres and Redis share the 2 cores',
   loadAverageAtStart: os.loadavg().map((v) => +v.toFixed(2)),
 };
 
 try {
   // Warm up connections and JIT.
-  await run({ url: `${base}/v1/jobs`, method: 'POST', headers, body: JSON.stringify(tiny), connections: 10, duration: 2 });
+  await run({
+    url: `${base}/v1/jobs`,
+    method: 'POST',
+    headers,
+    body: JSON.stringify(tiny),
+    connections: 10,
+    duration: 2,
+  });
 
   log(`submissions: ${DURATION_S}s, 32 connections`);
-  const submit = await run({ url: `${base}/v1/jobs`, method: 'POST', headers, body: JSON.stringify(tiny), connections: 32 });
+  const submit = await run({
+    url: `${base}/v1/jobs`,
+    method: 'POST',
+    headers,
+    body: JSON.stringify(tiny),
+    connections: 32,
+  });
   result.submission = pct(submit);
   log(JSON.stringify(result.submission));
 
-  const one = await (await fetch(`${base}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify(tiny) })).json();
+  const one = await (
+    await fetch(`${base}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify(tiny) })
+  ).json();
   // Latency at a moderate load (8 clients polling back to back) and at a heavy one (32).
   for (const connections of [8, 32]) {
     log(`status polls: ${DURATION_S}s, ${connections} connections`);
-    const poll = await run({ url: `${base}/v1/jobs/${one.id}`, headers: { authorization: headers.authorization }, connections });
+    const poll = await run({
+      url: `${base}/v1/jobs/${one.id}`,
+      headers: { authorization: headers.authorization },
+      connections,
+    });
     result[`statusPoll${connections}`] = pct(poll);
     log(JSON.stringify(result[`statusPoll${connections}`]));
   }
@@ -102,11 +136,15 @@ try {
   await ctx.queue.queue.obliterate({ force: true });
 
   // ---- end to end with a real worker ----
-  const worker = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'workers', 'training.worker.ts')], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const worker = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(root, 'workers', 'training.worker.ts')],
+    {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   worker.stdout!.on('data', (c) => (out += c));
   worker.stderr!.on('data', (c) => (out += c));
@@ -114,8 +152,16 @@ try {
 
   const e2e: Record<string, unknown>[] = [];
   for (const label of ['cold', 'warm']) {
-    const spec = { preset: 'split-mnist', benchmark: { dataset: 'fashion-mnist' }, training: { iterationsPerTask: ITERATIONS } };
-    const posted = await fetch(`${base}/v1/jobs`, { method: 'POST', headers, body: JSON.stringify(spec) });
+    const spec = {
+      preset: 'split-mnist',
+      benchmark: { dataset: 'fashion-mnist' },
+      training: { iterationsPerTask: ITERATIONS },
+    };
+    const posted = await fetch(`${base}/v1/jobs`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(spec),
+    });
     const job = await posted.json();
     log(`${label} job ${job.id}: split-mnist preset, ${ITERATIONS} iterations per task`);
     let j = job;
@@ -123,7 +169,8 @@ try {
       await new Promise((r) => setTimeout(r, 500));
       j = await (await fetch(`${base}/v1/jobs/${job.id}`, { headers })).json();
     }
-    if (j.status !== 'succeeded') throw new Error(`job ${j.status}: ${JSON.stringify(j.error)}\n${out}`);
+    if (j.status !== 'succeeded')
+      throw new Error(`job ${j.status}: ${JSON.stringify(j.error)}\n${out}`);
     const row = await db.job.findUniqueOrThrow({ where: { id: job.id } });
     const bull = await ctx.queue.queue.getJob(job.id);
     const stats = (bull?.returnvalue as { stats?: Record<string, number> } | undefined)?.stats;
@@ -144,7 +191,9 @@ try {
     if (stats) {
       // Projection for the full preset (2000 iterations per task) on this backend, with the same
       // fixed per-job and per-task costs: what fraction of a real job's wall time is service work?
-      const msPerIt = metrics.msPerIteration.reduce((a: number, b: number) => a + b, 0) / metrics.msPerIteration.length;
+      const msPerIt =
+        metrics.msPerIteration.reduce((a: number, b: number) => a + b, 0) /
+        metrics.msPerIteration.length;
       const evalAndMisc = engineMs - msPerIt * ITERATIONS * metrics.msPerIteration.length;
       const serviceMs = stats.storeMs + (entry.postToFirstIterationMs as number);
       const presetWall = msPerIt * 2000 * 5 + evalAndMisc + (wallMs - engineMs);
@@ -193,6 +242,9 @@ const target = {
 result.targets = target;
 result.loadAverageAtEnd = os.loadavg().map((v) => +v.toFixed(2));
 await mkdir(path.join(root, 'bench', 'results'), { recursive: true });
-await writeFile(path.join(root, 'bench', 'results', 'service.json'), `${JSON.stringify(result, null, 2)}\n`);
+await writeFile(
+  path.join(root, 'bench', 'results', 'service.json'),
+  `${JSON.stringify(result, null, 2)}\n`,
+);
 log('wrote bench/results/service.json');
 process.exit(0);

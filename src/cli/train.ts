@@ -48,10 +48,13 @@ function continuedSpec(checkpoint: Uint8Array, input: unknown, file: string): Jo
   const state = readCheckpointState(checkpoint);
   const total = taskCount(state.spec.benchmark);
   if (state.completedTasks !== total) {
-    throw new Error(`the run of ${file} stopped after task ${state.completedTasks} of ${total}; finish it with --resume first`);
+    throw new Error(
+      `the run of ${file} stopped after task ${state.completedTasks} of ${total}; finish it with --resume first`,
+    );
   }
   const spec = resolveSpec(continuationInput(state.spec, input, `checkpoint ${file}`));
-  if (!continuesSpec(spec, state.spec)) throw new Error(`benchmark.tasks: the new tasks do not fit the network of checkpoint ${file}`);
+  if (!continuesSpec(spec, state.spec))
+    throw new Error(`benchmark.tasks: the new tasks do not fit the network of checkpoint ${file}`);
   return spec;
 }
 
@@ -87,10 +90,15 @@ async function main(): Promise<number> {
   try {
     const input = JSON.parse(await readFile(values.spec, 'utf8'));
     if (input?.benchmark?.kind === 'datasets') {
-      console.error('benchmarks of kind "datasets" train on uploaded data sets through the API (POST /v1/jobs); the CLI trains the built-in ones');
+      console.error(
+        'benchmarks of kind "datasets" train on uploaded data sets through the API (POST /v1/jobs); the CLI trains the built-in ones',
+      );
       return 2;
     }
-    spec = checkpoint && values['continue-from'] ? continuedSpec(checkpoint, input, values['continue-from']) : resolveSpec(input);
+    spec =
+      checkpoint && values['continue-from']
+        ? continuedSpec(checkpoint, input, values['continue-from'])
+        : resolveSpec(input);
   } catch (err) {
     console.error(`invalid spec ${values.spec}: ${(err as Error).message}`);
     return 2;
@@ -99,13 +107,27 @@ async function main(): Promise<number> {
   await mkdir(out, { recursive: true });
 
   const backend = await selectBackend(values.backend as BackendChoice);
-  console.log(`backend: ${backend.name}${backend.skipped.length ? ` (skipped ${backend.skipped.join('; ')})` : ''}`);
+  console.log(
+    `backend: ${backend.name}${backend.skipped.length ? ` (skipped ${backend.skipped.join('; ')})` : ''}`,
+  );
 
-  const raw = await loadRawDataset(spec.benchmark.dataset, resolveDataDir(values['data-dir'] ?? config.RETAIN_DATA_DIR));
+  const raw = await loadRawDataset(
+    spec.benchmark.dataset,
+    resolveDataDir(values['data-dir'] ?? config.RETAIN_DATA_DIR),
+  );
   const tasks = buildTasks(spec.benchmark, raw, new Random(dataSeed(spec.training.seed)));
-  console.log(`${tasks.length} tasks: ${tasks.map((t) => `${t.name} (${t.train.size} train)`).join(', ')}`);
+  console.log(
+    `${tasks.length} tasks: ${tasks.map((t) => `${t.name} (${t.train.size} train)`).join(', ')}`,
+  );
 
-  const losses: { task: number; iteration: number; loss: number; taskLoss: number; outputReg: number; driftReg: number }[] = [];
+  const losses: {
+    task: number;
+    iteration: number;
+    loss: number;
+    taskLoss: number;
+    outputReg: number;
+    driftReg: number;
+  }[] = [];
   const validation: { task: number; iteration: number; accuracy: number }[] = [];
   const exportPaths: Record<number, ExportPaths> = {};
   const msPerIteration: number[] = [];
@@ -134,10 +156,18 @@ async function main(): Promise<number> {
     signal: controller.signal,
     resumeFrom: checkpoint,
     callbacks: {
-      onTaskBegin: ({ task, tasks: n, resumed }) => console.log(`\ntask ${task + 1}/${n}${resumed ? ' (resumed from checkpoint)' : ''}`),
+      onTaskBegin: ({ task, tasks: n, resumed }) =>
+        console.log(`\ntask ${task + 1}/${n}${resumed ? ' (resumed from checkpoint)' : ''}`),
       onIteration: (e) => {
         if (e.iteration % CURVE_EVERY === 0 || e.iteration === e.iterations - 1) {
-          losses.push({ task: e.task, iteration: e.iteration, loss: e.loss, taskLoss: e.taskLoss, outputReg: e.outputReg, driftReg: e.driftReg });
+          losses.push({
+            task: e.task,
+            iteration: e.iteration,
+            loss: e.loss,
+            taskLoss: e.taskLoss,
+            outputReg: e.outputReg,
+            driftReg: e.driftReg,
+          });
         }
         const now = Date.now();
         if (now - lastPrint > 1000 || e.iteration === e.iterations - 1) {
@@ -150,7 +180,9 @@ async function main(): Promise<number> {
       },
       onTaskEnd: async (e) => {
         const row = e.metrics.accuracyMatrix[e.task].map((a) => (100 * a).toFixed(2)).join('  ');
-        console.log(`\ntask ${e.task + 1} done in ${(e.durationMs / 1000).toFixed(1)} s, ${e.msPerIteration.toFixed(1)} ms/iteration; test accuracy: ${row}`);
+        console.log(
+          `\ntask ${e.task + 1} done in ${(e.durationMs / 1000).toFixed(1)} s, ${e.msPerIteration.toFixed(1)} ms/iteration; test accuracy: ${row}`,
+        );
         await writeFile(path.join(out, 'checkpoint.safetensors'), e.checkpoint);
         for (const k of tasksToExport(e)) exportPaths[k] = await writeExport(out, e.exportTask(k));
         // Partial results after every task, so a long run that stops early still leaves numbers.
@@ -170,17 +202,28 @@ async function main(): Promise<number> {
     taskInference: result.taskInference,
     complete: true,
   });
-  console.log(`\naverage accuracy ${(100 * result.averageAccuracy).toFixed(2)} %, BWT ${fmt(result.backwardTransfer)}, forgetting ${fmt(result.forgetting)}`);
+  console.log(
+    `\naverage accuracy ${(100 * result.averageAccuracy).toFixed(2)} %, BWT ${fmt(result.backwardTransfer)}, forgetting ${fmt(result.forgetting)}`,
+  );
   if (result.taskInference) {
-    console.log(`task inference by entropy: task ${(100 * result.taskInference.taskAccuracy).toFixed(2)} %, class ${(100 * result.taskInference.classAccuracy).toFixed(2)} %`);
+    console.log(
+      `task inference by entropy: task ${(100 * result.taskInference.taskAccuracy).toFixed(2)} %, class ${(100 * result.taskInference.classAccuracy).toFixed(2)} %`,
+    );
   }
   console.log(`wrote ${path.join(out, 'result.json')}`);
   return 0;
 }
 
 function progressLine(e: IterationEvent): string {
-  const parts = [`task ${e.task + 1}/${e.tasks}`, `iter ${e.iteration + 1}/${e.iterations}`, `loss ${e.loss.toFixed(4)}`];
-  if (e.outputReg || e.driftReg) parts.push(`(task ${e.taskLoss.toFixed(4)}, out-reg ${e.outputReg.toExponential(2)}, L1 ${e.driftReg.toFixed(2)})`);
+  const parts = [
+    `task ${e.task + 1}/${e.tasks}`,
+    `iter ${e.iteration + 1}/${e.iterations}`,
+    `loss ${e.loss.toFixed(4)}`,
+  ];
+  if (e.outputReg || e.driftReg)
+    parts.push(
+      `(task ${e.taskLoss.toFixed(4)}, out-reg ${e.outputReg.toExponential(2)}, L1 ${e.driftReg.toFixed(2)})`,
+    );
   parts.push(`${e.ms.toFixed(0)} ms/it`, `ETA ${formatDuration(e.etaMs)}`);
   return parts.join('  ').padEnd(110);
 }

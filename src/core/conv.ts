@@ -26,12 +26,24 @@ export const BN_EPSILON = 1e-5;
  * Values equal TF.js's gradients up to float rounding (tested). Like `linear`, a W that is a
  * variable is not saved for the backward pass (wasm's save clones, that is copies).
  */
-export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D, stride: number, pad: number): tf.Tensor4D {
+export function conv2d(
+  x: tf.Tensor4D,
+  w: tf.Tensor4D,
+  b: tf.Tensor1D,
+  stride: number,
+  pad: number,
+): tf.Tensor4D {
   return convOp(stride, pad, true)(x, w, b);
 }
 
 /** The same layer for an input that is data: the gradient with respect to x is zeros, not computed. */
-export function conv2dOnData(x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D, stride: number, pad: number): tf.Tensor4D {
+export function conv2dOnData(
+  x: tf.Tensor4D,
+  w: tf.Tensor4D,
+  b: tf.Tensor1D,
+  stride: number,
+  pad: number,
+): tf.Tensor4D {
   return convOp(stride, pad, false)(x, w, b);
 }
 
@@ -52,8 +64,14 @@ function convOp(stride: number, pad: number, inputGrad: boolean): ConvFn {
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
           const xs = saved[0] as tf.Tensor4D;
           const ws = saveW ? (saved[1] as tf.Tensor4D) : w;
-          const dx = inputGrad ? inputGradient(dy as tf.Tensor4D, ws, xs.shape, stride, pad) : tf.zerosLike(xs);
-          return [dx, filterGradient(xs, dy as tf.Tensor4D, ws.shape, stride, pad), tf.sum(dy, [0, 1, 2])];
+          const dx = inputGrad
+            ? inputGradient(dy as tf.Tensor4D, ws, xs.shape, stride, pad)
+            : tf.zerosLike(xs);
+          return [
+            dx,
+            filterGradient(xs, dy as tf.Tensor4D, ws.shape, stride, pad),
+            tf.sum(dy, [0, 1, 2]),
+          ];
         },
       };
     }) as ConvFn;
@@ -62,19 +80,46 @@ function convOp(stride: number, pad: number, inputGrad: boolean): ConvFn {
   return op;
 }
 
-function padding(top: number, bottom: number, left: number, right: number): [[number, number], [number, number], [number, number], [number, number]] {
-  return [[0, 0], [top, bottom], [left, right], [0, 0]];
+function padding(
+  top: number,
+  bottom: number,
+  left: number,
+  right: number,
+): [[number, number], [number, number], [number, number], [number, number]] {
+  return [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ];
 }
 
 /** dy [n, ho, wo, c] with stride - 1 zeros between neighbours: [n, (ho-1)s+1, (wo-1)s+1, c]. */
 function dilate(dy: tf.Tensor4D, s: number): tf.Tensor4D {
   if (s === 1) return dy;
   const [n, ho, wo, c] = dy.shape;
-  const spread = tf.pad(tf.reshape(dy, [n, ho, 1, wo, 1, c]), [[0, 0], [0, 0], [0, s - 1], [0, 0], [0, s - 1], [0, 0]]);
-  return tf.slice(tf.reshape(spread, [n, ho * s, wo * s, c]), [0, 0, 0, 0], [n, (ho - 1) * s + 1, (wo - 1) * s + 1, c]) as tf.Tensor4D;
+  const spread = tf.pad(tf.reshape(dy, [n, ho, 1, wo, 1, c]), [
+    [0, 0],
+    [0, 0],
+    [0, s - 1],
+    [0, 0],
+    [0, s - 1],
+    [0, 0],
+  ]);
+  return tf.slice(
+    tf.reshape(spread, [n, ho * s, wo * s, c]),
+    [0, 0, 0, 0],
+    [n, (ho - 1) * s + 1, (wo - 1) * s + 1, c],
+  ) as tf.Tensor4D;
 }
 
-function inputGradient(dy: tf.Tensor4D, w: tf.Tensor4D, xShape: number[], stride: number, pad: number): tf.Tensor4D {
+function inputGradient(
+  dy: tf.Tensor4D,
+  w: tf.Tensor4D,
+  xShape: number[],
+  stride: number,
+  pad: number,
+): tf.Tensor4D {
   const [kh, kw] = w.shape;
   const [, h, wd] = xShape;
   const spread = dilate(dy, stride);
@@ -87,7 +132,13 @@ function inputGradient(dy: tf.Tensor4D, w: tf.Tensor4D, xShape: number[], stride
   return tf.conv2d(spread, rotated, 1, padding(top, bottom, left, right));
 }
 
-function filterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, wShape: number[], stride: number, pad: number): tf.Tensor4D {
+function filterGradient(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  wShape: number[],
+  stride: number,
+  pad: number,
+): tf.Tensor4D {
   const [kh, kw, cin, cout] = wShape;
   const padded = pad > 0 ? tf.pad(x, padding(pad, pad, pad, pad)) : x;
   const channelsFirst = tf.transpose(padded, [3, 1, 2, 0]) as tf.Tensor4D;
@@ -131,7 +182,10 @@ const batchNormOp = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) =
       const dgamma = tf.sum(tf.mul(dy, xhat), [0, 1, 2]) as tf.Tensor1D;
       const scale = tf.mul(g, tf.rsqrt(tf.add(v, BN_EPSILON))) as tf.Tensor1D;
       const perValue = tf.div(scale, -count) as tf.Tensor1D;
-      const dx = tf.add(affine(dy as tf.Tensor4D, scale, tf.mul(perValue, dbeta) as tf.Tensor1D), affine(xhat, tf.mul(perValue, dgamma) as tf.Tensor1D, tf.zerosLike(dbeta)));
+      const dx = tf.add(
+        affine(dy as tf.Tensor4D, scale, tf.mul(perValue, dbeta) as tf.Tensor1D),
+        affine(xhat, tf.mul(perValue, dgamma) as tf.Tensor1D, tf.zerosLike(dbeta)),
+      );
       return [dx, dgamma, dbeta];
     },
   };

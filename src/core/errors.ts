@@ -43,7 +43,9 @@ const ENGINE_ERRORS = {
 
 export type EngineErrorCode = keyof typeof ENGINE_ERRORS;
 /** The codes on which a retry cannot help. */
-export type PermanentErrorCode = { [C in EngineErrorCode]: (typeof ENGINE_ERRORS)[C] extends 'permanent' ? C : never }[EngineErrorCode];
+export type PermanentErrorCode = {
+  [C in EngineErrorCode]: (typeof ENGINE_ERRORS)[C] extends 'permanent' ? C : never;
+}[EngineErrorCode];
 
 export function isPermanentCode(code: EngineErrorCode): code is PermanentErrorCode {
   return ENGINE_ERRORS[code] === 'permanent';

@@ -8,7 +8,12 @@ export type * from './continual/types.js';
 export { parseIdx, encodeIdx, imageSetFromIdx } from './data/idx.js';
 export { buildTasks } from './data/benchmarks.js';
 export { buildDatasetTasks } from './data/dataset-tasks.js';
-export { runContinualLearning, modelSeed, dataSeed, tasksToExport } from './continual/run-continual-learning.js';
+export {
+  runContinualLearning,
+  modelSeed,
+  dataSeed,
+  tasksToExport,
+} from './continual/run-continual-learning.js';
 export { readCheckpointState, CHECKPOINT_FORMAT, type CheckpointState } from './io/checkpoint.js';
 export { encodeSafetensors, decodeSafetensors, type NamedArray } from './io/safetensors.js';
 export { MASK_FORMAT, WEIGHTS_FILE } from './io/export.js';

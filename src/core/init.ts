@@ -6,7 +6,11 @@ import type { Random } from './random.js';
  * U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the weight, and the bias uses the same bound
  * (hypermask-method.md section 6.1). Values come from the engine's seeded `Random`.
  */
-export function linearInit(rng: Random, fanIn: number, fanOut: number): { kernel: Float32Array; bias: Float32Array } {
+export function linearInit(
+  rng: Random,
+  fanIn: number,
+  fanOut: number,
+): { kernel: Float32Array; bias: Float32Array } {
   const bound = 1 / Math.sqrt(fanIn);
   // Drawn in PyTorch's [out, in] order, then transposed to the [in, out] layout TF.js uses, so the
   // draw order does not depend on our memory layout.
@@ -23,7 +27,13 @@ export function linearInit(rng: Random, fanIn: number, fanOut: number): { kernel
  * bounds as `linearInit` with fan_in = cin * kh * kw. Drawn in PyTorch's [cout, cin, kh, kw]
  * order, stored in the TF.js layout [kh, kw, cin, cout].
  */
-export function convInit(rng: Random, kh: number, kw: number, cin: number, cout: number): { kernel: Float32Array; bias: Float32Array } {
+export function convInit(
+  rng: Random,
+  kh: number,
+  kw: number,
+  cin: number,
+  cout: number,
+): { kernel: Float32Array; bias: Float32Array } {
   const fanIn = cin * kh * kw;
   const bound = 1 / Math.sqrt(fanIn);
   const torchOrder = rng.uniformArray(cout * fanIn, -bound, bound);
@@ -31,7 +41,9 @@ export function convInit(rng: Random, kh: number, kw: number, cin: number, cout:
   for (let o = 0; o < cout; o++) {
     for (let i = 0; i < cin; i++) {
       for (let r = 0; r < kh; r++) {
-        for (let c = 0; c < kw; c++) kernel[((r * kw + c) * cin + i) * cout + o] = torchOrder[((o * cin + i) * kh + r) * kw + c];
+        for (let c = 0; c < kw; c++)
+          kernel[((r * kw + c) * cin + i) * cout + o] =
+            torchOrder[((o * cin + i) * kh + r) * kw + c];
       }
     }
   }
@@ -46,7 +58,11 @@ export function convInit(rng: Random, kh: number, kw: number, cin: number, cout:
  * (PyTorch's default for a 784-400 layer: 0.02). With `linearInit` they had RMS ~0.19, mostly from
  * the output bias, so first-step cross-entropy ~56 and a network that forgot (bench/README.md).
  */
-export function xavierInit(rng: Random, fanIn: number, fanOut: number): { kernel: Float32Array; bias: Float32Array } {
+export function xavierInit(
+  rng: Random,
+  fanIn: number,
+  fanOut: number,
+): { kernel: Float32Array; bias: Float32Array } {
   const bound = Math.sqrt(6 / (fanIn + fanOut));
   const torchOrder = rng.uniformArray(fanIn * fanOut, -bound, bound);
   const kernel = new Float32Array(fanIn * fanOut);
@@ -59,8 +75,15 @@ export function xavierInit(rng: Random, fanIn: number, fanOut: number): { kernel
 /** How a hypernetwork's linear layers start: HyperMask uses PyTorch's default, HNET hypercl's. */
 export type LayerInit = 'torch-default' | 'xavier-zero-bias';
 
-export function layerInit(kind: LayerInit, rng: Random, fanIn: number, fanOut: number): { kernel: Float32Array; bias: Float32Array } {
-  return kind === 'xavier-zero-bias' ? xavierInit(rng, fanIn, fanOut) : linearInit(rng, fanIn, fanOut);
+export function layerInit(
+  kind: LayerInit,
+  rng: Random,
+  fanIn: number,
+  fanOut: number,
+): { kernel: Float32Array; bias: Float32Array } {
+  return kind === 'xavier-zero-bias'
+    ? xavierInit(rng, fanIn, fanOut)
+    : linearInit(rng, fanIn, fanOut);
 }
 
 /**

@@ -38,7 +38,10 @@ function linearWithGradients(inputGrad: boolean) {
         const xs = saved[0] as tf.Tensor2D;
         const ws = saveW ? (saved[1] as tf.Tensor2D) : w;
         const dx = inputGrad ? tf.transpose(tf.matMul(ws, tf.transpose(dy))) : tf.zerosLike(xs);
-        const dw = xs.shape[0] === 1 ? tf.mul(tf.reshape(xs, [xs.shape[1], 1]), dy) : tf.matMul(tf.transpose(xs), dy as tf.Tensor2D);
+        const dw =
+          xs.shape[0] === 1
+            ? tf.mul(tf.reshape(xs, [xs.shape[1], 1]), dy)
+            : tf.matMul(tf.transpose(xs), dy as tf.Tensor2D);
         return [dx, dw, tf.sum(dy, 0)];
       },
     };

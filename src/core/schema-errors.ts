@@ -44,12 +44,20 @@ export function describeViolation(v: SchemaViolation): { field: string; problem:
  * of tasks rather than a count), so that what is wrong inside it can be said. Undefined when
  * no member, or more than one, has that type; then the union's alternatives are listed.
  */
-export function unionMemberFor(union: Schema, value: unknown): { index: number; schema: Schema } | undefined {
+export function unionMemberFor(
+  union: Schema,
+  value: unknown,
+): { index: number; schema: Schema } | undefined {
   const members = (union.anyOf as Schema[] | undefined) ?? [];
   const type = jsonType(value);
   const fits = members
     .map((schema, index) => ({ index, schema }))
-    .filter(({ schema }) => schema.type === type || (schema.type === 'number' && type === 'integer') || (schema.type === 'integer' && type === 'number'));
+    .filter(
+      ({ schema }) =>
+        schema.type === type ||
+        (schema.type === 'number' && type === 'integer') ||
+        (schema.type === 'integer' && type === 'number'),
+    );
   return fits.length === 1 ? fits[0] : undefined;
 }
 
@@ -71,16 +79,22 @@ function allowed(schema: Schema, value: unknown): string | null {
       return `must be ${schema.type === 'integer' ? 'an integer' : 'a number'}${range(schema)}`;
     case 'string':
       if (type !== 'string') return 'must be of type string';
-      if (outside((value as string).length, schema.minLength, schema.maxLength)) return `must have ${count(schema.minLength, schema.maxLength, 'character')}`;
-      if (schema.pattern) return typeof schema.description === 'string' ? `must be ${article(schema.description)} ${schema.description}` : `must match ${schema.pattern}`;
+      if (outside((value as string).length, schema.minLength, schema.maxLength))
+        return `must have ${count(schema.minLength, schema.maxLength, 'character')}`;
+      if (schema.pattern)
+        return typeof schema.description === 'string'
+          ? `must be ${article(schema.description)} ${schema.description}`
+          : `must match ${schema.pattern}`;
       return null;
     case 'array':
       if (type !== 'array') return 'must be of type array';
-      if (outside((value as unknown[]).length, schema.minItems, schema.maxItems)) return `must have ${count(schema.minItems, schema.maxItems, 'item')}`;
+      if (outside((value as unknown[]).length, schema.minItems, schema.maxItems))
+        return `must have ${count(schema.minItems, schema.maxItems, 'item')}`;
       return null;
     case 'object':
       if (type !== 'object') return 'must be of type object';
-      if (outside(Object.keys(value as object).length, schema.minProperties, schema.maxProperties)) return `must have ${count(schema.minProperties, schema.maxProperties, 'field')}`;
+      if (outside(Object.keys(value as object).length, schema.minProperties, schema.maxProperties))
+        return `must have ${count(schema.minProperties, schema.maxProperties, 'field')}`;
       return null;
     case 'boolean':
     case 'null':
@@ -92,7 +106,11 @@ function allowed(schema: Schema, value: unknown): string | null {
 
 /** Every literal or type a union accepts, nested unions included: `"split-mnist", "permuted-mnist", null`. */
 function alternatives(union: Schema): string[] {
-  return (union.anyOf as Schema[]).flatMap((o) => (Array.isArray(o.anyOf) ? alternatives(o) : [o.const !== undefined ? JSON.stringify(o.const) : String(o.type)]));
+  return (union.anyOf as Schema[]).flatMap((o) =>
+    Array.isArray(o.anyOf)
+      ? alternatives(o)
+      : [o.const !== undefined ? JSON.stringify(o.const) : String(o.type)],
+  );
 }
 
 /** "a UUID", "an id of ...": good enough for the descriptions our schemas give their patterns. */
@@ -103,7 +121,8 @@ function article(noun: string): string {
 function range(s: Schema): string {
   const min = s.minimum ?? s.exclusiveMinimum;
   const max = s.maximum ?? s.exclusiveMaximum;
-  if (s.minimum !== undefined && s.maximum !== undefined) return ` between ${s.minimum} and ${s.maximum}`;
+  if (s.minimum !== undefined && s.maximum !== undefined)
+    return ` between ${s.minimum} and ${s.maximum}`;
   const parts = [
     min === undefined ? '' : `${s.minimum !== undefined ? 'at least' : 'greater than'} ${min}`,
     max === undefined ? '' : `${s.maximum !== undefined ? 'at most' : 'less than'} ${max}`,

@@ -1,5 +1,12 @@
 import { SpecError } from './errors.js';
-import { benchmarkShape, checkSpecInput, taskCount, type DatasetTask, type JobSpec, type JobSpecInput } from './spec.js';
+import {
+  benchmarkShape,
+  checkSpecInput,
+  taskCount,
+  type DatasetTask,
+  type JobSpec,
+  type JobSpecInput,
+} from './spec.js';
 
 /**
  * Whether `spec` continues `earlier`: the same job with tasks appended. Everything but
@@ -12,10 +19,18 @@ export function continuesSpec(spec: JobSpec, earlier: JobSpec): boolean {
   const a = spec.benchmark;
   const b = earlier.benchmark;
   if (taskCount(a) <= taskCount(b)) return false;
-  const rest = (s: JobSpec) => ({ ...s, benchmark: { ...s.benchmark, tasks: null, datasets: null } });
+  const rest = (s: JobSpec) => ({
+    ...s,
+    benchmark: { ...s.benchmark, tasks: null, datasets: null },
+  });
   if (!sameJson(rest(spec), rest(earlier))) return false;
   if (typeof a.tasks !== typeof b.tasks) return false;
-  if (Array.isArray(a.tasks) && Array.isArray(b.tasks) && !sameJson(a.tasks.slice(0, b.tasks.length), b.tasks)) return false;
+  if (
+    Array.isArray(a.tasks) &&
+    Array.isArray(b.tasks) &&
+    !sameJson(a.tasks.slice(0, b.tasks.length), b.tasks)
+  )
+    return false;
   for (const [id, info] of Object.entries(b.datasets ?? {})) {
     if (!sameJson(a.datasets?.[id], info)) return false;
   }
@@ -30,7 +45,11 @@ export function sameJson(x: unknown, y: unknown): boolean {
   const kx = Object.keys(x);
   const ky = Object.keys(y);
   if (kx.length !== ky.length) return false;
-  return kx.every((k) => Object.prototype.hasOwnProperty.call(y, k) && sameJson((x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k]));
+  return kx.every(
+    (k) =>
+      Object.prototype.hasOwnProperty.call(y, k) &&
+      sameJson((x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k]),
+  );
 }
 
 /**
@@ -42,11 +61,18 @@ export function sameJson(x: unknown, y: unknown): boolean {
  * job of all the tasks. A field sent with another value than the source's is refused, naming it;
  * the same value is accepted. Throws `SpecError`.
  */
-export function continuationInput(source: JobSpec, input: unknown, sourceLabel: string): JobSpecInput {
+export function continuationInput(
+  source: JobSpec,
+  input: unknown,
+  sourceLabel: string,
+): JobSpecInput {
   const user = checkSpecInput(input);
   const added = user.benchmark?.tasks;
   if (added === undefined) {
-    throw new SpecError('benchmark.tasks', `required with continueFrom: the new tasks (${typeof source.benchmark.tasks === 'number' ? 'how many' : 'a list of {"dataset", "classes"}'}) to train after those of ${sourceLabel}`);
+    throw new SpecError(
+      'benchmark.tasks',
+      `required with continueFrom: the new tasks (${typeof source.benchmark.tasks === 'number' ? 'how many' : 'a list of {"dataset", "classes"}'}) to train after those of ${sourceLabel}`,
+    );
   }
   const conflict = firstConflict(user, source, '');
   if (conflict) {
@@ -58,17 +84,29 @@ export function continuationInput(source: JobSpec, input: unknown, sourceLabel: 
   const old = source.benchmark.tasks;
   let tasks: JobSpec['benchmark']['tasks'];
   if (typeof old === 'number') {
-    if (typeof added !== 'number') throw new SpecError('benchmark.tasks', `${sourceLabel} has ${old} built-in tasks; give the number of new tasks`);
+    if (typeof added !== 'number')
+      throw new SpecError(
+        'benchmark.tasks',
+        `${sourceLabel} has ${old} built-in tasks; give the number of new tasks`,
+      );
     tasks = old + added;
   } else {
-    if (!Array.isArray(added)) throw new SpecError('benchmark.tasks', `${sourceLabel} trains on uploaded data sets; give the new tasks as a list of {"dataset", "classes"}`);
+    if (!Array.isArray(added))
+      throw new SpecError(
+        'benchmark.tasks',
+        `${sourceLabel} trains on uploaded data sets; give the new tasks as a list of {"dataset", "classes"}`,
+      );
     tasks = [...old, ...(added as DatasetTask[])];
   }
   return { ...source, benchmark: { ...source.benchmark, tasks, datasets: null } } as JobSpecInput;
 }
 
 /** The first field of `sent` (other than the new tasks) whose value differs from `kept`'s. */
-function firstConflict(sent: unknown, kept: unknown, path: string): { path: string; sent: unknown; kept: unknown } | null {
+function firstConflict(
+  sent: unknown,
+  kept: unknown,
+  path: string,
+): { path: string; sent: unknown; kept: unknown } | null {
   if (path === 'benchmark.tasks' || path === 'benchmark.datasets') return null;
   if (isObject(sent) && isObject(kept)) {
     for (const [k, v] of Object.entries(sent)) {

@@ -38,7 +38,10 @@ export const SPEC_VERSION = 2;
 export const OLDEST_SPEC_VERSION = 1;
 
 /** Classes in each supported data set. */
-export const DATASET_CLASSES: Record<(typeof DATASETS)[number], number> = { mnist: 10, 'fashion-mnist': 10 };
+export const DATASET_CLASSES: Record<(typeof DATASETS)[number], number> = {
+  mnist: 10,
+  'fashion-mnist': 10,
+};
 
 /** Upper bounds that keep a single job within what one worker can hold. */
 export const LIMITS = {
@@ -65,15 +68,18 @@ const literalUnion = <T extends readonly string[]>(values: T, description: strin
     { description },
   ) as unknown as TUnion<TLiteral<T[number]>[]>;
 
-const int = (min: number, max: number, description: string) => Type.Integer({ minimum: min, maximum: max, description });
-const num = (min: number, max: number, description: string) => Type.Number({ minimum: min, maximum: max, description });
+const int = (min: number, max: number, description: string) =>
+  Type.Integer({ minimum: min, maximum: max, description });
+const num = (min: number, max: number, description: string) =>
+  Type.Number({ minimum: min, maximum: max, description });
 const widths = (description: string) =>
   Type.Array(int(1, LIMITS.layerWidth, 'layer width'), { maxItems: LIMITS.layers, description });
 
 const strict = <T extends Record<string, TSchema>>(props: T, description: string) =>
   Type.Object(props, { additionalProperties: false, description });
 
-const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+const UUID_PATTERN =
+  '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 
 /** Most classes one task of kind "datasets" may have (uploads allow up to 1,000 classes). */
 export const MAX_TASK_CLASSES = 1000;
@@ -81,11 +87,15 @@ export const MAX_TASK_CLASSES = 1000;
 /** One task of kind "datasets": an uploaded data set, or some of its classes. */
 const DatasetTaskSchema = strict(
   {
-    dataset: Type.String({ pattern: UUID_PATTERN, description: 'id of an uploaded data set (POST /v1/datasets)' }),
+    dataset: Type.String({
+      pattern: UUID_PATTERN,
+      description: 'id of an uploaded data set (POST /v1/datasets)',
+    }),
     classes: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), {
       minItems: 2,
       maxItems: MAX_TASK_CLASSES,
-      description: "class names of the task, in the order of its outputs (local label k is classes[k]); default: all the data set's classes",
+      description:
+        "class names of the task, in the order of its outputs (local label k is classes[k]); default: all the data set's classes",
     }),
   },
   'one task: an uploaded data set, or some of its classes',
@@ -94,9 +104,19 @@ const DatasetTaskSchema = strict(
 /** What the resolved spec records about each uploaded data set it trains on. */
 const UploadedDatasetSchema = strict(
   {
-    inputShape: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 8, description: '[height, width, channels] for images, [features] for tables' }),
-    dtype: literalUnion(SAMPLE_DTYPES, 'uint8: values 0-255, trained on as x / 255; float32: trained on as uploaded'),
-    sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the upload, checked by workers' }),
+    inputShape: Type.Array(Type.Integer({ minimum: 1 }), {
+      minItems: 1,
+      maxItems: 8,
+      description: '[height, width, channels] for images, [features] for tables',
+    }),
+    dtype: literalUnion(
+      SAMPLE_DTYPES,
+      'uint8: values 0-255, trained on as x / 255; float32: trained on as uploaded',
+    ),
+    sha256: Type.String({
+      pattern: '^[0-9a-f]{64}$',
+      description: 'SHA-256 of the upload, checked by workers',
+    }),
   },
   'an uploaded data set',
 );
@@ -114,25 +134,55 @@ export const JobSpecSchema = strict(
           BENCHMARK_KINDS,
           '"split": classes divided among tasks; "permuted": one pixel permutation per task; "datasets": tasks from uploaded data sets, listed in tasks',
         ),
-        dataset: literalUnion(DATASETS, 'split, permuted: built-in data set, resolved to IDX files in $RETAIN_DATA_DIR/<name>/'),
+        dataset: literalUnion(
+          DATASETS,
+          'split, permuted: built-in data set, resolved to IDX files in $RETAIN_DATA_DIR/<name>/',
+        ),
         tasks: Type.Union([
           int(1, LIMITS.tasks, 'split, permuted: number of tasks'),
-          Type.Array(DatasetTaskSchema, { minItems: 1, maxItems: LIMITS.tasks, description: 'datasets: the tasks in order, each {"dataset": id, "classes"?: [names]}' }),
+          Type.Array(DatasetTaskSchema, {
+            minItems: 1,
+            maxItems: LIMITS.tasks,
+            description: 'datasets: the tasks in order, each {"dataset": id, "classes"?: [names]}',
+          }),
         ]),
-        datasets: Type.Union([
-          Type.Record(Type.String({ pattern: UUID_PATTERN }), UploadedDatasetSchema),
-          Type.Null(),
-        ], { description: 'datasets: filled in on submission (input shape, dtype, sha256 of each data set named in tasks); anything sent is replaced' }),
-        classesPerTask: int(2, 10, 'split: classes per task (labels re-indexed 0..K-1 within each task)'),
+        datasets: Type.Union(
+          [Type.Record(Type.String({ pattern: UUID_PATTERN }), UploadedDatasetSchema), Type.Null()],
+          {
+            description:
+              'datasets: filled in on submission (input shape, dtype, sha256 of each data set named in tasks); anything sent is replaced',
+          },
+        ),
+        classesPerTask: int(
+          2,
+          10,
+          'split: classes per task (labels re-indexed 0..K-1 within each task)',
+        ),
         padTo32: Type.Boolean({ description: 'zero-pad 28x28 images to 32x32 (1024 inputs)' }),
-        permuteFirstTask: Type.Boolean({ description: 'permuted: also permute task 1 (HyperMask does)' }),
-        validationSize: int(0, 60000, 'first N training samples of each task held out for validation'),
-        trainLimit: Type.Union([int(1, 60000, 'use at most N training samples per task'), Type.Null()]),
-        testLimit: Type.Union([int(1, 10000, 'evaluate on at most N test samples per task'), Type.Null()]),
-        normalize: Type.Boolean({
-          description: 'split, permuted: standardise inputs with mean 0.1307, std 0.3081; datasets: with the mean and standard deviation of all training values of the task\'s data set (after x / 255 for uint8)',
+        permuteFirstTask: Type.Boolean({
+          description: 'permuted: also permute task 1 (HyperMask does)',
         }),
-        augment: Type.Boolean({ description: 'split, permuted: random 28x28 crop after 4-pixel zero padding (training only)' }),
+        validationSize: int(
+          0,
+          60000,
+          'first N training samples of each task held out for validation',
+        ),
+        trainLimit: Type.Union([
+          int(1, 60000, 'use at most N training samples per task'),
+          Type.Null(),
+        ]),
+        testLimit: Type.Union([
+          int(1, 10000, 'evaluate on at most N test samples per task'),
+          Type.Null(),
+        ]),
+        normalize: Type.Boolean({
+          description:
+            "split, permuted: standardise inputs with mean 0.1307, std 0.3081; datasets: with the mean and standard deviation of all training values of the task's data set (after x / 255 for uint8)",
+        }),
+        augment: Type.Boolean({
+          description:
+            'split, permuted: random 28x28 crop after 4-pixel zero padding (training only)',
+        }),
       },
       'which data, split into which tasks',
     ),
@@ -142,22 +192,42 @@ export const JobSpecSchema = strict(
           TARGET_KINDS,
           '"mlp": fully connected; "zenkenet": convolutional blocks, then dense layers; "resnet": ResNet with 6n+2 layers and batch norm on batch statistics. The convolutional kinds need images (benchmark kind "split", or "datasets" of images)',
         ),
-        hidden: widths('mlp: hidden layer widths; zenkenet: widths of the dense layers after the convolutional blocks (default [512]); resnet: none ([])'),
-        activation: literalUnion(TARGET_ACTIVATIONS, 'mlp: hidden activation (zenkenet and resnet use relu)'),
+        hidden: widths(
+          'mlp: hidden layer widths; zenkenet: widths of the dense layers after the convolutional blocks (default [512]); resnet: none ([])',
+        ),
+        activation: literalUnion(
+          TARGET_ACTIVATIONS,
+          'mlp: hidden activation (zenkenet and resnet use relu)',
+        ),
         channels: Type.Union([
           Type.Array(int(1, LIMITS.channels, 'channels'), {
             minItems: 1,
             maxItems: LIMITS.convBlocks,
-            description: 'zenkenet: output channels of each block (3x3 conv padding 1, 3x3 conv, 2x2 max-pool); default [32, 64] (the CIFAR variant; [64, 64] with hidden [] is the Tiny-ImageNet one); null for other kinds',
+            description:
+              'zenkenet: output channels of each block (3x3 conv padding 1, 3x3 conv, 2x2 max-pool); default [32, 64] (the CIFAR variant; [64, 64] with hidden [] is the Tiny-ImageNet one); null for other kinds',
           }),
           Type.Null(),
         ]),
-        n: Type.Union([int(1, LIMITS.resnetN, 'resnet: 6n+2 layers, default 3 (ResNet-20); null for other kinds'), Type.Null()]),
-        k: Type.Union([int(1, LIMITS.resnetK, 'resnet: width factor, groups of 16k, 32k, 64k channels, default 2; null for other kinds'), Type.Null()]),
+        n: Type.Union([
+          int(
+            1,
+            LIMITS.resnetN,
+            'resnet: 6n+2 layers, default 3 (ResNet-20); null for other kinds',
+          ),
+          Type.Null(),
+        ]),
+        k: Type.Union([
+          int(
+            1,
+            LIMITS.resnetK,
+            'resnet: width factor, groups of 16k, 32k, 64k channels, default 2; null for other kinds',
+          ),
+          Type.Null(),
+        ]),
         dropout: num(
           0,
           LIMITS.dropout,
-          'zenkenet: dropout rate after each block (whole channels), doubled after each hidden dense layer, while training; default 0 (the HyperMask reference trains with it effectively off, method pitfall 9; hypercl\'s HNET ZenkeNet uses 0.25)',
+          "zenkenet: dropout rate after each block (whole channels), doubled after each hidden dense layer, while training; default 0 (the HyperMask reference trains with it effectively off, method pitfall 9; hypercl's HNET ZenkeNet uses 0.25)",
         ),
       },
       'target network',
@@ -167,8 +237,15 @@ export const JobSpecSchema = strict(
         hidden: widths('hidden layer widths of the hypernetwork'),
         activation: literalUnion(HNET_ACTIVATIONS, 'hidden activation of the hypernetwork'),
         embeddingDim: int(1, LIMITS.embeddingDim, 'size of each task embedding'),
-        chunkSize: Type.Union([int(1, 10_000_000, 'outputs per chunk (chunked hypernetwork)'), Type.Null()]),
-        chunkEmbeddingDim: int(1, LIMITS.embeddingDim, 'size of each chunk embedding (chunked only)'),
+        chunkSize: Type.Union([
+          int(1, 10_000_000, 'outputs per chunk (chunked hypernetwork)'),
+          Type.Null(),
+        ]),
+        chunkEmbeddingDim: int(
+          1,
+          LIMITS.embeddingDim,
+          'size of each chunk embedding (chunked only)',
+        ),
       },
       'hypernetwork (hypermask and hnet)',
     ),
@@ -177,9 +254,16 @@ export const JobSpecSchema = strict(
         iterationsPerTask: int(1, LIMITS.iterationsPerTask, 'training iterations per task'),
         batchSize: int(1, LIMITS.batchSize, 'mini-batch size'),
         learningRate: num(1e-8, 1, 'Adam learning rate'),
-        embeddingLearningRate: Type.Union([num(1e-8, 1, 'hnet: Adam learning rate of the task embedding'), Type.Null()]),
+        embeddingLearningRate: Type.Union([
+          num(1e-8, 1, 'hnet: Adam learning rate of the task embedding'),
+          Type.Null(),
+        ]),
         seed: int(0, 2 ** 31 - 1, 'seed of every random draw (data, initialisation, batches)'),
-        validationEvery: int(1, LIMITS.iterationsPerTask, 'iterations between validation measurements'),
+        validationEvery: int(
+          1,
+          LIMITS.iterationsPerTask,
+          'iterations between validation measurements',
+        ),
       },
       'optimisation',
     ),
@@ -195,7 +279,9 @@ export const JobSpecSchema = strict(
     ),
     evaluation: strict(
       {
-        taskInference: Type.Boolean({ description: 'after the last task, infer the task by lowest entropy' }),
+        taskInference: Type.Boolean({
+          description: 'after the last task, infer the task by lowest entropy',
+        }),
       },
       'evaluation',
     ),
@@ -216,15 +302,21 @@ function partialDeep(schema: TSchema): TSchema {
     }
     return Type.Object(props, { additionalProperties: false, description: schema.description });
   }
-  if (schema.type === 'array' && schema.items) return { ...schema, items: partialDeep(schema.items as TSchema) } as TSchema;
-  if (schema.anyOf) return { ...schema, anyOf: (schema.anyOf as TSchema[]).map(partialDeep) } as TSchema;
+  if (schema.type === 'array' && schema.items)
+    return { ...schema, items: partialDeep(schema.items as TSchema) } as TSchema;
+  if (schema.anyOf)
+    return { ...schema, anyOf: (schema.anyOf as TSchema[]).map(partialDeep) } as TSchema;
   return schema;
 }
 
 /** What a user may send: any subset of `JobSpec`; unknown fields are rejected. */
 export const JobSpecInputSchema = partialDeep(JobSpecSchema);
 export type JobSpecInput = DeepPartial<JobSpec>;
-type DeepPartial<T> = T extends (infer U)[] ? U[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+type DeepPartial<T> = T extends (infer U)[]
+  ? U[]
+  : T extends object
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
 
 type Method = JobSpec['method'];
 type Preset = NonNullable<JobSpec['preset']>;
@@ -236,7 +328,14 @@ type Preset = NonNullable<JobSpec['preset']>;
 const PRESET_VALUES: Record<Preset, Record<Method, JobSpecInput>> = {
   'split-mnist': {
     hypermask: {
-      benchmark: { kind: 'split', tasks: 5, classesPerTask: 2, validationSize: 1000, normalize: true, augment: true },
+      benchmark: {
+        kind: 'split',
+        tasks: 5,
+        classesPerTask: 2,
+        validationSize: 1000,
+        normalize: true,
+        augment: true,
+      },
       network: { hidden: [400, 400] },
       hypernetwork: { hidden: [25, 25], activation: 'elu', embeddingDim: 128 },
       training: { iterationsPerTask: 2000, batchSize: 128, learningRate: 1e-3 },
@@ -246,35 +345,79 @@ const PRESET_VALUES: Record<Preset, Record<Method, JobSpecInput>> = {
       // Data as in hypercl's split MNIST (method section 8.5 does not say): pixels x / 255 without
       // standardisation (data/mnist_data.py) and no augmentation (data/special/split_mnist.py).
       // hypercl holds out no validation set; we keep 1,000 for the validation curve.
-      benchmark: { kind: 'split', tasks: 5, classesPerTask: 2, validationSize: 1000, normalize: false, augment: false },
+      benchmark: {
+        kind: 'split',
+        tasks: 5,
+        classesPerTask: 2,
+        validationSize: 1000,
+        normalize: false,
+        augment: false,
+      },
       network: { hidden: [400, 400] },
-      hypernetwork: { hidden: [10, 10], activation: 'relu', embeddingDim: 96, chunkSize: 42000, chunkEmbeddingDim: 96 },
+      hypernetwork: {
+        hidden: [10, 10],
+        activation: 'relu',
+        embeddingDim: 96,
+        chunkSize: 42000,
+        chunkEmbeddingDim: 96,
+      },
       training: { iterationsPerTask: 2000, batchSize: 128, learningRate: 1e-3 },
       regularization: { beta: 0.01, lookahead: true },
     },
     finetune: {
-      benchmark: { kind: 'split', tasks: 5, classesPerTask: 2, validationSize: 1000, normalize: true, augment: true },
+      benchmark: {
+        kind: 'split',
+        tasks: 5,
+        classesPerTask: 2,
+        validationSize: 1000,
+        normalize: true,
+        augment: true,
+      },
       network: { hidden: [400, 400] },
       training: { iterationsPerTask: 2000, batchSize: 128, learningRate: 1e-3 },
     },
   },
   'permuted-mnist': {
     hypermask: {
-      benchmark: { kind: 'permuted', tasks: 10, padTo32: true, permuteFirstTask: true, validationSize: 5000 },
+      benchmark: {
+        kind: 'permuted',
+        tasks: 10,
+        padTo32: true,
+        permuteFirstTask: true,
+        validationSize: 5000,
+      },
       network: { hidden: [1000, 1000] },
       hypernetwork: { hidden: [100, 100], activation: 'elu', embeddingDim: 24 },
       training: { iterationsPerTask: 5000, batchSize: 128, learningRate: 1e-3 },
       regularization: { beta: 5e-4, lambda: 1e-3, sparsity: 0, maskedL1: true },
     },
     hnet: {
-      benchmark: { kind: 'permuted', tasks: 10, padTo32: true, permuteFirstTask: true, validationSize: 5000 },
+      benchmark: {
+        kind: 'permuted',
+        tasks: 10,
+        padTo32: true,
+        permuteFirstTask: true,
+        validationSize: 5000,
+      },
       network: { hidden: [1000, 1000] },
-      hypernetwork: { hidden: [25, 25], activation: 'elu', embeddingDim: 24, chunkSize: 78000, chunkEmbeddingDim: 8 },
+      hypernetwork: {
+        hidden: [25, 25],
+        activation: 'elu',
+        embeddingDim: 24,
+        chunkSize: 78000,
+        chunkEmbeddingDim: 8,
+      },
       training: { iterationsPerTask: 5000, batchSize: 128, learningRate: 1e-4 },
       regularization: { beta: 0.1, lookahead: true },
     },
     finetune: {
-      benchmark: { kind: 'permuted', tasks: 10, padTo32: true, permuteFirstTask: true, validationSize: 5000 },
+      benchmark: {
+        kind: 'permuted',
+        tasks: 10,
+        padTo32: true,
+        permuteFirstTask: true,
+        validationSize: 5000,
+      },
       network: { hidden: [1000, 1000] },
       training: { iterationsPerTask: 5000, batchSize: 128, learningRate: 1e-3 },
     },
@@ -285,9 +428,33 @@ type TargetKind = JobSpec['network']['kind'];
 
 /** The network fields of each target kind; a field a kind does not use is null (or [] / 0). */
 const NETWORK_DEFAULTS: Record<TargetKind, JobSpec['network']> = {
-  mlp: { kind: 'mlp', hidden: [400, 400], activation: 'relu', channels: null, n: null, k: null, dropout: 0 },
-  zenkenet: { kind: 'zenkenet', hidden: [512], activation: 'relu', channels: [32, 64], n: null, k: null, dropout: 0 },
-  resnet: { kind: 'resnet', hidden: [], activation: 'relu', channels: null, n: 3, k: 2, dropout: 0 },
+  mlp: {
+    kind: 'mlp',
+    hidden: [400, 400],
+    activation: 'relu',
+    channels: null,
+    n: null,
+    k: null,
+    dropout: 0,
+  },
+  zenkenet: {
+    kind: 'zenkenet',
+    hidden: [512],
+    activation: 'relu',
+    channels: [32, 64],
+    n: null,
+    k: null,
+    dropout: 0,
+  },
+  resnet: {
+    kind: 'resnet',
+    hidden: [],
+    activation: 'relu',
+    channels: null,
+    n: 3,
+    k: 2,
+    dropout: 0,
+  },
 };
 
 /** Defaults used when neither the user nor a preset sets a field. */
@@ -313,7 +480,13 @@ function baseDefaults(kind: JobSpec['benchmark']['kind'], target: TargetKind): J
       augment: split,
     },
     network: NETWORK_DEFAULTS[target],
-    hypernetwork: { hidden: [25, 25], activation: 'elu', embeddingDim: 128, chunkSize: null, chunkEmbeddingDim: 8 },
+    hypernetwork: {
+      hidden: [25, 25],
+      activation: 'elu',
+      embeddingDim: 128,
+      chunkSize: null,
+      chunkEmbeddingDim: 8,
+    },
     training: {
       iterationsPerTask: 2000,
       batchSize: 128,
@@ -334,7 +507,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 function merge<T>(base: T, over: unknown): T {
   if (!isPlainObject(base) || !isPlainObject(over)) return (over === undefined ? base : over) as T;
   const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = merge((base as Record<string, unknown>)[k], v);
+  for (const [k, v] of Object.entries(over))
+    out[k] = merge((base as Record<string, unknown>)[k], v);
   return out as T;
 }
 
@@ -348,11 +522,22 @@ function checkAgainst(schema: TSchema, value: unknown, prefix = ''): void {
   const error = Value.Errors(schema, value).First();
   if (!error) return;
   const pointer = `${prefix}${error.path}`;
-  const member = error.type === ValueErrorType.Union ? unionMemberFor(error.schema, error.value) : undefined;
+  const member =
+    error.type === ValueErrorType.Union ? unionMemberFor(error.schema, error.value) : undefined;
   if (member) checkAgainst(member.schema as TSchema, error.value, pointer);
   const kind =
-    error.type === ValueErrorType.ObjectAdditionalProperties ? 'unknown-field' : error.type === ValueErrorType.ObjectRequiredProperty ? 'missing-field' : 'value';
-  const { field, problem } = describeViolation({ pointer, kind, schema: error.schema, value: error.value, fallback: error.message });
+    error.type === ValueErrorType.ObjectAdditionalProperties
+      ? 'unknown-field'
+      : error.type === ValueErrorType.ObjectRequiredProperty
+        ? 'missing-field'
+        : 'value';
+  const { field, problem } = describeViolation({
+    pointer,
+    kind,
+    schema: error.schema,
+    value: error.value,
+    fallback: error.message,
+  });
   throw new SpecError(field || 'spec', problem);
 }
 
@@ -392,7 +577,11 @@ export function datasetTasks(b: JobSpec['benchmark']): DatasetTask[] {
  * `imageShape` the sample as an image [height, width, channels] (null for tabular data sets), and
  * the output has as many units as the task with the most classes (for "datasets").
  */
-export function benchmarkShape(b: JobSpec['benchmark']): { inputSize: number; outputSize: number; imageShape: number[] | null } {
+export function benchmarkShape(b: JobSpec['benchmark']): {
+  inputSize: number;
+  outputSize: number;
+  imageShape: number[] | null;
+} {
   if (b.kind === 'datasets') {
     const tasks = datasetTasks(b);
     const shape = b.datasets?.[tasks[0]?.dataset]?.inputShape ?? [];
@@ -403,7 +592,11 @@ export function benchmarkShape(b: JobSpec['benchmark']): { inputSize: number; ou
     };
   }
   const side = b.padTo32 ? 32 : 28;
-  return { inputSize: side * side, outputSize: b.kind === 'split' ? b.classesPerTask : DATASET_CLASSES[b.dataset], imageShape: [side, side, 1] };
+  return {
+    inputSize: side * side,
+    outputSize: b.kind === 'split' ? b.classesPerTask : DATASET_CLASSES[b.dataset],
+    imageShape: [side, side, 1],
+  };
 }
 
 /** A sample shape as an image: [h, w, c] as it is, [h, w] with one channel; null for anything else. */
@@ -425,11 +618,25 @@ export function targetShapes(spec: JobSpec): { params: number[][]; batchNorm: nu
     const sizes = [inputSize, ...net.hidden, outputSize];
     return { params: sizes.slice(1).flatMap((s, l) => [[sizes[l], s], [s]]), batchNorm: [] };
   }
-  if (!imageShape) throw new EngineError('INVALID_ARGUMENT', `network kind "${net.kind}" needs images`);
+  if (!imageShape)
+    throw new EngineError('INVALID_ARGUMENT', `network kind "${net.kind}" needs images`);
   if (net.kind === 'zenkenet') {
-    return { params: zenkeNetShapes({ inputShape: imageShape, channels: net.channels!, hidden: net.hidden, outputSize }).shapes, batchNorm: [] };
+    return {
+      params: zenkeNetShapes({
+        inputShape: imageShape,
+        channels: net.channels!,
+        hidden: net.hidden,
+        outputSize,
+      }).shapes,
+      batchNorm: [],
+    };
   }
-  const { params, batchNorm } = resNetShapes({ inputShape: imageShape, n: net.n!, k: net.k!, outputSize });
+  const { params, batchNorm } = resNetShapes({
+    inputShape: imageShape,
+    n: net.n!,
+    k: net.k!,
+    outputSize,
+  });
   return { params: params.shapes, batchNorm: batchNorm.shapes };
 }
 
@@ -451,7 +658,10 @@ export function parameterCounts(spec: JobSpec): { target: number; hypernetwork: 
   const body = mlpParameterCount([inDim, ...h.hidden, outDim]);
   const chunkEmbeddings = chunked ? Math.ceil(generated / h.chunkSize!) * h.chunkEmbeddingDim : 0;
   const embeddings = taskCount(spec.benchmark) * h.embeddingDim;
-  return { target: spec.method === 'hnet' ? batchNorm : generated + batchNorm, hypernetwork: body + chunkEmbeddings + embeddings };
+  return {
+    target: spec.method === 'hnet' ? batchNorm : generated + batchNorm,
+    hypernetwork: body + chunkEmbeddings + embeddings,
+  };
 }
 
 /**
@@ -464,26 +674,46 @@ function checkNetwork(spec: JobSpec): void {
   // resolved spec, stored or new, shows what was sent.
   const sent = net;
   const only = (field: keyof JobSpec['network'], kind: TargetKind, set: boolean) => {
-    if (set && net.kind !== kind) throw new SpecError(`network.${field}`, `applies to network kind "${kind}" only (this network is "${net.kind}"); leave it out`);
+    if (set && net.kind !== kind)
+      throw new SpecError(
+        `network.${field}`,
+        `applies to network kind "${kind}" only (this network is "${net.kind}"); leave it out`,
+      );
   };
   only('channels', 'zenkenet', sent.channels != null);
   only('n', 'resnet', sent.n != null);
   only('k', 'resnet', sent.k != null);
   only('dropout', 'zenkenet', (sent.dropout ?? 0) > 0);
   if (net.kind === 'mlp') return;
-  if (net.kind === 'resnet' && net.hidden.length > 0) throw new SpecError('network.hidden', 'a ResNet has no hidden dense layers (global average pooling, then the output layer); leave it out');
-  if (net.activation !== 'relu') throw new SpecError('network.activation', `network kind "${net.kind}" uses relu`);
+  if (net.kind === 'resnet' && net.hidden.length > 0)
+    throw new SpecError(
+      'network.hidden',
+      'a ResNet has no hidden dense layers (global average pooling, then the output layer); leave it out',
+    );
+  if (net.activation !== 'relu')
+    throw new SpecError('network.activation', `network kind "${net.kind}" uses relu`);
   // A field of the kind set to null explicitly.
-  if (net.kind === 'zenkenet' && net.channels === null) throw new SpecError('network.channels', 'required for network kind "zenkenet"');
-  if (net.kind === 'resnet' && (net.n === null || net.k === null)) throw new SpecError(net.n === null ? 'network.n' : 'network.k', 'required for network kind "resnet"');
+  if (net.kind === 'zenkenet' && net.channels === null)
+    throw new SpecError('network.channels', 'required for network kind "zenkenet"');
+  if (net.kind === 'resnet' && (net.n === null || net.k === null))
+    throw new SpecError(
+      net.n === null ? 'network.n' : 'network.k',
+      'required for network kind "resnet"',
+    );
   const b = spec.benchmark;
   if (b.kind === 'permuted') {
-    throw new SpecError('network.kind', `a convolutional network needs the pixels in place; permuted benchmarks scramble them (use benchmark kind "split" or "datasets", or network kind "mlp")`);
+    throw new SpecError(
+      'network.kind',
+      `a convolutional network needs the pixels in place; permuted benchmarks scramble them (use benchmark kind "split" or "datasets", or network kind "mlp")`,
+    );
   }
   const { imageShape } = benchmarkShape(b);
   if (!imageShape) {
     const shape = b.datasets?.[datasetTasks(b)[0]?.dataset]?.inputShape ?? [];
-    throw new SpecError('network.kind', `network kind "${net.kind}" needs images ([height, width, channels]); the data set's samples have shape [${shape}] (use network kind "mlp")`);
+    throw new SpecError(
+      'network.kind',
+      `network kind "${net.kind}" needs images ([height, width, channels]); the data set's samples have shape [${shape}] (use network kind "mlp")`,
+    );
   }
   try {
     targetShapes(spec);
@@ -541,7 +771,10 @@ export function resolveSpec(input: unknown, context: ResolveContext = {}): JobSp
   const b = spec.benchmark;
   if (kind === 'datasets') resolveDatasetTasks(b, context.datasets ?? new Map());
   else if (typeof b.tasks !== 'number') {
-    throw new SpecError('benchmark.tasks', `kind "${kind}" takes a number of tasks; a list of data sets needs kind "datasets"`);
+    throw new SpecError(
+      'benchmark.tasks',
+      `kind "${kind}" takes a number of tasks; a list of data sets needs kind "datasets"`,
+    );
   } else b.datasets = null;
   checkResolved(spec);
   if (b.kind === 'datasets') checkDatasetSplits(b, context.datasets!);
@@ -557,10 +790,17 @@ function checkResolved(value: unknown): asserts value is JobSpec {
   const spec = value as JobSpec;
   const b = spec.benchmark;
   if ((b.kind === 'datasets') !== Array.isArray(b.tasks)) {
-    throw new SpecError('benchmark.tasks', `kind "${b.kind}" takes ${b.kind === 'datasets' ? 'a list of tasks' : 'a number of tasks'}`);
+    throw new SpecError(
+      'benchmark.tasks',
+      `kind "${b.kind}" takes ${b.kind === 'datasets' ? 'a list of tasks' : 'a number of tasks'}`,
+    );
   }
   datasetTasks(b).forEach((task, i) => {
-    if (!b.datasets?.[task.dataset]) throw new SpecError(`benchmark.tasks[${i}].dataset`, `data set ${task.dataset} is missing from benchmark.datasets`);
+    if (!b.datasets?.[task.dataset])
+      throw new SpecError(
+        `benchmark.tasks[${i}].dataset`,
+        `data set ${task.dataset} is missing from benchmark.datasets`,
+      );
   });
   if (b.kind === 'split' && taskCount(b) * b.classesPerTask > DATASET_CLASSES[b.dataset]) {
     const classes = DATASET_CLASSES[b.dataset];
@@ -571,7 +811,10 @@ function checkResolved(value: unknown): asserts value is JobSpec {
     );
   }
   if (b.augment && b.padTo32) {
-    throw new SpecError('benchmark.augment', 'random-crop augmentation works on 28x28 inputs; set padTo32 to false or augment to false');
+    throw new SpecError(
+      'benchmark.augment',
+      'random-crop augmentation works on 28x28 inputs; set padTo32 to false or augment to false',
+    );
   }
   checkNetwork(spec);
   const counts = parameterCounts(spec);
@@ -583,7 +826,10 @@ function checkResolved(value: unknown): asserts value is JobSpec {
     );
   }
   if (b.trainLimit !== null && b.trainLimit <= b.validationSize) {
-    throw new SpecError('benchmark.trainLimit', `must be larger than benchmark.validationSize (${b.validationSize}) so some samples are left for training`);
+    throw new SpecError(
+      'benchmark.trainLimit',
+      `must be larger than benchmark.validationSize (${b.validationSize}) so some samples are left for training`,
+    );
   }
 }
 
@@ -601,12 +847,18 @@ export function checkStoredSpec(stored: unknown, version: number): JobSpec {
       `the job's spec was stored as version ${version} and this worker reads version ${SPEC_VERSION} (and upgrades versions from ${OLDEST_SPEC_VERSION}); run a worker of the release that stored it, or submit the job again`,
     );
   }
-  const value: unknown = stored !== null && typeof stored === 'object' ? upgradeStoredSpec(stored as JobSpec, version) : stored;
+  const value: unknown =
+    stored !== null && typeof stored === 'object'
+      ? upgradeStoredSpec(stored as JobSpec, version)
+      : stored;
   try {
     checkResolved(value);
   } catch (err) {
     if (!(err instanceof SpecError)) throw err;
-    throw new EngineError('INVALID_STORED_SPEC', `the job's stored spec no longer passes validation (${err.message}); submit the job again`);
+    throw new EngineError(
+      'INVALID_STORED_SPEC',
+      `the job's stored spec no longer passes validation (${err.message}); submit the job again`,
+    );
   }
   return value;
 }
@@ -616,28 +868,54 @@ export function checkStoredSpec(stored: unknown, version: number): JobSpec {
  * set's when left out) and `benchmark.datasets`. Checks that every data set is known, every class
  * exists once, and all tasks share one input shape (one network serves them all).
  */
-function resolveDatasetTasks(b: JobSpec['benchmark'], known: ReadonlyMap<string, DatasetFacts>): void {
+function resolveDatasetTasks(
+  b: JobSpec['benchmark'],
+  known: ReadonlyMap<string, DatasetFacts>,
+): void {
   if (!Array.isArray(b.tasks)) {
-    throw new SpecError('benchmark.tasks', 'kind "datasets" takes a list of tasks, e.g. [{"dataset": "<id>", "classes": ["cat", "dog"]}]');
+    throw new SpecError(
+      'benchmark.tasks',
+      'kind "datasets" takes a list of tasks, e.g. [{"dataset": "<id>", "classes": ["cat", "dog"]}]',
+    );
   }
-  if (b.augment) throw new SpecError('benchmark.augment', 'random-crop augmentation exists for the built-in benchmarks only; set it to false');
-  if (b.padTo32) throw new SpecError('benchmark.padTo32', 'padding exists for the built-in benchmarks only; set it to false');
+  if (b.augment)
+    throw new SpecError(
+      'benchmark.augment',
+      'random-crop augmentation exists for the built-in benchmarks only; set it to false',
+    );
+  if (b.padTo32)
+    throw new SpecError(
+      'benchmark.padTo32',
+      'padding exists for the built-in benchmarks only; set it to false',
+    );
   const datasets: Record<string, UploadedDatasetInfo> = {};
   let first: { shape: number[]; task: number } | null = null;
   b.tasks = b.tasks.map((task, i) => {
     const at = `benchmark.tasks[${i}]`;
-    if (typeof task?.dataset !== 'string') throw new SpecError(`${at}.dataset`, 'required: the id of an uploaded data set');
+    if (typeof task?.dataset !== 'string')
+      throw new SpecError(`${at}.dataset`, 'required: the id of an uploaded data set');
     // Ids are stored lower-case, as Postgres prints uuids, so the stored spec matches them as text.
     const id = task.dataset.toLowerCase();
     const facts = known.get(id);
-    if (!facts) throw new SpecError(`${at}.dataset`, `no data set ${task.dataset} (upload one with POST /v1/datasets; GET /v1/datasets lists yours)`);
+    if (!facts)
+      throw new SpecError(
+        `${at}.dataset`,
+        `no data set ${task.dataset} (upload one with POST /v1/datasets; GET /v1/datasets lists yours)`,
+      );
     const classes = task.classes ?? facts.classNames;
     const seen = new Set<string>();
     for (const c of classes) {
       if (!facts.classNames.includes(c)) {
-        throw new SpecError(`${at}.classes`, `data set ${task.dataset} has no class ${JSON.stringify(c)} (it has ${facts.classNames.slice(0, 20).map((n) => JSON.stringify(n)).join(', ')}${facts.classNames.length > 20 ? ', ...' : ''})`);
+        throw new SpecError(
+          `${at}.classes`,
+          `data set ${task.dataset} has no class ${JSON.stringify(c)} (it has ${facts.classNames
+            .slice(0, 20)
+            .map((n) => JSON.stringify(n))
+            .join(', ')}${facts.classNames.length > 20 ? ', ...' : ''})`,
+        );
       }
-      if (seen.has(c)) throw new SpecError(`${at}.classes`, `class ${JSON.stringify(c)} is listed twice`);
+      if (seen.has(c))
+        throw new SpecError(`${at}.classes`, `class ${JSON.stringify(c)} is listed twice`);
       seen.add(c);
     }
     if (!first) first = { shape: facts.inputShape, task: i };
@@ -654,16 +932,26 @@ function resolveDatasetTasks(b: JobSpec['benchmark'], known: ReadonlyMap<string,
 }
 
 /** Checks that every task keeps training samples after validation and has test samples. */
-function checkDatasetSplits(b: JobSpec['benchmark'], known: ReadonlyMap<string, DatasetFacts>): void {
+function checkDatasetSplits(
+  b: JobSpec['benchmark'],
+  known: ReadonlyMap<string, DatasetFacts>,
+): void {
   datasetTasks(b).forEach((task, i) => {
     const facts = known.get(task.dataset)!;
     const ids = task.classes.map((c) => facts.classNames.indexOf(c));
     const sum = (counts: number[]) => ids.reduce((a, id) => a + (counts[id] ?? 0), 0);
     const pool = Math.min(sum(facts.counts.train), b.trainLimit ?? Infinity);
     if (pool <= b.validationSize) {
-      throw new SpecError('benchmark.validationSize', `task ${i} has ${pool} training samples, none left after holding out ${b.validationSize} for validation`);
+      throw new SpecError(
+        'benchmark.validationSize',
+        `task ${i} has ${pool} training samples, none left after holding out ${b.validationSize} for validation`,
+      );
     }
-    if (sum(facts.counts.test) === 0) throw new SpecError(`benchmark.tasks[${i}].classes`, `the data set has no test samples of these classes`);
+    if (sum(facts.counts.test) === 0)
+      throw new SpecError(
+        `benchmark.tasks[${i}].classes`,
+        `the data set has no test samples of these classes`,
+      );
   });
 }
 

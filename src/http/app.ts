@@ -11,7 +11,12 @@ import type { JobStreamService } from '../services/events/job-stream.service.js'
 import type { JobService } from '../services/jobs/job.service.js';
 import type { WebhookService } from '../services/webhooks/webhook.service.js';
 import type { PredictionService } from '../services/predictions/prediction.service.js';
-import { clientErrorHandler, errorHandler, installErrorHandlers, RequestError } from './error-handler.js';
+import {
+  clientErrorHandler,
+  errorHandler,
+  installErrorHandlers,
+  RequestError,
+} from './error-handler.js';
 import { installJsonParser } from './json-body.js';
 import authPlugin from './plugins/auth.js';
 import docsPlugin from './plugins/swagger.js';
@@ -51,7 +56,13 @@ export interface AppDeps {
   rateLimit?: { max: number; windowMs: number; redis: RateLimitPluginOptions['redis'] };
 }
 
-const sharedSchemas = [ErrorResponse, JobResource, DatasetResource, ApiKeyResource, WebhookResource];
+const sharedSchemas = [
+  ErrorResponse,
+  JobResource,
+  DatasetResource,
+  ApiKeyResource,
+  WebhookResource,
+];
 sharedSchemas.forEach(addSharedSchema);
 
 /**
@@ -59,7 +70,11 @@ sharedSchemas.forEach(addSharedSchema);
  * key is counted only once it is known to be valid. When Redis does not answer, requests pass:
  * an outage of the limiter must not become an outage of the API.
  */
-function rateLimitOptions({ max, windowMs, redis }: NonNullable<AppDeps['rateLimit']>): RateLimitPluginOptions {
+function rateLimitOptions({
+  max,
+  windowMs,
+  redis,
+}: NonNullable<AppDeps['rateLimit']>): RateLimitPluginOptions {
   return {
     max,
     timeWindow: windowMs,
@@ -71,7 +86,11 @@ function rateLimitOptions({ max, windowMs, redis }: NonNullable<AppDeps['rateLim
       return token ? `key:${hashKey(token)}` : `ip:${request.ip}`;
     },
     errorResponseBuilder: (_request, context) =>
-      new RequestError('RATE_LIMITED', `more than ${context.max} requests in ${context.after} with this API key; retry in ${Math.ceil(context.ttl / 1000)} s`, 429),
+      new RequestError(
+        'RATE_LIMITED',
+        `more than ${context.max} requests in ${context.after} with this API key; retry in ${Math.ceil(context.ttl / 1000)} s`,
+        429,
+      ),
   };
 }
 
@@ -113,7 +132,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     v1.addHook('onRequest', v1.authenticate);
     if (deps.rateLimit?.max) await v1.register(rateLimit, rateLimitOptions(deps.rateLimit));
     await v1.register(jobsRoutes, { jobs: deps.jobs });
-    await v1.register(streamsRoutes, { streams: deps.streams, apiKeys: deps.apiKeys, heartbeatMs: deps.streamHeartbeatMs ?? 15_000 });
+    await v1.register(streamsRoutes, {
+      streams: deps.streams,
+      apiKeys: deps.apiKeys,
+      heartbeatMs: deps.streamHeartbeatMs ?? 15_000,
+    });
     await v1.register(tasksRoutes, { jobs: deps.jobs });
     await v1.register(datasetsRoutes, { datasets: deps.datasets });
     await v1.register(predictionsRoutes, { predictions: deps.predictions });

@@ -32,8 +32,15 @@ export interface ApiContext {
   close(): Promise<void>;
 }
 
-export function createApiContext(config: Config, onError: (err: Error) => void = () => {}): ApiContext {
-  const pool = createPgPool({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: config.DATABASE_POOL_SIZE });
+export function createApiContext(
+  config: Config,
+  onError: (err: Error) => void = () => {},
+): ApiContext {
+  const pool = createPgPool({
+    url: config.databaseUrl,
+    schema: config.databaseSchema,
+    poolSize: config.DATABASE_POOL_SIZE,
+  });
   const db = createPrismaClient({ url: config.databaseUrl, schema: config.databaseSchema, pool });
   const redis = producerConnection(config.REDIS_URL);
   redis.on('error', onError);
@@ -41,25 +48,56 @@ export function createApiContext(config: Config, onError: (err: Error) => void =
   limiter?.on('error', onError);
   const queue = new BullTrainingQueue(
     redis,
-    { name: config.QUEUE_NAME, prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, backoffMs: config.JOB_BACKOFF_MS },
+    {
+      name: config.QUEUE_NAME,
+      prefix: config.QUEUE_PREFIX,
+      attempts: config.JOB_ATTEMPTS,
+      backoffMs: config.JOB_BACKOFF_MS,
+    },
     onError,
   );
-  const apiKeys = new ApiKeyService(new PrismaApiKeyRepository(db), { cacheMs: config.API_KEY_CACHE_MS, onTouchError: (err) => onError(err as Error) });
+  const apiKeys = new ApiKeyService(new PrismaApiKeyRepository(db), {
+    cacheMs: config.API_KEY_CACHE_MS,
+    onTouchError: (err) => onError(err as Error),
+  });
   const datasetRepository = new PrismaDatasetRepository(db, pool, config.BLOB_CHUNK_BYTES);
   const jobRepository = new PrismaJobRepository(db, pool);
-  const jobs = new JobService(jobRepository, queue, datasetRepository, config.MAX_ACTIVE_JOBS_PER_TENANT);
+  const jobs = new JobService(
+    jobRepository,
+    queue,
+    datasetRepository,
+    config.MAX_ACTIVE_JOBS_PER_TENANT,
+  );
   // One LISTEN connection per API process, shared by all its streams.
-  const hub = new PgJobEventHub({ url: config.databaseUrl, schema: config.databaseSchema, progressIntervalMs: config.STREAM_PROGRESS_MS, onError });
+  const hub = new PgJobEventHub({
+    url: config.databaseUrl,
+    schema: config.databaseSchema,
+    progressIntervalMs: config.STREAM_PROGRESS_MS,
+    onError,
+  });
   const streams = new JobStreamService(jobRepository, new PrismaJobEventLog(db), hub);
-  const webhooks = new WebhookService(new PrismaWebhookRepository(db), new WebhookAddressPolicy(parseNetworks(config.WEBHOOK_ALLOWED_NETWORKS)));
-  const predictor = new ThreadPredictor({ backend: config.PREDICT_BACKEND, cacheModels: config.PREDICT_CACHE_MODELS, timeoutMs: config.PREDICT_TIMEOUT_MS });
+  const webhooks = new WebhookService(
+    new PrismaWebhookRepository(db),
+    new WebhookAddressPolicy(parseNetworks(config.WEBHOOK_ALLOWED_NETWORKS)),
+  );
+  const predictor = new ThreadPredictor({
+    backend: config.PREDICT_BACKEND,
+    cacheModels: config.PREDICT_CACHE_MODELS,
+    timeoutMs: config.PREDICT_TIMEOUT_MS,
+  });
   const predictions = new PredictionService(jobRepository, predictor, new SharpImageDecoder());
-  const inspector = new ThreadDatasetInspector({ concurrency: config.DATASET_INSPECT_CONCURRENCY, timeoutMs: config.DATASET_INSPECT_TIMEOUT_MS });
+  const inspector = new ThreadDatasetInspector({
+    concurrency: config.DATASET_INSPECT_CONCURRENCY,
+    timeoutMs: config.DATASET_INSPECT_TIMEOUT_MS,
+  });
   const datasets = new DatasetService(
     datasetRepository,
     new FileUploadSpool(config.UPLOAD_DIR || path.join(os.tmpdir(), 'retain-uploads')),
     inspector,
-    { maxUploadBytes: config.DATASET_MAX_UPLOAD_BYTES, maxExpandedBytes: config.DATASET_MAX_EXPANDED_BYTES },
+    {
+      maxUploadBytes: config.DATASET_MAX_UPLOAD_BYTES,
+      maxExpandedBytes: config.DATASET_MAX_EXPANDED_BYTES,
+    },
   );
   return {
     deps: {
@@ -71,8 +109,18 @@ export function createApiContext(config: Config, onError: (err: Error) => void =
       apiKeys,
       bodyLimit: config.API_RATE_BODY_LIMIT,
       streamHeartbeatMs: config.STREAM_HEARTBEAT_MS,
-      corsOrigins: config.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
-      ...(limiter ? { rateLimit: { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS, redis: limiter } } : {}),
+      corsOrigins: config.CORS_ORIGINS.split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+      ...(limiter
+        ? {
+            rateLimit: {
+              max: config.RATE_LIMIT_MAX,
+              windowMs: config.RATE_LIMIT_WINDOW_MS,
+              redis: limiter,
+            },
+          }
+        : {}),
       readiness: {
         database: async () => {
           await db.$queryRaw`SELECT 1`;

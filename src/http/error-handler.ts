@@ -4,7 +4,13 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type {
+  ConnectionError,
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+} from 'fastify';
 import { CodedError, SpecError } from '../core/index.js';
 import { ServiceError, type ServiceErrorCode } from '../services/errors.js';
 import type { ErrorCode } from './schemas.js';
@@ -61,7 +67,8 @@ const FASTIFY_MESSAGES: Partial<Record<ErrorCode, string>> = {
   INVALID_JSON: 'the request body is not valid JSON',
   UNSUPPORTED_MEDIA_TYPE: 'send the body as JSON with "Content-Type: application/json"',
   // Fastify's own message quotes the whole path back.
-  URI_TOO_LONG: 'a path segment is longer than 100 characters; ids and task numbers are far shorter',
+  URI_TOO_LONG:
+    'a path segment is longer than 100 characters; ids and task numbers are far shorter',
 };
 
 /** A client error found by the HTTP layer itself (not by validation, the engine or a service). */
@@ -85,11 +92,20 @@ type ErrorBody = ReturnType<typeof body>;
 export const RETRY_AFTER_S = 5;
 const DATABASE_UNAVAILABLE = {
   status: 503,
-  body: body('DATABASE_UNAVAILABLE', `the database is unreachable; nothing was changed, retry in ${RETRY_AFTER_S} s`),
+  body: body(
+    'DATABASE_UNAVAILABLE',
+    `the database is unreachable; nothing was changed, retry in ${RETRY_AFTER_S} s`,
+  ),
   retryAfter: RETRY_AFTER_S,
 };
 
-const INTERNAL = { status: 500, body: body('INTERNAL', 'internal error; it has been logged (retry, and report it if it persists)') };
+const INTERNAL = {
+  status: 500,
+  body: body(
+    'INTERNAL',
+    'internal error; it has been logged (retry, and report it if it persists)',
+  ),
+};
 
 /** Status and body for an error. Only our own messages and Fastify's reports on the request reach clients. */
 function describe(
@@ -99,32 +115,49 @@ function describe(
   if (err.validation) {
     const part = err.validationContext ?? 'body';
     const { field, message } = describeValidationError(err.validation as never, part);
-    return { status: 400, body: body(part === 'body' ? opts.bodyErrorCode : 'INVALID_REQUEST', message, field) };
+    return {
+      status: 400,
+      body: body(part === 'body' ? opts.bodyErrorCode : 'INVALID_REQUEST', message, field),
+    };
   }
-  if (err instanceof SpecError) return { status: 400, body: body('INVALID_SPEC', err.message, err.field) };
-  if (err instanceof ServiceError) return { status: SERVICE_STATUS[err.code], body: body(err.code, err.message) };
-  if (err instanceof RequestError) return { status: err.statusCode, body: body(err.code, err.message) };
+  if (err instanceof SpecError)
+    return { status: 400, body: body('INVALID_SPEC', err.message, err.field) };
+  if (err instanceof ServiceError)
+    return { status: SERVICE_STATUS[err.code], body: body(err.code, err.message) };
+  if (err instanceof RequestError)
+    return { status: err.statusCode, body: body(err.code, err.message) };
   if (err.code && FASTIFY_CODES[err.code]) {
     const code = FASTIFY_CODES[err.code];
     const message =
-      code === 'PAYLOAD_TOO_LARGE' ? `the request body is larger than ${opts.bodyLimit} bytes` : (FASTIFY_MESSAGES[code] ?? err.message);
+      code === 'PAYLOAD_TOO_LARGE'
+        ? `the request body is larger than ${opts.bodyLimit} bytes`
+        : (FASTIFY_MESSAGES[code] ?? err.message);
     return { status: err.statusCode ?? 400, body: body(code, message) };
   }
   const status = err.statusCode ?? 500;
   if (status >= 500 && isDatabaseUnavailable(err)) return DATABASE_UNAVAILABLE;
   if (status >= 500) return INTERNAL;
   // A dependency's 4xx (a static file server, say) may word its message for its own logs.
-  const message = err.code?.startsWith('FST_') ? err.message : (STATUS_CODES[status] ?? 'bad request');
+  const message = err.code?.startsWith('FST_')
+    ? err.message
+    : (STATUS_CODES[status] ?? 'bad request');
   return { status, body: body(status === 404 ? 'NOT_FOUND' : 'INVALID_REQUEST', message) };
 }
 
 /** The error handler; also Fastify's `frameworkErrors`, which it calls for a URL it cannot route (bad percent-encoding). */
 export function errorHandler(opts: { bodyLimit: number }) {
-  return (err: FastifyError & { validationContext?: string }, request: FastifyRequest, reply: FastifyReply) => {
+  return (
+    err: FastifyError & { validationContext?: string },
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ) => {
     let answer: { status: number; body: ErrorBody; retryAfter?: number };
     try {
       // Most bodies are job specs; a route whose body is something else says so in its config.
-      answer = describe(err, { ...opts, bodyErrorCode: request.routeOptions?.config?.bodyErrorCode ?? 'INVALID_SPEC' });
+      answer = describe(err, {
+        ...opts,
+        bodyErrorCode: request.routeOptions?.config?.bodyErrorCode ?? 'INVALID_SPEC',
+      });
     } catch (failure) {
       // E.g. a value too deep or circular to print: Fastify would answer in its own shape, with the raw message.
       request.log.error({ err }, 'request failed');
@@ -133,11 +166,15 @@ export function errorHandler(opts: { bodyLimit: number }) {
     }
     if (answer.status >= 500) {
       // Client messages of 5xx are ours; the cause (driver, host, stack) is only logged.
-      request.log[err instanceof ServiceError ? 'warn' : 'error']({ err, code: err.code }, 'request failed');
+      request.log[err instanceof ServiceError ? 'warn' : 'error'](
+        { err, code: err.code },
+        'request failed',
+      );
     }
     if (answer.retryAfter) reply.header('retry-after', String(answer.retryAfter));
     // An upload refused before its body was read: close, or the client would go on sending all of it.
-    if (err instanceof ServiceError && err.code === 'DATASET_TOO_LARGE') reply.header('connection', 'close');
+    if (err instanceof ServiceError && err.code === 'DATASET_TOO_LARGE')
+      reply.header('connection', 'close');
     return reply.code(answer.status).send(answer.body);
   };
 }
@@ -148,7 +185,10 @@ export function installErrorHandlers(app: FastifyInstance, opts: { bodyLimit: nu
   app.setNotFoundHandler((request, reply) => {
     // Name the path only when it is short: a 10 KB path is not worth sending back.
     const path = request.url.split('?')[0];
-    const route = path.length <= MAX_ECHOED_PATH ? `${request.method} ${path}` : `for this ${request.method} request`;
+    const route =
+      path.length <= MAX_ECHOED_PATH
+        ? `${request.method} ${path}`
+        : `for this ${request.method} request`;
     return reply.code(404).send(body('NOT_FOUND', `no route ${route}; see /docs for the API`));
   });
 }
@@ -167,7 +207,11 @@ export function clientErrorHandler(err: ConnectionError, socket: Socket): void {
   }
   const [status, code, message]: [number, ErrorCode, string] =
     err.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'HEADERS_TOO_LARGE', 'the request headers are larger than the server accepts (16 KiB)']
+      ? [
+          431,
+          'HEADERS_TOO_LARGE',
+          'the request headers are larger than the server accepts (16 KiB)',
+        ]
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? [408, 'REQUEST_TIMEOUT', 'the request did not arrive in time; send it again']
         : [400, 'INVALID_REQUEST', 'the request is not valid HTTP/1.1'];

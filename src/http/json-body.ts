@@ -33,7 +33,13 @@ export function installJsonParser(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (nestsDeeperThan(body as string, MAX_JSON_DEPTH)) {
-      return done(new RequestError('INVALID_JSON', `the request body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+      return done(
+        new RequestError(
+          'INVALID_JSON',
+          `the request body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels`,
+        ),
+        undefined,
+      );
     }
     return parse(request, body as string, done);
   });

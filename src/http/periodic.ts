@@ -3,7 +3,11 @@
  * then every `intervalMs`, never two runs at a time (a slow run skips the ticks it overlaps); a run
  * that throws is reported and the next tick tries again. Returns a function that stops it.
  */
-export function every(intervalMs: number, task: () => Promise<void>, onError: (err: unknown) => void): () => void {
+export function every(
+  intervalMs: number,
+  task: () => Promise<void>,
+  onError: (err: unknown) => void,
+): () => void {
   let running = false;
   const run = async () => {
     if (running) return;

@@ -47,7 +47,9 @@ export const ErrorResponse = Type.Object(
     error: Type.Object({
       code: Type.String({ description: `stable error code: ${ERROR_CODES.join(', ')}` }),
       message: Type.String({ description: 'what went wrong and how to fix it' }),
-      field: Type.Optional(Type.String({ description: 'the offending field (JSON path), when one is to blame' })),
+      field: Type.Optional(
+        Type.String({ description: 'the offending field (JSON path), when one is to blame' }),
+      ),
     }),
   },
   { $id: 'Error', description: 'every error has this shape' },
@@ -55,9 +57,15 @@ export const ErrorResponse = Type.Object(
 
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
-export const Uuid = Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$', description: 'UUID' });
+export const Uuid = Type.String({
+  pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
+  description: 'UUID',
+});
 
 /** Response entries for the error statuses a route can answer with. */
 export function errors(...statuses: number[]): Record<number, typeof ErrorResponse> {
-  return Object.fromEntries(statuses.map((s) => [s, Type.Ref(ErrorResponse)])) as unknown as Record<number, typeof ErrorResponse>;
+  return Object.fromEntries(statuses.map((s) => [s, Type.Ref(ErrorResponse)])) as unknown as Record<
+    number,
+    typeof ErrorResponse
+  >;
 }

@@ -6,7 +6,9 @@ import { createApiContext } from './context.js';
 import { every } from './periodic.js';
 
 const config = loadEnv();
-const ctx = createApiContext(config, (err) => app.log.warn({ err }, 'background error (the Redis connection, or recording an API key use)'));
+const ctx = createApiContext(config, (err) =>
+  app.log.warn({ err }, 'background error (the Redis connection, or recording an API key use)'),
+);
 const app = await buildApp({ ...ctx.deps, logger: { level: config.LOG_LEVEL } });
 app.server.requestTimeout = config.REQUEST_TIMEOUT_MS;
 app.server.keepAliveTimeout = 65_000;
@@ -31,7 +33,11 @@ if (config.RECONCILE_INTERVAL_MS > 0) {
       config.RECONCILE_INTERVAL_MS,
       async () => {
         const requeued = await ctx.deps.jobs.reconcile(new Date(), config.RECONCILE_GRACE_MS);
-        if (requeued.length) app.log.warn({ jobs: requeued }, `re-queued ${requeued.length} job(s) missing from the queue`);
+        if (requeued.length)
+          app.log.warn(
+            { jobs: requeued },
+            `re-queued ${requeued.length} job(s) missing from the queue`,
+          );
       },
       (err) => app.log.warn({ err }, 'reconcile failed; next try in RECONCILE_INTERVAL_MS'),
     ),
@@ -46,9 +52,14 @@ if (retentionDays !== undefined) {
       config.RETENTION_INTERVAL_MS,
       async () => {
         const removed = await ctx.deps.jobs.removeExpiredCheckpoints(new Date(), retentionDays);
-        if (removed.length) app.log.info({ jobs: removed }, `removed the checkpoints of ${removed.length} job(s) finished over ${retentionDays} days ago`);
+        if (removed.length)
+          app.log.info(
+            { jobs: removed },
+            `removed the checkpoints of ${removed.length} job(s) finished over ${retentionDays} days ago`,
+          );
       },
-      (err) => app.log.warn({ err }, 'checkpoint retention failed; next try in RETENTION_INTERVAL_MS'),
+      (err) =>
+        app.log.warn({ err }, 'checkpoint retention failed; next try in RETENTION_INTERVAL_MS'),
     ),
   );
 }

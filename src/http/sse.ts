@@ -28,7 +28,9 @@ export class SseResponse {
   /** Writes one event (no id: the client's Last-Event-ID stays as it was). False when the client is not reading. */
   send(id: number | null, type: string, data: unknown): boolean {
     // JSON.stringify never emits a line break, so one data line is always enough.
-    this.res.write(`${id === null ? '' : `id: ${id}\n`}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+    this.res.write(
+      `${id === null ? '' : `id: ${id}\n`}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`,
+    );
     return this.res.writableLength <= this.maxBufferedBytes;
   }
 

@@ -13,7 +13,14 @@ import { describeViolation, unionMemberFor, type SchemaViolation } from '../core
 const addFormats = (addFormatsModule as unknown as { default: (ajv: Ajv) => Ajv }).default;
 
 function makeAjv(coerce: boolean) {
-  const ajv = new Ajv({ removeAdditional: false, useDefaults: true, coerceTypes: coerce ? 'array' : false, allErrors: false, verbose: true, strict: false });
+  const ajv = new Ajv({
+    removeAdditional: false,
+    useDefaults: true,
+    coerceTypes: coerce ? 'array' : false,
+    allErrors: false,
+    verbose: true,
+    strict: false,
+  });
   addFormats(ajv);
   return ajv;
 }
@@ -31,18 +38,39 @@ export const validatorCompiler: FastifySchemaCompiler<FastifySchema> = ({ schema
   return ajv.compile(schema as object) as ValidateFunction;
 };
 
-const where: Record<string, string> = { querystring: 'query parameter', params: 'path parameter', headers: 'header' };
+const where: Record<string, string> = {
+  querystring: 'query parameter',
+  params: 'path parameter',
+  headers: 'header',
+};
 
 /** One clear sentence for what Ajv refused (worded by core/schema-errors.ts, as the spec checks are). */
-export function describeValidationError(errors: ErrorObject[], part: string): { field: string; message: string } {
+export function describeValidationError(
+  errors: ErrorObject[],
+  part: string,
+): { field: string; message: string } {
   const e = reportedError(errors);
   const params = e.params as { additionalProperty?: string; missingProperty?: string };
   const violation: SchemaViolation =
     e.keyword === 'additionalProperties'
-      ? { pointer: `${e.instancePath}/${params.additionalProperty}`, kind: 'unknown-field', fallback: e.message ?? '' }
+      ? {
+          pointer: `${e.instancePath}/${params.additionalProperty}`,
+          kind: 'unknown-field',
+          fallback: e.message ?? '',
+        }
       : e.keyword === 'required'
-        ? { pointer: `${e.instancePath}/${params.missingProperty}`, kind: 'missing-field', fallback: e.message ?? '' }
-        : { pointer: e.instancePath, kind: 'value', schema: e.parentSchema, value: e.data, fallback: e.message ?? 'is not valid' };
+        ? {
+            pointer: `${e.instancePath}/${params.missingProperty}`,
+            kind: 'missing-field',
+            fallback: e.message ?? '',
+          }
+        : {
+            pointer: e.instancePath,
+            kind: 'value',
+            schema: e.parentSchema,
+            value: e.data,
+            fallback: e.message ?? 'is not valid',
+          };
   const described = describeViolation(violation);
   const field = described.field || (part === 'body' ? 'spec' : part);
   const prefix = part === 'body' ? '' : `${where[part] ?? part} `;
@@ -58,6 +86,8 @@ function reportedError(errors: ErrorObject[]): ErrorObject {
   const last = errors[errors.length - 1];
   if (last.keyword !== 'anyOf') return last;
   const member = unionMemberFor(last.parentSchema ?? {}, last.data);
-  const inside = member ? errors.filter((e) => e.schemaPath.startsWith(`${last.schemaPath}/${member.index}/`)) : [];
+  const inside = member
+    ? errors.filter((e) => e.schemaPath.startsWith(`${last.schemaPath}/${member.index}/`))
+    : [];
   return inside.length ? reportedError(inside) : last;
 }

@@ -1,6 +1,12 @@
 /** Domain records to API resources. */
 import type { Static } from '@sinclair/typebox';
-import type { DatasetRecord, JobProgress, JobRecord, WebhookDeliveryRecord, WebhookRecord } from '../services/ports.js';
+import type {
+  DatasetRecord,
+  JobProgress,
+  JobRecord,
+  WebhookDeliveryRecord,
+  WebhookRecord,
+} from '../services/ports.js';
 import type { DatasetResource } from './routes/datasets/schemas.js';
 import type { JobResource } from './routes/jobs/schemas.js';
 import type { DeliveryResource, WebhookResource } from './routes/webhooks/schemas.js';
@@ -8,7 +14,10 @@ import type { DeliveryResource, WebhookResource } from './routes/webhooks/schema
 /** Progress of a job as the API shows it (job resource, job.progress events). */
 export function progressView(job: JobProgress): JobResource['progress'] {
   // After a task ends, progress may still name it until the next task's first write: count it once.
-  const inTask = job.status === 'running' && job.currentTask === job.completedTasks && job.iteration !== null ? job.iteration : 0;
+  const inTask =
+    job.status === 'running' && job.currentTask === job.completedTasks && job.iteration !== null
+      ? job.iteration
+      : 0;
   const done = job.completedTasks * job.iterationsPerTask + inTask;
   const total = job.tasksTotal * job.iterationsPerTask;
   return {
@@ -40,7 +49,11 @@ export function jobView(job: JobRecord): JobResource {
     attempts: job.attempts,
     error: job.error,
     result: job.result
-      ? { averageAccuracy: job.result.averageAccuracy, backwardTransfer: job.result.backwardTransfer, forgetting: job.result.forgetting }
+      ? {
+          averageAccuracy: job.result.averageAccuracy,
+          backwardTransfer: job.result.backwardTransfer,
+          forgetting: job.result.forgetting,
+        }
       : null,
     createdAt: job.createdAt.toISOString(),
     updatedAt: job.updatedAt.toISOString(),

@@ -55,6 +55,9 @@ export class ServiceError extends CodedError<ServiceErrorCode> {}
  */
 export class StaleAttemptError extends CodedError<'STALE_ATTEMPT'> {
   constructor(jobId: string, write: string) {
-    super('STALE_ATTEMPT', `job ${jobId} was taken over by another attempt; this attempt's ${write} was refused`);
+    super(
+      'STALE_ATTEMPT',
+      `job ${jobId} was taken over by another attempt; this attempt's ${write} was refused`,
+    );
   }
 }

@@ -18,14 +18,26 @@ export function decodeCursor(cursor: string): Cursor {
   const createdAt = new Date(iso ?? '');
   // Dates outside Postgres's timestamp range (a forged cursor) would fail in the query instead.
   const year = createdAt.getUTCFullYear();
-  if (!id || Number.isNaN(createdAt.getTime()) || year < 1970 || year > 9999 || !/^[0-9a-f-]{36}$/.test(id)) {
-    throw new ServiceError('INVALID_CURSOR', 'cursor: not a cursor returned by this API (use nextCursor from the previous page)');
+  if (
+    !id ||
+    Number.isNaN(createdAt.getTime()) ||
+    year < 1970 ||
+    year > 9999 ||
+    !/^[0-9a-f-]{36}$/.test(id)
+  ) {
+    throw new ServiceError(
+      'INVALID_CURSOR',
+      'cursor: not a cursor returned by this API (use nextCursor from the previous page)',
+    );
   }
   return { createdAt, id };
 }
 
 /** One page from `rows`, fetched with `limit + 1` so that a next page is known without a count. */
-export function page<T extends Cursor>(rows: T[], limit: number): { items: T[]; nextCursor: string | null } {
+export function page<T extends Cursor>(
+  rows: T[],
+  limit: number,
+): { items: T[]; nextCursor: string | null } {
   const items = rows.slice(0, limit);
   const last = items[items.length - 1];
   return { items, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };

@@ -2,7 +2,14 @@
  * Ports: what the use cases need from the outside world. Adapters live in src/infra (Prisma,
  * BullMQ); tests use in-memory fakes. No Prisma, BullMQ or Fastify type crosses these interfaces.
  */
-import type { ContinualResult, JobSpec, LabelledDataset, Prediction, RawDataset, TaskExport } from '../core/index.js';
+import type {
+  ContinualResult,
+  JobSpec,
+  LabelledDataset,
+  Prediction,
+  RawDataset,
+  TaskExport,
+} from '../core/index.js';
 import type { DatasetSummary, DecodeOptions } from './datasets/dataset.types.js';
 import type { Cursor } from './pagination.js';
 
@@ -127,18 +134,28 @@ export interface StoredModel {
 export interface JobRepository {
   /** Inserts the job with a "queued" event. Returns the existing job when the idempotency key is taken. */
   create(job: NewJob): Promise<{ job: JobRecord; created: boolean; requestHash: string | null }>;
-  findByIdempotencyKey(tenantId: string, key: string): Promise<{ job: JobRecord; requestHash: string | null } | null>;
+  findByIdempotencyKey(
+    tenantId: string,
+    key: string,
+  ): Promise<{ job: JobRecord; requestHash: string | null } | null>;
   /**
    * Removes the job, every row of it and the bytes no other job points at (a job continuing it
    * keeps what it took over). False when the tenant has no such job.
    */
   delete(tenantId: string, id: string): Promise<boolean>;
   get(tenantId: string, id: string): Promise<JobRecord | null>;
-  list(tenantId: string, opts: { status?: JobStatus; limit: number; after?: JobCursor }): Promise<JobRecord[]>;
+  list(
+    tenantId: string,
+    opts: { status?: JobStatus; limit: number; after?: JobCursor },
+  ): Promise<JobRecord[]>;
   /** Moves a queued or running job to cancelled; returns the job afterwards (null: not found). */
   cancel(tenantId: string, id: string): Promise<JobRecord | null>;
   taskResults(jobId: string): Promise<TaskResultRecord[]>;
-  curve(jobId: string, kind: CurveKind, opts: { task?: number; limit: number; afterSeq?: string }): Promise<CurvePoint[]>;
+  curve(
+    jobId: string,
+    kind: CurveKind,
+    opts: { task?: number; limit: number; afterSeq?: string },
+  ): Promise<CurvePoint[]>;
   mask(jobId: string, task: number): Promise<{ found: boolean; mask: StoredBytes | null }>;
   /** The task's model; null when the task has not been trained or its target has no model export. */
   model(jobId: string, task: number): Promise<StoredModel | null>;
@@ -193,7 +210,10 @@ export interface ApiKeyRepository {
   findByHash(hash: string): Promise<{ keyId: string; tenant: Tenant } | null>;
   createTenantIfMissing(name: string): Promise<Tenant>;
   findTenant(name: string): Promise<Tenant | null>;
-  createKey(tenantId: string, key: { prefix: string; hash: string; name: string | null }): Promise<ApiKeyRecord>;
+  createKey(
+    tenantId: string,
+    key: { prefix: string; hash: string; name: string | null },
+  ): Promise<ApiKeyRecord>;
   /** The tenant's keys, newest first, revoked ones included. */
   listKeys(tenantId: string): Promise<ApiKeyRecord[]>;
   /** Revokes the tenant's key (again: no change); null when the tenant has no such key. */
@@ -242,7 +262,11 @@ export interface TrainingStore {
   status(jobId: string): Promise<JobStatus | null>;
   /** queued/running -> running, owned by `lease` (attempt counted, backend recorded). False when the job is no longer runnable. */
   markRunning(jobId: string, lease: string, backend: string, message: string): Promise<boolean>;
-  saveProgress(jobId: string, lease: string, p: { task: number; iteration: number; etaMs: number; firstIteration: boolean }): Promise<void>;
+  saveProgress(
+    jobId: string,
+    lease: string,
+    p: { task: number; iteration: number; etaMs: number; firstIteration: boolean },
+  ): Promise<void>;
   addMetricPoints(jobId: string, lease: string, points: MetricPointInput[]): Promise<void>;
   /**
    * Writes `c` in one transaction; false (nothing written) when the job no longer exists. Throws
@@ -305,8 +329,14 @@ export interface DatasetRepository {
    * Stores the record and `content` (the upload) in one transaction: either both are there or
    * neither. Returns the existing data set when the idempotency key is taken.
    */
-  create(dataset: NewDataset, content: AsyncIterable<Uint8Array>): Promise<{ dataset: DatasetRecord; created: boolean; requestHash: string | null }>;
-  findByIdempotencyKey(tenantId: string, key: string): Promise<{ dataset: DatasetRecord; requestHash: string | null } | null>;
+  create(
+    dataset: NewDataset,
+    content: AsyncIterable<Uint8Array>,
+  ): Promise<{ dataset: DatasetRecord; created: boolean; requestHash: string | null }>;
+  findByIdempotencyKey(
+    tenantId: string,
+    key: string,
+  ): Promise<{ dataset: DatasetRecord; requestHash: string | null } | null>;
   get(tenantId: string, id: string): Promise<DatasetRecord | null>;
   /** The tenant's data sets among `ids` (unknown ids and other tenants' data sets are left out). */
   getMany(tenantId: string, ids: string[]): Promise<DatasetRecord[]>;
@@ -357,7 +387,11 @@ export interface PredictionBatch {
 /** Runs task models on inputs in raw units (see src/infra/predictions). */
 export interface Predictor {
   /** `task` indexes `models`; null infers it per input by lowest entropy. */
-  predict(models: TaskModelSource[], inputs: number[][], task: number | null): Promise<PredictionBatch>;
+  predict(
+    models: TaskModelSource[],
+    inputs: number[][],
+    task: number | null,
+  ): Promise<PredictionBatch>;
 }
 
 /** Turns an uploaded image file into the raw pixels a model takes (see src/infra/predictions). */
@@ -388,7 +422,11 @@ export const JOB_EVENT_TYPES = [
 export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
 
 /** The last event of every stream: one of these ends it. */
-export const FINAL_EVENT_TYPES: readonly JobEventType[] = ['job.succeeded', 'job.failed', 'job.cancelled'];
+export const FINAL_EVENT_TYPES: readonly JobEventType[] = [
+  'job.succeeded',
+  'job.failed',
+  'job.cancelled',
+];
 
 /**
  * A stored event of a job's stream. `seq` numbers the job's events 1, 2, 3, ... in the order
@@ -402,7 +440,16 @@ export interface JobStreamEvent {
 }
 
 /** Progress fields of a running job, as a job.progress event carries them. */
-export type JobProgress = Pick<JobRecord, 'status' | 'currentTask' | 'iteration' | 'completedTasks' | 'tasksTotal' | 'iterationsPerTask' | 'etaMs'>;
+export type JobProgress = Pick<
+  JobRecord,
+  | 'status'
+  | 'currentTask'
+  | 'iteration'
+  | 'completedTasks'
+  | 'tasksTotal'
+  | 'iterationsPerTask'
+  | 'etaMs'
+>;
 
 /** The stored streams. */
 export interface JobEventLog {
@@ -430,7 +477,13 @@ export interface JobEventFeed {
 }
 
 /** Event types a webhook can receive (loss and validation points are too frequent for webhooks). */
-export const WEBHOOK_EVENT_TYPES = ['job.status', 'job.task_completed', 'job.succeeded', 'job.failed', 'job.cancelled'] as const;
+export const WEBHOOK_EVENT_TYPES = [
+  'job.status',
+  'job.task_completed',
+  'job.succeeded',
+  'job.failed',
+  'job.cancelled',
+] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 export interface WebhookRecord {
@@ -463,14 +516,23 @@ export interface WebhookDeliveryRecord {
 
 /** Webhooks as the API sees them; every call is scoped to a tenant. */
 export interface WebhookRepository {
-  create(webhook: { id: string; tenantId: string; url: string; events: WebhookEventType[]; secret: string }): Promise<WebhookRecord>;
+  create(webhook: {
+    id: string;
+    tenantId: string;
+    url: string;
+    events: WebhookEventType[];
+    secret: string;
+  }): Promise<WebhookRecord>;
   count(tenantId: string): Promise<number>;
   list(tenantId: string, opts: { limit: number; after?: Cursor }): Promise<WebhookRecord[]>;
   get(tenantId: string, id: string): Promise<WebhookRecord | null>;
   /** Deletes the webhook and its delivery log; false when the tenant has no such webhook. */
   delete(tenantId: string, id: string): Promise<boolean>;
   /** Deliveries of a webhook (already checked to be the tenant's), newest first. */
-  deliveries(webhookId: string, opts: { limit: number; after?: Cursor }): Promise<WebhookDeliveryRecord[]>;
+  deliveries(
+    webhookId: string,
+    opts: { limit: number; after?: Cursor },
+  ): Promise<WebhookDeliveryRecord[]>;
 }
 
 /** Where webhooks may be delivered (see src/infra/webhooks/address-policy.ts). */
@@ -500,7 +562,10 @@ export interface WebhookDeliveryStore {
   /** Null when the delivery (or its webhook) was deleted. */
   load(id: string): Promise<DeliveryToSend | null>;
   /** Counts an attempt and records its answer. */
-  recordAttempt(id: string, attempt: { statusCode: number | null; error: string | null; status: DeliveryStatus }): Promise<void>;
+  recordAttempt(
+    id: string,
+    attempt: { statusCode: number | null; error: string | null; status: DeliveryStatus },
+  ): Promise<void>;
 }
 
 /** The webhook queue (BullMQ; the delivery id is the queue job's id, so adding twice is harmless). */

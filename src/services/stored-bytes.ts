@@ -5,7 +5,8 @@ export async function readAll(bytes: StoredBytes): Promise<Uint8Array> {
   const out = new Uint8Array(bytes.size);
   let at = 0;
   for await (const piece of bytes.read()) {
-    if (at + piece.length > out.length) throw new Error(`read more than the ${bytes.size} bytes stored`);
+    if (at + piece.length > out.length)
+      throw new Error(`read more than the ${bytes.size} bytes stored`);
     out.set(piece, at);
     at += piece.length;
   }

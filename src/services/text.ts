@@ -29,4 +29,5 @@ export function findUnstorableText(value: unknown, path: string): string | null 
   return null;
 }
 
-export const UNSTORABLE_TEXT_MESSAGE = 'contains a NUL character or an unpaired UTF-16 surrogate, which cannot be stored; remove it';
+export const UNSTORABLE_TEXT_MESSAGE =
+  'contains a NUL character or an unpaired UTF-16 surrogate, which cannot be stored; remove it';

@@ -19,7 +19,14 @@ describe('Postgres outage', () => {
     relay = await tcpRelay(5432);
     svc = await createTestService('dbdown', {}, { databasePort: relay.port });
     auth = await svc.auth('acme');
-    jobId = (await svc.app.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: auth }, payload: tinySpec() })).json().id;
+    jobId = (
+      await svc.app.inject({
+        method: 'POST',
+        url: '/v1/jobs',
+        headers: { authorization: auth },
+        payload: tinySpec(),
+      })
+    ).json().id;
   });
   after(async () => {
     relay?.restore();
@@ -39,13 +46,26 @@ describe('Postgres outage', () => {
       ['POST', `/v1/jobs/${jobId}/predict`, { inputs: [[1]] }],
     ];
     for (const [method, url, payload] of routes) {
-      const res = await svc.app.inject({ method: method as 'GET', url, headers: { authorization: auth }, payload });
+      const res = await svc.app.inject({
+        method: method as 'GET',
+        url,
+        headers: { authorization: auth },
+        payload,
+      });
       assert.equal(res.statusCode, 503, `${method} ${url}: ${res.body}`);
       assert.equal(res.json().error.code, 'DATABASE_UNAVAILABLE');
       assert.ok(Number(res.headers['retry-after']) > 0, 'Retry-After');
       assert.doesNotMatch(res.body, /127\\.0\\.0\\.1|5432|ECONN|prisma|pg\\b/i);
     }
     relay.restore();
-    await eventually(async () => ((await svc.app.inject({ url: '/v1/jobs', headers: { authorization: auth } })).statusCode === 200 ? true : undefined), 200, 30_000);
+    await eventually(
+      async () =>
+        (await svc.app.inject({ url: '/v1/jobs', headers: { authorization: auth } })).statusCode ===
+        200
+          ? true
+          : undefined,
+      200,
+      30_000,
+    );
   });
 });

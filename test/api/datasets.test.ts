@@ -16,18 +16,27 @@ import { createTestService, eventually, type TestService } from '../helpers/serv
 /** A CSV of `rows` samples over `classes` string labels, 3 features each. */
 function csv(rows: number, classes = ['cat', 'dog'], seed = 1): string {
   const lines = ['f1,f2,label,f3'];
-  for (let i = 0; i < rows; i++) lines.push(`${(i * seed) % 7},${i / 10},${classes[i % classes.length]},-${i % 3}`);
+  for (let i = 0; i < rows; i++)
+    lines.push(`${(i * seed) % 7},${i / 10},${classes[i % classes.length]},-${i % 3}`);
   return `${lines.join('\n')}\n`;
 }
 
 const MAX_UPLOAD = 64 * 1024;
 
 /** Sends raw bytes over a socket and returns the status line's code (the server may answer before all is sent). */
-function rawRequest(port: number, head: string, body: Buffer | null, opts: { endEarly?: boolean } = {}): Promise<{ status: number | null; text: string }> {
+function rawRequest(
+  port: number,
+  head: string,
+  body: Buffer | null,
+  opts: { endEarly?: boolean } = {},
+): Promise<{ status: number | null; text: string }> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
     let text = '';
-    const timer = setTimeout(() => (socket.destroy(), reject(new Error(`no answer within 10 s; got: ${text}`))), 10_000);
+    const timer = setTimeout(
+      () => (socket.destroy(), reject(new Error(`no answer within 10 s; got: ${text}`))),
+      10_000,
+    );
     socket.on('data', (d) => (text += d.toString('latin1')));
     socket.on('error', () => {});
     socket.on('close', () => {
@@ -50,7 +59,11 @@ describe('datasets over HTTP', () => {
 
   before(async () => {
     uploadDir = await mkdtemp(path.join(os.tmpdir(), 'retain-uploads-test-'));
-    svc = await createTestService('datasets', { UPLOAD_DIR: uploadDir, DATASET_MAX_UPLOAD_BYTES: String(MAX_UPLOAD), BLOB_CHUNK_BYTES: '1024' });
+    svc = await createTestService('datasets', {
+      UPLOAD_DIR: uploadDir,
+      DATASET_MAX_UPLOAD_BYTES: String(MAX_UPLOAD),
+      BLOB_CHUNK_BYTES: '1024',
+    });
     alice = await svc.auth('alice');
     bob = await svc.auth('bob');
     await svc.app.listen({ port: 0, host: '127.0.0.1' });
@@ -61,10 +74,22 @@ describe('datasets over HTTP', () => {
     await rm(uploadDir, { recursive: true, force: true });
   });
 
-  const upload = (body: string | Buffer, query = '', headers: Record<string, string> = {}, auth = alice) =>
-    svc.app.inject({ method: 'POST', url: `/v1/datasets${query}`, headers: { authorization: auth, 'content-type': 'application/octet-stream', ...headers }, payload: body });
-  const get = (url: string, auth = alice) => svc.app.inject({ method: 'GET', url, headers: { authorization: auth } });
-  const rowCount = async (table: string) => Number((await svc.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
+  const upload = (
+    body: string | Buffer,
+    query = '',
+    headers: Record<string, string> = {},
+    auth = alice,
+  ) =>
+    svc.app.inject({
+      method: 'POST',
+      url: `/v1/datasets${query}`,
+      headers: { authorization: auth, 'content-type': 'application/octet-stream', ...headers },
+      payload: body,
+    });
+  const get = (url: string, auth = alice) =>
+    svc.app.inject({ method: 'GET', url, headers: { authorization: auth } });
+  const rowCount = async (table: string) =>
+    Number((await svc.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
 
   /** What nothing-left-behind means: no scratch file, and as many rows as before. */
   async function assertNothingLeft(before: { datasets: number; blobs: number; chunks: number }) {
@@ -73,7 +98,11 @@ describe('datasets over HTTP', () => {
     assert.equal(await rowCount('blobs'), before.blobs);
     assert.equal(await rowCount('blob_chunks'), before.chunks);
   }
-  const snapshot = async () => ({ datasets: await rowCount('datasets'), blobs: await rowCount('blobs'), chunks: await rowCount('blob_chunks') });
+  const snapshot = async () => ({
+    datasets: await rowCount('datasets'),
+    blobs: await rowCount('blobs'),
+    chunks: await rowCount('blob_chunks'),
+  });
 
   it('uploads a CSV: 201 with shape, classes and counts; the bytes are stored in chunks, unchanged', async () => {
     const text = csv(50);
@@ -94,8 +123,18 @@ describe('datasets over HTTP', () => {
     assert.equal(d.sha256, createHash('sha256').update(text).digest('hex'));
 
     assert.deepEqual((await get(`/v1/datasets/${d.id}`)).json(), d);
-    const { rows } = await svc.pool.query<{ blob_id: string }>('SELECT blob_id FROM datasets WHERE id = $1', [d.id]);
-    const chunks = Number((await svc.pool.query<{ n: string }>('SELECT count(*) AS n FROM blob_chunks WHERE blob_id = $1', [rows[0].blob_id])).rows[0].n);
+    const { rows } = await svc.pool.query<{ blob_id: string }>(
+      'SELECT blob_id FROM datasets WHERE id = $1',
+      [d.id],
+    );
+    const chunks = Number(
+      (
+        await svc.pool.query<{ n: string }>(
+          'SELECT count(*) AS n FROM blob_chunks WHERE blob_id = $1',
+          [rows[0].blob_id],
+        )
+      ).rows[0].n,
+    );
     assert.equal(chunks, Math.ceil(Buffer.byteLength(text) / 1024));
     const stored: Buffer[] = [];
     for await (const c of readBlob(svc.pool, rows[0].blob_id)) stored.push(c);
@@ -105,14 +144,23 @@ describe('datasets over HTTP', () => {
 
   it('lists data sets newest first with cursor pagination, each tenant only its own', async () => {
     const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push((await upload(csv(20, ['a', 'b', 'c'], i + 2), '', {}, bob)).json().id);
+    for (let i = 0; i < 3; i++)
+      ids.push((await upload(csv(20, ['a', 'b', 'c'], i + 2), '', {}, bob)).json().id);
     const first = (await get('/v1/datasets?limit=2', bob)).json();
-    assert.deepEqual(first.items.map((d: { id: string }) => d.id), [ids[2], ids[1]]);
+    assert.deepEqual(
+      first.items.map((d: { id: string }) => d.id),
+      [ids[2], ids[1]],
+    );
     assert.ok(first.nextCursor);
     const second = (await get(`/v1/datasets?limit=2&cursor=${first.nextCursor}`, bob)).json();
-    assert.deepEqual(second.items.map((d: { id: string }) => d.id), [ids[0]]);
+    assert.deepEqual(
+      second.items.map((d: { id: string }) => d.id),
+      [ids[0]],
+    );
     assert.equal(second.nextCursor, null);
-    const alices = (await get('/v1/datasets?limit=100')).json().items.map((d: { id: string }) => d.id);
+    const alices = (await get('/v1/datasets?limit=100'))
+      .json()
+      .items.map((d: { id: string }) => d.id);
     for (const id of ids) assert.ok(!alices.includes(id), "alice sees bob's data set");
     const bad = await get('/v1/datasets?cursor=bm9wZQ', bob);
     assert.equal(bad.statusCode, 400);
@@ -140,7 +188,11 @@ describe('datasets over HTTP', () => {
       ['GET', `/v1/datasets/${randomUUID()}`],
       ['DELETE', `/v1/datasets/${randomUUID()}`],
     ] as const) {
-      const res = await svc.app.inject({ method, url, payload: method === 'POST' ? csv(10) : undefined });
+      const res = await svc.app.inject({
+        method,
+        url,
+        payload: method === 'POST' ? csv(10) : undefined,
+      });
       assert.equal(res.statusCode, 401, `${method} ${url}`);
     }
   });
@@ -161,23 +213,48 @@ describe('datasets over HTTP', () => {
 
   it('deletes a data set and its bytes (204); refuses while a queued job trains on it (409)', async () => {
     const id = (await upload(csv(10))).json().id;
-    const { rows } = await svc.pool.query<{ blob_id: string; tenant_id: string }>('SELECT blob_id, tenant_id FROM datasets WHERE id = $1', [id]);
+    const { rows } = await svc.pool.query<{ blob_id: string; tenant_id: string }>(
+      'SELECT blob_id, tenant_id FROM datasets WHERE id = $1',
+      [id],
+    );
     // A job as the jobs API will store one that trains on this data set.
     const jobId = randomUUID();
     await svc.pool.query(
       `INSERT INTO jobs (id, tenant_id, spec, status, tasks_total, iterations_per_task, updated_at) VALUES ($1, $2, $3, 'queued', 1, 1, now())`,
-      [jobId, rows[0].tenant_id, JSON.stringify({ benchmark: { kind: 'datasets', tasks: [{ dataset: id }] } })],
+      [
+        jobId,
+        rows[0].tenant_id,
+        JSON.stringify({ benchmark: { kind: 'datasets', tasks: [{ dataset: id }] } }),
+      ],
     );
-    const busy = await svc.app.inject({ method: 'DELETE', url: `/v1/datasets/${id}`, headers: { authorization: alice } });
+    const busy = await svc.app.inject({
+      method: 'DELETE',
+      url: `/v1/datasets/${id}`,
+      headers: { authorization: alice },
+    });
     assert.equal(busy.statusCode, 409);
     assert.equal(busy.json().error.code, 'DATASET_IN_USE');
     assert.match(busy.json().error.message, new RegExp(jobId));
 
     await svc.pool.query(`UPDATE jobs SET status = 'succeeded' WHERE id = $1`, [jobId]);
-    const res = await svc.app.inject({ method: 'DELETE', url: `/v1/datasets/${id}`, headers: { authorization: alice } });
+    const res = await svc.app.inject({
+      method: 'DELETE',
+      url: `/v1/datasets/${id}`,
+      headers: { authorization: alice },
+    });
     assert.equal(res.statusCode, 204, res.body);
     assert.equal((await get(`/v1/datasets/${id}`)).statusCode, 404);
-    assert.equal(Number((await svc.pool.query<{ n: string }>('SELECT count(*) AS n FROM blob_chunks WHERE blob_id = $1', [rows[0].blob_id])).rows[0].n), 0);
+    assert.equal(
+      Number(
+        (
+          await svc.pool.query<{ n: string }>(
+            'SELECT count(*) AS n FROM blob_chunks WHERE blob_id = $1',
+            [rows[0].blob_id],
+          )
+        ).rows[0].n,
+      ),
+      0,
+    );
   });
 
   it('an upload declared over the limit is refused with 413 before its body is read', async () => {
@@ -200,7 +277,11 @@ describe('datasets over HTTP', () => {
     const res = await rawRequest(
       port,
       `POST /v1/datasets HTTP/1.1\r\nHost: x\r\nAuthorization: ${alice}\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`,
-      Buffer.concat([Buffer.from(`${big.length.toString(16)}\r\n`), big, Buffer.from('\r\n0\r\n\r\n')]),
+      Buffer.concat([
+        Buffer.from(`${big.length.toString(16)}\r\n`),
+        big,
+        Buffer.from('\r\n0\r\n\r\n'),
+      ]),
     );
     assert.equal(res.status, 413, res.text);
     await assertNothingLeft(before);
@@ -216,12 +297,20 @@ describe('datasets over HTTP', () => {
       { endEarly: true },
     );
     assert.equal(res.status, null, 'the server answered a request whose body never arrived');
-    await eventually(async () => ((await readdir(uploadDir)).length === 0 ? true : undefined), 50, 5000);
+    await eventually(
+      async () => ((await readdir(uploadDir)).length === 0 ? true : undefined),
+      50,
+      5000,
+    );
     await assertNothingLeft(before);
   });
 
   it('a multipart form is refused with a message saying how to send the file', async () => {
-    const res = await upload('--x\r\nContent-Disposition: form-data; name="file"\r\n\r\na,label\r\n--x--', '', { 'content-type': 'multipart/form-data; boundary=x' });
+    const res = await upload(
+      '--x\r\nContent-Disposition: form-data; name="file"\r\n\r\na,label\r\n--x--',
+      '',
+      { 'content-type': 'multipart/form-data; boundary=x' },
+    );
     assert.equal(res.statusCode, 415);
     assert.match(res.json().error.message, /--data-binary/);
   });

@@ -13,7 +13,10 @@ function raw(port: number, request: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
     let text = '';
-    const timer = setTimeout(() => (socket.destroy(), reject(new Error(`no answer within 10 s: ${text}`))), 10_000);
+    const timer = setTimeout(
+      () => (socket.destroy(), reject(new Error(`no answer within 10 s: ${text}`))),
+      10_000,
+    );
     socket.on('data', (d) => (text += d.toString('latin1')));
     socket.on('error', () => {});
     socket.on('close', () => (clearTimeout(timer), resolve(text)));
@@ -36,7 +39,10 @@ describe('answers of the HTTP layer', () => {
   after(async () => svc?.close());
 
   it('a path parameter of 10 KB: 414 URI_TOO_LONG without the path', async () => {
-    const res = await svc.app.inject({ url: `/v1/jobs/${'a'.repeat(10_000)}`, headers: { authorization: auth } });
+    const res = await svc.app.inject({
+      url: `/v1/jobs/${'a'.repeat(10_000)}`,
+      headers: { authorization: auth },
+    });
     assert.equal(res.statusCode, 414);
     assert.equal(res.json().error.code, 'URI_TOO_LONG');
     assert.ok(res.body.length < 300, `the answer echoes the path (${res.body.length} bytes)`);
@@ -47,7 +53,10 @@ describe('answers of the HTTP layer', () => {
     assert.equal(res.statusCode, 404);
     assert.equal(res.json().error.code, 'NOT_FOUND');
     assert.ok(res.body.length < 300, `the answer echoes the path (${res.body.length} bytes)`);
-    assert.match((await svc.app.inject({ url: '/v2/jobs' })).json().error.message, /GET \/v2\/jobs/);
+    assert.match(
+      (await svc.app.inject({ url: '/v2/jobs' })).json().error.message,
+      /GET \/v2\/jobs/,
+    );
   });
 
   it('headers over the limit: 431 in our shape, and no body for HEAD', async () => {

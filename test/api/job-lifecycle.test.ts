@@ -21,10 +21,16 @@ describe('job lifecycle over HTTP', () => {
   });
   after(async () => svc?.close());
 
-  const get = (url: string) => svc.app.inject({ method: 'GET', url, headers: { authorization: auth } });
+  const get = (url: string) =>
+    svc.app.inject({ method: 'GET', url, headers: { authorization: auth } });
 
   it('submits a job and answers 201 with the resolved spec', async () => {
-    const res = await svc.app.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: auth }, payload: { ...tinySpec(), name: 'tiny', metadata: { team: 'ml' } } });
+    const res = await svc.app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { authorization: auth },
+      payload: { ...tinySpec(), name: 'tiny', metadata: { team: 'ml' } },
+    });
     assert.equal(res.statusCode, 201, res.body);
     const job = res.json();
     jobId = job.id;
@@ -93,7 +99,10 @@ describe('job lifecycle over HTTP', () => {
       assert.equal(metadata.format, 'retain-mask');
       assert.equal(metadata.task, String(task));
       // Every target tensor but the output bias is masked.
-      assert.deepEqual(tensors.map((t) => t.shape), [[784, 16], [16], [16, 2]]);
+      assert.deepEqual(
+        tensors.map((t) => t.shape),
+        [[784, 16], [16], [16, 2]],
+      );
     }
   });
 
@@ -111,7 +120,12 @@ describe('job lifecycle over HTTP', () => {
   });
 
   it('lists jobs with cursor pagination and a status filter, and keeps the status history', async () => {
-    const second = await svc.app.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: auth }, payload: { ...tinySpec(), evaluation: { taskInference: true } } });
+    const second = await svc.app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { authorization: auth },
+      payload: { ...tinySpec(), evaluation: { taskInference: true } },
+    });
     assert.equal(second.statusCode, 201);
     const page1 = (await get('/v1/jobs?limit=1')).json();
     assert.equal(page1.items.length, 1);
@@ -128,7 +142,9 @@ describe('job lifecycle over HTTP', () => {
       ['queued', 'running', 'succeeded'],
     );
     // Let the second job finish too, so the worker is idle when the file ends.
-    await eventually(async () => ((await get(`/v1/jobs/${second.json().id}`)).json().status === 'succeeded' ? true : undefined));
+    await eventually(async () =>
+      (await get(`/v1/jobs/${second.json().id}`)).json().status === 'succeeded' ? true : undefined,
+    );
     const m = (await get(`/v1/jobs/${second.json().id}/metrics`)).json();
     assert.ok(m.taskInference && m.taskInference.perTask.length === 2);
   });

@@ -22,20 +22,43 @@ describe('openapi/openapi.json', () => {
     return generateOpenApi().then((text) => {
       const doc = JSON.parse(text);
       const paths = Object.keys(doc.paths);
-      for (const p of ['/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/cancel', '/v1/jobs/{id}/metrics', '/v1/jobs/{id}/tasks/{task}/mask', '/v1/jobs/{id}/tasks/{task}/model/model.json', '/healthz', '/readyz']) {
+      for (const p of [
+        '/v1/jobs',
+        '/v1/jobs/{id}',
+        '/v1/jobs/{id}/cancel',
+        '/v1/jobs/{id}/metrics',
+        '/v1/jobs/{id}/tasks/{task}/mask',
+        '/v1/jobs/{id}/tasks/{task}/model/model.json',
+        '/healthz',
+        '/readyz',
+      ]) {
         assert.ok(paths.includes(p), `missing ${p}`);
       }
-      for (const [p, ops] of Object.entries(doc.paths as Record<string, Record<string, { tags?: string[]; responses: Record<string, unknown> }>>)) {
+      for (const [p, ops] of Object.entries(
+        doc.paths as Record<
+          string,
+          Record<string, { tags?: string[]; responses: Record<string, unknown> }>
+        >,
+      )) {
         for (const [method, op] of Object.entries(ops)) {
           assert.ok(op.tags?.length, `${method} ${p} has no tags`);
-          if (p.startsWith('/v1/')) assert.ok(op.responses['401'], `${method} ${p} documents no 401`);
+          if (p.startsWith('/v1/'))
+            assert.ok(op.responses['401'], `${method} ${p} documents no 401`);
         }
       }
     });
   });
 
   it('is served with a UI at /docs', async () => {
-    const app = await buildApp({ jobs: {} as JobService, streams: {} as JobStreamService, webhooks: {} as WebhookService, datasets: {} as DatasetService, predictions: {} as PredictionService, apiKeys: {} as ApiKeyService, readiness: {} });
+    const app = await buildApp({
+      jobs: {} as JobService,
+      streams: {} as JobStreamService,
+      webhooks: {} as WebhookService,
+      datasets: {} as DatasetService,
+      predictions: {} as PredictionService,
+      apiKeys: {} as ApiKeyService,
+      readiness: {},
+    });
     const ui = await app.inject('/docs/');
     assert.equal(ui.statusCode, 200);
     assert.match(ui.body, /swagger/i);

@@ -41,9 +41,17 @@ describe('webhooks', () => {
   const secrets = new Map<string, string>();
 
   const call = (auth: string, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) =>
-    svc.app.inject({ method, url, headers: { authorization: auth }, ...(payload ? { payload } : {}) });
+    svc.app.inject({
+      method,
+      url,
+      headers: { authorization: auth },
+      ...(payload ? { payload } : {}),
+    });
   const register = async (auth: string, path: string, events?: string[]) => {
-    const res = await call(auth, 'POST', '/v1/webhooks', { url: `${base}${path}`, ...(events ? { events } : {}) });
+    const res = await call(auth, 'POST', '/v1/webhooks', {
+      url: `${base}${path}`,
+      ...(events ? { events } : {}),
+    });
     assert.equal(res.statusCode, 201, res.body);
     const hook = res.json();
     secrets.set(path, hook.secret);
@@ -63,7 +71,15 @@ describe('webhooks', () => {
     receiver = http.createServer(async (req, res) => {
       const body = await readBody(req);
       const path = req.url ?? '';
-      const r: Received = { path, id: String(req.headers['webhook-id']), timestamp: Number(req.headers['webhook-timestamp']), body, message: null, verifyError: null, answered: null };
+      const r: Received = {
+        path,
+        id: String(req.headers['webhook-id']),
+        timestamp: Number(req.headers['webhook-timestamp']),
+        body,
+        message: null,
+        verifyError: null,
+        answered: null,
+      };
       try {
         r.message = verifyWebhook(secrets.get(path) ?? '', req.headers, body);
       } catch (err) {
@@ -71,7 +87,8 @@ describe('webhooks', () => {
       }
       received.push(r);
       if (path === '/hang') return; // the webhook worker gives up after WEBHOOK_TIMEOUT_MS
-      r.answered = path === '/flaky' && received.filter((x) => x.id === r.id).length === 1 ? 500 : 204;
+      r.answered =
+        path === '/flaky' && received.filter((x) => x.id === r.id).length === 1 ? 500 : 204;
       res.writeHead(r.answered).end();
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
@@ -92,10 +109,19 @@ describe('webhooks', () => {
     assert.equal(read.url, `${base}/crud`);
     assert.equal(read.secret, undefined, 'never shown again');
     const list = (await call(alice, 'GET', '/v1/webhooks')).json();
-    assert.ok(list.items.some((w: { id: string; secret?: string }) => w.id === hook.id && w.secret === undefined));
+    assert.ok(
+      list.items.some(
+        (w: { id: string; secret?: string }) => w.id === hook.id && w.secret === undefined,
+      ),
+    );
     const all = await register(alice, '/crud-all');
-    assert.deepEqual(all.events, ['job.status', 'job.task_completed', 'job.succeeded', 'job.failed', 'job.cancelled'], 'all types by default');
-    for (const id of [hook.id, all.id]) assert.equal((await call(alice, 'DELETE', `/v1/webhooks/${id}`)).statusCode, 204);
+    assert.deepEqual(
+      all.events,
+      ['job.status', 'job.task_completed', 'job.succeeded', 'job.failed', 'job.cancelled'],
+      'all types by default',
+    );
+    for (const id of [hook.id, all.id])
+      assert.equal((await call(alice, 'DELETE', `/v1/webhooks/${id}`)).statusCode, 204);
     const gone = await call(alice, 'GET', `/v1/webhooks/${hook.id}`);
     assert.equal(gone.statusCode, 404);
     assert.equal(gone.json().error.code, 'WEBHOOK_NOT_FOUND');
@@ -121,7 +147,10 @@ describe('webhooks', () => {
       assert.equal(res.json().error.code, 'INVALID_WEBHOOK_URL', url);
       assert.match(res.json().error.message, message, url);
     }
-    const badEvent = await call(alice, 'POST', '/v1/webhooks', { url: `${base}/x`, events: ['job.loss'] });
+    const badEvent = await call(alice, 'POST', '/v1/webhooks', {
+      url: `${base}/x`,
+      events: ['job.loss'],
+    });
     assert.equal(badEvent.statusCode, 400);
     assert.equal(badEvent.json().error.code, 'INVALID_REQUEST');
     assert.equal(badEvent.json().error.field, 'events[0]');
@@ -129,12 +158,20 @@ describe('webhooks', () => {
 
   it("keeps each tenant's webhooks to itself", async () => {
     const hook = await register(alice, '/private');
-    for (const [method, url] of [['GET', `/v1/webhooks/${hook.id}`], ['GET', `/v1/webhooks/${hook.id}/deliveries`], ['DELETE', `/v1/webhooks/${hook.id}`]] as const) {
+    for (const [method, url] of [
+      ['GET', `/v1/webhooks/${hook.id}`],
+      ['GET', `/v1/webhooks/${hook.id}/deliveries`],
+      ['DELETE', `/v1/webhooks/${hook.id}`],
+    ] as const) {
       const res = await call(bob, method, url);
       assert.equal(res.statusCode, 404, `${method} ${url}`);
       assert.equal(res.json().error.code, 'WEBHOOK_NOT_FOUND');
     }
-    assert.ok(!(await call(bob, 'GET', '/v1/webhooks')).json().items.some((w: { id: string }) => w.id === hook.id));
+    assert.ok(
+      !(await call(bob, 'GET', '/v1/webhooks'))
+        .json()
+        .items.some((w: { id: string }) => w.id === hook.id),
+    );
     assert.equal((await call(alice, 'DELETE', `/v1/webhooks/${hook.id}`)).statusCode, 204);
   });
 
@@ -152,21 +189,43 @@ describe('webhooks', () => {
     assert.equal(job.status, 'succeeded');
 
     // queued, running, two tasks, succeeded (status) and the final metrics.
-    const done = await eventually(async () => {
-      const d = await deliveries(alice, flaky.id);
-      return d.length === 6 && d.every((x) => x.status === 'delivered') ? d : undefined;
-    }, 100, 30_000);
+    const done = await eventually(
+      async () => {
+        const d = await deliveries(alice, flaky.id);
+        return d.length === 6 && d.every((x) => x.status === 'delivered') ? d : undefined;
+      },
+      100,
+      30_000,
+    );
     for (const d of done) {
       assert.equal(d.jobId, jobId);
-      assert.deepEqual([d.attempts, d.statusCode, d.lastError], [2, 204, null], `${d.eventType}: retried once after the 500`);
+      assert.deepEqual(
+        [d.attempts, d.statusCode, d.lastError],
+        [2, 204, null],
+        `${d.eventType}: retried once after the 500`,
+      );
       const attempts = received.filter((r) => r.id === d.id);
-      assert.deepEqual(attempts.map((r) => r.answered), [500, 204]);
-      assert.deepEqual(attempts.map((r) => r.verifyError), [null, null], 'both attempts verify');
+      assert.deepEqual(
+        attempts.map((r) => r.answered),
+        [500, 204],
+      );
+      assert.deepEqual(
+        attempts.map((r) => r.verifyError),
+        [null, null],
+        'both attempts verify',
+      );
       assert.equal(attempts[0].body, attempts[1].body, 'the same body on every attempt');
       assert.equal(attempts[0].message!.type, d.eventType);
     }
     const types = done.map((d) => d.eventType).sort();
-    assert.deepEqual(types, ['job.status', 'job.status', 'job.status', 'job.succeeded', 'job.task_completed', 'job.task_completed']);
+    assert.deepEqual(types, [
+      'job.status',
+      'job.status',
+      'job.status',
+      'job.succeeded',
+      'job.task_completed',
+      'job.task_completed',
+    ]);
     // Each body is the job's stream event with that id.
     const events = await svc.db.jobStreamEvent.findMany({ where: { jobId } });
     for (const d of done) {
@@ -175,20 +234,32 @@ describe('webhooks', () => {
       assert.match(message.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     }
     const metrics = (await call(alice, 'GET', `/v1/jobs/${jobId}/metrics`)).json();
-    const final = received.find((r) => r.path === '/flaky' && r.message?.type === 'job.succeeded')!.message!;
+    const final = received.find(
+      (r) => r.path === '/flaky' && r.message?.type === 'job.succeeded',
+    )!.message!;
     assert.deepEqual(final.data.accuracyMatrix, metrics.accuracyMatrix);
 
-    const [failed] = await eventually(async () => {
-      const d = await deliveries(alice, hang.id);
-      return d.length === 1 && d[0].status === 'failed' ? d : undefined;
-    }, 100, 30_000);
-    assert.deepEqual([failed.eventType, failed.attempts, failed.statusCode], ['job.succeeded', 3, null]);
+    const [failed] = await eventually(
+      async () => {
+        const d = await deliveries(alice, hang.id);
+        return d.length === 1 && d[0].status === 'failed' ? d : undefined;
+      },
+      100,
+      30_000,
+    );
+    assert.deepEqual(
+      [failed.eventType, failed.attempts, failed.statusCode],
+      ['job.succeeded', 3, null],
+    );
     assert.match(failed.lastError!, /no answer within 1000 ms/);
     assert.equal(received.filter((r) => r.path === '/hang').length, 3);
 
     // Bob's webhook saw nothing of Alice's job: its deliveries would have been created with the events.
     assert.deepEqual(await deliveries(bob, others.id), []);
     assert.equal(received.filter((r) => r.path === '/bob').length, 0);
-    assert.deepEqual(received.filter((r) => r.verifyError !== null), []);
+    assert.deepEqual(
+      received.filter((r) => r.verifyError !== null),
+      [],
+    );
   });
 });

@@ -44,7 +44,8 @@ describe('dashboard in a browser', () => {
     assert.equal(res.status, 200, `${url}: ${res.status}`);
     return res;
   };
-  const shot = (name: string, p = page) => p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  const shot = (name: string, p = page) =>
+    p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 
   /** Requests each page made for an event stream. */
   const streamRequests = new Map<Page, number>();
@@ -52,7 +53,8 @@ describe('dashboard in a browser', () => {
     p.setDefaultTimeout(WAIT_MS);
     streamRequests.set(p, 0);
     p.on('request', (r) => {
-      if (new URL(r.url()).pathname.endsWith('/stream')) streamRequests.set(p, streamRequests.get(p)! + 1);
+      if (new URL(r.url()).pathname.endsWith('/stream'))
+        streamRequests.set(p, streamRequests.get(p)! + 1);
     });
     p.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
     p.on('console', (msg) => {
@@ -81,7 +83,10 @@ describe('dashboard in a browser', () => {
     auth = await svc.auth('dashboard');
     key = auth.slice('Bearer '.length);
     browser = await launchChromium();
-    context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+    context = await browser.newContext({
+      acceptDownloads: true,
+      viewport: { width: 1280, height: 900 },
+    });
     page = await context.newPage();
     watch(page);
   });
@@ -121,10 +126,19 @@ describe('dashboard in a browser', () => {
     // The rest of the tiny spec goes through the JSON box. A learning rate this low leaves the
     // accuracies short of 100 % and unequal, so a number in the wrong cell would show.
     const extra = {
-      benchmark: { trainLimit: spec.benchmark.trainLimit, testLimit: spec.benchmark.testLimit, validationSize: spec.benchmark.validationSize, augment: false },
+      benchmark: {
+        trainLimit: spec.benchmark.trainLimit,
+        testLimit: spec.benchmark.testLimit,
+        validationSize: spec.benchmark.validationSize,
+        augment: false,
+      },
       network: spec.network,
       hypernetwork: spec.hypernetwork,
-      training: { batchSize: spec.training.batchSize, validationEvery: spec.training.validationEvery, learningRate: LEARNING_RATE },
+      training: {
+        batchSize: spec.training.batchSize,
+        validationEvery: spec.training.validationEvery,
+        learningRate: LEARNING_RATE,
+      },
     };
 
     // A value the schema refuses, in an input: its message beside that input.
@@ -133,20 +147,34 @@ describe('dashboard in a browser', () => {
     await page.click('button:has-text("Submit job")');
     const iterationsError = field('training.iterationsPerTask').locator('.field-error');
     await iterationsError.waitFor();
-    assert.match(await iterationsError.innerText(), /^training\.iterationsPerTask: must be an integer between 1 and \d+ \(got 0\)$/);
+    assert.match(
+      await iterationsError.innerText(),
+      /^training\.iterationsPerTask: must be an integer between 1 and \d+ \(got 0\)$/,
+    );
     assert.equal(await page.locator('.field-error').count(), 1, 'only that field shows an error');
-    assert.equal(await field('training.iterationsPerTask').locator('input').getAttribute('aria-invalid'), 'true');
+    assert.equal(
+      await field('training.iterationsPerTask').locator('input').getAttribute('aria-invalid'),
+      'true',
+    );
     await shot('2-spec-error-beside-field');
 
     // One inside the JSON box: its message beside the box.
-    await field('training.iterationsPerTask').locator('input').fill(String(spec.training.iterationsPerTask));
-    await field('extra').locator('textarea').fill(JSON.stringify({ ...extra, network: { hidden: [0] } }));
+    await field('training.iterationsPerTask')
+      .locator('input')
+      .fill(String(spec.training.iterationsPerTask));
+    await field('extra')
+      .locator('textarea')
+      .fill(JSON.stringify({ ...extra, network: { hidden: [0] } }));
     await page.click('button:has-text("Submit job")');
     const extraError = field('extra').locator('.field-error');
     await extraError.waitFor();
     assert.match(await extraError.innerText(), /^network\.hidden\[0\]: /);
     assert.equal(await iterationsError.count(), 0, 'the fixed field no longer shows an error');
-    assert.equal((await (await apiGet('/v1/jobs')).json()).items.length, 0, 'refused specs created no job');
+    assert.equal(
+      (await (await apiGet('/v1/jobs')).json()).items.length,
+      0,
+      'refused specs created no job',
+    );
 
     await field('extra').locator('textarea').fill(JSON.stringify(extra));
     await page.click('button:has-text("Submit job")');
@@ -156,10 +184,26 @@ describe('dashboard in a browser', () => {
     assert.equal(job.name, 'from the dashboard');
     const { benchmark, training, network, evaluation } = job.spec;
     assert.deepEqual(
-      [benchmark.kind, benchmark.dataset, benchmark.tasks, benchmark.classesPerTask, benchmark.trainLimit, benchmark.augment],
+      [
+        benchmark.kind,
+        benchmark.dataset,
+        benchmark.tasks,
+        benchmark.classesPerTask,
+        benchmark.trainLimit,
+        benchmark.augment,
+      ],
       ['split', 'mnist', 2, 2, spec.benchmark.trainLimit, false],
     );
-    assert.deepEqual([training.iterationsPerTask, training.batchSize, training.seed, network.hidden, evaluation.taskInference], [40, 32, spec.training.seed, [16], true]);
+    assert.deepEqual(
+      [
+        training.iterationsPerTask,
+        training.batchSize,
+        training.seed,
+        network.hidden,
+        evaluation.taskInference,
+      ],
+      [40, 32, spec.training.seed, [16], true],
+    );
   });
 
   it('follows the job live to the end and shows the metrics endpoint numbers', async () => {
@@ -168,7 +212,11 @@ describe('dashboard in a browser', () => {
     await header.locator('[data-status="queued"]').waitFor();
     const mode = await page.locator('[data-testid="live-mode"]').getAttribute('data-mode');
     const job = await (await apiGet(`/v1/jobs/${jobId}`)).json();
-    assert.equal(mode, job.links.stream ? 'stream' : 'polling', 'the event stream when the API has one, else polling');
+    assert.equal(
+      mode,
+      job.links.stream ? 'stream' : 'polling',
+      'the event stream when the API has one, else polling',
+    );
     await shot('3-job-queued');
 
     // Where the API has the stream: a page for which it is missing must fall back to polling, and
@@ -178,7 +226,11 @@ describe('dashboard in a browser', () => {
     let resumedFrom: string | undefined;
     if (job.links.stream) {
       const polling = await openJobPage((route) =>
-        route.fulfill({ status: 404, contentType: 'application/json', body: JSON.stringify({ error: { code: 'NOT_FOUND', message: 'no route' } }) }),
+        route.fulfill({
+          status: 404,
+          contentType: 'application/json',
+          body: JSON.stringify({ error: { code: 'NOT_FOUND', message: 'no route' } }),
+        }),
       );
       await polling.locator('[data-testid="live-mode"][data-mode="polling"]').waitFor();
       const resuming = await openJobPage(async (route) => {
@@ -187,9 +239,15 @@ describe('dashboard in a browser', () => {
           return route.continue();
         }
         // The whole stream (it ends with the job), of which the page gets the first two events.
-        const events = (await (await route.fetch({ timeout: JOB_MS })).text()).split('\n\n').filter((e) => /^id: /m.test(e));
+        const events = (await (await route.fetch({ timeout: JOB_MS })).text())
+          .split('\n\n')
+          .filter((e) => /^id: /m.test(e));
         dropped = /^id: (\d+)/m.exec(events[1])![1];
-        await route.fulfill({ status: 200, contentType: 'text/event-stream', body: `${events.slice(0, 2).join('\n\n')}\n\n` });
+        await route.fulfill({
+          status: 200,
+          contentType: 'text/event-stream',
+          body: `${events.slice(0, 2).join('\n\n')}\n\n`,
+        });
       });
       await resuming.locator('[data-testid="live-mode"][data-mode="stream"]').waitFor();
       others.push(polling, resuming);
@@ -197,7 +255,9 @@ describe('dashboard in a browser', () => {
 
     await svc.startWorker();
     for (const p of [page, ...others]) {
-      await p.locator('.job-header [data-status="succeeded"], .job-header [data-status="failed"]').waitFor({ timeout: JOB_MS });
+      await p
+        .locator('.job-header [data-status="succeeded"], .job-header [data-status="failed"]')
+        .waitFor({ timeout: JOB_MS });
       assert.equal(await p.locator('.job-header .status').getAttribute('data-status'), 'succeeded');
       await assertShowsMetrics(p);
     }
@@ -221,7 +281,11 @@ describe('dashboard in a browser', () => {
     const metrics = await (await apiGet(`/v1/jobs/${jobId}/metrics`)).json();
     const matrix: number[][] = metrics.accuracyMatrix;
     assert.equal(matrix.length, 2);
-    assert.equal(new Set(matrix.flat()).size, 3, `three different accuracies, so that no cell can show another's: ${JSON.stringify(matrix)}`);
+    assert.equal(
+      new Set(matrix.flat()).size,
+      3,
+      `three different accuracies, so that no cell can show another's: ${JSON.stringify(matrix)}`,
+    );
     const cells = p.locator('[data-testid="accuracy-heatmap"] td.heat-cell');
     // The last row comes with the job's end; wait for the page to have read it.
     await p.locator(`td.heat-cell[data-row="1"][data-col="1"]`).waitFor();
@@ -242,14 +306,24 @@ describe('dashboard in a browser', () => {
     const rows = p.locator('[data-testid="task-inference"] tbody tr');
     assert.equal(await rows.count(), inference.perTask.length);
     for (const [i, r] of inference.perTask.entries()) {
-      assert.deepEqual(await rows.nth(i).locator('td').allInnerTexts(), [shown(r.taskAccuracy), shown(r.classAccuracy)], `task inference, task ${r.task}`);
+      assert.deepEqual(
+        await rows.nth(i).locator('td').allInnerTexts(),
+        [shown(r.taskAccuracy), shown(r.classAccuracy)],
+        `task inference, task ${r.task}`,
+      );
     }
-    assert.deepEqual(await p.locator('[data-testid="task-inference"] tfoot td').allInnerTexts(), [shown(inference.taskAccuracy), shown(inference.classAccuracy)]);
+    assert.deepEqual(await p.locator('[data-testid="task-inference"] tfoot td').allInnerTexts(), [
+      shown(inference.taskAccuracy),
+      shown(inference.classAccuracy),
+    ]);
 
     // Both curves and one line per task; the charts draw on canvases.
     assert.equal(await p.locator('.charts .chart canvas').count(), 2);
     for (const chart of await p.locator('.charts .chart').all()) {
-      assert.deepEqual(await chart.locator('.u-legend .u-series:not(:first-child) .u-label').allInnerTexts(), ['task 0', 'task 1']);
+      assert.deepEqual(
+        await chart.locator('.u-legend .u-series:not(:first-child) .u-label').allInnerTexts(),
+        ['task 0', 'task 1'],
+      );
     }
   }
 
@@ -258,13 +332,19 @@ describe('dashboard in a browser', () => {
       await page.click(`.tabs button:has-text("task ${task}")`);
       const panel = page.locator(`[data-testid="mask-summary"][data-task="${task}"]`);
       await panel.waitFor();
-      const file = new Uint8Array(await (await apiGet(`/v1/jobs/${jobId}/tasks/${task}/mask`)).arrayBuffer());
+      const file = new Uint8Array(
+        await (await apiGet(`/v1/jobs/${jobId}/tasks/${task}/mask`)).arrayBuffer(),
+      );
       const { tensors } = decodeSafetensors(file);
       assert.equal(await panel.locator('tbody tr').count(), tensors.length);
       for (const t of tensors) {
         const zeros = t.data.filter((v) => v === 0).length;
         const cell = panel.locator(`tr[data-layer="${t.name}"] td.sparsity`);
-        assert.equal(await cell.getAttribute('data-value'), String(zeros / t.data.length), `${t.name} of task ${task}`);
+        assert.equal(
+          await cell.getAttribute('data-value'),
+          String(zeros / t.data.length),
+          `${t.name} of task ${task}`,
+        );
         assert.equal(await cell.innerText(), shown(zeros / t.data.length));
       }
       assert.equal(await panel.locator('.chart canvas').count(), 1, 'the histogram');
@@ -276,19 +356,38 @@ describe('dashboard in a browser', () => {
   it('downloads a mask and a model with the key, as the API serves them', async () => {
     const row = page.locator('[data-testid="task-table"] tr[data-task="0"]');
     const save = async (label: string) => {
-      const [file] = await Promise.all([page.waitForEvent('download'), row.locator(`button:has-text("${label}")`).click()]);
+      const [file] = await Promise.all([
+        page.waitForEvent('download'),
+        row.locator(`button:has-text("${label}")`).click(),
+      ]);
       return { name: file.suggestedFilename(), bytes: await readFile((await file.path())!) };
     };
     const mask = await save('mask.safetensors');
     assert.equal(mask.name, `job-${jobId.slice(0, 8)}-task-0-mask.safetensors`);
-    assert.ok(mask.bytes.equals(Buffer.from(await (await apiGet(`/v1/jobs/${jobId}/tasks/0/mask`)).arrayBuffer())), 'the mask bytes');
+    assert.ok(
+      mask.bytes.equals(
+        Buffer.from(await (await apiGet(`/v1/jobs/${jobId}/tasks/0/mask`)).arrayBuffer()),
+      ),
+      'the mask bytes',
+    );
 
     const weights = await save('weights.bin');
-    assert.ok(weights.bytes.equals(Buffer.from(await (await apiGet(`/v1/jobs/${jobId}/tasks/0/model/weights.bin`)).arrayBuffer())), 'the weights bytes');
+    assert.ok(
+      weights.bytes.equals(
+        Buffer.from(
+          await (await apiGet(`/v1/jobs/${jobId}/tasks/0/model/weights.bin`)).arrayBuffer(),
+        ),
+      ),
+      'the weights bytes',
+    );
     const model = await save('model.json');
     const served = await (await apiGet(`/v1/jobs/${jobId}/tasks/0/model/model.json`)).json();
     const saved = JSON.parse(model.bytes.toString('utf8'));
-    assert.deepEqual(saved.weightsManifest[0].paths, [weights.name], 'model.json names the weights file as saved');
+    assert.deepEqual(
+      saved.weightsManifest[0].paths,
+      [weights.name],
+      'model.json names the weights file as saved',
+    );
     assert.deepEqual({ ...saved, weightsManifest: served.weightsManifest }, served);
   });
 
@@ -298,7 +397,12 @@ describe('dashboard in a browser', () => {
     await row.waitFor();
     const job = await (await apiGet(`/v1/jobs/${jobId}`)).json();
     assert.equal(await row.locator('.status').getAttribute('data-status'), 'succeeded');
-    assert.match(await row.innerText(), new RegExp(`from the dashboard[\\s\\S]*${shown(job.result.averageAccuracy).replace('.', '\\.')}`));
+    assert.match(
+      await row.innerText(),
+      new RegExp(
+        `from the dashboard[\\s\\S]*${shown(job.result.averageAccuracy).replace('.', '\\.')}`,
+      ),
+    );
     await shot('6-job-list');
   });
 
@@ -307,7 +411,10 @@ describe('dashboard in a browser', () => {
       method: 'POST',
       url: '/v1/datasets?name=tiny-table',
       headers: { authorization: auth, 'content-type': 'application/octet-stream' },
-      payload: csv(['a', 'b', 'label'], Array.from({ length: 12 }, (_, i) => [i, i / 2, i % 3 ? 'cat' : 'dog'])),
+      payload: csv(
+        ['a', 'b', 'label'],
+        Array.from({ length: 12 }, (_, i) => [i, i / 2, i % 3 ? 'cat' : 'dog']),
+      ),
     });
     assert.equal(upload.statusCode, 201, upload.body);
     await page.click('nav >> text=Data sets');

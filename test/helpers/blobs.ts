@@ -3,7 +3,11 @@ import type pg from 'pg';
 import { writeBlob } from '../../src/infra/blobs/pg-blob-store.js';
 
 /** Stores `bytes` as a new blob in its own transaction; returns its id. */
-export async function storeBlob(pool: pg.Pool, bytes: Uint8Array, chunkBytes?: number): Promise<string> {
+export async function storeBlob(
+  pool: pg.Pool,
+  bytes: Uint8Array,
+  chunkBytes?: number,
+): Promise<string> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');

@@ -3,14 +3,22 @@
  * must agree (same summary, same error).
  */
 import assert from 'node:assert/strict';
-import { decodeDataset, inspectDataset, type DecodedDataset, type DecodeOptions } from '../../src/infra/datasets/index.js';
+import {
+  decodeDataset,
+  inspectDataset,
+  type DecodedDataset,
+  type DecodeOptions,
+} from '../../src/infra/datasets/index.js';
 import { ServiceError, type ServiceErrorCode } from '../../src/services/errors.js';
 
 /** Generous enough for every valid test upload; bombs set their own. */
 export const TEST_LIMIT = 64 * 1024 * 1024;
 
 /** Decodes `path` and checks that inspectDataset describes it exactly as decodeDataset does. */
-export async function decodeBoth(path: string, opts: Partial<DecodeOptions> = {}): Promise<DecodedDataset> {
+export async function decodeBoth(
+  path: string,
+  opts: Partial<DecodeOptions> = {},
+): Promise<DecodedDataset> {
   const options = { maxExpandedBytes: TEST_LIMIT, ...opts };
   const summary = await inspectDataset(path, options);
   const decoded = await decodeDataset(path, options);
@@ -31,7 +39,12 @@ export async function decodeBoth(path: string, opts: Partial<DecodeOptions> = {}
  * Both entry points reject `path` with `code` and a message holding every fragment (a string,
  * or a pattern).
  */
-export async function rejectsBoth(path: string, opts: Partial<DecodeOptions>, code: ServiceErrorCode, ...fragments: (string | RegExp)[]): Promise<string> {
+export async function rejectsBoth(
+  path: string,
+  opts: Partial<DecodeOptions>,
+  code: ServiceErrorCode,
+  ...fragments: (string | RegExp)[]
+): Promise<string> {
   const options = { maxExpandedBytes: TEST_LIMIT, ...opts };
   const messages: string[] = [];
   for (const run of [inspectDataset, decodeDataset]) {
@@ -39,7 +52,11 @@ export async function rejectsBoth(path: string, opts: Partial<DecodeOptions>, co
       assert.ok(e instanceof ServiceError, `expected a ServiceError, got ${String(e)}`);
       assert.equal(e.code, code, e.message);
       for (const f of fragments) {
-        if (typeof f === 'string') assert.ok(e.message.includes(f), `message should contain ${JSON.stringify(f)}: ${e.message}`);
+        if (typeof f === 'string')
+          assert.ok(
+            e.message.includes(f),
+            `message should contain ${JSON.stringify(f)}: ${e.message}`,
+          );
         else assert.match(e.message, f);
       }
       messages.push(e.message);

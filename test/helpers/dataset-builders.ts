@@ -38,7 +38,11 @@ export function imagePixels(spec: ImageSpec): Uint8Array {
   const out = new Uint8Array(width * height * channels);
   for (let r = 0; r < height; r++) {
     for (let c = 0; c < width; c++) {
-      const inBlock = r >= top && r < top + Math.floor(height / 3) && c >= left && c < left + Math.floor(width / 3);
+      const inBlock =
+        r >= top &&
+        r < top + Math.floor(height / 3) &&
+        c >= left &&
+        c < left + Math.floor(width / 3);
       for (let ch = 0; ch < channels; ch++) {
         const base = inBlock ? 200 : 20 + ((sampleIndex * 11 + classIndex * 5) % 40);
         out[(r * width + c) * channels + ch] = base + ch * 15;
@@ -55,7 +59,9 @@ export async function encodeImage(
   format: 'png' | 'jpeg',
   quality = 95,
 ): Promise<Buffer> {
-  let image = sharp(Buffer.from(pixels), { raw: { width: spec.width, height: spec.height, channels: spec.channels } });
+  let image = sharp(Buffer.from(pixels), {
+    raw: { width: spec.width, height: spec.height, channels: spec.channels },
+  });
   if (spec.channels === 1) image = image.toColourspace('b-w');
   return format === 'png' ? image.png().toBuffer() : image.jpeg({ quality }).toBuffer();
 }
@@ -86,15 +92,37 @@ export interface ImageFolderSpec {
 }
 
 /** The files of an ImageFolder upload and the pixels each one holds, in archive order. */
-export async function imageFolderFiles(spec: ImageFolderSpec): Promise<{ files: ArchiveFile[]; pixels: Map<string, Uint8Array> }> {
-  const { classes, perClass, width = 12, height = 9, channels = 3, format = 'png', prefix = '' } = spec;
+export async function imageFolderFiles(
+  spec: ImageFolderSpec,
+): Promise<{ files: ArchiveFile[]; pixels: Map<string, Uint8Array> }> {
+  const {
+    classes,
+    perClass,
+    width = 12,
+    height = 9,
+    channels = 3,
+    format = 'png',
+    prefix = '',
+  } = spec;
   const files: ArchiveFile[] = [];
   const pixels = new Map<string, Uint8Array>();
-  const splits = typeof perClass === 'number' ? [['', perClass] as const] : ([['train/', perClass.train], ['test/', perClass.test]] as const);
+  const splits =
+    typeof perClass === 'number'
+      ? [['', perClass] as const]
+      : ([
+          ['train/', perClass.train],
+          ['test/', perClass.test],
+        ] as const);
   for (const [split, count] of splits) {
     for (const [classIndex, name] of classes.entries()) {
       for (let i = 0; i < count; i++) {
-        const s: ImageSpec = { width, height, channels, classIndex, sampleIndex: i + (split === 'test/' ? 100 : 0) };
+        const s: ImageSpec = {
+          width,
+          height,
+          channels,
+          classIndex,
+          sampleIndex: i + (split === 'test/' ? 100 : 0),
+        };
         const raw = imagePixels(s);
         const file = `${prefix}${split}${name}/${String(i).padStart(3, '0')}.${format === 'png' ? 'png' : 'jpg'}`;
         files.push({ name: file, data: await encodeImage(raw, s, format) });
@@ -116,8 +144,16 @@ export async function packTar(files: ArchiveFile[]): Promise<Buffer> {
     const type = f.type ?? 'file';
     const data = type === 'file' ? (f.data ?? Buffer.alloc(0)) : Buffer.alloc(0);
     await new Promise<void>((resolve, reject) => {
-      pack.entry({ name: f.name, type, linkname: f.linkname, size: data.length, mode: type === 'directory' ? 0o755 : 0o644 }, data, (e) =>
-        e ? reject(e) : resolve(),
+      pack.entry(
+        {
+          name: f.name,
+          type,
+          linkname: f.linkname,
+          size: data.length,
+          mode: type === 'directory' ? 0o755 : 0o644,
+        },
+        data,
+        (e) => (e ? reject(e) : resolve()),
       );
     });
   }
@@ -156,7 +192,10 @@ export function packZip(files: ZipFile[]): Buffer {
   let offset = 0;
   for (const f of files) {
     const type = f.type ?? 'file';
-    const name = Buffer.from(type === 'directory' && !f.name.endsWith('/') ? `${f.name}/` : f.name, 'utf8');
+    const name = Buffer.from(
+      type === 'directory' && !f.name.endsWith('/') ? `${f.name}/` : f.name,
+      'utf8',
+    );
     const data = type === 'symlink' ? Buffer.from(f.linkname ?? '') : (f.data ?? Buffer.alloc(0));
     const method = f.method === 'store' || type !== 'file' ? 0 : 8;
     const stored = method === 0 ? data : deflateRawSync(data);
@@ -207,10 +246,22 @@ export function packZip(files: ZipFile[]): Buffer {
 // ---------------------------------------------------------------------------------------------
 // NumPy
 
-export type NpyDescr = '|u1' | '<f4' | '<f8' | '<i8' | '<i4' | '<u2' | '|i1' | '>i4' | '|O' | string;
+export type NpyDescr =
+  '|u1' | '<f4' | '<f8' | '<i8' | '<i4' | '<u2' | '|i1' | '>i4' | '|O' | string;
 
 /** The bytes of one element of each dtype the builders write. */
-const ITEM_BYTES: Record<string, number> = { u1: 1, i1: 1, u2: 2, i2: 2, i4: 4, u4: 4, f4: 4, i8: 8, u8: 8, f8: 8 };
+const ITEM_BYTES: Record<string, number> = {
+  u1: 1,
+  i1: 1,
+  u2: 2,
+  i2: 2,
+  i4: 4,
+  u4: 4,
+  f4: 4,
+  i8: 8,
+  u8: 8,
+  f8: 8,
+};
 
 export interface NpyArray {
   descr: NpyDescr;
@@ -233,7 +284,11 @@ export function npy(a: NpyArray): Buffer {
   Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, version, 0]).copy(prefix);
   if (version === 1) prefix.writeUInt16LE(header.length, 8);
   else prefix.writeUInt32LE(Buffer.byteLength(header, version === 3 ? 'utf8' : 'latin1'), 8);
-  return Buffer.concat([prefix, Buffer.from(header, version === 3 ? 'utf8' : 'latin1'), Buffer.isBuffer(a.data) ? a.data : elementBytes(a.descr, a.data)]);
+  return Buffer.concat([
+    prefix,
+    Buffer.from(header, version === 3 ? 'utf8' : 'latin1'),
+    Buffer.isBuffer(a.data) ? a.data : elementBytes(a.descr, a.data),
+  ]);
 }
 
 function elementBytes(descr: string, values: ArrayLike<number | bigint>): Buffer {
@@ -247,16 +302,36 @@ function elementBytes(descr: string, values: ArrayLike<number | bigint>): Buffer
     const v = values[i];
     const at = i * size;
     switch (kind) {
-      case 'u1': view.setUint8(at, Number(v)); break;
-      case 'i1': view.setInt8(at, Number(v)); break;
-      case 'u2': view.setUint16(at, Number(v), little); break;
-      case 'i2': view.setInt16(at, Number(v), little); break;
-      case 'u4': view.setUint32(at, Number(v), little); break;
-      case 'i4': view.setInt32(at, Number(v), little); break;
-      case 'f4': view.setFloat32(at, Number(v), little); break;
-      case 'f8': view.setFloat64(at, Number(v), little); break;
-      case 'i8': view.setBigInt64(at, BigInt(v), little); break;
-      case 'u8': view.setBigUint64(at, BigInt(v), little); break;
+      case 'u1':
+        view.setUint8(at, Number(v));
+        break;
+      case 'i1':
+        view.setInt8(at, Number(v));
+        break;
+      case 'u2':
+        view.setUint16(at, Number(v), little);
+        break;
+      case 'i2':
+        view.setInt16(at, Number(v), little);
+        break;
+      case 'u4':
+        view.setUint32(at, Number(v), little);
+        break;
+      case 'i4':
+        view.setInt32(at, Number(v), little);
+        break;
+      case 'f4':
+        view.setFloat32(at, Number(v), little);
+        break;
+      case 'f8':
+        view.setFloat64(at, Number(v), little);
+        break;
+      case 'i8':
+        view.setBigInt64(at, BigInt(v), little);
+        break;
+      case 'u8':
+        view.setBigUint64(at, BigInt(v), little);
+        break;
     }
   }
   return out;
@@ -264,21 +339,34 @@ function elementBytes(descr: string, values: ArrayLike<number | bigint>): Buffer
 
 /** An .npz: `np.savez` (stored) or `np.savez_compressed` (deflated) of the named arrays. */
 export function npz(arrays: Record<string, Buffer>, opts: { compressed?: boolean } = {}): Buffer {
-  return packZip(Object.entries(arrays).map(([name, data]) => ({ name: `${name}.npy`, data, method: opts.compressed ? 'deflate' : 'store' })));
+  return packZip(
+    Object.entries(arrays).map(([name, data]) => ({
+      name: `${name}.npy`,
+      data,
+      method: opts.compressed ? 'deflate' : 'store',
+    })),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
 // CSV
 
 /** CSV text: fields containing a comma, quote or line break are quoted ("" for quotes). */
-export function csv(header: string[], rows: (string | number)[][], opts: { eol?: '\n' | '\r\n'; bom?: boolean; quoteAll?: boolean } = {}): Buffer {
+export function csv(
+  header: string[],
+  rows: (string | number)[][],
+  opts: { eol?: '\n' | '\r\n'; bom?: boolean; quoteAll?: boolean } = {},
+): Buffer {
   const { eol = '\n', bom = false, quoteAll = false } = opts;
   const field = (v: string | number) => {
     const s = String(v);
     return quoteAll || /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
   const text = [header, ...rows].map((r) => r.map(field).join(',')).join(eol) + eol;
-  return Buffer.concat([bom ? Buffer.from([0xef, 0xbb, 0xbf]) : Buffer.alloc(0), Buffer.from(text, 'utf8')]);
+  return Buffer.concat([
+    bom ? Buffer.from([0xef, 0xbb, 0xbf]) : Buffer.alloc(0),
+    Buffer.from(text, 'utf8'),
+  ]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -301,7 +389,11 @@ export interface IdxSplit {
 }
 
 /** The four IDX files of a train and a test split, each gzipped when `gzipFiles` (names get `.gz`). */
-export function idxFiles(train: IdxSplit, test: IdxSplit, opts: { gzipFiles?: boolean } = {}): ArchiveFile[] {
+export function idxFiles(
+  train: IdxSplit,
+  test: IdxSplit,
+  opts: { gzipFiles?: boolean } = {},
+): ArchiveFile[] {
   const files: [string, Uint8Array][] = [
     [IDX_NAMES.trainImages, encodeIdx([train.count, train.rows, train.cols], train.images)],
     [IDX_NAMES.trainLabels, encodeIdx([train.count], train.labels)],
@@ -309,7 +401,9 @@ export function idxFiles(train: IdxSplit, test: IdxSplit, opts: { gzipFiles?: bo
     [IDX_NAMES.testLabels, encodeIdx([test.count], test.labels)],
   ];
   return files.map(([name, bytes]) =>
-    opts.gzipFiles ? { name: `${name}.gz`, data: gzipSync(bytes) } : { name, data: Buffer.from(bytes) },
+    opts.gzipFiles
+      ? { name: `${name}.gz`, data: gzipSync(bytes) }
+      : { name, data: Buffer.from(bytes) },
   );
 }
 
@@ -317,7 +411,11 @@ export function idxFiles(train: IdxSplit, test: IdxSplit, opts: { gzipFiles?: bo
 // Files on disk
 
 /** A temporary directory and a writer of uploads into it; `cleanup()` removes it. */
-export async function uploadDir(): Promise<{ dir: string; write(name: string, data: Buffer | string): Promise<string>; cleanup(): Promise<void> }> {
+export async function uploadDir(): Promise<{
+  dir: string;
+  write(name: string, data: Buffer | string): Promise<string>;
+  cleanup(): Promise<void>;
+}> {
   const dir = await mkdtemp(join(tmpdir(), 'retain-datasets-'));
   return {
     dir,

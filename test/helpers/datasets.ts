@@ -26,7 +26,8 @@ export function makeImageSet(count: number, opts: ImageSetOptions = {}): ImageSe
   const grid = Math.ceil(Math.sqrt(classes));
   const cellH = Math.floor(rows / grid);
   const cellW = Math.floor(cols / grid);
-  if (cellH < 1 || cellW < 1) throw new Error(`${rows}x${cols} images are too small for ${classes} classes`);
+  if (cellH < 1 || cellW < 1)
+    throw new Error(`${rows}x${cols} images are too small for ${classes} classes`);
   const rng = new Random(seed);
   const images = new Uint8Array(count * rows * cols);
   const labels = new Uint8Array(count);
@@ -44,7 +45,9 @@ export function makeImageSet(count: number, opts: ImageSetOptions = {}): ImageSe
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < cols; c++) {
         const inBlob = r >= r0 && r < r1 && c >= c0 && c < c1;
-        images[base + r * cols + c] = inBlob ? BLOB_MIN + rng.int(256 - BLOB_MIN) : rng.int(BACKGROUND_MAX + 1);
+        images[base + r * cols + c] = inBlob
+          ? BLOB_MIN + rng.int(256 - BLOB_MIN)
+          : rng.int(BACKGROUND_MAX + 1);
       }
     }
   }
@@ -59,7 +62,14 @@ export interface RawDatasetOptions extends ImageSetOptions {
 
 /** A synthetic train/test pair from `makeImageSet`; the test half uses a different seed. */
 export function makeRawDataset(opts: RawDatasetOptions = {}): RawDataset {
-  const { trainCount = 200, testCount = 100, name = 'synthetic', classes = 10, seed = 1, ...rest } = opts;
+  const {
+    trainCount = 200,
+    testCount = 100,
+    name = 'synthetic',
+    classes = 10,
+    seed = 1,
+    ...rest
+  } = opts;
   return {
     name,
     numClasses: classes,

@@ -27,13 +27,28 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 const BASE_URL = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 
 /** A spec that trains in a second or two on the synthetic data. */
-export function tinySpec(overrides: { iterationsPerTask?: number; tasks?: number; seed?: number; method?: string } = {}) {
+export function tinySpec(
+  overrides: { iterationsPerTask?: number; tasks?: number; seed?: number; method?: string } = {},
+) {
   return {
     method: overrides.method ?? 'hypermask',
-    benchmark: { dataset: 'mnist', tasks: overrides.tasks ?? 2, classesPerTask: 2, trainLimit: 100, testLimit: 60, validationSize: 20, augment: false },
+    benchmark: {
+      dataset: 'mnist',
+      tasks: overrides.tasks ?? 2,
+      classesPerTask: 2,
+      trainLimit: 100,
+      testLimit: 60,
+      validationSize: 20,
+      augment: false,
+    },
     network: { hidden: [16] },
     hypernetwork: { hidden: [8], embeddingDim: 8 },
-    training: { iterationsPerTask: overrides.iterationsPerTask ?? 40, batchSize: 32, validationEvery: 10, seed: overrides.seed ?? 3 },
+    training: {
+      iterationsPerTask: overrides.iterationsPerTask ?? 40,
+      batchSize: 32,
+      validationEvery: 10,
+      seed: overrides.seed ?? 3,
+    },
     evaluation: { taskInference: false },
   };
 }
@@ -71,7 +86,11 @@ export interface TestService {
 /**
  * @param opts.databasePort reach Postgres on this local port instead (a relay the test controls).
  */
-export async function createTestService(label: string, envOverrides: Record<string, string> = {}, opts: { databasePort?: number } = {}): Promise<TestService> {
+export async function createTestService(
+  label: string,
+  envOverrides: Record<string, string> = {},
+  opts: { databasePort?: number } = {},
+): Promise<TestService> {
   const id = `${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
   const schema = `test_${id}`;
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'retain-test-'));
@@ -103,7 +122,11 @@ export async function createTestService(label: string, envOverrides: Record<stri
   const config = loadEnv(env);
   await migrate({ url: config.databaseUrl, schema, dir: path.join(ROOT, 'prisma', 'migrations') });
   const ctx = createApiContext(config);
-  const app = await buildApp({ ...ctx.deps, docsUi: false, logger: env.LOG_LEVEL === 'silent' ? false : { level: env.LOG_LEVEL } });
+  const app = await buildApp({
+    ...ctx.deps,
+    docsUi: false,
+    logger: env.LOG_LEVEL === 'silent' ? false : { level: env.LOG_LEVEL },
+  });
   const pool = createPgPool({ url: config.databaseUrl, schema, poolSize: 2 });
   const db = createPrismaClient({ url: config.databaseUrl, schema, pool });
   const keys = new ApiKeyService(new PrismaApiKeyRepository(db));
@@ -113,7 +136,11 @@ export async function createTestService(label: string, envOverrides: Record<stri
    * Starts `file` (relative to the repository: a worker, the API) as its own process, as in
    * production, and waits for its ready line.
    */
-  async function startProcess(file: string, ready: RegExp, extraEnv: Record<string, string>): Promise<WorkerHandle> {
+  async function startProcess(
+    file: string,
+    ready: RegExp,
+    extraEnv: Record<string, string>,
+  ): Promise<WorkerHandle> {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, file)], {
       cwd: ROOT,
       env: { ...process.env, ...env, ...extraEnv },
@@ -123,7 +150,8 @@ export async function createTestService(label: string, envOverrides: Record<stri
     const waiters: { pattern: RegExp; resolve: () => void }[] = [];
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
-      for (const w of [...waiters]) if (w.pattern.test(out)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+      for (const w of [...waiters])
+        if (w.pattern.test(out)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
@@ -141,10 +169,18 @@ export async function createTestService(label: string, envOverrides: Record<stri
               new Promise<void>((resolve) => waiters.push({ pattern, resolve })),
               new Promise<void>((_, reject) =>
                 // unref: a pending deadline must not keep the test process alive.
-                setTimeout(() => reject(new Error(`${file} printed no ${pattern} within ${timeoutMs} ms:\n${out}`)), timeoutMs).unref(),
+                setTimeout(
+                  () =>
+                    reject(
+                      new Error(`${file} printed no ${pattern} within ${timeoutMs} ms:\n${out}`),
+                    ),
+                  timeoutMs,
+                ).unref(),
               ),
               exited.then(({ code, signal }) => {
-                throw new Error(`${file} exited (${code ?? signal}) before printing ${pattern}:\n${out}`);
+                throw new Error(
+                  `${file} exited (${code ?? signal}) before printing ${pattern}:\n${out}`,
+                );
               }),
             ]),
       exited,
@@ -165,15 +201,21 @@ export async function createTestService(label: string, envOverrides: Record<stri
       const { key } = await keys.create(`${tenant}-${id}`);
       return `Bearer ${key}`;
     },
-    startWorker: (extraEnv = {}) => startProcess('workers/training.worker.ts', /ready: queue/, extraEnv),
-    startWebhookWorker: (extraEnv = {}) => startProcess('workers/webhook.worker.ts', /ready: webhook queue/, extraEnv),
+    startWorker: (extraEnv = {}) =>
+      startProcess('workers/training.worker.ts', /ready: queue/, extraEnv),
+    startWebhookWorker: (extraEnv = {}) =>
+      startProcess('workers/webhook.worker.ts', /ready: webhook queue/, extraEnv),
     async startApi(extraEnv = {}) {
-      const handle = await startProcess('src/http/server.ts', /Server listening at http:\/\/127\.0\.0\.1:\d+/, {
-        LOG_LEVEL: 'info',
-        HOST: '127.0.0.1',
-        PORT: '0',
-        ...extraEnv,
-      });
+      const handle = await startProcess(
+        'src/http/server.ts',
+        /Server listening at http:\/\/127\.0\.0\.1:\d+/,
+        {
+          LOG_LEVEL: 'info',
+          HOST: '127.0.0.1',
+          PORT: '0',
+          ...extraEnv,
+        },
+      );
       const base = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(handle.output())![1];
       return { ...handle, base };
     },
@@ -188,8 +230,14 @@ export async function createTestService(label: string, envOverrides: Record<stri
       if (ctx.queue.connection.status === 'ready') {
         await ctx.queue.queue.obliterate({ force: true }).catch(() => {});
       }
-      if (ctx.queue.connection.status === 'ready' && workers.some((w) => w.file === 'workers/webhook.worker.ts')) {
-        const webhookQueue = new Queue(config.WEBHOOK_QUEUE_NAME, { connection: ctx.queue.connection, prefix: config.QUEUE_PREFIX });
+      if (
+        ctx.queue.connection.status === 'ready' &&
+        workers.some((w) => w.file === 'workers/webhook.worker.ts')
+      ) {
+        const webhookQueue = new Queue(config.WEBHOOK_QUEUE_NAME, {
+          connection: ctx.queue.connection,
+          prefix: config.QUEUE_PREFIX,
+        });
         await webhookQueue.obliterate({ force: true }).catch(() => {});
         await webhookQueue.close();
       }
@@ -212,7 +260,10 @@ function withPort(url: string, port: number): string {
 /** Pids of the direct children of `pid` (a worker's sandboxed training processes). */
 export function childrenOf(pid: number): number[] {
   try {
-    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map(Number).filter((n) => n > 0);
+    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .map(Number)
+      .filter((n) => n > 0);
   } catch {
     return [];
   }
@@ -224,7 +275,11 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Polls until `fn` returns a value that is not undefined; throws after `timeoutMs` so that a stuck
  * job fails the test instead of hanging the suite.
  */
-export async function eventually<T>(fn: () => Promise<T | undefined>, everyMs = 50, timeoutMs = 120_000): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined>,
+  everyMs = 50,
+  timeoutMs = 120_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

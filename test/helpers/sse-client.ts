@@ -45,10 +45,20 @@ export class SseClient {
    * Opens a stream; resolves once the 200 headers arrived. A non-200 answer rejects with
    * `{ status, body }` (the error's `answer`).
    */
-  static connect(url: string, headers: Record<string, string>, opts: { agent?: http.Agent; onEvent?: (e: SseEvent) => void; timeoutMs?: number } = {}): Promise<SseClient> {
+  static connect(
+    url: string,
+    headers: Record<string, string>,
+    opts: { agent?: http.Agent; onEvent?: (e: SseEvent) => void; timeoutMs?: number } = {},
+  ): Promise<SseClient> {
     return new Promise((resolve, reject) => {
-      const req = http.get(url, { headers: { accept: 'text/event-stream', ...headers }, agent: opts.agent ?? false });
-      const timer = setTimeout(() => req.destroy(new Error(`no answer from ${url} within ${opts.timeoutMs ?? 10_000} ms`)), opts.timeoutMs ?? 10_000);
+      const req = http.get(url, {
+        headers: { accept: 'text/event-stream', ...headers },
+        agent: opts.agent ?? false,
+      });
+      const timer = setTimeout(
+        () => req.destroy(new Error(`no answer from ${url} within ${opts.timeoutMs ?? 10_000} ms`)),
+        opts.timeoutMs ?? 10_000,
+      );
       req.on('error', (err) => (clearTimeout(timer), reject(err)));
       req.on('response', (res) => {
         clearTimeout(timer);
@@ -56,7 +66,13 @@ export class SseClient {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
-        res.on('end', () => reject(Object.assign(new Error(`HTTP ${res.statusCode}: ${body}`), { answer: { status: res.statusCode, body: JSON.parse(body || 'null') } })));
+        res.on('end', () =>
+          reject(
+            Object.assign(new Error(`HTTP ${res.statusCode}: ${body}`), {
+              answer: { status: res.statusCode, body: JSON.parse(body || 'null') },
+            }),
+          ),
+        );
       });
     });
   }
@@ -77,9 +93,11 @@ export class SseClient {
     for (;;) {
       const found = this.events.find(pred);
       if (found) return found;
-      if (this.isEnded) throw new Error(`the stream ended without the awaited event; got ${this.describe()}`);
+      if (this.isEnded)
+        throw new Error(`the stream ended without the awaited event; got ${this.describe()}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no awaited event within ${timeoutMs} ms; got ${this.describe()}`);
+      if (left <= 0)
+        throw new Error(`no awaited event within ${timeoutMs} ms; got ${this.describe()}`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
         this.waiters.push(() => (clearTimeout(t), resolve()));
@@ -92,7 +110,16 @@ export class SseClient {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       this.ended,
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`the stream did not end within ${timeoutMs} ms; got ${this.describe()}`)), timeoutMs))),
+      new Promise(
+        (_, reject) =>
+          (timer = setTimeout(
+            () =>
+              reject(
+                new Error(`the stream did not end within ${timeoutMs} ms; got ${this.describe()}`),
+              ),
+            timeoutMs,
+          )),
+      ),
     ]).finally(() => clearTimeout(timer));
   }
 
@@ -120,7 +147,12 @@ export class SseClient {
       const f = this.fields;
       this.fields = { data: [] };
       if (f.data.length === 0) return;
-      const e: SseEvent = { id: f.id === undefined ? null : Number(f.id), event: f.event ?? 'message', data: JSON.parse(f.data.join('\n')), receivedAt: performance.now() };
+      const e: SseEvent = {
+        id: f.id === undefined ? null : Number(f.id),
+        event: f.event ?? 'message',
+        data: JSON.parse(f.data.join('\n')),
+        receivedAt: performance.now(),
+      };
       this.events.push(e);
       this.onEvent?.(e);
       this.notify();

@@ -2,7 +2,12 @@ import type { Batch, ContinualTask, SampleSource } from '../../src/core/data/typ
 import { Random } from '../../src/core/random.js';
 
 /** A SampleSource over in-memory rows (no augmentation). */
-export function arraySource(x: Float32Array, y: Int32Array | Float32Array, inputSize: number, outputSize = 1): SampleSource {
+export function arraySource(
+  x: Float32Array,
+  y: Int32Array | Float32Array,
+  inputSize: number,
+  outputSize = 1,
+): SampleSource {
   const size = x.length / inputSize;
   const regression = y instanceof Float32Array;
   return {
@@ -14,7 +19,11 @@ export function arraySource(x: Float32Array, y: Int32Array | Float32Array, input
       for (let k = 0; k < n; k++) {
         const i = indices[k];
         bx.set(x.subarray(i * inputSize, (i + 1) * inputSize), k * inputSize);
-        if (regression) by.set((y as Float32Array).subarray(i * outputSize, (i + 1) * outputSize), k * outputSize);
+        if (regression)
+          by.set(
+            (y as Float32Array).subarray(i * outputSize, (i + 1) * outputSize),
+            k * outputSize,
+          );
         else by[k] = y[i];
       }
       return { x: bx, y: by, size: n };
@@ -27,12 +36,21 @@ export function arraySource(x: Float32Array, y: Int32Array | Float32Array, input
  * clusters in `dim` dimensions, with cluster centres drawn per task, so a network trained on
  * task 2 alone forgets task 1 (the labels of the same region of input space differ).
  */
-export function clusterTasks(opts: { tasks: number; classes?: number; dim?: number; perClass?: number; seed?: number; spread?: number }): ContinualTask[] {
+export function clusterTasks(opts: {
+  tasks: number;
+  classes?: number;
+  dim?: number;
+  perClass?: number;
+  seed?: number;
+  spread?: number;
+}): ContinualTask[] {
   const { tasks, classes = 2, dim = 8, perClass = 60, seed = 7, spread = 0.35 } = opts;
   const rng = new Random(seed);
   const out: ContinualTask[] = [];
   for (let t = 0; t < tasks; t++) {
-    const centres = Array.from({ length: classes }, () => Array.from({ length: dim }, () => rng.uniform(-1, 1)));
+    const centres = Array.from({ length: classes }, () =>
+      Array.from({ length: dim }, () => rng.uniform(-1, 1)),
+    );
     const make = (n: number) => {
       const x = new Float32Array(n * classes * dim);
       const y = new Int32Array(n * classes);
@@ -64,7 +82,13 @@ export function clusterTasks(opts: { tasks: number; classes?: number; dim?: numb
  * Gaussian noise. The next task labels template t + 1 the other way, so a network trained on it
  * alone gets task t's second class wrong.
  */
-export function imageTasks(opts: { tasks: number; shape: number[]; perClass?: number; seed?: number; spread?: number }): ContinualTask[] {
+export function imageTasks(opts: {
+  tasks: number;
+  shape: number[];
+  perClass?: number;
+  seed?: number;
+  spread?: number;
+}): ContinualTask[] {
   const { tasks, shape, perClass = 40, seed = 11, spread = 0.6 } = opts;
   const dim = shape.reduce((a, d) => a * d, 1);
   const rng = new Random(seed);

@@ -8,16 +8,36 @@ export async function useCpuBackend(): Promise<void> {
   await tf.ready();
 }
 
-export function expectArraysClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-5, what = 'values'): void {
-  assert.equal(actual.length, expected.length, `${what}: length ${actual.length} != ${expected.length}`);
+export function expectArraysClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol = 1e-5,
+  what = 'values',
+): void {
+  assert.equal(
+    actual.length,
+    expected.length,
+    `${what}: length ${actual.length} != ${expected.length}`,
+  );
   for (let i = 0; i < actual.length; i++) {
-    assert.ok(Math.abs(actual[i] - expected[i]) <= tol, `${what}[${i}]: ${actual[i]} != ${expected[i]} (tol ${tol})`);
+    assert.ok(
+      Math.abs(actual[i] - expected[i]) <= tol,
+      `${what}[${i}]: ${actual[i]} != ${expected[i]} (tol ${tol})`,
+    );
   }
 }
 
-export function expectTensorsClose(actual: tf.Tensor, expected: tf.Tensor | number[], tol = 1e-5): void {
+export function expectTensorsClose(
+  actual: tf.Tensor,
+  expected: tf.Tensor | number[],
+  tol = 1e-5,
+): void {
   if (!Array.isArray(expected)) assert.deepEqual(actual.shape, expected.shape, 'shapes differ');
-  expectArraysClose(actual.dataSync(), Array.isArray(expected) ? expected : expected.dataSync(), tol);
+  expectArraysClose(
+    actual.dataSync(),
+    Array.isArray(expected) ? expected : expected.dataSync(),
+    tol,
+  );
 }
 
 /** Runs `fn` and checks that it leaves exactly `expected` more tensors alive than before. */

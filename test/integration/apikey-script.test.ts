@@ -20,13 +20,29 @@ describe('apikey script', () => {
 
   for (const quiet of [false, true]) {
     it(`prints the key alone on stdout${quiet ? ' (--quiet: nothing on stderr)' : ', its label on stderr'}`, async () => {
-      const args = ['--import', 'tsx', path.join(ROOT, 'scripts', 'apikey.ts'), 'create', '--tenant', `t${quiet ? 'q' : 'l'}`, ...(quiet ? ['--quiet'] : [])];
-      const { stdout, stderr } = await run(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...svc.env }, timeout: 60_000 });
+      const args = [
+        '--import',
+        'tsx',
+        path.join(ROOT, 'scripts', 'apikey.ts'),
+        'create',
+        '--tenant',
+        `t${quiet ? 'q' : 'l'}`,
+        ...(quiet ? ['--quiet'] : []),
+      ];
+      const { stdout, stderr } = await run(process.execPath, args, {
+        cwd: ROOT,
+        env: { ...process.env, ...svc.env },
+        timeout: 60_000,
+      });
       const key = stdout.trim();
       assert.equal(stdout.split('\n').filter(Boolean).length, 1, `stdout: ${stdout}`);
       if (quiet) assert.equal(stderr.trim(), '');
       else assert.match(stderr, /shown once/);
-      const res = await svc.app.inject({ method: 'GET', url: '/v1/jobs', headers: { authorization: `Bearer ${key}` } });
+      const res = await svc.app.inject({
+        method: 'GET',
+        url: '/v1/jobs',
+        headers: { authorization: `Bearer ${key}` },
+      });
       assert.equal(res.statusCode, 200, res.body);
     });
   }

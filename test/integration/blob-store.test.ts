@@ -6,7 +6,13 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { BlobIntegrityError, deleteBlob, readBlob, readBlobBytes, writeBlob } from '../../src/infra/blobs/pg-blob-store.js';
+import {
+  BlobIntegrityError,
+  deleteBlob,
+  readBlob,
+  readBlobBytes,
+  writeBlob,
+} from '../../src/infra/blobs/pg-blob-store.js';
 import { createTestService, type TestService } from '../helpers/service.js';
 
 const CHUNK = 1000;
@@ -33,7 +39,10 @@ describe('pg blob store', () => {
   });
   after(async () => svc?.close());
 
-  async function inTransaction<T>(fn: (client: import('pg').PoolClient) => Promise<T>, commit = true): Promise<T> {
+  async function inTransaction<T>(
+    fn: (client: import('pg').PoolClient) => Promise<T>,
+    commit = true,
+  ): Promise<T> {
     const client = await svc.pool.connect();
     try {
       await client.query('BEGIN');
@@ -45,14 +54,29 @@ describe('pg blob store', () => {
     }
   }
 
-  const count = async (sql: string, params: unknown[] = []) => Number((await svc.pool.query<{ n: string }>(sql, params)).rows[0].n);
+  const count = async (sql: string, params: unknown[] = []) =>
+    Number((await svc.pool.query<{ n: string }>(sql, params)).rows[0].n);
 
-  for (const size of [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 7 * CHUNK + 123, 8 * CHUNK, 19 * CHUNK + 7]) {
+  for (const size of [
+    0,
+    1,
+    CHUNK - 1,
+    CHUNK,
+    CHUNK + 1,
+    7 * CHUNK + 123,
+    8 * CHUNK,
+    19 * CHUNK + 7,
+  ]) {
     it(`round-trips ${size} bytes in chunks of at most ${CHUNK}`, async () => {
       const data = randomBytes(size);
-      const blob = await inTransaction((c) => writeBlob(c, pieces(data, [333, 1, 2048, 17]), CHUNK));
+      const blob = await inTransaction((c) =>
+        writeBlob(c, pieces(data, [333, 1, 2048, 17]), CHUNK),
+      );
       assert.equal(blob.size, size);
-      const stored = await svc.pool.query<{ seq: number; n: number }>('SELECT seq, length(data) AS n FROM blob_chunks WHERE blob_id = $1 ORDER BY seq', [blob.id]);
+      const stored = await svc.pool.query<{ seq: number; n: number }>(
+        'SELECT seq, length(data) AS n FROM blob_chunks WHERE blob_id = $1 ORDER BY seq',
+        [blob.id],
+      );
       assert.equal(stored.rows.length, Math.ceil(size / CHUNK));
       stored.rows.forEach((r, i) => {
         assert.equal(r.seq, i);
@@ -66,7 +90,11 @@ describe('pg blob store', () => {
     const data = randomBytes(5 * CHUNK + 3);
     const blob = await inTransaction(async (c) => {
       const written = await writeBlob(c, [data], CHUNK);
-      assert.deepEqual(Buffer.from(await readBlobBytes(c, written.id)), data, 'the writer sees its uncommitted blob');
+      assert.deepEqual(
+        Buffer.from(await readBlobBytes(c, written.id)),
+        data,
+        'the writer sees its uncommitted blob',
+      );
       return written;
     });
     assert.deepEqual(Buffer.from(await readBlobBytes(svc.pool, blob.id)), data);
@@ -85,7 +113,10 @@ describe('pg blob store', () => {
 
   it('leaves no blob and no chunk when the transaction rolls back', async () => {
     const before = await count('SELECT count(*) AS n FROM blob_chunks');
-    const blob = await inTransaction((c) => writeBlob(c, pieces(randomBytes(5 * CHUNK), [CHUNK]), CHUNK), false);
+    const blob = await inTransaction(
+      (c) => writeBlob(c, pieces(randomBytes(5 * CHUNK), [CHUNK]), CHUNK),
+      false,
+    );
     assert.equal(await count('SELECT count(*) AS n FROM blobs WHERE id = $1', [blob.id]), 0);
     assert.equal(await count('SELECT count(*) AS n FROM blob_chunks'), before);
   });
@@ -96,14 +127,24 @@ describe('pg blob store', () => {
       yield randomBytes(3 * CHUNK);
       throw new Error('client went away');
     }
-    await assert.rejects(inTransaction((c) => writeBlob(c, failing(), CHUNK).catch(async (e) => (await c.query('ROLLBACK'), Promise.reject(e)))), /went away/);
+    await assert.rejects(
+      inTransaction((c) =>
+        writeBlob(c, failing(), CHUNK).catch(
+          async (e) => (await c.query('ROLLBACK'), Promise.reject(e)),
+        ),
+      ),
+      /went away/,
+    );
     assert.equal(await count('SELECT count(*) AS n FROM blob_chunks'), before);
   });
 
   it('detects damaged and missing chunks and missing blobs on read', async () => {
     const data = randomBytes(3 * CHUNK);
     const flipped = await inTransaction((c) => writeBlob(c, pieces(data, [CHUNK]), CHUNK));
-    await svc.pool.query('UPDATE blob_chunks SET data = set_byte(data, 4, get_byte(data, 4) # 255) WHERE blob_id = $1 AND seq = 1', [flipped.id]);
+    await svc.pool.query(
+      'UPDATE blob_chunks SET data = set_byte(data, 4, get_byte(data, 4) # 255) WHERE blob_id = $1 AND seq = 1',
+      [flipped.id],
+    );
     await assert.rejects(collect(readBlob(svc.pool, flipped.id)), BlobIntegrityError);
 
     const short = await inTransaction((c) => writeBlob(c, pieces(data, [CHUNK]), CHUNK));
@@ -112,21 +153,39 @@ describe('pg blob store', () => {
 
     const gap = await inTransaction((c) => writeBlob(c, pieces(data, [CHUNK]), CHUNK));
     await svc.pool.query('DELETE FROM blob_chunks WHERE blob_id = $1 AND seq = 1', [gap.id]);
-    await assert.rejects(readBlobBytes(svc.pool, gap.id), /read 1000 bytes/, 'a missing chunk in the middle ends the read there');
+    await assert.rejects(
+      readBlobBytes(svc.pool, gap.id),
+      /read 1000 bytes/,
+      'a missing chunk in the middle ends the read there',
+    );
 
     const extra = await inTransaction((c) => writeBlob(c, pieces(data, [CHUNK]), CHUNK));
-    await svc.pool.query(`INSERT INTO blob_chunks (blob_id, seq, data) VALUES ($1, 3, '\\x00')`, [extra.id]);
+    await svc.pool.query(`INSERT INTO blob_chunks (blob_id, seq, data) VALUES ($1, 3, '\\x00')`, [
+      extra.id,
+    ]);
     await assert.rejects(collect(readBlob(svc.pool, extra.id)), /read 3001 bytes/);
     await assert.rejects(readBlobBytes(svc.pool, extra.id), /more than the 3000 bytes written/);
-    assert.equal(svc.pool.idleCount, svc.pool.totalCount, 'failed reads gave their connections back');
+    assert.equal(
+      svc.pool.idleCount,
+      svc.pool.totalCount,
+      'failed reads gave their connections back',
+    );
 
-    await assert.rejects(collect(readBlob(svc.pool, '00000000-0000-0000-0000-000000000000')), /does not exist/);
+    await assert.rejects(
+      collect(readBlob(svc.pool, '00000000-0000-0000-0000-000000000000')),
+      /does not exist/,
+    );
   });
 
   it('delete removes the blob and its chunks', async () => {
-    const blob = await inTransaction((c) => writeBlob(c, pieces(randomBytes(2 * CHUNK + 5), [CHUNK]), CHUNK));
+    const blob = await inTransaction((c) =>
+      writeBlob(c, pieces(randomBytes(2 * CHUNK + 5), [CHUNK]), CHUNK),
+    );
     await deleteBlob(svc.pool, blob.id);
-    assert.equal(await count('SELECT count(*) AS n FROM blob_chunks WHERE blob_id = $1', [blob.id]), 0);
+    assert.equal(
+      await count('SELECT count(*) AS n FROM blob_chunks WHERE blob_id = $1', [blob.id]),
+      0,
+    );
     assert.equal(await count('SELECT count(*) AS n FROM blobs WHERE id = $1', [blob.id]), 0);
   });
 });

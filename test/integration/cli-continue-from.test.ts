@@ -21,7 +21,11 @@ describe('CLI: --continue-from', () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'retain-cli-continue-'));
-    await writeIdxDataset(dir, 'mnist', makeRawDataset({ trainCount: 600, testCount: 300, seed: 5, name: 'mnist' }));
+    await writeIdxDataset(
+      dir,
+      'mnist',
+      makeRawDataset({ trainCount: 600, testCount: 300, seed: 5, name: 'mnist' }),
+    );
   });
   after(async () => rm(dir, { recursive: true, force: true }));
 
@@ -29,10 +33,27 @@ describe('CLI: --continue-from', () => {
     const file = path.join(dir, `${name}.json`);
     await writeFile(file, JSON.stringify(spec));
     const out = path.join(dir, name);
-    await run(process.execPath, ['--import', 'tsx', 'src/cli/train.ts', '--spec', file, '--out', out, '--backend', 'cpu', '--data-dir', dir, ...extra], {
-      cwd: ROOT,
-      timeout: 300_000,
-    });
+    await run(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/train.ts',
+        '--spec',
+        file,
+        '--out',
+        out,
+        '--backend',
+        'cpu',
+        '--data-dir',
+        dir,
+        ...extra,
+      ],
+      {
+        cwd: ROOT,
+        timeout: 300_000,
+      },
+    );
     return {
       result: JSON.parse(await readFile(path.join(out, 'result.json'), 'utf8')),
       checkpoint: path.join(out, 'checkpoint.safetensors'),
@@ -41,13 +62,23 @@ describe('CLI: --continue-from', () => {
 
   it('continues a finished run with a new task, ending like one run of all tasks', async () => {
     const first = await train('first', tinySpec({ tasks: 2, iterationsPerTask: 20 }));
-    const next = await train('next', { benchmark: { tasks: 1 } }, ['--continue-from', first.checkpoint]);
+    const next = await train('next', { benchmark: { tasks: 1 } }, [
+      '--continue-from',
+      first.checkpoint,
+    ]);
     const whole = await train('whole', tinySpec({ tasks: 3, iterationsPerTask: 20 }));
     assert.equal(next.result.spec.benchmark.tasks, 3);
     assert.deepEqual(next.result.accuracyMatrix, whole.result.accuracyMatrix);
     assert.deepEqual(next.result.accuracyMatrix.slice(0, 2), first.result.accuracyMatrix);
-    const tensors = async (file: string) => decodeSafetensors(new Uint8Array(await readFile(file))).tensors;
+    const tensors = async (file: string) =>
+      decodeSafetensors(new Uint8Array(await readFile(file))).tensors;
     assert.deepEqual(await tensors(next.checkpoint), await tensors(whole.checkpoint));
-    await assert.rejects(train('bad', { method: 'hnet', benchmark: { tasks: 1 } }, ['--continue-from', first.checkpoint]), /method: "hnet" conflicts/);
+    await assert.rejects(
+      train('bad', { method: 'hnet', benchmark: { tasks: 1 } }, [
+        '--continue-from',
+        first.checkpoint,
+      ]),
+      /method: "hnet" conflicts/,
+    );
   });
 });

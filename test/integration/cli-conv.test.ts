@@ -23,7 +23,11 @@ describe('CLI: convolutional targets', () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'retain-cli-conv-'));
-    await writeIdxDataset(dir, 'mnist', makeRawDataset({ trainCount: 400, testCount: 200, seed: 5, name: 'mnist' }));
+    await writeIdxDataset(
+      dir,
+      'mnist',
+      makeRawDataset({ trainCount: 400, testCount: 200, seed: 5, name: 'mnist' }),
+    );
   });
   after(async () => rm(dir, { recursive: true, force: true }));
 
@@ -31,20 +35,55 @@ describe('CLI: convolutional targets', () => {
     const file = path.join(dir, `${name}.json`);
     await writeFile(file, JSON.stringify(spec));
     const out = path.join(dir, name);
-    await run(process.execPath, ['--import', 'tsx', 'src/cli/train.ts', '--spec', file, '--out', out, '--backend', 'wasm', '--data-dir', dir, ...extra], { cwd: ROOT, timeout: 300_000 });
-    return { out, result: JSON.parse(await readFile(path.join(out, 'result.json'), 'utf8')), checkpoint: path.join(out, 'checkpoint.safetensors') };
+    await run(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/train.ts',
+        '--spec',
+        file,
+        '--out',
+        out,
+        '--backend',
+        'wasm',
+        '--data-dir',
+        dir,
+        ...extra,
+      ],
+      { cwd: ROOT, timeout: 300_000 },
+    );
+    return {
+      out,
+      result: JSON.parse(await readFile(path.join(out, 'result.json'), 'utf8')),
+      checkpoint: path.join(out, 'checkpoint.safetensors'),
+    };
   }
-  const spec = (network: object, tasks = 2, method = 'hypermask') => ({ ...tinySpec({ tasks, iterationsPerTask: 15, method }), network, regularization: { sparsity: 0 } });
+  const spec = (network: object, tasks = 2, method = 'hypermask') => ({
+    ...tinySpec({ tasks, iterationsPerTask: 15, method }),
+    network,
+    regularization: { sparsity: 0 },
+  });
 
   it('ZenkeNet: exports models that load from disk and take [28, 28, 1] images', async () => {
-    const { result } = await train('zenke', spec({ kind: 'zenkenet', channels: [4, 8], hidden: [16] }));
+    const { result } = await train(
+      'zenke',
+      spec({ kind: 'zenkenet', channels: [4, 8], hidden: [16] }),
+    );
     assert.equal(result.spec.network.kind, 'zenkenet');
     assert.equal(result.accuracyMatrix.length, 2);
     const file = result.exports['1'].model as string;
     const json = JSON.parse(await readFile(file, 'utf8'));
     const weights = await readFile(path.join(path.dirname(file), json.weightsManifest[0].paths[0]));
     const model = await tf.loadLayersModel(
-      tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) }),
+      tf.io.fromMemory({
+        modelTopology: json.modelTopology,
+        weightSpecs: json.weightsManifest[0].weights,
+        weightData: weights.buffer.slice(
+          weights.byteOffset,
+          weights.byteOffset + weights.byteLength,
+        ),
+      }),
     );
     assert.deepEqual(model.inputs[0].shape, [null, 28, 28, 1]);
     const out = model.predict(tf.zeros([3, 28, 28, 1])) as tf.Tensor;
@@ -60,10 +99,14 @@ describe('CLI: convolutional targets', () => {
     assert.match(first.result.exports['0'].modelUnavailable, /batch/);
     const mask = decodeSafetensors(new Uint8Array(await readFile(first.result.exports['0'].mask)));
     assert.deepEqual(mask.tensors[0].shape, [3, 3, 1, 16]);
-    const next = await train('resnet-next', { benchmark: { tasks: 1 } }, ['--continue-from', first.checkpoint]);
+    const next = await train('resnet-next', { benchmark: { tasks: 1 } }, [
+      '--continue-from',
+      first.checkpoint,
+    ]);
     const whole = await train('resnet-3', spec(resnet, 3));
     assert.deepEqual(next.result.accuracyMatrix, whole.result.accuracyMatrix);
-    const tensors = async (file: string) => decodeSafetensors(new Uint8Array(await readFile(file))).tensors;
+    const tensors = async (file: string) =>
+      decodeSafetensors(new Uint8Array(await readFile(file))).tensors;
     assert.deepEqual(await tensors(next.checkpoint), await tensors(whole.checkpoint));
   });
 });

@@ -9,11 +9,21 @@ import { buildTasks } from '../../src/core/data/benchmarks.js';
 import { EngineError } from '../../src/core/errors.js';
 import { Random } from '../../src/core/random.js';
 import { resolveSpec } from '../../src/core/spec.js';
-import { DEFAULT_DATA_DIR, loadRawDataset, resolveDataDir, writeIdxDataset } from '../../src/infra/data/dataset-files.js';
+import {
+  DEFAULT_DATA_DIR,
+  loadRawDataset,
+  resolveDataDir,
+  writeIdxDataset,
+} from '../../src/infra/data/dataset-files.js';
 import { makeImageSet } from '../helpers/datasets.js';
 
 const SYSTEM_FASHION_MNIST = '/usr/share/datasets/fashion-mnist';
-const FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
+const FILES = [
+  'train-images-idx3-ubyte',
+  'train-labels-idx1-ubyte',
+  't10k-images-idx3-ubyte',
+  't10k-labels-idx1-ubyte',
+];
 
 function dataNotFound(...paths: string[]) {
   return (e: unknown) => {
@@ -43,7 +53,10 @@ describe('dataset files', () => {
     const raw = await loadRawDataset('mnist', root, []);
     assert.equal(raw.name, 'mnist');
     assert.equal(raw.numClasses, 10);
-    assert.deepEqual({ ...raw.train, images: Array.from(raw.train.images), labels: Array.from(raw.train.labels) }, { ...train, images: Array.from(train.images), labels: Array.from(train.labels) });
+    assert.deepEqual(
+      { ...raw.train, images: Array.from(raw.train.images), labels: Array.from(raw.train.labels) },
+      { ...train, images: Array.from(train.images), labels: Array.from(train.labels) },
+    );
     assert.equal(raw.test.count, 20);
     assert.deepEqual(Array.from(raw.test.images), Array.from(test.images));
   });
@@ -62,7 +75,10 @@ describe('dataset files', () => {
     // A gzipped train-images file with other content wins over the plain one.
     const other = makeImageSet(50, { seed: 99 });
     await writeIdxDataset(join(base, 'gz-only'), 'x', { train: other, test });
-    await writeFile(join(dir, 'train-images-idx3-ubyte.gz'), await readFile(join(base, 'gz-only', 'x', 'train-images-idx3-ubyte.gz')));
+    await writeFile(
+      join(dir, 'train-images-idx3-ubyte.gz'),
+      await readFile(join(base, 'gz-only', 'x', 'train-images-idx3-ubyte.gz')),
+    );
     const mixed = await loadRawDataset('fashion-mnist', base, []);
     assert.deepEqual(Array.from(mixed.train.images), Array.from(other.images));
   });
@@ -71,14 +87,21 @@ describe('dataset files', () => {
     const empty = await mkdtemp(join(root, 'empty-'));
     await assert.rejects(
       loadRawDataset('fashion-mnist', empty, []),
-      dataNotFound(...FILES.map((f) => join(empty, 'fashion-mnist', `${f}.gz`)), 'apt-get install dataset-fashion-mnist', join(empty, 'fashion-mnist')),
+      dataNotFound(
+        ...FILES.map((f) => join(empty, 'fashion-mnist', `${f}.gz`)),
+        'apt-get install dataset-fashion-mnist',
+        join(empty, 'fashion-mnist'),
+      ),
     );
     const partial = await mkdtemp(join(root, 'partial-'));
     const dir = await writeIdxDataset(partial, 'mnist', { train, test });
     await unlink(join(dir, 't10k-labels-idx1-ubyte.gz'));
     await assert.rejects(loadRawDataset('mnist', partial, []), (e: unknown) => {
       dataNotFound(join(dir, 't10k-labels-idx1-ubyte.gz'))(e);
-      assert.ok(!(e as Error).message.includes('train-images-idx3-ubyte.gz,'), 'only the missing file is listed as missing');
+      assert.ok(
+        !(e as Error).message.includes('train-images-idx3-ubyte.gz,'),
+        'only the missing file is listed as missing',
+      );
       assert.ok(!(e as Error).message.includes('apt-get'), 'no package exists for MNIST');
       return true;
     });
@@ -92,10 +115,16 @@ describe('dataset files', () => {
     assert.equal(raw.train.count, 50);
 
     // The primary directory has three files only: the complete fallback is used instead.
-    const primary = await writeIdxDataset(empty, 'fashion-mnist', { train: makeImageSet(30, { seed: 5 }), test });
+    const primary = await writeIdxDataset(empty, 'fashion-mnist', {
+      train: makeImageSet(30, { seed: 5 }),
+      test,
+    });
     await unlink(join(primary, 'train-labels-idx1-ubyte.gz'));
     assert.equal((await loadRawDataset('fashion-mnist', empty, [fallback])).train.count, 50);
-    await assert.rejects(loadRawDataset('fashion-mnist', empty, [join(empty, 'nowhere')]), dataNotFound(join(primary, 'train-labels-idx1-ubyte.gz'), join(empty, 'nowhere')));
+    await assert.rejects(
+      loadRawDataset('fashion-mnist', empty, [join(empty, 'nowhere')]),
+      dataNotFound(join(primary, 'train-labels-idx1-ubyte.gz'), join(empty, 'nowhere')),
+    );
   });
 
   it('reports corrupt files as INVALID_DATA naming the file', async () => {
@@ -103,12 +132,28 @@ describe('dataset files', () => {
     const dir = await writeIdxDataset(base, 'mnist', { train, test });
     const labels = join(dir, 'train-labels-idx1-ubyte.gz');
     await writeFile(labels, Buffer.from('not gzip at all'));
-    await assert.rejects(loadRawDataset('mnist', base, []), (e: unknown) => e instanceof EngineError && e.code === 'INVALID_DATA' && e.message.includes(labels));
-    const truncated = gunzipSync(await readFile(join(dir, 'train-images-idx3-ubyte.gz'))).subarray(0, 100);
+    await assert.rejects(
+      loadRawDataset('mnist', base, []),
+      (e: unknown) =>
+        e instanceof EngineError && e.code === 'INVALID_DATA' && e.message.includes(labels),
+    );
+    const truncated = gunzipSync(await readFile(join(dir, 'train-images-idx3-ubyte.gz'))).subarray(
+      0,
+      100,
+    );
     await writeFile(join(dir, 'train-images-idx3-ubyte.gz'), gzipSync(truncated));
     await writeIdxDataset(join(base, 'tmp'), 'mnist', { train, test });
-    await writeFile(labels, await readFile(join(base, 'tmp', 'mnist', 'train-labels-idx1-ubyte.gz')));
-    await assert.rejects(loadRawDataset('mnist', base, []), (e: unknown) => e instanceof EngineError && e.code === 'INVALID_DATA' && /train-images-idx3-ubyte\.gz.*truncated/.test(e.message));
+    await writeFile(
+      labels,
+      await readFile(join(base, 'tmp', 'mnist', 'train-labels-idx1-ubyte.gz')),
+    );
+    await assert.rejects(
+      loadRawDataset('mnist', base, []),
+      (e: unknown) =>
+        e instanceof EngineError &&
+        e.code === 'INVALID_DATA' &&
+        /train-images-idx3-ubyte\.gz.*truncated/.test(e.message),
+    );
   });
 
   it('resolves the data directory from RETAIN_DATA_DIR or the default', () => {
@@ -121,7 +166,9 @@ describe('dataset files', () => {
 
 describe('real Fashion-MNIST', () => {
   const present = existsSync(SYSTEM_FASHION_MNIST);
-  const skip = present ? false : `${SYSTEM_FASHION_MNIST} does not exist (apt-get install dataset-fashion-mnist to run this test)`;
+  const skip = present
+    ? false
+    : `${SYSTEM_FASHION_MNIST} does not exist (apt-get install dataset-fashion-mnist to run this test)`;
 
   it('loads from the system directory and builds split and permuted tasks', { skip }, async () => {
     // An empty data dir forces the default fallback to the system package.
@@ -144,7 +191,11 @@ describe('real Fashion-MNIST', () => {
       assert.equal(raw.train.labels[0], 9);
       assert.equal(raw.test.labels[0], 9);
 
-      const split = buildTasks(resolveSpec({ preset: 'split-mnist', benchmark: { dataset: 'fashion-mnist' } }).benchmark, raw, new Random(1));
+      const split = buildTasks(
+        resolveSpec({ preset: 'split-mnist', benchmark: { dataset: 'fashion-mnist' } }).benchmark,
+        raw,
+        new Random(1),
+      );
       assert.equal(split.length, 5);
       for (const task of split) {
         assert.equal(task.inputSize, 784);
@@ -158,7 +209,10 @@ describe('real Fashion-MNIST', () => {
         assert.ok(Math.abs(min - -0.1307 / 0.3081) < 1e-5, `normalised background ${min}`);
       }
 
-      const spec = resolveSpec({ preset: 'permuted-mnist', benchmark: { dataset: 'fashion-mnist', tasks: 3 } });
+      const spec = resolveSpec({
+        preset: 'permuted-mnist',
+        benchmark: { dataset: 'fashion-mnist', tasks: 3 },
+      });
       const permuted = buildTasks(spec.benchmark, raw, new Random(spec.training.seed));
       assert.equal(permuted.length, 3);
       for (const task of permuted) {

@@ -6,7 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { childrenOf, createTestService, eventually, tinySpec, type TestService, type WorkerHandle } from '../helpers/service.js';
+import {
+  childrenOf,
+  createTestService,
+  eventually,
+  tinySpec,
+  type TestService,
+  type WorkerHandle,
+} from '../helpers/service.js';
 
 describe('job endings the training code cannot report', () => {
   let svc: TestService;
@@ -20,30 +27,50 @@ describe('job endings the training code cannot report', () => {
   });
   after(async () => svc?.close());
 
-  const job = async (id: string) => (await svc.app.inject({ url: `/v1/jobs/${id}`, headers: { authorization: auth } })).json();
-  const events = async (id: string) => (await svc.app.inject({ url: `/v1/jobs/${id}/events`, headers: { authorization: auth } })).json().items as { status: string; message: string }[];
+  const job = async (id: string) =>
+    (await svc.app.inject({ url: `/v1/jobs/${id}`, headers: { authorization: auth } })).json();
+  const events = async (id: string) =>
+    (
+      await svc.app.inject({ url: `/v1/jobs/${id}/events`, headers: { authorization: auth } })
+    ).json().items as { status: string; message: string }[];
 
   /** Waits until the job trains (its child exists and the job is running), then kills that child alone. */
   async function killTrainingChild(id: string): Promise<void> {
     const child = await eventually(async () => {
       const j = await job(id);
       const kids = childrenOf(worker.process.pid!);
-      return j.status === 'running' && j.progress.iteration > 0 && kids.length === 1 ? kids[0] : undefined;
+      return j.status === 'running' && j.progress.iteration > 0 && kids.length === 1
+        ? kids[0]
+        : undefined;
     });
     process.kill(child, 'SIGKILL');
   }
 
   it('a child killed on the first attempt: queued again with the reason; on the last: failed, TRAINING_PROCESS_DIED', async () => {
-    const res = await svc.app.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: auth }, payload: tinySpec({ iterationsPerTask: 1_000_000 }) });
+    const res = await svc.app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { authorization: auth },
+      payload: tinySpec({ iterationsPerTask: 1_000_000 }),
+    });
     const id = res.json().id;
 
     await killTrainingChild(id);
     await eventually(
-      async () => ((await events(id)).some((e) => e.status === 'queued' && /attempt 1 failed \(TRAINING_PROCESS_DIED\)/.test(e.message ?? '')) ? true : undefined),
+      async () =>
+        (await events(id)).some(
+          (e) =>
+            e.status === 'queued' &&
+            /attempt 1 failed \(TRAINING_PROCESS_DIED\)/.test(e.message ?? ''),
+        )
+          ? true
+          : undefined,
       50,
       30_000,
     ).catch(async (e) => {
-      throw new Error(`${e.message}\nevents: ${JSON.stringify(await events(id))}\nworker: ${worker.output()}`);
+      throw new Error(
+        `${e.message}\nevents: ${JSON.stringify(await events(id))}\nworker: ${worker.output()}`,
+      );
     });
 
     await killTrainingChild(id);

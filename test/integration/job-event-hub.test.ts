@@ -10,7 +10,13 @@ import { PgJobEventHub } from '../../src/infra/events/pg-event-hub.js';
 import { PrismaJobRepository } from '../../src/infra/prisma/job.repository.js';
 import { isDatabaseUnavailable } from '../../src/http/unavailable.js';
 import type { JobEventListener, JobProgress, JobStreamEvent } from '../../src/services/ports.js';
-import { createTestService, eventually, sleep, tinySpec, type TestService } from '../helpers/service.js';
+import {
+  createTestService,
+  eventually,
+  sleep,
+  tinySpec,
+  type TestService,
+} from '../helpers/service.js';
 
 class Recorder implements JobEventListener {
   events: JobStreamEvent[] = [];
@@ -38,7 +44,14 @@ describe('PgJobEventHub', () => {
   let tenantId: string;
 
   const newJob = async () => {
-    const { job } = await jobs.create({ tenantId, name: null, metadata: null, spec: resolveSpec(tinySpec()), idempotencyKey: null, requestHash: null });
+    const { job } = await jobs.create({
+      tenantId,
+      name: null,
+      metadata: null,
+      spec: resolveSpec(tinySpec()),
+      idempotencyKey: null,
+      requestHash: null,
+    });
     return job.id;
   };
 
@@ -47,7 +60,11 @@ describe('PgJobEventHub', () => {
     await svc.auth('acme');
     tenantId = (await svc.db.tenant.findFirstOrThrow()).id;
     jobs = new PrismaJobRepository(svc.db, svc.pool);
-    hub = new PgJobEventHub({ url: svc.config.databaseUrl, schema: svc.config.databaseSchema, progressIntervalMs: 400 });
+    hub = new PgJobEventHub({
+      url: svc.config.databaseUrl,
+      schema: svc.config.databaseSchema,
+      progressIntervalMs: 400,
+    });
   });
   after(async () => {
     await hub?.close();
@@ -61,9 +78,14 @@ describe('PgJobEventHub', () => {
     const unsubscribe = await hub.subscribe(a, ra);
     await hub.subscribe(b, rb);
     await svc.pool.query(`UPDATE jobs SET status = 'running' WHERE id = $1`, [a]);
-    for (let i = 1; i <= 10; i++) await svc.pool.query('UPDATE jobs SET iteration = $2 WHERE id = $1', [a, i]);
+    for (let i = 1; i <= 10; i++)
+      await svc.pool.query('UPDATE jobs SET iteration = $2 WHERE id = $1', [a, i]);
     await svc.pool.query(`INSERT INTO job_events (job_id, status) VALUES ($1, 'running')`, [b]);
-    await eventually(async () => (ra.progresses.at(-1)?.iteration === 10 ? true : undefined), 20, 5000);
+    await eventually(
+      async () => (ra.progresses.at(-1)?.iteration === 10 ? true : undefined),
+      20,
+      5000,
+    );
     await sleep(500);
     assert.equal(ra.progresses[0].iteration, 1, 'the first progress goes out at once');
     assert.ok(ra.progresses.length <= 3, `throttled: ${ra.progresses.map((p) => p.iteration)}`);
@@ -79,7 +101,9 @@ describe('PgJobEventHub', () => {
     const id = await newJob();
     const r = new Recorder();
     await hub.subscribe(id, r);
-    const { rowCount } = await svc.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'retain-job-events' AND query LIKE 'LISTEN "retain_events:${svc.config.databaseSchema}"'`);
+    const { rowCount } = await svc.pool.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'retain-job-events' AND query LIKE 'LISTEN "retain_events:${svc.config.databaseSchema}"'`,
+    );
     assert.equal(rowCount, 1);
     await eventually(async () => (r.resyncs > 0 ? true : undefined), 50, 10_000);
     await svc.pool.query(`INSERT INTO job_events (job_id, status) VALUES ($1, 'running')`, [id]);
@@ -89,11 +113,22 @@ describe('PgJobEventHub', () => {
   it('refuses a subscription, as the database being unavailable, when it cannot listen', async () => {
     const url = new URL(svc.config.databaseUrl);
     url.port = '1';
-    const dead = new PgJobEventHub({ url: url.toString(), schema: 'x', progressIntervalMs: 0, listenWaitMs: 300 });
+    const dead = new PgJobEventHub({
+      url: url.toString(),
+      schema: 'x',
+      progressIntervalMs: 0,
+      listenWaitMs: 300,
+    });
     try {
-      const err = await hub.subscribe('x', new Recorder()).then(() => null, (e: unknown) => e);
+      const err = await hub.subscribe('x', new Recorder()).then(
+        () => null,
+        (e: unknown) => e,
+      );
       assert.equal(err, null, 'the live hub still subscribes');
-      const refused = await dead.subscribe('x', new Recorder()).then(() => assert.fail('subscribed'), (e: unknown) => e);
+      const refused = await dead.subscribe('x', new Recorder()).then(
+        () => assert.fail('subscribed'),
+        (e: unknown) => e,
+      );
       assert.ok(isDatabaseUnavailable(refused), String(refused));
       assert.equal(dead.size, 0);
     } finally {

@@ -14,19 +14,37 @@ import { PrismaTrainingRepository } from '../../src/infra/prisma/training.reposi
 import type { TaskCompletion } from '../../src/services/ports.js';
 import { createTestService, tinySpec, type TestService } from '../helpers/service.js';
 
-const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
+const bytes = (n: number, seed: number) =>
+  Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
 
 function exportOf(task: number, seed: number): TaskExport {
   return {
     task,
     mask: bytes(300, seed),
-    model: { modelJson: { format: 'layers-model', seed }, weights: bytes(700, seed + 1), weightsFileName: 'weights.bin' },
+    model: {
+      modelJson: { format: 'layers-model', seed },
+      weights: bytes(700, seed + 1),
+      weightsFileName: 'weights.bin',
+    },
     modelUnavailable: null,
   };
 }
 
-function completion(task: number, exports: TaskExport[], checkpoint = bytes(5000, task)): TaskCompletion {
-  return { task, completedTasks: task + 1, accuracies: [0.5], durationMs: 1, msPerIteration: 1, checkpoint, exports, embedding: null };
+function completion(
+  task: number,
+  exports: TaskExport[],
+  checkpoint = bytes(5000, task),
+): TaskCompletion {
+  return {
+    task,
+    completedTasks: task + 1,
+    accuracies: [0.5],
+    durationMs: 1,
+    msPerIteration: 1,
+    checkpoint,
+    exports,
+    embedding: null,
+  };
 }
 
 describe('job storage', () => {
@@ -44,9 +62,20 @@ describe('job storage', () => {
   });
   after(async () => svc?.close());
 
-  async function newJob(tasks = 2, continueFrom: { jobId: string; inheritedTasks: number } | null = null): Promise<string> {
+  async function newJob(
+    tasks = 2,
+    continueFrom: { jobId: string; inheritedTasks: number } | null = null,
+  ): Promise<string> {
     const spec = resolveSpec(tinySpec({ tasks }));
-    const { job } = await jobs.create({ tenantId, name: null, metadata: null, spec, idempotencyKey: null, requestHash: null, continueFrom });
+    const { job } = await jobs.create({
+      tenantId,
+      name: null,
+      metadata: null,
+      spec,
+      idempotencyKey: null,
+      requestHash: null,
+      continueFrom,
+    });
     return job.id;
   }
   async function succeededJob(): Promise<string> {
@@ -54,12 +83,30 @@ describe('job storage', () => {
     await store.markRunning(id, 'lease-1', 'cpu', 'test');
     await store.completeTask(id, 'lease-1', completion(0, [exportOf(0, 1)]));
     await store.completeTask(id, 'lease-1', completion(1, [exportOf(0, 2), exportOf(1, 3)]));
-    await store.succeed(id, 'lease-1', { averageAccuracy: 0.5, backwardTransfer: null, forgetting: null, taskInference: null });
+    await store.succeed(id, 'lease-1', {
+      averageAccuracy: 0.5,
+      backwardTransfer: null,
+      forgetting: null,
+      taskInference: null,
+    });
     return id;
   }
   const artifactBlobs = async (id: string) =>
-    (await svc.pool.query<{ task: number; mask_blob_id: string; weights_blob_id: string }>('SELECT task, mask_blob_id, weights_blob_id FROM task_artifacts WHERE job_id = $1 ORDER BY task', [id])).rows;
-  const existing = async (ids: string[]) => Number((await svc.pool.query<{ n: string }>('SELECT count(*) AS n FROM blobs WHERE id = ANY($1::uuid[])', [ids])).rows[0].n);
+    (
+      await svc.pool.query<{ task: number; mask_blob_id: string; weights_blob_id: string }>(
+        'SELECT task, mask_blob_id, weights_blob_id FROM task_artifacts WHERE job_id = $1 ORDER BY task',
+        [id],
+      )
+    ).rows;
+  const existing = async (ids: string[]) =>
+    Number(
+      (
+        await svc.pool.query<{ n: string }>(
+          'SELECT count(*) AS n FROM blobs WHERE id = ANY($1::uuid[])',
+          [ids],
+        )
+      ).rows[0].n,
+    );
   const orphans = async () =>
     Number(
       (
@@ -76,7 +123,9 @@ describe('job storage', () => {
     await store.markRunning(id, 'lease-1', 'cpu', 'test');
     assert.equal(await store.completeTask(id, 'lease-1', completion(0, [exportOf(0, 1)])), true);
     const [task0] = await artifactBlobs(id);
-    const firstCheckpoint = (await jobBlobIds(svc.pool, id)).filter((b) => b !== task0.mask_blob_id && b !== task0.weights_blob_id);
+    const firstCheckpoint = (await jobBlobIds(svc.pool, id)).filter(
+      (b) => b !== task0.mask_blob_id && b !== task0.weights_blob_id,
+    );
     await store.completeTask(id, 'lease-1', completion(1, [exportOf(1, 2)]));
     const afterTask1 = await artifactBlobs(id);
     assert.deepEqual(afterTask1[0], task0, "task 0's export is left as it was");
@@ -86,7 +135,11 @@ describe('job storage', () => {
     await store.completeTask(id, 'lease-1', last);
     const final = await artifactBlobs(id);
     assert.equal(final.length, 3);
-    assert.equal(await existing(afterTask1.flatMap((r) => [r.mask_blob_id, r.weights_blob_id])), 0, 'replaced exports are gone');
+    assert.equal(
+      await existing(afterTask1.flatMap((r) => [r.mask_blob_id, r.weights_blob_id])),
+      0,
+      'replaced exports are gone',
+    );
     const loaded = await store.load(id);
     assert.deepEqual(loaded!.checkpoint, bytes(4321, 9));
     const model = await jobs.model(id, 0);
@@ -99,11 +152,19 @@ describe('job storage', () => {
   it('an export without a model (a ResNet target) stores its mask and the reason, no weights blob', async () => {
     const id = await newJob(2);
     await store.markRunning(id, 'lease-1', 'cpu', 'test');
-    const noModel = (task: number, seed: number): TaskExport => ({ task, mask: bytes(300, seed), model: null, modelUnavailable: 'batch statistics' });
+    const noModel = (task: number, seed: number): TaskExport => ({
+      task,
+      mask: bytes(300, seed),
+      model: null,
+      modelUnavailable: 'batch statistics',
+    });
     assert.equal(await store.completeTask(id, 'lease-1', completion(0, [noModel(0, 1)])), true);
     await store.completeTask(id, 'lease-1', completion(1, [noModel(0, 2), noModel(1, 3)]));
     const rows = await artifactBlobs(id);
-    assert.deepEqual(rows.map((r) => r.weights_blob_id), [null, null]);
+    assert.deepEqual(
+      rows.map((r) => r.weights_blob_id),
+      [null, null],
+    );
     assert.deepEqual(await readBlobBytes(svc.pool, rows[0].mask_blob_id), bytes(300, 2));
     assert.equal(await jobs.model(id, 0), null);
     assert.equal(await jobs.modelJson(id, 0), null);
@@ -118,15 +179,39 @@ describe('job storage', () => {
     assert.equal(await jobs.delete(tenantId, id), true);
     assert.equal(await store.completeTask(id, 'lease-1', completion(0, [exportOf(0, 1)])), false);
     await store.addMetricPoints(id, 'lease-1', [{ kind: 'loss', task: 0, iteration: 0, value: 1 }]);
-    await store.saveProgress(id, 'lease-1', { task: 0, iteration: 1, etaMs: 1, firstIteration: true });
+    await store.saveProgress(id, 'lease-1', {
+      task: 0,
+      iteration: 1,
+      etaMs: 1,
+      firstIteration: true,
+    });
     await store.requeue(id, 'lease-1', 'x');
     await store.fail(id, 'lease-1', { code: 'X', message: 'x' });
-    await store.succeed(id, 'lease-1', { averageAccuracy: 1, backwardTransfer: null, forgetting: null, taskInference: null });
+    await store.succeed(id, 'lease-1', {
+      averageAccuracy: 1,
+      backwardTransfer: null,
+      forgetting: null,
+      taskInference: null,
+    });
     assert.equal(await store.markRunning(id, 'lease-1', 'cpu', 'again'), false);
     assert.equal(await store.load(id), null);
-    for (const table of ['jobs', 'job_events', 'metric_points', 'checkpoints', 'task_artifacts', 'task_results']) {
+    for (const table of [
+      'jobs',
+      'job_events',
+      'metric_points',
+      'checkpoints',
+      'task_artifacts',
+      'task_results',
+    ]) {
       const column = table === 'jobs' ? 'id' : 'job_id';
-      assert.equal(Number((await svc.pool.query(`SELECT count(*) AS n FROM ${table} WHERE ${column} = $1`, [id])).rows[0].n), 0, table);
+      assert.equal(
+        Number(
+          (await svc.pool.query(`SELECT count(*) AS n FROM ${table} WHERE ${column} = $1`, [id]))
+            .rows[0].n,
+        ),
+        0,
+        table,
+      );
     }
     assert.equal(await orphans(), 0, 'the refused write left no blob behind');
   });
@@ -136,7 +221,11 @@ describe('job storage', () => {
       const id = await newJob(2);
       await store.markRunning(id, 'lease-1', 'cpu', 'test');
       await store.completeTask(id, 'lease-1', completion(0, [exportOf(0, 1)]));
-      const write = store.completeTask(id, 'lease-1', completion(1, [exportOf(0, 2), exportOf(1, 3)], bytes(3 * 1024 * 1024, round)));
+      const write = store.completeTask(
+        id,
+        'lease-1',
+        completion(1, [exportOf(0, 2), exportOf(1, 3)], bytes(3 * 1024 * 1024, round)),
+      );
       // Start the delete while the 3 MB checkpoint streams, or a little before or after it.
       await new Promise((r) => setTimeout(r, round * 15));
       const [stored, deleted] = await Promise.all([write, jobs.delete(tenantId, id)]);
@@ -147,7 +236,7 @@ describe('job storage', () => {
     }
   });
 
-  it('a continuation shares its source\'s blobs; deleted in either order, or at once with a write, each blob goes exactly once', async () => {
+  it("a continuation shares its source's blobs; deleted in either order, or at once with a write, each blob goes exactly once", async () => {
     // Source deleted while the continuation replaces its first checkpoint, at the same moment.
     for (let round = 0; round < 4; round++) {
       const a = await succeededJob();
@@ -155,10 +244,15 @@ describe('job storage', () => {
       const shared = await jobBlobIds(svc.pool, a);
       assert.deepEqual((await jobBlobIds(svc.pool, b)).sort(), [...shared].sort());
       await store.markRunning(b, 'lease-1', 'cpu', 'test');
-      const [stored, deleted] = await Promise.all([store.completeTask(b, 'lease-1', completion(2, [exportOf(2, 4)])), jobs.delete(tenantId, a)]);
+      const [stored, deleted] = await Promise.all([
+        store.completeTask(b, 'lease-1', completion(2, [exportOf(2, 4)])),
+        jobs.delete(tenantId, a),
+      ]);
       assert.deepEqual([stored, deleted], [true, true]);
       // B still points at A's exports of tasks 0 and 1 (it has not rewritten them): those stay; A's checkpoint does not.
-      const kept = (await artifactBlobs(b)).filter((r) => r.task < 2).flatMap((r) => [r.mask_blob_id, r.weights_blob_id]);
+      const kept = (await artifactBlobs(b))
+        .filter((r) => r.task < 2)
+        .flatMap((r) => [r.mask_blob_id, r.weights_blob_id]);
       assert.equal(await existing(kept), 4);
       assert.equal(await existing(shared), 4, `round ${round}: only the replaced checkpoint went`);
       assert.equal(await orphans(), 0, `round ${round}`);

@@ -30,18 +30,41 @@ describe('a broken Postgres connection during repository work', () => {
 
   it('the per-task write whose connection is terminated mid-way settles, and a retry stores the task', async () => {
     const auth = await svc.auth('acme');
-    const jobId = (await svc.app.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: auth }, payload: tinySpec() })).json().id;
+    const jobId = (
+      await svc.app.inject({
+        method: 'POST',
+        url: '/v1/jobs',
+        headers: { authorization: auth },
+        payload: tinySpec(),
+      })
+    ).json().id;
     const store = new PrismaTrainingRepository(svc.db, svc.pool);
     await store.markRunning(jobId, 'test-lease', 'wasm', 'test');
-    const completion = (checkpoint: Uint8Array) => ({ task: 0, completedTasks: 1, accuracies: [0.5], durationMs: 1, msPerIteration: 1, checkpoint, embedding: null, exports: [] });
+    const completion = (checkpoint: Uint8Array) => ({
+      task: 0,
+      completedTasks: 1,
+      accuracies: [0.5],
+      durationMs: 1,
+      msPerIteration: 1,
+      checkpoint,
+      embedding: null,
+      exports: [],
+    });
     // Settled at once into a value: the write may fail before this test looks at it.
-    const write = store.completeTask(jobId, 'test-lease', completion(new Uint8Array(64 * 1024 * 1024))).then(
-      () => null,
-      (err: Error) => err,
-    );
+    const write = store
+      .completeTask(jobId, 'test-lease', completion(new Uint8Array(64 * 1024 * 1024)))
+      .then(
+        () => null,
+        (err: Error) => err,
+      );
     // Terminate the connection while it streams the 64 MB checkpoint (or right after, if it was quicker).
     const victim = await eventually(
-      async () => (await svc.pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE query LIKE 'COPY blob_chunks%' AND pid <> pg_backend_pid()`)).rows[0]?.pid,
+      async () =>
+        (
+          await svc.pool.query<{ pid: number }>(
+            `SELECT pid FROM pg_stat_activity WHERE query LIKE 'COPY blob_chunks%' AND pid <> pg_backend_pid()`,
+          )
+        ).rows[0]?.pid,
       5,
       20_000,
     ).catch(() => null);
@@ -49,7 +72,10 @@ describe('a broken Postgres connection during repository work', () => {
     const err = await write;
     if (err) assert.match(err.message, /terminat|Connection|closed|EPIPE|ECONNRESET/i);
     await store.completeTask(jobId, 'test-lease', completion(new Uint8Array(1024)));
-    const row = await svc.pool.query<{ n: string }>('SELECT b.size AS n FROM checkpoints c JOIN blobs b ON b.id = c.blob_id WHERE c.job_id = $1', [jobId]);
+    const row = await svc.pool.query<{ n: string }>(
+      'SELECT b.size AS n FROM checkpoints c JOIN blobs b ON b.id = c.blob_id WHERE c.job_id = $1',
+      [jobId],
+    );
     assert.equal(Number(row.rows[0].n), 1024);
   });
 });

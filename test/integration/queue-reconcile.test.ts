@@ -16,7 +16,12 @@ before(async () => {
 after(async () => svc?.close());
 
 async function submit(): Promise<string> {
-  const res = await svc.app.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: auth }, payload: tinySpec() });
+  const res = await svc.app.inject({
+    method: 'POST',
+    url: '/v1/jobs',
+    headers: { authorization: auth },
+    payload: tinySpec(),
+  });
   assert.equal(res.statusCode, 201, res.body);
   return res.json().id;
 }
@@ -25,14 +30,22 @@ it('re-queues only unfinished jobs that the queue has lost, after the grace peri
   const kept = await submit();
   const lost = await submit();
   const cancelled = await submit();
-  const cancel = await svc.app.inject({ method: 'POST', url: `/v1/jobs/${cancelled}/cancel`, headers: { authorization: auth } });
+  const cancel = await svc.app.inject({
+    method: 'POST',
+    url: `/v1/jobs/${cancelled}/cancel`,
+    headers: { authorization: auth },
+  });
   assert.equal(cancel.statusCode, 200, cancel.body);
   const queue = svc.ctx.queue.queue;
   await (await queue.getJob(lost))!.remove();
   assert.equal(await queue.getJob(lost), undefined);
 
   const jobs = svc.ctx.deps.jobs;
-  assert.deepEqual(await jobs.reconcile(new Date(), 60_000), [], 'a job updated just now is within the grace period');
+  assert.deepEqual(
+    await jobs.reconcile(new Date(), 60_000),
+    [],
+    'a job updated just now is within the grace period',
+  );
   const later = new Date(Date.now() + 120_000);
   assert.deepEqual(await jobs.reconcile(later, 60_000), [lost]);
   assert.ok(await queue.getJob(lost), 'the lost job is back on the queue');

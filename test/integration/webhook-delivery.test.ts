@@ -13,9 +13,16 @@ import { resolveSpec } from '../../src/core/index.js';
 import { PrismaJobRepository } from '../../src/infra/prisma/job.repository.js';
 import { PrismaWebhookDeliveryStore } from '../../src/infra/prisma/webhook-delivery.repository.js';
 import { PrismaWebhookRepository } from '../../src/infra/prisma/webhook.repository.js';
-import { parseNetworks, WebhookAddressPolicy, type Lookup } from '../../src/infra/webhooks/address-policy.js';
+import {
+  parseNetworks,
+  WebhookAddressPolicy,
+  type Lookup,
+} from '../../src/infra/webhooks/address-policy.js';
 import { HttpWebhookSender } from '../../src/infra/webhooks/http-sender.js';
-import { deliverWebhook, queuePendingDeliveries } from '../../src/services/webhooks/deliver-webhook.js';
+import {
+  deliverWebhook,
+  queuePendingDeliveries,
+} from '../../src/services/webhooks/deliver-webhook.js';
 import { WebhookService } from '../../src/services/webhooks/webhook.service.js';
 import { createTestService, tinySpec, type TestService } from '../helpers/service.js';
 
@@ -29,14 +36,25 @@ describe('webhook delivery', () => {
 
   /** A job event for the tenant; returns the ids of the deliveries it created. */
   const event = async () => {
-    const { job } = await new PrismaJobRepository(svc.db, svc.pool).create({ tenantId, name: null, metadata: null, spec: resolveSpec(tinySpec()), idempotencyKey: null, requestHash: null });
+    const { job } = await new PrismaJobRepository(svc.db, svc.pool).create({
+      tenantId,
+      name: null,
+      metadata: null,
+      spec: resolveSpec(tinySpec()),
+      idempotencyKey: null,
+      requestHash: null,
+    });
     return (await svc.db.webhookDelivery.findMany({ where: { jobId: job.id } })).map((d) => d.id);
   };
   const register = async (url: string, lookup: Lookup) => {
-    const service = new WebhookService(new PrismaWebhookRepository(svc.db), new WebhookAddressPolicy(parseNetworks('127.0.0.1'), lookup));
+    const service = new WebhookService(
+      new PrismaWebhookRepository(svc.db),
+      new WebhookAddressPolicy(parseNetworks('127.0.0.1'), lookup),
+    );
     return service.create(tenantId, { url, events: ['job.status'] });
   };
-  const sender = (lookup: Lookup) => new HttpWebhookSender(new WebhookAddressPolicy(parseNetworks('127.0.0.1'), lookup), 2000);
+  const sender = (lookup: Lookup) =>
+    new HttpWebhookSender(new WebhookAddressPolicy(parseNetworks('127.0.0.1'), lookup), 2000);
 
   before(async () => {
     svc = await createTestService('webhookdelivery');
@@ -60,29 +78,47 @@ describe('webhook delivery', () => {
 
   it('connects to the checked address, keeping the host name in the request', async () => {
     // receiver.example.test exists only in this lookup: the request can only arrive through it.
-    const lookup: Lookup = async (host) => (host === 'receiver.example.test' ? [{ address: '127.0.0.1', family: 4 }] : []);
+    const lookup: Lookup = async (host) =>
+      host === 'receiver.example.test' ? [{ address: '127.0.0.1', family: 4 }] : [];
     const { webhook, secret } = await register(`http://receiver.example.test:${port}/in`, lookup);
     const [id] = await event();
-    const outcome = await deliverWebhook(id, { store: store(), sender: sender(lookup), maxAttempts: 3 });
+    const outcome = await deliverWebhook(id, {
+      store: store(),
+      sender: sender(lookup),
+      maxAttempts: 3,
+    });
     assert.deepEqual(outcome, { outcome: 'delivered', statusCode: 200 });
     const req = requests.at(-1)!;
     assert.equal(req.host, `receiver.example.test:${port}`);
     assert.equal(req.headers['webhook-id'], id);
     assert.equal(verifyWebhook(secret, req.headers, req.body).type, 'job.status');
     const d = await svc.db.webhookDelivery.findUniqueOrThrow({ where: { id } });
-    assert.deepEqual([d.status, d.attempts, d.statusCode, d.lastError, d.deliveredAt !== null], ['delivered', 1, 200, null, true]);
+    assert.deepEqual(
+      [d.status, d.attempts, d.statusCode, d.lastError, d.deliveredAt !== null],
+      ['delivered', 1, 200, null, true],
+    );
     // Delivered: a second attempt (the queue retrying after a crash) sends nothing.
-    assert.deepEqual(await deliverWebhook(id, { store: store(), sender: sender(lookup), maxAttempts: 3 }), { outcome: 'skipped' });
+    assert.deepEqual(
+      await deliverWebhook(id, { store: store(), sender: sender(lookup), maxAttempts: 3 }),
+      { outcome: 'skipped' },
+    );
     await svc.db.webhook.delete({ where: { id: webhook.id } });
   });
 
   it('refuses, without retrying, a host that now resolves to a private address (DNS rebinding)', async () => {
     const atRegistration: Lookup = async () => [{ address: '93.184.215.14', family: 4 }];
-    const atDelivery: Lookup = async () => [{ address: '93.184.215.14', family: 4 }, { address: '10.0.0.7', family: 4 }];
+    const atDelivery: Lookup = async () => [
+      { address: '93.184.215.14', family: 4 },
+      { address: '10.0.0.7', family: 4 },
+    ];
     const { webhook } = await register(`http://rebind.example.test:${port}/in`, atRegistration);
     const before = requests.length;
     const [id] = await event();
-    const outcome = await deliverWebhook(id, { store: store(), sender: sender(atDelivery), maxAttempts: 3 });
+    const outcome = await deliverWebhook(id, {
+      store: store(),
+      sender: sender(atDelivery),
+      maxAttempts: 3,
+    });
     assert.equal(outcome.outcome, 'failed');
     assert.equal(requests.length, before, 'nothing was sent');
     const d = await svc.db.webhookDelivery.findUniqueOrThrow({ where: { id } });
@@ -96,7 +132,10 @@ describe('webhook delivery', () => {
     const { webhook } = await register(`http://127.0.0.1:${port}/q`, lookup);
     const ids = [...(await event()), ...(await event())];
     const queued: string[] = [];
-    const queue = { add: async (more: string[]) => void queued.push(...more), has: async (id: string) => queued.includes(id) };
+    const queue = {
+      add: async (more: string[]) => void queued.push(...more),
+      has: async (id: string) => queued.includes(id),
+    };
     assert.equal(await queuePendingDeliveries(store(), queue, new Date(0)), 2);
     assert.deepEqual(queued.sort(), [...ids].sort());
     assert.equal(await queuePendingDeliveries(store(), queue, new Date(0)), 0, 'already queued');
@@ -107,8 +146,28 @@ describe('webhook delivery', () => {
 
   it('counts an address as refused or allowed by its network, IPv4-mapped IPv6 included', () => {
     const policy = new WebhookAddressPolicy(parseNetworks('127.0.0.1, fd00::/8'));
-    const allowed = ['127.0.0.1', '::ffff:127.0.0.1', 'fd12::1', '93.184.215.14', '2606:2800:220:1::'];
-    const refused = ['127.0.0.2', '10.0.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', 'fe80::1', 'fc00::1', '::ffff:10.0.0.1', '224.0.0.1', '64:ff9b::a00:1'];
+    const allowed = [
+      '127.0.0.1',
+      '::ffff:127.0.0.1',
+      'fd12::1',
+      '93.184.215.14',
+      '2606:2800:220:1::',
+    ];
+    const refused = [
+      '127.0.0.2',
+      '10.0.0.1',
+      '172.31.255.255',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '0.0.0.0',
+      '::1',
+      'fe80::1',
+      'fc00::1',
+      '::ffff:10.0.0.1',
+      '224.0.0.1',
+      '64:ff9b::a00:1',
+    ];
     for (const a of allowed) assert.ok(policy.allows(a), a);
     for (const a of refused) assert.ok(!policy.allows(a), a);
     assert.throws(() => parseNetworks('10.0.0.0/33'), /not an address or a CIDR network/);

@@ -29,17 +29,26 @@ describe('worker crash safety', () => {
   after(async () => svc?.close());
 
   const submit = async (payload: object) => {
-    const res = await svc.app.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: auth }, payload });
+    const res = await svc.app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { authorization: auth },
+      payload,
+    });
     assert.equal(res.statusCode, 201, res.body);
     return res.json().id as string;
   };
-  const job = async (id: string) => (await svc.app.inject({ url: `/v1/jobs/${id}`, headers: { authorization: auth } })).json();
+  const job = async (id: string) =>
+    (await svc.app.inject({ url: `/v1/jobs/${id}`, headers: { authorization: auth } })).json();
   const until = (id: string, pred: (j: Record<string, any>) => boolean) =>
     eventually(async () => {
       const j = await job(id);
       return pred(j) ? (j as Record<string, any>) : undefined;
     });
-  const rows = async (id: string) => (await svc.db.taskResult.findMany({ where: { jobId: id }, orderBy: { task: 'asc' } })).map((r) => r.accuracies);
+  const rows = async (id: string) =>
+    (await svc.db.taskResult.findMany({ where: { jobId: id }, orderBy: { task: 'asc' } })).map(
+      (r) => r.accuracies,
+    );
 
   it('SIGKILL mid second task: a new worker resumes after task 1 and ends with the uninterrupted results', async () => {
     const spec = tinySpec({ tasks: 3, iterationsPerTask: 200, seed: 11 });
@@ -60,8 +69,13 @@ describe('worker crash safety', () => {
     const done = await until(id, (j) => ['succeeded', 'failed', 'cancelled'].includes(j.status));
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
     assert.equal(done.attempts, 2);
-    const events = (await svc.app.inject({ url: `/v1/jobs/${id}/events`, headers: { authorization: auth } })).json().items;
-    assert.ok(events.some((e: { message: string }) => /resuming after task 1/.test(e.message ?? '')), JSON.stringify(events));
+    const events = (
+      await svc.app.inject({ url: `/v1/jobs/${id}/events`, headers: { authorization: auth } })
+    ).json().items;
+    assert.ok(
+      events.some((e: { message: string }) => /resuming after task 1/.test(e.message ?? '')),
+      JSON.stringify(events),
+    );
 
     // The same spec without interruption gives the same per-task results.
     const reference = await submit(spec);
@@ -77,7 +91,11 @@ describe('worker crash safety', () => {
     const worker = await svc.startWorker();
     const id = await submit(tinySpec({ iterationsPerTask: 200_000 }));
     await until(id, (j) => j.status === 'running' && j.progress.iteration > 0);
-    const res = await svc.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel`, headers: { authorization: auth } });
+    const res = await svc.app.inject({
+      method: 'POST',
+      url: `/v1/jobs/${id}/cancel`,
+      headers: { authorization: auth },
+    });
     assert.equal(res.statusCode, 200);
     assert.equal(res.json().status, 'cancelled');
     await worker.waitForOutput(new RegExp(`job ${id} done: \\{"outcome":"cancelled"`));
@@ -86,7 +104,10 @@ describe('worker crash safety', () => {
     assert.equal(after.progress.completedTasks, 0);
     // The worker is free again: a small job now trains to the end.
     const next = await submit(tinySpec());
-    assert.equal((await until(next, (j) => ['succeeded', 'failed'].includes(j.status))).status, 'succeeded');
+    assert.equal(
+      (await until(next, (j) => ['succeeded', 'failed'].includes(j.status))).status,
+      'succeeded',
+    );
     worker.process.kill('SIGKILL');
     await worker.exited;
   });
@@ -100,12 +121,20 @@ describe('worker crash safety', () => {
     assert.equal(exit.code, 0, worker.output());
     const handedBack = await job(id);
     assert.equal(handedBack.status, 'queued');
-    assert.equal((await svc.ctx.queue.queue.getJob(id))?.attemptsMade ?? 0, 0, 'a handback uses no attempt');
+    assert.equal(
+      (await svc.ctx.queue.queue.getJob(id))?.attemptsMade ?? 0,
+      0,
+      'a handback uses no attempt',
+    );
     assert.equal(await (await svc.ctx.queue.queue.getJob(id))!.getState(), 'waiting');
 
     const next = await svc.startWorker();
     await until(id, (j) => j.status === 'running' && j.attempts === 2);
-    await svc.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel`, headers: { authorization: auth } });
+    await svc.app.inject({
+      method: 'POST',
+      url: `/v1/jobs/${id}/cancel`,
+      headers: { authorization: auth },
+    });
     await next.waitForOutput(new RegExp(`job ${id} done`));
     next.process.kill('SIGKILL');
     await next.exited;
@@ -136,12 +165,20 @@ describe('worker crash safety', () => {
     const newer = await submit(tinySpec());
     await svc.db.job.update({ where: { id: newer }, data: { specVersion: 3 } });
     const broken = await submit(tinySpec());
-    const stored = (await svc.db.job.findUniqueOrThrow({ where: { id: broken } })).spec as { training: Record<string, unknown> };
-    await svc.db.job.update({ where: { id: broken }, data: { spec: { ...stored, training: { ...stored.training, iterationsPerTask: 0 } } } });
+    const stored = (await svc.db.job.findUniqueOrThrow({ where: { id: broken } })).spec as {
+      training: Record<string, unknown>;
+    };
+    await svc.db.job.update({
+      where: { id: broken },
+      data: { spec: { ...stored, training: { ...stored.training, iterationsPerTask: 0 } } },
+    });
     const worker = await svc.startWorker();
     for (const [id, says] of [
       [newer, /^the job's spec was stored as version 3 and this worker reads version 2/],
-      [broken, /^the job's stored spec no longer passes validation \(training.iterationsPerTask: must be an integer between 1 and 1000000 \(got 0\)\)/],
+      [
+        broken,
+        /^the job's stored spec no longer passes validation \(training.iterationsPerTask: must be an integer between 1 and 1000000 \(got 0\)\)/,
+      ],
     ] as const) {
       const failed = await until(id, (j) => ['succeeded', 'failed'].includes(j.status));
       assert.equal(failed.status, 'failed');
@@ -156,12 +193,25 @@ describe('worker crash safety', () => {
 
   it('a job stored as spec version 1 (before network kinds) reads back, and trains, as the MLP it described', async () => {
     const older = await submit(tinySpec());
-    const stored = (await svc.db.job.findUniqueOrThrow({ where: { id: older } })).spec as { network: Record<string, unknown> };
+    const stored = (await svc.db.job.findUniqueOrThrow({ where: { id: older } })).spec as {
+      network: Record<string, unknown>;
+    };
     const { kind, channels, n, k, dropout, ...network } = stored.network;
     assert.deepEqual([kind, channels, n, k, dropout], ['mlp', null, null, null, 0]);
-    assert.equal((await svc.db.job.findUniqueOrThrow({ where: { id: older } })).specVersion, 2, 'new jobs are stored as version 2');
-    await svc.db.job.update({ where: { id: older }, data: { spec: { ...stored, network } as object, specVersion: 1 } });
-    assert.equal((await job(older)).spec.network.kind, 'mlp', 'the API shows the spec as of version 2');
+    assert.equal(
+      (await svc.db.job.findUniqueOrThrow({ where: { id: older } })).specVersion,
+      2,
+      'new jobs are stored as version 2',
+    );
+    await svc.db.job.update({
+      where: { id: older },
+      data: { spec: { ...stored, network } as object, specVersion: 1 },
+    });
+    assert.equal(
+      (await job(older)).spec.network.kind,
+      'mlp',
+      'the API shows the spec as of version 2',
+    );
     const worker = await svc.startWorker();
     const done = await until(older, (j) => ['succeeded', 'failed'].includes(j.status));
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));

@@ -8,13 +8,18 @@ import { JobsPage } from './pages/jobs-page.js';
 import { KeyPage } from './pages/key-page.js';
 import { NewJobPage } from './pages/new-job-page.js';
 
-type Route = { page: 'jobs' } | { page: 'job'; id: string } | { page: 'new'; dataset?: string } | { page: 'datasets' };
+type Route =
+  | { page: 'jobs' }
+  | { page: 'job'; id: string }
+  | { page: 'new'; dataset?: string }
+  | { page: 'datasets' };
 
 export function parseRoute(hash: string): Route {
   const [path, query = ''] = hash.replace(/^#\/?/, '').split('?');
   const [section, id] = path.split('/');
   if (section === 'jobs' && id) return { page: 'job', id: decodeURIComponent(id) };
-  if (section === 'new') return { page: 'new', dataset: new URLSearchParams(query).get('dataset') ?? undefined };
+  if (section === 'new')
+    return { page: 'new', dataset: new URLSearchParams(query).get('dataset') ?? undefined };
   if (section === 'datasets') return { page: 'datasets' };
   return { page: 'jobs' };
 }

@@ -16,7 +16,7 @@ export function points(value: number | null): string {
 export function bytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB'];
   let i = 0;
-  while (n >= 1024 && i < units.length - 1) (n /= 1024), i++;
+  while (n >= 1024 && i < units.length - 1) ((n /= 1024), i++);
   return `${i ? n.toFixed(1) : n} ${units[i]}`;
 }
 
@@ -27,5 +27,7 @@ export function dateTime(iso: string): string {
 export function benchmarkLabel(job: Job): string {
   const b = job.spec.benchmark;
   const tasks = Array.isArray(b.tasks) ? b.tasks.length : b.tasks;
-  return b.kind === 'datasets' ? `${tasks} tasks on uploaded data` : `${b.kind} ${b.dataset}, ${tasks} tasks`;
+  return b.kind === 'datasets'
+    ? `${tasks} tasks on uploaded data`
+    : `${b.kind} ${b.dataset}, ${tasks} tasks`;
 }

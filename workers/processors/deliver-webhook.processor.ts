@@ -5,11 +5,16 @@
  */
 import { UnrecoverableError, type Job } from 'bullmq';
 import { assertDeliverWebhookPayload, WebhookJobName } from '../../src/infra/queue/jobs.js';
-import { deliverWebhook, type DeliverDeps, type DeliveryOutcome } from '../../src/services/webhooks/deliver-webhook.js';
+import {
+  deliverWebhook,
+  type DeliverDeps,
+  type DeliveryOutcome,
+} from '../../src/services/webhooks/deliver-webhook.js';
 
 export function deliverWebhookProcessor(deps: DeliverDeps) {
   return async (job: Job): Promise<DeliveryOutcome> => {
-    if (job.name !== WebhookJobName.Deliver) throw new UnrecoverableError(`no processor for job "${job.name}" on the webhook queue`);
+    if (job.name !== WebhookJobName.Deliver)
+      throw new UnrecoverableError(`no processor for job "${job.name}" on the webhook queue`);
     assertDeliverWebhookPayload(job.data);
     const result = await deliverWebhook(job.data.deliveryId, deps);
     if (result.outcome === 'retry') throw new Error(result.error);

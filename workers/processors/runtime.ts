@@ -28,7 +28,12 @@ export function getRuntime(): Promise<Runtime> {
     const config = loadEnv();
     const backend = await selectBackend(config.RETAIN_BACKEND as BackendChoice);
     // A transaction this process leaves idle (it hung) is ended when the queue gives its job to another worker.
-    const options = { url: config.databaseUrl, schema: config.databaseSchema, poolSize: 2, idleInTransactionTimeoutMs: config.LOCK_DURATION_MS };
+    const options = {
+      url: config.databaseUrl,
+      schema: config.databaseSchema,
+      poolSize: 2,
+      idleInTransactionTimeoutMs: config.LOCK_DURATION_MS,
+    };
     const pool = createPgPool(options);
     const db = createPrismaClient({ ...options, pool });
     const datasets = new Map<string, Promise<RawDataset>>();
@@ -47,7 +52,13 @@ export function getRuntime(): Promise<Runtime> {
       maxBytes: config.DATASET_CACHE_MAX_BYTES,
       maxExpandedBytes: config.DATASET_MAX_EXPANDED_BYTES,
     });
-    return { config, backend: backend.name, store: new PrismaTrainingRepository(db, pool, config.BLOB_CHUNK_BYTES), loadDataset, uploadedDatasets };
+    return {
+      config,
+      backend: backend.name,
+      store: new PrismaTrainingRepository(db, pool, config.BLOB_CHUNK_BYTES),
+      loadDataset,
+      uploadedDatasets,
+    };
   })();
   runtime.catch(() => (runtime = null));
   return runtime;

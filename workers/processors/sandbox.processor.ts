@@ -6,7 +6,11 @@ import { assertRegistryComplete, loadProcessors } from '../registry.js';
 const processors = await loadProcessors();
 assertRegistryComplete(processors);
 
-export default async function sandboxProcessor(job: SandboxedJob, token?: string, signal?: AbortSignal): Promise<unknown> {
+export default async function sandboxProcessor(
+  job: SandboxedJob,
+  token?: string,
+  signal?: AbortSignal,
+): Promise<unknown> {
   const processor = processors[job.name as JobName];
   if (!processor) throw new Error(`no processor for job name "${job.name}"`);
   return processor(job, token, signal);

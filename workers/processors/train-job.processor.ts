@@ -13,7 +13,11 @@ import { getRuntime } from './runtime.js';
 /** Reason the worker passes to the abort signal when it shuts down. */
 export const SHUTDOWN_REASON = 'shutdown';
 
-export async function processTrainJob(job: SandboxedJob, token: string | undefined, signal: AbortSignal | undefined): Promise<unknown> {
+export async function processTrainJob(
+  job: SandboxedJob,
+  token: string | undefined,
+  signal: AbortSignal | undefined,
+): Promise<unknown> {
   try {
     assertPayload(JobName.TrainJob, job.data);
   } catch (err) {
@@ -34,7 +38,11 @@ export async function processTrainJob(job: SandboxedJob, token: string | undefin
       backend: rt.backend,
       stop: stop.signal,
       // BullMQ passes the lock token it fetched the job with; the worker process fences its own writes with it too.
-      attempt: { number: job.attemptsMade + 1, max: job.opts.attempts ?? 1, lease: token ?? randomUUID() },
+      attempt: {
+        number: job.attemptsMade + 1,
+        max: job.opts.attempts ?? 1,
+        lease: token ?? randomUUID(),
+      },
       settings: {
         progressThrottleMs: rt.config.PROGRESS_THROTTLE_MS,
         lossEvery: rt.config.LOSS_EVERY,

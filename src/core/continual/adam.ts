@@ -73,10 +73,14 @@ export class Adam {
     this.kernel = this.heap && adamKernel(this.heap);
     const host = hostMemoryAvailable();
     this.stageElements = args.stageElements ?? STAGE_ELEMENTS;
-    const staged = this.heap !== null && params.reduce((n, p) => n + p.size, 0) > (args.heapMomentsMaxElements ?? HEAP_MOMENTS_MAX_ELEMENTS);
+    const staged =
+      this.heap !== null &&
+      params.reduce((n, p) => n + p.size, 0) >
+        (args.heapMomentsMaxElements ?? HEAP_MOMENTS_MAX_ELEMENTS);
     if (staged) this.stage = this.heap!.allocate([2, this.stageElements]);
     this.moments = params.map((p): Moments => {
-      if (staged) return { kind: 'staged', m: new Float32Array(p.size), v: new Float32Array(p.size) };
+      if (staged)
+        return { kind: 'staged', m: new Float32Array(p.size), v: new Float32Array(p.size) };
       if (this.heap) return { kind: 'wasm', m: tf.zerosLike(p), v: tf.zerosLike(p) };
       if (host) return { kind: 'host', m: new Float32Array(p.size), v: new Float32Array(p.size) };
       return {
@@ -89,7 +93,10 @@ export class Adam {
 
   /** Step size and bias-correction terms for step number `t` (1-based). */
   private coefficients(t: number) {
-    return { stepSize: this.args.learningRate / (1 - this.beta1 ** t), sqrtC2: Math.sqrt(1 - this.beta2 ** t) };
+    return {
+      stepSize: this.args.learningRate / (1 - this.beta1 ** t),
+      sqrtC2: Math.sqrt(1 - this.beta2 ** t),
+    };
   }
 
   /** Applies one update. `grads[i]` belongs to `params[i]`; the caller keeps ownership of grads. */
@@ -105,14 +112,39 @@ export class Adam {
         const [po, go, oo] = [p, grads[i], out].map(heap.offsetOf);
         // Elements [from, from + len) with their moments at byte offsets mo and vo.
         const update = (from: number, len: number, mo: number, vo: number) =>
-          this.kernel!.step(po + 4 * from, go + 4 * from, mo, vo, oo + 4 * from, len, b1, 1 - b1, b2, 1 - b2, stepSize, sqrtC2, eps);
+          this.kernel!.step(
+            po + 4 * from,
+            go + 4 * from,
+            mo,
+            vo,
+            oo + 4 * from,
+            len,
+            b1,
+            1 - b1,
+            b2,
+            1 - b2,
+            stepSize,
+            sqrtC2,
+            eps,
+          );
         if (mom.kind === 'wasm') update(0, p.size, heap.offsetOf(mom.m), heap.offsetOf(mom.v));
         else this.staged(mom, update);
         p.assign(out);
         out.dispose();
       } else if (mom.kind === 'host') {
         const out = new Float32Array(p.size);
-        hostStep(hostView(p)!, hostView(grads[i])!, mom.m, mom.v, out, b1, b2, stepSize, sqrtC2, eps);
+        hostStep(
+          hostView(p)!,
+          hostView(grads[i])!,
+          mom.m,
+          mom.v,
+          out,
+          b1,
+          b2,
+          stepSize,
+          sqrtC2,
+          eps,
+        );
         tf.tidy(() => p.assign(tf.tensor(out, p.shape)));
       } else {
         tf.tidy(() => {
@@ -127,7 +159,10 @@ export class Adam {
   }
 
   /** Runs `update` chunk by chunk with the chunk's moments copied into the heap scratch and back. */
-  private staged(mom: { m: Float32Array; v: Float32Array }, update: (from: number, len: number, mo: number, vo: number) => void): void {
+  private staged(
+    mom: { m: Float32Array; v: Float32Array },
+    update: (from: number, len: number, mo: number, vo: number) => void,
+  ): void {
     const heap = this.heap!;
     const chunk = this.stageElements;
     const mo = heap.offsetOf(this.stage!);
@@ -157,14 +192,38 @@ export class Adam {
         const heap = this.heap!;
         const out = heap.allocate(grad.shape);
         const at = heap.offsetOf;
-        this.kernel!.delta(at(grad), at(mom.m), at(mom.v), at(out), grad.size, b1, 1 - b1, b2, 1 - b2, stepSize, sqrtC2, eps);
+        this.kernel!.delta(
+          at(grad),
+          at(mom.m),
+          at(mom.v),
+          at(out),
+          grad.size,
+          b1,
+          1 - b1,
+          b2,
+          1 - b2,
+          stepSize,
+          sqrtC2,
+          eps,
+        );
         return out;
       }
       if (mom.kind === 'host' || mom.kind === 'staged') {
         const out = new Float32Array(grad.size);
         const g = mom.kind === 'host' ? hostView(grad)! : (grad.dataSync() as Float32Array);
         // A step from zero parameters, on copies of the moments, is exactly -delta.
-        hostStep(new Float32Array(grad.size), g, mom.m.slice(), mom.v.slice(), out, b1, b2, stepSize, sqrtC2, eps);
+        hostStep(
+          new Float32Array(grad.size),
+          g,
+          mom.m.slice(),
+          mom.v.slice(),
+          out,
+          b1,
+          b2,
+          stepSize,
+          sqrtC2,
+          eps,
+        );
         return tf.tensor(out, grad.shape);
       }
       return tf.tidy(() => {
@@ -176,18 +235,32 @@ export class Adam {
   }
 
   dispose(): void {
-    for (const mom of this.moments) if (mom.kind === 'wasm' || mom.kind === 'tensor') tf.dispose([mom.m, mom.v]);
+    for (const mom of this.moments)
+      if (mom.kind === 'wasm' || mom.kind === 'tensor') tf.dispose([mom.m, mom.v]);
     this.stage?.dispose();
   }
 }
 
 /** The update of kernels/adam.wat in JS, float32 at every operation (the cpu backend's path). */
 function hostStep(
-  p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, out: Float32Array,
-  beta1: number, beta2: number, stepSize: number, sqrtC2: number, eps: number,
+  p: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  out: Float32Array,
+  beta1: number,
+  beta2: number,
+  stepSize: number,
+  sqrtC2: number,
+  eps: number,
 ): void {
-  const b1 = f32(beta1), b2 = f32(beta2), c1 = f32(1 - beta1), c2 = f32(1 - beta2);
-  const s = f32(stepSize), q = f32(sqrtC2), e = f32(eps);
+  const b1 = f32(beta1),
+    b2 = f32(beta2),
+    c1 = f32(1 - beta1),
+    c2 = f32(1 - beta2);
+  const s = f32(stepSize),
+    q = f32(sqrtC2),
+    e = f32(eps);
   for (let k = 0; k < out.length; k++) {
     const gk = g[k];
     const mk = (m[k] = f32(f32(b1 * m[k]) + f32(c1 * gk)));

@@ -33,7 +33,13 @@ function forEachChunk(
   for (let c = 0; c < chunks; c++) {
     const start = Math.floor((c * source.size) / chunks);
     const batch = source.gather(idx.subarray(start, Math.floor(((c + 1) * source.size) / chunks)));
-    tf.tidy(() => fn(learner.target.forward(tf.tensor2d(batch.x, [batch.size, inputSize]), weights), batch.y, start));
+    tf.tidy(() =>
+      fn(
+        learner.target.forward(tf.tensor2d(batch.x, [batch.size, inputSize]), weights),
+        batch.y,
+        start,
+      ),
+    );
   }
 }
 
@@ -47,7 +53,12 @@ function ownLogits(logits: tf.Tensor2D, task: ContinualTask): tf.Tensor2D {
  * Accuracy (classification) or mean squared error (regression) of `task`'s split `source`,
  * running the target with the weights of task `weightsOf` (normally the task itself).
  */
-export function evaluate(learner: Learner, task: ContinualTask, source: SampleSource, weightsOf = task.index): number {
+export function evaluate(
+  learner: Learner,
+  task: ContinualTask,
+  source: SampleSource,
+  weightsOf = task.index,
+): number {
   if (source.size === 0) return NaN;
   const weights = learner.taskWeights(weightsOf);
   let total = 0;
@@ -56,7 +67,9 @@ export function evaluate(learner: Learner, task: ContinualTask, source: SampleSo
       const pred = tf.argMax(ownLogits(out, task), 1).dataSync();
       for (let i = 0; i < pred.length; i++) if (pred[i] === y[i]) total++;
     } else {
-      total += tf.sum(tf.squaredDifference(out, tf.tensor2d(y as Float32Array, out.shape))).dataSync()[0] / task.outputSize;
+      total +=
+        tf.sum(tf.squaredDifference(out, tf.tensor2d(y as Float32Array, out.shape))).dataSync()[0] /
+        task.outputSize;
     }
   });
   tf.dispose(weights);
@@ -97,11 +110,17 @@ export function inferTasksByEntropy(learner: Learner, tasks: ContinualTask[]): T
     let classHits = 0;
     for (let i = 0; i < n; i++) {
       if (bestTask[i] === task.index) taskHits++;
-      if (tasks[bestTask[i]].globalLabels[bestClass[i]] === task.globalLabels[labels[i]]) classHits++;
+      if (tasks[bestTask[i]].globalLabels[bestClass[i]] === task.globalLabels[labels[i]])
+        classHits++;
     }
     return { task: task.index, taskAccuracy: taskHits / n, classAccuracy: classHits / n };
   });
   weights.forEach((w) => tf.dispose(w));
-  const mean = (f: (r: (typeof perTask)[number]) => number) => perTask.reduce((a, r) => a + f(r), 0) / perTask.length;
-  return { taskAccuracy: mean((r) => r.taskAccuracy), classAccuracy: mean((r) => r.classAccuracy), perTask };
+  const mean = (f: (r: (typeof perTask)[number]) => number) =>
+    perTask.reduce((a, r) => a + f(r), 0) / perTask.length;
+  return {
+    taskAccuracy: mean((r) => r.taskAccuracy),
+    classAccuracy: mean((r) => r.classAccuracy),
+    perTask,
+  };
 }

@@ -55,9 +55,11 @@ export function wasmHeap(): WasmHeap | null {
     memory,
     offsetOf: (t) => {
       const info = map.get(t.dataId);
-      if (!info || t.dtype !== 'float32') throw new Error('tensor is not a float32 tensor of the wasm backend');
+      if (!info || t.dtype !== 'float32')
+        throw new Error('tensor is not a float32 tensor of the wasm backend');
       return info.memoryOffset;
     },
-    allocate: (shape) => tf.engine().makeTensorFromTensorInfo(backend.makeOutput!(shape, 'float32')),
+    allocate: (shape) =>
+      tf.engine().makeTensorFromTensorInfo(backend.makeOutput!(shape, 'float32')),
   };
 }

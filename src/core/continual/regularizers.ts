@@ -21,7 +21,11 @@ export function fixedTargetRegularizer(outputs: tf.Tensor[], targets: tf.Tensor[
  * The masks are not detached: in the masked variant the term also pushes mask values down where
  * theta has drifted. Returns a scalar; caller disposes.
  */
-export function driftL1(theta: tf.Tensor[], prev: tf.Tensor[], masks: tf.Tensor[] | null): tf.Scalar {
+export function driftL1(
+  theta: tf.Tensor[],
+  prev: tf.Tensor[],
+  masks: tf.Tensor[] | null,
+): tf.Scalar {
   return tf.tidy(() => {
     const parts = theta.map((w, l) => {
       const d = tf.sub(w, prev[l]);

@@ -4,7 +4,12 @@ import { assert, CancelledError, DivergenceError } from '../errors.js';
 import { encodeCheckpoint, restoreCheckpoint, type CheckpointState } from '../io/checkpoint.js';
 import { exportTask } from '../io/export.js';
 import { createLearner } from '../methods/create-learner.js';
-import { crossEntropy, meanSquaredError, type Learner, type StepLosses } from '../methods/learner.js';
+import {
+  crossEntropy,
+  meanSquaredError,
+  type Learner,
+  type StepLosses,
+} from '../methods/learner.js';
 import { median, summarize } from '../metrics/metrics.js';
 import { Random } from '../random.js';
 import type { JobSpec } from '../spec.js';
@@ -38,12 +43,20 @@ export function tasksToExport(e: Pick<TaskEndEvent, 'task' | 'tasks'>): number[]
  * whose spec `spec` continues (`continuesSpec`): its tasks are kept, and only the new ones are
  * trained, ending bit for bit like one run of all the tasks.
  */
-export async function runContinualLearning(spec: JobSpec, options: RunOptions): Promise<ContinualResult> {
+export async function runContinualLearning(
+  spec: JobSpec,
+  options: RunOptions,
+): Promise<ContinualResult> {
   const { tasks, callbacks = {}, signal } = options;
   assert(tasks.length > 0, 'at least one task is needed');
   const { inputSize, outputSize, imageShape } = tasks[0];
   assert(
-    tasks.every((t) => t.inputSize === inputSize && t.outputSize === outputSize && String(t.imageShape) === String(imageShape)),
+    tasks.every(
+      (t) =>
+        t.inputSize === inputSize &&
+        t.outputSize === outputSize &&
+        String(t.imageShape) === String(imageShape),
+    ),
     'all tasks must have the same input shape and output size',
   );
   const rng = new Random(modelSeed(spec.training.seed));
@@ -71,7 +84,11 @@ export async function runContinualLearning(spec: JobSpec, options: RunOptions): 
     const firstTask = state.completedTasks;
     for (let t = firstTask; t < tasks.length; t++) {
       const task = tasks[t];
-      await callbacks.onTaskBegin?.({ task: t, tasks: tasks.length, resumed: t === firstTask && t > 0 });
+      await callbacks.onTaskBegin?.({
+        task: t,
+        tasks: tasks.length,
+        resumed: t === firstTask && t > 0,
+      });
       const started = performance.now();
       const iterationMs: number[] = [];
       const batches = new BatchSampler(task.train.size, spec.training.batchSize, stream);
@@ -79,7 +96,14 @@ export async function runContinualLearning(spec: JobSpec, options: RunOptions): 
       for (let i = 0; i < iterations; i++) {
         if (signal?.aborted) throw new CancelledError();
         const t0 = performance.now();
-        const losses = trainOn(learner, task, t, i, task.train.gather(batches.next(), stream), stream);
+        const losses = trainOn(
+          learner,
+          task,
+          t,
+          i,
+          task.train.gather(batches.next(), stream),
+          stream,
+        );
         if (!Number.isFinite(losses.total)) throw new DivergenceError(t, i);
         const ms = performance.now() - t0;
         iterationMs.push(ms);
@@ -99,13 +123,20 @@ export async function runContinualLearning(spec: JobSpec, options: RunOptions): 
         });
         const validate = (i + 1) % spec.training.validationEvery === 0 || i === iterations - 1;
         if (validate && task.validation.size > 0 && callbacks.onValidation) {
-          await callbacks.onValidation({ task: t, iteration: i, accuracy: evaluate(learner, task, task.validation) });
+          await callbacks.onValidation({
+            task: t,
+            iteration: i,
+            accuracy: evaluate(learner, task, task.validation),
+          });
         }
-        if (options.yieldEvery && (i + 1) % options.yieldEvery.iterations === 0) await options.yieldEvery.fn();
+        if (options.yieldEvery && (i + 1) % options.yieldEvery.iterations === 0)
+          await options.yieldEvery.fn();
       }
       learner.endTask();
 
-      state.accuracyMatrix.push(tasks.slice(0, t + 1).map((seen) => evaluate(learner, seen, seen.test)));
+      state.accuracyMatrix.push(
+        tasks.slice(0, t + 1).map((seen) => evaluate(learner, seen, seen.test)),
+      );
       state.msPerIteration.push(median(iterationMs));
       state.taskDurationsMs.push(performance.now() - started);
       state.completedTasks = t + 1;
@@ -120,7 +151,10 @@ export async function runContinualLearning(spec: JobSpec, options: RunOptions): 
         checkpoint: encodeCheckpoint(learner, state),
         exportTask: (k) => {
           assert(!ended, 'exportTask is only valid during onTaskEnd');
-          assert(Number.isInteger(k) && k >= 0 && k <= t, `exportTask: task ${k} has not been trained (tasks 0..${t} have)`);
+          assert(
+            Number.isInteger(k) && k >= 0 && k <= t,
+            `exportTask: task ${k} has not been trained (tasks 0..${t} have)`,
+          );
           return exportTask(learner, spec, tasks[k]);
         },
       });
@@ -128,7 +162,10 @@ export async function runContinualLearning(spec: JobSpec, options: RunOptions): 
     }
 
     const inference =
-      spec.evaluation.taskInference && spec.method !== 'finetune' && tasks[0].kind === 'classification' && tasks.length > 1
+      spec.evaluation.taskInference &&
+      spec.method !== 'finetune' &&
+      tasks[0].kind === 'classification' &&
+      tasks.length > 1
         ? inferTasksByEntropy(learner, tasks)
         : null;
     const result: ContinualResult = {
@@ -145,7 +182,14 @@ export async function runContinualLearning(spec: JobSpec, options: RunOptions): 
   }
 }
 
-function trainOn(learner: Learner, task: ContinualTask, t: number, i: number, batch: Batch, rng: Random): StepLosses {
+function trainOn(
+  learner: Learner,
+  task: ContinualTask,
+  t: number,
+  i: number,
+  batch: Batch,
+  rng: Random,
+): StepLosses {
   const [x, y] = tf.tidy(() => [
     tf.tensor2d(batch.x, [batch.size, task.inputSize]),
     task.kind === 'classification'
@@ -153,7 +197,14 @@ function trainOn(learner: Learner, task: ContinualTask, t: number, i: number, ba
       : tf.tensor2d(batch.y as Float32Array, [batch.size, task.outputSize]),
   ]);
   try {
-    return learner.trainStep(t, i, x, y, task.kind === 'classification' ? crossEntropy : meanSquaredError, rng);
+    return learner.trainStep(
+      t,
+      i,
+      x,
+      y,
+      task.kind === 'classification' ? crossEntropy : meanSquaredError,
+      rng,
+    );
   } finally {
     tf.dispose([x, y]);
   }

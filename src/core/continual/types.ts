@@ -34,7 +34,11 @@ export interface TaskExport {
    * LayersModel computes what the engine computes (ResNet's batch statistics), `modelUnavailable`
    * saying why.
    */
-  model: { modelJson: Record<string, unknown>; weights: Uint8Array; weightsFileName: string } | null;
+  model: {
+    modelJson: Record<string, unknown>;
+    weights: Uint8Array;
+    weightsFileName: string;
+  } | null;
   modelUnavailable: string | null;
 }
 

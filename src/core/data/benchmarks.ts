@@ -42,7 +42,8 @@ export interface PixelMap {
 /** Float value of each byte value, so `gather` does one table look-up per pixel. */
 export function pixelLookup(normalize: boolean): Float32Array {
   const lut = new Float32Array(256);
-  for (let v = 0; v < 256; v++) lut[v] = normalize ? (v / 255 - NORMALIZE_MEAN) / NORMALIZE_STD : v / 255;
+  for (let v = 0; v < 256; v++)
+    lut[v] = normalize ? (v / 255 - NORMALIZE_MEAN) / NORMALIZE_STD : v / 255;
   return lut;
 }
 
@@ -54,7 +55,10 @@ export function geometryMap(rows: number, cols: number, padTo32: boolean): Pixel
   const height = padTo32 ? PADDED_SIDE : rows;
   const width = padTo32 ? PADDED_SIDE : cols;
   if (rows > height || cols > width) {
-    throw new EngineError('INVALID_DATA', `padTo32 needs images of at most ${PADDED_SIDE}x${PADDED_SIDE}, got ${rows}x${cols}`);
+    throw new EngineError(
+      'INVALID_DATA',
+      `padTo32 needs images of at most ${PADDED_SIDE}x${PADDED_SIDE}, got ${rows}x${cols}`,
+    );
   }
   const top = (height - rows) >> 1;
   const left = (width - cols) >> 1;
@@ -70,7 +74,12 @@ export function geometryMap(rows: number, cols: number, padTo32: boolean): Pixel
  * geometry image was shifted by (dx - 4, dy - 4) with zero fill (a 4-padded random crop at
  * offset dx, dy; dx = dy = 4 is no shift).
  */
-export function shiftedMap(geometry: PixelMap, permutation: Int32Array | null, dx: number, dy: number): Int32Array {
+export function shiftedMap(
+  geometry: PixelMap,
+  permutation: Int32Array | null,
+  dx: number,
+  dy: number,
+): Int32Array {
   const { map, width, height } = geometry;
   const out = new Int32Array(map.length);
   for (let o = 0; o < out.length; o++) {
@@ -115,7 +124,10 @@ class TaskPixels {
 
   cropped(dx: number, dy: number): Int32Array {
     const k = dy * CROP_OFFSETS + dx;
-    return (this.crops[k] ??= scratchIndices(shiftedMap(this.geometry, this.permutation, dx, dy), this.imageSize));
+    return (this.crops[k] ??= scratchIndices(
+      shiftedMap(this.geometry, this.permutation, dx, dy),
+      this.imageSize,
+    ));
   }
 }
 
@@ -125,7 +137,13 @@ class TaskPixels {
  * the loop branch-free and its reads in a small buffer; measured about 2x faster than indexing the
  * shared image array with a padding test per pixel.
  */
-function writePixels(x: Float32Array, offset: number, scratch: Uint8Array, map: Int32Array, lut: Float32Array): void {
+function writePixels(
+  x: Float32Array,
+  offset: number,
+  scratch: Uint8Array,
+  map: Int32Array,
+  lut: Float32Array,
+): void {
   const n = map.length;
   for (let o = 0; o < n; o++) x[offset + o] = lut[scratch[map[o]]];
 }
@@ -159,11 +177,17 @@ function imageSource(args: ImageSourceArgs): SampleSource {
       for (let k = 0; k < n; k++) {
         const i = batchIndices[k];
         if (!Number.isInteger(i) || i < 0 || i >= indices.length) {
-          throw new EngineError('INVALID_ARGUMENT', `sample index ${i} out of range 0..${indices.length - 1}`);
+          throw new EngineError(
+            'INVALID_ARGUMENT',
+            `sample index ${i} out of range 0..${indices.length - 1}`,
+          );
         }
         const sample = indices[i];
         // dx before dy, one pair per sample in batch order, so a saved rng state replays the crops.
-        const map = augment && rng ? pixels.cropped(rng.int(CROP_OFFSETS), rng.int(CROP_OFFSETS)) : pixels.plain;
+        const map =
+          augment && rng
+            ? pixels.cropped(rng.int(CROP_OFFSETS), rng.int(CROP_OFFSETS))
+            : pixels.plain;
         scratch.set(images.subarray(sample * imageSize, (sample + 1) * imageSize));
         writePixels(x, k * inputSize, scratch, map, lut);
         y[k] = localLabel[labels[sample]];
@@ -174,7 +198,11 @@ function imageSource(args: ImageSourceArgs): SampleSource {
 }
 
 /** Indices (in data-set order) of the samples whose label is in the task, at most `limit` of them. */
-export function taskSamples(labels: Uint8Array, localLabel: Int32Array, limit: number | null): Int32Array {
+export function taskSamples(
+  labels: Uint8Array,
+  localLabel: Int32Array,
+  limit: number | null,
+): Int32Array {
   const cap = limit ?? labels.length;
   const out: number[] = [];
   for (let i = 0; i < labels.length && out.length < cap; i++) {
@@ -201,15 +229,27 @@ interface TaskPlan {
 function checkDataset(raw: RawDataset): void {
   const { train, test } = raw;
   if (train.rows !== test.rows || train.cols !== test.cols) {
-    throw new EngineError('INVALID_DATA', `${raw.name}: train images are ${train.rows}x${train.cols} but test images are ${test.rows}x${test.cols}`);
+    throw new EngineError(
+      'INVALID_DATA',
+      `${raw.name}: train images are ${train.rows}x${train.cols} but test images are ${test.rows}x${test.cols}`,
+    );
   }
-  for (const [split, set] of [['train', train], ['test', test]] as const) {
+  for (const [split, set] of [
+    ['train', train],
+    ['test', test],
+  ] as const) {
     if (set.images.length !== set.count * set.rows * set.cols || set.labels.length !== set.count) {
-      throw new EngineError('INVALID_DATA', `${raw.name} ${split}: ${set.count} samples need ${set.count * set.rows * set.cols} pixel bytes and ${set.count} labels, got ${set.images.length} and ${set.labels.length}`);
+      throw new EngineError(
+        'INVALID_DATA',
+        `${raw.name} ${split}: ${set.count} samples need ${set.count * set.rows * set.cols} pixel bytes and ${set.count} labels, got ${set.images.length} and ${set.labels.length}`,
+      );
     }
     const bad = set.labels.findIndex((l) => l >= raw.numClasses);
     if (bad >= 0) {
-      throw new EngineError('INVALID_DATA', `${raw.name} ${split}: sample ${bad} has label ${set.labels[bad]} but the data set has ${raw.numClasses} classes`);
+      throw new EngineError(
+        'INVALID_DATA',
+        `${raw.name} ${split}: sample ${bad} has label ${set.labels[bad]} but the data set has ${raw.numClasses} classes`,
+      );
     }
   }
 }
@@ -218,16 +258,29 @@ function splitPlans(b: Benchmark, numClasses: number): TaskPlan[] {
   const k = b.classesPerTask;
   const tasks = taskCount(b);
   if (tasks * k > numClasses) {
-    throw new EngineError('INVALID_ARGUMENT', `${tasks} tasks x ${k} classes need ${tasks * k} classes but the data set has ${numClasses}`);
+    throw new EngineError(
+      'INVALID_ARGUMENT',
+      `${tasks} tasks x ${k} classes need ${tasks * k} classes but the data set has ${numClasses}`,
+    );
   }
   return Array.from({ length: tasks }, (_, t) => {
     const classes = Array.from({ length: k }, (_, j) => t * k + j);
-    return { name: `classes ${classes[0]}-${classes[k - 1]}`, classes, globalLabels: classes, permutation: null };
+    return {
+      name: `classes ${classes[0]}-${classes[k - 1]}`,
+      classes,
+      globalLabels: classes,
+      permutation: null,
+    };
   });
 }
 
 /** Draws every permutation first, in task order, so the data do not depend on anything else drawn. */
-function permutedPlans(b: Benchmark, numClasses: number, inputSize: number, rng: Random): TaskPlan[] {
+function permutedPlans(
+  b: Benchmark,
+  numClasses: number,
+  inputSize: number,
+  rng: Random,
+): TaskPlan[] {
   const classes = Array.from({ length: numClasses }, (_, c) => c);
   return Array.from({ length: taskCount(b) }, (_, t) => ({
     name: `permutation ${t}`,
@@ -258,7 +311,8 @@ function permutedPlans(b: Benchmark, numClasses: number, inputSize: number, rng:
  *   samples left after validation; INVALID_ARGUMENT when the data set has too few classes.
  */
 export function buildTasks(benchmark: Benchmark, raw: RawDataset, rng: Random): ContinualTask[] {
-  if (benchmark.kind === 'datasets') throw new EngineError('INVALID_ARGUMENT', 'uploaded data sets are built by buildDatasetTasks');
+  if (benchmark.kind === 'datasets')
+    throw new EngineError('INVALID_ARGUMENT', 'uploaded data sets are built by buildDatasetTasks');
   checkDataset(raw);
   const geometry = geometryMap(raw.train.rows, raw.train.cols, benchmark.padTo32);
   const inputSize = geometry.map.length;

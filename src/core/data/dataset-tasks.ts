@@ -16,7 +16,13 @@
  */
 import { EngineError } from '../errors.js';
 import { datasetTasks, imageShapeOf, type JobSpec } from '../spec.js';
-import type { Batch, ContinualTask, LabelledDataset, LabelledSamples, SampleSource } from './types.js';
+import type {
+  Batch,
+  ContinualTask,
+  LabelledDataset,
+  LabelledSamples,
+  SampleSource,
+} from './types.js';
 
 type Benchmark = JobSpec['benchmark'];
 
@@ -28,7 +34,10 @@ interface ValueMap {
 }
 
 /** Mean and standard deviation (population) of all values of a split after scaling; std 1 when constant. */
-export function valueStatistics(samples: LabelledSamples, scale: number): { mean: number; std: number } {
+export function valueStatistics(
+  samples: LabelledSamples,
+  scale: number,
+): { mean: number; std: number } {
   let sum = 0;
   let sumSq = 0;
   const { x } = samples;
@@ -43,7 +52,13 @@ export function valueStatistics(samples: LabelledSamples, scale: number): { mean
   return { mean, std: std > 1e-12 ? std : 1 };
 }
 
-function sampleSource(samples: LabelledSamples, indices: Int32Array, localLabel: Int32Array, inputSize: number, map: ValueMap): SampleSource {
+function sampleSource(
+  samples: LabelledSamples,
+  indices: Int32Array,
+  localLabel: Int32Array,
+  inputSize: number,
+  map: ValueMap,
+): SampleSource {
   const { x: values, y: labels } = samples;
   const mean = map.normalize?.mean ?? 0;
   const factor = map.scale / (map.normalize?.std ?? 1);
@@ -57,11 +72,15 @@ function sampleSource(samples: LabelledSamples, indices: Int32Array, localLabel:
       for (let k = 0; k < n; k++) {
         const i = batchIndices[k];
         if (!Number.isInteger(i) || i < 0 || i >= indices.length) {
-          throw new EngineError('INVALID_ARGUMENT', `sample index ${i} out of range 0..${indices.length - 1}`);
+          throw new EngineError(
+            'INVALID_ARGUMENT',
+            `sample index ${i} out of range 0..${indices.length - 1}`,
+          );
         }
         const sample = indices[i];
         const from = sample * inputSize;
-        for (let j = 0; j < inputSize; j++) x[k * inputSize + j] = values[from + j] * factor - offset;
+        for (let j = 0; j < inputSize; j++)
+          x[k * inputSize + j] = values[from + j] * factor - offset;
         y[k] = localLabel[labels[sample]];
       }
       return { x, y, size: n };
@@ -80,17 +99,30 @@ function taskSamples(labels: Int32Array, localLabel: Int32Array, limit: number |
   return Int32Array.from(out);
 }
 
-function checkDataset(id: string, data: LabelledDataset, recorded: NonNullable<Benchmark['datasets']>[string]): number {
+function checkDataset(
+  id: string,
+  data: LabelledDataset,
+  recorded: NonNullable<Benchmark['datasets']>[string],
+): number {
   const inputSize = data.inputShape.reduce((a, d) => a * d, 1);
-  if (data.inputShape.join('x') !== recorded.inputShape.join('x') || data.dtype !== recorded.dtype) {
+  if (
+    data.inputShape.join('x') !== recorded.inputShape.join('x') ||
+    data.dtype !== recorded.dtype
+  ) {
     throw new EngineError(
       'INVALID_DATA',
       `data set ${id} decodes to ${data.dtype} samples of shape [${data.inputShape}] but the job was submitted for ${recorded.dtype} [${recorded.inputShape}]`,
     );
   }
-  for (const [split, s] of [['train', data.train], ['test', data.test]] as const) {
+  for (const [split, s] of [
+    ['train', data.train],
+    ['test', data.test],
+  ] as const) {
     if (s.x.length !== s.count * inputSize || s.y.length !== s.count) {
-      throw new EngineError('INVALID_DATA', `data set ${id} ${split}: ${s.count} samples need ${s.count * inputSize} values and ${s.count} labels, got ${s.x.length} and ${s.y.length}`);
+      throw new EngineError(
+        'INVALID_DATA',
+        `data set ${id} ${split}: ${s.count} samples need ${s.count * inputSize} values and ${s.count} labels, got ${s.x.length} and ${s.y.length}`,
+      );
     }
   }
   return inputSize;
@@ -109,10 +141,16 @@ function checkDataset(id: string, data: LabelledDataset, recorded: NonNullable<B
  * @throws EngineError INVALID_DATA when a data set is missing, differs from what the spec
  *   recorded (shape, dtype), lacks a class of a task, or a task has no training samples left.
  */
-export function buildDatasetTasks(benchmark: Benchmark, data: ReadonlyMap<string, LabelledDataset>): ContinualTask[] {
+export function buildDatasetTasks(
+  benchmark: Benchmark,
+  data: ReadonlyMap<string, LabelledDataset>,
+): ContinualTask[] {
   const tasks = datasetTasks(benchmark);
   if (benchmark.kind !== 'datasets' || tasks.length === 0 || !benchmark.datasets) {
-    throw new EngineError('INVALID_ARGUMENT', 'buildDatasetTasks needs a resolved benchmark of kind "datasets"');
+    throw new EngineError(
+      'INVALID_ARGUMENT',
+      'buildDatasetTasks needs a resolved benchmark of kind "datasets"',
+    );
   }
   const outputSize = Math.max(...tasks.map((t) => t.classes.length));
   const maps = new Map<string, ValueMap>();
@@ -120,27 +158,42 @@ export function buildDatasetTasks(benchmark: Benchmark, data: ReadonlyMap<string
   return tasks.map((plan, index): ContinualTask => {
     const dataset = data.get(plan.dataset);
     const recorded = benchmark.datasets![plan.dataset];
-    if (!dataset || !recorded) throw new EngineError('INVALID_DATA', `task ${index}: data set ${plan.dataset} was not loaded`);
+    if (!dataset || !recorded)
+      throw new EngineError(
+        'INVALID_DATA',
+        `task ${index}: data set ${plan.dataset} was not loaded`,
+      );
     const inputSize = checkDataset(plan.dataset, dataset, recorded);
     let map = maps.get(plan.dataset);
     if (!map) {
       const scale = dataset.dtype === 'uint8' ? 1 / 255 : 1;
-      map = { scale, normalize: benchmark.normalize ? valueStatistics(dataset.train, scale) : null };
+      map = {
+        scale,
+        normalize: benchmark.normalize ? valueStatistics(dataset.train, scale) : null,
+      };
       maps.set(plan.dataset, map);
     }
     const localLabel = new Int32Array(dataset.classNames.length).fill(-1);
     plan.classes.forEach((name, k) => {
       const id = dataset.classNames.indexOf(name);
-      if (id < 0) throw new EngineError('INVALID_DATA', `task ${index}: data set ${plan.dataset} has no class ${JSON.stringify(name)}`);
+      if (id < 0)
+        throw new EngineError(
+          'INVALID_DATA',
+          `task ${index}: data set ${plan.dataset} has no class ${JSON.stringify(name)}`,
+        );
       localLabel[id] = k;
     });
     const pool = taskSamples(dataset.train.y, localLabel, benchmark.trainLimit);
     const test = taskSamples(dataset.test.y, localLabel, benchmark.testLimit);
     const validationCount = Math.min(benchmark.validationSize, pool.length);
     if (pool.length - validationCount <= 0) {
-      throw new EngineError('INVALID_DATA', `task ${index} has ${pool.length} training samples, none left after holding out ${benchmark.validationSize} for validation`);
+      throw new EngineError(
+        'INVALID_DATA',
+        `task ${index} has ${pool.length} training samples, none left after holding out ${benchmark.validationSize} for validation`,
+      );
     }
-    const source = (samples: LabelledSamples, indices: Int32Array) => sampleSource(samples, indices, localLabel, inputSize, map!);
+    const source = (samples: LabelledSamples, indices: Int32Array) =>
+      sampleSource(samples, indices, localLabel, inputSize, map!);
     const globalLabels = plan.classes.map((_, k) => offset + k);
     const imageShape = imageShapeOf(dataset.inputShape);
     offset += plan.classes.length;

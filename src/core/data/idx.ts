@@ -47,7 +47,10 @@ function headerBytes(ndims: number): number {
  */
 export function parseIdx(bytes: Uint8Array): IdxArray {
   if (bytes.length < MAGIC_BYTES) {
-    throw new EngineError('INVALID_DATA', `IDX file too short: ${bytes.length} bytes, the header alone needs at least ${MAGIC_BYTES}`);
+    throw new EngineError(
+      'INVALID_DATA',
+      `IDX file too short: ${bytes.length} bytes, the header alone needs at least ${MAGIC_BYTES}`,
+    );
   }
   if (bytes[0] !== 0 || bytes[1] !== 0) {
     throw new EngineError(
@@ -58,16 +61,24 @@ export function parseIdx(bytes: Uint8Array): IdxArray {
   const type = bytes[2];
   if (type !== IDX_UBYTE) {
     const name = TYPE_NAMES[type] ?? 'unknown';
-    throw new EngineError('INVALID_DATA', `unsupported IDX data type 0x${hex(type)} (${name}); only 0x08 (unsigned byte) is supported`);
+    throw new EngineError(
+      'INVALID_DATA',
+      `unsupported IDX data type 0x${hex(type)} (${name}); only 0x08 (unsigned byte) is supported`,
+    );
   }
   const ndims = bytes[3];
   if (ndims === 0) throw new EngineError('INVALID_DATA', 'IDX file declares 0 dimensions');
   const header = headerBytes(ndims);
   if (bytes.length < header) {
-    throw new EngineError('INVALID_DATA', `IDX file truncated in its header: expected at least ${header} bytes for ${ndims} dimensions, got ${bytes.length}`);
+    throw new EngineError(
+      'INVALID_DATA',
+      `IDX file truncated in its header: expected at least ${header} bytes for ${ndims} dimensions, got ${bytes.length}`,
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const dims = Array.from({ length: ndims }, (_, i) => view.getUint32(MAGIC_BYTES + DIM_BYTES * i, false));
+  const dims = Array.from({ length: ndims }, (_, i) =>
+    view.getUint32(MAGIC_BYTES + DIM_BYTES * i, false),
+  );
   const expected = header + product(dims);
   if (bytes.length !== expected) {
     const what = bytes.length < expected ? 'truncated' : 'has trailing bytes';
@@ -92,12 +103,18 @@ export function encodeIdx(dims: readonly number[], data: Uint8Array): Uint8Array
   }
   for (const d of dims) {
     if (!Number.isInteger(d) || d < 0 || d > 0xffffffff) {
-      throw new EngineError('INVALID_ARGUMENT', `IDX dimension sizes must be u32 integers, got ${d}`);
+      throw new EngineError(
+        'INVALID_ARGUMENT',
+        `IDX dimension sizes must be u32 integers, got ${d}`,
+      );
     }
   }
   const size = product(dims);
   if (data.length !== size) {
-    throw new EngineError('INVALID_ARGUMENT', `IDX dims [${dims.join(', ')}] hold ${size} values but ${data.length} were given`);
+    throw new EngineError(
+      'INVALID_ARGUMENT',
+      `IDX dims [${dims.join(', ')}] hold ${size} values but ${data.length} were given`,
+    );
   }
   const header = headerBytes(dims.length);
   const out = new Uint8Array(header + size);
@@ -120,14 +137,23 @@ export function imageSetFromIdx(imagesIdx: Uint8Array, labelsIdx: Uint8Array): I
   const images = parseIdx(imagesIdx);
   const labels = parseIdx(labelsIdx);
   if (images.dims.length !== 3) {
-    throw new EngineError('INVALID_DATA', `image IDX file must have 3 dimensions [count, rows, cols], got [${images.dims.join(', ')}]`);
+    throw new EngineError(
+      'INVALID_DATA',
+      `image IDX file must have 3 dimensions [count, rows, cols], got [${images.dims.join(', ')}]`,
+    );
   }
   if (labels.dims.length !== 1) {
-    throw new EngineError('INVALID_DATA', `label IDX file must have 1 dimension [count], got [${labels.dims.join(', ')}]`);
+    throw new EngineError(
+      'INVALID_DATA',
+      `label IDX file must have 1 dimension [count], got [${labels.dims.join(', ')}]`,
+    );
   }
   const [count, rows, cols] = images.dims;
   if (labels.dims[0] !== count) {
-    throw new EngineError('INVALID_DATA', `image file holds ${count} images but label file holds ${labels.dims[0]} labels`);
+    throw new EngineError(
+      'INVALID_DATA',
+      `image file holds ${count} images but label file holds ${labels.dims[0]} labels`,
+    );
   }
   return { images: images.data, labels: labels.data, count, rows, cols };
 }

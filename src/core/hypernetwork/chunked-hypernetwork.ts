@@ -37,7 +37,10 @@ export class ChunkedHyperNetwork implements HyperNetwork {
     this.taskEmbeddings = new TaskEmbeddings(rng, args.embeddingDim);
     this.taskEmbeddings.ensure(args.numTasks);
     this.weights.push(
-      variableFrom(rng.normalArray(this.numChunks * args.chunkEmbeddingDim), [this.numChunks, args.chunkEmbeddingDim]),
+      variableFrom(rng.normalArray(this.numChunks * args.chunkEmbeddingDim), [
+        this.numChunks,
+        args.chunkEmbeddingDim,
+      ]),
     );
     const sizes = [args.embeddingDim + args.chunkEmbeddingDim, ...args.hidden, args.chunkSize];
     for (let l = 1; l < sizes.length; l++) {
@@ -66,16 +69,25 @@ export class ChunkedHyperNetwork implements HyperNetwork {
   private assertWellFormed(): void {
     assertPositiveInteger(this.args.chunkSize, 'chunkSize');
     assertPositiveInteger(this.args.chunkEmbeddingDim, 'chunkEmbeddingDim');
-    assert(this.weights.length === 1 + 2 * (this.args.hidden.length + 1), 'chunked hypernetwork weights do not match its layers');
+    assert(
+      this.weights.length === 1 + 2 * (this.args.hidden.length + 1),
+      'chunked hypernetwork weights do not match its layers',
+    );
   }
 
   forwardFlat(embeddings: tf.Tensor2D, weights?: tf.Tensor[]): tf.Tensor2D[] {
     const w = weights ?? this.weights;
-    assert(w.length === this.weights.length, `expected ${this.weights.length} hypernetwork tensors, got ${w.length}`);
+    assert(
+      w.length === this.weights.length,
+      `expected ${this.weights.length} hypernetwork tensors, got ${w.length}`,
+    );
     return tf.tidy(() => {
       const n = embeddings.shape[0];
       const c = this.numChunks;
-      const taskPart = tf.reshape(tf.tile(tf.expandDims(embeddings, 1), [1, c, 1]), [n * c, this.embeddingDim]);
+      const taskPart = tf.reshape(tf.tile(tf.expandDims(embeddings, 1), [1, c, 1]), [
+        n * c,
+        this.embeddingDim,
+      ]);
       const chunkPart = tf.tile(w[0], [n, 1]);
       let h = tf.concat([taskPart, chunkPart], 1) as tf.Tensor2D;
       const layers = this.args.hidden.length + 1;
@@ -89,8 +101,18 @@ export class ChunkedHyperNetwork implements HyperNetwork {
   }
 
   getConfig(): Record<string, unknown> {
-    const { embeddingDim, chunkSize, chunkEmbeddingDim, hidden, activation, targetShapes } = this.args;
-    return { kind: 'chunked-mlp', numTasks: this.numTasks, embeddingDim, chunkSize, chunkEmbeddingDim, hidden, activation, targetShapes };
+    const { embeddingDim, chunkSize, chunkEmbeddingDim, hidden, activation, targetShapes } =
+      this.args;
+    return {
+      kind: 'chunked-mlp',
+      numTasks: this.numTasks,
+      embeddingDim,
+      chunkSize,
+      chunkEmbeddingDim,
+      hidden,
+      activation,
+      targetShapes,
+    };
   }
 
   dispose(): void {

@@ -43,7 +43,10 @@ export function hyperForward(hnet: HyperNetwork, task: number, weights?: tf.Tens
 
 /** Stacks the embeddings of `tasks` into one [tasks.length, embeddingDim] matrix. Caller disposes. */
 export function stackEmbeddings(hnet: HyperNetwork, tasks: number[]): tf.Tensor2D {
-  return tf.concat(tasks.map((t) => hnet.embeddings[t]), 0) as tf.Tensor2D;
+  return tf.concat(
+    tasks.map((t) => hnet.embeddings[t]),
+    0,
+  ) as tf.Tensor2D;
 }
 
 export function numel(shape: number[]): number {
@@ -71,7 +74,9 @@ export class TaskEmbeddings {
 
   ensure(n: number): void {
     for (let t = this.variables.length; t < n; t++) {
-      this.variables.push(variableFrom(taskEmbeddingRandom(this.seed, t).normalArray(this.dim), [1, this.dim]));
+      this.variables.push(
+        variableFrom(taskEmbeddingRandom(this.seed, t).normalArray(this.dim), [1, this.dim]),
+      );
     }
   }
 }

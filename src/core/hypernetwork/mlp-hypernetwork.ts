@@ -63,13 +63,11 @@ export class MlpHyperNetwork implements HyperNetwork {
     const last = sizes[sizes.length - 1];
     args.targetShapes.forEach((shape, i) => {
       const blocks: number[] = [];
-      for (let left = numel(shape); left > 0; left -= MAX_HEAD_COLUMNS) blocks.push(Math.min(left, MAX_HEAD_COLUMNS));
+      for (let left = numel(shape); left > 0; left -= MAX_HEAD_COLUMNS)
+        blocks.push(Math.min(left, MAX_HEAD_COLUMNS));
       blocks.forEach((cols, b) => {
         const { kernel, bias } = layerInit(args.init ?? 'torch-default', rng, last, cols);
-        this.weights.push(
-          variableFrom(kernel, [last, cols]),
-          variableFrom(bias, [cols]),
-        );
+        this.weights.push(variableFrom(kernel, [last, cols]), variableFrom(bias, [cols]));
         this.weightNames.push(`head_${i}_${b}/kernel`, `head_${i}_${b}/bias`);
       });
       this.headBlocks.push(blocks);
@@ -90,20 +88,32 @@ export class MlpHyperNetwork implements HyperNetwork {
   }
 
   private assertWellFormed(): void {
-    assert(Number.isInteger(this.numTasks) && this.numTasks >= 0, 'numTasks must be a non-negative integer');
+    assert(
+      Number.isInteger(this.numTasks) && this.numTasks >= 0,
+      'numTasks must be a non-negative integer',
+    );
     assertPositiveInteger(this.embeddingDim, 'embeddingDim');
     const blocks = this.headBlocks.reduce((a, b) => a + b.length, 0);
-    assert(this.weights.length === 2 * (this.args.hidden.length + blocks), 'hypernetwork weights do not match its layers');
+    assert(
+      this.weights.length === 2 * (this.args.hidden.length + blocks),
+      'hypernetwork weights do not match its layers',
+    );
   }
 
   forwardFlat(embeddings: tf.Tensor2D, weights?: tf.Tensor[]): tf.Tensor2D[] {
     const w = weights ?? this.weights;
-    assert(w.length === this.weights.length, `expected ${this.weights.length} hypernetwork tensors, got ${w.length}`);
+    assert(
+      w.length === this.weights.length,
+      `expected ${this.weights.length} hypernetwork tensors, got ${w.length}`,
+    );
     return tf.tidy(() => {
       let h: tf.Tensor2D = embeddings;
       let k = 0;
       for (let l = 0; l < this.args.hidden.length; l++, k += 2) {
-        h = activate(linear(h, w[k] as tf.Tensor2D, w[k + 1] as tf.Tensor1D), this.args.activation) as tf.Tensor2D;
+        h = activate(
+          linear(h, w[k] as tf.Tensor2D, w[k + 1] as tf.Tensor1D),
+          this.args.activation,
+        ) as tf.Tensor2D;
       }
       return this.headBlocks.map((blocks) => {
         const parts = blocks.map(() => {

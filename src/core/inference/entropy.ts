@@ -8,5 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
  * ordered as by the raw entropy of the method (section 7.2). Caller disposes the result.
  */
 export function normalizedEntropy(logP: tf.Tensor2D): tf.Tensor1D {
-  return tf.tidy(() => tf.div(tf.neg(tf.sum(tf.mul(tf.exp(logP), logP), 1)), Math.log(logP.shape[1])));
+  return tf.tidy(() =>
+    tf.div(tf.neg(tf.sum(tf.mul(tf.exp(logP), logP), 1)), Math.log(logP.shape[1])),
+  );
 }

@@ -56,22 +56,36 @@ export class TaskModel {
    *   above, declares no input shape, or the weights do not fit it.
    */
   static fromExport(modelJson: Record<string, unknown>, weights: Uint8Array): TaskModel {
-    const topology = modelJson.modelTopology as { class_name?: string; config?: { layers?: LayerConfig[] } } | undefined;
+    const topology = modelJson.modelTopology as
+      { class_name?: string; config?: { layers?: LayerConfig[] } } | undefined;
     const configs = topology?.config?.layers;
     const declared = configs?.[0]?.config.batch_input_shape;
-    if (topology?.class_name !== 'Sequential' || !configs?.length || !declared || declared.slice(1).some((d) => typeof d !== 'number')) {
-      throw invalid('model.json: expected a Sequential model whose first layer declares its input shape (a Retain task export)');
+    if (
+      topology?.class_name !== 'Sequential' ||
+      !configs?.length ||
+      !declared ||
+      declared.slice(1).some((d) => typeof d !== 'number')
+    ) {
+      throw invalid(
+        'model.json: expected a Sequential model whose first layer declares its input shape (a Retain task export)',
+      );
     }
-    const manifest = (modelJson.weightsManifest as { weights: { name: string; shape: number[] }[] }[]).flatMap((g) => g.weights);
+    const manifest = (
+      modelJson.weightsManifest as { weights: { name: string; shape: number[] }[] }[]
+    ).flatMap((g) => g.weights);
     const expected = manifest.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
-    if (weights.byteLength !== expected * 4) throw invalid(`weights: ${weights.byteLength} bytes, but the manifest describes ${expected * 4}`);
+    if (weights.byteLength !== expected * 4)
+      throw invalid(
+        `weights: ${weights.byteLength} bytes, but the manifest describes ${expected * 4}`,
+      );
     // Copy: the bytes may sit at an offset that is not a multiple of 4.
     const values = new Float32Array(weights.slice().buffer);
     let offset = 0;
     let entry = 0;
     const take = (rank: number, name: string) => {
       const spec = manifest[entry++];
-      if (!spec || spec.shape.length !== rank) throw invalid(`model.json: layer ${name} does not match its weights`);
+      if (!spec || spec.shape.length !== rank)
+        throw invalid(`model.json: layer ${name} does not match its weights`);
       const n = spec.shape.reduce((a, b) => a * b, 1);
       const t = tf.tensor(values.subarray(offset, offset + n), spec.shape, 'float32');
       offset += n;
@@ -88,14 +102,22 @@ export class TaskModel {
       layers.forEach((l) => tf.dispose(l.tensors));
       throw err;
     }
-    if (entry !== manifest.length) throw invalid('model.json: the weights manifest has more tensors than the layers take');
-    const metadata = ((modelJson.userDefinedMetadata as Record<string, unknown> | undefined)?.retain ?? {}) as Record<string, unknown>;
+    if (entry !== manifest.length)
+      throw invalid('model.json: the weights manifest has more tensors than the layers take');
+    const metadata = ((modelJson.userDefinedMetadata as Record<string, unknown> | undefined)
+      ?.retain ?? {}) as Record<string, unknown>;
     return new TaskModel(layers, declared.slice(1) as number[], outputSize, metadata);
   }
 
   /** Logits [batch, outputSize] for x [batch, inputSize] (each row an input flattened row-major, images HWC). Caller disposes the result. */
   logits(x: tf.Tensor2D): tf.Tensor2D {
-    return tf.tidy(() => this.layers.reduce((h, l) => l.apply(h), tf.reshape(x, [x.shape[0], ...this.inputShape]) as tf.Tensor) as tf.Tensor2D);
+    return tf.tidy(
+      () =>
+        this.layers.reduce(
+          (h, l) => l.apply(h),
+          tf.reshape(x, [x.shape[0], ...this.inputShape]) as tf.Tensor,
+        ) as tf.Tensor2D,
+    );
   }
 
   dispose(): void {
@@ -117,7 +139,10 @@ function rebuild(l: LayerConfig, take: (rank: number, name: string) => tf.Tensor
       const act = activation(c.activation);
       if (c.use_bias !== true) throw invalid(`model.json: layer ${name} has no bias`);
       const [kernel, bias] = [take(2, name), take(1, name)];
-      return { apply: (x) => act(tf.add(tf.matMul(x as tf.Tensor2D, kernel as tf.Tensor2D), bias)), tensors: [kernel, bias] };
+      return {
+        apply: (x) => act(tf.add(tf.matMul(x as tf.Tensor2D, kernel as tf.Tensor2D), bias)),
+        tensors: [kernel, bias],
+      };
     }
     case 'Conv2D': {
       const act = activation(c.activation);
@@ -125,10 +150,18 @@ function rebuild(l: LayerConfig, take: (rank: number, name: string) => tf.Tensor
       const [kernel, bias] = [take(4, name), take(1, name)];
       const strides = c.strides as [number, number];
       const padding = c.padding as 'same' | 'valid';
-      return { apply: (x) => act(tf.add(tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, strides, padding), bias)), tensors: [kernel, bias] };
+      return {
+        apply: (x) =>
+          act(tf.add(tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, strides, padding), bias)),
+        tensors: [kernel, bias],
+      };
     }
     case 'MaxPooling2D': {
-      const [pool, strides, padding] = [c.pool_size as [number, number], c.strides as [number, number], c.padding as 'same' | 'valid'];
+      const [pool, strides, padding] = [
+        c.pool_size as [number, number],
+        c.strides as [number, number],
+        c.padding as 'same' | 'valid',
+      ];
       return { apply: (x) => tf.maxPool(x as tf.Tensor4D, pool, strides, padding), tensors: [] };
     }
     case 'Flatten':
@@ -139,10 +172,21 @@ function rebuild(l: LayerConfig, take: (rank: number, name: string) => tf.Tensor
     }
     case 'ZeroPadding2D': {
       const [[top, bottom], [left, right]] = c.padding as [[number, number], [number, number]];
-      return { apply: (x) => tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]), tensors: [] };
+      return {
+        apply: (x) =>
+          tf.pad(x, [
+            [0, 0],
+            [top, bottom],
+            [left, right],
+            [0, 0],
+          ]),
+        tensors: [],
+      };
     }
     default:
-      throw invalid(`model.json: layer ${name} is a ${l.class_name}, which a Retain task export does not contain`);
+      throw invalid(
+        `model.json: layer ${name} is a ${l.class_name}, which a Retain task export does not contain`,
+      );
   }
 }
 
@@ -163,17 +207,29 @@ export interface Prediction {
  * @param models the task models, in task order (`models[k]` is task k's).
  * @param task the task to use, or null to infer it per input by lowest entropy.
  */
-export function predict(models: TaskModel[], inputs: Float32Array, n: number, task: number | null): Prediction[] {
+export function predict(
+  models: TaskModel[],
+  inputs: Float32Array,
+  n: number,
+  task: number | null,
+): Prediction[] {
   if (models.length === 0) throw invalid('no task model to predict with');
   const inputSize = models[0].inputSize;
-  if (inputs.length !== n * inputSize) throw invalid(`inputs: expected ${n} x ${inputSize} values, got ${inputs.length}`);
+  if (inputs.length !== n * inputSize)
+    throw invalid(`inputs: expected ${n} x ${inputSize} values, got ${inputs.length}`);
   let out: Prediction[] = [];
   tf.tidy(() => {
     const x = tf.tensor2d(inputs, [n, inputSize]);
     if (task !== null) {
-      if (!models[task]) throw invalid(`task ${task}: there are models for tasks 0..${models.length - 1}`);
+      if (!models[task])
+        throw invalid(`task ${task}: there are models for tasks 0..${models.length - 1}`);
       const p = tf.softmax(models[task].logits(x)).arraySync() as number[][];
-      out = p.map((probabilities) => ({ task, class: argMax(probabilities), probabilities, entropies: null }));
+      out = p.map((probabilities) => ({
+        task,
+        class: argMax(probabilities),
+        probabilities,
+        entropies: null,
+      }));
       return;
     }
     const entropies = models.map((m) => {
@@ -182,7 +238,8 @@ export function predict(models: TaskModel[], inputs: Float32Array, n: number, ta
     });
     const best = Array.from({ length: n }, (_, i) => {
       let k = 0;
-      for (let j = 1; j < entropies.length; j++) if (entropies[j].entropy[i] < entropies[k].entropy[i]) k = j;
+      for (let j = 1; j < entropies.length; j++)
+        if (entropies[j].entropy[i] < entropies[k].entropy[i]) k = j;
       return k;
     });
     const rows = entropies.map((e) => tf.exp(e.logP).arraySync() as number[][]);

@@ -35,7 +35,12 @@ export function encodeCheckpoint(learner: Learner, state: CheckpointState): Uint
     shape: variable.shape,
     data: variable.dataSync() as Float32Array,
   }));
-  return encodeSafetensors(tensors, { format: CHECKPOINT_FORMAT, version: '1', specVersion: String(SPEC_VERSION), state: JSON.stringify(state) });
+  return encodeSafetensors(tensors, {
+    format: CHECKPOINT_FORMAT,
+    version: '1',
+    specVersion: String(SPEC_VERSION),
+    state: JSON.stringify(state),
+  });
 }
 
 /**
@@ -50,7 +55,10 @@ export function readCheckpointState(bytes: Uint8Array): CheckpointState {
   }
   const specVersion = metadata.specVersion === undefined ? 1 : Number(metadata.specVersion);
   if (!Number.isInteger(specVersion) || specVersion > SPEC_VERSION) {
-    throw new EngineError('INVALID_CHECKPOINT', `the checkpoint's spec is of version ${metadata.specVersion}; this code reads up to version ${SPEC_VERSION}`);
+    throw new EngineError(
+      'INVALID_CHECKPOINT',
+      `the checkpoint's spec is of version ${metadata.specVersion}; this code reads up to version ${SPEC_VERSION}`,
+    );
   }
   const state = JSON.parse(metadata.state) as CheckpointState;
   return { ...state, spec: upgradeStoredSpec(state.spec, specVersion) };
@@ -62,7 +70,11 @@ export function readCheckpointState(bytes: Uint8Array): CheckpointState {
  * gets the embeddings of the checkpoint's completed tasks first; later ones are created as their
  * tasks begin.
  */
-export function restoreCheckpoint(bytes: Uint8Array, learner: Learner, spec: JobSpec): CheckpointState {
+export function restoreCheckpoint(
+  bytes: Uint8Array,
+  learner: Learner,
+  spec: JobSpec,
+): CheckpointState {
   const state = readCheckpointState(bytes);
   if (!sameJson(state.spec, spec) && !continuesSpec(spec, state.spec)) {
     throw new EngineError('INVALID_CHECKPOINT', 'the checkpoint was written for a different spec');
@@ -74,12 +86,18 @@ export function restoreCheckpoint(bytes: Uint8Array, learner: Learner, spec: Job
   learner.hnet?.ensureTasks(Math.max(state.completedTasks, embeddings));
   const vars = learner.namedVariables();
   if (saved.size !== vars.length) {
-    throw new EngineError('INVALID_CHECKPOINT', `checkpoint has ${saved.size} tensors, the model ${vars.length}`);
+    throw new EngineError(
+      'INVALID_CHECKPOINT',
+      `checkpoint has ${saved.size} tensors, the model ${vars.length}`,
+    );
   }
   for (const { name, variable } of vars) {
     const t = saved.get(name);
     if (!t || t.shape.join(',') !== variable.shape.join(',')) {
-      throw new EngineError('INVALID_CHECKPOINT', `checkpoint tensor ${name} is missing or has another shape`);
+      throw new EngineError(
+        'INVALID_CHECKPOINT',
+        `checkpoint tensor ${name} is missing or has another shape`,
+      );
     }
     tf.tidy(() => variable.assign(tf.tensor(t.data, t.shape, 'float32')));
   }

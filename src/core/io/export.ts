@@ -50,7 +50,11 @@ export function exportTask(learner: Learner, spec: JobSpec, task: ContinualTask)
   let mask: Uint8Array | null = null;
   if (masks) {
     mask = encodeSafetensors(
-      masks.map((m, i) => ({ name: target.paramNames[i], shape: m.shape, data: m.dataSync() as Float32Array })),
+      masks.map((m, i) => ({
+        name: target.paramNames[i],
+        shape: m.shape,
+        data: m.dataSync() as Float32Array,
+      })),
       {
         format: MASK_FORMAT,
         version: '1',
@@ -65,30 +69,48 @@ export function exportTask(learner: Learner, spec: JobSpec, task: ContinualTask)
   const values = weights.map((w) => w.dataSync() as Float32Array);
   tf.dispose(weights);
   const shapes = target.paramShapes.map((s) => [...s]);
-  const input = target.inputShape.length === 1 ? foldIntoFirstLayer(task, target, shapes, values) : imageInputLayers(task, target.inputShape);
+  const input =
+    target.inputShape.length === 1
+      ? foldIntoFirstLayer(task, target, shapes, values)
+      : imageInputLayers(task, target.inputShape);
   keepOwnOutputs(task, shapes, values);
   const layers = target.exportLayers(shapes);
-  if ('unsupported' in input) return { task: task.index, mask, model: null, modelUnavailable: input.unsupported };
-  if ('unsupported' in layers) return { task: task.index, mask, model: null, modelUnavailable: layers.unsupported };
-  const model = layersModel([...input.layers, ...layers], input.shape, target.paramNames, shapes, values, {
-    task: task.index,
-    method: spec.method,
-    globalLabels: task.globalLabels,
-    ...(task.classNames ? { classNames: task.classNames } : {}),
-    input: modelInput(task, training, input.where),
-  });
+  if ('unsupported' in input)
+    return { task: task.index, mask, model: null, modelUnavailable: input.unsupported };
+  if ('unsupported' in layers)
+    return { task: task.index, mask, model: null, modelUnavailable: layers.unsupported };
+  const model = layersModel(
+    [...input.layers, ...layers],
+    input.shape,
+    target.paramNames,
+    shapes,
+    values,
+    {
+      task: task.index,
+      method: spec.method,
+      globalLabels: task.globalLabels,
+      ...(task.classNames ? { classNames: task.classNames } : {}),
+      input: modelInput(task, training, input.where),
+    },
+  );
   return { task: task.index, mask, model, modelUnavailable: null };
 }
 
 /** How the exported model takes its input: the layers that preprocess it, its shape, and where the preprocessing is. */
-type ModelInput = { layers: ExportLayer[]; shape: number[]; where: string } | { unsupported: string };
+type ModelInput =
+  { layers: ExportLayer[]; shape: number[]; where: string } | { unsupported: string };
 
 /**
  * An MLP's input: the preprocessing of an image task (padding, permutation, scaling,
  * standardisation) folded into the first dense layer (`foldInputPreprocessing`), changing
  * `shapes[0]` and `values[0..1]`, so the model takes the raw values flattened.
  */
-function foldIntoFirstLayer(task: ContinualTask, target: TargetNetwork, shapes: number[][], values: Float32Array[]): ModelInput {
+function foldIntoFirstLayer(
+  task: ContinualTask,
+  target: TargetNetwork,
+  shapes: number[][],
+  values: Float32Array[],
+): ModelInput {
   const pre = task.preprocessing;
   if (!pre) return { layers: [], shape: [task.inputSize], where: '' };
   const folded = foldInputPreprocessing(values[0], values[1], {
@@ -100,7 +122,11 @@ function foldIntoFirstLayer(task: ContinualTask, target: TargetNetwork, shapes: 
   values[0] = folded.kernel;
   values[1] = folded.bias;
   shapes[0] = [pre.rows * pre.cols, shapes[0][1]];
-  return { layers: [], shape: [pre.rows * pre.cols], where: `folded into ${target.paramNames[0].split('/')[0]}` };
+  return {
+    layers: [],
+    shape: [pre.rows * pre.cols],
+    where: `folded into ${target.paramNames[0].split('/')[0]}`,
+  };
 }
 
 /**
@@ -120,23 +146,59 @@ function imageInputLayers(task: ContinualTask, imageShape: number[]): ModelInput
     const top = (height - raw[0]) >> 1;
     const left = (width - raw[1]) >> 1;
     const centred = geometryMap(raw[0], raw[1], true).map;
-    if (raw[2] !== channels || height !== PADDED_SIDE || width !== PADDED_SIDE || !sameMap(pre.inputMap, centred)) {
-      return { unsupported: `the task's inputs are not its images padded to ${PADDED_SIDE}x${PADDED_SIDE}` };
+    if (
+      raw[2] !== channels ||
+      height !== PADDED_SIDE ||
+      width !== PADDED_SIDE ||
+      !sameMap(pre.inputMap, centred)
+    ) {
+      return {
+        unsupported: `the task's inputs are not its images padded to ${PADDED_SIDE}x${PADDED_SIDE}`,
+      };
     }
     layers.push({
       class_name: 'ZeroPadding2D',
-      config: { name: 'zero_padding2d', padding: [[top, height - raw[0] - top], [left, width - raw[1] - left]], data_format: 'channels_last', trainable: true, dtype: 'float32' },
+      config: {
+        name: 'zero_padding2d',
+        padding: [
+          [top, height - raw[0] - top],
+          [left, width - raw[1] - left],
+        ],
+        data_format: 'channels_last',
+        trainable: true,
+        dtype: 'float32',
+      },
     });
-  } else if (!sameMap(pre.inputMap, Int32Array.from(pre.inputMap, (_, i) => i))) {
-    return { unsupported: "the task's inputs are permuted pixels, which no convolutional layer undoes" };
+  } else if (
+    !sameMap(
+      pre.inputMap,
+      Int32Array.from(pre.inputMap, (_, i) => i),
+    )
+  ) {
+    return {
+      unsupported: "the task's inputs are permuted pixels, which no convolutional layer undoes",
+    };
   }
   const scale = pre.scale ?? 1;
   const std = pre.normalize?.std ?? 1;
   const mean = pre.normalize?.mean ?? 0;
   if (scale !== 1 || pre.normalize) {
-    layers.push({ class_name: 'Rescaling', config: { name: 'rescaling', scale: scale / std, offset: -mean / std, trainable: true, dtype: 'float32' } });
+    layers.push({
+      class_name: 'Rescaling',
+      config: {
+        name: 'rescaling',
+        scale: scale / std,
+        offset: -mean / std,
+        trainable: true,
+        dtype: 'float32',
+      },
+    });
   }
-  return { layers, shape: raw, where: `done by the model's first layers (${layers.map((l) => l.config.name).join(', ') || 'none'})` };
+  return {
+    layers,
+    shape: raw,
+    where: `done by the model's first layers (${layers.map((l) => l.config.name).join(', ') || 'none'})`,
+  };
 }
 
 function sameMap(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
@@ -155,7 +217,8 @@ function keepOwnOutputs(task: ContinualTask, shapes: number[][], values: Float32
   const [units, outputs] = shapes[k];
   if (active >= outputs) return;
   const kernel = new Float32Array(units * active);
-  for (let u = 0; u < units; u++) kernel.set(values[k].subarray(u * outputs, u * outputs + active), u * active);
+  for (let u = 0; u < units; u++)
+    kernel.set(values[k].subarray(u * outputs, u * outputs + active), u * active);
   values[k] = kernel;
   values[k + 1] = values[k + 1].slice(0, active);
   shapes[k] = [units, active];
@@ -178,20 +241,36 @@ function trainingInput(task: ContinualTask): Record<string, unknown> {
     description: task.inputShape
       ? 'training input i = x[inputMap[i]] * scale (x: the raw values as uploaded, flattened row-major), then (v - mean) / std if normalize'
       : pre
-      ? 'training input i = x[inputMap[i]] / 255 (x: raw row-major pixels; 0 where inputMap[i] is -1, zero padding), then (v - mean) / std if normalize'
-      : 'inputs as given to training',
+        ? 'training input i = x[inputMap[i]] / 255 (x: raw row-major pixels; 0 where inputMap[i] is -1, zero padding), then (v - mean) / std if normalize'
+        : 'inputs as given to training',
   };
 }
 
 /** userDefinedMetadata.retain.input: what the exported model takes. */
-function modelInput(task: ContinualTask, training: Record<string, unknown>, where: string): Record<string, unknown> {
+function modelInput(
+  task: ContinualTask,
+  training: Record<string, unknown>,
+  where: string,
+): Record<string, unknown> {
   const pre = task.preprocessing;
   if (!pre) {
-    return { size: task.inputSize, pixels: null, rawScale: 1, preprocessing: 'none: the task inputs as given to training', training };
+    return {
+      size: task.inputSize,
+      pixels: null,
+      rawScale: 1,
+      preprocessing: 'none: the task inputs as given to training',
+      training,
+    };
   }
   if (task.inputShape) {
-    const units = pre.scale === 1 ? 'values as uploaded (float32)' : 'pixel values 0-255 as uploaded (uint8)';
-    const folded = [...(pre.scale === 1 ? [] : ['scaling x / 255']), ...(pre.normalize ? [`standardisation (v - ${pre.normalize.mean}) / ${pre.normalize.std}`] : [])];
+    const units =
+      pre.scale === 1 ? 'values as uploaded (float32)' : 'pixel values 0-255 as uploaded (uint8)';
+    const folded = [
+      ...(pre.scale === 1 ? [] : ['scaling x / 255']),
+      ...(pre.normalize
+        ? [`standardisation (v - ${pre.normalize.mean}) / ${pre.normalize.std}`]
+        : []),
+    ];
     return {
       size: pre.rows * pre.cols,
       shape: task.inputShape,
@@ -204,10 +283,14 @@ function modelInput(task: ContinualTask, training: Record<string, unknown>, wher
   }
   const steps: string[] = [];
   const shown = Array.from(pre.inputMap).filter((r) => r >= 0);
-  if (shown.length < pre.inputMap.length) steps.push(`zero padding to ${pre.inputMap.length} inputs`);
+  if (shown.length < pre.inputMap.length)
+    steps.push(`zero padding to ${pre.inputMap.length} inputs`);
   if (shown.some((r, i) => i > 0 && r <= shown[i - 1])) steps.push("the task's pixel permutation");
   if (steps.length) steps[steps.length - 1] += ' (training.inputMap)';
-  if (pre.normalize) steps.push(`standardisation (v - ${pre.normalize.mean}) / ${pre.normalize.std} of every input v`);
+  if (pre.normalize)
+    steps.push(
+      `standardisation (v - ${pre.normalize.mean}) / ${pre.normalize.std} of every input v`,
+    );
   return {
     size: pre.rows * pre.cols,
     shape: [pre.rows, pre.cols, 1],
@@ -232,7 +315,9 @@ export function layersModel(
   values: Float32Array[],
   metadata: Record<string, unknown>,
 ): NonNullable<TaskExport['model']> {
-  const withInput = layers.map((l, i) => (i === 0 ? { ...l, config: { ...l.config, batch_input_shape: [null, ...inputShape] } } : l));
+  const withInput = layers.map((l, i) =>
+    i === 0 ? { ...l, config: { ...l.config, batch_input_shape: [null, ...inputShape] } } : l,
+  );
   const total = values.reduce((a, v) => a + v.length, 0);
   const weights = new Float32Array(total);
   let offset = 0;
@@ -251,7 +336,10 @@ export function layersModel(
       backend: 'tensor_flow.js',
     },
     weightsManifest: [
-      { paths: [WEIGHTS_FILE], weights: names.map((name, i) => ({ name, shape: shapes[i], dtype: 'float32' })) },
+      {
+        paths: [WEIGHTS_FILE],
+        weights: names.map((name, i) => ({ name, shape: shapes[i], dtype: 'float32' })),
+      },
     ],
     userDefinedMetadata: { retain: metadata },
   };

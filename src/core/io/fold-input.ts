@@ -40,19 +40,26 @@ export function foldInputPreprocessing(
   const units = bias.length;
   const inputs = inputMap.length;
   if (kernel.length !== inputs * units) {
-    throw new EngineError('INVALID_ARGUMENT', `kernel has ${kernel.length} values, expected ${inputs} x ${units}`);
+    throw new EngineError(
+      'INVALID_ARGUMENT',
+      `kernel has ${kernel.length} values, expected ${inputs} x ${units}`,
+    );
   }
   const mean = normalize?.mean ?? 0;
   const std = normalize?.std ?? 1;
   const scale = transform.scale ?? 1;
   if (!(std > 0)) throw new EngineError('INVALID_ARGUMENT', `std must be positive, got ${std}`);
-  if (!(scale > 0)) throw new EngineError('INVALID_ARGUMENT', `scale must be positive, got ${scale}`);
+  if (!(scale > 0))
+    throw new EngineError('INVALID_ARGUMENT', `scale must be positive, got ${scale}`);
   const rows = new Float64Array(rawSize * units);
   const columnSums = new Float64Array(units);
   for (let i = 0; i < inputs; i++) {
     const r = inputMap[i];
     if (!Number.isInteger(r) || r < -1 || r >= rawSize) {
-      throw new EngineError('INVALID_ARGUMENT', `inputMap[${i}] = ${r} is outside -1..${rawSize - 1}`);
+      throw new EngineError(
+        'INVALID_ARGUMENT',
+        `inputMap[${i}] = ${r} is outside -1..${rawSize - 1}`,
+      );
     }
     for (let u = 0; u < units; u++) {
       const k = kernel[i * units + u];

@@ -17,15 +17,25 @@ export interface NamedArray {
 
 const ALIGN = 8;
 
-export function encodeSafetensors(tensors: NamedArray[], metadata: Record<string, string> = {}): Uint8Array {
+export function encodeSafetensors(
+  tensors: NamedArray[],
+  metadata: Record<string, string> = {},
+): Uint8Array {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const t of tensors) {
     const expected = t.shape.reduce((a, b) => a * b, 1);
     if (expected !== t.data.length) {
-      throw new EngineError('INVALID_ARGUMENT', `tensor ${t.name} has ${t.data.length} values for shape [${t.shape}]`);
+      throw new EngineError(
+        'INVALID_ARGUMENT',
+        `tensor ${t.name} has ${t.data.length} values for shape [${t.shape}]`,
+      );
     }
-    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    header[t.name] = {
+      dtype: 'F32',
+      shape: t.shape,
+      data_offsets: [offset, offset + t.data.byteLength],
+    };
     offset += t.data.byteLength;
   }
   let json = JSON.stringify(header);
@@ -49,13 +59,20 @@ export function encodeSafetensors(tensors: NamedArray[], metadata: Record<string
  * Reads a safetensors file: its metadata and a copy of each tensor, or only of those `only`
  * accepts (a consumer after one tensor of a large checkpoint then does not copy the rest).
  */
-export function decodeSafetensors(bytes: Uint8Array, only: (name: string) => boolean = () => true): { tensors: NamedArray[]; metadata: Record<string, string> } {
-  const fail = (why: string) => new EngineError('INVALID_CHECKPOINT', `not a valid safetensors file: ${why}`);
+export function decodeSafetensors(
+  bytes: Uint8Array,
+  only: (name: string) => boolean = () => true,
+): { tensors: NamedArray[]; metadata: Record<string, string> } {
+  const fail = (why: string) =>
+    new EngineError('INVALID_CHECKPOINT', `not a valid safetensors file: ${why}`);
   if (bytes.length < 8) throw fail('shorter than 8 bytes');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = Number(view.getBigUint64(0, true));
   if (8 + n > bytes.length) throw fail(`header length ${n} exceeds the file`);
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+  let header: Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>
+  >;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
   } catch {
@@ -73,7 +90,8 @@ export function decodeSafetensors(bytes: Uint8Array, only: (name: string) => boo
     const e = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
     if (e.dtype !== 'F32') throw fail(`tensor ${name} has dtype ${e.dtype}; only F32 is supported`);
     const [begin, end] = e.data_offsets;
-    if (base + end > bytes.length || end - begin !== 4 * e.shape.reduce((a, b) => a * b, 1)) throw fail(`tensor ${name} has bad offsets`);
+    if (base + end > bytes.length || end - begin !== 4 * e.shape.reduce((a, b) => a * b, 1))
+      throw fail(`tensor ${name} has bad offsets`);
     // Copy: the source may not be 4-byte aligned.
     const data = new Float32Array(bytes.slice(base + begin, base + end).buffer);
     tensors.push({ name, shape: e.shape, data });

@@ -56,7 +56,13 @@ const wasmFewRowsLinear = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc
 /** Byte offset of element (row, col) of a row-major matrix with `cols` columns starting at `base`. */
 const at = (base: number, cols: number, row: number, col: number) => base + 4 * (row * cols + col);
 
-function forward(heap: WasmHeap, kernel: RowsKernel, x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+function forward(
+  heap: WasmHeap,
+  kernel: RowsKernel,
+  x: tf.Tensor2D,
+  w: tf.Tensor2D,
+  b: tf.Tensor1D,
+): tf.Tensor2D {
   const [n, k] = x.shape;
   const cols = w.shape[1];
   const xv = x.dataSync();
@@ -66,26 +72,40 @@ function forward(heap: WasmHeap, kernel: RowsKernel, x: tf.Tensor2D, w: tf.Tenso
     const len = Math.min(TILE, cols - j);
     for (let i = 0; i < n; i++) kernel.scale(at(o, cols, i, j), bo + 4 * j, 1, len);
     for (let kk = 0; kk < k; kk++) {
-      for (let i = 0; i < n; i++) kernel.axpy(at(o, cols, i, j), at(wo, cols, kk, j), xv[i * k + kk], len);
+      for (let i = 0; i < n; i++)
+        kernel.axpy(at(o, cols, i, j), at(wo, cols, kk, j), xv[i * k + kk], len);
     }
   }
   return out;
 }
 
-function backward(heap: WasmHeap, kernel: RowsKernel, x: tf.Tensor2D, w: tf.Tensor2D, dy: tf.Tensor2D): tf.Tensor[] {
+function backward(
+  heap: WasmHeap,
+  kernel: RowsKernel,
+  x: tf.Tensor2D,
+  w: tf.Tensor2D,
+  dy: tf.Tensor2D,
+): tf.Tensor[] {
   const [n, k] = x.shape;
   const cols = w.shape[1];
   const xv = x.dataSync();
   const dw = heap.allocate([k, cols]);
   const db = heap.allocate([cols]);
   const dx = new Float32Array(n * k);
-  const [wo, dyo, dwo, dbo] = [heap.offsetOf(w), heap.offsetOf(dy), heap.offsetOf(dw), heap.offsetOf(db)];
+  const [wo, dyo, dwo, dbo] = [
+    heap.offsetOf(w),
+    heap.offsetOf(dy),
+    heap.offsetOf(dw),
+    heap.offsetOf(db),
+  ];
   for (let j = 0; j < cols; j += TILE) {
     const len = Math.min(TILE, cols - j);
     for (let kk = 0; kk < k; kk++) {
       kernel.scale(at(dwo, cols, kk, j), at(dyo, cols, 0, j), xv[kk], len);
-      for (let i = 1; i < n; i++) kernel.axpy(at(dwo, cols, kk, j), at(dyo, cols, i, j), xv[i * k + kk], len);
-      for (let i = 0; i < n; i++) dx[i * k + kk] += kernel.dot(at(dyo, cols, i, j), at(wo, cols, kk, j), len);
+      for (let i = 1; i < n; i++)
+        kernel.axpy(at(dwo, cols, kk, j), at(dyo, cols, i, j), xv[i * k + kk], len);
+      for (let i = 0; i < n; i++)
+        dx[i * k + kk] += kernel.dot(at(dyo, cols, i, j), at(wo, cols, kk, j), len);
     }
     kernel.scale(dbo + 4 * j, at(dyo, cols, 0, j), 1, len);
     for (let i = 1; i < n; i++) kernel.axpy(dbo + 4 * j, at(dyo, cols, i, j), 1, len);

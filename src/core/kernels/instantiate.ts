@@ -14,7 +14,11 @@ export function instantiateKernel<T>(base64: string, heap: WasmHeap): T {
   let exports = byMemory.get(base64);
   if (!exports) {
     let module = modules.get(base64);
-    if (!module) modules.set(base64, (module = new WebAssembly.Module(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)))));
+    if (!module)
+      modules.set(
+        base64,
+        (module = new WebAssembly.Module(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)))),
+      );
     exports = new WebAssembly.Instance(module, { env: { memory: heap.memory } }).exports;
     byMemory.set(base64, exports);
   }

@@ -75,7 +75,9 @@ const thresholdedMask = (p: number) =>
     (inputs[1] as tf.GradSaveFunc)([t, keep, h]);
     return {
       value: tf.mul(r, keep),
-      gradFunc: (dy: tf.Tensor, [ts, ks, hs]: tf.Tensor[]) => [tf.mul(tf.mul(dy, ks), tf.mul(tf.sign(hs), tf.sub(1, tf.square(ts))))],
+      gradFunc: (dy: tf.Tensor, [ts, ks, hs]: tf.Tensor[]) => [
+        tf.mul(tf.mul(dy, ks), tf.mul(tf.sign(hs), tf.sub(1, tf.square(ts)))),
+      ],
     };
   }) as (h: tf.Tensor) => tf.Tensor;
 
@@ -85,7 +87,9 @@ const thresholdedMask = (p: number) =>
  * never applied to the weights, only used to weight the L1 drift term. Caller disposes.
  */
 export function hyperMasks(outputs: tf.Tensor[], p: number): tf.Tensor[] {
-  return outputs.map((h, i) => (i === outputs.length - 1 ? tf.tidy(() => tf.abs(tf.tanh(h))) : semiBinaryMask(h, p)));
+  return outputs.map((h, i) =>
+    i === outputs.length - 1 ? tf.tidy(() => tf.abs(tf.tanh(h))) : semiBinaryMask(h, p),
+  );
 }
 
 /** theta * m for every tensor except the last, which is used as it is. Caller disposes. */

@@ -45,7 +45,11 @@ export function createLearner(spec: JobSpec, shape: LearnerShape, rng: Random): 
   const hnet: HyperNetwork =
     h.chunkSize === null
       ? new MlpHyperNetwork(common)
-      : new ChunkedHyperNetwork({ ...common, chunkSize: h.chunkSize, chunkEmbeddingDim: h.chunkEmbeddingDim });
+      : new ChunkedHyperNetwork({
+          ...common,
+          chunkSize: h.chunkSize,
+          chunkEmbeddingDim: h.chunkEmbeddingDim,
+        });
   const r = spec.regularization;
   if (spec.method === 'hnet') {
     return new HnetLearner({
@@ -73,12 +77,28 @@ function createTarget(spec: JobSpec, shape: LearnerShape, rng: Random): TargetNe
   const net = spec.network;
   const own = spec.method === 'hnet' ? undefined : rng;
   if (net.kind === 'mlp') {
-    return new MlpTargetNetwork({ inputSize: shape.inputSize, hidden: net.hidden, outputSize: shape.outputSize, activation: net.activation, rng: own });
+    return new MlpTargetNetwork({
+      inputSize: shape.inputSize,
+      hidden: net.hidden,
+      outputSize: shape.outputSize,
+      activation: net.activation,
+      rng: own,
+    });
   }
   const inputShape = shape.imageShape;
-  assert(inputShape !== undefined && inputShape.reduce((a, d) => a * d, 1) === shape.inputSize, `network kind "${net.kind}" needs image inputs of ${shape.inputSize} values`);
+  assert(
+    inputShape !== undefined && inputShape.reduce((a, d) => a * d, 1) === shape.inputSize,
+    `network kind "${net.kind}" needs image inputs of ${shape.inputSize} values`,
+  );
   if (net.kind === 'zenkenet') {
-    return new ZenkeNet({ inputShape, channels: net.channels!, hidden: net.hidden, outputSize: shape.outputSize, dropout: net.dropout, rng: own });
+    return new ZenkeNet({
+      inputShape,
+      channels: net.channels!,
+      hidden: net.hidden,
+      outputSize: shape.outputSize,
+      dropout: net.dropout,
+      rng: own,
+    });
   }
   return new ResNet({ inputShape, n: net.n!, k: net.k!, outputSize: shape.outputSize, rng: own });
 }

@@ -2,7 +2,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Adam } from '../continual/adam.js';
 import type { Random } from '../random.js';
 import type { TargetNetwork } from '../target-network/target-network.js';
-import { gradsInOrder, namedVariablesOf, readLosses, training, type Learner, type LossFn, type StepLosses } from './learner.js';
+import {
+  gradsInOrder,
+  namedVariablesOf,
+  readLosses,
+  training,
+  type Learner,
+  type LossFn,
+  type StepLosses,
+} from './learner.js';
 
 /** The unprotected baseline: the target alone (batch norm included), trained task after task (fresh Adam per task). */
 export class FinetuneLearner implements Learner {
@@ -23,8 +31,18 @@ export class FinetuneLearner implements Learner {
     return [...this.target.weights!, ...this.target.batchNormWeights];
   }
 
-  trainStep(_task: number, _iteration: number, x: tf.Tensor2D, y: tf.Tensor2D, loss: LossFn, rng?: Random): StepLosses {
-    const { value, grads } = gradsInOrder(() => loss(this.target.forward(x, undefined, training(rng)), y), this.trainable());
+  trainStep(
+    _task: number,
+    _iteration: number,
+    x: tf.Tensor2D,
+    y: tf.Tensor2D,
+    loss: LossFn,
+    rng?: Random,
+  ): StepLosses {
+    const { value, grads } = gradsInOrder(
+      () => loss(this.target.forward(x, undefined, training(rng)), y),
+      this.trainable(),
+    );
     this.optimizer!.step(grads);
     tf.dispose(grads);
     return readLosses(value, value);

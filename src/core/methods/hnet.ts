@@ -4,7 +4,16 @@ import { fixedTargetRegularizer } from '../continual/regularizers.js';
 import { hyperForward, stackEmbeddings, type HyperNetwork } from '../hypernetwork/hypernetwork.js';
 import type { Random } from '../random.js';
 import type { TargetNetwork } from '../target-network/target-network.js';
-import { gradsInOrder, namedVariablesOf, range, readLosses, training, type Learner, type LossFn, type StepLosses } from './learner.js';
+import {
+  gradsInOrder,
+  namedVariablesOf,
+  range,
+  readLosses,
+  training,
+  type Learner,
+  type LossFn,
+  type StepLosses,
+} from './learner.js';
 
 export interface HnetArgs {
   /** A target without own weights: all of them come from the hypernetwork (batch norm excepted). */
@@ -45,14 +54,25 @@ export class HnetLearner implements Learner {
   beginTask(task: number): void {
     this.endTask();
     this.hnet.ensureTasks(task + 1);
-    if (task > 0) this.targets = tf.tidy(() => this.hnet.forwardFlat(stackEmbeddings(this.hnet, range(task))));
+    if (task > 0)
+      this.targets = tf.tidy(() => this.hnet.forwardFlat(stackEmbeddings(this.hnet, range(task))));
     this.thetaOptimizer = new Adam(this.hnet.weights, { learningRate: this.args.learningRate });
-    this.embeddingOptimizer = new Adam([this.hnet.embeddings[task]], { learningRate: this.args.embeddingLearningRate });
+    this.embeddingOptimizer = new Adam([this.hnet.embeddings[task]], {
+      learningRate: this.args.embeddingLearningRate,
+    });
     const batchNorm = this.target.batchNormWeights;
-    if (batchNorm.length > 0) this.batchNormOptimizer = new Adam(batchNorm, { learningRate: this.args.learningRate });
+    if (batchNorm.length > 0)
+      this.batchNormOptimizer = new Adam(batchNorm, { learningRate: this.args.learningRate });
   }
 
-  trainStep(task: number, _iteration: number, x: tf.Tensor2D, y: tf.Tensor2D, loss: LossFn, rng?: Random): StepLosses {
+  trainStep(
+    task: number,
+    _iteration: number,
+    x: tf.Tensor2D,
+    y: tf.Tensor2D,
+    loss: LossFn,
+    rng?: Random,
+  ): StepLosses {
     const hWeights = this.hnet.weights;
     const embedding = this.hnet.embeddings[task];
     const batchNorm = this.target.batchNormWeights;

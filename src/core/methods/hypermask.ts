@@ -5,7 +5,16 @@ import { stackEmbeddings, type HyperNetwork } from '../hypernetwork/hypernetwork
 import { applyMasks, hyperMasks, sparsityAt } from '../masks/masks.js';
 import type { Random } from '../random.js';
 import type { TargetNetwork } from '../target-network/target-network.js';
-import { gradsInOrder, namedVariablesOf, range, readLosses, training, type Learner, type LossFn, type StepLosses } from './learner.js';
+import {
+  gradsInOrder,
+  namedVariablesOf,
+  range,
+  readLosses,
+  training,
+  type Learner,
+  type LossFn,
+  type StepLosses,
+} from './learner.js';
 
 export interface HyperMaskArgs {
   target: TargetNetwork;
@@ -60,10 +69,22 @@ export class HyperMaskLearner implements Learner {
 
   /** Embeddings of tasks 0..task (later ones get no gradient), the hypernetwork, theta and batch norm. */
   private trainable(task: number): tf.Variable[] {
-    return [...this.hnet.embeddings.slice(0, task + 1), ...this.hnet.weights, ...this.theta, ...this.target.batchNormWeights];
+    return [
+      ...this.hnet.embeddings.slice(0, task + 1),
+      ...this.hnet.weights,
+      ...this.theta,
+      ...this.target.batchNormWeights,
+    ];
   }
 
-  trainStep(task: number, iteration: number, x: tf.Tensor2D, y: tf.Tensor2D, loss: LossFn, rng?: Random): StepLosses {
+  trainStep(
+    task: number,
+    iteration: number,
+    x: tf.Tensor2D,
+    y: tf.Tensor2D,
+    loss: LossFn,
+    rng?: Random,
+  ): StepLosses {
     const p = sparsityAt(this.args.sparsity, task, iteration, this.iterations);
     const { beta, lambda, maskedL1 } = this.args;
     const shapes = this.target.paramShapes;
@@ -86,7 +107,11 @@ export class HyperMaskLearner implements Learner {
       );
       const driftReg = driftL1(this.theta, this.prevTheta, maskedL1 ? masks : null);
       parts = [tf.keep(taskLoss), tf.keep(outputReg), tf.keep(driftReg)];
-      return tf.addN([taskLoss, tf.mul(outputReg, beta / task), tf.mul(driftReg, lambda)]) as tf.Scalar;
+      return tf.addN([
+        taskLoss,
+        tf.mul(outputReg, beta / task),
+        tf.mul(driftReg, lambda),
+      ]) as tf.Scalar;
     }, vars);
     this.optimizer!.step(grads);
     tf.dispose(grads);
@@ -104,7 +129,10 @@ export class HyperMaskLearner implements Learner {
   taskMasks(task: number): tf.Tensor[] {
     return tf.tidy(() => {
       const flat = this.hnet.forwardFlat(this.hnet.embeddings[task] as tf.Tensor2D);
-      const masks = hyperMasks(flat.map((f, l) => tf.reshape(f, this.target.paramShapes[l])), this.args.sparsity);
+      const masks = hyperMasks(
+        flat.map((f, l) => tf.reshape(f, this.target.paramShapes[l])),
+        this.args.sparsity,
+      );
       return masks.slice(0, -1);
     });
   }

@@ -20,7 +20,8 @@ export type LossFn = (logits: tf.Tensor2D, y: tf.Tensor2D) => tf.Scalar;
 export const crossEntropy: LossFn = (logits, oneHot) =>
   tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))) as tf.Scalar);
 
-export const meanSquaredError: LossFn = (out, y) => tf.tidy(() => tf.mean(tf.squaredDifference(out, y)) as tf.Scalar);
+export const meanSquaredError: LossFn = (out, y) =>
+  tf.tidy(() => tf.mean(tf.squaredDifference(out, y)) as tf.Scalar);
 
 /**
  * One continual-learning method: owns its networks and optimisers, trains one step at a time
@@ -33,7 +34,14 @@ export interface Learner {
   /** Called before the first step of `task`: snapshot regularisation targets, fresh optimisers. */
   beginTask(task: number, iterations: number): void;
   /** One optimisation step on a batch; `rng` (the model's random stream) draws dropout masks, for targets with dropout. */
-  trainStep(task: number, iteration: number, x: tf.Tensor2D, y: tf.Tensor2D, loss: LossFn, rng?: Random): StepLosses;
+  trainStep(
+    task: number,
+    iteration: number,
+    x: tf.Tensor2D,
+    y: tf.Tensor2D,
+    loss: LossFn,
+    rng?: Random,
+  ): StepLosses;
   /** Releases per-task state (optimiser moments, stored targets). */
   endTask(): void;
   /** The target weights task `task` runs with (theta * m_t, generated, or theta). Caller disposes. */
@@ -46,10 +54,17 @@ export interface Learner {
 }
 
 /** Named variables of a target and a hypernetwork, in a fixed order (batch norm first, as hypnettorch lists it). */
-export function namedVariablesOf(target: TargetNetwork, hnet: HyperNetwork | null): { name: string; variable: tf.Variable }[] {
+export function namedVariablesOf(
+  target: TargetNetwork,
+  hnet: HyperNetwork | null,
+): { name: string; variable: tf.Variable }[] {
   const out: { name: string; variable: tf.Variable }[] = [];
-  target.batchNormWeights.forEach((v, i) => out.push({ name: `target/${target.batchNormNames[i]}`, variable: v }));
-  target.weights?.forEach((v, i) => out.push({ name: `target/${target.paramNames[i]}`, variable: v }));
+  target.batchNormWeights.forEach((v, i) =>
+    out.push({ name: `target/${target.batchNormNames[i]}`, variable: v }),
+  );
+  target.weights?.forEach((v, i) =>
+    out.push({ name: `target/${target.paramNames[i]}`, variable: v }),
+  );
   if (hnet) {
     hnet.weights.forEach((v, i) => out.push({ name: `hnet/${hnet.weightNames[i]}`, variable: v }));
     hnet.embeddings.forEach((v, t) => out.push({ name: `hnet/embedding_${t}`, variable: v }));
@@ -58,7 +73,12 @@ export function namedVariablesOf(target: TargetNetwork, hnet: HyperNetwork | nul
 }
 
 /** Reads scalar losses back in one go. Disposes the scalars. */
-export function readLosses(total: tf.Scalar, taskLoss: tf.Scalar, outputReg?: tf.Scalar, driftReg?: tf.Scalar): StepLosses {
+export function readLosses(
+  total: tf.Scalar,
+  taskLoss: tf.Scalar,
+  outputReg?: tf.Scalar,
+  driftReg?: tf.Scalar,
+): StepLosses {
   const scalars = [total, taskLoss, outputReg, driftReg];
   const values = scalars.map((s) => (s ? s.dataSync()[0] : 0));
   new Set(scalars).forEach((s) => s?.dispose());
@@ -78,7 +98,10 @@ export function range(n: number): number[] {
  * Calls tf.variableGrads and returns the gradients in the order of `vars`. A variable the loss
  * does not reach (HyperMask's output-bias head during the first task) gets zeros.
  */
-export function gradsInOrder(f: () => tf.Scalar, vars: tf.Variable[]): { value: tf.Scalar; grads: tf.Tensor[] } {
+export function gradsInOrder(
+  f: () => tf.Scalar,
+  vars: tf.Variable[],
+): { value: tf.Scalar; grads: tf.Tensor[] } {
   const { value, grads } = tf.variableGrads(f, vars);
   return { value, grads: vars.map((v) => grads[v.name] ?? tf.zerosLike(v)) };
 }

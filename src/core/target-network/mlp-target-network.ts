@@ -62,19 +62,29 @@ export class MlpTargetNetwork implements TargetNetwork {
 
   private assertWellFormed(): void {
     for (const s of this.sizes) assertPositiveInteger(s, 'layer size');
-    assert(this.paramShapes.length === 2 * (this.sizes.length - 1), 'one kernel and one bias per layer');
+    assert(
+      this.paramShapes.length === 2 * (this.sizes.length - 1),
+      'one kernel and one bias per layer',
+    );
   }
 
   forward(x: tf.Tensor2D, weights?: tf.Tensor[]): tf.Tensor2D {
     const w = weights ?? this.weights;
     assert(w !== null, 'this target network has no own weights; pass weights to forward()');
-    assert(w.length === this.paramShapes.length, `expected ${this.paramShapes.length} weight tensors, got ${w.length}`);
+    assert(
+      w.length === this.paramShapes.length,
+      `expected ${this.paramShapes.length} weight tensors, got ${w.length}`,
+    );
     return tf.tidy(() => {
       let h: tf.Tensor2D = x;
       const layers = this.paramShapes.length / 2;
       for (let l = 0; l < layers; l++) {
         // The input is data: no gradient is ever needed for it.
-        h = (l === 0 ? linearOnData : linear)(h, w[2 * l] as tf.Tensor2D, w[2 * l + 1] as tf.Tensor1D);
+        h = (l === 0 ? linearOnData : linear)(
+          h,
+          w[2 * l] as tf.Tensor2D,
+          w[2 * l + 1] as tf.Tensor1D,
+        );
         if (l < layers - 1) h = activate(h, this.args.activation) as tf.Tensor2D;
       }
       return h;

@@ -89,13 +89,16 @@ export class ResNet implements TargetNetwork {
     this.paramShapes = params.shapes;
     this.batchNormNames = batchNorm.names;
     // hypnettorch's BatchNormLayer: gamma 1, beta 0.
-    this.batchNormWeights = batchNorm.shapes.map((s, i) => variableFrom(new Float32Array(s[0]).fill(i % 2 === 0 ? 1 : 0), s));
+    this.batchNormWeights = batchNorm.shapes.map((s, i) =>
+      variableFrom(new Float32Array(s[0]).fill(i % 2 === 0 ? 1 : 0), s),
+    );
     const rng = args.rng;
     if (rng) {
       this.weights = [];
       for (let i = 0; i < params.shapes.length; i += 2) {
         const s = params.shapes[i];
-        const { kernel, bias } = s.length === 4 ? convInit(rng, s[0], s[1], s[2], s[3]) : linearInit(rng, s[0], s[1]);
+        const { kernel, bias } =
+          s.length === 4 ? convInit(rng, s[0], s[1], s[2], s[3]) : linearInit(rng, s[0], s[1]);
         this.weights.push(variableFrom(kernel, s), variableFrom(bias, params.shapes[i + 1]));
       }
     } else {
@@ -105,17 +108,28 @@ export class ResNet implements TargetNetwork {
   }
 
   private assertWellFormed(): void {
-    assert(this.inputShape.length === 3, `ResNet takes images [height, width, channels], got [${this.inputShape}]`);
-    [...this.inputShape, this.args.n, this.args.k, this.outputSize].forEach((d) => assertPositiveInteger(d, 'ResNet size'));
+    assert(
+      this.inputShape.length === 3,
+      `ResNet takes images [height, width, channels], got [${this.inputShape}]`,
+    );
+    [...this.inputShape, this.args.n, this.args.k, this.outputSize].forEach((d) =>
+      assertPositiveInteger(d, 'ResNet size'),
+    );
     const convs = 6 * this.args.n + 1;
-    assert(this.paramShapes.length === 2 * (convs + 1), 'a kernel and a bias per convolution and for the output layer');
+    assert(
+      this.paramShapes.length === 2 * (convs + 1),
+      'a kernel and a bias per convolution and for the output layer',
+    );
     assert(this.batchNormWeights.length === 2 * convs, 'a batch norm after every convolution');
   }
 
   forward(x: tf.Tensor2D, weights?: tf.Tensor[], options: ForwardOptions = {}): tf.Tensor2D {
     const w = weights ?? this.weights;
     assert(w !== null, 'this target network has no own weights; pass weights to forward()');
-    assert(w.length === this.paramShapes.length, `expected ${this.paramShapes.length} weight tensors, got ${w.length}`);
+    assert(
+      w.length === this.paramShapes.length,
+      `expected ${this.paramShapes.length} weight tensors, got ${w.length}`,
+    );
     const bn = this.batchNormWeights;
     const training = options.training !== undefined;
     return tf.tidy(() => {
@@ -125,7 +139,11 @@ export class ResNet implements TargetNetwork {
       /** conv, batch norm, (+ shortcut), ReLU: hypnettorch's `conv_layer`. */
       const convLayer = (h: tf.Tensor4D, stride: number, shortcut?: tf.Tensor4D) => {
         const op = layer === 0 ? conv2dOnData : conv2d;
-        let out = batchNorm(op(h, w[2 * layer] as tf.Tensor4D, w[2 * layer + 1] as tf.Tensor1D, stride, 1), bn[2 * layer] as tf.Tensor1D, bn[2 * layer + 1] as tf.Tensor1D);
+        let out = batchNorm(
+          op(h, w[2 * layer] as tf.Tensor4D, w[2 * layer + 1] as tf.Tensor1D, stride, 1),
+          bn[2 * layer] as tf.Tensor1D,
+          bn[2 * layer + 1] as tf.Tensor1D,
+        );
         layer++;
         if (shortcut) out = tf.add(out, shortcut);
         return tf.relu(out);
@@ -141,7 +159,12 @@ export class ResNet implements TargetNetwork {
               // A 1x1 average pool with stride 2 is exactly the subsampling [::2, ::2], with a gradient.
               if (stride === 2) shortcut = tf.avgPool(shortcut, 1, 2, 'valid');
               const extra = this.widths[g] - this.widths[g - 1];
-              shortcut = tf.pad(shortcut, [[0, 0], [0, 0], [0, 0], [Math.floor(extra / 2), Math.ceil(extra / 2)]]);
+              shortcut = tf.pad(shortcut, [
+                [0, 0],
+                [0, 0],
+                [0, 0],
+                [Math.floor(extra / 2), Math.ceil(extra / 2)],
+              ]);
             }
             return convLayer(convLayer(input, stride), 1, shortcut);
           });
@@ -150,7 +173,11 @@ export class ResNet implements TargetNetwork {
           if (!training) input.dispose();
         }
       }
-      return linear(tf.mean(h, [1, 2]) as tf.Tensor2D, w[2 * layer] as tf.Tensor2D, w[2 * layer + 1] as tf.Tensor1D);
+      return linear(
+        tf.mean(h, [1, 2]) as tf.Tensor2D,
+        w[2 * layer] as tf.Tensor2D,
+        w[2 * layer + 1] as tf.Tensor1D,
+      );
     });
   }
 

@@ -26,17 +26,28 @@ export interface ZenkeNetArgs {
 }
 
 /** Parameter names and shapes of a ZenkeNet, in order: per block two convolutions, then the dense layers. */
-export function zenkeNetShapes(args: Omit<ZenkeNetArgs, 'rng' | 'dropout'>): { names: string[]; shapes: number[][] } {
+export function zenkeNetShapes(args: Omit<ZenkeNetArgs, 'rng' | 'dropout'>): {
+  names: string[];
+  shapes: number[][];
+} {
   const [height, width, depth] = args.inputShape;
   const names: string[] = [];
   const shapes: number[][] = [];
   let [h, w, c] = [height, width, depth];
   args.channels.forEach((out, b) => {
-    names.push(`conv_${2 * b + 1}/kernel`, `conv_${2 * b + 1}/bias`, `conv_${2 * b + 2}/kernel`, `conv_${2 * b + 2}/bias`);
+    names.push(
+      `conv_${2 * b + 1}/kernel`,
+      `conv_${2 * b + 1}/bias`,
+      `conv_${2 * b + 2}/kernel`,
+      `conv_${2 * b + 2}/bias`,
+    );
     shapes.push([3, 3, c, out], [out], [3, 3, out, out], [out]);
     [h, w, c] = [Math.floor((h - 2) / 2), Math.floor((w - 2) / 2), out];
     if (h < 1 || w < 1) {
-      throw new EngineError('INVALID_ARGUMENT', `a ${height}x${width} image is too small for ${args.channels.length} ZenkeNet blocks (each takes 2 pixels, then halves)`);
+      throw new EngineError(
+        'INVALID_ARGUMENT',
+        `a ${height}x${width} image is too small for ${args.channels.length} ZenkeNet blocks (each takes 2 pixels, then halves)`,
+      );
     }
   });
   const sizes = [h * w * c, ...args.hidden, args.outputSize];
@@ -78,7 +89,8 @@ export class ZenkeNet implements TargetNetwork {
       this.weights = [];
       for (let i = 0; i < shapes.length; i += 2) {
         const s = shapes[i];
-        const { kernel, bias } = s.length === 4 ? convInit(rng, s[0], s[1], s[2], s[3]) : linearInit(rng, s[0], s[1]);
+        const { kernel, bias } =
+          s.length === 4 ? convInit(rng, s[0], s[1], s[2], s[3]) : linearInit(rng, s[0], s[1]);
         this.weights.push(variableFrom(kernel, s), variableFrom(bias, shapes[i + 1]));
       }
     } else {
@@ -88,16 +100,30 @@ export class ZenkeNet implements TargetNetwork {
   }
 
   private assertWellFormed(): void {
-    assert(this.inputShape.length === 3, `ZenkeNet takes images [height, width, channels], got [${this.inputShape}]`);
-    [...this.inputShape, ...this.args.channels, ...this.args.hidden, this.outputSize].forEach((d) => assertPositiveInteger(d, 'ZenkeNet size'));
-    assert(this.args.dropout >= 0 && this.args.dropout < 0.5, `dropout must be in [0, 0.5), got ${this.args.dropout}`);
-    assert(this.paramShapes.length === 4 * this.args.channels.length + 2 * (this.args.hidden.length + 1), 'two convolutions per block, one kernel and bias per layer');
+    assert(
+      this.inputShape.length === 3,
+      `ZenkeNet takes images [height, width, channels], got [${this.inputShape}]`,
+    );
+    [...this.inputShape, ...this.args.channels, ...this.args.hidden, this.outputSize].forEach((d) =>
+      assertPositiveInteger(d, 'ZenkeNet size'),
+    );
+    assert(
+      this.args.dropout >= 0 && this.args.dropout < 0.5,
+      `dropout must be in [0, 0.5), got ${this.args.dropout}`,
+    );
+    assert(
+      this.paramShapes.length === 4 * this.args.channels.length + 2 * (this.args.hidden.length + 1),
+      'two convolutions per block, one kernel and bias per layer',
+    );
   }
 
   forward(x: tf.Tensor2D, weights?: tf.Tensor[], options: ForwardOptions = {}): tf.Tensor2D {
     const w = weights ?? this.weights;
     assert(w !== null, 'this target network has no own weights; pass weights to forward()');
-    assert(w.length === this.paramShapes.length, `expected ${this.paramShapes.length} weight tensors, got ${w.length}`);
+    assert(
+      w.length === this.paramShapes.length,
+      `expected ${this.paramShapes.length} weight tensors, got ${w.length}`,
+    );
     const rng = options.training?.rng;
     const rate = this.args.dropout;
     return tf.tidy(() => {
@@ -143,7 +169,14 @@ export class ZenkeNet implements TargetNetwork {
     this.args.channels.forEach((_, b) => {
       layers.push(conv(4 * b, 'same'), conv(4 * b + 2, 'valid'), {
         class_name: 'MaxPooling2D',
-        config: { ...common, name: `max_pooling2d_${b + 1}`, pool_size: [2, 2], strides: [2, 2], padding: 'valid', data_format: 'channels_last' },
+        config: {
+          ...common,
+          name: `max_pooling2d_${b + 1}`,
+          pool_size: [2, 2],
+          strides: [2, 2],
+          padding: 'valid',
+          data_format: 'channels_last',
+        },
       });
     });
     layers.push({ class_name: 'Flatten', config: { ...common, name: 'flatten' } });
@@ -153,7 +186,13 @@ export class ZenkeNet implements TargetNetwork {
       const i = first + 2 * l;
       layers.push({
         class_name: 'Dense',
-        config: { ...common, name: this.paramNames[i].split('/')[0], units: shapes[i][1], activation: l === dense - 1 ? 'linear' : 'relu', use_bias: true },
+        config: {
+          ...common,
+          name: this.paramNames[i].split('/')[0],
+          units: shapes[i][1],
+          activation: l === dense - 1 ? 'linear' : 'relu',
+          use_bias: true,
+        },
       });
     }
     return layers;

@@ -28,7 +28,11 @@ async function auth(app: FastifyInstance, opts: { apiKeys: ApiKeyService }) {
   app.decorateRequest('tenant', {
     getter(this: FastifyRequest) {
       const tenant = tenants.get(this);
-      if (!tenant) throw new ServiceError('UNAUTHORIZED', 'send your API key as "Authorization: Bearer <key>"');
+      if (!tenant)
+        throw new ServiceError(
+          'UNAUTHORIZED',
+          'send your API key as "Authorization: Bearer <key>"',
+        );
       return tenant;
     },
   });

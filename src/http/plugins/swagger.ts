@@ -17,17 +17,30 @@ async function docs(app: FastifyInstance, opts: { ui: boolean }) {
     openapi: {
       openapi: '3.1.0',
       info: OPENAPI_INFO,
-      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'an API key from `npm run apikey -- create --tenant NAME`' } } },
+      components: {
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'an API key from `npm run apikey -- create --tenant NAME`',
+          },
+        },
+      },
       tags: [
         { name: 'jobs', description: 'continual-learning jobs' },
         { name: 'artifacts', description: 'per-task masks and models' },
         { name: 'datasets', description: 'your own data: upload, list, delete' },
-        { name: 'predictions', description: 'class predictions from trained task models, with or without a task id' },
+        {
+          name: 'predictions',
+          description: 'class predictions from trained task models, with or without a task id',
+        },
         { name: 'keys', description: "your tenant's API keys: create, list, revoke" },
         { name: 'health', description: 'liveness and readiness' },
       ],
     },
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (json.$id as string) ?? `def-${i}` },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => (json.$id as string) ?? `def-${i}`,
+    },
   });
   if (opts.ui) await app.register(swaggerUi, { routePrefix: '/docs' });
 }

@@ -49,7 +49,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * shorter). A chunk that lies within one piece is a view of it, not a copy: a large checkpoint
  * goes out without a second copy in memory. Pieces must stay unchanged until the write returns.
  */
-async function* rechunk(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, size: number): AsyncGenerator<Buffer> {
+async function* rechunk(
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  size: number,
+): AsyncGenerator<Buffer> {
   let parts: Buffer[] = [];
   let held = 0;
   for await (const piece of source) {
@@ -103,7 +106,9 @@ export async function writeBlob(
   let size = 0;
   let seq = 0;
   await client.query(`INSERT INTO blobs (id, size, sha256) VALUES ($1, 0, '')`, [id]);
-  const copy = client.query(copyFrom('COPY blob_chunks (blob_id, seq, data) FROM STDIN (FORMAT binary)'));
+  const copy = client.query(
+    copyFrom('COPY blob_chunks (blob_id, seq, data) FROM STDIN (FORMAT binary)'),
+  );
   // Listens from the start, so an error while the source is being awaited is not unhandled.
   const done = finished(copy);
   done.catch(() => {});
@@ -162,7 +167,7 @@ class PieceReader {
       return out;
     }
     const out = Buffer.allocUnsafe(n);
-    for (let filled = 0; filled < n; ) {
+    for (let filled = 0; filled < n;) {
       const piece = this.pieces[0];
       const k = Math.min(piece.length - this.offset, n - filled);
       piece.copy(out, filled, this.offset, this.offset + k);
@@ -187,16 +192,20 @@ class PieceReader {
 }
 
 /** Rows (seq int4, data bytea) of a binary COPY TO STDOUT. */
-async function* copyRows(stream: AsyncIterable<Buffer>): AsyncGenerator<{ seq: number; data: Buffer }> {
+async function* copyRows(
+  stream: AsyncIterable<Buffer>,
+): AsyncGenerator<{ seq: number; data: Buffer }> {
   const reader = new PieceReader(stream[Symbol.asyncIterator]());
   const header = await reader.read(COPY_HEADER.length);
-  if (!header.subarray(0, COPY_SIGNATURE.length).equals(COPY_SIGNATURE)) throw new Error('not a binary COPY stream');
+  if (!header.subarray(0, COPY_SIGNATURE.length).equals(COPY_SIGNATURE))
+    throw new Error('not a binary COPY stream');
   const extension = header.readUInt32BE(COPY_SIGNATURE.length + 4);
   if (extension > 0) await reader.read(extension);
   for (;;) {
     const fields = (await reader.read(2)).readInt16BE(0);
     if (fields === -1) return reader.drain();
-    if (fields !== 2 || (await reader.read(4)).readInt32BE(0) !== 4) throw new Error('unexpected row in the COPY stream');
+    if (fields !== 2 || (await reader.read(4)).readInt32BE(0) !== 4)
+      throw new Error('unexpected row in the COPY stream');
     const seq = (await reader.read(4)).readInt32BE(0);
     const length = (await reader.read(4)).readInt32BE(0);
     yield { seq, data: await reader.read(length) };
@@ -207,7 +216,12 @@ async function* copyRows(stream: AsyncIterable<Buffer>): AsyncGenerator<{ seq: n
  * Chunks of blob `id` from `from` on (`count` of them, or all), in order, streamed from one COPY.
  * A pooled connection is held until the last row is read; one left half read is discarded.
  */
-async function* copyChunks(db: Db, id: string, from: number, count?: number): AsyncGenerator<{ seq: number; data: Buffer }> {
+async function* copyChunks(
+  db: Db,
+  id: string,
+  from: number,
+  count?: number,
+): AsyncGenerator<{ seq: number; data: Buffer }> {
   // COPY takes no parameters: the id is checked to be a UUID, the bounds are integers.
   if (!UUID.test(id)) throw new BlobIntegrityError(`blob id ${JSON.stringify(id)} is not a UUID`);
   const upTo = count === undefined ? '' : ` AND seq < ${from + count}`;
@@ -234,13 +248,18 @@ async function* copyChunks(db: Db, id: string, from: number, count?: number): As
 function verify(expected: StoredBlob, size: number, hash: Hash): void {
   const sha256 = hash.digest('hex');
   if (size !== expected.size || sha256 !== expected.sha256) {
-    throw new BlobIntegrityError(`blob ${expected.id}: read ${size} bytes with sha256 ${sha256}, but ${expected.size} bytes with sha256 ${expected.sha256} were written`);
+    throw new BlobIntegrityError(
+      `blob ${expected.id}: read ${size} bytes with sha256 ${sha256}, but ${expected.size} bytes with sha256 ${expected.sha256} were written`,
+    );
   }
 }
 
 /** A blob's recorded size and SHA-256, or null when it does not exist. */
 export async function blobInfo(db: Db, id: string): Promise<StoredBlob | null> {
-  const { rows } = await db.query<{ size: string; sha256: string }>('SELECT size, sha256 FROM blobs WHERE id = $1', [id]);
+  const { rows } = await db.query<{ size: string; sha256: string }>(
+    'SELECT size, sha256 FROM blobs WHERE id = $1',
+    [id],
+  );
   return rows.length ? { id, size: Number(rows[0].size), sha256: rows[0].sha256 } : null;
 }
 
@@ -297,7 +316,8 @@ export async function readBlobBytes(db: Db, id: string): Promise<Uint8Array> {
     size += row.data.length;
     seq++;
   }
-  if (stopped && size === expected.size) throw new BlobIntegrityError(`blob ${id}: more than the ${expected.size} bytes written`);
+  if (stopped && size === expected.size)
+    throw new BlobIntegrityError(`blob ${id}: more than the ${expected.size} bytes written`);
   verify(expected, size, hash);
   return out;
 }

@@ -73,19 +73,28 @@ type Located = { dir: string; files: Record<FileKey, string> } | { dir: string; 
 
 async function locate(dir: string): Promise<Located> {
   const found = await Promise.all(FILE_KEYS.map((k) => findFile(dir, IDX_FILES[k])));
-  const missing = FILE_KEYS.filter((_, i) => found[i] === null).map((k) => join(dir, `${IDX_FILES[k]}.gz`));
+  const missing = FILE_KEYS.filter((_, i) => found[i] === null).map((k) =>
+    join(dir, `${IDX_FILES[k]}.gz`),
+  );
   if (missing.length > 0) return { dir, missing };
-  return { dir, files: Object.fromEntries(FILE_KEYS.map((k, i) => [k, found[i]!])) as Record<FileKey, string> };
+  return {
+    dir,
+    files: Object.fromEntries(FILE_KEYS.map((k, i) => [k, found[i]!])) as Record<FileKey, string>,
+  };
 }
 
 async function readIdxBytes(path: string): Promise<Uint8Array> {
   const bytes = await readFile(path);
-  if (!path.endsWith('.gz')) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (!path.endsWith('.gz'))
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   try {
     const raw = await gunzipAsync(bytes);
     return new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
   } catch (e) {
-    throw new EngineError('INVALID_DATA', `${path}: cannot decompress (${(e as Error).message}); re-download the file`);
+    throw new EngineError(
+      'INVALID_DATA',
+      `${path}: cannot decompress (${(e as Error).message}); re-download the file`,
+    );
   }
 }
 
@@ -94,12 +103,16 @@ async function readImageSet(imagesPath: string, labelsPath: string): Promise<Ima
   try {
     return imageSetFromIdx(images, labels);
   } catch (e) {
-    if (e instanceof EngineError) throw new EngineError(e.code, `${imagesPath} / ${labelsPath}: ${e.message}`);
+    if (e instanceof EngineError)
+      throw new EngineError(e.code, `${imagesPath} / ${labelsPath}: ${e.message}`);
     throw e;
   }
 }
 
-function notFound(name: DatasetName, attempts: Extract<Located, { missing: string[] }>[]): EngineError {
+function notFound(
+  name: DatasetName,
+  attempts: Extract<Located, { missing: string[] }>[],
+): EngineError {
   const looked = attempts.map((a) => `${a.dir} lacks ${a.missing.join(', ')}`).join('; ');
   const files = FILE_KEYS.map((k) => IDX_FILES[k]).join(', ');
   const fixes = [
@@ -107,7 +120,10 @@ function notFound(name: DatasetName, attempts: Extract<Located, { missing: strin
     `put the four IDX files (${files}; gzipped or not) in ${attempts[0].dir}`,
     `set RETAIN_DATA_DIR to a directory whose '${name}' folder holds them`,
   ].filter((f): f is string => f !== null);
-  return new EngineError('DATA_NOT_FOUND', `${name} data set not found: ${looked}. To fix: ${fixes.join(', or ')}.`);
+  return new EngineError(
+    'DATA_NOT_FOUND',
+    `${name} data set not found: ${looked}. To fix: ${fixes.join(', or ')}.`,
+  );
 }
 
 /**
@@ -139,7 +155,10 @@ export async function loadRawDataset(
       readImageSet(files.testImages, files.testLabels),
     ]);
     if (train.rows !== test.rows || train.cols !== test.cols) {
-      throw new EngineError('INVALID_DATA', `${dir}: train images are ${train.rows}x${train.cols} but test images are ${test.rows}x${test.cols}`);
+      throw new EngineError(
+        'INVALID_DATA',
+        `${dir}: train images are ${train.rows}x${train.cols} but test images are ${test.rows}x${test.cols}`,
+      );
     }
     return { name, numClasses: DATASET_CLASSES[name], train, test };
   }
@@ -152,7 +171,11 @@ export async function loadRawDataset(
  *
  * @returns the directory the files were written to.
  */
-export async function writeIdxDataset(dir: string, name: string, sets: { train: ImageSet; test: ImageSet }): Promise<string> {
+export async function writeIdxDataset(
+  dir: string,
+  name: string,
+  sets: { train: ImageSet; test: ImageSet },
+): Promise<string> {
   const target = join(dir, name);
   await mkdir(target, { recursive: true });
   const contents: Record<FileKey, Uint8Array> = {
@@ -161,6 +184,10 @@ export async function writeIdxDataset(dir: string, name: string, sets: { train: 
     testImages: encodeIdx([sets.test.count, sets.test.rows, sets.test.cols], sets.test.images),
     testLabels: encodeIdx([sets.test.count], sets.test.labels),
   };
-  await Promise.all(FILE_KEYS.map(async (k) => writeFile(join(target, `${IDX_FILES[k]}.gz`), await gzipAsync(contents[k]))));
+  await Promise.all(
+    FILE_KEYS.map(async (k) =>
+      writeFile(join(target, `${IDX_FILES[k]}.gz`), await gzipAsync(contents[k])),
+    ),
+  );
   return target;
 }

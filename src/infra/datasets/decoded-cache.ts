@@ -88,7 +88,11 @@ export async function readDecoded(file: string): Promise<LabelledDataset | null>
     const header = JSON.parse(json.toString('utf8')) as Header;
     const sampleSize = header.inputShape.reduce((a, b) => a * b, 1);
     const X = header.dtype === 'uint8' ? Uint8Array : Float32Array;
-    const samples = (count: number): LabelledSamples => ({ x: new X(count * sampleSize), y: new Int32Array(count), count });
+    const samples = (count: number): LabelledSamples => ({
+      x: new X(count * sampleSize),
+      y: new Int32Array(count),
+      count,
+    });
     const dataset: LabelledDataset = {
       inputShape: header.inputShape,
       dtype: header.dtype,
@@ -133,7 +137,8 @@ export async function evict(dir: string, maxBytes: number, keep: string): Promis
   for (const name of await readdir(dir)) {
     const file = path.join(dir, name);
     const s = await stat(file).catch(() => null);
-    if (s?.isFile()) entries.push({ file, size: s.size, used: s.mtimeMs, part: name.endsWith('.part') });
+    if (s?.isFile())
+      entries.push({ file, size: s.size, used: s.mtimeMs, part: name.endsWith('.part') });
   }
   let total = entries.reduce((sum, e) => sum + e.size, 0);
   const removed: string[] = [];

@@ -13,4 +13,7 @@ async function answer(req: InspectRequest): Promise<InspectReply> {
   }
 }
 
-parentPort!.on('message', (req: InspectRequest) => void answer(req).then((reply) => parentPort!.postMessage(reply)));
+parentPort!.on(
+  'message',
+  (req: InspectRequest) => void answer(req).then((reply) => parentPort!.postMessage(reply)),
+);

@@ -19,7 +19,13 @@ import { archiveFormatOf, createArchiveDecoder } from './formats/archive-format.
 import { readCsv } from './formats/csv/csv.js';
 import type { CollectedSamples } from './samples/collected.js';
 import { assembleDataset, planSplits, type SplitPlan } from './samples/finish.js';
-import { DEFAULT_LABEL_COLUMN, DEFAULT_TEST_FRACTION, type DatasetFormat, type DecodeOptions, type DecodedDataset } from './types.js';
+import {
+  DEFAULT_LABEL_COLUMN,
+  DEFAULT_TEST_FRACTION,
+  type DatasetFormat,
+  type DecodeOptions,
+  type DecodedDataset,
+} from './types.js';
 
 interface ReadContext {
   declared: DatasetFormat | undefined;
@@ -33,9 +39,21 @@ interface ReadContext {
  * Reads and validates the upload at `path`; with `keep` the sample values are kept and the
  * arrays assembled, without it only the summary is made.
  */
-export async function readDataset(path: string, opts: DecodeOptions, keep: true): Promise<DecodedDataset>;
-export async function readDataset(path: string, opts: DecodeOptions, keep: false): Promise<SplitPlan>;
-export async function readDataset(path: string, opts: DecodeOptions, keep: boolean): Promise<DecodedDataset | SplitPlan> {
+export async function readDataset(
+  path: string,
+  opts: DecodeOptions,
+  keep: true,
+): Promise<DecodedDataset>;
+export async function readDataset(
+  path: string,
+  opts: DecodeOptions,
+  keep: false,
+): Promise<SplitPlan>;
+export async function readDataset(
+  path: string,
+  opts: DecodeOptions,
+  keep: boolean,
+): Promise<DecodedDataset | SplitPlan> {
   const { testFraction, seed, labelColumn, maxExpandedBytes } = resolveOptions(opts);
   const ctx: ReadContext = {
     declared: opts.format,
@@ -45,27 +63,47 @@ export async function readDataset(path: string, opts: DecodeOptions, keep: boole
     position: new ReadPosition(),
   };
   const container = await sniffUpload(path);
-  const collected = container.kind === 'csv' ? await readCsvUpload(path, container, ctx) : await readArchiveUpload(path, container, ctx);
+  const collected =
+    container.kind === 'csv'
+      ? await readCsvUpload(path, container, ctx)
+      : await readArchiveUpload(path, container, ctx);
   const plan = planSplits(collected, { testFraction, seed });
   return keep ? assembleDataset(collected, plan) : plan;
 }
 
 function resolveOptions(opts: DecodeOptions) {
-  const { testFraction = DEFAULT_TEST_FRACTION, seed = 0, labelColumn = DEFAULT_LABEL_COLUMN, maxExpandedBytes } = opts;
+  const {
+    testFraction = DEFAULT_TEST_FRACTION,
+    seed = 0,
+    labelColumn = DEFAULT_LABEL_COLUMN,
+    maxExpandedBytes,
+  } = opts;
   // Options come from our own API layer, which validates them: a bad one is a bug there.
-  if (!(testFraction > 0 && testFraction < 1)) throw new RangeError(`testFraction must be in (0, 1), got ${testFraction}`);
+  if (!(testFraction > 0 && testFraction < 1))
+    throw new RangeError(`testFraction must be in (0, 1), got ${testFraction}`);
   if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
-  if (!(maxExpandedBytes > 0)) throw new RangeError(`maxExpandedBytes must be positive, got ${maxExpandedBytes}`);
+  if (!(maxExpandedBytes > 0))
+    throw new RangeError(`maxExpandedBytes must be positive, got ${maxExpandedBytes}`);
   return { testFraction, seed, labelColumn, maxExpandedBytes };
 }
 
-function checkDeclared(declared: DatasetFormat | undefined, detected: DatasetFormat, what: string): void {
+function checkDeclared(
+  declared: DatasetFormat | undefined,
+  detected: DatasetFormat,
+  what: string,
+): void {
   if (declared !== undefined && declared !== detected) {
-    throw unsupportedFormat(`declared ${quote(declared)} but the upload is ${what} (format ${quote(detected)})`);
+    throw unsupportedFormat(
+      `declared ${quote(declared)} but the upload is ${what} (format ${quote(detected)})`,
+    );
   }
 }
 
-async function readCsvUpload(path: string, container: Extract<Container, { kind: 'csv' }>, ctx: ReadContext): Promise<CollectedSamples> {
+async function readCsvUpload(
+  path: string,
+  container: Extract<Container, { kind: 'csv' }>,
+  ctx: ReadContext,
+): Promise<CollectedSamples> {
   checkDeclared(ctx.declared, 'csv', describeContainer(container));
   const file = createReadStream(path);
   const bytes = container.gzip ? gunzipChunks(file, ctx.budget, ctx.position) : file;
@@ -76,7 +114,11 @@ async function readCsvUpload(path: string, container: Extract<Container, { kind:
   }
 }
 
-async function readArchiveUpload(path: string, container: Exclude<Container, { kind: 'csv' }>, ctx: ReadContext): Promise<CollectedSamples> {
+async function readArchiveUpload(
+  path: string,
+  container: Exclude<Container, { kind: 'csv' }>,
+  ctx: ReadContext,
+): Promise<CollectedSamples> {
   let decoder: ArchiveDecoder | null = null;
   const visit = async (entry: ArchiveEntry) => {
     if (decoder === null) {
@@ -99,6 +141,9 @@ async function readArchiveUpload(path: string, container: Exclude<Container, { k
     }
   }
   const found = decoder as ArchiveDecoder | null;
-  if (found === null) throw invalidDataset(`the ${container.kind} archive holds no files (hidden files and __MACOSX/ are skipped)`);
+  if (found === null)
+    throw invalidDataset(
+      `the ${container.kind} archive holds no files (hidden files and __MACOSX/ are skipped)`,
+    );
   return await found.finish();
 }

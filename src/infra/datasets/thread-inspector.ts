@@ -15,7 +15,9 @@ export interface InspectRequest {
   decode: DecodeOptions;
 }
 
-export type InspectReply = { ok: true; summary: DatasetSummary } | { ok: false; code: ServiceErrorCode | null; message: string };
+export type InspectReply =
+  | { ok: true; summary: DatasetSummary }
+  | { ok: false; code: ServiceErrorCode | null; message: string };
 
 const THREAD_ENTRY = new URL('./inspect.thread.mjs', import.meta.url);
 
@@ -64,12 +66,28 @@ export class ThreadDatasetInspector implements DatasetInspector {
         fn();
       };
       const onMessage = (reply: InspectReply) =>
-        done(() => (reply.ok ? resolve(reply.summary) : reject(reply.code ? new ServiceError(reply.code, reply.message) : new Error(reply.message))));
-      const onExit = (code: number) => done(() => reject(new Error(`dataset inspection thread exited (${code}) without an answer`)));
+        done(() =>
+          reply.ok
+            ? resolve(reply.summary)
+            : reject(
+                reply.code ? new ServiceError(reply.code, reply.message) : new Error(reply.message),
+              ),
+        );
+      const onExit = (code: number) =>
+        done(() =>
+          reject(new Error(`dataset inspection thread exited (${code}) without an answer`)),
+        );
       const timer = setTimeout(() => {
         this.dead.add(worker);
         void worker.terminate();
-        done(() => reject(new ServiceError('INVALID_DATASET', `the upload could not be read within ${Math.round(this.opts.timeoutMs / 1000)} s; send a smaller file`)));
+        done(() =>
+          reject(
+            new ServiceError(
+              'INVALID_DATASET',
+              `the upload could not be read within ${Math.round(this.opts.timeoutMs / 1000)} s; send a smaller file`,
+            ),
+          ),
+        );
       }, this.opts.timeoutMs);
       worker.on('message', onMessage);
       worker.once('exit', onExit);

@@ -54,16 +54,35 @@ export class CachedUploadedDatasets implements UploadedDatasets {
   ) {}
 
   async load(id: string, sha256: string): Promise<LabelledDataset> {
-    const { rows } = await this.pool.query<DatasetRow>('SELECT blob_id, sha256, format, options FROM datasets WHERE id = $1', [id]);
-    if (rows.length === 0) throw new EngineError('DATA_NOT_FOUND', `data set ${id} no longer exists (it was deleted after the job was submitted)`);
+    const { rows } = await this.pool.query<DatasetRow>(
+      'SELECT blob_id, sha256, format, options FROM datasets WHERE id = $1',
+      [id],
+    );
+    if (rows.length === 0)
+      throw new EngineError(
+        'DATA_NOT_FOUND',
+        `data set ${id} no longer exists (it was deleted after the job was submitted)`,
+      );
     const row = rows[0];
     if (row.sha256 !== sha256) {
-      throw new EngineError('INVALID_DATA', `data set ${id} now has sha256 ${row.sha256}, but the job was submitted for ${sha256}`);
+      throw new EngineError(
+        'INVALID_DATA',
+        `data set ${id} now has sha256 ${row.sha256}, but the job was submitted for ${sha256}`,
+      );
     }
     const { cacheDir } = this.options;
     await mkdir(cacheDir, { recursive: true });
     // The same upload read with other options (label column, test split) is another entry.
-    const readWith = createHash('sha256').update(JSON.stringify([row.format, row.options.labelColumn, row.options.testFraction, row.options.seed])).digest('hex');
+    const readWith = createHash('sha256')
+      .update(
+        JSON.stringify([
+          row.format,
+          row.options.labelColumn,
+          row.options.testFraction,
+          row.options.seed,
+        ]),
+      )
+      .digest('hex');
     const file = path.join(cacheDir, `${sha256}-${readWith.slice(0, 16)}.decoded`);
     let dataset = await readDecoded(file);
     if (dataset) {
@@ -86,10 +105,16 @@ export class CachedUploadedDatasets implements UploadedDatasets {
   private async download(id: string, row: DatasetRow): Promise<LabelledDataset> {
     const upload = path.join(this.options.cacheDir, `${row.sha256}.${randomUUID()}.upload.part`);
     try {
-      await pipeline(Readable.from(readBlob(this.pool, row.blob_id)), createWriteStream(upload, { flags: 'wx' }));
+      await pipeline(
+        Readable.from(readBlob(this.pool, row.blob_id)),
+        createWriteStream(upload, { flags: 'wx' }),
+      );
       // readBlob checked the bytes it sent; this checks the bytes that reached the disk.
       const written = await sha256OfFile(upload);
-      if (written !== row.sha256) throw new BlobIntegrityError(`the local copy has sha256 ${written}, expected ${row.sha256}`);
+      if (written !== row.sha256)
+        throw new BlobIntegrityError(
+          `the local copy has sha256 ${written}, expected ${row.sha256}`,
+        );
       return await decodeDataset(upload, {
         format: row.format,
         labelColumn: row.options.labelColumn,
@@ -100,7 +125,8 @@ export class CachedUploadedDatasets implements UploadedDatasets {
         throw new EngineError('INVALID_DATA', `data set ${id} no longer decodes: ${err.message}`);
       });
     } catch (err) {
-      if (err instanceof BlobIntegrityError) throw new EngineError('INVALID_DATA', `data set ${id} is damaged: ${err.message}`);
+      if (err instanceof BlobIntegrityError)
+        throw new EngineError('INVALID_DATA', `data set ${id} is damaged: ${err.message}`);
       throw err;
     } finally {
       await rm(upload, { force: true });

@@ -7,7 +7,12 @@
  * Progress is throttled here, per job, to one event per `progressIntervalMs`; the latest value
  * always goes out (trailing edge), so a stream never ends on stale progress.
  */
-import type { JobEventFeed, JobEventListener, JobProgress, JobStreamEvent } from '../../services/ports.js';
+import type {
+  JobEventFeed,
+  JobEventListener,
+  JobProgress,
+  JobStreamEvent,
+} from '../../services/ports.js';
 import { eventChannel } from './channels.js';
 import { PgListener } from './pg-listener.js';
 
@@ -99,7 +104,12 @@ export class PgJobEventHub implements JobEventFeed {
     if (n.t === 'job.deleted') return listeners.forEach((l) => l.gone());
     if (n.d === undefined || n.s === undefined) return listeners.forEach((l) => l.resync());
     // The trigger sends a timestamp without time zone; the database keeps UTC (as Prisma does).
-    const event: JobStreamEvent = { seq: n.s, type: n.t as JobStreamEvent['type'], at: new Date(`${n.at}Z`), data: n.d };
+    const event: JobStreamEvent = {
+      seq: n.s,
+      type: n.t as JobStreamEvent['type'],
+      at: new Date(`${n.at}Z`),
+      data: n.d,
+    };
     for (const l of listeners) l.event(event);
   }
 
@@ -110,10 +120,13 @@ export class PgJobEventHub implements JobEventFeed {
     if (wait <= 0 && !t.timer) return this.sendProgress(jobId, t, p);
     t.pending = p;
     const throttle = t;
-    t.timer ??= setTimeout(() => {
-      throttle.timer = null;
-      if (throttle.pending) this.sendProgress(jobId, throttle, throttle.pending);
-    }, Math.max(wait, 0));
+    t.timer ??= setTimeout(
+      () => {
+        throttle.timer = null;
+        if (throttle.pending) this.sendProgress(jobId, throttle, throttle.pending);
+      },
+      Math.max(wait, 0),
+    );
   }
 
   private sendProgress(jobId: string, t: Throttle, p: JobProgress): void {

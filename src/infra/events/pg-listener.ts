@@ -64,9 +64,15 @@ export class PgListener {
       };
       const timer = setTimeout(() => {
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        const err = Object.assign(new Error(`not listening to Postgres notifications (${this.lastError?.message ?? 'connecting'})`, { cause: this.lastError }), {
-          code: 'ETIMEDOUT',
-        });
+        const err = Object.assign(
+          new Error(
+            `not listening to Postgres notifications (${this.lastError?.message ?? 'connecting'})`,
+            { cause: this.lastError },
+          ),
+          {
+            code: 'ETIMEDOUT',
+          },
+        );
         reject(err);
       }, this.opts.waitMs ?? 5000);
       this.waiters.push(waiter);
@@ -75,7 +81,12 @@ export class PgListener {
 
   private async connect(reconnect: boolean): Promise<void> {
     // query_timeout: a ping on a half-open connection fails instead of waiting forever.
-    const client = new pg.Client({ connectionString: this.opts.url, keepAlive: true, query_timeout: 10_000, application_name: this.opts.applicationName ?? 'retain-listener' });
+    const client = new pg.Client({
+      connectionString: this.opts.url,
+      keepAlive: true,
+      query_timeout: 10_000,
+      application_name: this.opts.applicationName ?? 'retain-listener',
+    });
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client, new Error('Connection terminated')));
     client.on('notification', (n) => {

@@ -17,7 +17,8 @@ function answer(req: PredictRequest): PredictReply {
     models.delete(key);
   }
   for (const m of req.models) {
-    if (m.artifact && !models.has(m.key)) models.set(m.key, TaskModel.fromExport(m.artifact.modelJson, m.artifact.weights));
+    if (m.artifact && !models.has(m.key))
+      models.set(m.key, TaskModel.fromExport(m.artifact.modelJson, m.artifact.weights));
   }
   const used = req.models.map((m) => {
     const model = models.get(m.key);
@@ -30,7 +31,10 @@ function answer(req: PredictRequest): PredictReply {
   const x = new Float32Array(req.inputs.length * inputSize);
   req.inputs.forEach((row, i) => {
     if (row.length !== inputSize) {
-      throw new EngineError('INVALID_ARGUMENT', `inputs[${i}] has ${row.length} values; the model takes ${inputSize} (one per input feature or pixel, row-major)`);
+      throw new EngineError(
+        'INVALID_ARGUMENT',
+        `inputs[${i}] has ${row.length} values; the model takes ${inputSize} (one per input feature or pixel, row-major)`,
+      );
     }
     for (let j = 0; j < inputSize; j++) x[i * inputSize + j] = row[j] * scale;
   });
@@ -48,7 +52,12 @@ port.on('message', (req: PredictRequest) => {
     reply = answer(req);
   } catch (err) {
     const code = err instanceof EngineError ? err.code : null;
-    reply = { id: req.id, ok: false, code, message: code ? (err as Error).message : ((err as Error).stack ?? String(err)) };
+    reply = {
+      id: req.id,
+      ok: false,
+      code,
+      message: code ? (err as Error).message : ((err as Error).stack ?? String(err)),
+    };
   }
   port.postMessage(reply);
 });

@@ -7,7 +7,12 @@
 import { Worker } from 'node:worker_threads';
 import { EngineError, type EngineErrorCode, type Prediction } from '../../core/index.js';
 import { ServiceError } from '../../services/errors.js';
-import type { ModelArtifact, PredictionBatch, Predictor, TaskModelSource } from '../../services/ports.js';
+import type {
+  ModelArtifact,
+  PredictionBatch,
+  Predictor,
+  TaskModelSource,
+} from '../../services/ports.js';
 
 export interface PredictRequest {
   id: number;
@@ -27,14 +32,21 @@ export class ThreadPredictor implements Predictor {
   private worker: Worker | null = null;
   private ready: Promise<void> | null = null;
   private readonly cached = new Map<string, true>();
-  private readonly pending = new Map<number, { resolve: (r: PredictReply) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (r: PredictReply) => void; reject: (e: Error) => void }
+  >();
   private nextId = 1;
   /** Requests run one at a time: the cache mirror must see them in the order the thread does. */
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: { backend: string; cacheModels: number; timeoutMs: number }) {}
 
-  predict(models: TaskModelSource[], inputs: number[][], task: number | null): Promise<PredictionBatch> {
+  predict(
+    models: TaskModelSource[],
+    inputs: number[][],
+    task: number | null,
+  ): Promise<PredictionBatch> {
     const run = this.queue.then(() => this.run(models, inputs, task));
     this.queue = run.catch(() => {});
     return run;
@@ -53,7 +65,11 @@ export class ThreadPredictor implements Predictor {
     await w?.terminate();
   }
 
-  private async run(models: TaskModelSource[], inputs: number[][], task: number | null): Promise<PredictionBatch> {
+  private async run(
+    models: TaskModelSource[],
+    inputs: number[][],
+    task: number | null,
+  ): Promise<PredictionBatch> {
     await this.start();
     const sent: PredictRequest['models'] = [];
     for (const m of models) {
@@ -61,7 +77,10 @@ export class ThreadPredictor implements Predictor {
         sent.push({ key: m.key });
       } else {
         const artifact: ModelArtifact = await m.load();
-        sent.push({ key: m.key, artifact: { modelJson: artifact.modelJson, weights: artifact.weights } });
+        sent.push({
+          key: m.key,
+          artifact: { modelJson: artifact.modelJson, weights: artifact.weights },
+        });
       }
     }
     // Only once every model is loaded does the mirror change (most recently used last): the
@@ -117,7 +136,9 @@ export class ThreadPredictor implements Predictor {
       const timer = setTimeout(() => {
         this.pending.delete(req.id);
         void this.close();
-        reject(new Error(`prediction took over ${this.opts.timeoutMs} ms; the thread was restarted`));
+        reject(
+          new Error(`prediction took over ${this.opts.timeoutMs} ms; the thread was restarted`),
+        );
       }, this.opts.timeoutMs);
       this.pending.set(req.id, {
         resolve: (r) => (clearTimeout(timer), resolve(r)),

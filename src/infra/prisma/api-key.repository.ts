@@ -1,7 +1,14 @@
 import type { PrismaClient } from '../../generated/prisma/client.js';
 import type { ApiKeyRecord, ApiKeyRepository, Tenant } from '../../services/ports.js';
 
-const record = (k: { id: string; name: string | null; prefix: string; createdAt: Date; lastUsedAt: Date | null; revokedAt: Date | null }): ApiKeyRecord => ({
+const record = (k: {
+  id: string;
+  name: string | null;
+  prefix: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}): ApiKeyRecord => ({
   id: k.id,
   name: k.name,
   prefix: k.prefix,
@@ -34,13 +41,19 @@ export class PrismaApiKeyRepository implements ApiKeyRepository {
   }
 
   async listKeys(tenantId: string) {
-    const keys = await this.db.apiKey.findMany({ where: { tenantId }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] });
+    const keys = await this.db.apiKey.findMany({
+      where: { tenantId },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    });
     return keys.map(record);
   }
 
   async revokeKey(tenantId: string, keyId: string) {
     // The first revocation time stays.
-    await this.db.apiKey.updateMany({ where: { id: keyId, tenantId, revokedAt: null }, data: { revokedAt: new Date() } });
+    await this.db.apiKey.updateMany({
+      where: { id: keyId, tenantId, revokedAt: null },
+      data: { revokedAt: new Date() },
+    });
     const key = await this.db.apiKey.findFirst({ where: { id: keyId, tenantId } });
     return key ? record(key) : null;
   }

@@ -27,7 +27,9 @@ export function createPgPool(opts: DatabaseOptions): pg.Pool {
     connectionString: opts.url,
     max: opts.poolSize ?? 10,
     options: `-c search_path="${opts.schema}"`,
-    ...(opts.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: opts.idleInTransactionTimeoutMs } : {}),
+    ...(opts.idleInTransactionTimeoutMs
+      ? { idle_in_transaction_session_timeout: opts.idleInTransactionTimeoutMs }
+      : {}),
   });
   // An idle connection that dies (Postgres restarted) is dropped by the pool and the next query
   // connects again; without a listener its 'error' event would end the process.
@@ -60,7 +62,10 @@ export async function checkout(pool: pg.Pool): Promise<{ client: pg.PoolClient; 
  * it returns, ROLLBACK when it throws or has called `rollBack()` (an answer such as "not found"
  * that must leave nothing behind). The client is released either way.
  */
-export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient, rollBack: () => void) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient, rollBack: () => void) => Promise<T>,
+): Promise<T> {
   const { client, release } = await checkout(pool);
   try {
     await client.query('BEGIN');
@@ -80,5 +85,7 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient
 
 /** A PrismaClient on `opts.pool` (the caller ends it) or on a pool of its own. */
 export function createPrismaClient(opts: DatabaseOptions & { pool?: pg.Pool }): PrismaClient {
-  return new PrismaClient({ adapter: new PrismaPg(opts.pool ?? createPgPool(opts), { schema: opts.schema }) });
+  return new PrismaClient({
+    adapter: new PrismaPg(opts.pool ?? createPgPool(opts), { schema: opts.schema }),
+  });
 }

@@ -2,8 +2,17 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Dataset, PrismaClient } from '../../generated/prisma/client.js';
 import type { Cursor } from '../../services/pagination.js';
-import type { DatasetReadOptions, DatasetRecord, DatasetRepository, NewDataset } from '../../services/ports.js';
-import type { DatasetFormat, DatasetSummary, SampleDtype } from '../../services/datasets/dataset.types.js';
+import type {
+  DatasetReadOptions,
+  DatasetRecord,
+  DatasetRepository,
+  NewDataset,
+} from '../../services/ports.js';
+import type {
+  DatasetFormat,
+  DatasetSummary,
+  SampleDtype,
+} from '../../services/datasets/dataset.types.js';
 import { deleteBlob, writeBlob } from '../blobs/pg-blob-store.js';
 import { inTransaction } from './client.js';
 
@@ -41,7 +50,9 @@ export class PrismaDatasetRepository implements DatasetRepository {
     const id = await inTransaction(this.pool, async (client, rollBack) => {
       const blob = await writeBlob(client, content, this.chunkBytes);
       if (blob.sha256 !== d.sha256 || blob.size !== d.sizeBytes) {
-        throw new Error(`stored ${blob.size} bytes (sha256 ${blob.sha256}) but ${d.sizeBytes} (sha256 ${d.sha256}) were uploaded`);
+        throw new Error(
+          `stored ${blob.size} bytes (sha256 ${blob.sha256}) but ${d.sizeBytes} (sha256 ${d.sha256}) were uploaded`,
+        );
       }
       const { rows } = await client.query<{ id: string }>(
         `INSERT INTO datasets (id, tenant_id, name, format, blob_id, size_bytes, sha256, input_shape, dtype, class_names, counts, options,
@@ -82,7 +93,9 @@ export class PrismaDatasetRepository implements DatasetRepository {
   }
 
   async findByIdempotencyKey(tenantId: string, key: string) {
-    const row = await this.db.dataset.findUnique({ where: { tenantId_idempotencyKey: { tenantId, idempotencyKey: key } } });
+    const row = await this.db.dataset.findUnique({
+      where: { tenantId_idempotencyKey: { tenantId, idempotencyKey: key } },
+    });
     return row ? { dataset: toRecord(row), requestHash: row.requestHash } : null;
   }
 
@@ -101,7 +114,14 @@ export class PrismaDatasetRepository implements DatasetRepository {
     const rows = await this.db.dataset.findMany({
       where: {
         tenantId,
-        ...(after ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] } : {}),
+        ...(after
+          ? {
+              OR: [
+                { createdAt: { lt: after.createdAt } },
+                { createdAt: after.createdAt, id: { lt: after.id } },
+              ],
+            }
+          : {}),
       },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: opts.limit,
@@ -113,7 +133,10 @@ export class PrismaDatasetRepository implements DatasetRepository {
     return inTransaction(this.pool, async (client, rollBack) => {
       // The row lock makes "no job uses it" and the delete one step: a job submitted meanwhile
       // waits for this transaction and then finds the data set gone.
-      const found = await client.query<{ blob_id: string }>('SELECT blob_id FROM datasets WHERE id = $1 AND tenant_id = $2 FOR UPDATE', [id, tenantId]);
+      const found = await client.query<{ blob_id: string }>(
+        'SELECT blob_id FROM datasets WHERE id = $1 AND tenant_id = $2 FOR UPDATE',
+        [id, tenantId],
+      );
       if (found.rows.length === 0) {
         rollBack();
         return { deleted: false, usedBy: [] };

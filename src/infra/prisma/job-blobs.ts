@@ -25,7 +25,9 @@ type Queryable = Pick<pg.PoolClient, 'query'>;
 export async function releaseBlobs(client: Queryable, ids: (string | null)[]): Promise<number> {
   const unique = [...new Set(ids.filter((id): id is string => id !== null))];
   if (unique.length === 0) return 0;
-  await client.query('SELECT id FROM blobs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [unique]);
+  await client.query('SELECT id FROM blobs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [
+    unique,
+  ]);
   const { rowCount } = await client.query(
     `DELETE FROM blobs b WHERE b.id = ANY($1::uuid[])
        AND NOT EXISTS (SELECT 1 FROM checkpoints c WHERE c.blob_id = b.id)

@@ -9,8 +9,17 @@ export class PrismaJobEventLog implements JobEventLog {
   constructor(private readonly db: PrismaClient) {}
 
   async after(jobId: string, afterSeq: number, limit: number): Promise<JobStreamEvent[]> {
-    const rows = await this.db.jobStreamEvent.findMany({ where: { jobId, seq: { gt: afterSeq } }, orderBy: { seq: 'asc' }, take: limit });
-    return rows.map((r) => ({ seq: r.seq, type: r.type as JobStreamEvent['type'], at: r.at, data: r.data as Record<string, unknown> }));
+    const rows = await this.db.jobStreamEvent.findMany({
+      where: { jobId, seq: { gt: afterSeq } },
+      orderBy: { seq: 'asc' },
+      take: limit,
+    });
+    return rows.map((r) => ({
+      seq: r.seq,
+      type: r.type as JobStreamEvent['type'],
+      at: r.at,
+      data: r.data as Record<string, unknown>,
+    }));
   }
 
   async head(jobId: string): Promise<number | null> {

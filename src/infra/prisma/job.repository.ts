@@ -23,7 +23,8 @@ import { jobBlobIds, releaseBlobs } from './job-blobs.js';
 import { rawToJobRecord, toJobRecord, type RawJobRow } from './mappers.js';
 
 const isUniqueViolation = (err: unknown) =>
-  err instanceof Prisma.PrismaClientKnownRequestError && (err.code === 'P2002' || (err.code === 'P2010' && /23505|unique/i.test(err.message)));
+  err instanceof Prisma.PrismaClientKnownRequestError &&
+  (err.code === 'P2002' || (err.code === 'P2010' && /23505|unique/i.test(err.message)));
 
 /**
  * One statement that inserts the job and its first status event, and returns the job row: none
@@ -59,12 +60,19 @@ function insertJob(job: NewJob, message: string): Prisma.Sql {
  * tenant's row first (NO KEY UPDATE: the jobs' foreign-key checks still pass), so the tenant's
  * submissions take turns and each counts the jobs the previous one inserted.
  */
-async function checkActiveJobs(tx: Prisma.TransactionClient, tenantId: string, max: number): Promise<void> {
+async function checkActiveJobs(
+  tx: Prisma.TransactionClient,
+  tenantId: string,
+  max: number,
+): Promise<void> {
   await tx.$queryRaw`SELECT id FROM tenants WHERE id = ${tenantId}::uuid FOR NO KEY UPDATE`;
   const [{ n }] = await tx.$queryRaw<{ n: number }[]>`
     SELECT count(*)::int AS n FROM jobs WHERE tenant_id = ${tenantId}::uuid AND status IN ('queued', 'running')`;
   if (n >= max) {
-    throw new ServiceError('TOO_MANY_ACTIVE_JOBS', `you have ${n} queued or running jobs, the most allowed; submit again when one has finished (or cancel one)`);
+    throw new ServiceError(
+      'TOO_MANY_ACTIVE_JOBS',
+      `you have ${n} queued or running jobs, the most allowed; submit again when one has finished (or cancel one)`,
+    );
   }
 }
 
@@ -75,7 +83,9 @@ export class PrismaJobRepository implements JobRepository {
     private readonly pool: pg.Pool,
   ) {}
 
-  async create(job: NewJob): Promise<{ job: JobRecord; created: boolean; requestHash: string | null }> {
+  async create(
+    job: NewJob,
+  ): Promise<{ job: JobRecord; created: boolean; requestHash: string | null }> {
     if (job.continueFrom) return this.createContinuation(job, job.continueFrom);
     try {
       // One statement (one round trip) without a cap: submission is the API's hottest write. ON
@@ -87,14 +97,20 @@ export class PrismaJobRepository implements JobRepository {
             return tx.$queryRaw<RawJobRow[]>(insertJob(job, 'submitted'));
           })
         : await this.db.$queryRaw<RawJobRow[]>(insertJob(job, 'submitted'));
-      if (rows.length === 1) return { job: rawToJobRecord(rows[0]), created: true, requestHash: job.requestHash };
+      if (rows.length === 1)
+        return { job: rawToJobRecord(rows[0]), created: true, requestHash: job.requestHash };
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
     }
     // Two requests with the same key raced; the first one won.
-    const existing = job.idempotencyKey ? await this.findByIdempotencyKey(job.tenantId, job.idempotencyKey) : null;
+    const existing = job.idempotencyKey
+      ? await this.findByIdempotencyKey(job.tenantId, job.idempotencyKey)
+      : null;
     if (!existing && Object.keys(job.spec.benchmark.datasets ?? {}).length > 0) {
-      throw new SpecError('benchmark.tasks', 'a data set named here was deleted while the job was being submitted');
+      throw new SpecError(
+        'benchmark.tasks',
+        'a data set named here was deleted while the job was being submitted',
+      );
     }
     if (!existing) throw new Error('job insert returned no row');
     return { ...existing, created: false };
@@ -110,44 +126,62 @@ export class PrismaJobRepository implements JobRepository {
    * be deleted or lose its checkpoint meanwhile.
    */
   private async createContinuation(job: NewJob, from: { jobId: string; inheritedTasks: number }) {
-    const rows = await this.db.$transaction(async (tx) => {
-      if (job.maxActiveJobs) await checkActiveJobs(tx, job.tenantId, job.maxActiveJobs);
-      const source = await tx.$queryRaw<{ id: string; checkpoint_removed_at: Date | null }[]>`
+    const rows = await this.db
+      .$transaction(async (tx) => {
+        if (job.maxActiveJobs) await checkActiveJobs(tx, job.tenantId, job.maxActiveJobs);
+        const source = await tx.$queryRaw<{ id: string; checkpoint_removed_at: Date | null }[]>`
         SELECT id, checkpoint_removed_at FROM jobs WHERE id = ${from.jobId}::uuid AND tenant_id = ${job.tenantId}::uuid AND status = 'succeeded'
           AND completed_tasks = ${from.inheritedTasks} FOR SHARE`;
-      if (source.length === 0) {
-        throw new ServiceError('CONTINUE_FROM_NOT_SUCCEEDED', `continueFrom: job ${from.jobId} is no longer a succeeded job; nothing was stored`);
-      }
-      const removedAt = source[0].checkpoint_removed_at;
-      if (removedAt) throw checkpointRemovedError(from.jobId, new Date(removedAt));
-      const inserted = await tx.$queryRaw<RawJobRow[]>(insertJob(job, `submitted, continuing job ${from.jobId} after its ${from.inheritedTasks} tasks`));
-      if (inserted.length !== 1) return inserted;
-      const id = inserted[0].id;
-      await tx.$executeRaw`
+        if (source.length === 0) {
+          throw new ServiceError(
+            'CONTINUE_FROM_NOT_SUCCEEDED',
+            `continueFrom: job ${from.jobId} is no longer a succeeded job; nothing was stored`,
+          );
+        }
+        const removedAt = source[0].checkpoint_removed_at;
+        if (removedAt) throw checkpointRemovedError(from.jobId, new Date(removedAt));
+        const inserted = await tx.$queryRaw<RawJobRow[]>(
+          insertJob(
+            job,
+            `submitted, continuing job ${from.jobId} after its ${from.inheritedTasks} tasks`,
+          ),
+        );
+        if (inserted.length !== 1) return inserted;
+        const id = inserted[0].id;
+        await tx.$executeRaw`
         INSERT INTO checkpoints (job_id, completed_tasks, blob_id, updated_at)
         SELECT ${id}::uuid, completed_tasks, blob_id, now() FROM checkpoints WHERE job_id = ${from.jobId}::uuid`;
-      await tx.$executeRaw`
+        await tx.$executeRaw`
         INSERT INTO task_results (job_id, task, accuracies, duration_ms, ms_per_iteration, completed_at)
         SELECT ${id}::uuid, task, accuracies, duration_ms, ms_per_iteration, completed_at FROM task_results WHERE job_id = ${from.jobId}::uuid`;
-      await tx.$executeRaw`
+        await tx.$executeRaw`
         INSERT INTO task_artifacts (job_id, task, mask_blob_id, model_json, weights_blob_id, weights_file_name, model_unavailable, updated_at)
         SELECT ${id}::uuid, task, mask_blob_id, model_json, weights_blob_id, weights_file_name, model_unavailable, updated_at FROM task_artifacts WHERE job_id = ${from.jobId}::uuid`;
-      await tx.$executeRaw`
+        await tx.$executeRaw`
         INSERT INTO task_embeddings (job_id, task, "values")
         SELECT ${id}::uuid, task, "values" FROM task_embeddings WHERE job_id = ${from.jobId}::uuid`;
-      return inserted;
-    }).catch((err: unknown) => {
-      if (isUniqueViolation(err)) return [];
-      throw err;
-    });
-    if (rows.length === 1) return { job: rawToJobRecord(rows[0]), created: true, requestHash: job.requestHash };
-    const existing = job.idempotencyKey ? await this.findByIdempotencyKey(job.tenantId, job.idempotencyKey) : null;
+        return inserted;
+      })
+      .catch((err: unknown) => {
+        if (isUniqueViolation(err)) return [];
+        throw err;
+      });
+    if (rows.length === 1)
+      return { job: rawToJobRecord(rows[0]), created: true, requestHash: job.requestHash };
+    const existing = job.idempotencyKey
+      ? await this.findByIdempotencyKey(job.tenantId, job.idempotencyKey)
+      : null;
     if (existing) return { ...existing, created: false };
-    throw new SpecError('benchmark.tasks', 'a data set named here was deleted while the job was being submitted');
+    throw new SpecError(
+      'benchmark.tasks',
+      'a data set named here was deleted while the job was being submitted',
+    );
   }
 
   async findByIdempotencyKey(tenantId: string, key: string) {
-    const row = await this.db.job.findUnique({ where: { tenantId_idempotencyKey: { tenantId, idempotencyKey: key } } });
+    const row = await this.db.job.findUnique({
+      where: { tenantId_idempotencyKey: { tenantId, idempotencyKey: key } },
+    });
     return row ? { job: toJobRecord(row), requestHash: row.requestHash } : null;
   }
 
@@ -158,7 +192,10 @@ export class PrismaJobRepository implements JobRepository {
    */
   async delete(tenantId: string, id: string): Promise<boolean> {
     return inTransaction(this.pool, async (client, rollBack) => {
-      const found = await client.query('SELECT id FROM jobs WHERE id = $1 AND tenant_id = $2 FOR UPDATE', [id, tenantId]);
+      const found = await client.query(
+        'SELECT id FROM jobs WHERE id = $1 AND tenant_id = $2 FOR UPDATE',
+        [id, tenantId],
+      );
       if (found.rowCount === 0) {
         rollBack();
         return false;
@@ -188,7 +225,10 @@ export class PrismaJobRepository implements JobRepository {
          DELETE FROM checkpoints c USING expired e WHERE c.job_id = e.id RETURNING c.job_id, c.blob_id`,
         [finishedBefore, limit],
       );
-      await releaseBlobs(client, rows.map((r) => r.blob_id));
+      await releaseBlobs(
+        client,
+        rows.map((r) => r.blob_id),
+      );
       return rows.map((r) => r.job_id);
     });
   }
@@ -207,20 +247,37 @@ export class PrismaJobRepository implements JobRepository {
     await this.db.$transaction(async (tx) => {
       const { count } = await tx.job.updateMany({
         where: { id, status: { in: ['queued', 'running'] } },
-        data: { status: 'failed', errorCode: error.code, errorMessage: error.message, finishedAt: new Date(), currentTask: null, etaMs: null },
+        data: {
+          status: 'failed',
+          errorCode: error.code,
+          errorMessage: error.message,
+          finishedAt: new Date(),
+          currentTask: null,
+          etaMs: null,
+        },
       });
-      if (count > 0) await tx.jobEvent.create({ data: { jobId: id, status: 'failed', message: `${error.code}: ${error.message}` } });
+      if (count > 0)
+        await tx.jobEvent.create({
+          data: { jobId: id, status: 'failed', message: `${error.code}: ${error.message}` },
+        });
     });
   }
 
   // Reads on the polling path use plain SQL: Prisma's query planning costs more than the query.
   async get(tenantId: string, id: string): Promise<JobRecord | null> {
-    const rows = await this.db.$queryRaw<RawJobRow[]>`SELECT * FROM jobs WHERE id = ${id}::uuid AND tenant_id = ${tenantId}::uuid`;
+    const rows = await this.db.$queryRaw<
+      RawJobRow[]
+    >`SELECT * FROM jobs WHERE id = ${id}::uuid AND tenant_id = ${tenantId}::uuid`;
     return rows.length ? rawToJobRecord(rows[0]) : null;
   }
 
-  async list(tenantId: string, opts: { status?: JobStatus; limit: number; after?: JobCursor }): Promise<JobRecord[]> {
-    const status = opts.status ? Prisma.sql`AND status = ${opts.status}::"JobStatus"` : Prisma.empty;
+  async list(
+    tenantId: string,
+    opts: { status?: JobStatus; limit: number; after?: JobCursor },
+  ): Promise<JobRecord[]> {
+    const status = opts.status
+      ? Prisma.sql`AND status = ${opts.status}::"JobStatus"`
+      : Prisma.empty;
     const after = opts.after
       ? Prisma.sql`AND (created_at, id) < (${opts.after.createdAt}::timestamp, ${opts.after.id}::uuid)`
       : Prisma.empty;
@@ -236,7 +293,10 @@ export class PrismaJobRepository implements JobRepository {
         where: { id, tenantId, status: { in: ['queued', 'running'] } },
         data: { status: 'cancelled', finishedAt: new Date(), currentTask: null, etaMs: null },
       });
-      if (count > 0) await tx.jobEvent.create({ data: { jobId: id, status: 'cancelled', message: 'cancelled by the client' } });
+      if (count > 0)
+        await tx.jobEvent.create({
+          data: { jobId: id, status: 'cancelled', message: 'cancelled by the client' },
+        });
       const row = await tx.job.findFirst({ where: { id, tenantId } });
       return row ? toJobRecord(row) : null;
     });
@@ -244,10 +304,19 @@ export class PrismaJobRepository implements JobRepository {
 
   async taskResults(jobId: string): Promise<TaskResultRecord[]> {
     const rows = await this.db.taskResult.findMany({ where: { jobId }, orderBy: { task: 'asc' } });
-    return rows.map((r) => ({ task: r.task, accuracies: r.accuracies, durationMs: r.durationMs, msPerIteration: r.msPerIteration }));
+    return rows.map((r) => ({
+      task: r.task,
+      accuracies: r.accuracies,
+      durationMs: r.durationMs,
+      msPerIteration: r.msPerIteration,
+    }));
   }
 
-  async curve(jobId: string, kind: CurveKind, opts: { task?: number; limit: number; afterSeq?: string }): Promise<CurvePoint[]> {
+  async curve(
+    jobId: string,
+    kind: CurveKind,
+    opts: { task?: number; limit: number; afterSeq?: string },
+  ): Promise<CurvePoint[]> {
     const rows = await this.db.metricPoint.findMany({
       where: {
         jobId,
@@ -275,33 +344,57 @@ export class PrismaJobRepository implements JobRepository {
   }
 
   async mask(jobId: string, task: number): Promise<{ found: boolean; mask: StoredBytes | null }> {
-    const row = await this.db.taskArtifact.findUnique({ where: { jobId_task: { jobId, task } }, select: { maskBlob: { select: { id: true, size: true } } } });
+    const row = await this.db.taskArtifact.findUnique({
+      where: { jobId_task: { jobId, task } },
+      select: { maskBlob: { select: { id: true, size: true } } },
+    });
     return { found: row !== null, mask: row?.maskBlob ? this.stored(row.maskBlob) : null };
   }
 
   async artifactVersions(jobId: string): Promise<{ task: number; version: string }[]> {
     // Blobs never change, so the weights' blob id names this version of the model (a task without a
     // model has no weights: its export's time does).
-    const rows = await this.db.taskArtifact.findMany({ where: { jobId }, select: { task: true, weightsBlobId: true, updatedAt: true }, orderBy: { task: 'asc' } });
-    return rows.map((r) => ({ task: r.task, version: r.weightsBlobId ?? r.updatedAt.toISOString() }));
+    const rows = await this.db.taskArtifact.findMany({
+      where: { jobId },
+      select: { task: true, weightsBlobId: true, updatedAt: true },
+      orderBy: { task: 'asc' },
+    });
+    return rows.map((r) => ({
+      task: r.task,
+      version: r.weightsBlobId ?? r.updatedAt.toISOString(),
+    }));
   }
 
   async modelJson(jobId: string, task: number): Promise<Record<string, unknown> | null> {
-    const row = await this.db.taskArtifact.findUnique({ where: { jobId_task: { jobId, task } }, select: { modelJson: true } });
+    const row = await this.db.taskArtifact.findUnique({
+      where: { jobId_task: { jobId, task } },
+      select: { modelJson: true },
+    });
     return (row?.modelJson as Record<string, unknown> | null | undefined) ?? null;
   }
 
   async model(jobId: string, task: number): Promise<StoredModel | null> {
     const row = await this.db.taskArtifact.findUnique({
       where: { jobId_task: { jobId, task } },
-      select: { modelJson: true, weightsBlob: { select: { id: true, size: true } }, weightsFileName: true },
+      select: {
+        modelJson: true,
+        weightsBlob: { select: { id: true, size: true } },
+        weightsFileName: true,
+      },
     });
     if (!row?.modelJson || !row.weightsBlob || !row.weightsFileName) return null;
-    return { modelJson: row.modelJson as Record<string, unknown>, weights: this.stored(row.weightsBlob), weightsFileName: row.weightsFileName };
+    return {
+      modelJson: row.modelJson as Record<string, unknown>,
+      weights: this.stored(row.weightsBlob),
+      weightsFileName: row.weightsFileName,
+    };
   }
 
   async modelUnavailable(jobId: string, task: number): Promise<string | null> {
-    const row = await this.db.taskArtifact.findUnique({ where: { jobId_task: { jobId, task } }, select: { modelUnavailable: true } });
+    const row = await this.db.taskArtifact.findUnique({
+      where: { jobId_task: { jobId, task } },
+      select: { modelUnavailable: true },
+    });
     return row?.modelUnavailable ?? null;
   }
 
@@ -310,4 +403,3 @@ export class PrismaJobRepository implements JobRepository {
     return rows.map((r) => ({ status: r.status, message: r.message, at: r.at }));
   }
 }
-

@@ -43,7 +43,10 @@ export interface MigrateResult {
 }
 
 export async function readMigrations(dir: string): Promise<MigrationFile[]> {
-  const entries = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const entries = (await readdir(dir, { withFileTypes: true }))
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   const out: MigrationFile[] = [];
   for (const name of entries) {
     const sql = await readFile(path.join(dir, name, 'migration.sql'), 'utf8');
@@ -55,7 +58,12 @@ export async function readMigrations(dir: string): Promise<MigrationFile[]> {
 const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
 /** Applies pending migrations from `dir` to `schema` (created if missing). */
-export async function migrate(opts: { url: string; schema: string; dir: string; log?: (line: string) => void }): Promise<MigrateResult> {
+export async function migrate(opts: {
+  url: string;
+  schema: string;
+  dir: string;
+  log?: (line: string) => void;
+}): Promise<MigrateResult> {
   const log = opts.log ?? (() => {});
   const migrations = await readMigrations(opts.dir);
   const client = new pg.Client({ connectionString: opts.url });
@@ -67,7 +75,12 @@ export async function migrate(opts: { url: string; schema: string; dir: string; 
     await client.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCK_KEY]);
     try {
       await client.query(MIGRATIONS_TABLE_DDL);
-      const { rows } = await client.query<{ migration_name: string; checksum: string; finished_at: Date | null; rolled_back_at: Date | null }>(
+      const { rows } = await client.query<{
+        migration_name: string;
+        checksum: string;
+        finished_at: Date | null;
+        rolled_back_at: Date | null;
+      }>(
         'SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations" ORDER BY started_at',
       );
       const failed = rows.find((r) => r.finished_at === null && r.rolled_back_at === null);
@@ -77,7 +90,9 @@ export async function migrate(opts: { url: string; schema: string; dir: string; 
             `(UPDATE "_prisma_migrations" SET rolled_back_at = now() WHERE migration_name = '${failed.migration_name}') and run again`,
         );
       }
-      const done = new Map(rows.filter((r) => r.finished_at !== null).map((r) => [r.migration_name, r.checksum]));
+      const done = new Map(
+        rows.filter((r) => r.finished_at !== null).map((r) => [r.migration_name, r.checksum]),
+      );
       for (const m of migrations) {
         if (done.has(m.name)) {
           result.alreadyApplied.push(m.name);
@@ -92,7 +107,10 @@ export async function migrate(opts: { url: string; schema: string; dir: string; 
             [id, m.checksum, m.name],
           );
           await client.query(m.sql);
-          await client.query('UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1', [id]);
+          await client.query(
+            'UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1',
+            [id],
+          );
           await client.query('COMMIT');
           result.applied.push(m.name);
           log(`applied ${m.name}`);

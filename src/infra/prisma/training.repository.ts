@@ -2,7 +2,14 @@ import type pg from 'pg';
 import type { TaskExport } from '../../core/index.js';
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import { StaleAttemptError } from '../../services/errors.js';
-import type { JobError, JobResult, JobStatus, MetricPointInput, TaskCompletion, TrainingStore } from '../../services/ports.js';
+import type {
+  JobError,
+  JobResult,
+  JobStatus,
+  MetricPointInput,
+  TaskCompletion,
+  TrainingStore,
+} from '../../services/ports.js';
 import { DEFAULT_CHUNK_BYTES, readBlobBytes, writeBlob } from '../blobs/pg-blob-store.js';
 import { inTransaction } from './client.js';
 import { releaseBlobs } from './job-blobs.js';
@@ -24,10 +31,16 @@ export class PrismaTrainingRepository implements TrainingStore {
   ) {}
 
   async load(jobId: string) {
-    const row = await this.db.job.findUnique({ where: { id: jobId }, include: { checkpoint: { select: { blobId: true } } } });
+    const row = await this.db.job.findUnique({
+      where: { id: jobId },
+      include: { checkpoint: { select: { blobId: true } } },
+    });
     if (!row) return null;
     const { checkpoint, ...job } = row;
-    return { job: toJobRecord(job), checkpoint: checkpoint ? await readBlobBytes(this.pool, checkpoint.blobId) : null };
+    return {
+      job: toJobRecord(job),
+      checkpoint: checkpoint ? await readBlobBytes(this.pool, checkpoint.blobId) : null,
+    };
   }
 
   async status(jobId: string): Promise<JobStatus | null> {
@@ -35,12 +48,24 @@ export class PrismaTrainingRepository implements TrainingStore {
     return row?.status ?? null;
   }
 
-  async markRunning(jobId: string, lease: string, backend: string, message: string): Promise<boolean> {
+  async markRunning(
+    jobId: string,
+    lease: string,
+    backend: string,
+    message: string,
+  ): Promise<boolean> {
     return this.db.$transaction(async (tx) => {
       const now = new Date();
       const { count } = await tx.job.updateMany({
         where: { id: jobId, status: { in: ['queued', 'running'] } },
-        data: { status: 'running', lease, backend, attempts: { increment: 1 }, errorCode: null, errorMessage: null },
+        data: {
+          status: 'running',
+          lease,
+          backend,
+          attempts: { increment: 1 },
+          errorCode: null,
+          errorMessage: null,
+        },
       });
       if (count === 0) return false;
       await tx.job.updateMany({ where: { id: jobId, startedAt: null }, data: { startedAt: now } });
@@ -49,7 +74,11 @@ export class PrismaTrainingRepository implements TrainingStore {
     });
   }
 
-  async saveProgress(jobId: string, lease: string, p: { task: number; iteration: number; etaMs: number; firstIteration: boolean }): Promise<void> {
+  async saveProgress(
+    jobId: string,
+    lease: string,
+    p: { task: number; iteration: number; etaMs: number; firstIteration: boolean },
+  ): Promise<void> {
     const { count } = await this.db.job.updateMany({
       where: { id: jobId, lease, status: 'running' },
       data: {
@@ -112,7 +141,10 @@ export class PrismaTrainingRepository implements TrainingStore {
       );
       const replaced: (string | null)[] = [];
       const checkpoint = await writeBlob(client, [c.checkpoint], this.chunkBytes);
-      const old = await client.query<{ blob_id: string }>('SELECT blob_id FROM checkpoints WHERE job_id = $1 FOR UPDATE', [jobId]);
+      const old = await client.query<{ blob_id: string }>(
+        'SELECT blob_id FROM checkpoints WHERE job_id = $1 FOR UPDATE',
+        [jobId],
+      );
       replaced.push(...old.rows.map((r) => r.blob_id));
       await client.query(
         `INSERT INTO checkpoints (job_id, completed_tasks, blob_id, updated_at) VALUES ($1, $2, $3, now())
@@ -130,19 +162,27 @@ export class PrismaTrainingRepository implements TrainingStore {
       await releaseBlobs(client, replaced);
       // The fence, last: once a takeover (markRunning) has moved the lease, this matches nothing (it
       // waits for one in progress) and the whole write is rolled back, blob removals included.
-      const owned = await client.query('UPDATE jobs SET completed_tasks = $2, updated_at = now() WHERE id = $1 AND lease = $3', [jobId, c.completedTasks, lease]);
+      const owned = await client.query(
+        'UPDATE jobs SET completed_tasks = $2, updated_at = now() WHERE id = $1 AND lease = $3',
+        [jobId, c.completedTasks, lease],
+      );
       if (owned.rowCount === 0) {
         rollBack();
         return 'not written';
       }
       return 'written';
     });
-    if (outcome === 'not written') await this.assertLease(jobId, lease, 'task result, checkpoint and exports');
+    if (outcome === 'not written')
+      await this.assertLease(jobId, lease, 'task result, checkpoint and exports');
     return outcome === 'written';
   }
 
   /** Writes one task's export (mask and weights as blobs), returning the blob ids it replaced. */
-  private async writeExport(client: pg.PoolClient, jobId: string, e: TaskExport): Promise<(string | null)[]> {
+  private async writeExport(
+    client: pg.PoolClient,
+    jobId: string,
+    e: TaskExport,
+  ): Promise<(string | null)[]> {
     const mask = e.mask ? await writeBlob(client, [e.mask], this.chunkBytes) : null;
     const weights = e.model ? await writeBlob(client, [e.model.weights], this.chunkBytes) : null;
     const old = await client.query<{ mask_blob_id: string | null; weights_blob_id: string | null }>(
@@ -155,7 +195,15 @@ export class PrismaTrainingRepository implements TrainingStore {
        ON CONFLICT (job_id, task) DO UPDATE SET mask_blob_id = EXCLUDED.mask_blob_id, model_json = EXCLUDED.model_json,
          weights_blob_id = EXCLUDED.weights_blob_id, weights_file_name = EXCLUDED.weights_file_name,
          model_unavailable = EXCLUDED.model_unavailable, updated_at = now()`,
-      [jobId, e.task, mask?.id ?? null, e.model ? JSON.stringify(e.model.modelJson) : null, weights?.id ?? null, e.model?.weightsFileName ?? null, e.modelUnavailable],
+      [
+        jobId,
+        e.task,
+        mask?.id ?? null,
+        e.model ? JSON.stringify(e.model.modelJson) : null,
+        weights?.id ?? null,
+        e.model?.weightsFileName ?? null,
+        e.modelUnavailable,
+      ],
     );
     return old.rows.flatMap((r) => [r.mask_blob_id, r.weights_blob_id]);
   }
@@ -169,9 +217,19 @@ export class PrismaTrainingRepository implements TrainingStore {
     if (job && job.lease !== lease) throw new StaleAttemptError(jobId, write);
   }
 
-  private async transition(jobId: string, lease: string, from: JobStatus[], status: JobStatus, data: Prisma.JobUpdateManyMutationInput, message: string | null) {
+  private async transition(
+    jobId: string,
+    lease: string,
+    from: JobStatus[],
+    status: JobStatus,
+    data: Prisma.JobUpdateManyMutationInput,
+    message: string | null,
+  ) {
     const count = await this.db.$transaction(async (tx) => {
-      const { count } = await tx.job.updateMany({ where: { id: jobId, lease, status: { in: from } }, data: { ...data, status } });
+      const { count } = await tx.job.updateMany({
+        where: { id: jobId, lease, status: { in: from } },
+        data: { ...data, status },
+      });
       if (count > 0) await tx.jobEvent.create({ data: { jobId, status, message } });
       return count;
     });
@@ -184,7 +242,13 @@ export class PrismaTrainingRepository implements TrainingStore {
       lease,
       ['running'],
       'succeeded',
-      { result: result as unknown as Prisma.InputJsonValue, finishedAt: new Date(), currentTask: null, iteration: null, etaMs: 0 },
+      {
+        result: result as unknown as Prisma.InputJsonValue,
+        finishedAt: new Date(),
+        currentTask: null,
+        iteration: null,
+        etaMs: 0,
+      },
       `average accuracy ${result.averageAccuracy.toFixed(4)}`,
     );
   }
@@ -195,12 +259,25 @@ export class PrismaTrainingRepository implements TrainingStore {
       lease,
       ['queued', 'running'],
       'failed',
-      { errorCode: error.code, errorMessage: error.message, finishedAt: new Date(), currentTask: null, etaMs: null },
+      {
+        errorCode: error.code,
+        errorMessage: error.message,
+        finishedAt: new Date(),
+        currentTask: null,
+        etaMs: null,
+      },
       `${error.code}: ${error.message}`,
     );
   }
 
   async requeue(jobId: string, lease: string, message: string): Promise<void> {
-    await this.transition(jobId, lease, ['running'], 'queued', { currentTask: null, iteration: null, etaMs: null }, message);
+    await this.transition(
+      jobId,
+      lease,
+      ['running'],
+      'queued',
+      { currentTask: null, iteration: null, etaMs: null },
+      message,
+    );
   }
 }

@@ -6,7 +6,12 @@ export class PrismaWebhookDeliveryStore implements WebhookDeliveryStore {
   constructor(private readonly db: PrismaClient) {}
 
   async unqueued(limit: number): Promise<string[]> {
-    const rows = await this.db.webhookDelivery.findMany({ where: { status: 'pending', enqueuedAt: null }, orderBy: { createdAt: 'asc' }, take: limit, select: { id: true } });
+    const rows = await this.db.webhookDelivery.findMany({
+      where: { status: 'pending', enqueuedAt: null },
+      orderBy: { createdAt: 'asc' },
+      take: limit,
+      select: { id: true },
+    });
     return rows.map((r) => r.id);
   }
 
@@ -21,16 +26,32 @@ export class PrismaWebhookDeliveryStore implements WebhookDeliveryStore {
   }
 
   async markQueued(ids: string[]): Promise<void> {
-    await this.db.webhookDelivery.updateMany({ where: { id: { in: ids } }, data: { enqueuedAt: new Date() } });
+    await this.db.webhookDelivery.updateMany({
+      where: { id: { in: ids } },
+      data: { enqueuedAt: new Date() },
+    });
   }
 
   async load(id: string): Promise<DeliveryToSend | null> {
-    const row = await this.db.webhookDelivery.findUnique({ where: { id }, include: { webhook: { select: { url: true, secret: true } } } });
+    const row = await this.db.webhookDelivery.findUnique({
+      where: { id },
+      include: { webhook: { select: { url: true, secret: true } } },
+    });
     if (!row) return null;
-    return { id: row.id, status: row.status, attempts: row.attempts, url: row.webhook.url, secret: row.webhook.secret, body: JSON.stringify(row.payload) };
+    return {
+      id: row.id,
+      status: row.status,
+      attempts: row.attempts,
+      url: row.webhook.url,
+      secret: row.webhook.secret,
+      body: JSON.stringify(row.payload),
+    };
   }
 
-  async recordAttempt(id: string, a: { statusCode: number | null; error: string | null; status: DeliveryStatus }): Promise<void> {
+  async recordAttempt(
+    id: string,
+    a: { statusCode: number | null; error: string | null; status: DeliveryStatus },
+  ): Promise<void> {
     const now = new Date();
     await this.db.webhookDelivery.updateMany({
       where: { id },

@@ -1,8 +1,19 @@
 import type { PrismaClient, Webhook, WebhookDelivery } from '../../generated/prisma/client.js';
 import type { Cursor } from '../../services/pagination.js';
-import type { WebhookDeliveryRecord, WebhookEventType, WebhookRecord, WebhookRepository } from '../../services/ports.js';
+import type {
+  WebhookDeliveryRecord,
+  WebhookEventType,
+  WebhookRecord,
+  WebhookRepository,
+} from '../../services/ports.js';
 
-const toWebhook = (w: Webhook): WebhookRecord => ({ id: w.id, tenantId: w.tenantId, url: w.url, events: w.events as WebhookEventType[], createdAt: w.createdAt });
+const toWebhook = (w: Webhook): WebhookRecord => ({
+  id: w.id,
+  tenantId: w.tenantId,
+  url: w.url,
+  events: w.events as WebhookEventType[],
+  createdAt: w.createdAt,
+});
 
 const toDelivery = (d: WebhookDelivery): WebhookDeliveryRecord => ({
   id: d.id,
@@ -21,14 +32,27 @@ const toDelivery = (d: WebhookDelivery): WebhookDeliveryRecord => ({
 
 /** Newest first, after the cursor's (createdAt, id). */
 const before = (after?: Cursor) =>
-  after ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] } : {};
+  after
+    ? {
+        OR: [
+          { createdAt: { lt: after.createdAt } },
+          { createdAt: after.createdAt, id: { lt: after.id } },
+        ],
+      }
+    : {};
 const newestFirst = [{ createdAt: 'desc' as const }, { id: 'desc' as const }];
 
 /** Webhooks as the API reads and writes them; deliveries are created by a trigger (migration 20261203010000_webhooks). */
 export class PrismaWebhookRepository implements WebhookRepository {
   constructor(private readonly db: PrismaClient) {}
 
-  async create(w: { id: string; tenantId: string; url: string; events: WebhookEventType[]; secret: string }): Promise<WebhookRecord> {
+  async create(w: {
+    id: string;
+    tenantId: string;
+    url: string;
+    events: WebhookEventType[];
+    secret: string;
+  }): Promise<WebhookRecord> {
     return toWebhook(await this.db.webhook.create({ data: w }));
   }
 
@@ -37,7 +61,11 @@ export class PrismaWebhookRepository implements WebhookRepository {
   }
 
   async list(tenantId: string, opts: { limit: number; after?: Cursor }): Promise<WebhookRecord[]> {
-    const rows = await this.db.webhook.findMany({ where: { tenantId, ...before(opts.after) }, orderBy: newestFirst, take: opts.limit });
+    const rows = await this.db.webhook.findMany({
+      where: { tenantId, ...before(opts.after) },
+      orderBy: newestFirst,
+      take: opts.limit,
+    });
     return rows.map(toWebhook);
   }
 
@@ -51,8 +79,15 @@ export class PrismaWebhookRepository implements WebhookRepository {
     return count > 0;
   }
 
-  async deliveries(webhookId: string, opts: { limit: number; after?: Cursor }): Promise<WebhookDeliveryRecord[]> {
-    const rows = await this.db.webhookDelivery.findMany({ where: { webhookId, ...before(opts.after) }, orderBy: newestFirst, take: opts.limit });
+  async deliveries(
+    webhookId: string,
+    opts: { limit: number; after?: Cursor },
+  ): Promise<WebhookDeliveryRecord[]> {
+    const rows = await this.db.webhookDelivery.findMany({
+      where: { webhookId, ...before(opts.after) },
+      orderBy: newestFirst,
+      take: opts.limit,
+    });
     return rows.map(toDelivery);
   }
 }

@@ -5,7 +5,12 @@
 import { Redis } from 'ioredis';
 
 export function producerConnection(url: string): Redis {
-  return new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5000, lazyConnect: false });
+  return new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 5000,
+    lazyConnect: false,
+  });
 }
 
 /**
@@ -14,7 +19,12 @@ export function producerConnection(url: string): Redis {
  * for a reconnection that may never come, and the request with it.
  */
 export function limiterConnection(url: string, commandTimeout = 500): Redis {
-  return new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5000, commandTimeout });
+  return new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 5000,
+    commandTimeout,
+  });
 }
 
 export function workerConnection(url: string): Redis {

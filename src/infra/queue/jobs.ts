@@ -30,11 +30,15 @@ export class InvalidPayloadError extends Error {
 }
 
 /** Checks a payload on enqueue and on dequeue. */
-export function assertPayload<N extends JobName>(name: N, data: unknown): asserts data is JobPayload<N> {
+export function assertPayload<N extends JobName>(
+  name: N,
+  data: unknown,
+): asserts data is JobPayload<N> {
   const schema = JobPayloadSchemas[name];
   if (!schema) throw new InvalidPayloadError(`unknown job name "${name}"`);
   const error = Value.Errors(schema, data).First();
-  if (error) throw new InvalidPayloadError(`invalid ${name} payload at "${error.path}": ${error.message}`);
+  if (error)
+    throw new InvalidPayloadError(`invalid ${name} payload at "${error.path}": ${error.message}`);
 }
 
 /**
@@ -53,5 +57,8 @@ export type DeliverWebhookPayload = Static<typeof DeliverWebhookPayload>;
 
 export function assertDeliverWebhookPayload(data: unknown): asserts data is DeliverWebhookPayload {
   const error = Value.Errors(DeliverWebhookPayload, data).First();
-  if (error) throw new InvalidPayloadError(`invalid ${WebhookJobName.Deliver} payload at "${error.path}": ${error.message}`);
+  if (error)
+    throw new InvalidPayloadError(
+      `invalid ${WebhookJobName.Deliver} payload at "${error.path}": ${error.message}`,
+    );
 }

@@ -77,11 +77,15 @@ export class BullTrainingQueue implements TrainingQueue {
     if (this.connection.status === 'ready') return;
     // One wait shared by all callers, so that an outage under load does not pile listeners on the
     // connection. It also ends at the connection's next 'error' (a refused reconnect).
-    this.readyWait ??= once(this.connection, 'ready', { signal: AbortSignal.timeout(READY_WAIT_MS) }).finally(() => (this.readyWait = undefined));
+    this.readyWait ??= once(this.connection, 'ready', {
+      signal: AbortSignal.timeout(READY_WAIT_MS),
+    }).finally(() => (this.readyWait = undefined));
     try {
       await this.readyWait;
     } catch (err) {
-      throw new Error(`Redis is not reachable (connection ${this.connection.status})`, { cause: err });
+      throw new Error(`Redis is not reachable (connection ${this.connection.status})`, {
+        cause: err,
+      });
     }
   }
 

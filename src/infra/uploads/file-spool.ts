@@ -37,7 +37,10 @@ export class FileUploadSpool implements UploadSpool {
       await discard();
       if (err instanceof ServiceError) throw err;
       // The client went away or the disk failed: nothing is kept either way.
-      throw new ServiceError('UPLOAD_INCOMPLETE', `the upload did not arrive completely (${size} bytes received); send it again`);
+      throw new ServiceError(
+        'UPLOAD_INCOMPLETE',
+        `the upload did not arrive completely (${size} bytes received); send it again`,
+      );
     }
     return {
       path: file,

@@ -42,12 +42,17 @@ const systemLookup: Lookup = (host) => dnsLookup(host, { all: true, verbatim: tr
 /** Parses WEBHOOK_ALLOWED_NETWORKS: comma-separated addresses and CIDR networks. Throws on a bad entry. */
 export function parseNetworks(list: string): net.BlockList {
   const allowed = new net.BlockList();
-  for (const entry of list.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [address, prefix] = entry.split('/');
     const family = net.isIP(address);
     const bits = prefix === undefined ? (family === 6 ? 128 : 32) : Number(prefix);
     if (!family || !Number.isInteger(bits) || bits < 0 || bits > (family === 6 ? 128 : 32)) {
-      throw new Error(`WEBHOOK_ALLOWED_NETWORKS: "${entry}" is not an address or a CIDR network (like 10.0.0.0/8 or fd00::/8)`);
+      throw new Error(
+        `WEBHOOK_ALLOWED_NETWORKS: "${entry}" is not an address or a CIDR network (like 10.0.0.0/8 or fd00::/8)`,
+      );
     }
     allowed.addSubnet(address, bits, family === 6 ? 'ipv6' : 'ipv4');
   }
@@ -86,12 +91,20 @@ export class WebhookAddressPolicy implements WebhookTargets {
       try {
         addresses = await this.lookup(host);
       } catch (err) {
-        throw new ServiceError('INVALID_WEBHOOK_URL', `url: the host ${host} does not resolve (${(err as { code?: string }).code ?? 'lookup failed'})`, { cause: err });
+        throw new ServiceError(
+          'INVALID_WEBHOOK_URL',
+          `url: the host ${host} does not resolve (${(err as { code?: string }).code ?? 'lookup failed'})`,
+          { cause: err },
+        );
       }
     }
     const refused = addresses.find((a) => !this.allows(a.address));
     if (refused || addresses.length === 0) {
-      const what = refused ? (host === refused.address ? `${host} is` : `the host ${host} resolves to ${refused.address}, which is`) : `the host ${host} has`;
+      const what = refused
+        ? host === refused.address
+          ? `${host} is`
+          : `the host ${host} resolves to ${refused.address}, which is`
+        : `the host ${host} has`;
       throw new ServiceError(
         'INVALID_WEBHOOK_URL',
         `url: ${what} ${refused ? 'not a public address (loopback, private, link-local and other internal networks are refused)' : 'no address'}`,

@@ -19,11 +19,18 @@ export class HttpWebhookSender implements WebhookSender {
     private readonly timeoutMs: number,
   ) {}
 
-  async post(url: string, headers: Record<string, string>, body: string): Promise<{ status: number }> {
+  async post(
+    url: string,
+    headers: Record<string, string>,
+    body: string,
+  ): Promise<{ status: number }> {
     const target = new URL(url);
     const { address, family } = await this.policy.resolve(target);
     const pinned: LookupFunction = (_host, options, callback) => {
-      if ((options as { all?: boolean }).all) (callback as (err: null, addresses: { address: string; family: number }[]) => void)(null, [{ address, family }]);
+      if ((options as { all?: boolean }).all)
+        (callback as (err: null, addresses: { address: string; family: number }[]) => void)(null, [
+          { address, family },
+        ]);
       else callback(null, address, family);
     };
     const send = target.protocol === 'https:' ? https.request : http.request;
@@ -34,10 +41,21 @@ export class HttpWebhookSender implements WebhookSender {
         // One connection per attempt: a kept-alive socket could outlive a change of the host's address.
         agent: false,
         signal: AbortSignal.timeout(this.timeoutMs),
-        headers: { ...headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), 'user-agent': USER_AGENT },
+        headers: {
+          ...headers,
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(body)),
+          'user-agent': USER_AGENT,
+        },
       });
       req.on('error', (err: Error & { code?: string }) =>
-        reject(err.name === 'AbortError' || err.code === 'ABORT_ERR' ? Object.assign(new Error(`no answer within ${this.timeoutMs} ms`), { code: 'ETIMEDOUT' }) : err),
+        reject(
+          err.name === 'AbortError' || err.code === 'ABORT_ERR'
+            ? Object.assign(new Error(`no answer within ${this.timeoutMs} ms`), {
+                code: 'ETIMEDOUT',
+              })
+            : err,
+        ),
       );
       req.on('response', (res) => {
         // The status is the answer. The body is not needed: it is read and dropped (until the same

@@ -11,8 +11,19 @@ import { createHash } from 'node:crypto';
 import { ServiceError } from '../errors.js';
 import { canonical, decodeCursor, page } from '../pagination.js';
 import { isStorableText, UNSTORABLE_TEXT_MESSAGE } from '../text.js';
-import type { DatasetInspector, DatasetReadOptions, DatasetRecord, DatasetRepository, UploadSpool } from '../ports.js';
-import { DEFAULT_LABEL_COLUMN, DEFAULT_TEST_FRACTION, type DatasetFormat, type DatasetSummary } from './dataset.types.js';
+import type {
+  DatasetInspector,
+  DatasetReadOptions,
+  DatasetRecord,
+  DatasetRepository,
+  UploadSpool,
+} from '../ports.js';
+import {
+  DEFAULT_LABEL_COLUMN,
+  DEFAULT_TEST_FRACTION,
+  type DatasetFormat,
+  type DatasetSummary,
+} from './dataset.types.js';
 
 export interface DatasetLimits {
   /** Largest upload accepted, in bytes. */
@@ -46,10 +57,15 @@ export class DatasetService {
     private readonly limits: DatasetLimits,
   ) {}
 
-  async upload(tenantId: string, input: UploadInput): Promise<{ dataset: DatasetRecord; created: boolean }> {
+  async upload(
+    tenantId: string,
+    input: UploadInput,
+  ): Promise<{ dataset: DatasetRecord; created: boolean }> {
     const { maxUploadBytes, maxExpandedBytes } = this.limits;
-    if (input.declaredBytes !== null && input.declaredBytes > maxUploadBytes) throw uploadTooLarge(maxUploadBytes);
-    if (input.name !== null && !isStorableText(input.name)) throw new ServiceError('INVALID_INPUT', `query parameter name: ${UNSTORABLE_TEXT_MESSAGE}`);
+    if (input.declaredBytes !== null && input.declaredBytes > maxUploadBytes)
+      throw uploadTooLarge(maxUploadBytes);
+    if (input.name !== null && !isStorableText(input.name))
+      throw new ServiceError('INVALID_INPUT', `query parameter name: ${UNSTORABLE_TEXT_MESSAGE}`);
     const options: DatasetReadOptions = {
       labelColumn: input.labelColumn ?? DEFAULT_LABEL_COLUMN,
       testFraction: input.testFraction ?? DEFAULT_TEST_FRACTION,
@@ -59,15 +75,39 @@ export class DatasetService {
     try {
       const key = input.idempotencyKey;
       // The same file with the same settings is the same request, whatever order fields came in.
-      const requestHash = key ? createHash('sha256').update(canonical({ name: input.name, format: input.format ?? null, options, sha256: upload.sha256 })).digest('hex') : null;
+      const requestHash = key
+        ? createHash('sha256')
+            .update(
+              canonical({
+                name: input.name,
+                format: input.format ?? null,
+                options,
+                sha256: upload.sha256,
+              }),
+            )
+            .digest('hex')
+        : null;
       if (key) {
         const existing = await this.datasets.findByIdempotencyKey(tenantId, key);
         if (existing) return { dataset: checkReplay(existing, requestHash), created: false };
       }
-      const summary = await this.inspector.inspect(upload.path, { ...options, format: input.format, maxExpandedBytes });
+      const summary = await this.inspector.inspect(upload.path, {
+        ...options,
+        format: input.format,
+        maxExpandedBytes,
+      });
       checkClassNames(summary);
       const res = await this.datasets.create(
-        { tenantId, name: input.name, ...summary, sha256: upload.sha256, sizeBytes: upload.sizeBytes, options, idempotencyKey: key, requestHash },
+        {
+          tenantId,
+          name: input.name,
+          ...summary,
+          sha256: upload.sha256,
+          sizeBytes: upload.sizeBytes,
+          options,
+          idempotencyKey: key,
+          requestHash,
+        },
         upload.read(),
       );
       if (!res.created) return { dataset: checkReplay(res, requestHash), created: false };
@@ -83,7 +123,10 @@ export class DatasetService {
     return dataset;
   }
 
-  async list(tenantId: string, opts: { limit: number; cursor?: string }): Promise<{ items: DatasetRecord[]; nextCursor: string | null }> {
+  async list(
+    tenantId: string,
+    opts: { limit: number; cursor?: string },
+  ): Promise<{ items: DatasetRecord[]; nextCursor: string | null }> {
     const after = opts.cursor ? decodeCursor(opts.cursor) : undefined;
     return page(await this.datasets.list(tenantId, { limit: opts.limit + 1, after }), opts.limit);
   }
@@ -92,7 +135,10 @@ export class DatasetService {
   async delete(tenantId: string, id: string): Promise<void> {
     const { deleted, usedBy } = await this.datasets.delete(tenantId, id);
     if (usedBy.length > 0) {
-      throw new ServiceError('DATASET_IN_USE', `data set ${id} is used by queued or running job(s) ${usedBy.join(', ')}; cancel them or wait until they end`);
+      throw new ServiceError(
+        'DATASET_IN_USE',
+        `data set ${id} is used by queued or running job(s) ${usedBy.join(', ')}; cancel them or wait until they end`,
+      );
     }
     if (!deleted) throw new ServiceError('DATASET_NOT_FOUND', `data set ${id} does not exist`);
   }
@@ -100,10 +146,16 @@ export class DatasetService {
 
 /** The error of an upload over the limit, whether its Content-Length says so or its bytes do. */
 export function uploadTooLarge(maxBytes: number): ServiceError {
-  return new ServiceError('DATASET_TOO_LARGE', `the upload is larger than the limit of ${maxBytes} bytes (DATASET_MAX_UPLOAD_BYTES)`);
+  return new ServiceError(
+    'DATASET_TOO_LARGE',
+    `the upload is larger than the limit of ${maxBytes} bytes (DATASET_MAX_UPLOAD_BYTES)`,
+  );
 }
 
-function checkReplay(existing: { dataset: DatasetRecord; requestHash: string | null }, requestHash: string | null): DatasetRecord {
+function checkReplay(
+  existing: { dataset: DatasetRecord; requestHash: string | null },
+  requestHash: string | null,
+): DatasetRecord {
   if (existing.requestHash !== requestHash) {
     throw new ServiceError(
       'IDEMPOTENCY_KEY_REUSED',
@@ -119,7 +171,10 @@ function checkClassNames(summary: DatasetSummary): void {
     const bad = name.length === 0 || name.length > MAX_CLASS_NAME_LENGTH || !isStorableText(name);
     if (bad) {
       const shown = JSON.stringify(name.slice(0, 40));
-      throw new ServiceError('INVALID_DATASET', `class name ${shown} must be 1 to ${MAX_CLASS_NAME_LENGTH} characters of valid text without NUL bytes`);
+      throw new ServiceError(
+        'INVALID_DATASET',
+        `class name ${shown} must be 1 to ${MAX_CLASS_NAME_LENGTH} characters of valid text without NUL bytes`,
+      );
     }
   }
 }

@@ -62,8 +62,26 @@ export class JobStream implements JobEventListener {
     this.unsubscribe = unsubscribe;
     this.finalAtOpen = TERMINAL_STATUSES.includes(job.status);
     if (job.status === 'running') {
-      const { status, currentTask, iteration, completedTasks, tasksTotal, iterationsPerTask, etaMs } = job;
-      this.queue.push({ progress: { status, currentTask, iteration, completedTasks, tasksTotal, iterationsPerTask, etaMs } });
+      const {
+        status,
+        currentTask,
+        iteration,
+        completedTasks,
+        tasksTotal,
+        iterationsPerTask,
+        etaMs,
+      } = job;
+      this.queue.push({
+        progress: {
+          status,
+          currentTask,
+          iteration,
+          completedTasks,
+          tasksTotal,
+          iterationsPerTask,
+          etaMs,
+        },
+      });
     }
   }
 

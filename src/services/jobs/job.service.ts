@@ -61,7 +61,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 function namedDatasets(spec: Record<string, unknown>): string[] {
   const tasks = (spec.benchmark as { tasks?: unknown } | undefined)?.tasks;
   if (!Array.isArray(tasks)) return [];
-  const ids = tasks.map((t) => (t as { dataset?: unknown } | null)?.dataset).filter((d): d is string => typeof d === 'string' && UUID.test(d));
+  const ids = tasks
+    .map((t) => (t as { dataset?: unknown } | null)?.dataset)
+    .filter((d): d is string => typeof d === 'string' && UUID.test(d));
   return [...new Set(ids.map((d) => d.toLowerCase()))];
 }
 
@@ -85,43 +87,93 @@ export class JobService {
   ) {}
 
   /** What resolveSpec needs about the caller's data sets named in the spec; others' are simply absent. */
-  private async datasetFacts(tenantId: string, spec: Record<string, unknown>): Promise<Map<string, DatasetFacts>> {
+  private async datasetFacts(
+    tenantId: string,
+    spec: Record<string, unknown>,
+  ): Promise<Map<string, DatasetFacts>> {
     const ids = namedDatasets(spec);
     const found = ids.length ? await this.datasets.getMany(tenantId, ids) : [];
-    return new Map(found.map((d) => [d.id, { inputShape: d.inputShape, dtype: d.dtype, sha256: d.sha256, classNames: d.classNames, counts: d.counts }]));
+    return new Map(
+      found.map((d) => [
+        d.id,
+        {
+          inputShape: d.inputShape,
+          dtype: d.dtype,
+          sha256: d.sha256,
+          classNames: d.classNames,
+          counts: d.counts,
+        },
+      ]),
+    );
   }
 
   /** Validates and stores the job, then queues it. Throws SpecError (INVALID_SPEC) before anything is stored. */
-  async submit(tenantId: string, input: SubmitJobInput): Promise<{ job: JobRecord; created: boolean }> {
-    const { name = null, metadata = null, continueFrom, ...specInput } = input.body as {
+  async submit(
+    tenantId: string,
+    input: SubmitJobInput,
+  ): Promise<{ job: JobRecord; created: boolean }> {
+    const {
+      name = null,
+      metadata = null,
+      continueFrom,
+      ...specInput
+    } = input.body as {
       name?: string | null;
       metadata?: Record<string, unknown> | null;
       continueFrom?: string;
     } & Record<string, unknown>;
     if (metadata !== null) {
       const bytes = Buffer.byteLength(JSON.stringify(metadata));
-      if (bytes > METADATA_MAX_BYTES) throw new SpecError('metadata', `must be at most ${METADATA_MAX_BYTES} bytes as JSON (got ${bytes})`);
+      if (bytes > METADATA_MAX_BYTES)
+        throw new SpecError(
+          'metadata',
+          `must be at most ${METADATA_MAX_BYTES} bytes as JSON (got ${bytes})`,
+        );
     }
-    for (const [field, value] of [['name', name], ['metadata', metadata]] as const) {
+    for (const [field, value] of [
+      ['name', name],
+      ['metadata', metadata],
+    ] as const) {
       const bad = findUnstorableText(value, field);
       if (bad) throw new SpecError(bad, UNSTORABLE_TEXT_MESSAGE);
     }
     const key = input.idempotencyKey ?? null;
-    const requestHash = key ? createHash('sha256').update(canonical(input.body)).digest('hex') : null;
+    const requestHash = key
+      ? createHash('sha256').update(canonical(input.body)).digest('hex')
+      : null;
     if (key) {
       const existing = await this.jobs.findByIdempotencyKey(tenantId, key);
       if (existing) return { job: this.checkReplay(existing, requestHash), created: false };
     }
-    const { spec, continuation } = continueFrom === undefined
-      ? { spec: resolveSpec(specInput, { datasets: await this.datasetFacts(tenantId, specInput) }), continuation: null }
-      : await this.continuationSpec(tenantId, continueFrom, specInput);
-    const res = await this.jobs.create({ tenantId, name, metadata, spec, idempotencyKey: key, requestHash, continueFrom: continuation, maxActiveJobs: this.maxActiveJobs });
+    const { spec, continuation } =
+      continueFrom === undefined
+        ? {
+            spec: resolveSpec(specInput, {
+              datasets: await this.datasetFacts(tenantId, specInput),
+            }),
+            continuation: null,
+          }
+        : await this.continuationSpec(tenantId, continueFrom, specInput);
+    const res = await this.jobs.create({
+      tenantId,
+      name,
+      metadata,
+      spec,
+      idempotencyKey: key,
+      requestHash,
+      continueFrom: continuation,
+      maxActiveJobs: this.maxActiveJobs,
+    });
     if (!res.created) return { job: this.checkReplay(res, requestHash), created: false };
     try {
       await this.queue.enqueue(res.job.id);
     } catch (err) {
       await this.jobs.delete(tenantId, res.job.id);
-      throw new ServiceError('QUEUE_UNAVAILABLE', 'the job queue is unreachable; nothing was stored, retry later', { cause: err });
+      throw new ServiceError(
+        'QUEUE_UNAVAILABLE',
+        'the job queue is unreachable; nothing was stored, retry later',
+        { cause: err },
+      );
     }
     return { job: res.job, created: true };
   }
@@ -131,25 +183,39 @@ export class JobService {
    * spec with the new tasks appended (see `continuationInput`). The source must be a succeeded job
    * of the tenant; another tenant's job is "no job", as an unknown id is.
    */
-  private async continuationSpec(tenantId: string, sourceId: string, specInput: Record<string, unknown>) {
+  private async continuationSpec(
+    tenantId: string,
+    sourceId: string,
+    specInput: Record<string, unknown>,
+  ) {
     const source = UUID.test(sourceId) ? await this.jobs.get(tenantId, sourceId) : null;
-    if (!source) throw new SpecError('continueFrom', `no job ${sourceId} (GET /v1/jobs lists yours)`);
+    if (!source)
+      throw new SpecError('continueFrom', `no job ${sourceId} (GET /v1/jobs lists yours)`);
     if (source.status !== 'succeeded') {
       throw new ServiceError(
         'CONTINUE_FROM_NOT_SUCCEEDED',
         `continueFrom: job ${source.id} is ${source.status}; only a succeeded job can be continued${TERMINAL_STATUSES.includes(source.status) ? '' : ' (wait until it succeeds)'}`,
       );
     }
-    if (source.checkpointRemovedAt) throw checkpointRemovedError(source.id, source.checkpointRemovedAt);
+    if (source.checkpointRemovedAt)
+      throw checkpointRemovedError(source.id, source.checkpointRemovedAt);
     const label = `job ${source.id}`;
     const input = continuationInput(source.spec, specInput, label);
-    const spec = resolveSpec(input, { datasets: await this.datasetFacts(tenantId, input as Record<string, unknown>) });
+    const spec = resolveSpec(input, {
+      datasets: await this.datasetFacts(tenantId, input as Record<string, unknown>),
+    });
     if (!continuesSpec(spec, source.spec)) {
       // Everything else is the source's, so only the new tasks can have changed the networks' shapes.
       const { outputSize } = benchmarkShape(source.spec.benchmark);
-      throw new SpecError('benchmark.tasks', `the new tasks do not fit the network of ${label} (${outputSize} output units); a continued job cannot grow its network, so each new task may have at most ${outputSize} classes`);
+      throw new SpecError(
+        'benchmark.tasks',
+        `the new tasks do not fit the network of ${label} (${outputSize} output units); a continued job cannot grow its network, so each new task may have at most ${outputSize} classes`,
+      );
     }
-    return { spec, continuation: { jobId: source.id, inheritedTasks: taskCount(source.spec.benchmark) } };
+    return {
+      spec,
+      continuation: { jobId: source.id, inheritedTasks: taskCount(source.spec.benchmark) },
+    };
   }
 
   /**
@@ -177,7 +243,10 @@ export class JobService {
     return requeued;
   }
 
-  private checkReplay(existing: { job: JobRecord; requestHash: string | null }, requestHash: string | null): JobRecord {
+  private checkReplay(
+    existing: { job: JobRecord; requestHash: string | null },
+    requestHash: string | null,
+  ): JobRecord {
     if (existing.requestHash !== requestHash) {
       throw new ServiceError(
         'IDEMPOTENCY_KEY_REUSED',
@@ -193,9 +262,15 @@ export class JobService {
     return job;
   }
 
-  async list(tenantId: string, opts: { status?: JobStatus; limit: number; cursor?: string }): Promise<{ items: JobRecord[]; nextCursor: string | null }> {
+  async list(
+    tenantId: string,
+    opts: { status?: JobStatus; limit: number; cursor?: string },
+  ): Promise<{ items: JobRecord[]; nextCursor: string | null }> {
     const after = opts.cursor ? decodeCursor(opts.cursor) : undefined;
-    return page(await this.jobs.list(tenantId, { status: opts.status, limit: opts.limit + 1, after }), opts.limit);
+    return page(
+      await this.jobs.list(tenantId, { status: opts.status, limit: opts.limit + 1, after }),
+      opts.limit,
+    );
   }
 
   /**
@@ -208,7 +283,8 @@ export class JobService {
     if (!TERMINAL_STATUSES.includes(job.status)) await this.jobs.cancel(tenantId, id);
     // The queue's entry holds only the id; an active one ends when its worker finds the job gone.
     await this.queue.removeIfWaiting(id).catch(() => false);
-    if (!(await this.jobs.delete(tenantId, id))) throw new ServiceError('JOB_NOT_FOUND', `job ${id} does not exist`);
+    if (!(await this.jobs.delete(tenantId, id)))
+      throw new ServiceError('JOB_NOT_FOUND', `job ${id} does not exist`);
   }
 
   /**
@@ -230,26 +306,46 @@ export class JobService {
     const before = await this.get(tenantId, id);
     if (before.status === 'cancelled') return before;
     if (TERMINAL_STATUSES.includes(before.status)) {
-      throw new ServiceError('JOB_NOT_CANCELLABLE', `job ${id} already ${before.status}; only queued or running jobs can be cancelled`);
+      throw new ServiceError(
+        'JOB_NOT_CANCELLABLE',
+        `job ${id} already ${before.status}; only queued or running jobs can be cancelled`,
+      );
     }
     const after = await this.jobs.cancel(tenantId, id);
     if (!after) throw new ServiceError('JOB_NOT_FOUND', `job ${id} does not exist`);
     if (after.status !== 'cancelled') {
-      throw new ServiceError('JOB_NOT_CANCELLABLE', `job ${id} ${after.status} before it could be cancelled`);
+      throw new ServiceError(
+        'JOB_NOT_CANCELLABLE',
+        `job ${id} ${after.status} before it could be cancelled`,
+      );
     }
     // A running job notices the status within CANCEL_POLL_MS; a waiting one is simply dropped.
     await this.queue.removeIfWaiting(id).catch(() => false);
     return after;
   }
 
-  async metrics(tenantId: string, id: string, opts: { curve: CurveKind; task?: number; limit: number; cursor?: string }): Promise<JobMetrics> {
+  async metrics(
+    tenantId: string,
+    id: string,
+    opts: { curve: CurveKind; task?: number; limit: number; cursor?: string },
+  ): Promise<JobMetrics> {
     const job = await this.get(tenantId, id);
     const results = await this.jobs.taskResults(job.id);
     const matrix = results.map((r) => r.accuracies);
-    if (opts.cursor !== undefined && !(/^\d{1,19}$/.test(opts.cursor) && BigInt(opts.cursor) <= MAX_BIGINT)) {
-      throw new ServiceError('INVALID_CURSOR', 'cursor: not a cursor returned by this API (use curve.nextCursor from the previous page)');
+    if (
+      opts.cursor !== undefined &&
+      !(/^\d{1,19}$/.test(opts.cursor) && BigInt(opts.cursor) <= MAX_BIGINT)
+    ) {
+      throw new ServiceError(
+        'INVALID_CURSOR',
+        'cursor: not a cursor returned by this API (use curve.nextCursor from the previous page)',
+      );
     }
-    const rows = await this.jobs.curve(job.id, opts.curve, { task: opts.task, limit: opts.limit + 1, afterSeq: opts.cursor });
+    const rows = await this.jobs.curve(job.id, opts.curve, {
+      task: opts.task,
+      limit: opts.limit + 1,
+      afterSeq: opts.cursor,
+    });
     const points = rows.slice(0, opts.limit);
     return {
       accuracyMatrix: matrix,
@@ -259,14 +355,21 @@ export class JobService {
       taskDurationsMs: results.map((r) => r.durationMs),
       msPerIteration: results.map((r) => r.msPerIteration),
       taskInference: job.result?.taskInference ?? null,
-      curve: { kind: opts.curve, points, nextCursor: rows.length > opts.limit ? points[points.length - 1].seq : null },
+      curve: {
+        kind: opts.curve,
+        points,
+        nextCursor: rows.length > opts.limit ? points[points.length - 1].seq : null,
+      },
     };
   }
 
   private async checkTask(tenantId: string, id: string, task: number): Promise<JobRecord> {
     const job = await this.get(tenantId, id);
     if (task >= job.tasksTotal) {
-      throw new ServiceError('TASK_NOT_FOUND', `task ${task} does not exist; job ${id} has tasks 0..${job.tasksTotal - 1}`);
+      throw new ServiceError(
+        'TASK_NOT_FOUND',
+        `task ${task} does not exist; job ${id} has tasks 0..${job.tasksTotal - 1}`,
+      );
     }
     return job;
   }
@@ -274,8 +377,16 @@ export class JobService {
   async mask(tenantId: string, id: string, task: number): Promise<StoredBytes> {
     const job = await this.checkTask(tenantId, id, task);
     const res = await this.jobs.mask(job.id, task);
-    if (!res.found) throw new ServiceError('ARTIFACT_NOT_READY', `task ${task} of job ${id} has not been trained yet (${job.completedTasks} of ${job.tasksTotal} done)`);
-    if (!res.mask) throw new ServiceError('MASK_NOT_AVAILABLE', `method "${job.spec.method}" learns no masks; download the model instead (.../tasks/${task}/model/model.json)`);
+    if (!res.found)
+      throw new ServiceError(
+        'ARTIFACT_NOT_READY',
+        `task ${task} of job ${id} has not been trained yet (${job.completedTasks} of ${job.tasksTotal} done)`,
+      );
+    if (!res.mask)
+      throw new ServiceError(
+        'MASK_NOT_AVAILABLE',
+        `method "${job.spec.method}" learns no masks; download the model instead (.../tasks/${task}/model/model.json)`,
+      );
     return res.mask;
   }
 
@@ -296,8 +407,15 @@ export class JobService {
   /** Why a task has no model: its target has no LayersModel export, or it has not been trained yet. */
   private async noModel(job: JobRecord, task: number): Promise<ServiceError> {
     const reason = await this.jobs.modelUnavailable(job.id, task);
-    if (reason) return new ServiceError('MODEL_NOT_AVAILABLE', `task ${task} of job ${job.id} has no TF.js model: ${reason}`);
-    return new ServiceError('ARTIFACT_NOT_READY', `task ${task} of job ${job.id} has not been trained yet (${job.completedTasks} of ${job.tasksTotal} done)`);
+    if (reason)
+      return new ServiceError(
+        'MODEL_NOT_AVAILABLE',
+        `task ${task} of job ${job.id} has no TF.js model: ${reason}`,
+      );
+    return new ServiceError(
+      'ARTIFACT_NOT_READY',
+      `task ${task} of job ${job.id} has not been trained yet (${job.completedTasks} of ${job.tasksTotal} done)`,
+    );
   }
 
   async events(tenantId: string, id: string) {

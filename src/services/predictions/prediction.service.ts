@@ -42,28 +42,47 @@ export class PredictionService {
   ) {}
 
   /** Like `predict`, for one image file: decoded to the raw pixels the job's models take. */
-  async predictImage(tenantId: string, jobId: string, input: PredictImageInput): Promise<{ tasksAvailable: number; predictions: PredictionView[] }> {
+  async predictImage(
+    tenantId: string,
+    jobId: string,
+    input: PredictImageInput,
+  ): Promise<{ tasksAvailable: number; predictions: PredictionView[] }> {
     const job = await this.job(tenantId, jobId);
     const modelJson = await this.jobs.modelJson(jobId, 0);
     if (!modelJson) throw await this.noModel(job, 0);
-    const retain = ((modelJson.userDefinedMetadata as Record<string, unknown> | undefined)?.retain ?? {}) as { input?: { shape?: number[] } };
+    const retain = ((modelJson.userDefinedMetadata as Record<string, unknown> | undefined)
+      ?.retain ?? {}) as { input?: { shape?: number[] } };
     const shape = retain.input?.shape;
     if (!shape || shape.length !== 3 || ![1, 3].includes(shape[2])) {
-      throw new ServiceError('INVALID_INPUT', `job ${jobId} does not train on images; send {"inputs": [[...]]} as JSON`);
+      throw new ServiceError(
+        'INVALID_INPUT',
+        `job ${jobId} does not train on images; send {"inputs": [[...]]} as JSON`,
+      );
     }
     const pixels = await this.images.decode(input.image, shape as [number, number, number]);
     return this.predictFor(job, { inputs: [pixels], task: input.task });
   }
 
-  async predict(tenantId: string, jobId: string, input: PredictInput): Promise<{ tasksAvailable: number; predictions: PredictionView[] }> {
+  async predict(
+    tenantId: string,
+    jobId: string,
+    input: PredictInput,
+  ): Promise<{ tasksAvailable: number; predictions: PredictionView[] }> {
     return this.predictFor(await this.job(tenantId, jobId), input);
   }
 
   /** Predictions run the exported models: a target without one (ResNet) cannot predict here. */
   private async noModel(job: JobRecord, task: number): Promise<ServiceError> {
     const reason = await this.jobs.modelUnavailable(job.id, task);
-    if (reason) return new ServiceError('MODEL_NOT_AVAILABLE', `job ${job.id} has no TF.js models to predict with: ${reason}`);
-    return new ServiceError('ARTIFACT_NOT_READY', `job ${job.id} has no trained task ${task} yet (${job.completedTasks} of ${job.tasksTotal} done)`);
+    if (reason)
+      return new ServiceError(
+        'MODEL_NOT_AVAILABLE',
+        `job ${job.id} has no TF.js models to predict with: ${reason}`,
+      );
+    return new ServiceError(
+      'ARTIFACT_NOT_READY',
+      `job ${job.id} has no trained task ${task} yet (${job.completedTasks} of ${job.tasksTotal} done)`,
+    );
   }
 
   private async job(tenantId: string, jobId: string): Promise<JobRecord> {
@@ -72,14 +91,29 @@ export class PredictionService {
     return job;
   }
 
-  private async predictFor(job: JobRecord, input: PredictInput): Promise<{ tasksAvailable: number; predictions: PredictionView[] }> {
+  private async predictFor(
+    job: JobRecord,
+    input: PredictInput,
+  ): Promise<{ tasksAvailable: number; predictions: PredictionView[] }> {
     const jobId = job.id;
     // Tasks trained so far, in order: a running job predicts with what it has.
     const versions = (await this.jobs.artifactVersions(jobId)).filter((v, i) => v.task === i);
-    if (versions.length === 0) throw new ServiceError('ARTIFACT_NOT_READY', `job ${jobId} has no trained task yet (${job.completedTasks} of ${job.tasksTotal} done)`);
+    if (versions.length === 0)
+      throw new ServiceError(
+        'ARTIFACT_NOT_READY',
+        `job ${jobId} has no trained task yet (${job.completedTasks} of ${job.tasksTotal} done)`,
+      );
     if (input.task !== undefined) {
-      if (input.task >= job.tasksTotal) throw new ServiceError('TASK_NOT_FOUND', `task ${input.task} does not exist; job ${jobId} has tasks 0..${job.tasksTotal - 1}`);
-      if (input.task >= versions.length) throw new ServiceError('ARTIFACT_NOT_READY', `task ${input.task} of job ${jobId} has not been trained yet (${versions.length} of ${job.tasksTotal} done)`);
+      if (input.task >= job.tasksTotal)
+        throw new ServiceError(
+          'TASK_NOT_FOUND',
+          `task ${input.task} does not exist; job ${jobId} has tasks 0..${job.tasksTotal - 1}`,
+        );
+      if (input.task >= versions.length)
+        throw new ServiceError(
+          'ARTIFACT_NOT_READY',
+          `task ${input.task} of job ${jobId} has not been trained yet (${versions.length} of ${job.tasksTotal} done)`,
+        );
     }
     const models = versions.map((v) => ({
       key: `${jobId}/${v.task}/${v.version}`,

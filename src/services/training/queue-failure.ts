@@ -15,7 +15,13 @@ export function describeQueueFailure(reason: string, attempts: number): JobError
     };
   }
   if (/stalled more than allowable limit/.test(reason)) {
-    return { code: 'WORKER_LOST', message: `the worker training this job stopped answering too many times (${attempts} attempt${attempts === 1 ? '' : 's'}); submit the job again` };
+    return {
+      code: 'WORKER_LOST',
+      message: `the worker training this job stopped answering too many times (${attempts} attempt${attempts === 1 ? '' : 's'}); submit the job again`,
+    };
   }
-  return { code: 'TRAINING_FAILED', message: `${reason} (after ${attempts} attempt${attempts === 1 ? '' : 's'})` };
+  return {
+    code: 'TRAINING_FAILED',
+    message: `${reason} (after ${attempts} attempt${attempts === 1 ? '' : 's'})`,
+  };
 }

@@ -57,7 +57,13 @@ export interface TrainingDeps {
   backend: string;
   settings: TrainingSettings;
   /** Also reported to the queue (BullMQ job progress); failures there are ignored. */
-  reportProgress?: (p: { task: number; tasks: number; iteration: number; iterations: number; etaMs: number }) => Promise<void>;
+  reportProgress?: (p: {
+    task: number;
+    tasks: number;
+    iteration: number;
+    iterations: number;
+    etaMs: number;
+  }) => Promise<void>;
   /** Aborted when the worker shuts down. */
   stop?: AbortSignal;
   /**
@@ -95,16 +101,26 @@ export class PermanentTrainingError extends CodedError<PermanentErrorCode> {}
 /** The job's tasks: a built-in benchmark over its IDX files, or the uploaded data sets the spec names. */
 async function loadTasks(spec: JobSpec, deps: TrainingDeps): Promise<ContinualTask[]> {
   const b = spec.benchmark;
-  if (b.kind !== 'datasets') return buildTasks(b, await deps.loadDataset(b.dataset), new Random(dataSeed(spec.training.seed)));
-  if (!deps.uploadedDatasets) throw new EngineError('DATA_NOT_FOUND', 'this process cannot read uploaded data sets');
+  if (b.kind !== 'datasets')
+    return buildTasks(
+      b,
+      await deps.loadDataset(b.dataset),
+      new Random(dataSeed(spec.training.seed)),
+    );
+  if (!deps.uploadedDatasets)
+    throw new EngineError('DATA_NOT_FOUND', 'this process cannot read uploaded data sets');
   const data = new Map<string, LabelledDataset>();
-  for (const [id, info] of Object.entries(b.datasets ?? {})) data.set(id, await deps.uploadedDatasets.load(id, info.sha256));
+  for (const [id, info] of Object.entries(b.datasets ?? {}))
+    data.set(id, await deps.uploadedDatasets.load(id, info.sha256));
   return buildDatasetTasks(b, data);
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-export async function runTraining(data: { jobId: string }, deps: TrainingDeps): Promise<TrainingOutcome> {
+export async function runTraining(
+  data: { jobId: string },
+  deps: TrainingDeps,
+): Promise<TrainingOutcome> {
   try {
     return await runAttempt(data, deps);
   } catch (err) {
@@ -121,10 +137,16 @@ async function runAttempt(data: { jobId: string }, deps: TrainingDeps): Promise<
   const loaded = await store.load(data.jobId);
   if (!loaded) return { outcome: 'skipped', reason: 'job no longer exists' };
   const { job, checkpoint } = loaded;
-  if (job.status !== 'queued' && job.status !== 'running') return { outcome: 'skipped', reason: `job is ${job.status}` };
+  if (job.status !== 'queued' && job.status !== 'running')
+    return { outcome: 'skipped', reason: `job is ${job.status}` };
 
   const resumeNote = checkpoint ? `, resuming after task ${job.completedTasks}` : '';
-  const started = await store.markRunning(job.id, lease, deps.backend, `attempt ${deps.attempt.number} on ${deps.backend}${resumeNote}`);
+  const started = await store.markRunning(
+    job.id,
+    lease,
+    deps.backend,
+    `attempt ${deps.attempt.number} on ${deps.backend}${resumeNote}`,
+  );
   if (!started) return { outcome: 'skipped', reason: 'job is no longer runnable' };
 
   const abort = new AbortController();
@@ -135,7 +157,9 @@ async function runAttempt(data: { jobId: string }, deps: TrainingDeps): Promise<
 
   const onStop = () => {
     if (stopReason) return;
-    const remainingMs = current ? (job.iterationsPerTask - current.iteration) * current.msPerIteration : Infinity;
+    const remainingMs = current
+      ? (job.iterationsPerTask - current.iteration) * current.msPerIteration
+      : Infinity;
     if (remainingMs <= settings.shutdownGraceMs) {
       log(`shutdown: finishing task ${current?.task} (about ${Math.round(remainingMs)} ms left)`);
       stopAfterTask = true;
@@ -170,7 +194,13 @@ async function runAttempt(data: { jobId: string }, deps: TrainingDeps): Promise<
   let firstIteration = job.firstIterationAt === null;
   let pending: MetricPointInput[] = [];
   const wallStart = performance.now();
-  const stats: TrainingStats = { wallMs: 0, dataMs: 0, storeMs: 0, taskWritesMs: 0, engineTaskMs: 0 };
+  const stats: TrainingStats = {
+    wallMs: 0,
+    dataMs: 0,
+    storeMs: 0,
+    taskWritesMs: 0,
+    engineTaskMs: 0,
+  };
   const timed = async <T>(p: Promise<T>): Promise<T> => {
     const t0 = performance.now();
     try {
@@ -199,7 +229,10 @@ async function runAttempt(data: { jobId: string }, deps: TrainingDeps): Promise<
       yieldEvery: {
         iterations: 1,
         // Timers (cancel polling) and IPC (lock renewal, shutdown) need the event loop.
-        fn: () => (performance.now() - lastYield > 25 ? yieldToEventLoop().then(() => void (lastYield = performance.now())) : Promise.resolve()),
+        fn: () =>
+          performance.now() - lastYield > 25
+            ? yieldToEventLoop().then(() => void (lastYield = performance.now()))
+            : Promise.resolve(),
       },
       callbacks: {
         onTaskBegin: ({ task, resumed }) => {
@@ -211,41 +244,75 @@ async function runAttempt(data: { jobId: string }, deps: TrainingDeps): Promise<
           if (resumed) log(`resumed job ${job.id} at task ${task}`);
         },
         onIteration: async (e: IterationEvent) => {
-          current = { task: e.task, iteration: e.iteration + 1, msPerIteration: current?.msPerIteration ? 0.9 * current.msPerIteration + 0.1 * e.ms : e.ms };
+          current = {
+            task: e.task,
+            iteration: e.iteration + 1,
+            msPerIteration: current?.msPerIteration
+              ? 0.9 * current.msPerIteration + 0.1 * e.ms
+              : e.ms,
+          };
           if (e.iteration % settings.lossEvery === 0 || e.iteration === e.iterations - 1) {
-            pending.push({ kind: 'loss', task: e.task, iteration: e.iteration, value: e.loss, taskLoss: e.taskLoss, outputReg: e.outputReg, driftReg: e.driftReg });
+            pending.push({
+              kind: 'loss',
+              task: e.task,
+              iteration: e.iteration,
+              value: e.loss,
+              taskLoss: e.taskLoss,
+              outputReg: e.outputReg,
+              driftReg: e.driftReg,
+            });
           }
           const now = performance.now();
           if (firstIteration || now - lastWrite >= settings.progressThrottleMs) {
             lastWrite = now;
-            const p = { task: e.task, iteration: e.iteration + 1, etaMs: Math.round(e.etaMs), firstIteration };
+            const p = {
+              task: e.task,
+              iteration: e.iteration + 1,
+              etaMs: Math.round(e.etaMs),
+              firstIteration,
+            };
             firstIteration = false;
             await timed(store.saveProgress(job.id, lease, p));
             await flush();
-            await deps.reportProgress?.({ task: e.task, tasks: e.tasks, iteration: e.iteration + 1, iterations: e.iterations, etaMs: p.etaMs }).catch(() => {});
+            await deps
+              .reportProgress?.({
+                task: e.task,
+                tasks: e.tasks,
+                iteration: e.iteration + 1,
+                iterations: e.iterations,
+                etaMs: p.etaMs,
+              })
+              .catch(() => {});
           }
         },
         onValidation: (e) => {
-          pending.push({ kind: 'validation', task: e.task, iteration: e.iteration, value: e.accuracy });
+          pending.push({
+            kind: 'validation',
+            task: e.task,
+            iteration: e.iteration,
+            value: e.accuracy,
+          });
         },
         onTaskEnd: async (e) => {
           await flush();
           const name = `hnet/embedding_${e.task}`;
           const [embedding] = decodeSafetensors(e.checkpoint, (n) => n === name).tensors;
           const writeStart = performance.now();
-          const stored = await timed(store.completeTask(job.id, lease, {
-            task: e.task,
-            completedTasks: e.task + 1,
-            accuracies: e.metrics.accuracyMatrix[e.task],
-            durationMs: e.durationMs,
-            msPerIteration: e.msPerIteration,
-            checkpoint: e.checkpoint,
-            // Computed one at a time as the store writes them.
-            exports: (function* () {
-              for (const k of tasksToExport(e)) yield e.exportTask(k);
-            })(),
-            embedding: embedding ? Array.from(embedding.data) : null,
-          }));
+          const stored = await timed(
+            store.completeTask(job.id, lease, {
+              task: e.task,
+              completedTasks: e.task + 1,
+              accuracies: e.metrics.accuracyMatrix[e.task],
+              durationMs: e.durationMs,
+              msPerIteration: e.msPerIteration,
+              checkpoint: e.checkpoint,
+              // Computed one at a time as the store writes them.
+              exports: (function* () {
+                for (const k of tasksToExport(e)) yield e.exportTask(k);
+              })(),
+              embedding: embedding ? Array.from(embedding.data) : null,
+            }),
+          );
           if (!stored) {
             stopReason = 'deleted';
             abort.abort('deleted');
@@ -261,23 +328,35 @@ async function runAttempt(data: { jobId: string }, deps: TrainingDeps): Promise<
         },
       },
     });
-    await timed(store.succeed(job.id, lease, {
-      averageAccuracy: result.averageAccuracy,
-      backwardTransfer: result.backwardTransfer,
-      forgetting: result.forgetting,
-      taskInference: result.taskInference,
-    }));
+    await timed(
+      store.succeed(job.id, lease, {
+        averageAccuracy: result.averageAccuracy,
+        backwardTransfer: result.backwardTransfer,
+        forgetting: result.forgetting,
+        taskInference: result.taskInference,
+      }),
+    );
     stats.wallMs = performance.now() - wallStart;
-    return { outcome: 'succeeded', averageAccuracy: result.averageAccuracy, completedTasks: result.accuracyMatrix.length, stats };
+    return {
+      outcome: 'succeeded',
+      averageAccuracy: result.averageAccuracy,
+      completedTasks: result.accuracyMatrix.length,
+      stats,
+    };
   } catch (err) {
     if (err instanceof StaleAttemptError) throw err;
     await flush().catch(() => {});
     if (err instanceof CancelledError || abort.signal.aborted) {
       if (stopReason === 'shutdown') {
-        await store.requeue(job.id, lease, `worker shut down; handed back after ${completedTasks} of ${job.tasksTotal} tasks`);
+        await store.requeue(
+          job.id,
+          lease,
+          `worker shut down; handed back after ${completedTasks} of ${job.tasksTotal} tasks`,
+        );
         return { outcome: 'interrupted', completedTasks };
       }
-      if (stopReason === 'deleted') return { outcome: 'skipped', reason: 'job was deleted while it trained' };
+      if (stopReason === 'deleted')
+        return { outcome: 'skipped', reason: 'job was deleted while it trained' };
       return { outcome: 'cancelled', completedTasks };
     }
     if (err instanceof EngineError && isPermanentCode(err.code)) {
@@ -286,9 +365,16 @@ async function runAttempt(data: { jobId: string }, deps: TrainingDeps): Promise<
     }
     const message = (err as Error).message ?? String(err);
     if (deps.attempt.number >= deps.attempt.max) {
-      await store.fail(job.id, lease, { code: 'TRAINING_FAILED', message: `${message} (after ${deps.attempt.max} attempts)` });
+      await store.fail(job.id, lease, {
+        code: 'TRAINING_FAILED',
+        message: `${message} (after ${deps.attempt.max} attempts)`,
+      });
     } else {
-      await store.requeue(job.id, lease, `attempt ${deps.attempt.number} failed: ${message}; retrying`);
+      await store.requeue(
+        job.id,
+        lease,
+        `attempt ${deps.attempt.number} failed: ${message}; retrying`,
+      );
     }
     throw err;
   } finally {

@@ -27,10 +27,15 @@ export interface DeliverDeps {
 const describe = (err: unknown): string => {
   const e = err as { code?: unknown; message?: unknown };
   const text = typeof e?.message === 'string' ? e.message : String(err);
-  return (typeof e?.code === 'string' && !text.includes(e.code) ? `${e.code}: ${text}` : text).slice(0, 500);
+  return (
+    typeof e?.code === 'string' && !text.includes(e.code) ? `${e.code}: ${text}` : text
+  ).slice(0, 500);
 };
 
-export async function deliverWebhook(deliveryId: string, deps: DeliverDeps): Promise<DeliveryOutcome> {
+export async function deliverWebhook(
+  deliveryId: string,
+  deps: DeliverDeps,
+): Promise<DeliveryOutcome> {
   const d = await deps.store.load(deliveryId);
   if (!d || d.status !== 'pending') return { outcome: 'skipped' };
   const timestamp = Math.floor((deps.now ?? Date.now)() / 1000);
@@ -38,7 +43,9 @@ export async function deliverWebhook(deliveryId: string, deps: DeliverDeps): Pro
   let error: string | null = null;
   let refused = false;
   try {
-    statusCode = (await deps.sender.post(d.url, webhookHeaders(d.secret, d.id, timestamp, d.body), d.body)).status;
+    statusCode = (
+      await deps.sender.post(d.url, webhookHeaders(d.secret, d.id, timestamp, d.body), d.body)
+    ).status;
     if (statusCode < 200 || statusCode >= 300) error = `the receiver answered HTTP ${statusCode}`;
   } catch (err) {
     error = describe(err);
@@ -56,7 +63,11 @@ export async function deliverWebhook(deliveryId: string, deps: DeliverDeps): Pro
  * those queued before `lostBefore` that the queue no longer has (Redis lost them); the ones it
  * still has (waiting for a retry) are looked at again after as long. Returns how many were queued.
  */
-export async function queuePendingDeliveries(store: WebhookDeliveryStore, queue: WebhookDeliveryQueue, lostBefore: Date): Promise<number> {
+export async function queuePendingDeliveries(
+  store: WebhookDeliveryStore,
+  queue: WebhookDeliveryQueue,
+  lostBefore: Date,
+): Promise<number> {
   let queued = 0;
   for (;;) {
     const ids = await store.unqueued(500);

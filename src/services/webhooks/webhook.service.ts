@@ -7,7 +7,14 @@
 import { randomUUID } from 'node:crypto';
 import { ServiceError } from '../errors.js';
 import { decodeCursor, page } from '../pagination.js';
-import { WEBHOOK_EVENT_TYPES, type WebhookDeliveryRecord, type WebhookEventType, type WebhookRecord, type WebhookRepository, type WebhookTargets } from '../ports.js';
+import {
+  WEBHOOK_EVENT_TYPES,
+  type WebhookDeliveryRecord,
+  type WebhookEventType,
+  type WebhookRecord,
+  type WebhookRepository,
+  type WebhookTargets,
+} from '../ports.js';
 import { newWebhookSecret } from './signature.js';
 
 /** Webhooks per tenant: each one multiplies the deliveries of every event. */
@@ -25,12 +32,19 @@ function checkUrlForm(raw: string): void {
   try {
     url = new URL(raw);
   } catch {
-    throw new ServiceError('INVALID_WEBHOOK_URL', `url: not an absolute URL (got ${JSON.stringify(raw.slice(0, 100))})`);
+    throw new ServiceError(
+      'INVALID_WEBHOOK_URL',
+      `url: not an absolute URL (got ${JSON.stringify(raw.slice(0, 100))})`,
+    );
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new ServiceError('INVALID_WEBHOOK_URL', `url: must be http or https (got ${url.protocol.slice(0, -1)})`);
+    throw new ServiceError(
+      'INVALID_WEBHOOK_URL',
+      `url: must be http or https (got ${url.protocol.slice(0, -1)})`,
+    );
   }
-  if (url.username || url.password) throw new ServiceError('INVALID_WEBHOOK_URL', 'url: must not contain a user name or password');
+  if (url.username || url.password)
+    throw new ServiceError('INVALID_WEBHOOK_URL', 'url: must not contain a user name or password');
   if (url.hash) throw new ServiceError('INVALID_WEBHOOK_URL', 'url: must not contain a #fragment');
 }
 
@@ -41,15 +55,27 @@ export class WebhookService {
   ) {}
 
   /** Registers a webhook; the secret is returned here only. */
-  async create(tenantId: string, input: NewWebhookInput): Promise<{ webhook: WebhookRecord; secret: string }> {
+  async create(
+    tenantId: string,
+    input: NewWebhookInput,
+  ): Promise<{ webhook: WebhookRecord; secret: string }> {
     checkUrlForm(input.url);
     await this.targets.check(input.url);
     if ((await this.webhooks.count(tenantId)) >= MAX_WEBHOOKS_PER_TENANT) {
-      throw new ServiceError('WEBHOOK_LIMIT_REACHED', `a tenant can have at most ${MAX_WEBHOOKS_PER_TENANT} webhooks; delete one first (GET /v1/webhooks lists them)`);
+      throw new ServiceError(
+        'WEBHOOK_LIMIT_REACHED',
+        `a tenant can have at most ${MAX_WEBHOOKS_PER_TENANT} webhooks; delete one first (GET /v1/webhooks lists them)`,
+      );
     }
     const events = input.events ?? [...WEBHOOK_EVENT_TYPES];
     const secret = newWebhookSecret();
-    const webhook = await this.webhooks.create({ id: randomUUID(), tenantId, url: input.url, events: [...new Set(events)], secret });
+    const webhook = await this.webhooks.create({
+      id: randomUUID(),
+      tenantId,
+      url: input.url,
+      events: [...new Set(events)],
+      secret,
+    });
     return { webhook, secret };
   }
 
@@ -66,12 +92,20 @@ export class WebhookService {
 
   /** Stops deliveries (pending ones are dropped) and deletes the delivery log. */
   async delete(tenantId: string, id: string): Promise<void> {
-    if (!(await this.webhooks.delete(tenantId, id))) throw new ServiceError('WEBHOOK_NOT_FOUND', `webhook ${id} does not exist`);
+    if (!(await this.webhooks.delete(tenantId, id)))
+      throw new ServiceError('WEBHOOK_NOT_FOUND', `webhook ${id} does not exist`);
   }
 
-  async deliveries(tenantId: string, id: string, opts: { limit: number; cursor?: string }): Promise<{ items: WebhookDeliveryRecord[]; nextCursor: string | null }> {
+  async deliveries(
+    tenantId: string,
+    id: string,
+    opts: { limit: number; cursor?: string },
+  ): Promise<{ items: WebhookDeliveryRecord[]; nextCursor: string | null }> {
     const webhook = await this.get(tenantId, id);
     const after = opts.cursor ? decodeCursor(opts.cursor) : undefined;
-    return page(await this.webhooks.deliveries(webhook.id, { limit: opts.limit + 1, after }), opts.limit);
+    return page(
+      await this.webhooks.deliveries(webhook.id, { limit: opts.limit + 1, after }),
+      opts.limit,
+    );
   }
 }

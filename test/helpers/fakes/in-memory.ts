@@ -29,12 +29,18 @@ const stored = (bytes: Uint8Array): StoredBytes => ({
 });
 
 export class MemoryJobs implements JobRepository, TrainingStore {
-  jobs = new Map<string, JobRecord & { idempotencyKey: string | null; requestHash: string | null }>();
+  jobs = new Map<
+    string,
+    JobRecord & { idempotencyKey: string | null; requestHash: string | null }
+  >();
   eventLog: { jobId: string; status: JobStatus; message: string | null; at: Date }[] = [];
   results = new Map<string, TaskResultRecord[]>();
   points: (MetricPointInput & { jobId: string })[] = [];
   checkpoints = new Map<string, Uint8Array>();
-  artifacts = new Map<string, { model: ModelArtifact | null; modelUnavailable: string | null; mask: Uint8Array | null }>();
+  artifacts = new Map<
+    string,
+    { model: ModelArtifact | null; modelUnavailable: string | null; mask: Uint8Array | null }
+  >();
   progressWrites = 0;
   /** The lease of the attempt that owns each job (markRunning). */
   leases = new Map<string, string>();
@@ -45,14 +51,22 @@ export class MemoryJobs implements JobRepository, TrainingStore {
   }
 
   async create(job: NewJob) {
-    const existing = job.idempotencyKey ? await this.findByIdempotencyKey(job.tenantId, job.idempotencyKey) : null;
+    const existing = job.idempotencyKey
+      ? await this.findByIdempotencyKey(job.tenantId, job.idempotencyKey)
+      : null;
     if (existing) return { ...existing, created: false };
     const source = job.continueFrom ? this.jobs.get(job.continueFrom.jobId) : undefined;
     if (job.continueFrom && (source?.tenantId !== job.tenantId || source.status !== 'succeeded')) {
-      throw new ServiceError('CONTINUE_FROM_NOT_SUCCEEDED', `continueFrom: job ${job.continueFrom.jobId} is not a succeeded job`);
+      throw new ServiceError(
+        'CONTINUE_FROM_NOT_SUCCEEDED',
+        `continueFrom: job ${job.continueFrom.jobId} is not a succeeded job`,
+      );
     }
     if (source && !this.checkpoints.has(source.id)) {
-      throw new ServiceError('CONTINUE_FROM_CHECKPOINT_REMOVED', `continueFrom: the checkpoint of job ${source.id} was removed`);
+      throw new ServiceError(
+        'CONTINUE_FROM_CHECKPOINT_REMOVED',
+        `continueFrom: the checkpoint of job ${source.id} was removed`,
+      );
     }
     const now = this.tick();
     const rec = {
@@ -98,7 +112,9 @@ export class MemoryJobs implements JobRepository, TrainingStore {
     return { job: rec, created: true, requestHash: job.requestHash };
   }
   async findByIdempotencyKey(tenantId: string, key: string) {
-    const j = [...this.jobs.values()].find((x) => x.tenantId === tenantId && x.idempotencyKey === key);
+    const j = [...this.jobs.values()].find(
+      (x) => x.tenantId === tenantId && x.idempotencyKey === key,
+    );
     return j ? { job: j, requestHash: j.requestHash } : null;
   }
   async delete(tenantId: string, id: string) {
@@ -106,7 +122,8 @@ export class MemoryJobs implements JobRepository, TrainingStore {
     this.jobs.delete(id);
     this.checkpoints.delete(id);
     this.results.delete(id);
-    for (const key of [...this.artifacts.keys()]) if (key.startsWith(`${id}/`)) this.artifacts.delete(key);
+    for (const key of [...this.artifacts.keys()])
+      if (key.startsWith(`${id}/`)) this.artifacts.delete(key);
     return true;
   }
   async removeCheckpoints(finishedBefore: Date, limit: number) {
@@ -127,10 +144,21 @@ export class MemoryJobs implements JobRepository, TrainingStore {
     return [...this.jobs.values()]
       .filter((j) => j.tenantId === tenantId && (!opts.status || j.status === opts.status))
       .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1))
-      .filter((j) => !opts.after || j.createdAt < opts.after.createdAt || (j.createdAt.getTime() === opts.after.createdAt.getTime() && j.id < opts.after.id))
+      .filter(
+        (j) =>
+          !opts.after ||
+          j.createdAt < opts.after.createdAt ||
+          (j.createdAt.getTime() === opts.after.createdAt.getTime() && j.id < opts.after.id),
+      )
       .slice(0, opts.limit);
   }
-  private transition(id: string, from: JobStatus[], status: JobStatus, patch: Partial<JobRecord>, message: string | null) {
+  private transition(
+    id: string,
+    from: JobStatus[],
+    status: JobStatus,
+    patch: Partial<JobRecord>,
+    message: string | null,
+  ) {
     const j = this.jobs.get(id);
     if (!j || !from.includes(j.status)) return false;
     Object.assign(j, patch, { status, updatedAt: this.tick() });
@@ -139,18 +167,42 @@ export class MemoryJobs implements JobRepository, TrainingStore {
   }
   async cancel(tenantId: string, id: string) {
     if (this.jobs.get(id)?.tenantId !== tenantId) return null;
-    this.transition(id, ['queued', 'running'], 'cancelled', { finishedAt: this.tick() }, 'cancelled by the client');
+    this.transition(
+      id,
+      ['queued', 'running'],
+      'cancelled',
+      { finishedAt: this.tick() },
+      'cancelled by the client',
+    );
     return this.jobs.get(id)!;
   }
   async taskResults(jobId: string) {
     return this.results.get(jobId) ?? [];
   }
-  async curve(jobId: string, kind: CurveKind, opts: { task?: number; limit: number; afterSeq?: string }): Promise<CurvePoint[]> {
+  async curve(
+    jobId: string,
+    kind: CurveKind,
+    opts: { task?: number; limit: number; afterSeq?: string },
+  ): Promise<CurvePoint[]> {
     return this.points
       .map((p, i) => ({ ...p, seq: String(i + 1) }))
-      .filter((p) => p.jobId === jobId && p.kind === kind && (opts.task === undefined || p.task === opts.task) && (!opts.afterSeq || Number(p.seq) > Number(opts.afterSeq)))
+      .filter(
+        (p) =>
+          p.jobId === jobId &&
+          p.kind === kind &&
+          (opts.task === undefined || p.task === opts.task) &&
+          (!opts.afterSeq || Number(p.seq) > Number(opts.afterSeq)),
+      )
       .slice(0, opts.limit)
-      .map((p) => ({ seq: p.seq, task: p.task, iteration: p.iteration, value: p.value, taskLoss: p.taskLoss ?? null, outputReg: p.outputReg ?? null, driftReg: p.driftReg ?? null }));
+      .map((p) => ({
+        seq: p.seq,
+        task: p.task,
+        iteration: p.iteration,
+        value: p.value,
+        taskLoss: p.taskLoss ?? null,
+        outputReg: p.outputReg ?? null,
+        driftReg: p.driftReg ?? null,
+      }));
   }
   async mask(jobId: string, task: number) {
     const a = this.artifacts.get(`${jobId}/${task}`);
@@ -193,19 +245,31 @@ export class MemoryJobs implements JobRepository, TrainingStore {
   }
   async markRunning(jobId: string, lease: string, backend: string, message: string) {
     const j = this.jobs.get(jobId);
-    const ok = this.transition(jobId, ['queued', 'running'], 'running', { backend, attempts: (j?.attempts ?? 0) + 1 }, message);
+    const ok = this.transition(
+      jobId,
+      ['queued', 'running'],
+      'running',
+      { backend, attempts: (j?.attempts ?? 0) + 1 },
+      message,
+    );
     if (ok) this.leases.set(jobId, lease);
     return ok;
   }
   /** Like the repository: a write of an attempt that no longer owns the job is refused. */
   private fence(jobId: string, lease: string, write: string) {
-    if (this.jobs.has(jobId) && this.leases.get(jobId) !== lease) throw new StaleAttemptError(jobId, write);
+    if (this.jobs.has(jobId) && this.leases.get(jobId) !== lease)
+      throw new StaleAttemptError(jobId, write);
   }
-  async saveProgress(jobId: string, lease: string, p: { task: number; iteration: number; etaMs: number; firstIteration: boolean }) {
+  async saveProgress(
+    jobId: string,
+    lease: string,
+    p: { task: number; iteration: number; etaMs: number; firstIteration: boolean },
+  ) {
     this.progressWrites++;
     this.fence(jobId, lease, 'progress');
     const j = this.jobs.get(jobId)!;
-    if (j.status === 'running') Object.assign(j, { currentTask: p.task, iteration: p.iteration, etaMs: p.etaMs });
+    if (j.status === 'running')
+      Object.assign(j, { currentTask: p.task, iteration: p.iteration, etaMs: p.etaMs });
   }
   async addMetricPoints(jobId: string, lease: string, points: MetricPointInput[]) {
     this.fence(jobId, lease, 'metric points');
@@ -215,10 +279,23 @@ export class MemoryJobs implements JobRepository, TrainingStore {
     if (!this.jobs.has(jobId)) return false;
     this.fence(jobId, lease, 'task result, checkpoint and exports');
     const rows = (this.results.get(jobId) ?? []).filter((r) => r.task !== c.task);
-    rows.push({ task: c.task, accuracies: c.accuracies, durationMs: c.durationMs, msPerIteration: c.msPerIteration });
-    this.results.set(jobId, rows.sort((a, b) => a.task - b.task));
+    rows.push({
+      task: c.task,
+      accuracies: c.accuracies,
+      durationMs: c.durationMs,
+      msPerIteration: c.msPerIteration,
+    });
+    this.results.set(
+      jobId,
+      rows.sort((a, b) => a.task - b.task),
+    );
     this.checkpoints.set(jobId, c.checkpoint);
-    for (const e of c.exports) this.artifacts.set(`${jobId}/${e.task}`, { model: e.model, modelUnavailable: e.modelUnavailable, mask: e.mask });
+    for (const e of c.exports)
+      this.artifacts.set(`${jobId}/${e.task}`, {
+        model: e.model,
+        modelUnavailable: e.modelUnavailable,
+        mask: e.mask,
+      });
     this.jobs.get(jobId)!.completedTasks = c.completedTasks;
     return true;
   }
@@ -228,10 +305,22 @@ export class MemoryJobs implements JobRepository, TrainingStore {
   }
   async fail(jobId: string, lease: string, error: JobError) {
     this.fence(jobId, lease, 'move to failed');
-    this.transition(jobId, ['queued', 'running'], 'failed', { error, finishedAt: this.tick() }, error.message);
+    this.transition(
+      jobId,
+      ['queued', 'running'],
+      'failed',
+      { error, finishedAt: this.tick() },
+      error.message,
+    );
   }
   async failUnfinished(jobId: string, error: JobError) {
-    this.transition(jobId, ['queued', 'running'], 'failed', { error, finishedAt: this.tick() }, error.message);
+    this.transition(
+      jobId,
+      ['queued', 'running'],
+      'failed',
+      { error, finishedAt: this.tick() },
+      error.message,
+    );
   }
   async requeue(jobId: string, lease: string, message: string) {
     this.fence(jobId, lease, 'move to queued');

@@ -33,14 +33,21 @@ interface BadUpload {
 
 /** Two classes, train 3 / test 2 each, RGB 12x9 PNG. */
 async function folder(): Promise<ArchiveFile[]> {
-  return (await imageFolderFiles({ classes: ['cat', 'dog'], perClass: { train: 3, test: 2 } })).files;
+  return (await imageFolderFiles({ classes: ['cat', 'dog'], perClass: { train: 3, test: 2 } }))
+    .files;
 }
 
 const x6 = npy({ descr: '|u1', shape: [6, 2], data: Array.from({ length: 12 }, (_, i) => i) });
 const y6 = npy({ descr: '<i8', shape: [6], data: [0, 1, 0, 1, 0, 1] });
 
 function idxSplit(count: number): IdxSplit {
-  return { images: new Uint8Array(count * 4).fill(7), labels: Uint8Array.from({ length: count }, (_, i) => i % 2), count, rows: 2, cols: 2 };
+  return {
+    images: new Uint8Array(count * 4).fill(7),
+    labels: Uint8Array.from({ length: count }, (_, i) => i % 2),
+    count,
+    rows: 2,
+    cols: 2,
+  };
 }
 
 function withFile(files: ArchiveFile[], name: string, data: Buffer): ArchiveFile[] {
@@ -88,39 +95,73 @@ const cases: BadUpload[] = [
   },
   {
     name: 'an entry with a ../ path',
-    make: async () => packTar([{ name: '../evil.png', data: await makeImage({ width: 4, height: 4, channels: 1, classIndex: 0 }) }, ...(await folder())]),
+    make: async () =>
+      packTar([
+        {
+          name: '../evil.png',
+          data: await makeImage({ width: 4, height: 4, channels: 1, classIndex: 0 }),
+        },
+        ...(await folder()),
+      ]),
     code: 'INVALID_DATASET',
     says: ['"../evil.png"', '".." segment'],
   },
   {
     name: 'an entry with an absolute path',
-    make: async () => packTar([...(await folder()), { name: '/etc/cron.d/evil', data: Buffer.from('x') }]),
+    make: async () =>
+      packTar([...(await folder()), { name: '/etc/cron.d/evil', data: Buffer.from('x') }]),
     code: 'INVALID_DATASET',
     says: ['"/etc/cron.d/evil"', 'absolute path'],
   },
   {
     name: 'a symlink in a tar',
-    make: async () => packTar([...(await folder()), { name: 'train/cat/link.png', type: 'symlink', linkname: '/etc/passwd' }]),
+    make: async () =>
+      packTar([
+        ...(await folder()),
+        { name: 'train/cat/link.png', type: 'symlink', linkname: '/etc/passwd' },
+      ]),
     code: 'INVALID_DATASET',
     says: ['"train/cat/link.png"', 'symlink'],
   },
   {
     name: 'a hard link in a tar',
-    make: async () => packTar([...(await folder()), { name: 'train/cat/hard.png', type: 'link', linkname: 'train/cat/000.png' }]),
+    make: async () =>
+      packTar([
+        ...(await folder()),
+        { name: 'train/cat/hard.png', type: 'link', linkname: 'train/cat/000.png' },
+      ]),
     code: 'INVALID_DATASET',
     says: ['"train/cat/hard.png"', 'is a link'],
   },
   {
     name: 'a symlink in a zip',
-    make: async () => packZip([...(await folder()), { name: 'train/dog/link.png', type: 'symlink', linkname: '../../../etc/passwd' }]),
+    make: async () =>
+      packZip([
+        ...(await folder()),
+        { name: 'train/dog/link.png', type: 'symlink', linkname: '../../../etc/passwd' },
+      ]),
     code: 'INVALID_DATASET',
     says: ['"train/dog/link.png"', 'symlink'],
   },
-  { name: 'an empty tar.gz', make: () => packTarGz([]), code: 'INVALID_DATASET', says: ['archive holds no files'] },
-  { name: 'an empty zip', make: () => packZip([]), code: 'INVALID_DATASET', says: ['zip archive holds no files'] },
+  {
+    name: 'an empty tar.gz',
+    make: () => packTarGz([]),
+    code: 'INVALID_DATASET',
+    says: ['archive holds no files'],
+  },
+  {
+    name: 'an empty zip',
+    make: () => packZip([]),
+    code: 'INVALID_DATASET',
+    says: ['zip archive holds no files'],
+  },
   {
     name: 'an archive of hidden files only',
-    make: () => packZip([{ name: '.DS_Store', data: Buffer.from('x') }, { name: '__MACOSX/._a', data: Buffer.from('x') }]),
+    make: () =>
+      packZip([
+        { name: '.DS_Store', data: Buffer.from('x') },
+        { name: '__MACOSX/._a', data: Buffer.from('x') },
+      ]),
     code: 'INVALID_DATASET',
     says: ['holds no files'],
   },
@@ -133,7 +174,13 @@ const cases: BadUpload[] = [
   },
   {
     name: 'a zip bomb (1 MB of zeros deflated, limit 64 KB)',
-    make: () => packZip([{ name: 'x.npy', data: npy({ descr: '|u1', shape: [1024, 1024], data: Buffer.alloc(1024 * 1024) }) }]),
+    make: () =>
+      packZip([
+        {
+          name: 'x.npy',
+          data: npy({ descr: '|u1', shape: [1024, 1024], data: Buffer.alloc(1024 * 1024) }),
+        },
+      ]),
     opts: { maxExpandedBytes: 64 * 1024 },
     code: 'DATASET_TOO_LARGE',
     says: ['more than 65536 bytes', '"x.npy"'],
@@ -141,9 +188,24 @@ const cases: BadUpload[] = [
 
   // Detection
   { name: 'an empty file', make: () => Buffer.alloc(0), code: 'INVALID_DATASET', says: ['empty'] },
-  { name: 'random bytes', make: () => Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 251)), code: 'UNSUPPORTED_DATASET_FORMAT', says: ['binary data of no supported format'] },
-  { name: 'a text file that is not CSV', make: () => Buffer.from('Dear diary\nToday I trained a model.\n'), code: 'UNSUPPORTED_DATASET_FORMAT', says: ['text but not CSV', 'no comma'] },
-  { name: 'a single PNG', make: () => makeImage({ width: 4, height: 4, channels: 3, classIndex: 0 }), code: 'UNSUPPORTED_DATASET_FORMAT', says: ['single PNG image'] },
+  {
+    name: 'random bytes',
+    make: () => Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 251)),
+    code: 'UNSUPPORTED_DATASET_FORMAT',
+    says: ['binary data of no supported format'],
+  },
+  {
+    name: 'a text file that is not CSV',
+    make: () => Buffer.from('Dear diary\nToday I trained a model.\n'),
+    code: 'UNSUPPORTED_DATASET_FORMAT',
+    says: ['text but not CSV', 'no comma'],
+  },
+  {
+    name: 'a single PNG',
+    make: () => makeImage({ width: 4, height: 4, channels: 3, classIndex: 0 }),
+    code: 'UNSUPPORTED_DATASET_FORMAT',
+    says: ['single PNG image'],
+  },
   {
     name: 'an .npz declared as CSV',
     make: () => npz({ x: x6, y: y6 }),
@@ -163,7 +225,9 @@ const cases: BadUpload[] = [
     make: async () => packTarGz(await folder()),
     opts: { format: 'idx' },
     code: 'UNSUPPORTED_DATASET_FORMAT',
-    says: ['declared "idx" but the upload is a gzip-compressed tar archive whose first file is "train/cat/000.png" (format "imagefolder")'],
+    says: [
+      'declared "idx" but the upload is a gzip-compressed tar archive whose first file is "train/cat/000.png" (format "imagefolder")',
+    ],
   },
 
   // ImageFolder
@@ -171,7 +235,11 @@ const cases: BadUpload[] = [
     name: 'images of mixed sizes',
     make: async () => {
       const files = await folder();
-      const odd = await encodeImage(imagePixels({ width: 13, height: 9, channels: 3, classIndex: 1 }), { width: 13, height: 9, channels: 3 }, 'png');
+      const odd = await encodeImage(
+        imagePixels({ width: 13, height: 9, channels: 3, classIndex: 1 }),
+        { width: 13, height: 9, channels: 3 },
+        'png',
+      );
       return packTar(withFile(files, 'train/dog/001.png', odd));
     },
     code: 'INVALID_DATASET',
@@ -180,8 +248,17 @@ const cases: BadUpload[] = [
   {
     name: 'train and test images of different sizes',
     make: async () => {
-      const train = (await imageFolderFiles({ classes: ['cat', 'dog'], perClass: { train: 2, test: 0 } })).files;
-      const test = (await imageFolderFiles({ classes: ['cat', 'dog'], perClass: { train: 0, test: 2 }, width: 8, height: 8 })).files;
+      const train = (
+        await imageFolderFiles({ classes: ['cat', 'dog'], perClass: { train: 2, test: 0 } })
+      ).files;
+      const test = (
+        await imageFolderFiles({
+          classes: ['cat', 'dog'],
+          perClass: { train: 0, test: 2 },
+          width: 8,
+          height: 8,
+        })
+      ).files;
       return packZip([...train, ...test]);
     },
     code: 'INVALID_DATASET',
@@ -198,7 +275,11 @@ const cases: BadUpload[] = [
   },
   {
     name: 'a text file in a class folder',
-    make: async () => packTar([...(await folder()), { name: 'train/cat/notes.txt', data: Buffer.from('good cats') }]),
+    make: async () =>
+      packTar([
+        ...(await folder()),
+        { name: 'train/cat/notes.txt', data: Buffer.from('good cats') },
+      ]),
     code: 'INVALID_DATASET',
     says: ['"train/cat/notes.txt" is not a PNG or JPEG image'],
   },
@@ -226,7 +307,14 @@ const cases: BadUpload[] = [
   },
   {
     name: 'images at the top of the archive',
-    make: async () => packTar([{ name: 'loose.png', data: await makeImage({ width: 12, height: 9, channels: 3, classIndex: 0 }) }, ...(await folder())]),
+    make: async () =>
+      packTar([
+        {
+          name: 'loose.png',
+          data: await makeImage({ width: 12, height: 9, channels: 3, classIndex: 0 }),
+        },
+        ...(await folder()),
+      ]),
     code: 'INVALID_DATASET',
     says: ['"loose.png" is not inside a class folder'],
   },
@@ -240,7 +328,11 @@ const cases: BadUpload[] = [
   // NumPy
   {
     name: 'NaN in float32 x',
-    make: () => npz({ x: npy({ descr: '<f4', shape: [6, 2], data: [0, 1, 2, 3, 4, 5, 6, NaN, 8, 9, 10, 11] }), y: y6 }),
+    make: () =>
+      npz({
+        x: npy({ descr: '<f4', shape: [6, 2], data: [0, 1, 2, 3, 4, 5, 6, NaN, 8, 9, 10, 11] }),
+        y: y6,
+      }),
     code: 'INVALID_DATASET',
     says: ['array "x" holds NaN at flat index 7 (sample 3)'],
   },
@@ -256,7 +348,12 @@ const cases: BadUpload[] = [
     code: 'INVALID_DATASET',
     says: ['array "x_test" holds -Inf at flat index 2 (sample 1)'],
   },
-  { name: 'an .npz without y', make: () => npz({ x: x6 }), code: 'INVALID_DATASET', says: ['no array "y"'] },
+  {
+    name: 'an .npz without y',
+    make: () => npz({ x: x6 }),
+    code: 'INVALID_DATASET',
+    says: ['no array "y"'],
+  },
   {
     name: 'y shorter than x',
     make: () => npz({ x: x6, y: npy({ descr: '<i8', shape: [5], data: [0, 1, 0, 1, 0] }) }),
@@ -265,13 +362,21 @@ const cases: BadUpload[] = [
   },
   {
     name: 'float64 x',
-    make: () => npz({ x: npy({ descr: '<f8', shape: [6, 2], data: Array.from({ length: 12 }, (_, i) => i) }), y: y6 }),
+    make: () =>
+      npz({
+        x: npy({ descr: '<f8', shape: [6, 2], data: Array.from({ length: 12 }, (_, i) => i) }),
+        y: y6,
+      }),
     code: 'INVALID_DATASET',
     says: ['array "x" has dtype float64 ("<f8")', 'uint8 or float32'],
   },
   {
     name: 'x in Fortran order',
-    make: () => npz({ x: npy({ descr: '|u1', shape: [6, 2], data: new Array(12).fill(0), fortranOrder: true }), y: y6 }),
+    make: () =>
+      npz({
+        x: npy({ descr: '|u1', shape: [6, 2], data: new Array(12).fill(0), fortranOrder: true }),
+        y: y6,
+      }),
     code: 'INVALID_DATASET',
     says: ['"x.npy" is stored in Fortran order'],
   },
@@ -305,10 +410,19 @@ const cases: BadUpload[] = [
     code: 'INVALID_DATASET',
     says: ["x_test's samples have shape (3) but x's have (2)"],
   },
-  { name: 'an array of another name', make: () => npz({ x: x6, y: y6, z: x6 }), code: 'INVALID_DATASET', says: ['"z.npy" is not one of the arrays'] },
+  {
+    name: 'an array of another name',
+    make: () => npz({ x: x6, y: y6, z: x6 }),
+    code: 'INVALID_DATASET',
+    says: ['"z.npy" is not one of the arrays'],
+  },
   {
     name: 'a truncated x.npy in a tar',
-    make: () => packTar([{ name: 'x.npy', data: x6.subarray(0, x6.length - 3) }, { name: 'y.npy', data: y6 }]),
+    make: () =>
+      packTar([
+        { name: 'x.npy', data: x6.subarray(0, x6.length - 3) },
+        { name: 'y.npy', data: y6 },
+      ]),
     code: 'INVALID_DATASET',
     says: ['"x.npy" is truncated', '9 of the 12 data bytes'],
   },
@@ -346,25 +460,53 @@ const cases: BadUpload[] = [
   },
   {
     name: 'a CSV with a single class',
-    make: () => csv(['f', 'label'], [[1, 'a'], [2, 'a'], [3, 'a']]),
+    make: () =>
+      csv(
+        ['f', 'label'],
+        [
+          [1, 'a'],
+          [2, 'a'],
+          [3, 'a'],
+        ],
+      ),
     code: 'INVALID_DATASET',
     says: ['1 class ("a")'],
   },
   {
     name: 'a class with one sample when splitting',
-    make: () => csv(['f', 'label'], [[1, 'a'], [2, 'a'], [3, 'b'], [4, 'a']]),
+    make: () =>
+      csv(
+        ['f', 'label'],
+        [
+          [1, 'a'],
+          [2, 'a'],
+          [3, 'b'],
+          [4, 'a'],
+        ],
+      ),
     code: 'INVALID_DATASET',
     says: ['class "b" has 1 sample', 'none for the training split'],
   },
   {
     name: 'over 1000 classes',
-    make: () => csv(['f', 'label'], Array.from({ length: 1005 }, (_, i) => [i, `c${i}`])),
+    make: () =>
+      csv(
+        ['f', 'label'],
+        Array.from({ length: 1005 }, (_, i) => [i, `c${i}`]),
+      ),
     code: 'INVALID_DATASET',
     says: ['row 1002, column 2 ("label")', 'label number 1001', 'at most 1000 classes'],
   },
   {
     name: 'a CSV that stops being UTF-8 after the first 64 KiB',
-    make: () => Buffer.concat([csv(['f', 'label'], Array.from({ length: 12000 }, (_, i) => [i, i % 2 ? 'a' : 'b'])), Buffer.from([0x31, 0x2c, 0xff, 0x0a])]),
+    make: () =>
+      Buffer.concat([
+        csv(
+          ['f', 'label'],
+          Array.from({ length: 12000 }, (_, i) => [i, i % 2 ? 'a' : 'b']),
+        ),
+        Buffer.from([0x31, 0x2c, 0xff, 0x0a]),
+      ]),
     code: 'INVALID_DATASET',
     says: ['row 12002: the CSV is not valid UTF-8'],
   },
@@ -378,7 +520,10 @@ const cases: BadUpload[] = [
   // IDX
   {
     name: 'an IDX tar missing a file',
-    make: () => packTarGz(idxFiles(idxSplit(4), idxSplit(2)).filter((f) => !f.name.startsWith('t10k-labels'))),
+    make: () =>
+      packTarGz(
+        idxFiles(idxSplit(4), idxSplit(2)).filter((f) => !f.name.startsWith('t10k-labels')),
+      ),
     code: 'INVALID_DATASET',
     says: ['no t10k-labels-idx1-ubyte'],
   },
@@ -396,7 +541,13 @@ const cases: BadUpload[] = [
     name: 'a truncated gzipped IDX file',
     make: () => {
       const files = idxFiles(idxSplit(4), idxSplit(2), { gzipFiles: true });
-      return packTar(files.map((f) => (f.name.startsWith('t10k-images') ? { ...f, data: f.data!.subarray(0, f.data!.length - 12) } : f)));
+      return packTar(
+        files.map((f) =>
+          f.name.startsWith('t10k-images')
+            ? { ...f, data: f.data!.subarray(0, f.data!.length - 12) }
+            : f,
+        ),
+      );
     },
     code: 'INVALID_DATASET',
     says: ['"t10k-images-idx3-ubyte.gz"', 'truncated'],
@@ -414,7 +565,11 @@ const cases: BadUpload[] = [
   },
   {
     name: 'an IDX tar with a stray file',
-    make: () => packTar([...idxFiles(idxSplit(4), idxSplit(2)), { name: 'README', data: Buffer.from('mnist') }]),
+    make: () =>
+      packTar([
+        ...idxFiles(idxSplit(4), idxSplit(2)),
+        { name: 'README', data: Buffer.from('mnist') },
+      ]),
     code: 'INVALID_DATASET',
     says: ['"README" is not one of the files of an IDX upload'],
   },

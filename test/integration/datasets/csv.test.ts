@@ -11,7 +11,12 @@ type Upload = Awaited<ReturnType<typeof uploadDir>>;
 /** Every (features, label) pair of both splits, as sorted strings: what a split cannot change. */
 function samples(d: Awaited<ReturnType<typeof decodeBoth>>): string[] {
   const f = d.inputShape[0];
-  const rows = (s: typeof d.train) => Array.from({ length: s.count }, (_, i) => `${Array.from(s.x.subarray(i * f, (i + 1) * f)).join(' ')} -> ${d.classNames[s.y[i]]}`);
+  const rows = (s: typeof d.train) =>
+    Array.from(
+      { length: s.count },
+      (_, i) =>
+        `${Array.from(s.x.subarray(i * f, (i + 1) * f)).join(' ')} -> ${d.classNames[s.y[i]]}`,
+    );
   return [...rows(d.train), ...rows(d.test)].sort();
 }
 
@@ -27,7 +32,10 @@ describe('CSV uploads', () => {
   it('reads string labels with quotes, CRLF and a byte-order mark', async () => {
     const rows: (string | number)[][] = [];
     for (let i = 0; i < 10; i++) rows.push([i, -i / 4, i % 2 ? 'setosa, "wild"' : 'versicolor']);
-    const path = await up.write('iris.csv', csv(['sepal length', 'petal,width', 'label'], rows, { eol: '\r\n', bom: true }));
+    const path = await up.write(
+      'iris.csv',
+      csv(['sepal length', 'petal,width', 'label'], rows, { eol: '\r\n', bom: true }),
+    );
     const d = await decodeBoth(path, { format: 'csv' });
     assert.equal(d.format, 'csv');
     assert.equal(d.dtype, 'float32');
@@ -46,7 +54,10 @@ describe('CSV uploads', () => {
     const d = await decodeBoth(path, { labelColumn: 'target' });
     assert.deepEqual(d.classNames, ['1', '2', '10']);
     assert.deepEqual(d.inputShape, [2]);
-    assert.deepEqual(samples(d), Array.from({ length: 12 }, (_, i) => `${i} ${i * 1.5} -> ${[10, 2, 1][i % 3]}`).sort());
+    assert.deepEqual(
+      samples(d),
+      Array.from({ length: 12 }, (_, i) => `${i} ${i * 1.5} -> ${[10, 2, 1][i % 3]}`).sort(),
+    );
   });
 
   it('reads gzip-compressed CSV and splits by seed', async () => {
@@ -54,8 +65,14 @@ describe('CSV uploads', () => {
     const path = await up.write('data.csv.gz', gzipSync(csv(['f1', 'f2', 'label'], rows)));
     const a = await decodeBoth(path, { seed: 1 });
     assert.deepEqual(a.counts, { train: [8, 8, 8], test: [2, 2, 2] });
-    assert.deepEqual(Array.from((await decodeBoth(path, { seed: 1 })).test.x), Array.from(a.test.x));
-    assert.notDeepEqual(Array.from((await decodeBoth(path, { seed: 2 })).test.x), Array.from(a.test.x));
+    assert.deepEqual(
+      Array.from((await decodeBoth(path, { seed: 1 })).test.x),
+      Array.from(a.test.x),
+    );
+    assert.notDeepEqual(
+      Array.from((await decodeBoth(path, { seed: 2 })).test.x),
+      Array.from(a.test.x),
+    );
   });
 });
 
@@ -77,7 +94,8 @@ describe('CSV records (RFC 4180)', () => {
     ];
     assert.deepEqual(parse([text]), expected);
     // Any cut, including between \r and \n and between the two quotes of "".
-    for (let cut = 1; cut < text.length; cut++) assert.deepEqual(parse([text.slice(0, cut), text.slice(cut)]), expected, `cut at ${cut}`);
+    for (let cut = 1; cut < text.length; cut++)
+      assert.deepEqual(parse([text.slice(0, cut), text.slice(cut)]), expected, `cut at ${cut}`);
     assert.deepEqual(parse(text.split('')), expected);
   });
 
@@ -92,7 +110,10 @@ describe('CSV records (RFC 4180)', () => {
 
   it('refuses text after a closing quote and an unclosed quote, naming the row', () => {
     assert.throws(() => parse(['a,b\n"x"y,2\n']), /row 2, column 1: text after the closing quote/);
-    assert.throws(() => parse(['a,b\n1,"open\n']), /row 2, column 2: a quoted field is never closed/);
+    assert.throws(
+      () => parse(['a,b\n1,"open\n']),
+      /row 2, column 2: a quoted field is never closed/,
+    );
   });
 });
 
@@ -115,7 +136,10 @@ describe('UTF-8 text of a CSV', () => {
 
   it('stops at the first invalid sequence and says so, also for a character cut at the end', () => {
     const text = new Utf8Text();
-    assert.deepEqual(text.decode(Buffer.from([0x61, 0x2c, 0xc3, 0xa9, 0xff, 0x62])), { text: 'a,é', invalid: true });
+    assert.deepEqual(text.decode(Buffer.from([0x61, 0x2c, 0xc3, 0xa9, 0xff, 0x62])), {
+      text: 'a,é',
+      invalid: true,
+    });
     const cut = new Utf8Text();
     assert.deepEqual(cut.decode(Buffer.from([0x61, 0xe6, 0x97])), { text: 'a', invalid: false });
     assert.equal(cut.end().invalid, true);

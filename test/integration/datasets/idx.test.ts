@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeBoth } from '../../helpers/dataset-assertions.js';
-import { idxFiles, packTar, packTarGz, uploadDir, type IdxSplit } from '../../helpers/dataset-builders.js';
+import {
+  idxFiles,
+  packTar,
+  packTarGz,
+  uploadDir,
+  type IdxSplit,
+} from '../../helpers/dataset-builders.js';
 
 type Upload = Awaited<ReturnType<typeof uploadDir>>;
 
@@ -30,12 +36,27 @@ describe('IDX uploads', () => {
 
   const variants = [
     { label: 'tar.gz of plain files', pack: () => packTarGz(idxFiles(train, test)) },
-    { label: 'tar of gzipped files', pack: () => packTar(idxFiles(train, test, { gzipFiles: true })) },
-    { label: "tar.gz of gzipped files with '.idx' names, in a folder", pack: () => packTarGz(idxFiles(train, test, { gzipFiles: true }).map((f) => ({ ...f, name: `mnist/${f.name.replace('-idx', '.idx')}` }))) },
+    {
+      label: 'tar of gzipped files',
+      pack: () => packTar(idxFiles(train, test, { gzipFiles: true })),
+    },
+    {
+      label: "tar.gz of gzipped files with '.idx' names, in a folder",
+      pack: () =>
+        packTarGz(
+          idxFiles(train, test, { gzipFiles: true }).map((f) => ({
+            ...f,
+            name: `mnist/${f.name.replace('-idx', '.idx')}`,
+          })),
+        ),
+    },
   ];
   for (const v of variants) {
     it(`decodes a ${v.label}`, async () => {
-      const d = await decodeBoth(await up.write(`${v.label.replace(/\W+/g, '-')}.tar`, await v.pack()), { format: 'idx' });
+      const d = await decodeBoth(
+        await up.write(`${v.label.replace(/\W+/g, '-')}.tar`, await v.pack()),
+        { format: 'idx' },
+      );
       assert.equal(d.format, 'idx');
       assert.equal(d.dtype, 'uint8');
       assert.deepEqual(d.inputShape, [3, 4, 1]);

@@ -29,7 +29,10 @@ describe('NumPy uploads', () => {
         x_test: npy({ descr: '|u1', shape: [3, 2, 3], data: xU8.slice(0, 18).map((v) => 255 - v) }),
         y_test: npy({ descr: '<i8', shape: [3], data: [7, 3, 10] }),
       };
-      const d = await decodeBoth(await up.write(`xy-${compressed}.npz`, npz(arrays, { compressed })), { format: 'npz' });
+      const d = await decodeBoth(
+        await up.write(`xy-${compressed}.npz`, npz(arrays, { compressed })),
+        { format: 'npz' },
+      );
       assert.equal(d.format, 'npz');
       assert.equal(d.dtype, 'uint8');
       assert.deepEqual(d.inputShape, [2, 3]);
@@ -37,19 +40,29 @@ describe('NumPy uploads', () => {
       assert.deepEqual(d.counts, { train: [4, 4, 4], test: [1, 1, 1] });
       assert.deepEqual(Array.from(d.train.x), xU8);
       assert.deepEqual(Array.from(d.train.y), y.map(classOf));
-      assert.deepEqual(Array.from(d.test.x), xU8.slice(0, 18).map((v) => 255 - v));
+      assert.deepEqual(
+        Array.from(d.test.x),
+        xU8.slice(0, 18).map((v) => 255 - v),
+      );
       assert.deepEqual(Array.from(d.test.y), [1, 0, 2]);
     });
   }
 
   it('draws a seeded test split when there is no x_test, float32 values exact', async () => {
     const xf = Array.from({ length: N * 2 }, (_, i) => i / 7 - 1.5);
-    const path = await up.write('float.npz', npz({ x: npy({ descr: '<f4', shape: [N, 2], data: xf }), y: npy({ descr: '<u2', shape: [N], data: y }) }));
+    const path = await up.write(
+      'float.npz',
+      npz({
+        x: npy({ descr: '<f4', shape: [N, 2], data: xf }),
+        y: npy({ descr: '<u2', shape: [N], data: y }),
+      }),
+    );
     const d = await decodeBoth(path, { seed: 3 });
     assert.equal(d.dtype, 'float32');
     assert.deepEqual(d.counts, { train: [3, 3, 3], test: [1, 1, 1] });
     // Every sample is in exactly one split, unchanged (float32 rounding aside).
-    const rows = (x: Float32Array | Uint8Array, n: number) => Array.from({ length: n }, (_, i) => `${x[2 * i]},${x[2 * i + 1]}`);
+    const rows = (x: Float32Array | Uint8Array, n: number) =>
+      Array.from({ length: n }, (_, i) => `${x[2 * i]},${x[2 * i + 1]}`);
     const got = [...rows(d.train.x, d.train.count), ...rows(d.test.x, d.test.count)].sort();
     const f32 = Float32Array.from(xf);
     assert.deepEqual(got, rows(f32, N).sort());
@@ -65,9 +78,15 @@ describe('NumPy uploads', () => {
         { name: 'data/y.npy', data: npy({ descr, shape: [N], data: y }) },
         { name: 'data/x.npy', data: npy({ descr: '|u1', shape: [N, 2, 3], data: xU8 }) },
       ];
-      const d = await decodeBoth(await up.write(`pair-${descr.slice(1)}.tar`, await packTar(files)));
+      const d = await decodeBoth(
+        await up.write(`pair-${descr.slice(1)}.tar`, await packTar(files)),
+      );
       assert.deepEqual(d.classNames, ['3', '7', '10'], descr);
-      assert.deepEqual(d.counts.train.map((n, c) => n + d.counts.test[c]), [4, 4, 4], descr);
+      assert.deepEqual(
+        d.counts.train.map((n, c) => n + d.counts.test[c]),
+        [4, 4, 4],
+        descr,
+      );
     }
   });
 

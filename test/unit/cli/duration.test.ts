@@ -16,5 +16,6 @@ describe('formatDuration', () => {
     [7_170_000, '2h00m'],
     [7_620_000, '2h07m'],
   ];
-  for (const [ms, text] of cases) it(`${ms} ms reads ${text}`, () => assert.equal(formatDuration(ms), text));
+  for (const [ms, text] of cases)
+    it(`${ms} ms reads ${text}`, () => assert.equal(formatDuration(ms), text));
 });

@@ -29,7 +29,10 @@ it('wasm and cpu train the same model', async () => {
   for (const backend of ['cpu', 'wasm']) {
     await tf.setBackend(backend);
     let checkpoint: Uint8Array | undefined;
-    await runContinualLearning(spec, { tasks: clusterTasks({ tasks: 2 }), callbacks: { onTaskEnd: (e) => void (checkpoint = e.checkpoint) } });
+    await runContinualLearning(spec, {
+      tasks: clusterTasks({ tasks: 2 }),
+      callbacks: { onTaskEnd: (e) => void (checkpoint = e.checkpoint) },
+    });
     weights[backend] = decodeSafetensors(checkpoint!).tensors.map((t) => t.data);
   }
   assert.equal(weights.cpu.length, weights.wasm.length);

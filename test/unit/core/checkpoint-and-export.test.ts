@@ -48,7 +48,11 @@ describe('safetensors', () => {
     assert.deepEqual(Array.from(tensors[1].data), [-0.5]);
     assert.throws(() => decodeSafetensors(bytes.subarray(0, 20)), /not a valid safetensors/);
     const only = decodeSafetensors(bytes, (name) => name === 'b');
-    assert.deepEqual(only.tensors.map((t) => [t.name, Array.from(t.data)]), [['b', [-0.5]]], 'only the tensors asked for');
+    assert.deepEqual(
+      only.tensors.map((t) => [t.name, Array.from(t.data)]),
+      [['b', [-0.5]]],
+      'only the tensors asked for',
+    );
     assert.deepEqual(only.metadata, { k: 'v' });
   });
 });
@@ -86,7 +90,10 @@ describe('checkpoint and resume', () => {
       tasks: clusterTasks({ tasks: 3 }),
       callbacks: { onTaskEnd: (e) => void (checkpoint ??= e.checkpoint) },
     });
-    const other = resolveSpec({ ...spec('finetune'), training: { ...spec('finetune').training, seed: 2 } });
+    const other = resolveSpec({
+      ...spec('finetune'),
+      training: { ...spec('finetune').training, seed: 2 },
+    });
     await assert.rejects(
       runContinualLearning(other, { tasks: clusterTasks({ tasks: 3 }), resumeFrom: checkpoint }),
       /different spec/,
@@ -117,7 +124,10 @@ describe('per-task export', () => {
       const engine = learner.target.forward(x, weights);
       const exported = exportTask(learner, s, tasks[0]);
 
-      const json = exported.model!.modelJson as { modelTopology: object; weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[] };
+      const json = exported.model!.modelJson as {
+        modelTopology: object;
+        weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[];
+      };
       const model = await tfl.loadLayersModel(
         tf.io.fromMemory({
           modelTopology: json.modelTopology,
@@ -135,7 +145,12 @@ describe('per-task export', () => {
         assert.equal(tensors.length, learner.target.paramShapes.length - 1);
         tensors.forEach((m, i) => {
           const theta = learner.target.weights![i].dataSync();
-          expectArraysClose(m.data.map((v, k) => v * theta[k]), weights[i].dataSync(), 1e-6, m.name);
+          expectArraysClose(
+            m.data.map((v, k) => v * theta[k]),
+            weights[i].dataSync(),
+            1e-6,
+            m.name,
+          );
         });
         const zeros = tensors[0].data.filter((v) => v === 0).length / tensors[0].data.length;
         assert.ok(zeros >= 0.29 && zeros <= 0.31, `30 % of the first kernel is masked (${zeros})`);
@@ -162,15 +177,23 @@ describe('foldInputPreprocessing', () => {
   });
 
   it('divides by std and moves mean / std times the column sums (padding included) into the bias', () => {
-    const f = foldInputPreprocessing(K, b, { inputMap: [0, 1, 2], rawSize: 3, normalize: { mean: 1, std: 2 } });
+    const f = foldInputPreprocessing(K, b, {
+      inputMap: [0, 1, 2],
+      rawSize: 3,
+      normalize: { mean: 1, std: 2 },
+    });
     assert.deepEqual(Array.from(f.kernel), [0.5, 1, 1.5, 2, 2.5, 3]);
     assert.deepEqual(Array.from(f.bias), [0.5 - 0.5 * 9, -0.5 - 0.5 * 12]);
-    const padded = foldInputPreprocessing(K, b, { inputMap: [-1, 0, -1], rawSize: 1, normalize: { mean: 1, std: 2 } });
+    const padded = foldInputPreprocessing(K, b, {
+      inputMap: [-1, 0, -1],
+      rawSize: 1,
+      normalize: { mean: 1, std: 2 },
+    });
     assert.deepEqual(Array.from(padded.kernel), [1.5, 2]);
     assert.deepEqual(Array.from(padded.bias), [0.5 - 0.5 * 9, -0.5 - 0.5 * 12]);
   });
 
-  it('gives x K\' + b\' = z K + b for z built from x', () => {
+  it("gives x K' + b' = z K + b for z built from x", () => {
     const map = [2, -1, 0];
     const norm = { mean: 0.25, std: 0.5 };
     const f = foldInputPreprocessing(K, b, { inputMap: map, rawSize: 3, normalize: norm });
@@ -184,17 +207,37 @@ describe('foldInputPreprocessing', () => {
   });
 
   it('rejects sizes that disagree and map entries out of range', () => {
-    assert.throws(() => foldInputPreprocessing(K, b, { inputMap: [0, 1], rawSize: 3, normalize: null }), /expected 2 x 2/);
-    assert.throws(() => foldInputPreprocessing(K, b, { inputMap: [0, 1, 3], rawSize: 3, normalize: null }), /inputMap\[2\] = 3/);
-    assert.throws(() => foldInputPreprocessing(K, b, { inputMap: [0, 1, 2], rawSize: 3, normalize: { mean: 0, std: 0 } }), /std/);
+    assert.throws(
+      () => foldInputPreprocessing(K, b, { inputMap: [0, 1], rawSize: 3, normalize: null }),
+      /expected 2 x 2/,
+    );
+    assert.throws(
+      () => foldInputPreprocessing(K, b, { inputMap: [0, 1, 3], rawSize: 3, normalize: null }),
+      /inputMap\[2\] = 3/,
+    );
+    assert.throws(
+      () =>
+        foldInputPreprocessing(K, b, {
+          inputMap: [0, 1, 2],
+          rawSize: 3,
+          normalize: { mean: 0, std: 0 },
+        }),
+      /std/,
+    );
   });
 });
 
 describe('per-task export of image tasks: raw pixels in', () => {
   const cases = [
     { name: 'split, normalize', benchmark: { kind: 'split', normalize: true, augment: false } },
-    { name: 'permuted, padTo32', benchmark: { kind: 'permuted', padTo32: true, permuteFirstTask: true } },
-    { name: 'permuted, padTo32 and normalize', benchmark: { kind: 'permuted', padTo32: true, permuteFirstTask: true, normalize: true } },
+    {
+      name: 'permuted, padTo32',
+      benchmark: { kind: 'permuted', padTo32: true, permuteFirstTask: true },
+    },
+    {
+      name: 'permuted, padTo32 and normalize',
+      benchmark: { kind: 'permuted', padTo32: true, permuteFirstTask: true, normalize: true },
+    },
   ] as const;
   const raw = makeRawDataset({ trainCount: 60, testCount: 40 });
 
@@ -225,13 +268,20 @@ describe('per-task export of image tasks: raw pixels in', () => {
       const task = tasks[1];
       const inputSize = task.inputSize;
       assert.equal(inputSize, c.benchmark.kind === 'permuted' ? 1024 : 784);
-      const learner = createLearner(s, { inputSize, outputSize: task.outputSize, numTasks: 2 }, new Random(3));
+      const learner = createLearner(
+        s,
+        { inputSize, outputSize: task.outputSize, numTasks: 2 },
+        new Random(3),
+      );
       for (const t of [0, 1]) {
         learner.beginTask(t, 5);
         for (let i = 0; i < 5; i++) {
           const batch = tasks[t].train.gather([0, 1, 2, 3, 4, 5, 6, 7]);
           const x = tf.tensor2d(batch.x, [8, inputSize]);
-          const y = tf.oneHot(tf.tensor1d(batch.y as Int32Array, 'int32'), tasks[t].outputSize) as tf.Tensor2D;
+          const y = tf.oneHot(
+            tf.tensor1d(batch.y as Int32Array, 'int32'),
+            tasks[t].outputSize,
+          ) as tf.Tensor2D;
           learner.trainStep(t, i, x, y, crossEntropy);
           tf.dispose([x, y]);
         }
@@ -246,7 +296,14 @@ describe('per-task export of image tasks: raw pixels in', () => {
       const json = exported.model!.modelJson as {
         modelTopology: object;
         weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[];
-        userDefinedMetadata: { retain: { input: { size: number; training: { size: number; inputMap: number[]; normalize: unknown } } } };
+        userDefinedMetadata: {
+          retain: {
+            input: {
+              size: number;
+              training: { size: number; inputMap: number[]; normalize: unknown };
+            };
+          };
+        };
       };
       assert.deepEqual(json.weightsManifest[0].weights[0].shape, [784, 12]);
       const model = await tfl.loadLayersModel(
@@ -265,7 +322,10 @@ describe('per-task export of image tasks: raw pixels in', () => {
       assert.equal(input.size, 784);
       assert.equal(input.training.size, inputSize);
       assert.deepEqual(input.training.inputMap, Array.from(task.preprocessing!.inputMap));
-      assert.deepEqual(input.training.normalize, 'normalize' in c.benchmark ? { mean: NORMALIZE_MEAN, std: NORMALIZE_STD } : null);
+      assert.deepEqual(
+        input.training.normalize,
+        'normalize' in c.benchmark ? { mean: NORMALIZE_MEAN, std: NORMALIZE_STD } : null,
+      );
       const { tensors, metadata } = decodeSafetensors(exported.mask!);
       assert.deepEqual(tensors[0].shape, [inputSize, 12]);
       assert.deepEqual(JSON.parse(metadata.input), input.training);
@@ -280,7 +340,11 @@ describe('per-task export of image tasks: raw pixels in', () => {
 describe('tensor memory', () => {
   for (const method of ['hypermask', 'hnet', 'finetune'] as const) {
     it(`${method}: a training step leaves no tensor behind`, () => {
-      const learner = createLearner(spec(method), { inputSize: 8, outputSize: 2, numTasks: 3 }, new Random(1));
+      const learner = createLearner(
+        spec(method),
+        { inputSize: 8, outputSize: 2, numTasks: 3 },
+        new Random(1),
+      );
       const batch = clusterTasks({ tasks: 1 })[0].train.gather([0, 1, 2, 3]);
       const x = tf.tensor2d(batch.x, [4, 8]);
       const y = tf.oneHot(tf.tensor1d(batch.y as Int32Array, 'int32'), 2) as tf.Tensor2D;

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { modelSeed, runContinualLearning } from '../../../src/core/continual/run-continual-learning.js';
+import {
+  modelSeed,
+  runContinualLearning,
+} from '../../../src/core/continual/run-continual-learning.js';
 import { encodeCheckpoint, readCheckpointState } from '../../../src/core/io/checkpoint.js';
 import { decodeSafetensors } from '../../../src/core/io/safetensors.js';
 import { createLearner } from '../../../src/core/methods/create-learner.js';
@@ -56,8 +59,16 @@ describe('continuing a finished run with new tasks', () => {
   }
 
   it('creates task embeddings as tasks begin, each independent of how many tasks follow', () => {
-    const learner = createLearner(spec('hypermask', 2), { inputSize: 8, outputSize: 2 }, new Random(5));
-    const other = createLearner(spec('hypermask', 2), { inputSize: 8, outputSize: 2, numTasks: 4 }, new Random(5));
+    const learner = createLearner(
+      spec('hypermask', 2),
+      { inputSize: 8, outputSize: 2 },
+      new Random(5),
+    );
+    const other = createLearner(
+      spec('hypermask', 2),
+      { inputSize: 8, outputSize: 2, numTasks: 4 },
+      new Random(5),
+    );
     try {
       const hnet = learner.hnet!;
       assert.equal(hnet.embeddings.length, 0);
@@ -67,8 +78,12 @@ describe('continuing a finished run with new tasks', () => {
       assert.equal(hnet.embeddings.length, 3);
       learner.endTask();
       // Same values whether created one by one or all at once, and the shared weights too.
-      hnet.embeddings.forEach((e, t) => assert.deepEqual(e.dataSync(), other.hnet!.embeddings[t].dataSync()));
-      hnet.weights.forEach((w, i) => assert.deepEqual(w.dataSync(), other.hnet!.weights[i].dataSync()));
+      hnet.embeddings.forEach((e, t) =>
+        assert.deepEqual(e.dataSync(), other.hnet!.embeddings[t].dataSync()),
+      );
+      hnet.weights.forEach((w, i) =>
+        assert.deepEqual(w.dataSync(), other.hnet!.weights[i].dataSync()),
+      );
       assert.notDeepEqual(hnet.embeddings[0].dataSync(), hnet.embeddings[1].dataSync());
     } finally {
       learner.dispose();
@@ -78,8 +93,19 @@ describe('continuing a finished run with new tasks', () => {
 
   it('resumes a checkpoint that holds the embeddings of every task (written before they were created per task)', async () => {
     const s = spec('hypermask', 3);
-    const learner = createLearner(s, { inputSize: 8, outputSize: 2, numTasks: 3 }, new Random(modelSeed(s.training.seed)));
-    const old = encodeCheckpoint(learner, { completedTasks: 1, rngState: new Random(9).state(), spec: s, accuracyMatrix: [[0.5]], msPerIteration: [1], taskDurationsMs: [1] });
+    const learner = createLearner(
+      s,
+      { inputSize: 8, outputSize: 2, numTasks: 3 },
+      new Random(modelSeed(s.training.seed)),
+    );
+    const old = encodeCheckpoint(learner, {
+      completedTasks: 1,
+      rngState: new Random(9).state(),
+      spec: s,
+      accuracyMatrix: [[0.5]],
+      msPerIteration: [1],
+      taskDurationsMs: [1],
+    });
     learner.dispose();
     const { result } = await run(s, 3, old);
     assert.equal(result.accuracyMatrix.length, 3);
@@ -87,8 +113,17 @@ describe('continuing a finished run with new tasks', () => {
 
   it('refuses to continue a checkpoint with another method, other settings or fewer tasks', async () => {
     const { checkpoints } = await run(spec('finetune', 2), 2);
-    const changed = resolveSpec({ ...spec('finetune', 3), training: { ...spec('finetune', 3).training, learningRate: 1e-3 } });
-    await assert.rejects(runContinualLearning(changed, { tasks: clusterTasks({ tasks: 3 }), resumeFrom: checkpoints[1] }), /different spec/);
+    const changed = resolveSpec({
+      ...spec('finetune', 3),
+      training: { ...spec('finetune', 3).training, learningRate: 1e-3 },
+    });
+    await assert.rejects(
+      runContinualLearning(changed, {
+        tasks: clusterTasks({ tasks: 3 }),
+        resumeFrom: checkpoints[1],
+      }),
+      /different spec/,
+    );
     assert.equal(continuesSpec(spec('finetune', 3), spec('finetune', 2)), true);
     assert.equal(continuesSpec(spec('finetune', 2), spec('finetune', 2)), false);
     assert.equal(continuesSpec(spec('hnet', 3), spec('finetune', 2)), false);

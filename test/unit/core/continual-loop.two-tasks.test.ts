@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { runContinualLearning, tasksToExport } from '../../../src/core/continual/run-continual-learning.js';
+import {
+  runContinualLearning,
+  tasksToExport,
+} from '../../../src/core/continual/run-continual-learning.js';
 import type { TaskEndEvent, TaskExport } from '../../../src/core/continual/types.js';
 import { resolveSpec, type JobSpecInput } from '../../../src/core/spec.js';
 import { clusterTasks } from '../../helpers/tasks.js';
@@ -30,9 +33,12 @@ describe('two-task sequence', () => {
   });
 
   it('hypermask keeps the first task', async () => {
-    const r = await runContinualLearning(tiny('hypermask', { regularization: { beta: 0.01, lambda: 0.01, sparsity: 30 } }), {
-      tasks: clusterTasks({ tasks: 2 }),
-    });
+    const r = await runContinualLearning(
+      tiny('hypermask', { regularization: { beta: 0.01, lambda: 0.01, sparsity: 30 } }),
+      {
+        tasks: clusterTasks({ tasks: 2 }),
+      },
+    );
     assert.ok(r.accuracyMatrix[0][0] >= 0.95, `learns task 1 (${r.accuracyMatrix[0][0]})`);
     assert.ok(r.accuracyMatrix[1][0] >= 0.95, `keeps task 1 (${r.accuracyMatrix[1][0]})`);
     assert.ok(r.accuracyMatrix[1][1] >= 0.9, `learns task 2 (${r.accuracyMatrix[1][1]})`);
@@ -40,7 +46,10 @@ describe('two-task sequence', () => {
 
   it('hnet keeps the first task, with a chunked hypernetwork', async () => {
     const r = await runContinualLearning(
-      tiny('hnet', { regularization: { beta: 0.05 }, hypernetwork: { hidden: [16], embeddingDim: 8, chunkSize: 100, chunkEmbeddingDim: 4 } }),
+      tiny('hnet', {
+        regularization: { beta: 0.05 },
+        hypernetwork: { hidden: [16], embeddingDim: 8, chunkSize: 100, chunkEmbeddingDim: 4 },
+      }),
       { tasks: clusterTasks({ tasks: 2 }) },
     );
     assert.ok(r.accuracyMatrix[0][0] >= 0.95, `learns task 1 (${r.accuracyMatrix[0][0]})`);
@@ -51,47 +60,59 @@ describe('two-task sequence', () => {
   it('reports progress, validation and task ends through callbacks, and leaks no tensors', async () => {
     const before = tf.memory().numTensors;
     const events = { begin: 0, iterations: 0, validations: 0, ends: [] as number[], trainEnd: 0 };
-    const r = await runContinualLearning(tiny('hypermask', { training: { iterationsPerTask: 20, validationEvery: 10 } }), {
-      tasks: clusterTasks({ tasks: 2 }),
-      callbacks: {
-        onTaskBegin: () => void events.begin++,
-        onIteration: (e) => {
-          events.iterations++;
-          assert.ok(Number.isFinite(e.loss) && e.etaMs >= 0);
+    const r = await runContinualLearning(
+      tiny('hypermask', { training: { iterationsPerTask: 20, validationEvery: 10 } }),
+      {
+        tasks: clusterTasks({ tasks: 2 }),
+        callbacks: {
+          onTaskBegin: () => void events.begin++,
+          onIteration: (e) => {
+            events.iterations++;
+            assert.ok(Number.isFinite(e.loss) && e.etaMs >= 0);
+          },
+          onValidation: () => void events.validations++,
+          onTaskEnd: (e) => {
+            events.ends.push(e.task);
+            assert.equal(e.tasks, 2);
+            assert.equal(e.exportTask(e.task).task, e.task);
+            assert.throws(() => e.exportTask(e.task + 1), /has not been trained/);
+            assert.ok(e.checkpoint.length > 0);
+          },
+          onTrainEnd: () => void events.trainEnd++,
         },
-        onValidation: () => void events.validations++,
-        onTaskEnd: (e) => {
-          events.ends.push(e.task);
-          assert.equal(e.tasks, 2);
-          assert.equal(e.exportTask(e.task).task, e.task);
-          assert.throws(() => e.exportTask(e.task + 1), /has not been trained/);
-          assert.ok(e.checkpoint.length > 0);
-        },
-        onTrainEnd: () => void events.trainEnd++,
       },
+    );
+    assert.deepEqual(events, {
+      begin: 2,
+      iterations: 40,
+      validations: 4,
+      ends: [0, 1],
+      trainEnd: 1,
     });
-    assert.deepEqual(events, { begin: 2, iterations: 40, validations: 4, ends: [0, 1], trainEnd: 1 });
     assert.equal(r.msPerIteration.length, 2);
     assert.equal(tf.memory().numTensors, before);
   });
 
-  it('offers exports on demand; kept as tasksToExport says, they end as the final model\'s', async () => {
+  it("offers exports on demand; kept as tasksToExport says, they end as the final model's", async () => {
     assert.deepEqual(tasksToExport({ task: 0, tasks: 3 }), [0]);
     assert.deepEqual(tasksToExport({ task: 1, tasks: 3 }), [1]);
     assert.deepEqual(tasksToExport({ task: 2, tasks: 3 }), [0, 1, 2]);
     const kept = new Map<number, TaskExport>();
     const atItsEnd: TaskExport[] = [];
     let last: TaskEndEvent | null = null;
-    await runContinualLearning(tiny('hypermask', { training: { iterationsPerTask: 20, validationEvery: 10 } }), {
-      tasks: clusterTasks({ tasks: 2 }),
-      callbacks: {
-        onTaskEnd: (e) => {
-          atItsEnd.push(e.exportTask(e.task));
-          for (const k of tasksToExport(e)) kept.set(k, e.exportTask(k));
-          last = e;
+    await runContinualLearning(
+      tiny('hypermask', { training: { iterationsPerTask: 20, validationEvery: 10 } }),
+      {
+        tasks: clusterTasks({ tasks: 2 }),
+        callbacks: {
+          onTaskEnd: (e) => {
+            atItsEnd.push(e.exportTask(e.task));
+            for (const k of tasksToExport(e)) kept.set(k, e.exportTask(k));
+            last = e;
+          },
         },
       },
-    });
+    );
     assert.deepEqual([...kept.keys()].sort(), [0, 1]);
     // Theta moved while task 1 trained: task 0's model at the end differs from the one at its own end.
     assert.notDeepEqual(kept.get(0)!.model!.weights, atItsEnd[0].model!.weights);
@@ -115,6 +136,9 @@ describe('two-task sequence', () => {
     // Infinite inputs give Inf - Inf = NaN logits at the first step.
     const spec = tiny('finetune');
     const tasks = clusterTasks({ tasks: 1, spread: Infinity });
-    await assert.rejects(runContinualLearning(spec, { tasks }), (err: Error & { code?: string }) => err.code === 'DIVERGED');
+    await assert.rejects(
+      runContinualLearning(spec, { tasks }),
+      (err: Error & { code?: string }) => err.code === 'DIVERGED',
+    );
   });
 });

@@ -15,7 +15,15 @@ import { expectArraysClose, expectNoLeakedTensors, useCpuBackend } from '../../h
 before(useCpuBackend);
 after(useCpuBackend);
 
-type Case = { n: number; h: number; w: number; cin: number; cout: number; stride: number; pad: number };
+type Case = {
+  n: number;
+  h: number;
+  w: number;
+  cin: number;
+  cout: number;
+  stride: number;
+  pad: number;
+};
 
 /** Value and gradients (x, W, b) of sum(conv(x) * r) for a fixed random r, with `op` or TF.js's conv2d. */
 function valueAndGrads(c: Case, op: typeof conv2d | 'tfjs') {
@@ -23,12 +31,21 @@ function valueAndGrads(c: Case, op: typeof conv2d | 'tfjs') {
   const x = tf.tensor4d(rng.normalArray(c.n * c.h * c.w * c.cin), [c.n, c.h, c.w, c.cin]);
   const w = tf.tensor4d(rng.normalArray(9 * c.cin * c.cout), [3, 3, c.cin, c.cout]);
   const b = tf.tensor1d(rng.normalArray(c.cout));
-  const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [c.pad, c.pad], [c.pad, c.pad], [0, 0]];
+  const pad: [[number, number], [number, number], [number, number], [number, number]] = [
+    [0, 0],
+    [c.pad, c.pad],
+    [c.pad, c.pad],
+    [0, 0],
+  ];
   const f = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
-    op === 'tfjs' ? tf.add(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, c.stride, pad), bb) : op(xx as tf.Tensor4D, ww as tf.Tensor4D, bb as tf.Tensor1D, c.stride, c.pad);
+    op === 'tfjs'
+      ? tf.add(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, c.stride, pad), bb)
+      : op(xx as tf.Tensor4D, ww as tf.Tensor4D, bb as tf.Tensor1D, c.stride, c.pad);
   const y = f(x, w, b);
   const r = tf.tensor(rng.normalArray(y.size), y.shape);
-  const grads = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(f(xx, ww, bb), r)))([x, w, b]);
+  const grads = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
+    tf.sum(tf.mul(f(xx, ww, bb), r)),
+  )([x, w, b]);
   const out = [y, ...grads].map((t) => t.dataSync() as Float32Array);
   tf.dispose([x, w, b, r, y, ...grads]);
   return out;
@@ -48,7 +65,9 @@ describe('conv2d', () => {
     it(`value and gradients equal TF.js's conv2d (cpu): ${name}`, async () => {
       const ours = await expectNoLeakedTensors(() => valueAndGrads(c, conv2d));
       const reference = valueAndGrads(c, 'tfjs');
-      ['y', 'dx', 'dW', 'db'].forEach((what, i) => expectArraysClose(ours[i], reference[i], 1e-4, what));
+      ['y', 'dx', 'dW', 'db'].forEach((what, i) =>
+        expectArraysClose(ours[i], reference[i], 1e-4, what),
+      );
     });
 
     it(`wasm computes what cpu computes: ${name}`, async () => {
@@ -78,13 +97,22 @@ describe('batchNorm', () => {
     const xs = rng.normalArray(n * h * w * c).map((v, i) => v * (1 + (i % c)) + (i % c) * 5);
     const gamma = [1.5, -0.5];
     const beta = [0.25, 2];
-    const y = tf.tidy(() => batchNorm(tf.tensor4d(xs, [n, h, w, c]), tf.tensor1d(gamma), tf.tensor1d(beta)).dataSync());
+    const y = tf.tidy(() =>
+      batchNorm(tf.tensor4d(xs, [n, h, w, c]), tf.tensor1d(gamma), tf.tensor1d(beta)).dataSync(),
+    );
     for (let ch = 0; ch < c; ch++) {
       const values = Array.from(xs).filter((_, i) => i % c === ch);
       const mean = values.reduce((a, v) => a + v, 0) / values.length;
       const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / values.length;
-      const expected = values.map((v) => ((v - mean) / Math.sqrt(variance + BN_EPSILON)) * gamma[ch] + beta[ch]);
-      expectArraysClose(Array.from(y).filter((_, i) => i % c === ch), expected, 1e-4, `channel ${ch}`);
+      const expected = values.map(
+        (v) => ((v - mean) / Math.sqrt(variance + BN_EPSILON)) * gamma[ch] + beta[ch],
+      );
+      expectArraysClose(
+        Array.from(y).filter((_, i) => i % c === ch),
+        expected,
+        1e-4,
+        `channel ${ch}`,
+      );
     }
   });
 
@@ -92,7 +120,10 @@ describe('batchNorm', () => {
   function bnValueAndGrads(direct: boolean) {
     const rng = new Random(6);
     const shape: [number, number, number, number] = [3, 4, 5, 6];
-    const x = tf.tensor4d(rng.normalArray(360).map((v, i) => v * 2 + (i % 6)), shape);
+    const x = tf.tensor4d(
+      rng.normalArray(360).map((v, i) => v * 2 + (i % 6)),
+      shape,
+    );
     const gamma = tf.tensor1d(rng.uniformArray(6, 0.5, 1.5));
     const beta = tf.tensor1d(rng.uniformArray(6, -1, 1));
     const r = tf.tensor4d(rng.normalArray(360), shape);
@@ -101,7 +132,9 @@ describe('batchNorm', () => {
       const { mean, variance } = tf.moments(xx, [0, 1, 2]);
       return tf.add(tf.mul(tf.div(tf.sub(xx, mean), tf.sqrt(tf.add(variance, BN_EPSILON))), g), b);
     };
-    const grads = tf.grads((xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(bn(xx, g, b), r)))([x, gamma, beta]);
+    const grads = tf.grads((xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(bn(xx, g, b), r)),
+    )([x, gamma, beta]);
     const out = [bn(x, gamma, beta), ...grads].map((t) => t.dataSync() as Float32Array);
     tf.dispose([x, gamma, beta, r, ...grads]);
     return out;
@@ -113,8 +146,13 @@ describe('batchNorm', () => {
     await tf.setBackend('wasm');
     const wasm = bnValueAndGrads(false);
     await useCpuBackend();
-    for (const [name, got] of [['cpu', cpu], ['wasm', wasm]] as const) {
-      ['y', 'dx', 'dgamma', 'dbeta'].forEach((what, i) => expectArraysClose(got[i], reference[i], 1e-4, `${name} ${what}`));
+    for (const [name, got] of [
+      ['cpu', cpu],
+      ['wasm', wasm],
+    ] as const) {
+      ['y', 'dx', 'dgamma', 'dbeta'].forEach((what, i) =>
+        expectArraysClose(got[i], reference[i], 1e-4, `${name} ${what}`),
+      );
     }
   });
 
@@ -123,7 +161,12 @@ describe('batchNorm', () => {
     const a = rng.normalArray(4 * 2 * 2 * 1);
     const b = Float32Array.from(a);
     b.fill(10, 4); // samples 1-3 changed, sample 0 kept
-    const first = (x: Float32Array) => tf.tidy(() => batchNorm(tf.tensor4d(x, [4, 2, 2, 1]), tf.ones([1]), tf.zeros([1])).dataSync().slice(0, 4));
+    const first = (x: Float32Array) =>
+      tf.tidy(() =>
+        batchNorm(tf.tensor4d(x, [4, 2, 2, 1]), tf.ones([1]), tf.zeros([1]))
+          .dataSync()
+          .slice(0, 4),
+      );
     assert.notDeepEqual(Array.from(first(a)), Array.from(first(b)));
   });
 });
@@ -131,7 +174,8 @@ describe('batchNorm', () => {
 describe('dropout', () => {
   it('keeps whole channels with probability 1 - rate, scaled by 1 / (1 - rate), reproducibly from the random stream', () => {
     const x = tf.ones([50, 2, 2, 8]);
-    const draw = (seed: number) => tf.tidy(() => dropout(x, 0.25, new Random(seed), [50, 1, 1, 8]).dataSync());
+    const draw = (seed: number) =>
+      tf.tidy(() => dropout(x, 0.25, new Random(seed), [50, 1, 1, 8]).dataSync());
     const y = draw(1);
     assert.deepEqual(draw(1), y);
     assert.notDeepEqual(draw(2), y);

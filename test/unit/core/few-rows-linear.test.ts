@@ -18,20 +18,28 @@ function valueAndGrads(op: typeof linear, n: number, k: number, cols: number) {
   const b = tf.tensor1d(rng.normalArray(cols));
   const r = tf.tensor2d(rng.normalArray(n * cols), [n, cols]);
   const y = op(x, w, b);
-  const grads = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(op(xx as tf.Tensor2D, ww as tf.Tensor2D, bb as tf.Tensor1D), r)))([x, w, b]);
+  const grads = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
+    tf.sum(tf.mul(op(xx as tf.Tensor2D, ww as tf.Tensor2D, bb as tf.Tensor1D), r)),
+  )([x, w, b]);
   const out = [y, ...grads].map((t) => t.dataSync() as Float32Array);
   tf.dispose([x, w, b, r, y, ...grads]);
   return out;
 }
 
 // Shapes cross the kernel's 8,192-column tiles and the 4-lane SIMD tails.
-for (const [n, k, cols] of [[1, 5, 9], [3, 7, 8195], [16, 2, 13]]) {
+for (const [n, k, cols] of [
+  [1, 5, 9],
+  [3, 7, 8195],
+  [16, 2, 13],
+]) {
   it(`equals the matMul path on wasm: ${n} x ${k} by ${k} x ${cols}`, async () => {
     await tf.setBackend('wasm');
     const fast = await expectNoLeakedTensors(() => valueAndGrads(fewRowsLinear, n, k, cols));
     await tf.setBackend('cpu');
     const reference = valueAndGrads(linear, n, k, cols);
-    ['y', 'dx', 'dW', 'db'].forEach((name, i) => expectArraysClose(fast[i], reference[i], 1e-3, name));
+    ['y', 'dx', 'dW', 'db'].forEach((name, i) =>
+      expectArraysClose(fast[i], reference[i], 1e-3, name),
+    );
     assert.equal(fast[2].length, k * cols);
   });
 }

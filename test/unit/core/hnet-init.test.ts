@@ -22,7 +22,8 @@ describe('HNET initialisation (hypercl mnist/train_utils.py generate_classifier)
     // Same draw order as linearInit (torch's [out, in], transposed), only the bound differs.
     const torch = linearInit(new Random(3), 30, 20).kernel;
     const ratio = bound / (1 / Math.sqrt(30));
-    for (let i = 0; i < kernel.length; i += 37) assert.ok(Math.abs(kernel[i] - ratio * torch[i]) < 1e-5);
+    for (let i = 0; i < kernel.length; i += 37)
+      assert.ok(Math.abs(kernel[i] - ratio * torch[i]) < 1e-5);
   });
 
   it('the split-mnist preset generates target weights of a usual initial scale', () => {
@@ -31,7 +32,11 @@ describe('HNET initialisation (hypercl mnist/train_utils.py generate_classifier)
     // the hundreds (cross-entropy ~56) and a hypernetwork that forgot on Split Fashion-MNIST.
     const spec = resolveSpec({ preset: 'split-mnist', method: 'hnet' });
     const { inputSize, outputSize } = benchmarkShape(spec.benchmark);
-    const learner = createLearner(spec, { inputSize, outputSize, numTasks: 5 }, new Random(modelSeed(1)));
+    const learner = createLearner(
+      spec,
+      { inputSize, outputSize, numTasks: 5 },
+      new Random(modelSeed(1)),
+    );
     try {
       for (const task of [0, 4]) {
         const weights = learner.taskWeights(task);
@@ -39,7 +44,10 @@ describe('HNET initialisation (hypercl mnist/train_utils.py generate_classifier)
           const fanIn = w.shape.length === 2 ? w.shape[0] : weights[i - 1].shape[0];
           // PyTorch's default for a plain target layer has RMS 1/sqrt(3 fan_in); allow twice that.
           const limit = 2 / Math.sqrt(3 * fanIn);
-          assert.ok(rms(w) < limit, `task ${task}, tensor ${i} ${JSON.stringify(w.shape)}: RMS ${rms(w)} >= ${limit}`);
+          assert.ok(
+            rms(w) < limit,
+            `task ${task}, tensor ${i} ${JSON.stringify(w.shape)}: RMS ${rms(w)} >= ${limit}`,
+          );
         });
         tf.dispose(weights);
       }
@@ -56,10 +64,17 @@ describe('HNET initialisation (hypercl mnist/train_utils.py generate_classifier)
   it('hypermask keeps PyTorch-default init in its hypernetwork (method section 6.1)', () => {
     const spec = resolveSpec({ preset: 'split-mnist', method: 'hypermask' });
     const { inputSize, outputSize } = benchmarkShape(spec.benchmark);
-    const learner = createLearner(spec, { inputSize, outputSize, numTasks: 5 }, new Random(modelSeed(1)));
+    const learner = createLearner(
+      spec,
+      { inputSize, outputSize, numTasks: 5 },
+      new Random(modelSeed(1)),
+    );
     try {
       const biases = learner.hnet!.weights.filter((w) => w.shape.length === 1);
-      assert.ok(biases.every((b) => rms(b) > 0), 'biases are drawn, not zero');
+      assert.ok(
+        biases.every((b) => rms(b) > 0),
+        'biases are drawn, not zero',
+      );
     } finally {
       learner.dispose();
     }

@@ -50,14 +50,27 @@ it('HNET learns three regression tasks in sequence and keeps all of them', async
     method: 'hnet',
     network: { hidden: [10, 10], activation: 'sigmoid' },
     hypernetwork: { hidden: [10, 10], activation: 'sigmoid', embeddingDim: 2, chunkSize: null },
-    training: { iterationsPerTask: 2000, batchSize: 32, learningRate: 1e-2, seed: 42, validationEvery: 100000 },
+    training: {
+      iterationsPerTask: 2000,
+      batchSize: 32,
+      learningRate: 1e-2,
+      seed: 42,
+      validationEvery: 100000,
+    },
     regularization: { beta: 0.05, lookahead: true },
     benchmark: { tasks: 3 },
   });
   const r = await runContinualLearning(spec, { tasks: toyTasks() });
   const final = r.accuracyMatrix[2]; // test MSE per task for regression
-  for (const [task, mse] of final.entries()) assert.ok(mse < 0.05, `task ${task + 1}: final test MSE ${mse}`);
+  for (const [task, mse] of final.entries())
+    assert.ok(mse < 0.05, `task ${task + 1}: final test MSE ${mse}`);
   // Without the regulariser the first task is lost: the same run with beta = 0 is far worse.
-  const plain = await runContinualLearning({ ...spec, regularization: { ...spec.regularization, beta: 0 } }, { tasks: toyTasks() });
-  assert.ok(plain.accuracyMatrix[2][0] > 10 * final[0], `fine-tuning forgets task 1 (${plain.accuracyMatrix[2][0]} vs ${final[0]})`);
+  const plain = await runContinualLearning(
+    { ...spec, regularization: { ...spec.regularization, beta: 0 } },
+    { tasks: toyTasks() },
+  );
+  assert.ok(
+    plain.accuracyMatrix[2][0] > 10 * final[0],
+    `fine-tuning forgets task 1 (${plain.accuracyMatrix[2][0]} vs ${final[0]})`,
+  );
 });

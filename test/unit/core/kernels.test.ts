@@ -11,12 +11,18 @@ import { expectNoLeakedTensors, useCpuBackend } from '../../helpers/tensors.js';
 after(useCpuBackend);
 
 /** Runs `steps` Adam steps (and one lookahead delta) on fixed data; returns every value read back. */
-async function runAdam(backend: string, steps: number, args: Partial<AdamArgs> = {}): Promise<{ params: Float32Array[]; deltas: Float32Array[] }> {
+async function runAdam(
+  backend: string,
+  steps: number,
+  args: Partial<AdamArgs> = {},
+): Promise<{ params: Float32Array[]; deltas: Float32Array[] }> {
   await tf.setBackend(backend);
   const rng = new Random(7);
   // 4k+3 elements: the SIMD loop and the scalar tail both run.
   const shapes = [[5, 7], [3], [1, 1]];
-  const params = shapes.map((s) => tf.variable(tf.tensor(rng.normalArray(s.reduce((a, b) => a * b)), s)));
+  const params = shapes.map((s) =>
+    tf.variable(tf.tensor(rng.normalArray(s.reduce((a, b) => a * b)), s)),
+  );
   const grads = () => shapes.map((s) => tf.tensor(rng.normalArray(s.reduce((a, b) => a * b)), s));
   const adam = new Adam(params, { learningRate: 0.01, ...args });
   for (let i = 0; i < steps; i++) {
@@ -26,7 +32,10 @@ async function runAdam(backend: string, steps: number, args: Partial<AdamArgs> =
   }
   const g = grads();
   const delta = adam.delta(g);
-  const out = { params: params.map((p) => p.dataSync() as Float32Array), deltas: delta.map((d) => d.dataSync() as Float32Array) };
+  const out = {
+    params: params.map((p) => p.dataSync() as Float32Array),
+    deltas: delta.map((d) => d.dataSync() as Float32Array),
+  };
   tf.dispose([...g, ...delta, ...params]);
   adam.dispose();
   return out;
@@ -36,8 +45,12 @@ describe('Adam kernel (kernels/adam.wat)', () => {
   it('gives exactly the cpu path values on wasm, steps and lookahead delta', async () => {
     const cpu = await runAdam('cpu', 5);
     const wasm = await runAdam('wasm', 5);
-    cpu.params.forEach((p, i) => assert.deepEqual(Array.from(wasm.params[i]), Array.from(p), `param ${i}`));
-    cpu.deltas.forEach((d, i) => assert.deepEqual(Array.from(wasm.deltas[i]), Array.from(d), `delta ${i}`));
+    cpu.params.forEach((p, i) =>
+      assert.deepEqual(Array.from(wasm.params[i]), Array.from(p), `param ${i}`),
+    );
+    cpu.deltas.forEach((d, i) =>
+      assert.deepEqual(Array.from(wasm.deltas[i]), Array.from(d), `delta ${i}`),
+    );
     assert.notDeepEqual(Array.from(cpu.deltas[0]), new Array(35).fill(0));
   });
 
@@ -45,8 +58,12 @@ describe('Adam kernel (kernels/adam.wat)', () => {
     const cpu = await runAdam('cpu', 5);
     // 8-element chunks cut through the 35-element tensor and the 4-lane tail of every chunk.
     const staged = await runAdam('wasm', 5, { heapMomentsMaxElements: 10, stageElements: 8 });
-    cpu.params.forEach((p, i) => assert.deepEqual(Array.from(staged.params[i]), Array.from(p), `param ${i}`));
-    cpu.deltas.forEach((d, i) => assert.deepEqual(Array.from(staged.deltas[i]), Array.from(d), `delta ${i}`));
+    cpu.params.forEach((p, i) =>
+      assert.deepEqual(Array.from(staged.params[i]), Array.from(p), `param ${i}`),
+    );
+    cpu.deltas.forEach((d, i) =>
+      assert.deepEqual(Array.from(staged.deltas[i]), Array.from(d), `delta ${i}`),
+    );
   });
 
   it('allocates nothing per step beyond the replaced parameters', async () => {
@@ -63,7 +80,11 @@ describe('Adam kernel (kernels/adam.wat)', () => {
   it('committed kernel bytes match their .wat source (npm run build:kernels)', async () => {
     for (const wat of await kernelFiles()) {
       const committed = await readFile(wat.replace(/\.wat$/, '.wasm.ts'), 'utf8');
-      assert.equal(committed, await compileKernel(wat), `${wat} changed without npm run build:kernels`);
+      assert.equal(
+        committed,
+        await compileKernel(wat),
+        `${wat} changed without npm run build:kernels`,
+      );
     }
   });
 });

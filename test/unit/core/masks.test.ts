@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
-import { applyMasks, hyperMasks, percentile, semiBinaryMask, sparsityAt } from '../../../src/core/masks/masks.js';
+import {
+  applyMasks,
+  hyperMasks,
+  percentile,
+  semiBinaryMask,
+  sparsityAt,
+} from '../../../src/core/masks/masks.js';
 import { expectArraysClose, expectNoLeakedTensors, useCpuBackend } from '../../helpers/tensors.js';
 
 before(useCpuBackend);
@@ -23,7 +29,7 @@ describe('percentile (linear interpolation, like numpy)', () => {
   });
 
   it('matches a sort-based reference on random data', () => {
-    const values = Array.from({ length: 1001 }, (_, i) => Math.sin(i * 12.9898) * 43758.5453 % 1);
+    const values = Array.from({ length: 1001 }, (_, i) => (Math.sin(i * 12.9898) * 43758.5453) % 1);
     const sorted = [...values].sort((a, b) => a - b);
     for (const p of [0, 1, 30, 50, 70, 99.9, 100]) {
       const q = (p / 100) * (values.length - 1);
@@ -51,7 +57,11 @@ describe('semi-binary masks (method section 2)', () => {
 
   it('p = 0 keeps every entry as |tanh(h)|', () => {
     const m = tf.tidy(() => semiBinaryMask(tf.tensor1d(h), 0));
-    expectArraysClose(m.dataSync(), h.map((v) => Math.abs(Math.tanh(v))), 1e-6);
+    expectArraysClose(
+      m.dataSync(),
+      h.map((v) => Math.abs(Math.tanh(v))),
+      1e-6,
+    );
     m.dispose();
   });
 
@@ -64,12 +74,21 @@ describe('semi-binary masks (method section 2)', () => {
   it('thresholds every tensor but the last, which stays |tanh(h)|', () => {
     const out = tf.tidy(() => hyperMasks([tf.tensor1d(h), tf.tensor1d(h)], 70));
     assert.equal(Array.from(out[0].dataSync()).filter((v) => v > 0).length, 3);
-    expectArraysClose(out[1].dataSync(), h.map((v) => Math.abs(Math.tanh(v))), 1e-6);
+    expectArraysClose(
+      out[1].dataSync(),
+      h.map((v) => Math.abs(Math.tanh(v))),
+      1e-6,
+    );
     tf.dispose(out);
   });
 
   it('applies masks to all but the last tensor', () => {
-    const out = tf.tidy(() => applyMasks([tf.tensor1d([2, 2]), tf.tensor1d([3, 3])], [tf.tensor1d([0.5, 0]), tf.tensor1d([0, 0])]));
+    const out = tf.tidy(() =>
+      applyMasks(
+        [tf.tensor1d([2, 2]), tf.tensor1d([3, 3])],
+        [tf.tensor1d([0.5, 0]), tf.tensor1d([0, 0])],
+      ),
+    );
     expectArraysClose(out[0].dataSync(), [1, 0]);
     expectArraysClose(out[1].dataSync(), [3, 3]);
     tf.dispose(out);
@@ -79,13 +98,17 @@ describe('semi-binary masks (method section 2)', () => {
     const x = tf.tensor1d(h);
     const c = tf.tensor1d(h.map((_, i) => i + 1));
     const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(semiBinaryMask(v, 70), c)))(x);
-    const expected = h.map((v, i) => (Math.abs(v) >= 0.45 ? Math.sign(v) * (1 - Math.tanh(v) ** 2) * (i + 1) : 0));
+    const expected = h.map((v, i) =>
+      Math.abs(v) >= 0.45 ? Math.sign(v) * (1 - Math.tanh(v) ** 2) * (i + 1) : 0,
+    );
     expectArraysClose(g.dataSync(), expected, 1e-5, 'gradient');
     tf.dispose([x, c, g]);
   });
 
   it('does not leak tensors', async () => {
-    await expectNoLeakedTensors(() => tf.dispose(tf.tidy(() => hyperMasks([tf.tensor1d(h), tf.tensor1d(h)], 30))));
+    await expectNoLeakedTensors(() =>
+      tf.dispose(tf.tidy(() => hyperMasks([tf.tensor1d(h), tf.tensor1d(h)], 30))),
+    );
   });
 });
 

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { averageAccuracy, backwardTransfer, forgetting, median } from '../../../src/core/metrics/metrics.js';
+import {
+  averageAccuracy,
+  backwardTransfer,
+  forgetting,
+  median,
+} from '../../../src/core/metrics/metrics.js';
 import { Random } from '../../../src/core/random.js';
 
 describe('continual-learning metrics', () => {
@@ -9,10 +14,10 @@ describe('continual-learning metrics', () => {
     assert.ok(Math.abs(averageAccuracy(a) - (0.6 + 0.75 + 0.95) / 3) < 1e-12);
   });
   it('backward transfer compares the last row with the diagonal', () => {
-    assert.ok(Math.abs(backwardTransfer(a)! - ((0.6 - 0.9) + (0.75 - 0.8)) / 2) < 1e-12);
+    assert.ok(Math.abs(backwardTransfer(a)! - (0.6 - 0.9 + (0.75 - 0.8)) / 2) < 1e-12);
   });
   it('forgetting takes the best earlier accuracy of each task', () => {
-    assert.ok(Math.abs(forgetting(a)! - ((0.9 - 0.6) + (0.8 - 0.75)) / 2) < 1e-12);
+    assert.ok(Math.abs(forgetting(a)! - (0.9 - 0.6 + (0.8 - 0.75)) / 2) < 1e-12);
   });
   it('is null for a single task', () => {
     assert.equal(backwardTransfer([[1]]), null);
@@ -33,6 +38,9 @@ describe('Random', () => {
     assert.deepEqual([a.nextUint32(), a.normal()], [c.nextUint32(), c.normal()]);
     assert.notEqual(new Random(6).next(), new Random(5).next());
     const p = new Random(1).permutation(50);
-    assert.deepEqual([...p].sort((x, y) => x - y), Array.from({ length: 50 }, (_, i) => i));
+    assert.deepEqual(
+      [...p].sort((x, y) => x - y),
+      Array.from({ length: 50 }, (_, i) => i),
+    );
   });
 });

@@ -13,8 +13,20 @@ describe('output regulariser', () => {
   it('is the summed squared distance averaged over earlier tasks', () => {
     const r = tf.tidy(() =>
       fixedTargetRegularizer(
-        [tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[0], [1]])],
-        [tf.tensor2d([[0, 0], [3, 3]]), tf.tensor2d([[2], [1]])],
+        [
+          tf.tensor2d([
+            [1, 2],
+            [3, 4],
+          ]),
+          tf.tensor2d([[0], [1]]),
+        ],
+        [
+          tf.tensor2d([
+            [0, 0],
+            [3, 3],
+          ]),
+          tf.tensor2d([[2], [1]]),
+        ],
       ),
     );
     // row 0: 1 + 4 + 4 = 9; row 1: 0 + 1 + 0 = 1; mean over 2 tasks = 5
@@ -45,8 +57,12 @@ describe('linear with transpose-free gradient', () => {
       const w = tf.randomNormal([4, 5], 0, 1, 'float32', 2) as tf.Tensor2D;
       const b = tf.randomNormal([5], 0, 1, 'float32', 3) as tf.Tensor1D;
       const c = tf.randomNormal([rows, 5], 0, 1, 'float32', 4);
-      const mine = tf.grads((a, v, u) => tf.sum(tf.mul(linear(a as tf.Tensor2D, v as tf.Tensor2D, u as tf.Tensor1D), c)))([x, w, b]);
-      const ref = tf.grads((a, v, u) => tf.sum(tf.mul(tf.add(tf.matMul(a as tf.Tensor2D, v as tf.Tensor2D), u), c)))([x, w, b]);
+      const mine = tf.grads((a, v, u) =>
+        tf.sum(tf.mul(linear(a as tf.Tensor2D, v as tf.Tensor2D, u as tf.Tensor1D), c)),
+      )([x, w, b]);
+      const ref = tf.grads((a, v, u) =>
+        tf.sum(tf.mul(tf.add(tf.matMul(a as tf.Tensor2D, v as tf.Tensor2D), u), c)),
+      )([x, w, b]);
       mine.forEach((g, i) => expectTensorsClose(g, ref[i], 1e-5));
       expectTensorsClose(linear(x, w, b), tf.add(tf.matMul(x, w), b));
     }
@@ -66,9 +82,13 @@ describe('Adam', () => {
     // Step 2 with gradient 0: m = 0.9 m, v = 0.999 v; bias-corrected by 1 - 0.9^2 and 1 - 0.999^2.
     const zero = tf.zeros([2]);
     opt.step([zero]);
-    const m = 0.1 * 0.5 * 0.9 / (1 - 0.81);
+    const m = (0.1 * 0.5 * 0.9) / (1 - 0.81);
     const v = Math.sqrt((0.001 * 0.25 * 0.999) / (1 - 0.999 ** 2));
-    expectArraysClose(p.dataSync(), [0.9 - (0.1 * m) / (v + 1e-8), -0.9 + (0.1 * m) / (v + 1e-8)], 1e-5);
+    expectArraysClose(
+      p.dataSync(),
+      [0.9 - (0.1 * m) / (v + 1e-8), -0.9 + (0.1 * m) / (v + 1e-8)],
+      1e-5,
+    );
     opt.dispose();
     tf.dispose([p, g, zero, ...delta]);
   });

@@ -11,7 +11,12 @@ import { resolveSpec } from '../../../src/core/index.js';
 import { CreateJobBody } from '../../../src/http/routes/jobs/schemas.js';
 import { describeValidationError, validatorCompiler } from '../../../src/http/validation.js';
 
-const validate = validatorCompiler({ schema: CreateJobBody, httpPart: 'body', url: '/v1/jobs', method: 'POST' }) as unknown as {
+const validate = validatorCompiler({
+  schema: CreateJobBody,
+  httpPart: 'body',
+  url: '/v1/jobs',
+  method: 'POST',
+}) as unknown as {
   (data: unknown): boolean;
   errors: ErrorObject[];
 };
@@ -34,17 +39,38 @@ const DATASET = '00000000-0000-4000-8000-000000000000';
 const cases: [object, string][] = [
   [{ method: 'ewc' }, 'method: must be one of "hypermask", "hnet", "finetune" (got "ewc")'],
   [{ training: { lr: 0.1 } }, 'training.lr: unknown field (remove it)'],
-  [{ training: { batchSize: '128' } }, 'training.batchSize: must be an integer between 1 and 4096 (got "128")'],
+  [
+    { training: { batchSize: '128' } },
+    'training.batchSize: must be an integer between 1 and 4096 (got "128")',
+  ],
   [{ network: { hidden: 16 } }, 'network.hidden: must be of type array (got 16)'],
-  [{ network: { hidden: [1, 2, 3, 4, 5, 6, 7, 8, 9] } }, 'network.hidden: must have at most 8 items (got [1,2,3,4,5,6,7,8,9])'],
-  [{ evaluation: { taskInference: 'yes' } }, 'evaluation.taskInference: must be of type boolean (got "yes")'],
+  [
+    { network: { hidden: [1, 2, 3, 4, 5, 6, 7, 8, 9] } },
+    'network.hidden: must have at most 8 items (got [1,2,3,4,5,6,7,8,9])',
+  ],
+  [
+    { evaluation: { taskInference: 'yes' } },
+    'evaluation.taskInference: must be of type boolean (got "yes")',
+  ],
   // Unions: the alternatives, nested ones included, or what is wrong inside the member the value was meant for.
-  [{ preset: 'cifar' }, 'preset: must be one of "split-mnist", "permuted-mnist", null (got "cifar")'],
+  [
+    { preset: 'cifar' },
+    'preset: must be one of "split-mnist", "permuted-mnist", null (got "cifar")',
+  ],
   [{ benchmark: { tasks: 'five' } }, 'benchmark.tasks: must be one of integer, array (got "five")'],
   [{ benchmark: { tasks: 0 } }, 'benchmark.tasks: must be an integer between 1 and 100 (got 0)'],
-  [{ benchmark: { trainLimit: 0 } }, 'benchmark.trainLimit: must be an integer between 1 and 60000 (got 0)'],
-  [{ benchmark: { kind: 'datasets', tasks: [{ dataset: 'x' }] } }, 'benchmark.tasks[0].dataset: must be an id of an uploaded data set (POST /v1/datasets) (got "x")'],
-  [{ benchmark: { kind: 'datasets', tasks: [{ dataset: DATASET, classes: ['a'] }] } }, 'benchmark.tasks[0].classes: must have 2 to 1000 items (got ["a"])'],
+  [
+    { benchmark: { trainLimit: 0 } },
+    'benchmark.trainLimit: must be an integer between 1 and 60000 (got 0)',
+  ],
+  [
+    { benchmark: { kind: 'datasets', tasks: [{ dataset: 'x' }] } },
+    'benchmark.tasks[0].dataset: must be an id of an uploaded data set (POST /v1/datasets) (got "x")',
+  ],
+  [
+    { benchmark: { kind: 'datasets', tasks: [{ dataset: DATASET, classes: ['a'] }] } },
+    'benchmark.tasks[0].classes: must have 2 to 1000 items (got ["a"])',
+  ],
 ];
 
 describe('schema error messages', () => {
@@ -56,12 +82,22 @@ describe('schema error messages', () => {
   }
 
   it('names the part of the request outside the body', () => {
-    const schema = Type.Object({ id: Type.String({ pattern: '^[0-9a-f-]{36}$', description: 'UUID' }) });
-    const params = validatorCompiler({ schema, httpPart: 'params', url: '/', method: 'GET' }) as unknown as {
+    const schema = Type.Object({
+      id: Type.String({ pattern: '^[0-9a-f-]{36}$', description: 'UUID' }),
+    });
+    const params = validatorCompiler({
+      schema,
+      httpPart: 'params',
+      url: '/',
+      method: 'GET',
+    }) as unknown as {
       (data: unknown): boolean;
       errors: ErrorObject[];
     };
     assert.equal(params({ id: '123' }), false);
-    assert.deepEqual(describeValidationError(params.errors, 'params'), { field: 'id', message: 'path parameter id: must be a UUID (got "123")' });
+    assert.deepEqual(describeValidationError(params.errors, 'params'), {
+      field: 'id',
+      message: 'path parameter id: must be a UUID (got "123")',
+    });
   });
 });

@@ -2,7 +2,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EngineError } from '../../../src/core/errors.js';
-import { benchmarkShape, checkStoredSpec, parameterCounts, resolveSpec, SPEC_VERSION, upgradeStoredSpec, type DatasetFacts, type JobSpec } from '../../../src/core/spec.js';
+import {
+  benchmarkShape,
+  checkStoredSpec,
+  parameterCounts,
+  resolveSpec,
+  SPEC_VERSION,
+  upgradeStoredSpec,
+  type DatasetFacts,
+  type JobSpec,
+} from '../../../src/core/spec.js';
 
 const CIFAR = '11111111-1111-4111-8111-111111111111';
 const SMALL = '22222222-2222-4222-8222-222222222222';
@@ -23,15 +32,38 @@ const datasets = new Map<string, DatasetFacts>([
   [TABLE, facts([20], 'c')],
   [GRAY, facts([12, 12], 'd')],
 ]);
-const onData = (id: string, rest: Record<string, unknown>) => resolveSpec({ benchmark: { kind: 'datasets', tasks: [{ dataset: id }] }, ...rest }, { datasets });
+const onData = (id: string, rest: Record<string, unknown>) =>
+  resolveSpec({ benchmark: { kind: 'datasets', tasks: [{ dataset: id }] }, ...rest }, { datasets });
 
 describe('network kinds', () => {
-  it('fills each kind\'s defaults; fields of other kinds are null', () => {
-    assert.deepEqual(resolveSpec({}).network, { kind: 'mlp', hidden: [400, 400], activation: 'relu', channels: null, n: null, k: null, dropout: 0 });
-    assert.deepEqual(resolveSpec({ network: { kind: 'zenkenet' } }).network, {
-      kind: 'zenkenet', hidden: [512], activation: 'relu', channels: [32, 64], n: null, k: null, dropout: 0,
+  it("fills each kind's defaults; fields of other kinds are null", () => {
+    assert.deepEqual(resolveSpec({}).network, {
+      kind: 'mlp',
+      hidden: [400, 400],
+      activation: 'relu',
+      channels: null,
+      n: null,
+      k: null,
+      dropout: 0,
     });
-    assert.deepEqual(resolveSpec({ network: { kind: 'resnet', n: 5 } }).network, { kind: 'resnet', hidden: [], activation: 'relu', channels: null, n: 5, k: 2, dropout: 0 });
+    assert.deepEqual(resolveSpec({ network: { kind: 'zenkenet' } }).network, {
+      kind: 'zenkenet',
+      hidden: [512],
+      activation: 'relu',
+      channels: [32, 64],
+      n: null,
+      k: null,
+      dropout: 0,
+    });
+    assert.deepEqual(resolveSpec({ network: { kind: 'resnet', n: 5 } }).network, {
+      kind: 'resnet',
+      hidden: [],
+      activation: 'relu',
+      channels: null,
+      n: 5,
+      k: 2,
+      dropout: 0,
+    });
   });
 
   it('a preset keeps its method settings but not its MLP for another kind', () => {
@@ -43,10 +75,25 @@ describe('network kinds', () => {
   });
 
   it('built-in benchmarks are 28x28x1 images (32x32x1 padded); uploads are their own shape, [h, w] with one channel', () => {
-    assert.deepEqual(benchmarkShape(resolveSpec({ network: { kind: 'resnet' } }).benchmark).imageShape, [28, 28, 1]);
-    assert.deepEqual(benchmarkShape(resolveSpec({ network: { kind: 'resnet' }, benchmark: { padTo32: true, augment: false } }).benchmark).imageShape, [32, 32, 1]);
-    assert.deepEqual(benchmarkShape(onData(CIFAR, { network: { kind: 'resnet' } }).benchmark).imageShape, [32, 32, 3]);
-    assert.deepEqual(benchmarkShape(onData(GRAY, { network: { kind: 'zenkenet' } }).benchmark).imageShape, [12, 12, 1]);
+    assert.deepEqual(
+      benchmarkShape(resolveSpec({ network: { kind: 'resnet' } }).benchmark).imageShape,
+      [28, 28, 1],
+    );
+    assert.deepEqual(
+      benchmarkShape(
+        resolveSpec({ network: { kind: 'resnet' }, benchmark: { padTo32: true, augment: false } })
+          .benchmark,
+      ).imageShape,
+      [32, 32, 1],
+    );
+    assert.deepEqual(
+      benchmarkShape(onData(CIFAR, { network: { kind: 'resnet' } }).benchmark).imageShape,
+      [32, 32, 3],
+    );
+    assert.deepEqual(
+      benchmarkShape(onData(GRAY, { network: { kind: 'zenkenet' } }).benchmark).imageShape,
+      [12, 12, 1],
+    );
     assert.equal(benchmarkShape(onData(TABLE, {}).benchmark).imageShape, null);
   });
 
@@ -57,24 +104,84 @@ describe('network kinds', () => {
     const zenke = parameterCounts(onData(CIFAR, { ...hypermask, network: { kind: 'zenkenet' } }));
     assert.deepEqual(zenke, { target: 1_250_858, hypernetwork: 126_341_558 + 48 });
     // HNET's target owns only batch norm; the hypernetwork generates everything else.
-    const hnet = parameterCounts(onData(CIFAR, { method: 'hnet', hypernetwork: { hidden: [], embeddingDim: 32, chunkSize: 7000, chunkEmbeddingDim: 32 }, network: { kind: 'resnet' } }));
-    assert.deepEqual(hnet, { target: 2_720, hypernetwork: 64 * 7000 + 7000 + Math.ceil(1_067_530 / 7000) * 32 + 32 });
-    assert.deepEqual(parameterCounts(onData(CIFAR, { method: 'finetune', network: { kind: 'resnet' } })), { target: 1_070_250, hypernetwork: 0 });
+    const hnet = parameterCounts(
+      onData(CIFAR, {
+        method: 'hnet',
+        hypernetwork: { hidden: [], embeddingDim: 32, chunkSize: 7000, chunkEmbeddingDim: 32 },
+        network: { kind: 'resnet' },
+      }),
+    );
+    assert.deepEqual(hnet, {
+      target: 2_720,
+      hypernetwork: 64 * 7000 + 7000 + Math.ceil(1_067_530 / 7000) * 32 + 32,
+    });
+    assert.deepEqual(
+      parameterCounts(onData(CIFAR, { method: 'finetune', network: { kind: 'resnet' } })),
+      { target: 1_070_250, hypernetwork: 0 },
+    );
   });
 
   const bad: [string, () => unknown, RegExp][] = [
-    ['unknown kind', () => resolveSpec({ network: { kind: 'vgg' } }), /^network\.kind: must be one of "mlp", "zenkenet", "resnet"/],
-    ['n on a zenkenet', () => resolveSpec({ network: { kind: 'zenkenet', n: 3 } }), /^network\.n: applies to network kind "resnet" only/],
-    ['channels on an mlp', () => resolveSpec({ network: { channels: [8] } }), /^network\.channels: applies to network kind "zenkenet" only/],
-    ['dropout on a resnet', () => resolveSpec({ network: { kind: 'resnet', dropout: 0.1 } }), /^network\.dropout: applies to network kind "zenkenet" only/],
-    ['dropout of 0.5', () => resolveSpec({ network: { kind: 'zenkenet', dropout: 0.5 } }), /^network\.dropout: must be a number between 0 and 0\.45/],
-    ['hidden layers in a resnet', () => resolveSpec({ network: { kind: 'resnet', hidden: [10] } }), /^network\.hidden: a ResNet has no hidden dense layers/],
-    ['sigmoid in a zenkenet', () => resolveSpec({ network: { kind: 'zenkenet', activation: 'sigmoid' } }), /^network\.activation: network kind "zenkenet" uses relu/],
-    ['resnet depth 0', () => resolveSpec({ network: { kind: 'resnet', n: 0 } }), /^network\.n: must be an integer between 1 and 18/],
-    ['a convolutional net on permuted pixels', () => resolveSpec({ benchmark: { kind: 'permuted' }, network: { kind: 'resnet' } }), /^network\.kind: a convolutional network needs the pixels in place/],
-    ['a convolutional net on a table', () => onData(TABLE, { network: { kind: 'resnet' } }), /^network\.kind: network kind "resnet" needs images .* shape \[20\]/],
-    ['a zenkenet on 8x8 images', () => onData(SMALL, { network: { kind: 'zenkenet' } }), /^network\.channels: a 8x8 image is too small for 2 ZenkeNet blocks/],
-    ['too many zenkenet blocks', () => resolveSpec({ network: { kind: 'zenkenet', channels: [4, 4, 4, 4] } }), /^network\.channels: a 28x28 image is too small for 4 ZenkeNet blocks/],
+    [
+      'unknown kind',
+      () => resolveSpec({ network: { kind: 'vgg' } }),
+      /^network\.kind: must be one of "mlp", "zenkenet", "resnet"/,
+    ],
+    [
+      'n on a zenkenet',
+      () => resolveSpec({ network: { kind: 'zenkenet', n: 3 } }),
+      /^network\.n: applies to network kind "resnet" only/,
+    ],
+    [
+      'channels on an mlp',
+      () => resolveSpec({ network: { channels: [8] } }),
+      /^network\.channels: applies to network kind "zenkenet" only/,
+    ],
+    [
+      'dropout on a resnet',
+      () => resolveSpec({ network: { kind: 'resnet', dropout: 0.1 } }),
+      /^network\.dropout: applies to network kind "zenkenet" only/,
+    ],
+    [
+      'dropout of 0.5',
+      () => resolveSpec({ network: { kind: 'zenkenet', dropout: 0.5 } }),
+      /^network\.dropout: must be a number between 0 and 0\.45/,
+    ],
+    [
+      'hidden layers in a resnet',
+      () => resolveSpec({ network: { kind: 'resnet', hidden: [10] } }),
+      /^network\.hidden: a ResNet has no hidden dense layers/,
+    ],
+    [
+      'sigmoid in a zenkenet',
+      () => resolveSpec({ network: { kind: 'zenkenet', activation: 'sigmoid' } }),
+      /^network\.activation: network kind "zenkenet" uses relu/,
+    ],
+    [
+      'resnet depth 0',
+      () => resolveSpec({ network: { kind: 'resnet', n: 0 } }),
+      /^network\.n: must be an integer between 1 and 18/,
+    ],
+    [
+      'a convolutional net on permuted pixels',
+      () => resolveSpec({ benchmark: { kind: 'permuted' }, network: { kind: 'resnet' } }),
+      /^network\.kind: a convolutional network needs the pixels in place/,
+    ],
+    [
+      'a convolutional net on a table',
+      () => onData(TABLE, { network: { kind: 'resnet' } }),
+      /^network\.kind: network kind "resnet" needs images .* shape \[20\]/,
+    ],
+    [
+      'a zenkenet on 8x8 images',
+      () => onData(SMALL, { network: { kind: 'zenkenet' } }),
+      /^network\.channels: a 8x8 image is too small for 2 ZenkeNet blocks/,
+    ],
+    [
+      'too many zenkenet blocks',
+      () => resolveSpec({ network: { kind: 'zenkenet', channels: [4, 4, 4, 4] } }),
+      /^network\.channels: a 28x28 image is too small for 4 ZenkeNet blocks/,
+    ],
   ];
   for (const [name, f, message] of bad) {
     it(`rejects: ${name}`, () => {
@@ -98,7 +205,11 @@ describe('stored specs', () => {
     assert.deepEqual([kind, channels, n, k, dropout], ['mlp', null, null, null, 0]);
     const stored = { ...current, network: old } as unknown as JobSpec;
     assert.deepEqual(upgradeStoredSpec(stored, 1), current);
-    assert.equal(JSON.stringify(upgradeStoredSpec(stored, 1)), JSON.stringify(current), 'same key order');
+    assert.equal(
+      JSON.stringify(upgradeStoredSpec(stored, 1)),
+      JSON.stringify(current),
+      'same key order',
+    );
     assert.equal(upgradeStoredSpec(current, SPEC_VERSION), current);
     assert.equal(upgradeStoredSpec(current, 1), current, 'upgrading twice changes nothing');
   });
@@ -110,8 +221,17 @@ describe('stored specs', () => {
     const stored = { ...current, network: old };
     assert.deepEqual(checkStoredSpec(stored, 1), current);
     assert.deepEqual(checkStoredSpec(current, 2), current);
-    assert.throws(() => checkStoredSpec(stored, 2), (e: EngineError) => e.code === 'INVALID_STORED_SPEC' && /network\.kind/.test(e.message));
-    assert.throws(() => checkStoredSpec(current, 3), (e: EngineError) => e.code === 'INVALID_STORED_SPEC' && /stored as version 3/.test(e.message));
-    assert.throws(() => checkStoredSpec(current, 0), (e: EngineError) => e.code === 'INVALID_STORED_SPEC');
+    assert.throws(
+      () => checkStoredSpec(stored, 2),
+      (e: EngineError) => e.code === 'INVALID_STORED_SPEC' && /network\.kind/.test(e.message),
+    );
+    assert.throws(
+      () => checkStoredSpec(current, 3),
+      (e: EngineError) => e.code === 'INVALID_STORED_SPEC' && /stored as version 3/.test(e.message),
+    );
+    assert.throws(
+      () => checkStoredSpec(current, 0),
+      (e: EngineError) => e.code === 'INVALID_STORED_SPEC',
+    );
   });
 });

@@ -11,10 +11,22 @@ describe('job spec', () => {
       training: { iterationsPerTask: 500, seed: 1 },
     });
     assert.deepEqual(s.network.hidden, [400, 400]);
-    assert.deepEqual(s.hypernetwork, { hidden: [25, 25], activation: 'elu', embeddingDim: 128, chunkSize: null, chunkEmbeddingDim: 8 });
+    assert.deepEqual(s.hypernetwork, {
+      hidden: [25, 25],
+      activation: 'elu',
+      embeddingDim: 128,
+      chunkSize: null,
+      chunkEmbeddingDim: 8,
+    });
     assert.equal(s.training.iterationsPerTask, 500);
     assert.equal(s.training.batchSize, 128);
-    assert.deepEqual(s.regularization, { beta: 1e-3, lambda: 1e-3, sparsity: 30, maskedL1: true, lookahead: true });
+    assert.deepEqual(s.regularization, {
+      beta: 1e-3,
+      lambda: 1e-3,
+      sparsity: 30,
+      maskedL1: true,
+      lookahead: true,
+    });
     assert.equal(s.benchmark.validationSize, 1000);
     assert.equal(s.benchmark.augment, true);
   });
@@ -40,27 +52,62 @@ describe('job spec', () => {
 
   const bad: [string, unknown, RegExp][] = [
     ['not an object', [], /spec: must be a JSON object/],
-    ['unknown method', { method: 'ewc' }, /^method: must be one of "hypermask", "hnet", "finetune"/],
+    [
+      'unknown method',
+      { method: 'ewc' },
+      /^method: must be one of "hypermask", "hnet", "finetune"/,
+    ],
     ['unknown field', { epochs: 3 }, /^epochs: unknown field/],
     ['unknown nested field', { training: { lr: 1 } }, /^training\.lr: unknown field/],
-    ['unknown dataset', { benchmark: { dataset: 'cifar10' } }, /^benchmark\.dataset: must be one of "mnist", "fashion-mnist"/],
-    ['sparsity above 100', { regularization: { sparsity: 120 } }, /^regularization\.sparsity: must be a number between 0 and 100/],
+    [
+      'unknown dataset',
+      { benchmark: { dataset: 'cifar10' } },
+      /^benchmark\.dataset: must be one of "mnist", "fashion-mnist"/,
+    ],
+    [
+      'sparsity above 100',
+      { regularization: { sparsity: 120 } },
+      /^regularization\.sparsity: must be a number between 0 and 100/,
+    ],
     ['negative sparsity', { regularization: { sparsity: -1 } }, /^regularization\.sparsity/],
     ['wrong type', { training: { batchSize: '128' } }, /^training\.batchSize: must be an integer/],
-    ['fractional iterations', { training: { iterationsPerTask: 1.5 } }, /^training\.iterationsPerTask: must be an integer/],
-    ['too many tasks for the classes', { benchmark: { tasks: 6 } }, /^benchmark\.tasks: 6 tasks x 2 classes need 12 classes/],
-    ['absurd layer', { network: { hidden: [100000] } }, /^network\.hidden\[0\]: must be an integer between 1 and 4096/],
-    ['absurd hypernetwork', { preset: 'permuted-mnist', hypernetwork: { hidden: [400, 400] } }, /^hypernetwork\.hidden: the networks would have/],
-    ['crop on padded input', { benchmark: { padTo32: true, augment: true } }, /^benchmark\.augment/],
+    [
+      'fractional iterations',
+      { training: { iterationsPerTask: 1.5 } },
+      /^training\.iterationsPerTask: must be an integer/,
+    ],
+    [
+      'too many tasks for the classes',
+      { benchmark: { tasks: 6 } },
+      /^benchmark\.tasks: 6 tasks x 2 classes need 12 classes/,
+    ],
+    [
+      'absurd layer',
+      { network: { hidden: [100000] } },
+      /^network\.hidden\[0\]: must be an integer between 1 and 4096/,
+    ],
+    [
+      'absurd hypernetwork',
+      { preset: 'permuted-mnist', hypernetwork: { hidden: [400, 400] } },
+      /^hypernetwork\.hidden: the networks would have/,
+    ],
+    [
+      'crop on padded input',
+      { benchmark: { padTo32: true, augment: true } },
+      /^benchmark\.augment/,
+    ],
     ['unknown preset', { preset: 'cifar' }, /^preset: must be one of/],
   ];
   for (const [name, input, message] of bad) {
     it(`rejects: ${name}`, () => {
-      assert.throws(() => resolveSpec(input), (err: Error & { code?: string }) => {
-        assert.equal(err.code, 'INVALID_SPEC');
-        assert.match(err.message, message);
-        return true;
-      });
+      assert.throws(
+        () => resolveSpec(input),
+        (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'INVALID_SPEC');
+          assert.match(err.message, message);
+          return true;
+        },
+      );
     });
   }
 });

@@ -2,8 +2,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ServiceError } from '../../../src/services/errors.js';
-import { JobStreamService, REPLAY_PAGE, type StreamSink } from '../../../src/services/events/job-stream.service.js';
-import type { JobEventFeed, JobEventListener, JobEventLog, JobProgress, JobRecord, JobStatus, JobStreamEvent } from '../../../src/services/ports.js';
+import {
+  JobStreamService,
+  REPLAY_PAGE,
+  type StreamSink,
+} from '../../../src/services/events/job-stream.service.js';
+import type {
+  JobEventFeed,
+  JobEventListener,
+  JobEventLog,
+  JobProgress,
+  JobRecord,
+  JobStatus,
+  JobStreamEvent,
+} from '../../../src/services/ports.js';
 
 class MemoryLog implements JobEventLog {
   events: JobStreamEvent[] = [];
@@ -52,14 +64,29 @@ class Sink implements StreamSink {
   }
 }
 
-const job = (status: JobStatus) => ({ id: 'j', tenantId: 't', status, currentTask: 0, iteration: 7, completedTasks: 0, tasksTotal: 2, iterationsPerTask: 10, etaMs: 5 }) as JobRecord;
+const job = (status: JobStatus) =>
+  ({
+    id: 'j',
+    tenantId: 't',
+    status,
+    currentTask: 0,
+    iteration: 7,
+    completedTasks: 0,
+    tasksTotal: 2,
+    iterationsPerTask: 10,
+    etaMs: 5,
+  }) as JobRecord;
 const settle = () => new Promise((r) => setImmediate(r));
 
 function setup(status: JobStatus = 'running') {
   const log = new MemoryLog();
   const feed = new MemoryFeed();
   const current = { job: job(status) };
-  const service = new JobStreamService({ get: async (tenant, id) => (tenant === 't' && id === 'j' ? current.job : null) }, log, feed);
+  const service = new JobStreamService(
+    { get: async (tenant, id) => (tenant === 't' && id === 'j' ? current.job : null) },
+    log,
+    feed,
+  );
   return { log, feed, current, service, sink: new Sink() };
 }
 
@@ -80,7 +107,16 @@ describe('JobStreamService', () => {
     feed.publish(log.append('job.succeeded'));
     feed.publish(log.append('job.status'));
     await settle();
-    assert.deepEqual(sink.got, ['2 job.status', '3 job.loss', '4 job.loss', '- progress 7', '5 job.task_completed', '- progress 9', '6 job.status', '7 job.succeeded']);
+    assert.deepEqual(sink.got, [
+      '2 job.status',
+      '3 job.loss',
+      '4 job.loss',
+      '- progress 7',
+      '5 job.task_completed',
+      '- progress 9',
+      '6 job.status',
+      '7 job.succeeded',
+    ]);
     assert.equal(sink.ended, true);
     assert.equal(feed.listeners.size, 0, 'unsubscribed');
   });
@@ -95,7 +131,10 @@ describe('JobStreamService', () => {
     feed.publish(log.append('job.loss'));
     feed.publish(log.events[2]); // announced twice
     await settle();
-    assert.deepEqual(sink.got.filter((g) => !g.startsWith('-')), ['1 job.status', '2 job.loss', '3 job.loss']);
+    assert.deepEqual(
+      sink.got.filter((g) => !g.startsWith('-')),
+      ['1 job.status', '2 job.loss', '3 job.loss'],
+    );
     const reads = log.reads;
     stream.resync();
     await settle();
@@ -124,8 +163,14 @@ describe('JobStreamService', () => {
   it("refuses another tenant's job and a position beyond the log, without staying subscribed", async () => {
     const { log, feed, service } = setup();
     log.append('job.status');
-    await assert.rejects(service.open('other', 'j', 0), (e: unknown) => e instanceof ServiceError && e.code === 'JOB_NOT_FOUND');
-    await assert.rejects(service.open('t', 'j', 2), (e: unknown) => e instanceof ServiceError && e.code === 'INVALID_EVENT_ID');
+    await assert.rejects(
+      service.open('other', 'j', 0),
+      (e: unknown) => e instanceof ServiceError && e.code === 'JOB_NOT_FOUND',
+    );
+    await assert.rejects(
+      service.open('t', 'j', 2),
+      (e: unknown) => e instanceof ServiceError && e.code === 'INVALID_EVENT_ID',
+    );
     assert.equal(feed.listeners.size, 0);
   });
 

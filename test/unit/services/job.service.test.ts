@@ -21,7 +21,9 @@ describe('JobService', () => {
     const { service, jobs, queue } = setup();
     await assert.rejects(service.submit('t1', { body: { benchmark: { tasks: 9 } } }), SpecError);
     assert.equal(jobs.jobs.size, 0);
-    const { job, created } = await service.submit('t1', { body: { ...spec, name: 'n', metadata: { a: 1 } } });
+    const { job, created } = await service.submit('t1', {
+      body: { ...spec, name: 'n', metadata: { a: 1 } },
+    });
     assert.ok(created);
     assert.equal(job.name, 'n');
     assert.deepEqual(job.metadata, { a: 1 });
@@ -51,7 +53,10 @@ describe('JobService', () => {
   it('removes the job again when the queue is down, so the same key can be retried', async () => {
     const { service, jobs, queue } = setup();
     queue.down = true;
-    await assert.rejects(service.submit('t1', { body: spec, idempotencyKey: 'k' }), (e: ServiceError) => e.code === 'QUEUE_UNAVAILABLE');
+    await assert.rejects(
+      service.submit('t1', { body: spec, idempotencyKey: 'k' }),
+      (e: ServiceError) => e.code === 'QUEUE_UNAVAILABLE',
+    );
     assert.equal(jobs.jobs.size, 0);
     queue.down = false;
     assert.ok((await service.submit('t1', { body: spec, idempotencyKey: 'k' })).created);
@@ -59,12 +64,21 @@ describe('JobService', () => {
 
   it('replays an idempotency key only for the same body (key order does not matter)', async () => {
     const { service } = setup();
-    const a = await service.submit('t1', { body: { training: { iterationsPerTask: 5 }, benchmark: { tasks: 2, dataset: 'mnist' } }, idempotencyKey: 'k' });
+    const a = await service.submit('t1', {
+      body: { training: { iterationsPerTask: 5 }, benchmark: { tasks: 2, dataset: 'mnist' } },
+      idempotencyKey: 'k',
+    });
     const b = await service.submit('t1', { body: spec, idempotencyKey: 'k' });
     assert.equal(b.created, false);
     assert.equal(b.job.id, a.job.id);
-    await assert.rejects(service.submit('t1', { body: { ...spec, name: 'other' }, idempotencyKey: 'k' }), (e: ServiceError) => e.code === 'IDEMPOTENCY_KEY_REUSED');
-    assert.ok((await service.submit('t2', { body: spec, idempotencyKey: 'k' })).created, 'keys are per tenant');
+    await assert.rejects(
+      service.submit('t1', { body: { ...spec, name: 'other' }, idempotencyKey: 'k' }),
+      (e: ServiceError) => e.code === 'IDEMPOTENCY_KEY_REUSED',
+    );
+    assert.ok(
+      (await service.submit('t2', { body: spec, idempotencyKey: 'k' })).created,
+      'keys are per tenant',
+    );
   });
 
   it('pages with opaque cursors and rejects forged ones', async () => {
@@ -81,7 +95,10 @@ describe('JobService', () => {
     assert.deepEqual(seen, [...ids].reverse());
     const c = encodeCursor({ createdAt: new Date('2026-01-01T00:00:00Z'), id: ids[0] });
     assert.equal(decodeCursor(c).id, ids[0]);
-    assert.throws(() => decodeCursor('bm9wZQ'), (e: ServiceError) => e.code === 'INVALID_CURSOR');
+    assert.throws(
+      () => decodeCursor('bm9wZQ'),
+      (e: ServiceError) => e.code === 'INVALID_CURSOR',
+    );
   });
 
   it('cancels queued and running jobs, repeats harmlessly, refuses finished ones', async () => {
@@ -92,8 +109,14 @@ describe('JobService', () => {
     assert.equal((await service.cancel('t1', job.id)).status, 'cancelled');
     const done = (await service.submit('t1', { body: spec })).job;
     jobs.jobs.get(done.id)!.status = 'succeeded';
-    await assert.rejects(service.cancel('t1', done.id), (e: ServiceError) => e.code === 'JOB_NOT_CANCELLABLE');
-    await assert.rejects(service.cancel('t2', done.id), (e: ServiceError) => e.code === 'JOB_NOT_FOUND');
+    await assert.rejects(
+      service.cancel('t1', done.id),
+      (e: ServiceError) => e.code === 'JOB_NOT_CANCELLABLE',
+    );
+    await assert.rejects(
+      service.cancel('t2', done.id),
+      (e: ServiceError) => e.code === 'JOB_NOT_FOUND',
+    );
   });
 
   it('computes metrics from the stored rows and tells missing artifacts apart', async () => {
@@ -107,15 +130,39 @@ describe('JobService', () => {
     assert.equal(m.averageAccuracy, 0.875);
     assert.ok(Math.abs(m.backwardTransfer! - -0.1) < 1e-12);
     assert.ok(Math.abs(m.forgetting! - 0.1) < 1e-12);
-    await assert.rejects(service.mask('t1', job.id, 0), (e: ServiceError) => e.code === 'ARTIFACT_NOT_READY');
-    await assert.rejects(service.mask('t1', job.id, 2), (e: ServiceError) => e.code === 'TASK_NOT_FOUND');
-    await assert.rejects(service.metrics('t1', job.id, { curve: 'loss', limit: 10, cursor: 'x' }), (e: ServiceError) => e.code === 'INVALID_CURSOR');
-    await assert.rejects(service.model('t1', job.id, 0), (e: ServiceError) => e.code === 'ARTIFACT_NOT_READY');
+    await assert.rejects(
+      service.mask('t1', job.id, 0),
+      (e: ServiceError) => e.code === 'ARTIFACT_NOT_READY',
+    );
+    await assert.rejects(
+      service.mask('t1', job.id, 2),
+      (e: ServiceError) => e.code === 'TASK_NOT_FOUND',
+    );
+    await assert.rejects(
+      service.metrics('t1', job.id, { curve: 'loss', limit: 10, cursor: 'x' }),
+      (e: ServiceError) => e.code === 'INVALID_CURSOR',
+    );
+    await assert.rejects(
+      service.model('t1', job.id, 0),
+      (e: ServiceError) => e.code === 'ARTIFACT_NOT_READY',
+    );
     // A trained task whose target has no LayersModel (ResNet) has its mask but no model, and says why.
-    jobs.artifacts.set(`${job.id}/0`, { model: null, modelUnavailable: 'batch statistics', mask: new Uint8Array([1]) });
+    jobs.artifacts.set(`${job.id}/0`, {
+      model: null,
+      modelUnavailable: 'batch statistics',
+      mask: new Uint8Array([1]),
+    });
     assert.deepEqual(await readAll(await service.mask('t1', job.id, 0)), new Uint8Array([1]));
-    for (const read of [() => service.model('t1', job.id, 0), () => service.modelJson('t1', job.id, 0)]) {
-      await assert.rejects(read(), (e: ServiceError) => e.code === 'MODEL_NOT_AVAILABLE' && /has no TF\.js model: batch statistics/.test(e.message));
+    for (const read of [
+      () => service.model('t1', job.id, 0),
+      () => service.modelJson('t1', job.id, 0),
+    ]) {
+      await assert.rejects(
+        read(),
+        (e: ServiceError) =>
+          e.code === 'MODEL_NOT_AVAILABLE' &&
+          /has no TF\.js model: batch statistics/.test(e.message),
+      );
     }
   });
 
@@ -138,21 +185,38 @@ describe('JobService', () => {
     };
     const asked: [string, string[]][] = [];
     const datasets = {
-      getMany: async (tenantId: string, ids: string[]) => (asked.push([tenantId, ids]), tenantId === 't1' ? [record].filter((r) => ids.includes(r.id)) : []),
+      getMany: async (tenantId: string, ids: string[]) => (
+        asked.push([tenantId, ids]),
+        tenantId === 't1' ? [record].filter((r) => ids.includes(r.id)) : []
+      ),
     };
     const service = new JobService(new MemoryJobs(), new MemoryQueue(), datasets);
-    const body = { benchmark: { kind: 'datasets', tasks: [{ dataset: id, classes: ['c', 'a'] }, { dataset: id }, { dataset: 'not-a-uuid' }] } };
+    const body = {
+      benchmark: {
+        kind: 'datasets',
+        tasks: [{ dataset: id, classes: ['c', 'a'] }, { dataset: id }, { dataset: 'not-a-uuid' }],
+      },
+    };
     // The malformed id is never sent to the repository; the spec check names it.
-    await assert.rejects(service.submit('t1', { body }), (e: SpecError) => e.field === 'benchmark.tasks[2].dataset');
+    await assert.rejects(
+      service.submit('t1', { body }),
+      (e: SpecError) => e.field === 'benchmark.tasks[2].dataset',
+    );
     assert.deepEqual(asked, [['t1', [id.toLowerCase()]]]);
     const ok = { benchmark: { kind: 'datasets', tasks: body.benchmark.tasks.slice(0, 2) } };
     const { job } = await service.submit('t1', { body: ok });
-    assert.deepEqual(job.spec.benchmark.tasks, [{ dataset: record.id, classes: ['c', 'a'] }, { dataset: record.id, classes: ['a', 'b', 'c'] }]);
+    assert.deepEqual(job.spec.benchmark.tasks, [
+      { dataset: record.id, classes: ['c', 'a'] },
+      { dataset: record.id, classes: ['a', 'b', 'c'] },
+    ]);
     assert.equal(job.tasksTotal, 2);
-    await assert.rejects(service.submit('t2', { body: ok }), (e: SpecError) => e.field === 'benchmark.tasks[0].dataset' && /no data set/.test(e.message));
+    await assert.rejects(
+      service.submit('t2', { body: ok }),
+      (e: SpecError) => e.field === 'benchmark.tasks[0].dataset' && /no data set/.test(e.message),
+    );
   });
 
-  it('delete cancels an unfinished job and takes it off the queue first; another tenant\'s job is not found', async () => {
+  it("delete cancels an unfinished job and takes it off the queue first; another tenant's job is not found", async () => {
     const { service, jobs, queue } = setup();
     const id = (await service.submit('t1', { body: spec })).job.id;
     await assert.rejects(service.delete('t2', id), (e: ServiceError) => e.code === 'JOB_NOT_FOUND');
@@ -160,7 +224,10 @@ describe('JobService', () => {
     await service.delete('t1', id);
     assert.equal(jobs.jobs.has(id), false);
     assert.deepEqual(queue.queued, []);
-    assert.ok(jobs.eventLog.some((e) => e.jobId === id && e.status === 'cancelled'), 'cancelled before it was removed');
+    assert.ok(
+      jobs.eventLog.some((e) => e.jobId === id && e.status === 'cancelled'),
+      'cancelled before it was removed',
+    );
     await assert.rejects(service.delete('t1', id), (e: ServiceError) => e.code === 'JOB_NOT_FOUND');
   });
 
@@ -169,7 +236,10 @@ describe('JobService', () => {
     const now = new Date('2026-12-10T00:00:00Z');
     const finished = async (daysAgo: number) => {
       const id = (await service.submit('t1', { body: spec })).job.id;
-      Object.assign(jobs.jobs.get(id)!, { status: 'succeeded', finishedAt: new Date(now.getTime() - daysAgo * 86_400_000) });
+      Object.assign(jobs.jobs.get(id)!, {
+        status: 'succeeded',
+        finishedAt: new Date(now.getTime() - daysAgo * 86_400_000),
+      });
       jobs.checkpoints.set(id, new Uint8Array([1]));
       return id;
     };
@@ -181,6 +251,9 @@ describe('JobService', () => {
     assert.deepEqual([...jobs.checkpoints.keys()].sort(), [recent, unfinished].sort());
     assert.ok(old.every((id) => jobs.jobs.get(id)!.checkpointRemovedAt));
     assert.deepEqual(await service.removeExpiredCheckpoints(now, 7, 2), []);
-    await assert.rejects(service.submit('t1', { body: { continueFrom: old[0], benchmark: { tasks: 1 } } }), (e: ServiceError) => e.code === 'CONTINUE_FROM_CHECKPOINT_REMOVED');
+    await assert.rejects(
+      service.submit('t1', { body: { continueFrom: old[0], benchmark: { tasks: 1 } } }),
+      (e: ServiceError) => e.code === 'CONTINUE_FROM_CHECKPOINT_REMOVED',
+    );
   });
 });

@@ -9,13 +9,24 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { resolveSpec } from '../../../src/core/index.js';
 import type { JobRecord } from '../../../src/services/ports.js';
-import { PermanentTrainingError, runTraining, type TrainingDeps } from '../../../src/services/training/run-training.js';
+import {
+  PermanentTrainingError,
+  runTraining,
+  type TrainingDeps,
+} from '../../../src/services/training/run-training.js';
 import { makeRawDataset } from '../../helpers/datasets.js';
 import { MemoryJobs } from '../../helpers/fakes/in-memory.js';
 
 const raw = makeRawDataset({ trainCount: 400, testCount: 200, seed: 2, name: 'mnist' });
 const input = (iterations: number) => ({
-  benchmark: { dataset: 'mnist', tasks: 2, trainLimit: 80, testLimit: 40, validationSize: 10, augment: false },
+  benchmark: {
+    dataset: 'mnist',
+    tasks: 2,
+    trainLimit: 80,
+    testLimit: 40,
+    validationSize: 10,
+    augment: false,
+  },
   network: { hidden: [8] },
   hypernetwork: { hidden: [4], embeddingDim: 4 },
   training: { iterationsPerTask: iterations, batchSize: 16, validationEvery: 5 },
@@ -24,7 +35,14 @@ const input = (iterations: number) => ({
 
 async function setup(iterations: number) {
   const store = new MemoryJobs();
-  const { job } = await store.create({ tenantId: 't', name: null, metadata: null, spec: resolveSpec(input(iterations)), idempotencyKey: null, requestHash: null });
+  const { job } = await store.create({
+    tenantId: 't',
+    name: null,
+    metadata: null,
+    spec: resolveSpec(input(iterations)),
+    idempotencyKey: null,
+    requestHash: null,
+  });
   const deps = (over: Partial<TrainingDeps> = {}): TrainingDeps => ({
     store,
     loadDataset: async () => raw,
@@ -44,13 +62,19 @@ describe('runTraining', () => {
   it('trains every task and stores results, checkpoint, exports and curves', async () => {
     const { store, job, deps } = await setup(10);
     const progress: number[] = [];
-    const out = await runTraining({ jobId: job.id }, deps({ reportProgress: async (p) => void progress.push(p.iteration) }));
+    const out = await runTraining(
+      { jobId: job.id },
+      deps({ reportProgress: async (p) => void progress.push(p.iteration) }),
+    );
     assert.equal(out.outcome, 'succeeded');
     const j = store.jobs.get(job.id)!;
     assert.equal(j.status, 'succeeded');
     assert.equal(j.backend, 'cpu');
     assert.equal(j.completedTasks, 2);
-    assert.deepEqual(store.results.get(job.id)!.map((r) => r.accuracies.length), [1, 2]);
+    assert.deepEqual(
+      store.results.get(job.id)!.map((r) => r.accuracies.length),
+      [1, 2],
+    );
     assert.ok(store.checkpoints.get(job.id)!.byteLength > 0);
     assert.ok(store.artifacts.get(`${job.id}/1`)!.mask);
     assert.deepEqual(
@@ -89,7 +113,10 @@ describe('runTraining', () => {
     assert.equal(store.jobs.get(job.id)!.status, 'queued');
     assert.equal(store.jobs.get(job.id)!.completedTasks, 1);
     const firstRow = store.results.get(job.id)![0];
-    const second = await runTraining({ jobId: job.id }, deps({ attempt: { number: 2, max: 3, lease: 'attempt-2' } }));
+    const second = await runTraining(
+      { jobId: job.id },
+      deps({ attempt: { number: 2, max: 3, lease: 'attempt-2' } }),
+    );
     assert.equal(second.outcome, 'succeeded');
     assert.deepEqual(store.results.get(job.id)![0], firstRow, 'task 0 was not trained again');
     assert.ok(store.eventLog.some((e) => /resuming after task 1/.test(e.message ?? '')));
@@ -106,7 +133,10 @@ describe('runTraining', () => {
   it('fails at once on a permanent engine error, and requeues a transient one while attempts remain', async () => {
     const { store, job, deps } = await setup(10);
     store.checkpoints.set(job.id, new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]));
-    await assert.rejects(runTraining({ jobId: job.id }, deps()), (e: PermanentTrainingError) => e.code === 'INVALID_CHECKPOINT');
+    await assert.rejects(
+      runTraining({ jobId: job.id }, deps()),
+      (e: PermanentTrainingError) => e.code === 'INVALID_CHECKPOINT',
+    );
     assert.equal(store.jobs.get(job.id)!.status, 'failed');
     assert.equal(store.jobs.get(job.id)!.error!.code, 'INVALID_CHECKPOINT');
 
@@ -114,12 +144,18 @@ describe('runTraining', () => {
     const flaky = other.deps({ loadDataset: async () => Promise.reject(new Error('disk hiccup')) });
     await assert.rejects(runTraining({ jobId: other.job.id }, flaky), /disk hiccup/);
     assert.equal(other.store.jobs.get(other.job.id)!.status, 'queued');
-    await assert.rejects(runTraining({ jobId: other.job.id }, { ...flaky, attempt: { number: 3, max: 3, lease: 'attempt-3' } }), /disk hiccup/);
+    await assert.rejects(
+      runTraining(
+        { jobId: other.job.id },
+        { ...flaky, attempt: { number: 3, max: 3, lease: 'attempt-3' } },
+      ),
+      /disk hiccup/,
+    );
     assert.equal(other.store.jobs.get(other.job.id)!.status, 'failed');
     assert.equal(other.store.jobs.get(other.job.id)!.error!.code, 'TRAINING_FAILED');
   });
 
-  it('stores task t\'s exports at its end and every task\'s at the last task\'s end', async () => {
+  it("stores task t's exports at its end and every task's at the last task's end", async () => {
     const { store, job, deps } = await setup(5);
     const written: number[][] = [];
     const completeTask = store.completeTask.bind(store);
@@ -158,7 +194,10 @@ describe('runTraining', () => {
         reportProgress: async () => {
           if (takenOver) return;
           takenOver = true;
-          assert.equal(await store.markRunning(job.id, 'attempt-2', 'cpu', 'attempt 2 on cpu'), true);
+          assert.equal(
+            await store.markRunning(job.id, 'attempt-2', 'cpu', 'attempt 2 on cpu'),
+            true,
+          );
         },
         log: (m) => logs.push(m),
       }),
@@ -170,8 +209,16 @@ describe('runTraining', () => {
     assert.equal(j.completedTasks, 0);
     assert.equal(store.results.get(job.id), undefined, 'no task result from attempt 1');
     assert.equal(store.checkpoints.get(job.id), undefined, 'no checkpoint from attempt 1');
-    assert.deepEqual(store.eventLog.filter((e) => e.jobId === job.id).map((e) => e.status), ['queued', 'running', 'running']);
-    assert.match(logs.join('\n'), new RegExp(`job ${job.id} was taken over by another attempt; this attempt's progress was refused; this attempt stops`));
+    assert.deepEqual(
+      store.eventLog.filter((e) => e.jobId === job.id).map((e) => e.status),
+      ['queued', 'running', 'running'],
+    );
+    assert.match(
+      logs.join('\n'),
+      new RegExp(
+        `job ${job.id} was taken over by another attempt; this attempt's progress was refused; this attempt stops`,
+      ),
+    );
   });
 
   it('trains a job stored as spec version 1 (no network kind) as the MLP it described', async () => {
@@ -186,7 +233,10 @@ describe('runTraining', () => {
   it('fails at once, without training, a job whose stored spec is of another version or no longer validates', async () => {
     const changes: [(j: JobRecord) => Partial<JobRecord>, RegExp][] = [
       [() => ({ specVersion: 99 }), /stored as version 99 and this worker reads version 2/],
-      [(j) => ({ spec: { ...j.spec, training: { ...j.spec.training, iterationsPerTask: -5 } } }), /no longer passes validation \(training.iterationsPerTask: must be an integer between 1 and 1000000 \(got -5\)\)/],
+      [
+        (j) => ({ spec: { ...j.spec, training: { ...j.spec.training, iterationsPerTask: -5 } } }),
+        /no longer passes validation \(training.iterationsPerTask: must be an integer between 1 and 1000000 \(got -5\)\)/,
+      ],
     ];
     for (const [change, says] of changes) {
       const { store, job, deps } = await setup(10);
@@ -208,7 +258,13 @@ describe('runTraining', () => {
   it('skips jobs that are gone or finished', async () => {
     const { store, job, deps } = await setup(10);
     await store.cancel('t', job.id);
-    assert.deepEqual(await runTraining({ jobId: job.id }, deps()), { outcome: 'skipped', reason: 'job is cancelled' });
-    assert.equal((await runTraining({ jobId: '00000000-0000-4000-8000-000000000000' }, deps())).outcome, 'skipped');
+    assert.deepEqual(await runTraining({ jobId: job.id }, deps()), {
+      outcome: 'skipped',
+      reason: 'job is cancelled',
+    });
+    assert.equal(
+      (await runTraining({ jobId: '00000000-0000-4000-8000-000000000000' }, deps())).outcome,
+      'skipped',
+    );
   });
 });

@@ -6,6 +6,10 @@ describe('dashboard build (ui/dist)', () => {
   it('is what `npm run build:ui` makes from ui/src now', async () => {
     const built = await buildUi();
     assert.deepEqual([...built.keys()].sort(), ['app.css', 'app.js', 'index.html']);
-    assert.deepEqual(await staleFiles(built), [], 'ui/dist is out of date: run `npm run build:ui` and commit it');
+    assert.deepEqual(
+      await staleFiles(built),
+      [],
+      'ui/dist is out of date: run `npm run build:ui` and commit it',
+    );
   });
 });

@@ -18,6 +18,11 @@ describe('summarizeMask', () => {
         ['dense_1/bias', [3], 3, 2, 2 / 3, [0, 1, 0, 0]],
       ],
     );
-    assert.deepEqual(s.total, { size: 9, zeros: 4, sparsity: 4 / 9, histogram: { counts: [1, 1, 1, 2] } });
+    assert.deepEqual(s.total, {
+      size: 9,
+      zeros: 4,
+      sparsity: 4 / 9,
+      histogram: { counts: [1, 1, 1, 2] },
+    });
   });
 });

@@ -5,7 +5,13 @@ import { buildBody, EXTRA, placeError } from '../../../ui/src/pages/spec-form.js
 describe('the job form', () => {
   it('sends filled inputs at their paths over the JSON box, and leaves empty ones out', () => {
     const built = buildBody(
-      { name: 'a', 'training.iterationsPerTask': '40', 'training.seed': '', 'evaluation.taskInference': 'false', 'benchmark.tasks': 'two' },
+      {
+        name: 'a',
+        'training.iterationsPerTask': '40',
+        'training.seed': '',
+        'evaluation.taskInference': 'false',
+        'benchmark.tasks': 'two',
+      },
       '{"training": {"batchSize": 32, "iterationsPerTask": 7}, "network": {"hidden": [16]}}',
     );
     assert.deepEqual(built, {

@@ -27,7 +27,8 @@ describe('SseParser', () => {
     for (const size of [1, 2, 3, 7, 16]) {
       const parser = new SseParser();
       const events: SseEvent[] = [];
-      for (let i = 0; i < STREAM.length; i += size) events.push(...parser.push(STREAM.slice(i, i + size)));
+      for (let i = 0; i < STREAM.length; i += size)
+        events.push(...parser.push(STREAM.slice(i, i + size)));
       assert.deepEqual(events, expected, `chunks of ${size}`);
     }
   });

@@ -23,15 +23,25 @@ export function setUnauthorizedHandler(handler: (error: ApiError) => void): void
 
 async function errorOf(res: Response): Promise<ApiError> {
   try {
-    const { error } = (await res.json()) as { error: { code: string; message: string; field?: string } };
+    const { error } = (await res.json()) as {
+      error: { code: string; message: string; field?: string };
+    };
     return new ApiError(res.status, error.code, error.message, error.field);
   } catch {
-    return new ApiError(res.status, `HTTP_${res.status}`, `the API answered ${res.status} ${res.statusText}`);
+    return new ApiError(
+      res.status,
+      `HTTP_${res.status}`,
+      `the API answered ${res.status} ${res.statusText}`,
+    );
   }
 }
 
 /** fetch with the key; throws ApiError for any status other than 2xx. */
-export async function apiFetch(path: string, init: RequestInit = {}, key = apiKey.get()): Promise<Response> {
+export async function apiFetch(
+  path: string,
+  init: RequestInit = {},
+  key = apiKey.get(),
+): Promise<Response> {
   const headers = new Headers(init.headers);
   if (key) headers.set('authorization', `Bearer ${key}`);
   const res = await fetch(path, { ...init, headers });
@@ -46,7 +56,14 @@ export async function getJson<T>(path: string, init?: RequestInit): Promise<T> {
 }
 
 export async function postJson<T>(path: string, body?: unknown): Promise<T> {
-  const init: RequestInit = body === undefined ? { method: 'POST' } : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+  const init: RequestInit =
+    body === undefined
+      ? { method: 'POST' }
+      : {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        };
   return getJson<T>(path, init);
 }
 

@@ -26,7 +26,11 @@ export interface TaskLinks {
 
 export interface JobSpec {
   method: 'hypermask' | 'hnet' | 'finetune';
-  benchmark: { kind: 'split' | 'permuted' | 'datasets'; dataset: string; tasks: number | { dataset: string; classes?: string[] }[] };
+  benchmark: {
+    kind: 'split' | 'permuted' | 'datasets';
+    dataset: string;
+    tasks: number | { dataset: string; classes?: string[] }[];
+  };
   training: { iterationsPerTask: number; seed: number };
   /** The target network; a ResNet has no TF.js model export (the API answers 404 MODEL_NOT_AVAILABLE). */
   network?: { kind?: 'mlp' | 'zenkenet' | 'resnet' };
@@ -44,7 +48,11 @@ export interface Job {
   inheritedTasks: number;
   attempts: number;
   error: { code: string; message: string } | null;
-  result: { averageAccuracy: number; backwardTransfer: number | null; forgetting: number | null } | null;
+  result: {
+    averageAccuracy: number;
+    backwardTransfer: number | null;
+    forgetting: number | null;
+  } | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;

@@ -40,7 +40,9 @@ export function AccuracyHeatmap({ matrix }: { matrix: number[][] }) {
           ))}
         </tbody>
       </table>
-      <figcaption>Test accuracy (%) on task j (columns) after training through task k (rows)</figcaption>
+      <figcaption>
+        Test accuracy (%) on task j (columns) after training through task k (rows)
+      </figcaption>
     </figure>
   );
 }

@@ -23,7 +23,13 @@ export function MaskPanel({ tasks }: { tasks: TaskLinks[] }) {
     <div>
       <div class="tabs" role="tablist">
         {withMask.map((t) => (
-          <button type="button" role="tab" aria-selected={t.task === link.task} class={t.task === link.task ? 'tab active' : 'tab'} onClick={() => setTask(t.task)}>
+          <button
+            type="button"
+            role="tab"
+            aria-selected={t.task === link.task}
+            class={t.task === link.task ? 'tab active' : 'tab'}
+            onClick={() => setTask(t.task)}
+          >
             task {t.task}
           </button>
         ))}
@@ -48,7 +54,12 @@ function MaskOfTask({ task, url }: { task: number; url: string }) {
     };
   }, [url]);
 
-  if (error) return <p class="error-text">Could not read the mask of task {task}: {error}</p>;
+  if (error)
+    return (
+      <p class="error-text">
+        Could not read the mask of task {task}: {error}
+      </p>
+    );
   if (!summary) return <p class="muted">Loading the mask of task {task}…</p>;
   const shown = layer < 0 ? summary.total : summary.layers[layer];
   return (
@@ -69,7 +80,9 @@ function MaskOfTask({ task, url }: { task: number; url: string }) {
               <th scope="row">{l.name}</th>
               <td>[{l.shape.join(', ')}]</td>
               <td class="num">{l.size.toLocaleString('en')}</td>
-              <td class="num sparsity" data-value={String(l.sparsity)}>{percent(l.sparsity)}</td>
+              <td class="num sparsity" data-value={String(l.sparsity)}>
+                {percent(l.sparsity)}
+              </td>
               <td class="wide">
                 <div class="meter">
                   <div class="meter-fill" style={{ width: `${l.sparsity * 100}%` }} />
@@ -83,14 +96,19 @@ function MaskOfTask({ task, url }: { task: number; url: string }) {
             <th scope="row">all masked</th>
             <td />
             <td class="num">{summary.total.size.toLocaleString('en')}</td>
-            <td class="num" data-value={String(summary.total.sparsity)}>{percent(summary.total.sparsity)}</td>
+            <td class="num" data-value={String(summary.total.sparsity)}>
+              {percent(summary.total.sparsity)}
+            </td>
             <td />
           </tr>
         </tfoot>
       </table>
       <label class="inline">
         Histogram of{' '}
-        <select value={layer} onChange={(e) => setLayer(Number((e.target as HTMLSelectElement).value))}>
+        <select
+          value={layer}
+          onChange={(e) => setLayer(Number((e.target as HTMLSelectElement).value))}
+        >
           <option value={-1}>all layers</option>
           {summary.layers.map((l, i) => (
             <option value={i}>{l.name}</option>
@@ -109,10 +127,22 @@ function MaskHistogram({ counts, zeros, task }: { counts: number[]; zeros: numbe
       scales: { x: { time: false, range: [0, 1] } },
       axes: [{ label: 'mask value |tanh(h)|' }, { label: 'values' }],
       legend: { show: false },
-      series: [{}, { label: 'values', fill: `${taskColor(task)}99`, stroke: taskColor(task), paths: BARS, points: { show: false } }],
+      series: [
+        {},
+        {
+          label: 'values',
+          fill: `${taskColor(task)}99`,
+          stroke: taskColor(task),
+          paths: BARS,
+          points: { show: false },
+        },
+      ],
     }),
     [task, zeros],
   );
-  const data = useMemo(() => [counts.map((_, b) => (b + 0.5) / HISTOGRAM_BINS), counts] as uPlot.AlignedData, [counts]);
+  const data = useMemo(
+    () => [counts.map((_, b) => (b + 0.5) / HISTOGRAM_BINS), counts] as uPlot.AlignedData,
+    [counts],
+  );
   return <Chart options={options} data={data} height={200} />;
 }

@@ -3,7 +3,12 @@ import type { TaskInference } from '../api/types.js';
 import { percent } from '../format.js';
 
 export function TaskInferenceTable({ result }: { result: TaskInference | null }) {
-  if (!result) return <p class="muted">Not run: it runs after the last task when the spec's evaluation.taskInference is true.</p>;
+  if (!result)
+    return (
+      <p class="muted">
+        Not run: it runs after the last task when the spec's evaluation.taskInference is true.
+      </p>
+    );
   return (
     <table class="data" data-testid="task-inference">
       <thead>
@@ -17,16 +22,24 @@ export function TaskInferenceTable({ result }: { result: TaskInference | null })
         {result.perTask.map((r) => (
           <tr>
             <th scope="row">task {r.task}</th>
-            <td class="num" data-value={String(r.taskAccuracy)}>{percent(r.taskAccuracy)}</td>
-            <td class="num" data-value={String(r.classAccuracy)}>{percent(r.classAccuracy)}</td>
+            <td class="num" data-value={String(r.taskAccuracy)}>
+              {percent(r.taskAccuracy)}
+            </td>
+            <td class="num" data-value={String(r.classAccuracy)}>
+              {percent(r.classAccuracy)}
+            </td>
           </tr>
         ))}
       </tbody>
       <tfoot>
         <tr>
           <th scope="row">all tasks</th>
-          <td class="num" data-value={String(result.taskAccuracy)}>{percent(result.taskAccuracy)}</td>
-          <td class="num" data-value={String(result.classAccuracy)}>{percent(result.classAccuracy)}</td>
+          <td class="num" data-value={String(result.taskAccuracy)}>
+            {percent(result.taskAccuracy)}
+          </td>
+          <td class="num" data-value={String(result.classAccuracy)}>
+            {percent(result.classAccuracy)}
+          </td>
         </tr>
       </tfoot>
     </table>

@@ -23,12 +23,21 @@ export function TrainingCurve({ title, points, iterationsPerTask, tasks, unit }:
       axes: [{ label: `iteration (task t starts at t × ${iterationsPerTask})` }, { label: unit }],
       series: [
         { label: 'iteration' },
-        ...Array.from({ length: tasks }, (_, t) => ({ label: `task ${t}`, stroke: taskColor(t), width: 1.5, spanGaps: false, points: { show: false } })),
+        ...Array.from({ length: tasks }, (_, t) => ({
+          label: `task ${t}`,
+          stroke: taskColor(t),
+          width: 1.5,
+          spanGaps: false,
+          points: { show: false },
+        })),
       ],
     }),
     [title, iterationsPerTask, tasks, unit],
   );
-  const data = useMemo(() => alignByTask(points, iterationsPerTask, tasks) as uPlot.AlignedData, [points, iterationsPerTask, tasks]);
+  const data = useMemo(
+    () => alignByTask(points, iterationsPerTask, tasks) as uPlot.AlignedData,
+    [points, iterationsPerTask, tasks],
+  );
   if (!points.length) return <p class="muted">{title}: no points yet.</p>;
   return <Chart options={options} data={data} />;
 }

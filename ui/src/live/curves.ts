@@ -16,10 +16,20 @@ export function mergePoints(current: CurvePoint[], incoming: CurvePoint[]): Curv
  * uPlot's aligned columns: x is the iteration counted over the whole job (task t starts at
  * t * iterationsPerTask), then one column per task, null where that task has no point.
  */
-export function alignByTask(points: CurvePoint[], iterationsPerTask: number, tasks: number): [number[], ...(number | null)[][]] {
-  const xs = [...new Set(points.map((p) => p.task * iterationsPerTask + p.iteration))].sort((a, b) => a - b);
+export function alignByTask(
+  points: CurvePoint[],
+  iterationsPerTask: number,
+  tasks: number,
+): [number[], ...(number | null)[][]] {
+  const xs = [...new Set(points.map((p) => p.task * iterationsPerTask + p.iteration))].sort(
+    (a, b) => a - b,
+  );
   const row = new Map(xs.map((x, i) => [x, i]));
-  const columns = Array.from({ length: tasks }, () => new Array<number | null>(xs.length).fill(null));
-  for (const p of points) if (p.task < tasks) columns[p.task][row.get(p.task * iterationsPerTask + p.iteration)!] = p.value;
+  const columns = Array.from({ length: tasks }, () =>
+    new Array<number | null>(xs.length).fill(null),
+  );
+  for (const p of points)
+    if (p.task < tasks)
+      columns[p.task][row.get(p.task * iterationsPerTask + p.iteration)!] = p.value;
   return [xs, ...columns];
 }

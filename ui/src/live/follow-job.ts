@@ -5,7 +5,14 @@
  * polling GET /v1/jobs/:id every 2 s.
  */
 import { ApiError, apiFetch, getJson } from '../api/client.js';
-import { FINAL_STATUSES, type CurveKind, type CurvePoint, type Job, type JobProgress, type JobStatus } from '../api/types.js';
+import {
+  FINAL_STATUSES,
+  type CurveKind,
+  type CurvePoint,
+  type Job,
+  type JobProgress,
+  type JobStatus,
+} from '../api/types.js';
 import { SseParser, type SseEvent } from './sse-parser.js';
 
 export const POLL_MS = 2000;
@@ -94,7 +101,12 @@ async function followStream(job: Job, feed: JobFeed, signal: AbortSignal): Promi
 }
 
 /** Applies one stream event; true when it was the job's last. */
-async function dispatch(job: Job, event: SseEvent, feed: JobFeed, signal: AbortSignal): Promise<boolean> {
+async function dispatch(
+  job: Job,
+  event: SseEvent,
+  feed: JobFeed,
+  signal: AbortSignal,
+): Promise<boolean> {
   const data = JSON.parse(event.data) as Record<string, unknown>;
   switch (event.type) {
     case 'job.status':
@@ -104,10 +116,18 @@ async function dispatch(job: Job, event: SseEvent, feed: JobFeed, signal: AbortS
       feed.progress(data as unknown as JobProgress);
       return false;
     case 'job.loss':
-      feed.point('loss', { task: data.task as number, iteration: data.iteration as number, value: data.loss as number });
+      feed.point('loss', {
+        task: data.task as number,
+        iteration: data.iteration as number,
+        value: data.loss as number,
+      });
       return false;
     case 'job.validation':
-      feed.point('validation', { task: data.task as number, iteration: data.iteration as number, value: data.accuracy as number });
+      feed.point('validation', {
+        task: data.task as number,
+        iteration: data.iteration as number,
+        value: data.accuracy as number,
+      });
       return false;
     case 'job.task_completed':
     case 'job.succeeded':

@@ -46,7 +46,9 @@ export class SseParser {
   }
 
   private dispatch(): SseEvent | null {
-    const event = this.data.length ? { id: this.lastEventId, type: this.type || 'message', data: this.data.join('\n') } : null;
+    const event = this.data.length
+      ? { id: this.lastEventId, type: this.type || 'message', data: this.data.join('\n') }
+      : null;
     this.type = '';
     this.data = [];
     return event;

@@ -31,7 +31,10 @@ export interface MaskSummary {
   total: Omit<LayerSummary, 'name' | 'shape'>;
 }
 
-function summarizeValues(values: Float32Array, bins: number): { zeros: number; histogram: Histogram } {
+function summarizeValues(
+  values: Float32Array,
+  bins: number,
+): { zeros: number; histogram: Histogram } {
   const counts = new Array<number>(bins).fill(0);
   let zeros = 0;
   for (const v of values) {
@@ -45,11 +48,21 @@ export function summarizeMask(file: Uint8Array, bins = HISTOGRAM_BINS): MaskSumm
   const { tensors } = decodeSafetensors(file);
   const layers = tensors.map(({ name, shape, data }) => {
     const { zeros, histogram } = summarizeValues(data, bins);
-    return { name, shape, size: data.length, zeros, sparsity: data.length ? zeros / data.length : 0, histogram };
+    return {
+      name,
+      shape,
+      size: data.length,
+      zeros,
+      sparsity: data.length ? zeros / data.length : 0,
+      histogram,
+    };
   });
   const size = layers.reduce((n, l) => n + l.size, 0);
   const zeros = layers.reduce((n, l) => n + l.zeros, 0);
   const counts = new Array<number>(bins).fill(0);
   for (const l of layers) l.histogram.counts.forEach((c, b) => (counts[b] += c));
-  return { layers, total: { size, zeros, sparsity: size ? zeros / size : 0, histogram: { counts } } };
+  return {
+    layers,
+    total: { size, zeros, sparsity: size ? zeros / size : 0, histogram: { counts } },
+  };
 }

@@ -13,7 +13,9 @@ export function DatasetsPage() {
   const [error, setError] = useState<string | null>(null);
 
   const load = (after: string | null) =>
-    getJson<Page<Dataset>>(`/v1/datasets?limit=${PAGE_SIZE}${after ? `&cursor=${encodeURIComponent(after)}` : ''}`)
+    getJson<Page<Dataset>>(
+      `/v1/datasets?limit=${PAGE_SIZE}${after ? `&cursor=${encodeURIComponent(after)}` : ''}`,
+    )
       .then((page) => {
         setItems((current) => [...(after ? (current ?? []) : []), ...page.items]);
         setCursor(page.nextCursor);
@@ -28,7 +30,8 @@ export function DatasetsPage() {
       <h1>Data sets</h1>
       {items.length === 0 ? (
         <p>
-          No data sets yet. Upload one with <code>POST /v1/datasets</code> (README, “Your own data”).
+          No data sets yet. Upload one with <code>POST /v1/datasets</code> (README, “Your own
+          data”).
         </p>
       ) : (
         <table class="data" data-testid="dataset-list">

@@ -5,7 +5,14 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { apiFetch, download, getJson, postJson, saveBlob } from '../api/client.js';
-import { FINAL_STATUSES, type CurveKind, type CurvePoint, type Job, type JobMetrics, type TaskLinks } from '../api/types.js';
+import {
+  FINAL_STATUSES,
+  type CurveKind,
+  type CurvePoint,
+  type Job,
+  type JobMetrics,
+  type TaskLinks,
+} from '../api/types.js';
 import { DownloadButton } from '../components/download-button.js';
 import { AccuracyHeatmap } from '../components/heatmap.js';
 import { MaskPanel } from '../components/mask-panel.js';
@@ -24,7 +31,10 @@ const MAX_CURVE_PAGES = 20;
 
 type Curves = Record<CurveKind, CurvePoint[]>;
 
-async function readCurve(id: string, kind: CurveKind): Promise<{ metrics: JobMetrics; points: CurvePoint[] }> {
+async function readCurve(
+  id: string,
+  kind: CurveKind,
+): Promise<{ metrics: JobMetrics; points: CurvePoint[] }> {
   let metrics: JobMetrics | null = null;
   const all: CurvePoint[] = [];
   let cursor: string | null = null;
@@ -47,9 +57,15 @@ export function JobPage({ id }: { id: string }) {
   const [error, setError] = useState<string | null>(null);
 
   const reloadMetrics = useCoalesced(async () => {
-    const [loss, validation] = await Promise.all([readCurve(id, 'loss'), readCurve(id, 'validation')]);
+    const [loss, validation] = await Promise.all([
+      readCurve(id, 'loss'),
+      readCurve(id, 'validation'),
+    ]);
     setMetrics(loss.metrics);
-    setCurves((c) => ({ loss: mergePoints(c.loss, loss.points), validation: mergePoints(c.validation, validation.points) }));
+    setCurves((c) => ({
+      loss: mergePoints(c.loss, loss.points),
+      validation: mergePoints(c.validation, validation.points),
+    }));
   });
 
   useEffect(() => {
@@ -81,7 +97,8 @@ export function JobPage({ id }: { id: string }) {
   if (!job) return <p class="muted">Loading the job…</p>;
   const final = FINAL_STATUSES.has(job.status);
   const tasks = job.progress.tasksTotal;
-  const cancel = () => postJson<Job>(job.links.cancel).then(setJob, (err: Error) => setError(err.message));
+  const cancel = () =>
+    postJson<Job>(job.links.cancel).then(setJob, (err: Error) => setError(err.message));
 
   return (
     <article class="job" data-job={job.id}>
@@ -91,7 +108,11 @@ export function JobPage({ id }: { id: string }) {
         <StatusBadge status={job.status} />
         {!final && (
           <span class="muted live" data-testid="live-mode" data-mode={mode ?? ''}>
-            {mode === 'stream' ? 'live: event stream' : mode === 'polling' ? `live: polling every ${POLL_MS / 1000} s` : ''}
+            {mode === 'stream'
+              ? 'live: event stream'
+              : mode === 'polling'
+                ? `live: polling every ${POLL_MS / 1000} s`
+                : ''}
           </span>
         )}
         {!final && (
@@ -127,7 +148,8 @@ export function JobPage({ id }: { id: string }) {
           <>
             <dt>continues</dt>
             <dd>
-              <a href={`#/jobs/${job.continueFrom}`}>{job.continueFrom.slice(0, 8)}</a> ({job.inheritedTasks} tasks taken over)
+              <a href={`#/jobs/${job.continueFrom}`}>{job.continueFrom.slice(0, 8)}</a> (
+              {job.inheritedTasks} tasks taken over)
             </dd>
           </>
         )}
@@ -138,21 +160,39 @@ export function JobPage({ id }: { id: string }) {
         {metrics && (
           <dl class="facts" data-testid="summary">
             <dt>average accuracy</dt>
-            <dd data-value={String(metrics.averageAccuracy)}>{metrics.averageAccuracy === null ? '–' : `${percent(metrics.averageAccuracy)} %`}</dd>
+            <dd data-value={String(metrics.averageAccuracy)}>
+              {metrics.averageAccuracy === null ? '–' : `${percent(metrics.averageAccuracy)} %`}
+            </dd>
             <dt>backward transfer</dt>
             <dd>{points(metrics.backwardTransfer)}</dd>
             <dt>forgetting</dt>
             <dd>{points(metrics.forgetting)}</dd>
           </dl>
         )}
-        {metrics ? <AccuracyHeatmap matrix={metrics.accuracyMatrix} /> : <p class="muted">Loading metrics…</p>}
+        {metrics ? (
+          <AccuracyHeatmap matrix={metrics.accuracyMatrix} />
+        ) : (
+          <p class="muted">Loading metrics…</p>
+        )}
       </section>
 
       <section>
         <h2>Training curves</h2>
         <div class="charts">
-          <TrainingCurve title="Loss" unit="loss" points={curves.loss} iterationsPerTask={job.progress.iterationsPerTask} tasks={tasks} />
-          <TrainingCurve title="Validation accuracy" unit="accuracy" points={curves.validation} iterationsPerTask={job.progress.iterationsPerTask} tasks={tasks} />
+          <TrainingCurve
+            title="Loss"
+            unit="loss"
+            points={curves.loss}
+            iterationsPerTask={job.progress.iterationsPerTask}
+            tasks={tasks}
+          />
+          <TrainingCurve
+            title="Validation accuracy"
+            unit="accuracy"
+            points={curves.validation}
+            iterationsPerTask={job.progress.iterationsPerTask}
+            tasks={tasks}
+          />
         </div>
       </section>
 
@@ -170,7 +210,11 @@ export function JobPage({ id }: { id: string }) {
 
       <section>
         <h2>Task inference</h2>
-        {job.status === 'succeeded' ? <TaskInferenceTable result={metrics?.taskInference ?? null} /> : <p class="muted">After the last task.</p>}
+        {job.status === 'succeeded' ? (
+          <TaskInferenceTable result={metrics?.taskInference ?? null} />
+        ) : (
+          <p class="muted">After the last task.</p>
+        )}
       </section>
     </article>
   );
@@ -195,14 +239,35 @@ function TaskTable({ job, metrics }: { job: Job; metrics: JobMetrics | null }) {
         {job.links.tasks.map((t) => (
           <tr data-task={t.task}>
             <th scope="row">task {t.task}</th>
-            <td class="num">{metrics?.taskDurationsMs[t.task] !== undefined ? formatDuration(metrics.taskDurationsMs[t.task]) : ''}</td>
-            <td class="num">{metrics?.msPerIteration[t.task] !== undefined ? metrics.msPerIteration[t.task].toFixed(1) : ''}</td>
+            <td class="num">
+              {metrics?.taskDurationsMs[t.task] !== undefined
+                ? formatDuration(metrics.taskDurationsMs[t.task])
+                : ''}
+            </td>
+            <td class="num">
+              {metrics?.msPerIteration[t.task] !== undefined
+                ? metrics.msPerIteration[t.task].toFixed(1)
+                : ''}
+            </td>
             <td>
-              {t.mask && <DownloadButton label="mask.safetensors" run={() => download(t.mask!, name(t.task, 'mask.safetensors'))} />}
+              {t.mask && (
+                <DownloadButton
+                  label="mask.safetensors"
+                  run={() => download(t.mask!, name(t.task, 'mask.safetensors'))}
+                />
+              )}
               {hasModel ? (
                 <>
-                  <DownloadButton label="model.json" run={() => downloadModelJson(t, name(t.task, 'model.json'), name(t.task, 'weights.bin'))} />
-                  <DownloadButton label="weights.bin" run={() => download(weightsUrl(t), name(t.task, 'weights.bin'))} />
+                  <DownloadButton
+                    label="model.json"
+                    run={() =>
+                      downloadModelJson(t, name(t.task, 'model.json'), name(t.task, 'weights.bin'))
+                    }
+                  />
+                  <DownloadButton
+                    label="weights.bin"
+                    run={() => download(weightsUrl(t), name(t.task, 'weights.bin'))}
+                  />
                 </>
               ) : (
                 <span class="muted">no TF.js model for a ResNet (batch statistics)</span>
@@ -221,8 +286,14 @@ const weightsUrl = (t: TaskLinks) => t.model.replace(/model\.json$/, 'weights.bi
  * model.json with its manifest pointing at the weights file under the name it is saved with, so
  * the two downloads load as they are (tf.loadLayersModel with tf.io.browserFiles, or from a folder).
  */
-async function downloadModelJson(t: TaskLinks, filename: string, weightsName: string): Promise<void> {
-  const model = (await (await apiFetch(t.model)).json()) as { weightsManifest: { paths: string[] }[] };
+async function downloadModelJson(
+  t: TaskLinks,
+  filename: string,
+  weightsName: string,
+): Promise<void> {
+  const model = (await (await apiFetch(t.model)).json()) as {
+    weightsManifest: { paths: string[] }[];
+  };
   for (const group of model.weightsManifest) group.paths = [weightsName];
   saveBlob(new Blob([JSON.stringify(model)], { type: 'application/json' }), filename);
 }

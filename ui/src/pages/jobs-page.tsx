@@ -19,19 +19,24 @@ export function JobsPage() {
   const [error, setError] = useState<string | null>(null);
 
   const active = first?.items.some((j) => !FINAL_STATUSES.has(j.status)) ?? false;
-  useInterval(() => {
-    getJson<Page<Job>>(`/v1/jobs?limit=${PAGE_SIZE}`)
-      .then((page) => {
-        setFirst(page);
-        setError(null);
-        if (!older.length) setCursor(page.nextCursor);
-      })
-      .catch((err: Error) => setError(err.message));
-  }, active ? POLL_MS : IDLE_POLL_MS);
+  useInterval(
+    () => {
+      getJson<Page<Job>>(`/v1/jobs?limit=${PAGE_SIZE}`)
+        .then((page) => {
+          setFirst(page);
+          setError(null);
+          if (!older.length) setCursor(page.nextCursor);
+        })
+        .catch((err: Error) => setError(err.message));
+    },
+    active ? POLL_MS : IDLE_POLL_MS,
+  );
 
   const more = async () => {
     if (!cursor) return;
-    const page = await getJson<Page<Job>>(`/v1/jobs?limit=${PAGE_SIZE}&cursor=${encodeURIComponent(cursor)}`);
+    const page = await getJson<Page<Job>>(
+      `/v1/jobs?limit=${PAGE_SIZE}&cursor=${encodeURIComponent(cursor)}`,
+    );
     setOlder((o) => [...o, ...page.items]);
     setCursor(page.nextCursor);
   };
@@ -55,7 +60,9 @@ export function JobsPage() {
               <th scope="col">method</th>
               <th scope="col">benchmark</th>
               <th scope="col">status</th>
-              <th scope="col" class="wide">progress</th>
+              <th scope="col" class="wide">
+                progress
+              </th>
               <th scope="col">average accuracy (%)</th>
               <th scope="col">submitted</th>
             </tr>
@@ -82,7 +89,10 @@ export function JobsPage() {
         </table>
       )}
       {cursor && (
-        <button type="button" onClick={() => void more().catch((err: Error) => setError(err.message))}>
+        <button
+          type="button"
+          onClick={() => void more().catch((err: Error) => setError(err.message))}
+        >
           Older jobs
         </button>
       )}

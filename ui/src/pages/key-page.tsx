@@ -2,7 +2,13 @@
 import { useState } from 'preact/hooks';
 import { ApiError, apiFetch } from '../api/client.js';
 
-export function KeyPage({ message, onKey }: { message: string | null; onKey: (key: string) => void }) {
+export function KeyPage({
+  message,
+  onKey,
+}: {
+  message: string | null;
+  onKey: (key: string) => void;
+}) {
   const [key, setKey] = useState('');
   const [error, setError] = useState<string | null>(message);
   const [busy, setBusy] = useState(false);
@@ -15,7 +21,11 @@ export function KeyPage({ message, onKey }: { message: string | null; onKey: (ke
       await apiFetch('/v1/jobs?limit=1', {}, candidate);
       onKey(candidate);
     } catch (err) {
-      setError(err instanceof ApiError && err.status === 401 ? 'The API refused this key.' : (err as Error).message);
+      setError(
+        err instanceof ApiError && err.status === 401
+          ? 'The API refused this key.'
+          : (err as Error).message,
+      );
     } finally {
       setBusy(false);
     }
@@ -25,7 +35,14 @@ export function KeyPage({ message, onKey }: { message: string | null; onKey: (ke
       <h1>Retain</h1>
       <form class="card" onSubmit={submit}>
         <label for="api-key">API key</label>
-        <input id="api-key" name="api-key" type="password" autocomplete="off" value={key} onInput={(e) => setKey((e.target as HTMLInputElement).value)} />
+        <input
+          id="api-key"
+          name="api-key"
+          type="password"
+          autocomplete="off"
+          value={key}
+          onInput={(e) => setKey((e.target as HTMLInputElement).value)}
+        />
         {error && (
           <p class="error-text" role="alert">
             {error}
@@ -35,8 +52,8 @@ export function KeyPage({ message, onKey }: { message: string | null; onKey: (ke
           Open the dashboard
         </button>
         <p class="muted">
-          The key stays in this browser tab (session storage) until you close it or choose “Forget key”. Make one with{' '}
-          <code>npm run apikey -- create --tenant NAME</code>.
+          The key stays in this browser tab (session storage) until you close it or choose “Forget
+          key”. Make one with <code>npm run apikey -- create --tenant NAME</code>.
         </p>
       </form>
     </main>

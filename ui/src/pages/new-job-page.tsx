@@ -10,8 +10,12 @@ import { buildBody, EXTRA, FIELDS, placeError, type FieldError } from './spec-fo
 const inputId = (path: string) => `field-${path.replace(/\W/g, '-')}`;
 
 export function NewJobPage({ dataset }: { dataset?: string }) {
-  const [values, setValues] = useState<Record<string, string>>(dataset ? { 'benchmark.kind': 'datasets' } : {});
-  const [extra, setExtra] = useState(dataset ? JSON.stringify({ benchmark: { tasks: [{ dataset }] } }, null, 2) : '');
+  const [values, setValues] = useState<Record<string, string>>(
+    dataset ? { 'benchmark.kind': 'datasets' } : {},
+  );
+  const [extra, setExtra] = useState(
+    dataset ? JSON.stringify({ benchmark: { tasks: [{ dataset }] } }, null, 2) : '',
+  );
   const [error, setError] = useState<FieldError | null>(null);
   const [busy, setBusy] = useState(false);
 
@@ -25,7 +29,9 @@ export function NewJobPage({ dataset }: { dataset?: string }) {
       const job = await postJson<Job>('/v1/jobs', built.body);
       location.hash = `#/jobs/${job.id}`;
     } catch (err) {
-      setError(err instanceof ApiError ? placeError(err) : { at: '', message: (err as Error).message });
+      setError(
+        err instanceof ApiError ? placeError(err) : { at: '', message: (err as Error).message },
+      );
     } finally {
       setBusy(false);
     }
@@ -46,9 +52,18 @@ export function NewJobPage({ dataset }: { dataset?: string }) {
         {FIELDS.map((def) => {
           const id = inputId(def.path);
           const value = values[def.path] ?? '';
-          const set = (e: Event) => setValues((v) => ({ ...v, [def.path]: (e.target as HTMLInputElement | HTMLSelectElement).value }));
+          const set = (e: Event) =>
+            setValues((v) => ({
+              ...v,
+              [def.path]: (e.target as HTMLInputElement | HTMLSelectElement).value,
+            }));
           const invalid = error?.at === def.path;
-          const common = { id, name: def.path, 'aria-invalid': invalid, 'aria-describedby': invalid ? `${id}-error` : undefined };
+          const common = {
+            id,
+            name: def.path,
+            'aria-invalid': invalid,
+            'aria-describedby': invalid ? `${id}-error` : undefined,
+          };
           return (
             <div class={invalid ? 'field invalid' : 'field'} data-field={def.path}>
               <label for={id}>
@@ -62,7 +77,13 @@ export function NewJobPage({ dataset }: { dataset?: string }) {
                   ))}
                 </select>
               ) : (
-                <input {...common} type="text" inputMode={def.kind === 'number' ? 'decimal' : undefined} value={value} onInput={set} />
+                <input
+                  {...common}
+                  type="text"
+                  inputMode={def.kind === 'number' ? 'decimal' : undefined}
+                  value={value}
+                  onInput={set}
+                />
               )}
               {def.hint && <span class="hint">{def.hint}</span>}
               {errorAt(def.path)}
@@ -81,7 +102,8 @@ export function NewJobPage({ dataset }: { dataset?: string }) {
             onInput={(e) => setExtra((e.target as HTMLTextAreaElement).value)}
           />
           <span class="hint">
-            Any field of the spec (see <a href="/docs">/docs</a> or docs/job-spec.md); the inputs above win over the same field here.
+            Any field of the spec (see <a href="/docs">/docs</a> or docs/job-spec.md); the inputs
+            above win over the same field here.
           </span>
           {errorAt(EXTRA)}
         </div>

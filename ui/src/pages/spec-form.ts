@@ -18,16 +18,49 @@ export interface FieldDef {
 
 export const FIELDS: FieldDef[] = [
   { path: 'name', label: 'Name', kind: 'text', hint: 'a label for the job' },
-  { path: 'preset', label: 'Preset', kind: 'choice', choices: ['split-mnist', 'permuted-mnist'], hint: 'published hyperparameters for the method' },
+  {
+    path: 'preset',
+    label: 'Preset',
+    kind: 'choice',
+    choices: ['split-mnist', 'permuted-mnist'],
+    hint: 'published hyperparameters for the method',
+  },
   { path: 'method', label: 'Method', kind: 'choice', choices: ['hypermask', 'hnet', 'finetune'] },
-  { path: 'benchmark.kind', label: 'Benchmark', kind: 'choice', choices: ['split', 'permuted', 'datasets'] },
-  { path: 'benchmark.dataset', label: 'Data set', kind: 'choice', choices: ['mnist', 'fashion-mnist'], hint: 'built-in benchmarks' },
-  { path: 'benchmark.tasks', label: 'Tasks', kind: 'number', hint: 'a number for built-in benchmarks; for uploaded data sets list them in the JSON below' },
+  {
+    path: 'benchmark.kind',
+    label: 'Benchmark',
+    kind: 'choice',
+    choices: ['split', 'permuted', 'datasets'],
+  },
+  {
+    path: 'benchmark.dataset',
+    label: 'Data set',
+    kind: 'choice',
+    choices: ['mnist', 'fashion-mnist'],
+    hint: 'built-in benchmarks',
+  },
+  {
+    path: 'benchmark.tasks',
+    label: 'Tasks',
+    kind: 'number',
+    hint: 'a number for built-in benchmarks; for uploaded data sets list them in the JSON below',
+  },
   { path: 'benchmark.classesPerTask', label: 'Classes per task', kind: 'number' },
   { path: 'training.iterationsPerTask', label: 'Iterations per task', kind: 'number' },
   { path: 'training.seed', label: 'Seed', kind: 'number' },
-  { path: 'regularization.sparsity', label: 'Mask sparsity (%)', kind: 'number', hint: 'hypermask' },
-  { path: 'evaluation.taskInference', label: 'Task inference', kind: 'choice', choices: ['true', 'false'], hint: 'after the last task, infer the task by lowest entropy' },
+  {
+    path: 'regularization.sparsity',
+    label: 'Mask sparsity (%)',
+    kind: 'number',
+    hint: 'hypermask',
+  },
+  {
+    path: 'evaluation.taskInference',
+    label: 'Task inference',
+    kind: 'choice',
+    choices: ['true', 'false'],
+    hint: 'after the last task, infer the task by lowest entropy',
+  },
 ];
 
 export const EXTRA = 'extra';
@@ -43,7 +76,8 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
   const keys = path.split('.');
   let node = target;
   for (const key of keys.slice(0, -1)) {
-    if (typeof node[key] !== 'object' || node[key] === null || Array.isArray(node[key])) node[key] = {};
+    if (typeof node[key] !== 'object' || node[key] === null || Array.isArray(node[key]))
+      node[key] = {};
     node = node[key] as Record<string, unknown>;
   }
   node[keys[keys.length - 1]] = value;
@@ -60,7 +94,10 @@ function fieldValue(def: FieldDef, text: string): unknown {
 }
 
 /** The request body, or the error of the JSON box. */
-export function buildBody(values: Record<string, string>, extra: string): { body: Record<string, unknown> } | { error: FieldError } {
+export function buildBody(
+  values: Record<string, string>,
+  extra: string,
+): { body: Record<string, unknown> } | { error: FieldError } {
   let body: Record<string, unknown> = {};
   if (extra.trim()) {
     try {
@@ -68,7 +105,10 @@ export function buildBody(values: Record<string, string>, extra: string): { body
     } catch (err) {
       return { error: { at: EXTRA, message: `not valid JSON: ${(err as Error).message}` } };
     }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) return { error: { at: EXTRA, message: 'must be a JSON object, like {"network": {"hidden": [100]}}' } };
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      return {
+        error: { at: EXTRA, message: 'must be a JSON object, like {"network": {"hidden": [100]}}' },
+      };
   }
   for (const def of FIELDS) {
     const text = values[def.path] ?? '';
@@ -81,6 +121,8 @@ export function buildBody(values: Record<string, string>, extra: string): { body
 export function placeError(error: { message: string; field?: string }): FieldError {
   const field = error.field;
   if (!field || field === 'spec') return { at: '', message: error.message };
-  const def = FIELDS.find((d) => field === d.path || field.startsWith(`${d.path}.`) || field.startsWith(`${d.path}[`));
+  const def = FIELDS.find(
+    (d) => field === d.path || field.startsWith(`${d.path}.`) || field.startsWith(`${d.path}[`),
+  );
   return { at: def?.path ?? EXTRA, message: error.message };
 }

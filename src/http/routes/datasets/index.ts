@@ -12,12 +12,22 @@ import { errors } from '../../schemas.js';
 import { validatorCompiler } from '../../validation.js';
 import { datasetView } from '../../views.js';
 import { IdempotencyHeaders } from '../jobs/schemas.js';
-import { DatasetList, DatasetParams, DatasetResource, ListDatasetsQuery, UploadBody, UploadQuery } from './schemas.js';
+import {
+  DatasetList,
+  DatasetParams,
+  DatasetResource,
+  ListDatasetsQuery,
+  UploadBody,
+  UploadQuery,
+} from './schemas.js';
 
 const tags = ['datasets'];
 const security = [{ bearerAuth: [] }];
 
-const datasetsRoutes: FastifyPluginAsyncTypebox<{ datasets: DatasetService }> = async (app, { datasets }) => {
+const datasetsRoutes: FastifyPluginAsyncTypebox<{ datasets: DatasetService }> = async (
+  app,
+  { datasets },
+) => {
   // Every body in this scope is an upload: hand the raw stream over unread.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
@@ -39,10 +49,15 @@ const datasetsRoutes: FastifyPluginAsyncTypebox<{ datasets: DatasetService }> = 
         headers: IdempotencyHeaders,
         consumes: ['application/octet-stream'],
         body: UploadBody,
-        response: { 201: Type.Ref(DatasetResource), 200: Type.Ref(DatasetResource), ...errors(400, 401, 409, 413, 415, 422) },
+        response: {
+          201: Type.Ref(DatasetResource),
+          200: Type.Ref(DatasetResource),
+          ...errors(400, 401, 409, 413, 415, 422),
+        },
       },
       // The body is a stream, not a value to validate; query and headers are validated as usual.
-      validatorCompiler: (route) => (route.httpPart === 'body' ? () => true : validatorCompiler(route)),
+      validatorCompiler: (route) =>
+        route.httpPart === 'body' ? () => true : validatorCompiler(route),
     },
     async (request, reply) => {
       if (/^multipart\//i.test(request.headers['content-type'] ?? '')) {
@@ -63,13 +78,24 @@ const datasetsRoutes: FastifyPluginAsyncTypebox<{ datasets: DatasetService }> = 
         seed: request.query.seed,
         idempotencyKey: request.headers['idempotency-key'] ?? null,
       });
-      return reply.code(created ? 201 : 200).header('location', `/v1/datasets/${dataset.id}`).send(datasetView(dataset));
+      return reply
+        .code(created ? 201 : 200)
+        .header('location', `/v1/datasets/${dataset.id}`)
+        .send(datasetView(dataset));
     },
   );
 
   app.get(
     '/v1/datasets',
-    { schema: { tags, security, summary: 'List data sets, newest first', querystring: ListDatasetsQuery, response: { 200: DatasetList, ...errors(400, 401) } } },
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'List data sets, newest first',
+        querystring: ListDatasetsQuery,
+        response: { 200: DatasetList, ...errors(400, 401) },
+      },
+    },
     async (request) => {
       const page = await datasets.list(request.tenant.id, request.query);
       return { items: page.items.map(datasetView), nextCursor: page.nextCursor };
@@ -78,7 +104,15 @@ const datasetsRoutes: FastifyPluginAsyncTypebox<{ datasets: DatasetService }> = 
 
   app.get(
     '/v1/datasets/:id',
-    { schema: { tags, security, summary: 'Get a data set: shape, classes, sample counts', params: DatasetParams, response: { 200: Type.Ref(DatasetResource), ...errors(400, 401, 404) } } },
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Get a data set: shape, classes, sample counts',
+        params: DatasetParams,
+        response: { 200: Type.Ref(DatasetResource), ...errors(400, 401, 404) },
+      },
+    },
     async (request) => datasetView(await datasets.get(request.tenant.id, request.params.id)),
   );
 

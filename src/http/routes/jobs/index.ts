@@ -31,12 +31,22 @@ const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, 
           'Validates the spec, stores the job and queues it. With an Idempotency-Key header a repeated request returns the job created by the first one (200) instead of a new job.',
         headers: IdempotencyHeaders,
         body: CreateJobBody,
-        response: { 201: Type.Ref(JobResource), 200: Type.Ref(JobResource), ...errors(400, 401, 409, 413, 415, 503) },
+        response: {
+          201: Type.Ref(JobResource),
+          200: Type.Ref(JobResource),
+          ...errors(400, 401, 409, 413, 415, 503),
+        },
       },
     },
     async (request, reply) => {
-      const { job, created } = await jobs.submit(request.tenant.id, { body: request.body, idempotencyKey: request.headers['idempotency-key'] });
-      return reply.code(created ? 201 : 200).header('location', `/v1/jobs/${job.id}`).send(jobView(job));
+      const { job, created } = await jobs.submit(request.tenant.id, {
+        body: request.body,
+        idempotencyKey: request.headers['idempotency-key'],
+      });
+      return reply
+        .code(created ? 201 : 200)
+        .header('location', `/v1/jobs/${job.id}`)
+        .send(jobView(job));
     },
   );
 
@@ -59,7 +69,15 @@ const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, 
 
   app.get(
     '/v1/jobs/:id',
-    { schema: { tags, security, summary: 'Get a job: status, progress, backend, error', params: JobParams, response: { 200: Type.Ref(JobResource), ...errors(400, 401, 404) } } },
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Get a job: status, progress, backend, error',
+        params: JobParams,
+        response: { 200: Type.Ref(JobResource), ...errors(400, 401, 404) },
+      },
+    },
     async (request) => jobView(await jobs.get(request.tenant.id, request.params.id)),
   );
 
@@ -70,7 +88,8 @@ const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, 
         tags,
         security,
         summary: 'Cancel a queued or running job',
-        description: 'Takes effect within about a second, also in the middle of a task. Cancelling a cancelled job is a no-op.',
+        description:
+          'Takes effect within about a second, also in the middle of a task. Cancelling a cancelled job is a no-op.',
         params: JobParams,
         response: { 200: Type.Ref(JobResource), ...errors(400, 401, 404, 409) },
       },
@@ -89,7 +108,7 @@ const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, 
           'A queued or running job is cancelled first (a worker training it stops within about a second and stores nothing more). ' +
           'Then the job, its status history, results, curves, checkpoint, masks and models are removed, and the answer is 204: ' +
           'nothing of it can be read any more (Postgres reuses the space after its next vacuum). A job that continues this one ' +
-          '(continueFrom) keeps what it took over and goes on as before. Unknown ids, jobs already deleted and other tenants\' jobs: 404.',
+          "(continueFrom) keeps what it took over and goes on as before. Unknown ids, jobs already deleted and other tenants' jobs: 404.",
         params: JobParams,
         response: { 204: Type.Null(), ...errors(400, 401, 404) },
       },
@@ -106,7 +125,8 @@ const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, 
       schema: {
         tags,
         security,
-        summary: 'Accuracy matrix, average accuracy, BWT, forgetting, durations and a page of a training curve',
+        summary:
+          'Accuracy matrix, average accuracy, BWT, forgetting, durations and a page of a training curve',
         params: JobParams,
         querystring: MetricsQuery,
         response: { 200: JobMetrics, ...errors(400, 401, 404) },
@@ -122,7 +142,15 @@ const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, 
 
   app.get(
     '/v1/jobs/:id/events',
-    { schema: { tags, security, summary: 'Status history of a job', params: JobParams, response: { 200: JobEvents, ...errors(400, 401, 404) } } },
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Status history of a job',
+        params: JobParams,
+        response: { 200: JobEvents, ...errors(400, 401, 404) },
+      },
+    },
     async (request) => {
       const items = await jobs.events(request.tenant.id, request.params.id);
       return { items: items.map((e) => ({ ...e, at: e.at.toISOString() })) };

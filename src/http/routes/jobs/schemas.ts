@@ -6,7 +6,10 @@ import { Nullable, Uuid } from '../../schemas.js';
 
 const statusSchema = Type.Union(
   JOB_STATUSES.map((s) => Type.Literal(s)),
-  { description: 'queued -> running -> succeeded | failed | cancelled (running jobs may go back to queued when a worker stops)' },
+  {
+    description:
+      'queued -> running -> succeeded | failed | cancelled (running jobs may go back to queued when a worker stops)',
+  },
 );
 
 /** POST body: the job spec's fields, plus an optional name and metadata. Unknown fields are refused. */
@@ -20,7 +23,9 @@ export const CreateJobBody = Type.Object(
           'id of a succeeded job of yours to continue: the new job starts from its final checkpoint, keeps its tasks (re-evaluated on their test data after every new task) and trains only the tasks in benchmark.tasks (a count, or a list for uploaded data sets), which are appended to its own. Method, networks and every other setting come from that job; sending another value for one is refused. The job continued is left unchanged.',
       }),
     ),
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'a label for the job' })),
+    name: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'a label for the job' }),
+    ),
     metadata: Type.Optional(
       Type.Record(Type.String({ maxLength: 100 }), Type.Unknown(), {
         maxProperties: 50,
@@ -37,7 +42,12 @@ export type CreateJobBody = Static<typeof CreateJobBody>;
 
 export const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(
-    Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]+$', description: 'printable ASCII without spaces' }),
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      pattern: '^[\\x21-\\x7E]+$',
+      description: 'printable ASCII without spaces',
+    }),
   ),
 });
 
@@ -47,7 +57,9 @@ export const ListJobsQuery = Type.Object(
   {
     status: Type.Optional(statusSchema),
     limit: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'page size' }),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page' })),
+    cursor: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -55,10 +67,30 @@ export type ListJobsQuery = Static<typeof ListJobsQuery>;
 
 export const MetricsQuery = Type.Object(
   {
-    curve: Type.Union([Type.Literal('loss'), Type.Literal('validation')], { default: 'loss', description: 'which curve to page through' }),
-    task: Type.Optional(Type.Integer({ minimum: 0, maximum: LIMITS.tasks - 1, description: 'only this task (0-based)' })),
-    limit: Type.Integer({ minimum: 1, maximum: 5000, default: 1000, description: 'points per page' }),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 30, description: 'curve.nextCursor of the previous page' })),
+    curve: Type.Union([Type.Literal('loss'), Type.Literal('validation')], {
+      default: 'loss',
+      description: 'which curve to page through',
+    }),
+    task: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: LIMITS.tasks - 1,
+        description: 'only this task (0-based)',
+      }),
+    ),
+    limit: Type.Integer({
+      minimum: 1,
+      maximum: 5000,
+      default: 1000,
+      description: 'points per page',
+    }),
+    cursor: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 30,
+        description: 'curve.nextCursor of the previous page',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -67,7 +99,10 @@ export type MetricsQuery = Static<typeof MetricsQuery>;
 const TaskLinks = Type.Object({
   task: Type.Integer({ description: '0-based task index' }),
   mask: Nullable(Type.String({ description: 'safetensors mask (hypermask only)' })),
-  model: Type.String({ description: 'TF.js LayersModel: pass to tf.loadLayersModel with your key in requestInit.headers' }),
+  model: Type.String({
+    description:
+      'TF.js LayersModel: pass to tf.loadLayersModel with your key in requestInit.headers',
+  }),
 });
 
 export const JobResource = Type.Object(
@@ -77,7 +112,11 @@ export const JobResource = Type.Object(
     metadata: Nullable(Type.Record(Type.String(), Type.Unknown())),
     status: statusSchema,
     spec: JobSpecSchema,
-    backend: Nullable(Type.String({ description: 'TF.js backend that trained the job: tensorflow-gpu, tensorflow, wasm or cpu' })),
+    backend: Nullable(
+      Type.String({
+        description: 'TF.js backend that trained the job: tensorflow-gpu, tensorflow, wasm or cpu',
+      }),
+    ),
     progress: Type.Object({
       completedTasks: Type.Integer(),
       tasksTotal: Type.Integer(),
@@ -90,7 +129,9 @@ export const JobResource = Type.Object(
       etaMs: Nullable(Type.Integer({ description: 'estimated time to the end of training' })),
     }),
     continueFrom: Nullable(Uuid),
-    inheritedTasks: Type.Integer({ description: 'tasks taken over from continueFrom (trained there; 0 for a job of its own)' }),
+    inheritedTasks: Type.Integer({
+      description: 'tasks taken over from continueFrom (trained there; 0 for a job of its own)',
+    }),
     attempts: Type.Integer({ description: 'times a worker started this job' }),
     error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })),
     result: Nullable(
@@ -105,7 +146,11 @@ export const JobResource = Type.Object(
     startedAt: Nullable(Type.String({ format: 'date-time' })),
     finishedAt: Nullable(Type.String({ format: 'date-time' })),
     checkpointRemovedAt: Nullable(
-      Type.String({ format: 'date-time', description: 'when the checkpoint of this finished job was removed (retention); results and downloads remain, but it can no longer be continued' }),
+      Type.String({
+        format: 'date-time',
+        description:
+          'when the checkpoint of this finished job was removed (retention); results and downloads remain, but it can no longer be continued',
+      }),
     ),
     links: Type.Object({
       self: Type.String(),
@@ -122,13 +167,17 @@ export type JobResource = Static<typeof JobResource>;
 
 export const JobList = Type.Object({
   items: Type.Array(Type.Ref(JobResource)),
-  nextCursor: Nullable(Type.String({ description: 'pass as ?cursor= for the next page; null on the last page' })),
+  nextCursor: Nullable(
+    Type.String({ description: 'pass as ?cursor= for the next page; null on the last page' }),
+  ),
 });
 
 const CurvePoint = Type.Object({
   task: Type.Integer(),
   iteration: Type.Integer(),
-  value: Type.Number({ description: 'loss (curve=loss) or validation accuracy (curve=validation)' }),
+  value: Type.Number({
+    description: 'loss (curve=loss) or validation accuracy (curve=validation)',
+  }),
   taskLoss: Nullable(Type.Number()),
   outputReg: Nullable(Type.Number()),
   driftReg: Nullable(Type.Number()),
@@ -137,7 +186,9 @@ const CurvePoint = Type.Object({
 export const JobMetrics = Type.Object({
   jobId: Uuid,
   status: statusSchema,
-  accuracyMatrix: Type.Array(Type.Array(Type.Number()), { description: 'row k: test accuracy on tasks 0..k after training through task k' }),
+  accuracyMatrix: Type.Array(Type.Array(Type.Number()), {
+    description: 'row k: test accuracy on tasks 0..k after training through task k',
+  }),
   averageAccuracy: Nullable(Type.Number()),
   backwardTransfer: Nullable(Type.Number()),
   forgetting: Nullable(Type.Number()),
@@ -147,7 +198,13 @@ export const JobMetrics = Type.Object({
     Type.Object({
       taskAccuracy: Type.Number(),
       classAccuracy: Type.Number(),
-      perTask: Type.Array(Type.Object({ task: Type.Integer(), taskAccuracy: Type.Number(), classAccuracy: Type.Number() })),
+      perTask: Type.Array(
+        Type.Object({
+          task: Type.Integer(),
+          taskAccuracy: Type.Number(),
+          classAccuracy: Type.Number(),
+        }),
+      ),
     }),
   ),
   curve: Type.Object({
@@ -158,5 +215,11 @@ export const JobMetrics = Type.Object({
 });
 
 export const JobEvents = Type.Object({
-  items: Type.Array(Type.Object({ status: statusSchema, message: Nullable(Type.String()), at: Type.String({ format: 'date-time' }) })),
+  items: Type.Array(
+    Type.Object({
+      status: statusSchema,
+      message: Nullable(Type.String()),
+      at: Type.String({ format: 'date-time' }),
+    }),
+  ),
 });

@@ -18,7 +18,10 @@ const keyView = (k: ApiKeyRecord) => ({
   revokedAt: k.revokedAt?.toISOString() ?? null,
 });
 
-const keysRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyService }> = async (app, { apiKeys }) => {
+const keysRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyService }> = async (
+  app,
+  { apiKeys },
+) => {
   app.post(
     '/v1/keys',
     {
@@ -26,7 +29,8 @@ const keysRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyService }> = async 
         tags,
         security,
         summary: 'Create an API key for your tenant',
-        description: 'The answer holds the key itself, this once; store it. Only its SHA-256 is kept.',
+        description:
+          'The answer holds the key itself, this once; store it. Only its SHA-256 is kept.',
         body: CreateKeyBody,
         response: { 201: CreatedApiKey, ...errors(400, 401) },
       },
@@ -39,7 +43,14 @@ const keysRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyService }> = async 
 
   app.get(
     '/v1/keys',
-    { schema: { tags, security, summary: "List your tenant's API keys, newest first (revoked ones included)", response: { 200: KeyList, ...errors(401) } } },
+    {
+      schema: {
+        tags,
+        security,
+        summary: "List your tenant's API keys, newest first (revoked ones included)",
+        response: { 200: KeyList, ...errors(401) },
+      },
+    },
     async (request) => ({ items: (await apiKeys.list(request.tenant)).map(keyView) }),
   );
 

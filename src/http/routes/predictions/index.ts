@@ -3,19 +3,34 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { PredictionService } from '../../../services/predictions/prediction.service.js';
 import { errors } from '../../schemas.js';
 import { validatorCompiler } from '../../validation.js';
-import { PREDICT_BODY_LIMIT, PredictBody, PredictParams, PredictQuery, PredictResponse } from './schemas.js';
+import {
+  PREDICT_BODY_LIMIT,
+  PredictBody,
+  PredictParams,
+  PredictQuery,
+  PredictResponse,
+} from './schemas.js';
 
 /** Lets an image (a Buffer) through and validates anything else with `validate`. */
 function bodyValidator(validate: (data: unknown) => boolean) {
   const check = (data: unknown): boolean => (Buffer.isBuffer(data) ? true : validate(data));
-  return Object.defineProperty(check, 'errors', { get: () => (validate as { errors?: unknown }).errors });
+  return Object.defineProperty(check, 'errors', {
+    get: () => (validate as { errors?: unknown }).errors,
+  });
 }
 
 /** Image bodies (one PNG or JPEG file) are taken as bytes; everything else is the JSON form. */
 const IMAGE_TYPES = ['image/png', 'image/jpeg'];
 
-const predictionsRoutes: FastifyPluginAsyncTypebox<{ predictions: PredictionService }> = async (app, { predictions }) => {
-  app.addContentTypeParser(IMAGE_TYPES, { parseAs: 'buffer', bodyLimit: PREDICT_BODY_LIMIT }, (_request, body, done) => done(null, body));
+const predictionsRoutes: FastifyPluginAsyncTypebox<{ predictions: PredictionService }> = async (
+  app,
+  { predictions },
+) => {
+  app.addContentTypeParser(
+    IMAGE_TYPES,
+    { parseAs: 'buffer', bodyLimit: PREDICT_BODY_LIMIT },
+    (_request, body, done) => done(null, body),
+  );
 
   app.post(
     '/v1/jobs/:id/predict',
@@ -27,7 +42,7 @@ const predictionsRoutes: FastifyPluginAsyncTypebox<{ predictions: PredictionServ
         summary: 'Predict with the trained task models',
         description:
           "With `task`: that task's class probabilities. Without: per input, the task whose output has the lowest softmax entropy " +
-          '(HyperMask task inference), its class, probabilities and every task\'s entropy. Uses the tasks trained so far; the answer equals ' +
+          "(HyperMask task inference), its class, probabilities and every task's entropy. Uses the tasks trained so far; the answer equals " +
           "what the downloaded models give. Runs off the API's event loop, with models cached in memory. " +
           'For a job on images, the body may instead be one PNG or JPEG file (Content-Type image/png or image/jpeg) of the size the models take, with ?task= to choose the task.',
         params: PredictParams,
@@ -36,13 +51,19 @@ const predictionsRoutes: FastifyPluginAsyncTypebox<{ predictions: PredictionServ
         response: { 200: PredictResponse, ...errors(400, 401, 404, 413) },
       },
       // An image body is bytes, not a value for the JSON schema; the query and the JSON form are validated as usual.
-      validatorCompiler: (route) => (route.httpPart === 'body' ? bodyValidator(validatorCompiler(route) as (data: unknown) => boolean) : validatorCompiler(route)),
+      validatorCompiler: (route) =>
+        route.httpPart === 'body'
+          ? bodyValidator(validatorCompiler(route) as (data: unknown) => boolean)
+          : validatorCompiler(route),
     },
     async (request) => {
       const { id } = request.params;
       const body = request.body as unknown;
       const out = Buffer.isBuffer(body)
-        ? await predictions.predictImage(request.tenant.id, id, { image: body, task: request.query.task })
+        ? await predictions.predictImage(request.tenant.id, id, {
+            image: body,
+            task: request.query.task,
+          })
         : await predictions.predict(request.tenant.id, id, request.body);
       return { jobId: id, ...out };
     },

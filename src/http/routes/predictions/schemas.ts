@@ -18,7 +18,12 @@ export const PredictBody = Type.Object(
         'one array per input, row-major, in the units of the data: pixels 0-255 for images and IDX (the raw image, not normalised), values as uploaded for CSV and float arrays',
     }),
     task: Type.Optional(
-      Type.Integer({ minimum: 0, maximum: LIMITS.tasks - 1, description: 'the task (0-based) whose model answers; omit it to infer the task per input by lowest entropy' }),
+      Type.Integer({
+        minimum: 0,
+        maximum: LIMITS.tasks - 1,
+        description:
+          'the task (0-based) whose model answers; omit it to infer the task per input by lowest entropy',
+      }),
     ),
   },
   { additionalProperties: false },
@@ -26,22 +31,45 @@ export const PredictBody = Type.Object(
 export type PredictBody = Static<typeof PredictBody>;
 
 export const PredictQuery = Type.Object(
-  { task: Type.Optional(Type.Integer({ minimum: 0, maximum: LIMITS.tasks - 1, description: 'image bodies only: the task whose model answers (omit to infer it)' })) },
+  {
+    task: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: LIMITS.tasks - 1,
+        description: 'image bodies only: the task whose model answers (omit to infer it)',
+      }),
+    ),
+  },
   { additionalProperties: false },
 );
 
 export const PredictResponse = Type.Object({
   jobId: Uuid,
-  tasksAvailable: Type.Integer({ description: 'tasks trained so far; inference without a task id chooses among these' }),
+  tasksAvailable: Type.Integer({
+    description: 'tasks trained so far; inference without a task id chooses among these',
+  }),
   predictions: Type.Array(
     Type.Object({
       task: Type.Integer({ description: 'the task that answered' }),
-      inferred: Type.Boolean({ description: 'true when no task id was given and the task was chosen by lowest entropy' }),
-      class: Type.Integer({ description: "class index local to the task (the model's output index)" }),
+      inferred: Type.Boolean({
+        description: 'true when no task id was given and the task was chosen by lowest entropy',
+      }),
+      class: Type.Integer({
+        description: "class index local to the task (the model's output index)",
+      }),
       className: Type.String(),
-      globalLabel: Nullable(Type.Integer({ description: 'the label in the original data set (built-in benchmarks)' })),
-      probabilities: Type.Array(Type.Number(), { description: "softmax of the task model's outputs" }),
-      entropies: Nullable(Type.Array(Type.Number(), { description: 'softmax entropy of every trained task divided by ln(its class count), in [0, 1], by task index; the lowest wins (inferred only)' })),
+      globalLabel: Nullable(
+        Type.Integer({ description: 'the label in the original data set (built-in benchmarks)' }),
+      ),
+      probabilities: Type.Array(Type.Number(), {
+        description: "softmax of the task model's outputs",
+      }),
+      entropies: Nullable(
+        Type.Array(Type.Number(), {
+          description:
+            'softmax entropy of every trained task divided by ln(its class count), in [0, 1], by task index; the lowest wins (inferred only)',
+        }),
+      ),
     }),
   ),
 });

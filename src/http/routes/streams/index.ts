@@ -21,7 +21,10 @@ export interface StreamRoutesOptions {
   heartbeatMs: number;
 }
 
-const streamsRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = async (app, { streams, apiKeys, heartbeatMs }) => {
+const streamsRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = async (
+  app,
+  { streams, apiKeys, heartbeatMs },
+) => {
   /** Open streams and the Authorization header each was opened with. */
   const open = new Map<SseResponse, string>();
   // One timer for all streams: 500 streams need no 500 timers, and a key shared by many streams is
@@ -35,7 +38,8 @@ const streamsRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = async (app
     for (const [authorization, list] of byKey) {
       apiKeys.authenticate(authorization).catch((err: unknown) => {
         // Only a refused key ends its streams; a database that does not answer is no reason to.
-        if (err instanceof ServiceError && err.code === 'UNAUTHORIZED') list.forEach((sse) => sse.end());
+        if (err instanceof ServiceError && err.code === 'UNAUTHORIZED')
+          list.forEach((sse) => sse.end());
       });
     }
   }, heartbeatMs).unref();
@@ -59,7 +63,10 @@ const streamsRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = async (app
         headers: StreamHeaders,
         querystring: StreamQuery,
         response: {
-          200: { description: 'the event stream', content: { 'text/event-stream': { schema: Type.String() } } },
+          200: {
+            description: 'the event stream',
+            content: { 'text/event-stream': { schema: Type.String() } },
+          },
           ...errors(400, 401, 404, 503),
         },
       },
@@ -87,7 +94,11 @@ const streamsRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = async (app
         event: (e) => sse.send(e.seq, e.type, { ...e.data, at: e.at.toISOString() }),
         progress: (p) => sse.send(null, 'job.progress', { jobId: id, ...progressView(p) }),
         end: (err) => {
-          if (err) request.log.warn({ err, jobId: id }, 'job stream ended early; the client resumes from its Last-Event-ID');
+          if (err)
+            request.log.warn(
+              { err, jobId: id },
+              'job stream ended early; the client resumes from its Last-Event-ID',
+            );
           open.delete(sse);
           sse.end();
         },

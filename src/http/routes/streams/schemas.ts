@@ -2,14 +2,22 @@ import { Type } from '@sinclair/typebox';
 
 export const StreamHeaders = Type.Object({
   'last-event-id': Type.Optional(
-    Type.String({ pattern: '^[0-9]{1,10}$', description: 'non-negative integer (the id of the last event received)' }),
+    Type.String({
+      pattern: '^[0-9]{1,10}$',
+      description: 'non-negative integer (the id of the last event received)',
+    }),
   ),
 });
 
 export const StreamQuery = Type.Object(
   {
     lastEventId: Type.Optional(
-      Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, description: 'the id of the last event received, for clients that cannot send the Last-Event-ID header; the header wins' }),
+      Type.Integer({
+        minimum: 0,
+        maximum: 2 ** 31 - 1,
+        description:
+          'the id of the last event received, for clients that cannot send the Last-Event-ID header; the header wins',
+      }),
     ),
   },
   { additionalProperties: false },

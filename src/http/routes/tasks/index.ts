@@ -18,7 +18,10 @@ const security = [{ bearerAuth: [] }];
 export const WEIGHTS_ROUTE = 'weights.bin';
 
 const sendBytes = (reply: FastifyReply, bytes: StoredBytes) =>
-  reply.type('application/octet-stream').header('content-length', bytes.size).send(Readable.from(bytes.read()));
+  reply
+    .type('application/octet-stream')
+    .header('content-length', bytes.size)
+    .send(Readable.from(bytes.read()));
 
 const tasksRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, { jobs }) => {
   app.get(
@@ -35,7 +38,13 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app,
     async (request, reply) => {
       const { id, task } = request.params;
       const mask = await jobs.mask(request.tenant.id, id, task);
-      return sendBytes(reply.header('content-disposition', `attachment; filename="job-${id}-task-${task}-mask.safetensors"`), mask);
+      return sendBytes(
+        reply.header(
+          'content-disposition',
+          `attachment; filename="job-${id}-task-${task}-mask.safetensors"`,
+        ),
+        mask,
+      );
     },
   );
 
@@ -46,7 +55,8 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app,
         tags,
         security,
         summary: 'The task model as a TF.js LayersModel (model.json)',
-        description: "tf.loadLayersModel('<base>/v1/jobs/<id>/tasks/<t>/model/model.json', { requestInit: { headers: { Authorization: 'Bearer <key>' } } })",
+        description:
+          "tf.loadLayersModel('<base>/v1/jobs/<id>/tasks/<t>/model/model.json', { requestInit: { headers: { Authorization: 'Bearer <key>' } } })",
         params: TaskParams,
         response: { 200: ModelJson, ...errors(400, 401, 404) },
       },
@@ -54,7 +64,9 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app,
     async (request) => {
       const { id, task } = request.params;
       const modelJson = await jobs.modelJson(request.tenant.id, id, task);
-      const manifest = (modelJson.weightsManifest as { paths: string[]; weights: Record<string, unknown>[] }[]).map((group) => ({
+      const manifest = (
+        modelJson.weightsManifest as { paths: string[]; weights: Record<string, unknown>[] }[]
+      ).map((group) => ({
         ...group,
         paths: [WEIGHTS_ROUTE],
       }));
@@ -65,7 +77,13 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app,
   app.get(
     `/v1/jobs/:id/tasks/:task/model/${WEIGHTS_ROUTE}`,
     {
-      schema: { tags, security, summary: 'Weights of the task model (float32, little-endian, manifest order)', params: TaskParams, response: { 200: Binary, ...errors(400, 401, 404) } },
+      schema: {
+        tags,
+        security,
+        summary: 'Weights of the task model (float32, little-endian, manifest order)',
+        params: TaskParams,
+        response: { 200: Binary, ...errors(400, 401, 404) },
+      },
     },
     async (request, reply) => {
       const { id, task } = request.params;

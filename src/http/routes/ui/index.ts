@@ -43,7 +43,11 @@ async function loadFiles(dir: string): Promise<Map<string, StaticFile>> {
     const type = CONTENT_TYPES[path.extname(name)];
     if (!type) continue;
     const body = await readFile(path.join(dir, name));
-    files.set(name, { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` });
+    files.set(name, {
+      body,
+      type,
+      etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`,
+    });
   }
   if (!files.has('index.html')) throw new Error(`no dashboard in ${dir}: run \`npm run build:ui\``);
   return files;
@@ -68,7 +72,9 @@ const uiRoutes: FastifyPluginAsync<{ dir?: string }> = async (app, opts) => {
 
   // Relative asset URLs in index.html resolve against /ui/, not /.
   app.get('/ui', { schema }, (_request, reply) => reply.redirect('/ui/'));
-  app.get('/ui/', { schema }, (request, reply) => send(reply, files.get('index.html')!, request.headers['if-none-match']));
+  app.get('/ui/', { schema }, (request, reply) =>
+    send(reply, files.get('index.html')!, request.headers['if-none-match']),
+  );
   app.get<{ Params: { file: string } }>('/ui/:file', { schema }, (request, reply) => {
     const file = files.get(request.params.file);
     return file ? send(reply, file, request.headers['if-none-match']) : reply.callNotFound();

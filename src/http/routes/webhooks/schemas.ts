@@ -4,13 +4,27 @@ import { Nullable, Uuid } from '../../schemas.js';
 
 const EventType = Type.Union(
   WEBHOOK_EVENT_TYPES.map((t) => Type.Literal(t)),
-  { description: 'job.status (every transition), job.task_completed (a row of the accuracy matrix), job.succeeded (final metrics), job.failed (error), job.cancelled' },
+  {
+    description:
+      'job.status (every transition), job.task_completed (a row of the accuracy matrix), job.succeeded (final metrics), job.failed (error), job.cancelled',
+  },
 );
 
 export const CreateWebhookBody = Type.Object(
   {
-    url: Type.String({ minLength: 1, maxLength: 2048, description: 'http(s) URL that receives the events; it must resolve to public addresses only' }),
-    events: Type.Optional(Type.Array(EventType, { minItems: 1, maxItems: WEBHOOK_EVENT_TYPES.length, uniqueItems: true, description: 'event types to deliver; default: all of them' })),
+    url: Type.String({
+      minLength: 1,
+      maxLength: 2048,
+      description: 'http(s) URL that receives the events; it must resolve to public addresses only',
+    }),
+    events: Type.Optional(
+      Type.Array(EventType, {
+        minItems: 1,
+        maxItems: WEBHOOK_EVENT_TYPES.length,
+        uniqueItems: true,
+        description: 'event types to deliver; default: all of them',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -21,7 +35,9 @@ export const WebhookParams = Type.Object({ id: Uuid }, { additionalProperties: f
 export const PageQuery = Type.Object(
   {
     limit: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'page size' }),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page' })),
+    cursor: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -42,25 +58,33 @@ export type WebhookResource = Static<typeof WebhookResource>;
 export const CreatedWebhook = Type.Object({
   ...WebhookResource.properties,
   secret: Type.String({
-    description: 'the signing secret (whsec_ + base64 key), shown only in this response: keep it to verify the webhook-signature header of deliveries',
+    description:
+      'the signing secret (whsec_ + base64 key), shown only in this response: keep it to verify the webhook-signature header of deliveries',
   }),
 });
 
 export const WebhookList = Type.Object({
   items: Type.Array(Type.Ref(WebhookResource)),
-  nextCursor: Nullable(Type.String({ description: 'pass as ?cursor= for the next page; null on the last page' })),
+  nextCursor: Nullable(
+    Type.String({ description: 'pass as ?cursor= for the next page; null on the last page' }),
+  ),
 });
 
 export const DeliveryResource = Type.Object({
   id: Uuid,
   jobId: Uuid,
   eventType: EventType,
-  eventId: Type.Integer({ description: "the event's id in the job's stream (GET /v1/jobs/:id/stream)" }),
+  eventId: Type.Integer({
+    description: "the event's id in the job's stream (GET /v1/jobs/:id/stream)",
+  }),
   status: Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')], {
-    description: 'pending: not delivered yet, attempts left; delivered: a 2xx answer; failed: no attempt left (or the URL resolves to a refused address)',
+    description:
+      'pending: not delivered yet, attempts left; delivered: a 2xx answer; failed: no attempt left (or the URL resolves to a refused address)',
   }),
   attempts: Type.Integer(),
-  statusCode: Nullable(Type.Integer({ description: 'HTTP status of the last attempt; null when there was no answer' })),
+  statusCode: Nullable(
+    Type.Integer({ description: 'HTTP status of the last attempt; null when there was no answer' }),
+  ),
   lastError: Nullable(Type.String({ description: 'why the last attempt failed' })),
   createdAt: Type.String({ format: 'date-time' }),
   lastAttemptAt: Nullable(Type.String({ format: 'date-time' })),
@@ -69,7 +93,9 @@ export const DeliveryResource = Type.Object({
 
 export const DeliveryList = Type.Object({
   items: Type.Array(DeliveryResource),
-  nextCursor: Nullable(Type.String({ description: 'pass as ?cursor= for the next page; null on the last page' })),
+  nextCursor: Nullable(
+    Type.String({ description: 'pass as ?cursor= for the next page; null on the last page' }),
+  ),
 });
 
 export const WEBHOOKS_DESCRIPTION = `Every event of the chosen types of every job of yours is POSTed to the URL as JSON

@@ -24,7 +24,10 @@ export const MAX_ARCHIVE_ENTRIES = 5_000_000;
  * @throws ServiceError INVALID_DATASET naming the entry when it is over `maxBytes`.
  */
 export async function readEntryBytes(entry: ArchiveEntry, maxBytes: number): Promise<Buffer> {
-  const tooBig = () => invalidDataset(`${quote(entry.path)} is over ${maxBytes} bytes, the limit for one file of this kind`);
+  const tooBig = () =>
+    invalidDataset(
+      `${quote(entry.path)} is over ${maxBytes} bytes, the limit for one file of this kind`,
+    );
   if (entry.size > maxBytes) throw tooBig();
   const parts: Uint8Array[] = [];
   let length = 0;

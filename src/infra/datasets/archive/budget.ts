@@ -15,7 +15,9 @@ export class ExpansionBudget {
   charge(bytes: number, where: string): void {
     this.used += bytes;
     if (this.used > this.limit) {
-      throw datasetTooLarge(`the upload expands to more than ${this.limit} bytes, the limit (stopped while reading ${where})`);
+      throw datasetTooLarge(
+        `the upload expands to more than ${this.limit} bytes, the limit (stopped while reading ${where})`,
+      );
     }
   }
 }

@@ -14,11 +14,15 @@ import { invalidDataset, quote } from '../errors.js';
  */
 export function entrySegments(rawName: string): string[] {
   if (/^[\\/]/.test(rawName) || /^[a-zA-Z]:/.test(rawName)) {
-    throw invalidDataset(`the archive entry ${quote(rawName)} has an absolute path; entries must be relative to the archive`);
+    throw invalidDataset(
+      `the archive entry ${quote(rawName)} has an absolute path; entries must be relative to the archive`,
+    );
   }
   const segments = rawName.split(/[\\/]/).filter((s) => s !== '' && s !== '.');
   if (segments.includes('..')) {
-    throw invalidDataset(`the archive entry ${quote(rawName)} has a ".." segment; entries must stay inside the archive`);
+    throw invalidDataset(
+      `the archive entry ${quote(rawName)} has a ".." segment; entries must stay inside the archive`,
+    );
   }
   return segments;
 }
@@ -28,5 +32,7 @@ export function entrySegments(rawName: string): string[] {
  * (`.DS_Store`, `.git/...`, `._cat.png`).
  */
 export function isIgnoredEntry(segments: readonly string[]): boolean {
-  return segments.length === 0 || segments[0] === '__MACOSX' || segments.some((s) => s.startsWith('.'));
+  return (
+    segments.length === 0 || segments[0] === '__MACOSX' || segments.some((s) => s.startsWith('.'))
+  );
 }

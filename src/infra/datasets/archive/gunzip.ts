@@ -44,7 +44,10 @@ export async function* gunzipChunks(
     }
   } catch (e) {
     if (sourceError !== null && e === sourceError) throw e;
-    throw asDatasetError(e, `the gzip stream is truncated or corrupt (while reading ${position.describe()})`);
+    throw asDatasetError(
+      e,
+      `the gzip stream is truncated or corrupt (while reading ${position.describe()})`,
+    );
   } finally {
     input.unpipe(gunzip);
     input.destroy();

@@ -29,7 +29,11 @@ const DATA_TYPES = new Set(['file', 'contiguous-file']);
  * @throws ServiceError INVALID_DATASET naming the entry for an unsafe path, a link or special
  *   file, or a truncated or corrupt archive; whatever `visit` throws.
  */
-export async function readTar(bytes: AsyncIterable<Uint8Array>, visit: EntryVisitor, opts: TarReadOptions): Promise<number> {
+export async function readTar(
+  bytes: AsyncIterable<Uint8Array>,
+  visit: EntryVisitor,
+  opts: TarReadOptions,
+): Promise<number> {
   const { budget, chargeEntries, position } = opts;
   const extract = tar.extract();
   const input = bytes instanceof Readable ? bytes : Readable.from(bytes, { objectMode: false });
@@ -48,7 +52,9 @@ export async function readTar(bytes: AsyncIterable<Uint8Array>, visit: EntryVisi
         continue;
       }
       if (!type || !DATA_TYPES.has(type)) {
-        throw invalidDataset(`the tar entry ${quote(name)} is a ${type ?? 'special file'}; only regular files and directories are accepted`);
+        throw invalidDataset(
+          `the tar entry ${quote(name)} is a ${type ?? 'special file'}; only regular files and directories are accepted`,
+        );
       }
       const path = segments.join('/');
       const data = entry as AsyncIterable<Uint8Array>;
@@ -64,7 +70,10 @@ export async function readTar(bytes: AsyncIterable<Uint8Array>, visit: EntryVisi
     }
     return visited;
   } catch (e) {
-    throw asDatasetError(e, `the tar archive is truncated or corrupt (while reading ${position.describe()})`);
+    throw asDatasetError(
+      e,
+      `the tar archive is truncated or corrupt (while reading ${position.describe()})`,
+    );
   } finally {
     input.unpipe(extract);
     input.destroy();
@@ -72,7 +81,11 @@ export async function readTar(bytes: AsyncIterable<Uint8Array>, visit: EntryVisi
   }
 }
 
-async function* charged(chunks: AsyncIterable<Uint8Array>, budget: ExpansionBudget, path: string): AsyncGenerator<Uint8Array> {
+async function* charged(
+  chunks: AsyncIterable<Uint8Array>,
+  budget: ExpansionBudget,
+  path: string,
+): AsyncGenerator<Uint8Array> {
   for await (const chunk of chunks) {
     budget.charge(chunk.length, quote(path));
     yield chunk;

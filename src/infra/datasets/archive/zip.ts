@@ -33,13 +33,25 @@ export interface ZipReadOptions {
  *   symlink, an encrypted entry or a compression method other than stored and deflate (each
  *   naming the entry); DATASET_TOO_LARGE once the budget is passed; whatever `visit` throws.
  */
-export async function readZip(path: string, visit: EntryVisitor, opts: ZipReadOptions): Promise<number> {
+export async function readZip(
+  path: string,
+  visit: EntryVisitor,
+  opts: ZipReadOptions,
+): Promise<number> {
   const { budget, position } = opts;
   let zip: ZipFile;
   try {
-    zip = await yauzl.openPromise(path, { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true });
+    zip = await yauzl.openPromise(path, {
+      lazyEntries: true,
+      autoClose: false,
+      decodeStrings: false,
+      validateEntrySizes: true,
+    });
   } catch (e) {
-    throw invalidDataset('the zip archive is truncated or corrupt: its central directory (the index at its end) cannot be read', e);
+    throw invalidDataset(
+      'the zip archive is truncated or corrupt: its central directory (the index at its end) cannot be read',
+      e,
+    );
   }
   // yauzl reports some failures as events; with no listener left they would crash the process.
   zip.on('error', () => undefined);
@@ -64,7 +76,10 @@ export async function readZip(path: string, visit: EntryVisitor, opts: ZipReadOp
     }
     return visited;
   } catch (e) {
-    throw asDatasetError(e, `the zip archive is truncated or corrupt (while reading ${position.describe()})`);
+    throw asDatasetError(
+      e,
+      `the zip archive is truncated or corrupt (while reading ${position.describe()})`,
+    );
   } finally {
     zip.close();
   }
@@ -108,9 +123,14 @@ function checkEntry(entry: Entry, name: string): void {
   const type = mode === null ? S_IFREG : mode & S_IFMT;
   // Zip tools that record no type leave the bits 0: that is a regular file too.
   if (type !== S_IFREG && type !== 0) {
-    throw invalidDataset(`the zip entry ${quote(name)} is a symlink or special file; only regular files and directories are accepted`);
+    throw invalidDataset(
+      `the zip entry ${quote(name)} is a symlink or special file; only regular files and directories are accepted`,
+    );
   }
-  if (entry.isEncrypted()) throw invalidDataset(`the zip entry ${quote(name)} is encrypted; upload an archive without a password`);
+  if (entry.isEncrypted())
+    throw invalidDataset(
+      `the zip entry ${quote(name)} is encrypted; upload an archive without a password`,
+    );
   if (entry.compressionMethod !== STORED && entry.compressionMethod !== DEFLATED) {
     throw invalidDataset(
       `the zip entry ${quote(name)} uses compression method ${entry.compressionMethod}; only stored (0) and deflate (8) are supported`,
@@ -118,12 +138,20 @@ function checkEntry(entry: Entry, name: string): void {
   }
 }
 
-async function* entryChunks(zip: ZipFile, entry: Entry, path: string, budget: ExpansionBudget): AsyncGenerator<Uint8Array> {
+async function* entryChunks(
+  zip: ZipFile,
+  entry: Entry,
+  path: string,
+  budget: ExpansionBudget,
+): AsyncGenerator<Uint8Array> {
   let stream: Readable;
   try {
     stream = await zip.openReadStreamPromise(entry);
   } catch (e) {
-    throw invalidDataset(`the zip entry ${quote(path)} cannot be read: the archive is truncated or corrupt`, e);
+    throw invalidDataset(
+      `the zip entry ${quote(path)} cannot be read: the archive is truncated or corrupt`,
+      e,
+    );
   }
   let crc = 0;
   try {
@@ -137,5 +165,8 @@ async function* entryChunks(zip: ZipFile, entry: Entry, path: string, budget: Ex
   } finally {
     stream.destroy();
   }
-  if (crc >>> 0 !== entry.crc32 >>> 0) throw invalidDataset(`the zip entry ${quote(path)} is corrupt: its CRC-32 does not match its data`);
+  if (crc >>> 0 !== entry.crc32 >>> 0)
+    throw invalidDataset(
+      `the zip entry ${quote(path)} is corrupt: its CRC-32 does not match its data`,
+    );
 }

@@ -1,5 +1,6 @@
 /** What the upload's bytes are, before any entry is read. */
-export type Container = { kind: 'tar'; gzip: boolean } | { kind: 'zip' } | { kind: 'csv'; gzip: boolean };
+export type Container =
+  { kind: 'tar'; gzip: boolean } | { kind: 'zip' } | { kind: 'csv'; gzip: boolean };
 
 /** `a gzip-compressed tar archive`, `CSV text`...: for messages. */
 export function describeContainer(c: Container): string {

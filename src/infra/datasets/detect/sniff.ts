@@ -27,7 +27,10 @@ const ZIP_SIGNATURES = [
 
 /** Formats we recognise but do not take, with what to do instead. */
 const OTHER_FORMATS: { magic: number[]; what: string }[] = [
-  { magic: [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59], what: 'a single .npy file; upload an .npz (np.savez) or a tar holding x.npy and y.npy' },
+  {
+    magic: [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59],
+    what: 'a single .npy file; upload an .npz (np.savez) or a tar holding x.npy and y.npy',
+  },
   { magic: [0x00, 0x00, 0x08], what: 'a single IDX file; upload a tar of the four IDX files' },
   { magic: [0x42, 0x5a, 0x68], what: 'bzip2-compressed; use gzip or zip' },
   { magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], what: 'xz-compressed; use gzip or zip' },
@@ -35,7 +38,8 @@ const OTHER_FORMATS: { magic: number[]; what: string }[] = [
   { magic: [0x52, 0x61, 0x72, 0x21], what: 'a RAR archive; use tar, tar.gz or zip' },
 ];
 
-const SUPPORTED = 'supported: ImageFolder archives (tar, tar.gz, zip), .npz or a tar of .npy files, CSV, a tar of IDX files';
+const SUPPORTED =
+  'supported: ImageFolder archives (tar, tar.gz, zip), .npz or a tar of .npy files, CSV, a tar of IDX files';
 
 /**
  * @throws ServiceError UNSUPPORTED_DATASET_FORMAT when the upload is none of the containers;
@@ -53,25 +57,38 @@ export async function sniffUpload(path: string): Promise<Container> {
 function classify(head: Uint8Array, gzip: boolean): Container {
   const gz = gzip ? 'gzip-compressed ' : '';
   if (ZIP_SIGNATURES.some((sig) => startsWith(head, sig, 0))) {
-    if (gzip) throw unsupportedFormat(`the upload is a gzip-compressed zip archive; upload the zip itself (${SUPPORTED})`);
+    if (gzip)
+      throw unsupportedFormat(
+        `the upload is a gzip-compressed zip archive; upload the zip itself (${SUPPORTED})`,
+      );
     return { kind: 'zip' };
   }
   // An empty tar is all zero blocks, with no magic to find.
-  if (startsWith(head, TAR_MAGIC, TAR_MAGIC_OFFSET) || (head.length >= 2 * TAR_BLOCK && head.every((b) => b === 0))) {
+  if (
+    startsWith(head, TAR_MAGIC, TAR_MAGIC_OFFSET) ||
+    (head.length >= 2 * TAR_BLOCK && head.every((b) => b === 0))
+  ) {
     return { kind: 'tar', gzip };
   }
   const image = imageKind(head);
-  if (image !== null) throw unsupportedFormat(`the upload is a single ${image.toUpperCase()} image; upload an archive of class folders (${SUPPORTED})`);
+  if (image !== null)
+    throw unsupportedFormat(
+      `the upload is a single ${image.toUpperCase()} image; upload an archive of class folders (${SUPPORTED})`,
+    );
   const other = OTHER_FORMATS.find((f) => startsWith(head, f.magic, 0));
   if (other !== undefined) throw unsupportedFormat(`the upload is ${gz}${other.what}`);
   const text = asText(head);
   if (text === null) {
     const bytes = Array.from(head.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
-    throw unsupportedFormat(`the upload is ${gz}binary data of no supported format (it starts with ${bytes}; ${SUPPORTED})`);
+    throw unsupportedFormat(
+      `the upload is ${gz}binary data of no supported format (it starts with ${bytes}; ${SUPPORTED})`,
+    );
   }
   const fields = firstRecordFields(text);
   if (fields < 2) {
-    throw unsupportedFormat(`the upload is ${gz}text but not CSV: its first line has no comma (a CSV needs a header row with feature columns and a label column, separated by commas)`);
+    throw unsupportedFormat(
+      `the upload is ${gz}text but not CSV: its first line has no comma (a CSV needs a header row with feature columns and a label column, separated by commas)`,
+    );
   }
   return { kind: 'csv', gzip };
 }
@@ -84,7 +101,9 @@ function startsWith(bytes: Uint8Array, magic: readonly number[], offset: number)
 function asText(head: Uint8Array): string | null {
   if (head.includes(0)) return null;
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(head, { stream: head.length >= SNIFF_BYTES });
+    return new TextDecoder('utf-8', { fatal: true }).decode(head, {
+      stream: head.length >= SNIFF_BYTES,
+    });
   } catch {
     return null;
   }
@@ -133,7 +152,11 @@ async function gunzippedHead(path: string): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let length = 0;
   try {
-    for await (const chunk of gunzipChunks(createReadStream(path), new ExpansionBudget(Infinity), new ReadPosition())) {
+    for await (const chunk of gunzipChunks(
+      createReadStream(path),
+      new ExpansionBudget(Infinity),
+      new ReadPosition(),
+    )) {
       parts.push(chunk);
       length += chunk.length;
       if (length >= SNIFF_BYTES) break;

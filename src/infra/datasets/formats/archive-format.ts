@@ -31,7 +31,10 @@ export interface DecoderContext {
   position: ReadPosition;
 }
 
-export function createArchiveDecoder(format: ArchiveFormat['format'], ctx: DecoderContext): ArchiveDecoder {
+export function createArchiveDecoder(
+  format: ArchiveFormat['format'],
+  ctx: DecoderContext,
+): ArchiveDecoder {
   switch (format) {
     case 'npz':
       return new NpzDecoder(ctx.keep);

@@ -22,7 +22,11 @@ const MAX_HEADER_BYTES = 64 * 1024;
  * @throws ServiceError INVALID_DATASET naming `file` when it ends inside its header or body, or
  *   goes on after its body; whatever the handler throws.
  */
-export async function readHeaderAndBody(chunks: AsyncIterable<Uint8Array>, file: string, handler: HeaderBodyHandler): Promise<void> {
+export async function readHeaderAndBody(
+  chunks: AsyncIterable<Uint8Array>,
+  file: string,
+  handler: HeaderBodyHandler,
+): Promise<void> {
   let head: Uint8Array = new Uint8Array(0);
   let headerLength: number | null = null;
   let bodyBytes = -1;
@@ -32,7 +36,9 @@ export async function readHeaderAndBody(chunks: AsyncIterable<Uint8Array>, file:
 
   const onBody = (piece: Uint8Array) => {
     if (received + piece.length > bodyBytes) {
-      throw invalidDataset(`${quote(file)} has more data than its header declares (${bodyBytes} bytes): it is not a valid file`);
+      throw invalidDataset(
+        `${quote(file)} has more data than its header declares (${bodyBytes} bytes): it is not a valid file`,
+      );
     }
     const data = carry.length === 0 ? piece : concat(carry, piece);
     const whole = data.length - (data.length % elementBytes);
@@ -49,10 +55,14 @@ export async function readHeaderAndBody(chunks: AsyncIterable<Uint8Array>, file:
     head = concat(head, chunk);
     headerLength ??= handler.headerLength(head);
     if (headerLength === null) {
-      if (head.length > MAX_HEADER_BYTES) throw invalidDataset(`${quote(file)} has no valid header`);
+      if (head.length > MAX_HEADER_BYTES)
+        throw invalidDataset(`${quote(file)} has no valid header`);
       continue;
     }
-    if (headerLength > MAX_HEADER_BYTES) throw invalidDataset(`${quote(file)} declares a ${headerLength}-byte header, more than the ${MAX_HEADER_BYTES} accepted`);
+    if (headerLength > MAX_HEADER_BYTES)
+      throw invalidDataset(
+        `${quote(file)} declares a ${headerLength}-byte header, more than the ${MAX_HEADER_BYTES} accepted`,
+      );
     if (head.length < headerLength) continue;
     ({ bodyBytes, elementBytes } = handler.header(head.subarray(0, headerLength)));
     const rest = head.subarray(headerLength);
@@ -61,7 +71,9 @@ export async function readHeaderAndBody(chunks: AsyncIterable<Uint8Array>, file:
   }
   if (bodyBytes < 0) throw invalidDataset(`${quote(file)} is truncated: it ends inside its header`);
   if (received < bodyBytes) {
-    throw invalidDataset(`${quote(file)} is truncated: it holds ${received} of the ${bodyBytes} data bytes its header declares`);
+    throw invalidDataset(
+      `${quote(file)} is truncated: it holds ${received} of the ${bodyBytes} data bytes its header declares`,
+    );
   }
 }
 

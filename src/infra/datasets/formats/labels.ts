@@ -14,7 +14,9 @@ export class BoundedLabels {
   idOf(label: string, where: () => string): number {
     const id = this.index.idOf(label);
     if (this.index.size > MAX_CLASSES) {
-      throw invalidDataset(`${where()} is label number ${this.index.size}: more than ${MAX_CLASSES} distinct labels; at most ${MAX_CLASSES} classes are supported`);
+      throw invalidDataset(
+        `${where()} is label number ${this.index.size}: more than ${MAX_CLASSES} distinct labels; at most ${MAX_CLASSES} classes are supported`,
+      );
     }
     return id;
   }

@@ -5,7 +5,13 @@
  * and describe exactly the same uploads.
  */
 import { invalidDataset, quote } from '../errors.js';
-import { MAX_CLASSES, MIN_CLASSES, type DatasetSummary, type DecodedDataset, type SampleSplit } from '../types.js';
+import {
+  MAX_CLASSES,
+  MIN_CLASSES,
+  type DatasetSummary,
+  type DecodedDataset,
+  type SampleSplit,
+} from '../types.js';
 import { SPLIT_DRAW, SPLIT_TEST, type CollectedSamples } from './collected.js';
 import { sortClassNames } from './label-index.js';
 import { drawTestSamples } from './test-split.js';
@@ -35,26 +41,39 @@ export function planSplits(collected: CollectedSamples, opts: SplitOptions): Spl
 
   const classNames = sortClassNames(labelNames, collected.classOrder);
   if (classNames.length < MIN_CLASSES) {
-    throw invalidDataset(`the data set has ${classNames.length} class (${quote(classNames[0])}); at least ${MIN_CLASSES} are needed`);
+    throw invalidDataset(
+      `the data set has ${classNames.length} class (${quote(classNames[0])}); at least ${MIN_CLASSES} are needed`,
+    );
   }
   if (classNames.length > MAX_CLASSES) {
-    throw invalidDataset(`the data set has ${classNames.length} classes; at most ${MAX_CLASSES} are supported`);
+    throw invalidDataset(
+      `the data set has ${classNames.length} classes; at most ${MAX_CLASSES} are supported`,
+    );
   }
   const rank = new Map(classNames.map((name, id) => [name, id]));
   const idOfLabel = Uint16Array.from(labelNames, (name) => rank.get(name)!);
   const classOf = labels.map((l) => idOfLabel[l]);
 
   const draws = splits.reduce((k, s) => k + (s === SPLIT_DRAW ? 1 : 0), 0);
-  if (draws !== 0 && draws !== n) throw new Error('decoder bug: a data set mixes fixed and drawn splits');
-  const isTest = draws === n ? drawTestSamples(classOf, classNames, opts.testFraction, opts.seed) : splits.map((s) => (s === SPLIT_TEST ? 1 : 0));
+  if (draws !== 0 && draws !== n)
+    throw new Error('decoder bug: a data set mixes fixed and drawn splits');
+  const isTest =
+    draws === n
+      ? drawTestSamples(classOf, classNames, opts.testFraction, opts.seed)
+      : splits.map((s) => (s === SPLIT_TEST ? 1 : 0));
 
   const train = new Array<number>(classNames.length).fill(0);
   const test = new Array<number>(classNames.length).fill(0);
   for (let i = 0; i < n; i++) (isTest[i] ? test : train)[classOf[i]]++;
   classNames.forEach((name, c) => {
-    for (const [split, counts] of [['training', train], ['test', test]] as const) {
+    for (const [split, counts] of [
+      ['training', train],
+      ['test', test],
+    ] as const) {
       if (counts[c] === 0) {
-        throw invalidDataset(`class ${quote(name)} has no ${split} samples; every class needs at least one training and one test sample`);
+        throw invalidDataset(
+          `class ${quote(name)} has no ${split} samples; every class needs at least one training and one test sample`,
+        );
       }
     }
   });
@@ -101,8 +120,15 @@ export function assembleDataset(collected: CollectedSamples, plan: SplitPlan): D
   return { ...summary, train, test };
 }
 
-function emptySplit(dtype: CollectedSamples['dtype'], count: number, sampleBytes: number): SampleSplit {
-  const x = dtype === 'uint8' ? new Uint8Array(count * sampleBytes) : new Float32Array((count * sampleBytes) / 4);
+function emptySplit(
+  dtype: CollectedSamples['dtype'],
+  count: number,
+  sampleBytes: number,
+): SampleSplit {
+  const x =
+    dtype === 'uint8'
+      ? new Uint8Array(count * sampleBytes)
+      : new Float32Array((count * sampleBytes) / 4);
   return { x, y: new Int32Array(count), count };
 }
 

@@ -17,7 +17,12 @@ import { invalidDataset, quote } from '../errors.js';
  * @throws ServiceError INVALID_DATASET naming a class whose samples are too few to keep one
  *   for training after holding out its test share.
  */
-export function drawTestSamples(classOf: Uint16Array, classNames: readonly string[], fraction: number, seed: number): Uint8Array {
+export function drawTestSamples(
+  classOf: Uint16Array,
+  classNames: readonly string[],
+  fraction: number,
+  seed: number,
+): Uint8Array {
   const remaining = new Float64Array(classNames.length);
   for (const c of classOf) remaining[c]++;
   const needed = remaining.map((n, c) => {

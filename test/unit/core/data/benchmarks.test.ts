@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildTasks, NORMALIZE_MEAN, NORMALIZE_STD } from '../../../../src/core/data/benchmarks.js';
-import type { ContinualTask, ImageSet, RawDataset, SampleSource } from '../../../../src/core/data/types.js';
+import type {
+  ContinualTask,
+  ImageSet,
+  RawDataset,
+  SampleSource,
+} from '../../../../src/core/data/types.js';
 import { EngineError } from '../../../../src/core/errors.js';
 import { Random } from '../../../../src/core/random.js';
 import type { JobSpec } from '../../../../src/core/spec.js';
@@ -49,7 +54,12 @@ function cyclingLabels(count: number, classes = 10): number[] {
 }
 
 function indexedDataset(trainCount: number, testCount: number): RawDataset {
-  return { name: 'indexed', numClasses: 10, train: indexedSet(cyclingLabels(trainCount)), test: indexedSet(cyclingLabels(testCount)) };
+  return {
+    name: 'indexed',
+    numClasses: 10,
+    train: indexedSet(cyclingLabels(trainCount)),
+    test: indexedSet(cyclingLabels(testCount)),
+  };
 }
 
 const all = (n: number) => Int32Array.from({ length: n }, (_, i) => i);
@@ -73,7 +83,10 @@ function sampleIds(source: SampleSource): number[] {
 function recoverMap(task: ContinualTask): number[] {
   const batch = task.test.gather([0, 1]);
   const n = task.inputSize;
-  return Array.from({ length: n }, (_, o) => Math.round(batch.x[o] * 255) + 256 * Math.round(batch.x[n + o] * 255) - 1);
+  return Array.from(
+    { length: n },
+    (_, o) => Math.round(batch.x[o] * 255) + 256 * Math.round(batch.x[n + o] * 255) - 1,
+  );
 }
 
 /** Test images whose pixel p holds the low (image 0) and high (image 1) byte of p + 1. */
@@ -89,7 +102,8 @@ function mapDataset(): RawDataset {
 }
 
 function isEngineError(code: string, pattern?: RegExp) {
-  return (e: unknown) => e instanceof EngineError && e.code === code && (!pattern || pattern.test(e.message));
+  return (e: unknown) =>
+    e instanceof EngineError && e.code === code && (!pattern || pattern.test(e.message));
 }
 
 describe('buildTasks: split', () => {
@@ -98,17 +112,27 @@ describe('buildTasks: split', () => {
   it('gives task t the classes tK..tK+K-1, re-indexed 0..K-1', () => {
     const tasks = buildTasks(benchmark({ validationSize: 3 }), raw, new Random(1));
     assert.equal(tasks.length, 5);
-    assert.deepEqual(tasks.map((t) => t.name), ['classes 0-1', 'classes 2-3', 'classes 4-5', 'classes 6-7', 'classes 8-9']);
+    assert.deepEqual(
+      tasks.map((t) => t.name),
+      ['classes 0-1', 'classes 2-3', 'classes 4-5', 'classes 6-7', 'classes 8-9'],
+    );
     for (const task of tasks) {
       assert.equal(task.kind, 'classification');
       assert.equal(task.inputSize, 784);
       assert.equal(task.outputSize, 2);
       assert.deepEqual(task.globalLabels, [2 * task.index, 2 * task.index + 1]);
-      for (const [source, set] of [[task.train, raw.train], [task.validation, raw.train], [task.test, raw.test]] as const) {
+      for (const [source, set] of [
+        [task.train, raw.train],
+        [task.validation, raw.train],
+        [task.test, raw.test],
+      ] as const) {
         const ids = sampleIds(source);
         const y = Array.from(source.gather(all(source.size)).y);
         ids.forEach((id, k) => {
-          assert.ok(task.globalLabels.includes(set.labels[id]), `sample ${id} of class ${set.labels[id]} in ${task.name}`);
+          assert.ok(
+            task.globalLabels.includes(set.labels[id]),
+            `sample ${id} of class ${set.labels[id]} in ${task.name}`,
+          );
           assert.equal(task.globalLabels[y[k]], set.labels[id]);
         });
       }
@@ -127,7 +151,11 @@ describe('buildTasks: split', () => {
   });
 
   it('applies trainLimit before the validation split and testLimit to the test set', () => {
-    const [task0] = buildTasks(benchmark({ validationSize: 2, trainLimit: 6, testLimit: 3 }), raw, new Random(1));
+    const [task0] = buildTasks(
+      benchmark({ validationSize: 2, trainLimit: 6, testLimit: 3 }),
+      raw,
+      new Random(1),
+    );
     assert.deepEqual(sampleIds(task0.validation), [0, 1]);
     assert.deepEqual(sampleIds(task0.train), [10, 11, 20, 21]);
     assert.deepEqual(sampleIds(task0.test), [0, 1, 10]);
@@ -148,12 +176,30 @@ describe('buildTasks: split', () => {
   });
 
   it('rejects too many classes, empty training splits and bad indices', () => {
-    assert.throws(() => buildTasks(benchmark({ tasks: 6 }), raw, new Random(1)), isEngineError('INVALID_ARGUMENT', /12 classes/));
-    assert.throws(() => buildTasks(benchmark({ validationSize: 40 }), raw, new Random(1)), isEngineError('INVALID_DATA', /task 1 \(classes 0-1\) has 40 training samples/));
+    assert.throws(
+      () => buildTasks(benchmark({ tasks: 6 }), raw, new Random(1)),
+      isEngineError('INVALID_ARGUMENT', /12 classes/),
+    );
+    assert.throws(
+      () => buildTasks(benchmark({ validationSize: 40 }), raw, new Random(1)),
+      isEngineError('INVALID_DATA', /task 1 \(classes 0-1\) has 40 training samples/),
+    );
     const [task] = buildTasks(benchmark(), raw, new Random(1));
-    assert.throws(() => task.train.gather([task.train.size]), isEngineError('INVALID_ARGUMENT', /out of range/));
-    const badLabels = { ...raw, train: { ...raw.train, labels: Uint8Array.from(raw.train.labels, (l, i) => (i === 7 ? 12 : l)) } };
-    assert.throws(() => buildTasks(benchmark(), badLabels, new Random(1)), isEngineError('INVALID_DATA', /sample 7 has label 12/));
+    assert.throws(
+      () => task.train.gather([task.train.size]),
+      isEngineError('INVALID_ARGUMENT', /out of range/),
+    );
+    const badLabels = {
+      ...raw,
+      train: {
+        ...raw.train,
+        labels: Uint8Array.from(raw.train.labels, (l, i) => (i === 7 ? 12 : l)),
+      },
+    };
+    assert.throws(
+      () => buildTasks(benchmark(), badLabels, new Random(1)),
+      isEngineError('INVALID_DATA', /sample 7 has label 12/),
+    );
   });
 });
 
@@ -162,7 +208,13 @@ describe('buildTasks: geometry and values', () => {
     const set = (): ImageSet => {
       const images = new Uint8Array(20 * PIXELS);
       for (let i = 0; i < 20; i++) images[i * PIXELS + r * SIDE + c] = value;
-      return { images, labels: Uint8Array.from(cyclingLabels(20)), count: 20, rows: SIDE, cols: SIDE };
+      return {
+        images,
+        labels: Uint8Array.from(cyclingLabels(20)),
+        count: 20,
+        rows: SIDE,
+        cols: SIDE,
+      };
     };
     return { name: 'pixel', numClasses: 10, train: set(), test: set() };
   }
@@ -170,7 +222,11 @@ describe('buildTasks: geometry and values', () => {
   it('pads 28x28 to 32x32 with 2 zeros per side', () => {
     const raw = singlePixel(5, 7);
     for (const kind of ['split', 'permuted'] as const) {
-      const [task] = buildTasks(benchmark({ kind, padTo32: true, permuteFirstTask: false, tasks: 1 }), raw, new Random(1));
+      const [task] = buildTasks(
+        benchmark({ kind, padTo32: true, permuteFirstTask: false, tasks: 1 }),
+        raw,
+        new Random(1),
+      );
       assert.equal(task.inputSize, 1024);
       const x = task.test.gather([0]).x;
       assert.equal(x.length, 1024);
@@ -184,7 +240,11 @@ describe('buildTasks: geometry and values', () => {
     const raw = singlePixel(0, 0, 51);
     const [plain] = buildTasks(benchmark({ tasks: 1 }), raw, new Random(1));
     assert.ok(Math.abs(plain.test.gather([0]).x[0] - 0.2) < 1e-7);
-    const [norm] = buildTasks(benchmark({ tasks: 1, normalize: true, padTo32: true }), raw, new Random(1));
+    const [norm] = buildTasks(
+      benchmark({ tasks: 1, normalize: true, padTo32: true }),
+      raw,
+      new Random(1),
+    );
     const x = norm.test.gather([0]).x;
     const zero = -NORMALIZE_MEAN / NORMALIZE_STD;
     assert.ok(Math.abs(zero - -0.42421) < 1e-4);
@@ -194,7 +254,11 @@ describe('buildTasks: geometry and values', () => {
     assert.deepEqual(plain.preprocessing!.normalize, null);
     assert.deepEqual(Array.from(plain.preprocessing!.inputMap), Array.from(all(784)));
     assert.deepEqual(norm.preprocessing!.normalize, { mean: NORMALIZE_MEAN, std: NORMALIZE_STD });
-    const [unpadded] = buildTasks(benchmark({ tasks: 1, normalize: true }), singlePixel(3, 3), new Random(1));
+    const [unpadded] = buildTasks(
+      benchmark({ tasks: 1, normalize: true }),
+      singlePixel(3, 3),
+      new Random(1),
+    );
     assert.ok(Math.abs(unpadded.test.gather([0]).x[3 * 28 + 3] - (1 - 0.1307) / 0.3081) < 1e-6);
   });
 });
@@ -206,7 +270,10 @@ describe('buildTasks: permuted', () => {
 
   it('uses all classes with global labels t*10 + class', () => {
     const tasks = buildTasks(permuted(), raw, new Random(1));
-    assert.deepEqual(tasks.map((t) => t.name), ['permutation 0', 'permutation 1', 'permutation 2']);
+    assert.deepEqual(
+      tasks.map((t) => t.name),
+      ['permutation 0', 'permutation 1', 'permutation 2'],
+    );
     assert.equal(tasks[2].outputSize, 10);
     assert.deepEqual(tasks[2].globalLabels, [20, 21, 22, 23, 24, 25, 26, 27, 28, 29]);
     assert.equal(tasks[1].validation.size, 4);
@@ -220,7 +287,10 @@ describe('buildTasks: permuted', () => {
     for (const task of tasks) {
       const map = recoverMap(task);
       assert.equal(map.filter((m) => m === -1).length, 1024 - 784);
-      assert.deepEqual(map.filter((m) => m >= 0).sort((a, b) => a - b), Array.from(all(784)));
+      assert.deepEqual(
+        map.filter((m) => m >= 0).sort((a, b) => a - b),
+        Array.from(all(784)),
+      );
       // Output o shows padded pixel perm[o]; padded (r, c) is raw (r - 2, c - 2).
       const perm = replay.permutation(1024);
       const expected = Array.from(perm, (q) => {
@@ -230,13 +300,24 @@ describe('buildTasks: permuted', () => {
       });
       assert.deepEqual(map, expected, task.name);
       // The task states the same map for exports.
-      assert.deepEqual(Array.from(task.preprocessing!.inputMap), map, `${task.name}: preprocessing.inputMap`);
-      assert.deepEqual([task.preprocessing!.rows, task.preprocessing!.cols, task.preprocessing!.normalize], [28, 28, null]);
+      assert.deepEqual(
+        Array.from(task.preprocessing!.inputMap),
+        map,
+        `${task.name}: preprocessing.inputMap`,
+      );
+      assert.deepEqual(
+        [task.preprocessing!.rows, task.preprocessing!.cols, task.preprocessing!.normalize],
+        [28, 28, null],
+      );
     }
   });
 
   it('keeps task 0 unpermuted when permuteFirstTask is false, drawing nothing for it', () => {
-    const tasks = buildTasks(permuted({ permuteFirstTask: false, padTo32: false }), raw, new Random(42));
+    const tasks = buildTasks(
+      permuted({ permuteFirstTask: false, padTo32: false }),
+      raw,
+      new Random(42),
+    );
     assert.deepEqual(recoverMap(tasks[0]), Array.from(all(784)));
     const first = new Random(42).permutation(784);
     assert.deepEqual(recoverMap(tasks[1]), Array.from(first));
@@ -258,7 +339,13 @@ describe('buildTasks: augmentation', () => {
     const make = (n: number): ImageSet => {
       const images = new Uint8Array(n * PIXELS);
       for (let i = 0; i < n; i++) images[i * PIXELS + R * SIDE + C] = 255;
-      return { images, labels: Uint8Array.from(cyclingLabels(n)), count: n, rows: SIDE, cols: SIDE };
+      return {
+        images,
+        labels: Uint8Array.from(cyclingLabels(n)),
+        count: n,
+        rows: SIDE,
+        cols: SIDE,
+      };
     };
     return { name: 'dot', numClasses: 10, train: make(400), test: make(100) };
   }
@@ -286,7 +373,10 @@ describe('buildTasks: augmentation', () => {
   });
 
   it('fills with zeros where the crop leaves the image', () => {
-    const corner = { ...data, train: { ...data.train, images: new Uint8Array(data.train.images.length) } };
+    const corner = {
+      ...data,
+      train: { ...data.train, images: new Uint8Array(data.train.images.length) },
+    };
     for (let i = 0; i < corner.train.count; i++) corner.train.images[i * PIXELS] = 255;
     const [t] = buildTasks(benchmark({ augment: true }), corner, new Random(1));
     const rng = new Random(11);
@@ -303,7 +393,10 @@ describe('buildTasks: augmentation', () => {
   it('is deterministic for a given rng state and absent without an rng', () => {
     const idx = [0, 5, 9, 70];
     const state = new Random(5).state();
-    assert.deepEqual(task.train.gather(idx, Random.fromState(state)).x, task.train.gather(idx, Random.fromState(state)).x);
+    assert.deepEqual(
+      task.train.gather(idx, Random.fromState(state)).x,
+      task.train.gather(idx, Random.fromState(state)).x,
+    );
     const plain = task.train.gather(idx);
     for (let k = 0; k < idx.length; k++) assert.deepEqual(brightAt(plain.x, k), [R * SIDE + C]);
   });
@@ -342,7 +435,9 @@ describe('test/helpers/datasets', () => {
       const test = task.test.gather(all(task.test.size));
       let correct = 0;
       for (let k = 0; k < test.size; k++) {
-        const d = centroids.map((v) => v.reduce((acc, m, p) => acc + (test.x[k * 784 + p] - m) ** 2, 0));
+        const d = centroids.map((v) =>
+          v.reduce((acc, m, p) => acc + (test.x[k * 784 + p] - m) ** 2, 0),
+        );
         if ((d[0] < d[1] ? 0 : 1) === test.y[k]) correct++;
       }
       assert.equal(correct, test.size, task.name);
@@ -350,7 +445,13 @@ describe('test/helpers/datasets', () => {
   });
 
   it('is deterministic per seed', () => {
-    assert.deepEqual(makeRawDataset({ seed: 2 }).train.images, makeRawDataset({ seed: 2 }).train.images);
-    assert.notDeepEqual(makeRawDataset({ seed: 2 }).train.images, makeRawDataset({ seed: 3 }).train.images);
+    assert.deepEqual(
+      makeRawDataset({ seed: 2 }).train.images,
+      makeRawDataset({ seed: 2 }).train.images,
+    );
+    assert.notDeepEqual(
+      makeRawDataset({ seed: 2 }).train.images,
+      makeRawDataset({ seed: 3 }).train.images,
+    );
   });
 });

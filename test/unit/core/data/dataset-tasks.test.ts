@@ -8,7 +8,11 @@ import { EngineError } from '../../../../src/core/errors.js';
 import { runContinualLearning } from '../../../../src/core/continual/run-continual-learning.js';
 import type { TaskExport } from '../../../../src/core/continual/types.js';
 import { resolveSpec, type DatasetFacts, type JobSpec } from '../../../../src/core/spec.js';
-import { expectArraysClose, expectNoLeakedTensors, useCpuBackend } from '../../../helpers/tensors.js';
+import {
+  expectArraysClose,
+  expectNoLeakedTensors,
+  useCpuBackend,
+} from '../../../helpers/tensors.js';
 
 const IMG = '11111111-1111-4111-8111-111111111111';
 const TAB = '22222222-2222-4222-8222-222222222222';
@@ -25,7 +29,13 @@ function images(): LabelledDataset {
     }
     return { x, y, count };
   };
-  return { inputShape: [2, 2, 1], dtype: 'uint8', classNames: ['cat', 'dog', 'ship', 'truck'], train: split(8), test: split(3) };
+  return {
+    inputShape: [2, 2, 1],
+    dtype: 'uint8',
+    classNames: ['cat', 'dog', 'ship', 'truck'],
+    train: split(8),
+    test: split(3),
+  };
 }
 
 /** 3 classes of 4 float features: feature j of a class-c sample is c - 1.5 + j / 10. */
@@ -40,7 +50,13 @@ function table(): LabelledDataset {
     }
     return { x, y, count };
   };
-  return { inputShape: [4], dtype: 'float32', classNames: ['a', 'b', 'c'], train: split(6), test: split(2) };
+  return {
+    inputShape: [4],
+    dtype: 'float32',
+    classNames: ['a', 'b', 'c'],
+    train: split(6),
+    test: split(2),
+  };
 }
 
 const facts = (d: LabelledDataset, sha: string): DatasetFacts => ({
@@ -48,12 +64,20 @@ const facts = (d: LabelledDataset, sha: string): DatasetFacts => ({
   dtype: d.dtype,
   classNames: d.classNames,
   sha256: sha.repeat(64),
-  counts: { train: d.classNames.map((_, c) => Array.from(d.train.y).filter((y) => y === c).length), test: d.classNames.map((_, c) => Array.from(d.test.y).filter((y) => y === c).length) },
+  counts: {
+    train: d.classNames.map((_, c) => Array.from(d.train.y).filter((y) => y === c).length),
+    test: d.classNames.map((_, c) => Array.from(d.test.y).filter((y) => y === c).length),
+  },
 });
 
-function benchmark(tasks: unknown[], over: Record<string, unknown> = {}, data = new Map([[IMG, images()]])): JobSpec['benchmark'] {
+function benchmark(
+  tasks: unknown[],
+  over: Record<string, unknown> = {},
+  data = new Map([[IMG, images()]]),
+): JobSpec['benchmark'] {
   const known = new Map([...data].map(([id, d]) => [id, facts(d, id === IMG ? 'a' : 'b')]));
-  return resolveSpec({ benchmark: { kind: 'datasets', tasks, ...over } }, { datasets: known }).benchmark;
+  return resolveSpec({ benchmark: { kind: 'datasets', tasks, ...over } }, { datasets: known })
+    .benchmark;
 }
 
 describe('buildDatasetTasks', () => {
@@ -61,13 +85,40 @@ describe('buildDatasetTasks', () => {
 
   it('re-indexes class subsets per task, in the order of classes, with task-major global labels', () => {
     const data = new Map([[IMG, images()]]);
-    const tasks = buildDatasetTasks(benchmark([{ dataset: IMG, classes: ['ship', 'cat'] }, { dataset: IMG, classes: ['dog', 'truck', 'cat'] }]), data);
+    const tasks = buildDatasetTasks(
+      benchmark([
+        { dataset: IMG, classes: ['ship', 'cat'] },
+        { dataset: IMG, classes: ['dog', 'truck', 'cat'] },
+      ]),
+      data,
+    );
     assert.equal(tasks.length, 2);
-    assert.deepEqual(tasks.map((t) => [t.inputSize, t.outputSize, t.activeOutputs]), [[4, 3, 2], [4, 3, 3]]);
-    assert.deepEqual(tasks.map((t) => t.classNames), [['ship', 'cat'], ['dog', 'truck', 'cat']]);
-    assert.deepEqual(tasks.map((t) => t.globalLabels), [[0, 1], [2, 3, 4]]);
+    assert.deepEqual(
+      tasks.map((t) => [t.inputSize, t.outputSize, t.activeOutputs]),
+      [
+        [4, 3, 2],
+        [4, 3, 3],
+      ],
+    );
+    assert.deepEqual(
+      tasks.map((t) => t.classNames),
+      [
+        ['ship', 'cat'],
+        ['dog', 'truck', 'cat'],
+      ],
+    );
+    assert.deepEqual(
+      tasks.map((t) => t.globalLabels),
+      [
+        [0, 1],
+        [2, 3, 4],
+      ],
+    );
     assert.deepEqual(tasks[0].inputShape, [2, 2, 1]);
-    assert.deepEqual([tasks[0].train.size, tasks[0].test.size, tasks[1].train.size, tasks[1].test.size], [16, 6, 24, 9]);
+    assert.deepEqual(
+      [tasks[0].train.size, tasks[0].test.size, tasks[1].train.size, tasks[1].test.size],
+      [16, 6, 24, 9],
+    );
     const b = tasks[0].train.gather([0, 1, 2, 3]);
     // Data-set order: cat (class 0) comes before ship (class 2); ship is local 0, cat local 1.
     assert.deepEqual(Array.from(b.y), [1, 0, 1, 0]);
@@ -84,15 +135,29 @@ describe('buildDatasetTasks', () => {
     expectArraysClose(plain.train.gather([2]).x, [0.5, 0.6, 0.7, 0.8], 1e-6);
     assert.equal(plain.preprocessing!.scale, 1);
     assert.equal(plain.preprocessing!.normalize, null);
-    const [norm] = buildDatasetTasks(benchmark([{ dataset: TAB }], { normalize: true }, data), data);
+    const [norm] = buildDatasetTasks(
+      benchmark([{ dataset: TAB }], { normalize: true }, data),
+      data,
+    );
     const { mean, std } = valueStatistics(table().train, 1);
     assert.deepEqual(norm.preprocessing!.normalize, { mean, std });
-    expectArraysClose(norm.train.gather([2]).x, [0.5, 0.6, 0.7, 0.8].map((v) => (v - mean) / std), 1e-5);
+    expectArraysClose(
+      norm.train.gather([2]).x,
+      [0.5, 0.6, 0.7, 0.8].map((v) => (v - mean) / std),
+      1e-5,
+    );
   });
 
   it('holds out validation samples first and caps the pool and the test set', () => {
     const data = new Map([[IMG, images()]]);
-    const [t] = buildDatasetTasks(benchmark([{ dataset: IMG, classes: ['cat', 'dog'] }], { validationSize: 4, trainLimit: 10, testLimit: 3 }), data);
+    const [t] = buildDatasetTasks(
+      benchmark([{ dataset: IMG, classes: ['cat', 'dog'] }], {
+        validationSize: 4,
+        trainLimit: 10,
+        testLimit: 3,
+      }),
+      data,
+    );
     assert.deepEqual([t.validation.size, t.train.size, t.test.size], [4, 6, 3]);
     assert.deepEqual(Array.from(t.validation.gather([0, 1, 2, 3]).y), [0, 1, 0, 1]);
   });
@@ -110,17 +175,33 @@ describe('buildDatasetTasks', () => {
   it('fails with INVALID_DATA when the decoded data differ from what the spec recorded', () => {
     const b = benchmark([{ dataset: IMG }]);
     const other = { ...images(), inputShape: [4, 1, 1] };
-    assert.throws(() => buildDatasetTasks(b, new Map([[IMG, other]])), (e: EngineError) => e.code === 'INVALID_DATA');
+    assert.throws(
+      () => buildDatasetTasks(b, new Map([[IMG, other]])),
+      (e: EngineError) => e.code === 'INVALID_DATA',
+    );
     const renamed = { ...images(), classNames: ['a', 'b', 'c', 'd'] };
-    assert.throws(() => buildDatasetTasks(b, new Map([[IMG, renamed]])), (e: EngineError) => e.code === 'INVALID_DATA' && /no class "cat"/.test(e.message));
-    assert.throws(() => buildDatasetTasks(b, new Map()), (e: EngineError) => e.code === 'INVALID_DATA');
+    assert.throws(
+      () => buildDatasetTasks(b, new Map([[IMG, renamed]])),
+      (e: EngineError) => e.code === 'INVALID_DATA' && /no class "cat"/.test(e.message),
+    );
+    assert.throws(
+      () => buildDatasetTasks(b, new Map()),
+      (e: EngineError) => e.code === 'INVALID_DATA',
+    );
   });
 
   it('trains tasks of different class counts, and exports take raw uploaded values and keep only their classes', async () => {
     const data = new Map([[IMG, images()]]);
     const spec = resolveSpec(
       {
-        benchmark: { kind: 'datasets', tasks: [{ dataset: IMG, classes: ['cat', 'truck'] }, { dataset: IMG, classes: ['dog', 'ship', 'truck'] }], normalize: true },
+        benchmark: {
+          kind: 'datasets',
+          tasks: [
+            { dataset: IMG, classes: ['cat', 'truck'] },
+            { dataset: IMG, classes: ['dog', 'ship', 'truck'] },
+          ],
+          normalize: true,
+        },
         network: { hidden: [8] },
         hypernetwork: { hidden: [4], embeddingDim: 4 },
         // 60 iterations sat on the edge of 0.9 on task 1 (it depends on the initial draws); 120 leave a margin.
@@ -131,17 +212,30 @@ describe('buildDatasetTasks', () => {
     );
     const tasks = buildDatasetTasks(spec.benchmark, data);
     let exports: TaskExport[] = [];
-    const result = await runContinualLearning(spec, { tasks, callbacks: { onTaskEnd: (e) => void (exports = [0, 1].slice(0, e.task + 1).map((k) => e.exportTask(k))) } });
+    const result = await runContinualLearning(spec, {
+      tasks,
+      callbacks: {
+        onTaskEnd: (e) => void (exports = [0, 1].slice(0, e.task + 1).map((k) => e.exportTask(k))),
+      },
+    });
     assert.equal(result.accuracyMatrix.length, 2);
     assert.ok(result.accuracyMatrix[1][1] > 0.9, `accuracy ${result.accuracyMatrix[1][1]}`);
     const raw = images();
     for (const task of [0, 1]) {
       const { modelJson, weights } = exports[task].model!;
-      const meta = (modelJson as { userDefinedMetadata: { retain: Record<string, unknown> } }).userDefinedMetadata.retain;
+      const meta = (modelJson as { userDefinedMetadata: { retain: Record<string, unknown> } })
+        .userDefinedMetadata.retain;
       assert.deepEqual(meta.classNames, tasks[task].classNames);
       assert.deepEqual(meta.globalLabels, tasks[task].globalLabels);
-      const shapes = (modelJson as { weightsManifest: { weights: { shape: number[] }[] }[] }).weightsManifest[0].weights.map((m) => m.shape);
-      assert.deepEqual(shapes, [[4, 8], [8], [8, tasks[task].activeOutputs!], [tasks[task].activeOutputs!]]);
+      const shapes = (
+        modelJson as { weightsManifest: { weights: { shape: number[] }[] }[] }
+      ).weightsManifest[0].weights.map((m) => m.shape);
+      assert.deepEqual(shapes, [
+        [4, 8],
+        [8],
+        [8, tasks[task].activeOutputs!],
+        [tasks[task].activeOutputs!],
+      ]);
       // The exported MLP, fed the raw 0-255 test pixels of its classes, scores exactly what the engine scored.
       const values = new Float32Array(weights.slice().buffer);
       let at = 0;
@@ -152,10 +246,16 @@ describe('buildDatasetTasks', () => {
         return t;
       });
       const names = tasks[task].classNames!;
-      const picked = Array.from(raw.test.y.keys()).filter((i) => names.includes(raw.classNames[raw.test.y[i]]));
-      const x = Float32Array.from(picked.flatMap((i) => Array.from(raw.test.x.subarray(i * 4, i * 4 + 4))));
+      const picked = Array.from(raw.test.y.keys()).filter((i) =>
+        names.includes(raw.classNames[raw.test.y[i]]),
+      );
+      const x = Float32Array.from(
+        picked.flatMap((i) => Array.from(raw.test.x.subarray(i * 4, i * 4 + 4))),
+      );
       const pred = tf.tidy(() => {
-        const h = tf.relu(tf.add(tf.matMul(tf.tensor2d(x, [picked.length, 4]), k1 as tf.Tensor2D), b1));
+        const h = tf.relu(
+          tf.add(tf.matMul(tf.tensor2d(x, [picked.length, 4]), k1 as tf.Tensor2D), b1),
+        );
         return tf.argMax(tf.add(tf.matMul(h, k2 as tf.Tensor2D), b2), 1).dataSync();
       });
       tf.dispose([k1, b1, k2, b2]);

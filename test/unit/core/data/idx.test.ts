@@ -4,14 +4,18 @@ import { encodeIdx, imageSetFromIdx, parseIdx } from '../../../../src/core/data/
 import { EngineError } from '../../../../src/core/errors.js';
 
 function invalidData(pattern: RegExp) {
-  return (e: unknown) => e instanceof EngineError && e.code === 'INVALID_DATA' && pattern.test(e.message);
+  return (e: unknown) =>
+    e instanceof EngineError && e.code === 'INVALID_DATA' && pattern.test(e.message);
 }
 
 describe('IDX format', () => {
   it('encodes the header big-endian and round-trips', () => {
     const data = Uint8Array.from({ length: 2 * 3 * 4 }, (_, i) => (i * 37) % 256);
     const bytes = encodeIdx([2, 3, 4], data);
-    assert.deepEqual(Array.from(bytes.subarray(0, 16)), [0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4]);
+    assert.deepEqual(
+      Array.from(bytes.subarray(0, 16)),
+      [0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4],
+    );
     assert.equal(bytes.length, 16 + 24);
     const parsed = parseIdx(bytes);
     assert.deepEqual(parsed.dims, [2, 3, 4]);
@@ -47,7 +51,10 @@ describe('IDX format', () => {
 
   it('rejects truncated and oversized files with expected and actual byte counts', () => {
     const bytes = encodeIdx([2, 2, 2], new Uint8Array(8));
-    assert.throws(() => parseIdx(bytes.subarray(0, 20)), invalidData(/truncated.*need 24 bytes.*got 20/));
+    assert.throws(
+      () => parseIdx(bytes.subarray(0, 20)),
+      invalidData(/truncated.*need 24 bytes.*got 20/),
+    );
     const longer = new Uint8Array(30);
     longer.set(bytes);
     assert.throws(() => parseIdx(longer), invalidData(/trailing.*need 24 bytes.*got 30/));
@@ -56,14 +63,20 @@ describe('IDX format', () => {
   });
 
   it('refuses to encode data that does not match the dims', () => {
-    assert.throws(() => encodeIdx([2, 2], new Uint8Array(3)), (e: unknown) => e instanceof EngineError && e.code === 'INVALID_ARGUMENT');
+    assert.throws(
+      () => encodeIdx([2, 2], new Uint8Array(3)),
+      (e: unknown) => e instanceof EngineError && e.code === 'INVALID_ARGUMENT',
+    );
   });
 });
 
 describe('imageSetFromIdx', () => {
   it('pairs images with labels', () => {
     const images = Uint8Array.from({ length: 3 * 2 * 5 }, (_, i) => i);
-    const set = imageSetFromIdx(encodeIdx([3, 2, 5], images), encodeIdx([3], Uint8Array.of(4, 0, 9)));
+    const set = imageSetFromIdx(
+      encodeIdx([3, 2, 5], images),
+      encodeIdx([3], Uint8Array.of(4, 0, 9)),
+    );
     assert.equal(set.count, 3);
     assert.equal(set.rows, 2);
     assert.equal(set.cols, 5);
@@ -74,8 +87,18 @@ describe('imageSetFromIdx', () => {
 
   it('rejects mismatched counts and wrong ranks', () => {
     const images = encodeIdx([3, 2, 2], new Uint8Array(12));
-    assert.throws(() => imageSetFromIdx(images, encodeIdx([4], new Uint8Array(4))), invalidData(/3 images but label file holds 4/));
-    assert.throws(() => imageSetFromIdx(encodeIdx([12], new Uint8Array(12)), encodeIdx([12], new Uint8Array(12))), invalidData(/3 dimensions/));
-    assert.throws(() => imageSetFromIdx(images, encodeIdx([3, 1], new Uint8Array(3))), invalidData(/1 dimension/));
+    assert.throws(
+      () => imageSetFromIdx(images, encodeIdx([4], new Uint8Array(4))),
+      invalidData(/3 images but label file holds 4/),
+    );
+    assert.throws(
+      () =>
+        imageSetFromIdx(encodeIdx([12], new Uint8Array(12)), encodeIdx([12], new Uint8Array(12))),
+      invalidData(/3 dimensions/),
+    );
+    assert.throws(
+      () => imageSetFromIdx(images, encodeIdx([3, 1], new Uint8Array(3))),
+      invalidData(/1 dimension/),
+    );
   });
 });

@@ -9,9 +9,14 @@ const NOT_FINITE = /^\s*[+-]?(?:nan|inf|infinity)\s*$/i;
 export function parseFeature(cell: string): number | { problem: string } {
   if (DECIMAL.test(cell)) {
     const value = Math.fround(Number(cell));
-    return Number.isFinite(value) ? value : { problem: `${cell.trim()} is outside the float32 range` };
+    return Number.isFinite(value)
+      ? value
+      : { problem: `${cell.trim()} is outside the float32 range` };
   }
   if (cell.trim() === '') return { problem: 'empty cell; every feature needs a number' };
-  if (NOT_FINITE.test(cell)) return { problem: `${JSON.stringify(cell)} is not allowed; features must be finite numbers` };
-  return { problem: `${JSON.stringify(cell.length > 40 ? `${cell.slice(0, 40)}...` : cell)} is not a number` };
+  if (NOT_FINITE.test(cell))
+    return { problem: `${JSON.stringify(cell)} is not allowed; features must be finite numbers` };
+  return {
+    problem: `${JSON.stringify(cell.length > 40 ? `${cell.slice(0, 40)}...` : cell)} is not a number`,
+  };
 }

@@ -100,7 +100,9 @@ export class CsvRecords {
    */
   end(): void {
     if (this.state === QUOTED) {
-      throw invalidDataset(`row ${this.row}, column ${this.fields.length + 1}: a quoted field is never closed (its closing quote is missing)`);
+      throw invalidDataset(
+        `row ${this.row}, column ${this.fields.length + 1}: a quoted field is never closed (its closing quote is missing)`,
+      );
     }
     if (this.state !== FIELD_START || this.fields.length > 0) this.endOfField(0x0a);
   }
@@ -108,7 +110,9 @@ export class CsvRecords {
   private take(text: string, from: number, to: number): void {
     if (to === from) return;
     if (this.field.length + (to - from) > MAX_FIELD_CHARS) {
-      throw invalidDataset(`row ${this.row}, column ${this.fields.length + 1}: a field longer than ${MAX_FIELD_CHARS} characters`);
+      throw invalidDataset(
+        `row ${this.row}, column ${this.fields.length + 1}: a field longer than ${MAX_FIELD_CHARS} characters`,
+      );
     }
     this.field += text.slice(from, to);
   }
@@ -116,7 +120,8 @@ export class CsvRecords {
   /** `c`: the comma or line break that ended the field. */
   private endOfField(c: number): void {
     this.fields.push(this.field);
-    if (this.fields.length > MAX_FIELDS) throw invalidDataset(`row ${this.row}: more than ${MAX_FIELDS} fields`);
+    if (this.fields.length > MAX_FIELDS)
+      throw invalidDataset(`row ${this.row}: more than ${MAX_FIELDS} fields`);
     this.field = '';
     this.state = FIELD_START;
     if (c === 0x2c) return;

@@ -35,7 +35,10 @@ interface Columns {
  *   header, a missing label column (listing the header), text that is not UTF-8, or labels with
  *   more than MAX_CLASSES distinct values.
  */
-export async function readCsv(bytes: AsyncIterable<Uint8Array>, opts: CsvOptions): Promise<CollectedSamples> {
+export async function readCsv(
+  bytes: AsyncIterable<Uint8Array>,
+  opts: CsvOptions,
+): Promise<CollectedSamples> {
   let columns: Columns | null = null;
   const labels = new BoundedLabels();
   const labelOfRow = new IdList();
@@ -49,14 +52,18 @@ export async function readCsv(bytes: AsyncIterable<Uint8Array>, opts: CsvOptions
     for (let k = 0; k < columns.features.length; k++) {
       const col = columns.features[k];
       const value = parseFeature(fields[col]);
-      if (typeof value !== 'number') throw invalidDataset(`row ${row}, ${columnName(col, columns.names)}: ${value.problem}`);
+      if (typeof value !== 'number')
+        throw invalidDataset(`row ${row}, ${columnName(col, columns.names)}: ${value.problem}`);
       columns.row[k] = value;
     }
     const label = fields[columns.label];
-    if (label === '') throw invalidDataset(`row ${row}, ${columnName(columns.label, columns.names)}: empty label`);
+    if (label === '')
+      throw invalidDataset(`row ${row}, ${columnName(columns.label, columns.names)}: empty label`);
     const labelColumn = columns.label;
     const names = columns.names;
-    labelOfRow.push(labels.idOf(label, () => `row ${row}, ${columnName(labelColumn, names)}: ${quote(label)}`));
+    labelOfRow.push(
+      labels.idOf(label, () => `row ${row}, ${columnName(labelColumn, names)}: ${quote(label)}`),
+    );
     columns.values.append(columns.rowBytes);
   };
 
@@ -64,7 +71,10 @@ export async function readCsv(bytes: AsyncIterable<Uint8Array>, opts: CsvOptions
   const text = new Utf8Text();
   const push = ({ text: piece, invalid }: DecodedPiece) => {
     records.push(piece);
-    if (invalid) throw invalidDataset(`row ${records.currentRow}: the CSV is not valid UTF-8 text from there on (save it as UTF-8)`);
+    if (invalid)
+      throw invalidDataset(
+        `row ${records.currentRow}: the CSV is not valid UTF-8 text from there on (save it as UTF-8)`,
+      );
   };
   for await (const chunk of bytes) push(text.decode(chunk));
   push(text.end());
@@ -95,10 +105,15 @@ function readHeader(names: string[], opts: CsvOptions): Columns {
     );
   }
   if (matches.length > 1) {
-    throw invalidDataset(`the label column ${quote(opts.labelColumn)} appears ${matches.length} times in the header (columns ${matches.map((i) => i + 1).join(', ')})`);
+    throw invalidDataset(
+      `the label column ${quote(opts.labelColumn)} appears ${matches.length} times in the header (columns ${matches.map((i) => i + 1).join(', ')})`,
+    );
   }
   const features = names.flatMap((_, i) => (i === matches[0] ? [] : [i]));
-  if (features.length === 0) throw invalidDataset(`the CSV has no feature columns besides the label column ${quote(opts.labelColumn)}`);
+  if (features.length === 0)
+    throw invalidDataset(
+      `the CSV has no feature columns besides the label column ${quote(opts.labelColumn)}`,
+    );
   const row = new Float32Array(features.length);
   return {
     names,
@@ -112,8 +127,12 @@ function readHeader(names: string[], opts: CsvOptions): Columns {
 
 function raggedRow(count: number, row: number, names: string[]): Error {
   const where =
-    count < names.length ? `${columnName(count, names)} and after are missing` : `column ${names.length + 1} and after are not in the header`;
-  return invalidDataset(`row ${row} has ${count} fields but the header has ${names.length}: ${where}`);
+    count < names.length
+      ? `${columnName(count, names)} and after are missing`
+      : `column ${names.length + 1} and after are not in the header`;
+  return invalidDataset(
+    `row ${row} has ${count} fields but the header has ${names.length}: ${where}`,
+  );
 }
 
 /** `column 3 ("petal_width")`: the 1-based position and the header's name for it. */

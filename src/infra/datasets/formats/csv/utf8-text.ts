@@ -32,7 +32,9 @@ export class Utf8Text {
   end(): DecodedPiece {
     const rest = this.carry;
     this.carry = new Uint8Array(0);
-    return rest.length === 0 ? { text: '', invalid: false } : { ...this.piece(rest), invalid: true };
+    return rest.length === 0
+      ? { text: '', invalid: false }
+      : { ...this.piece(rest), invalid: true };
   }
 
   private piece(bytes: Uint8Array): DecodedPiece {

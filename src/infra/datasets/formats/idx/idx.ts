@@ -20,7 +20,12 @@ import { checkSampleBytes } from '../sample-size.js';
 
 /** The four files; mirrors also write `train-images.idx3-ubyte`, and any may end in `.gz`. */
 const IDX_NAME = /^(train|t10k)-(images|labels)[-.]idx([13])-ubyte(?:\.gz)?$/;
-const FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
+const FILES = [
+  'train-images-idx3-ubyte',
+  'train-labels-idx1-ubyte',
+  't10k-images-idx3-ubyte',
+  't10k-labels-idx1-ubyte',
+];
 
 /** True when `fileName` (no folder) is one of the four IDX files. */
 export function isIdxFileName(fileName: string): boolean {
@@ -62,11 +67,17 @@ export class IdxDecoder implements ArchiveDecoder {
   async entry(entry: ArchiveEntry): Promise<void> {
     const base = entry.segments[entry.segments.length - 1];
     const m = IDX_NAME.exec(base);
-    if (m === null) throw invalidDataset(`${quote(entry.path)} is not one of the files of an IDX upload (${FILES.join(', ')}; each may be gzipped)`);
+    if (m === null)
+      throw invalidDataset(
+        `${quote(entry.path)} is not one of the files of an IDX upload (${FILES.join(', ')}; each may be gzipped)`,
+      );
     const split = m[1] as Split;
     const kind = m[2] as 'images' | 'labels';
     const dims = Number(m[3]);
-    if ((kind === 'images' ? this.images : this.labelFiles).has(split)) throw invalidDataset(`the upload holds the ${split} ${kind} twice (again as ${quote(entry.path)})`);
+    if ((kind === 'images' ? this.images : this.labelFiles).has(split))
+      throw invalidDataset(
+        `the upload holds the ${split} ${kind} twice (again as ${quote(entry.path)})`,
+      );
     const chunks = await this.contentOf(entry);
     if (kind === 'images') await this.readImages(chunks, entry.path, split, dims);
     else await this.readLabels(chunks, entry.path, split, dims);
@@ -85,7 +96,12 @@ export class IdxDecoder implements ArchiveDecoder {
     return isGzip(head) ? gunzipChunks(whole(), this.opts.budget, this.opts.position) : whole();
   }
 
-  private async readImages(chunks: AsyncIterable<Uint8Array>, file: string, split: Split, expectedDims: number): Promise<void> {
+  private async readImages(
+    chunks: AsyncIterable<Uint8Array>,
+    file: string,
+    split: Split,
+    expectedDims: number,
+  ): Promise<void> {
     let images: Images | null = null;
     await readHeaderAndBody(chunks, file, {
       headerLength: (prefix) => idxHeaderLength(prefix, file),
@@ -101,7 +117,12 @@ export class IdxDecoder implements ArchiveDecoder {
     this.images.set(split, images!);
   }
 
-  private async readLabels(chunks: AsyncIterable<Uint8Array>, file: string, split: Split, expectedDims: number): Promise<void> {
+  private async readLabels(
+    chunks: AsyncIterable<Uint8Array>,
+    file: string,
+    split: Split,
+    expectedDims: number,
+  ): Promise<void> {
     const labels = new IdList();
     await readHeaderAndBody(chunks, file, {
       headerLength: (prefix) => idxHeaderLength(prefix, file),
@@ -110,7 +131,14 @@ export class IdxDecoder implements ArchiveDecoder {
         return { bodyBytes: count, elementBytes: 1 };
       },
       body: (bytes, first) => {
-        bytes.forEach((label, k) => labels.push(this.labels.idOf(String(label), () => `${quote(file)} at index ${first + k} (${label})`)));
+        bytes.forEach((label, k) =>
+          labels.push(
+            this.labels.idOf(
+              String(label),
+              () => `${quote(file)} at index ${first + k} (${label})`,
+            ),
+          ),
+        );
       },
     });
     this.labelFiles.set(split, { file, labels });
@@ -128,13 +156,20 @@ export class IdxDecoder implements ArchiveDecoder {
     }
     const [train, test] = splits.map((s) => this.images.get(s)!);
     const [trainLabels, testLabels] = splits.map((s) => this.labelFiles.get(s)!);
-    for (const [images, labels] of [[train, trainLabels], [test, testLabels]] as const) {
+    for (const [images, labels] of [
+      [train, trainLabels],
+      [test, testLabels],
+    ] as const) {
       if (images.count !== labels.labels.length) {
-        throw invalidDataset(`${quote(labels.file)} holds ${labels.labels.length} labels but ${quote(images.file)} holds ${images.count} images; they must match`);
+        throw invalidDataset(
+          `${quote(labels.file)} holds ${labels.labels.length} labels but ${quote(images.file)} holds ${images.count} images; they must match`,
+        );
       }
     }
     if (train.rows !== test.rows || train.cols !== test.cols) {
-      throw invalidDataset(`${quote(test.file)} holds ${test.rows}x${test.cols} images but ${quote(train.file)} holds ${train.rows}x${train.cols}; they must match`);
+      throw invalidDataset(
+        `${quote(test.file)} holds ${test.rows}x${test.cols} images but ${quote(train.file)} holds ${train.rows}x${train.cols}; they must match`,
+      );
     }
     const labels = new Uint16Array(train.count + test.count);
     labels.set(trainLabels.labels.toArray());
@@ -155,13 +190,21 @@ export class IdxDecoder implements ArchiveDecoder {
 }
 
 function missing(file: string): Error {
-  return invalidDataset(`the IDX upload has no ${file} (gzipped or not); it needs all of ${FILES.join(', ')}`);
+  return invalidDataset(
+    `the IDX upload has no ${file} (gzipped or not); it needs all of ${FILES.join(', ')}`,
+  );
 }
 
 function idxHeaderLength(prefix: Uint8Array, file: string): number | null {
   if (prefix.length < 4) return null;
-  if (prefix[0] !== 0 || prefix[1] !== 0) throw invalidDataset(`${quote(file)} is not an IDX file (it does not start with two zero bytes)`);
-  if (prefix[2] !== IDX_UBYTE) throw invalidDataset(`${quote(file)} holds IDX type 0x${prefix[2].toString(16).padStart(2, '0')}; only unsigned bytes (0x08) are supported`);
+  if (prefix[0] !== 0 || prefix[1] !== 0)
+    throw invalidDataset(
+      `${quote(file)} is not an IDX file (it does not start with two zero bytes)`,
+    );
+  if (prefix[2] !== IDX_UBYTE)
+    throw invalidDataset(
+      `${quote(file)} holds IDX type 0x${prefix[2].toString(16).padStart(2, '0')}; only unsigned bytes (0x08) are supported`,
+    );
   return 4 + 4 * prefix[3];
 }
 
@@ -169,7 +212,9 @@ function idxDims(header: Uint8Array, file: string, expected: number): number[] {
   const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
   const dims = Array.from({ length: header[3] }, (_, i) => view.getUint32(4 + 4 * i, false));
   if (dims.length !== expected) {
-    throw invalidDataset(`${quote(file)} has ${dims.length} dimensions [${dims.join(', ')}]; ${expected === 3 ? 'images need 3 [count, rows, cols]' : 'labels need 1 [count]'}`);
+    throw invalidDataset(
+      `${quote(file)} has ${dims.length} dimensions [${dims.join(', ')}]; ${expected === 3 ? 'images need 3 [count, rows, cols]' : 'labels need 1 [count]'}`,
+    );
   }
   return dims;
 }

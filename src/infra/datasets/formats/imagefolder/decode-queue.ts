@@ -27,13 +27,21 @@ export class DecodeQueue {
    * @param onDone receives the pixels, in queue order.
    * @throws the rejection of the oldest decode that failed.
    */
-  async add(result: Promise<Buffer>, bytes: number, onDone: (pixels: Buffer) => void): Promise<void> {
+  async add(
+    result: Promise<Buffer>,
+    bytes: number,
+    onDone: (pixels: Buffer) => void,
+  ): Promise<void> {
     // Marked handled at once: if the read stops before this decode is awaited, its failure must
     // not surface later as an unhandled rejection.
     result.catch(() => undefined);
     this.pending.push({ result, bytes, onDone });
     this.bytes += bytes;
-    while (this.pending.length > MAX_IN_FLIGHT || (this.bytes > MAX_IN_FLIGHT_BYTES && this.pending.length > 1)) await this.takeOldest();
+    while (
+      this.pending.length > MAX_IN_FLIGHT ||
+      (this.bytes > MAX_IN_FLIGHT_BYTES && this.pending.length > 1)
+    )
+      await this.takeOldest();
   }
 
   /** Waits for every queued decode. @throws the rejection of the oldest that failed. */

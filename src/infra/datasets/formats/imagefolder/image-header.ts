@@ -18,7 +18,8 @@ const JPEG_SOI = [0xff, 0xd8, 0xff];
 
 /** 'png', 'jpeg' or null, from the magic bytes (never from the file name). */
 export function imageKind(bytes: Uint8Array): 'png' | 'jpeg' | null {
-  const starts = (sig: number[]) => bytes.length >= sig.length && sig.every((b, i) => bytes[i] === b);
+  const starts = (sig: number[]) =>
+    bytes.length >= sig.length && sig.every((b, i) => bytes[i] === b);
   return starts(PNG_SIGNATURE) ? 'png' : starts(JPEG_SOI) ? 'jpeg' : null;
 }
 
@@ -35,7 +36,12 @@ function pngHeader(bytes: Uint8Array): ImageHeader | null {
   const colourType = bytes[25];
   // 0 grey, 4 grey + alpha; 2 RGB, 3 palette, 6 RGBA.
   if (![0, 2, 3, 4, 6].includes(colourType)) return null;
-  return { kind: 'png', width: view.getUint32(16), height: view.getUint32(20), channels: colourType === 0 || colourType === 4 ? 1 : 3 };
+  return {
+    kind: 'png',
+    width: view.getUint32(16),
+    height: view.getUint32(20),
+    channels: colourType === 0 || colourType === 4 ? 1 : 3,
+  };
 }
 
 /** JPEG: walk the marker segments to the first start-of-frame (SOF0-SOF15 but DHT, JPG, DAC). */
@@ -54,7 +60,8 @@ function jpegHeader(bytes: Uint8Array): ImageHeader | null {
     }
     if (marker === 0xd9 || marker === 0xda) return null; // end of image or scan data before any frame
     const length = (bytes[i + 2] << 8) | bytes[i + 3];
-    const isFrame = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+    const isFrame =
+      marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
     if (isFrame) {
       if (i + 10 > bytes.length) return null;
       const height = (bytes[i + 5] << 8) | bytes[i + 6];

@@ -25,7 +25,9 @@ export function readImageInfo(bytes: Uint8Array, file: string): ImageHeader {
   const header = readImageHeader(bytes, kind);
   if (header === null) throw corrupt(file, kind);
   if (header.width * header.height > MAX_IMAGE_PIXELS) {
-    throw invalidDataset(`${quote(file)} is ${header.width}x${header.height} pixels; images may have at most ${MAX_IMAGE_PIXELS} pixels`);
+    throw invalidDataset(
+      `${quote(file)} is ${header.width}x${header.height} pixels; images may have at most ${MAX_IMAGE_PIXELS} pixels`,
+    );
   }
   if (header.width === 0 || header.height === 0) throw corrupt(file, kind);
   return header;
@@ -38,15 +40,26 @@ export function readImageInfo(bytes: Uint8Array, file: string): ImageHeader {
  * @throws ServiceError INVALID_DATASET naming the file when it cannot be decoded, or decodes to
  *   another size than its header says.
  */
-export async function decodePixels(bytes: Buffer, header: ImageHeader, file: string): Promise<Buffer> {
+export async function decodePixels(
+  bytes: Buffer,
+  header: ImageHeader,
+  file: string,
+): Promise<Buffer> {
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: MAX_IMAGE_PIXELS, failOn: 'warning' })
+    const { data, info } = await sharp(bytes, {
+      limitInputPixels: MAX_IMAGE_PIXELS,
+      failOn: 'warning',
+    })
       .removeAlpha()
       // sharp's raw output is sRGB unless asked otherwise, so greyscale has to be asked for.
       .toColourspace(header.channels === 1 ? 'b-w' : 'srgb')
       .raw()
       .toBuffer({ resolveWithObject: true });
-    if (info.width !== header.width || info.height !== header.height || data.length !== header.width * header.height * header.channels) {
+    if (
+      info.width !== header.width ||
+      info.height !== header.height ||
+      data.length !== header.width * header.height * header.channels
+    ) {
       throw corrupt(file, header.kind);
     }
     return data;
@@ -56,5 +69,7 @@ export async function decodePixels(bytes: Buffer, header: ImageHeader, file: str
 }
 
 function corrupt(file: string, kind: 'png' | 'jpeg'): Error {
-  return invalidDataset(`${quote(file)} cannot be decoded as ${kind === 'png' ? 'PNG' : 'JPEG'}: the image is corrupt or truncated`);
+  return invalidDataset(
+    `${quote(file)} cannot be decoded as ${kind === 'png' ? 'PNG' : 'JPEG'}: the image is corrupt or truncated`,
+  );
 }

@@ -7,7 +7,12 @@
  */
 import { readEntryBytes, type ArchiveEntry } from '../../archive/archive-entry.js';
 import { invalidDataset, quote } from '../../errors.js';
-import { SPLIT_DRAW, SPLIT_TEST, SPLIT_TRAIN, type CollectedSamples } from '../../samples/collected.js';
+import {
+  SPLIT_DRAW,
+  SPLIT_TEST,
+  SPLIT_TRAIN,
+  type CollectedSamples,
+} from '../../samples/collected.js';
 import { IdList } from '../../samples/id-list.js';
 import { LabelIndex } from '../../samples/label-index.js';
 import { SampleValues } from '../../samples/sample-values.js';
@@ -45,8 +50,10 @@ export class ImageFolderDecoder implements ArchiveDecoder {
     const values = this.checkLikeFirst(header, entry.path);
     this.dirOfSample.push(this.dirId(entry));
     // Samples reach the sink in queue order, which is archive order.
-    await this.queue.add(decodePixels(bytes, header, entry.path), bytes.length + header.width * header.height * header.channels, (pixels) =>
-      values.append(pixels),
+    await this.queue.add(
+      decodePixels(bytes, header, entry.path),
+      bytes.length + header.width * header.height * header.channels,
+      (pixels) => values.append(pixels),
     );
   }
 
@@ -56,7 +63,10 @@ export class ImageFolderDecoder implements ArchiveDecoder {
     let id = this.dirIds.get(key);
     if (id === undefined) {
       id = this.dirs.length;
-      if (id >= MAX_IMAGE_DIRS) throw invalidDataset(`more than ${MAX_IMAGE_DIRS} folders hold images (the last is ${quote(key)}); at most ${MAX_CLASSES} classes are supported`);
+      if (id >= MAX_IMAGE_DIRS)
+        throw invalidDataset(
+          `more than ${MAX_IMAGE_DIRS} folders hold images (the last is ${quote(key)}); at most ${MAX_CLASSES} classes are supported`,
+        );
       this.dirIds.set(key, id);
       this.dirs.push({ segments: dir, firstFile: entry.path });
     }
@@ -93,7 +103,9 @@ export class ImageFolderDecoder implements ArchiveDecoder {
     const placements = resolveLayout(this.dirs);
     const classes = new LabelIndex();
     const labelOfDir = placements.map((p) => classes.idOf(p.className));
-    const splitOfDir = placements.map((p) => (p.split === 'train' ? SPLIT_TRAIN : p.split === 'test' ? SPLIT_TEST : SPLIT_DRAW));
+    const splitOfDir = placements.map((p) =>
+      p.split === 'train' ? SPLIT_TRAIN : p.split === 'test' ? SPLIT_TEST : SPLIT_DRAW,
+    );
     const dirOfSample = this.dirOfSample.toArray();
     return {
       format: 'imagefolder',

@@ -19,7 +19,8 @@ export interface DirPlacement {
 }
 
 const SPLIT_FOLDERS = new Set(['train', 'test']);
-const EXPECTED = 'expected train/<class>/<image> and test/<class>/<image>, or <class>/<image>, optionally all inside one top-level folder';
+const EXPECTED =
+  'expected train/<class>/<image> and test/<class>/<image>, or <class>/<image>, optionally all inside one top-level folder';
 
 /**
  * @param dirs every folder that holds images, in first-seen order.
@@ -33,14 +34,19 @@ export function resolveLayout(dirs: readonly ImageDir[]): DirPlacement[] {
     const rest = dirs.map((d) => d.segments.slice(strip));
     const prefix = strip === 0 ? '' : `${top}/`;
     if (rest.every((s) => s.length === 2 && SPLIT_FOLDERS.has(s[0]))) {
-      const placements = rest.map(([split, className]) => ({ split: split as 'train' | 'test', className }));
+      const placements = rest.map(([split, className]) => ({
+        split: split as 'train' | 'test',
+        className,
+      }));
       checkSameClasses(placements, prefix);
       return placements;
     }
     if (rest.every((s) => s.length === 1)) {
       const misplaced = rest.findIndex((s) => SPLIT_FOLDERS.has(s[0]));
       if (misplaced >= 0) {
-        throw invalidDataset(`${quote(dirs[misplaced].firstFile)} is directly in a ${rest[misplaced][0]}/ folder; put images in class folders: ${prefix}${rest[misplaced][0]}/<class>/<image>`);
+        throw invalidDataset(
+          `${quote(dirs[misplaced].firstFile)} is directly in a ${rest[misplaced][0]}/ folder; put images in class folders: ${prefix}${rest[misplaced][0]}/<class>/<image>`,
+        );
       }
       return rest.map(([className]) => ({ split: 'draw', className }));
     }
@@ -50,35 +56,50 @@ export function resolveLayout(dirs: readonly ImageDir[]): DirPlacement[] {
 
 function commonTopFolder(dirs: readonly ImageDir[]): string | null {
   const first = dirs[0]?.segments[0];
-  return first !== undefined && dirs.every((d) => d.segments.length > 1 && d.segments[0] === first) ? first : null;
+  return first !== undefined && dirs.every((d) => d.segments.length > 1 && d.segments[0] === first)
+    ? first
+    : null;
 }
 
 function checkSameClasses(placements: DirPlacement[], prefix: string): void {
   const classes = { train: new Set<string>(), test: new Set<string>() };
   for (const p of placements) classes[p.split as 'train' | 'test'].add(p.className);
-  for (const [split, other] of [['test', 'train'], ['train', 'test']] as const) {
+  for (const [split, other] of [
+    ['test', 'train'],
+    ['train', 'test'],
+  ] as const) {
     if (classes[split].size === 0) {
-      throw invalidDataset(`the archive has a ${prefix}${other}/ folder but no ${prefix}${split}/ folder; give both, or put every image in ${prefix}<class>/ folders for a seeded split`);
+      throw invalidDataset(
+        `the archive has a ${prefix}${other}/ folder but no ${prefix}${split}/ folder; give both, or put every image in ${prefix}<class>/ folders for a seeded split`,
+      );
     }
     const absent = [...classes[other]].sort().find((c) => !classes[split].has(c));
     if (absent !== undefined) {
-      throw invalidDataset(`${prefix}${split}/ has no folder for class ${quote(absent)} (${prefix}${other}/${absent}/ has images); train and test must have the same class folders`);
+      throw invalidDataset(
+        `${prefix}${split}/ has no folder for class ${quote(absent)} (${prefix}${other}/${absent}/ has images); train and test must have the same class folders`,
+      );
     }
   }
 }
 
 function layoutError(dirs: readonly ImageDir[]): Error {
   const atRoot = dirs.find((d) => d.segments.length === 0);
-  if (atRoot !== undefined) return invalidDataset(`${quote(atRoot.firstFile)} is not inside a class folder; ${EXPECTED}`);
+  if (atRoot !== undefined)
+    return invalidDataset(`${quote(atRoot.firstFile)} is not inside a class folder; ${EXPECTED}`);
   const first = dirs[0];
   const other = dirs.find((d) => d.segments.length !== first.segments.length);
   if (other !== undefined) {
-    return invalidDataset(`${quote(first.firstFile)} and ${quote(other.firstFile)} are at different folder depths; ${EXPECTED}`);
+    return invalidDataset(
+      `${quote(first.firstFile)} and ${quote(other.firstFile)} are at different folder depths; ${EXPECTED}`,
+    );
   }
   const tops = [...new Set(dirs.map((d) => d.segments[0]))];
   if (tops.length > 1 && first.segments.length > 2) {
-    return invalidDataset(`the archive has ${tops.length} top-level folders (${tops.slice(0, 3).map(quote).join(', ')}); ${EXPECTED}`);
+    return invalidDataset(
+      `the archive has ${tops.length} top-level folders (${tops.slice(0, 3).map(quote).join(', ')}); ${EXPECTED}`,
+    );
   }
-  const odd = dirs.find((d) => d.segments.length !== 2 || !SPLIT_FOLDERS.has(d.segments[0])) ?? first;
+  const odd =
+    dirs.find((d) => d.segments.length !== 2 || !SPLIT_FOLDERS.has(d.segments[0])) ?? first;
   return invalidDataset(`${quote(odd.firstFile)} does not fit the layout; ${EXPECTED}`);
 }

@@ -8,13 +8,20 @@
  */
 import { invalidDataset } from '../../errors.js';
 
-export function checkFinite(bytes: Uint8Array, firstIndex: number, describe: (flatIndex: number, value: string) => string): void {
+export function checkFinite(
+  bytes: Uint8Array,
+  firstIndex: number,
+  describe: (flatIndex: number, value: string) => string,
+): void {
   // Float32Array needs 4-byte alignment; chunks cut by archives need not have it.
   const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
   const values = new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
   for (let k = 0; k < values.length; k++) {
     const v = values[k];
     // v - v is NaN exactly when v is NaN or +-Inf.
-    if (v - v !== 0) throw invalidDataset(describe(firstIndex + k, Number.isNaN(v) ? 'NaN' : v > 0 ? 'Inf' : '-Inf'));
+    if (v - v !== 0)
+      throw invalidDataset(
+        describe(firstIndex + k, Number.isNaN(v) ? 'NaN' : v > 0 ? 'Inf' : '-Inf'),
+      );
   }
 }

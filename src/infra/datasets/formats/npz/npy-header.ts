@@ -26,9 +26,13 @@ export interface NpyHeader {
 /** Total header length once the fixed prefix (10 or 12 bytes) is there; null before. */
 export function npyHeaderLength(prefix: Uint8Array, file: string): number | null {
   if (prefix.length < MAGIC.length + 2) return null;
-  if (!MAGIC.every((b, i) => prefix[i] === b)) throw invalidDataset(`${quote(file)} is not a .npy file (it does not start with \\x93NUMPY)`);
+  if (!MAGIC.every((b, i) => prefix[i] === b))
+    throw invalidDataset(`${quote(file)} is not a .npy file (it does not start with \\x93NUMPY)`);
   const major = prefix[6];
-  if (major !== 1 && major !== 2 && major !== 3) throw invalidDataset(`${quote(file)} is .npy format version ${major}.${prefix[7]}; versions 1 to 3 are supported`);
+  if (major !== 1 && major !== 2 && major !== 3)
+    throw invalidDataset(
+      `${quote(file)} is .npy format version ${major}.${prefix[7]}; versions 1 to 3 are supported`,
+    );
   const lengthBytes = major === 1 ? 2 : 4;
   if (prefix.length < 8 + lengthBytes) return null;
   const view = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength);
@@ -43,37 +47,64 @@ export function npyHeaderLength(prefix: Uint8Array, file: string): number | null
  */
 export function parseNpyHeader(bytes: Uint8Array, file: string): NpyHeader {
   const major = bytes[6];
-  const text = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(major === 1 ? 10 : 12));
+  const text = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(
+    bytes.subarray(major === 1 ? 10 : 12),
+  );
   let dict: unknown;
   try {
     dict = parsePythonLiteral(text.trim());
   } catch (e) {
-    throw invalidDataset(`${quote(file)} has a malformed header (${(e as Error).message}): ${quote(text.trim().slice(0, 120))}`);
+    throw invalidDataset(
+      `${quote(file)} has a malformed header (${(e as Error).message}): ${quote(text.trim().slice(0, 120))}`,
+    );
   }
-  if (typeof dict !== 'object' || dict === null || Array.isArray(dict)) throw invalidDataset(`${quote(file)} has a header that is not a dict`);
+  if (typeof dict !== 'object' || dict === null || Array.isArray(dict))
+    throw invalidDataset(`${quote(file)} has a header that is not a dict`);
   const { descr, fortran_order: fortranOrder, shape } = dict as Record<string, unknown>;
   if (typeof descr !== 'string') {
-    throw invalidDataset(`${quote(file)} has a structured dtype (${quote(JSON.stringify(descr ?? null))}); only plain numeric arrays are supported`);
+    throw invalidDataset(
+      `${quote(file)} has a structured dtype (${quote(JSON.stringify(descr ?? null))}); only plain numeric arrays are supported`,
+    );
   }
-  if (typeof fortranOrder !== 'boolean') throw invalidDataset(`${quote(file)} has no valid 'fortran_order' in its header`);
-  if (fortranOrder) throw invalidDataset(`${quote(file)} is stored in Fortran order; save it in C order (np.ascontiguousarray)`);
+  if (typeof fortranOrder !== 'boolean')
+    throw invalidDataset(`${quote(file)} has no valid 'fortran_order' in its header`);
+  if (fortranOrder)
+    throw invalidDataset(
+      `${quote(file)} is stored in Fortran order; save it in C order (np.ascontiguousarray)`,
+    );
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
     throw invalidDataset(`${quote(file)} has no valid 'shape' in its header`);
   }
   return { dtype: parseDescr(descr, file), shape: shape as number[] };
 }
 
-const KIND_NAMES: Record<string, string> = { u: 'uint', i: 'int', f: 'float', c: 'complex', b: 'bool' };
+const KIND_NAMES: Record<string, string> = {
+  u: 'uint',
+  i: 'int',
+  f: 'float',
+  c: 'complex',
+  b: 'bool',
+};
 
 function parseDescr(descr: string, file: string): NpyDtype {
   const m = /^([<>|=])([a-zA-Z])(\d*)$/.exec(descr);
-  if (m === null) throw invalidDataset(`${quote(file)} has dtype ${quote(descr)}; only plain numeric arrays are supported`);
+  if (m === null)
+    throw invalidDataset(
+      `${quote(file)} has dtype ${quote(descr)}; only plain numeric arrays are supported`,
+    );
   const [, order, kind, size] = m;
   const bytes = Number(size || 0);
   const base = KIND_NAMES[kind];
-  const name = base === undefined ? `${kind === 'O' ? 'object' : descr}` : base === 'bool' ? 'bool' : `${base}${bytes * 8}`;
+  const name =
+    base === undefined
+      ? `${kind === 'O' ? 'object' : descr}`
+      : base === 'bool'
+        ? 'bool'
+        : `${base}${bytes * 8}`;
   if (order === '>' && bytes > 1) {
-    throw invalidDataset(`${quote(file)} is big-endian (dtype ${quote(descr)}, ${name}); save it little-endian (.astype('<${kind}${bytes}'))`);
+    throw invalidDataset(
+      `${quote(file)} is big-endian (dtype ${quote(descr)}, ${name}); save it little-endian (.astype('<${kind}${bytes}'))`,
+    );
   }
   return { descr, name, kind, bytes };
 }

@@ -5,7 +5,11 @@ import type { NpyDtype } from './npy-header.js';
  * uint8..uint64) as a decimal string, and its index within `bytes`. Strings, because int64
  * labels need not fit a double.
  */
-export function readLabels(bytes: Uint8Array, dtype: NpyDtype, onLabel: (label: string, index: number) => void): void {
+export function readLabels(
+  bytes: Uint8Array,
+  dtype: NpyDtype,
+  onLabel: (label: string, index: number) => void,
+): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const signed = dtype.kind === 'i';
   const count = bytes.length / dtype.bytes;
