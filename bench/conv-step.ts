@@ -130,7 +130,10 @@ function torchStep(target: string, task: number): { median: number; min: number 
   return found ? { median: Number(found[1]), min: Number(found[2]) } : null;
 }
 
-/** Median and minimum ms of `f` over REPS runs after a warm-up (on a shared machine the minimum is the least disturbed run). */
+/**
+ * Median and minimum ms of `f` over REPS runs after a warm-up (on a shared machine the minimum is
+ * the least disturbed run).
+ */
 function time(f: () => void): { median: number; min: number } {
   f();
   const ms: number[] = [];

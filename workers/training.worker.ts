@@ -13,6 +13,7 @@ import { loadEnv } from '../src/config/env.js';
 import { createPgPool, createPrismaClient } from '../src/infra/prisma/client.js';
 import { PrismaTrainingRepository } from '../src/infra/prisma/training.repository.js';
 import { workerConnection } from '../src/infra/queue/connection.js';
+import type { JobName, JobPayload } from '../src/infra/queue/jobs.js';
 import { describeQueueFailure } from '../src/services/training/queue-failure.js';
 import { assertRegistryComplete, loadProcessors } from './registry.js';
 import { SHUTDOWN_REASON } from './processors/train-job.processor.js';
@@ -26,15 +27,19 @@ assertRegistryComplete(await loadProcessors());
 
 const connection = workerConnection(config.REDIS_URL);
 connection.on('error', (err) => log(`redis: ${err.message}`));
-const worker = new Worker(config.QUEUE_NAME, path.join(here, 'training.sandbox.mjs'), {
-  connection,
-  prefix: config.QUEUE_PREFIX,
-  concurrency: config.WORKER_CONCURRENCY,
-  lockDuration: config.LOCK_DURATION_MS,
-  stalledInterval: config.STALLED_INTERVAL_MS,
-  maxStalledCount: config.MAX_STALLED_COUNT,
-  useWorkerThreads: false,
-});
+const worker = new Worker<JobPayload<JobName.TrainJob>>(
+  config.QUEUE_NAME,
+  path.join(here, 'training.sandbox.mjs'),
+  {
+    connection,
+    prefix: config.QUEUE_PREFIX,
+    concurrency: config.WORKER_CONCURRENCY,
+    lockDuration: config.LOCK_DURATION_MS,
+    stalledInterval: config.STALLED_INTERVAL_MS,
+    maxStalledCount: config.MAX_STALLED_COUNT,
+    useWorkerThreads: false,
+  },
+);
 worker.on('error', (err) => log(`error: ${err.message}`));
 worker.on('active', (job) => log(`job ${job.id} started (attempt ${job.attemptsMade + 1})`));
 worker.on('completed', (job, result) => log(`job ${job.id} done: ${JSON.stringify(result)}`));

@@ -9,7 +9,8 @@
  * With BENCH_CONTINUE=1, also trains tasks 1-3 as one job and continues it with tasks 4-5
  * (continueFrom), and compares the continued job's accuracy matrix with the five-task job's.
  *
- * Usage: BENCH_METHODS=hypermask,finetune BENCH_ITERATIONS=500 [BENCH_CONTINUE=1] npx tsx bench/datasets/split-cifar.bench.ts
+ * Usage: BENCH_METHODS=hypermask,finetune BENCH_ITERATIONS=500 [BENCH_CONTINUE=1] npx tsx
+ * bench/datasets/split-cifar.bench.ts
  * Writes bench/results/split-cifar10-<method>-<iterations>.json per method, and
  * split-cifar10-<method>-<iterations>-continued.json with BENCH_CONTINUE=1.
  */

@@ -88,8 +88,8 @@ async function main(): Promise<number> {
   const checkpoint = startFrom ? new Uint8Array(await readFile(startFrom)) : undefined;
   let spec;
   try {
-    const input = JSON.parse(await readFile(values.spec, 'utf8'));
-    if (input?.benchmark?.kind === 'datasets') {
+    const input: unknown = JSON.parse(await readFile(values.spec, 'utf8'));
+    if ((input as { benchmark?: { kind?: unknown } } | null)?.benchmark?.kind === 'datasets') {
       console.error(
         'benchmarks of kind "datasets" train on uploaded data sets through the API (POST /v1/jobs); the CLI trains the built-in ones',
       );
@@ -230,7 +230,10 @@ function progressLine(e: IterationEvent): string {
 
 const fmt = (v: number | null) => (v === null ? 'n/a' : `${(100 * v).toFixed(2)} pp`);
 
-/** Where a task's exports went; `model` is null when the target has no LayersModel export (`modelUnavailable` says why). */
+/**
+ * Where a task's exports went; `model` is null when the target has no LayersModel export
+ * (`modelUnavailable` says why).
+ */
 interface ExportPaths {
   mask: string | null;
   model: string | null;

@@ -60,10 +60,10 @@ function convOp(stride: number, pad: number, inputGrad: boolean): ConvFn {
       const saveW = !(w instanceof tf.Variable);
       (inputs[3] as tf.GradSaveFunc)(saveW ? [x, w] : [x]);
       return {
-        value: tf.add(tf.conv2d(x, w, stride, padding(pad, pad, pad, pad)), b) as tf.Tensor4D,
+        value: tf.add<tf.Tensor4D>(tf.conv2d(x, w, stride, padding(pad, pad, pad, pad)), b),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
           const xs = saved[0] as tf.Tensor4D;
-          const ws = saveW ? (saved[1] as tf.Tensor4D) : w;
+          const ws: tf.Tensor4D = saveW ? (saved[1] as tf.Tensor4D) : w;
           const dx = inputGrad
             ? inputGradient(dy as tf.Tensor4D, ws, xs.shape, stride, pad)
             : tf.zerosLike(xs);
@@ -74,7 +74,7 @@ function convOp(stride: number, pad: number, inputGrad: boolean): ConvFn {
           ];
         },
       };
-    }) as ConvFn;
+    });
     convOps.set(key, op);
   }
   return op;
@@ -128,7 +128,7 @@ function inputGradient(
   // Rows of x that no window reached (stride > 1) get zero gradient from the extra bottom padding.
   const bottom = h + kh - 1 - spread.shape[1] - top;
   const right = wd + kw - 1 - spread.shape[2] - left;
-  const rotated = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+  const rotated = tf.transpose<tf.Tensor4D>(tf.reverse(w, [0, 1]), [0, 1, 3, 2]);
   return tf.conv2d(spread, rotated, 1, padding(top, bottom, left, right));
 }
 
@@ -141,12 +141,12 @@ function filterGradient(
 ): tf.Tensor4D {
   const [kh, kw, cin, cout] = wShape;
   const padded = pad > 0 ? tf.pad(x, padding(pad, pad, pad, pad)) : x;
-  const channelsFirst = tf.transpose(padded, [3, 1, 2, 0]) as tf.Tensor4D;
-  const filter = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;
+  const channelsFirst = tf.transpose<tf.Tensor4D>(padded, [3, 1, 2, 0]);
+  const filter = tf.transpose<tf.Tensor4D>(dy, [1, 2, 0, 3]);
   let g = tf.conv2d(channelsFirst, filter, 1, 'valid', 'NHWC', [stride, stride]);
   // Padded rows past the last window make the result larger than the kernel: they belong to no window.
   if (g.shape[1] !== kh || g.shape[2] !== kw) g = tf.slice(g, [0, 0, 0, 0], [cin, kh, kw, cout]);
-  return tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D;
+  return tf.transpose<tf.Tensor4D>(g, [1, 2, 0, 3]);
 }
 
 /**
@@ -170,21 +170,21 @@ export function batchNorm(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D)
 const batchNormOp = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [x, gamma, beta] = inputs as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
   const count = x.size / x.shape[3];
-  const mean = tf.div(tf.sum(x, [0, 1, 2]), count) as tf.Tensor1D;
-  const variance = tf.div(tf.sum(tf.square(tf.sub(x, mean)), [0, 1, 2]), count) as tf.Tensor1D;
+  const mean = tf.div<tf.Tensor1D>(tf.sum(x, [0, 1, 2]), count);
+  const variance = tf.div<tf.Tensor1D>(tf.sum(tf.square(tf.sub(x, mean)), [0, 1, 2]), count);
   (inputs[3] as tf.GradSaveFunc)([x, mean, variance, gamma]);
   return {
     value: tf.batchNorm(x, mean, variance, beta, gamma, BN_EPSILON),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, m, v, g] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
       const xhat = tf.batchNorm(xs, m, v, undefined, undefined, BN_EPSILON);
-      const dbeta = tf.sum(dy, [0, 1, 2]) as tf.Tensor1D;
-      const dgamma = tf.sum(tf.mul(dy, xhat), [0, 1, 2]) as tf.Tensor1D;
-      const scale = tf.mul(g, tf.rsqrt(tf.add(v, BN_EPSILON))) as tf.Tensor1D;
-      const perValue = tf.div(scale, -count) as tf.Tensor1D;
+      const dbeta = tf.sum<tf.Tensor1D>(dy, [0, 1, 2]);
+      const dgamma = tf.sum<tf.Tensor1D>(tf.mul(dy, xhat), [0, 1, 2]);
+      const scale = tf.mul<tf.Tensor1D>(g, tf.rsqrt(tf.add(v, BN_EPSILON)));
+      const perValue = tf.div<tf.Tensor1D>(scale, -count);
       const dx = tf.add(
-        affine(dy as tf.Tensor4D, scale, tf.mul(perValue, dbeta) as tf.Tensor1D),
-        affine(xhat, tf.mul(perValue, dgamma) as tf.Tensor1D, tf.zerosLike(dbeta)),
+        affine(dy as tf.Tensor4D, scale, tf.mul<tf.Tensor1D>(perValue, dbeta)),
+        affine(xhat, tf.mul<tf.Tensor1D>(perValue, dgamma), tf.zerosLike(dbeta)),
       );
       return [dx, dgamma, dbeta];
     },

@@ -303,9 +303,8 @@ function partialDeep(schema: TSchema): TSchema {
     return Type.Object(props, { additionalProperties: false, description: schema.description });
   }
   if (schema.type === 'array' && schema.items)
-    return { ...schema, items: partialDeep(schema.items as TSchema) } as TSchema;
-  if (schema.anyOf)
-    return { ...schema, anyOf: (schema.anyOf as TSchema[]).map(partialDeep) } as TSchema;
+    return { ...schema, items: partialDeep(schema.items as TSchema) };
+  if (schema.anyOf) return { ...schema, anyOf: (schema.anyOf as TSchema[]).map(partialDeep) };
   return schema;
 }
 
@@ -729,7 +728,7 @@ export function checkSpecInput(input: unknown): JobSpecInput {
   const unknown = unknownField(JobSpecInputSchema, input, '');
   if (unknown) throw new SpecError(unknown, 'unknown field (remove it)');
   checkAgainst(JobSpecInputSchema, input);
-  return input as JobSpecInput;
+  return input;
 }
 
 /** What `resolveSpec` needs to know about an uploaded data set (the service looks it up). */

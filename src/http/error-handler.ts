@@ -144,7 +144,10 @@ function describe(
   return { status, body: body(status === 404 ? 'NOT_FOUND' : 'INVALID_REQUEST', message) };
 }
 
-/** The error handler; also Fastify's `frameworkErrors`, which it calls for a URL it cannot route (bad percent-encoding). */
+/**
+ * The error handler; also Fastify's `frameworkErrors`, which it calls for a URL it cannot route
+ * (bad percent-encoding).
+ */
 export function errorHandler(opts: { bodyLimit: number }) {
   return (
     err: FastifyError & { validationContext?: string },

@@ -260,7 +260,10 @@ export interface MetricPointInput {
 export interface TrainingStore {
   load(jobId: string): Promise<{ job: JobRecord; checkpoint: Uint8Array | null } | null>;
   status(jobId: string): Promise<JobStatus | null>;
-  /** queued/running -> running, owned by `lease` (attempt counted, backend recorded). False when the job is no longer runnable. */
+  /**
+   * queued/running -> running, owned by `lease` (attempt counted, backend recorded). False when the
+   * job is no longer runnable.
+   */
   markRunning(jobId: string, lease: string, backend: string, message: string): Promise<boolean>;
   saveProgress(
     jobId: string,
@@ -472,7 +475,10 @@ export interface JobEventListener {
 
 /** Live events of all jobs, whichever process wrote them. */
 export interface JobEventFeed {
-  /** Resolves once the feed listens: every event committed after that reaches `listener`. Returns the unsubscribe function. */
+  /**
+   * Resolves once the feed listens: every event committed after that reaches `listener`. Returns
+   * the unsubscribe function.
+   */
   subscribe(jobId: string, listener: JobEventListener): Promise<() => void>;
 }
 

@@ -68,7 +68,7 @@ describe('webhooks', () => {
     alice = await svc.auth('alice');
     bob = await svc.auth('bob');
     // The receivers: /flaky answers 500 to the first attempt of every delivery, /hang never answers.
-    receiver = http.createServer(async (req, res) => {
+    const receive = async (req: http.IncomingMessage, res: http.ServerResponse) => {
       const body = await readBody(req);
       const path = req.url ?? '';
       const r: Received = {
@@ -90,7 +90,8 @@ describe('webhooks', () => {
       r.answered =
         path === '/flaky' && received.filter((x) => x.id === r.id).length === 1 ? 500 : 204;
       res.writeHead(r.answered).end();
-    });
+    };
+    receiver = http.createServer((req, res) => void receive(req, res));
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
     await Promise.all([svc.startWorker(), svc.startWebhookWorker()]);

@@ -151,10 +151,13 @@ export async function createTestService(
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
       for (const w of [...waiters])
-        if (w.pattern.test(out)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+        if (w.pattern.test(out)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.on('exit', (code, signal) => resolve({ code, signal })),
     );

@@ -208,7 +208,7 @@ describe('job stream log (Postgres triggers)', () => {
     }
     const events = await log.after(id, 0, 100);
     assert.deepEqual(
-      events.map((e) => `${e.seq} ${e.type} ${e.data.iteration ?? e.data.message}`),
+      events.map((e) => `${e.seq} ${e.type} ${String(e.data.iteration ?? e.data.message)}`),
       ['1 job.status submitted', '2 job.status b', '3 job.loss 0', '4 job.loss 20'],
     );
     const announced = await eventually(
@@ -264,7 +264,7 @@ describe('job stream log (Postgres triggers)', () => {
     await jobs.cancel(tenantId, cancelled);
     assert.deepEqual(
       (await log.after(cancelled, 0, 100)).map(
-        (e) => `${e.type} ${e.data.status ?? e.data.message}`,
+        (e) => `${e.type} ${String(e.data.status ?? e.data.message)}`,
       ),
       ['job.status queued', 'job.status cancelled', 'job.cancelled cancelled by the client'],
     );

@@ -77,7 +77,7 @@ export class Adam {
       this.heap !== null &&
       params.reduce((n, p) => n + p.size, 0) >
         (args.heapMomentsMaxElements ?? HEAP_MOMENTS_MAX_ELEMENTS);
-    if (staged) this.stage = this.heap!.allocate([2, this.stageElements]);
+    if (staged) this.stage = this.heap.allocate([2, this.stageElements]);
     this.moments = params.map((p): Moments => {
       if (staged)
         return { kind: 'staged', m: new Float32Array(p.size), v: new Float32Array(p.size) };

@@ -92,7 +92,7 @@ export function inferTasksByEntropy(learner: Learner, tasks: ContinualTask[]): T
     const labels = new Int32Array(n);
     tasks.forEach((candidate, k) => {
       forEachChunk(learner, task.test, task.inputSize, weights[k], (all, y, start) => {
-        labels.set(y as Int32Array, start);
+        labels.set(y, start);
         const logits = ownLogits(all, candidate);
         const logP = tf.logSoftmax(logits);
         const entropy = normalizedEntropy(logP).dataSync();

@@ -108,7 +108,9 @@ class TaskPixels {
   /** The unaugmented map (`shiftedMap` without shift): raw pixel per input, -1 for padding. */
   readonly map: Int32Array;
   readonly plain: Int32Array;
-  private readonly crops: (Int32Array | undefined)[] = new Array(CROP_OFFSETS * CROP_OFFSETS);
+  private readonly crops: (Int32Array | undefined)[] = new Array<Int32Array | undefined>(
+    CROP_OFFSETS * CROP_OFFSETS,
+  );
   private readonly imageSize: number;
 
   constructor(

@@ -193,7 +193,7 @@ export function buildDatasetTasks(
       );
     }
     const source = (samples: LabelledSamples, indices: Int32Array) =>
-      sampleSource(samples, indices, localLabel, inputSize, map!);
+      sampleSource(samples, indices, localLabel, inputSize, map);
     const globalLabels = plan.classes.map((_, k) => offset + k);
     const imageShape = imageShapeOf(dataset.inputShape);
     offset += plan.classes.length;

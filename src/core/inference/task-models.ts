@@ -109,15 +109,16 @@ export class TaskModel {
     return new TaskModel(layers, declared.slice(1) as number[], outputSize, metadata);
   }
 
-  /** Logits [batch, outputSize] for x [batch, inputSize] (each row an input flattened row-major, images HWC). Caller disposes the result. */
+  /**
+   * Logits [batch, outputSize] for x [batch, inputSize] (each row an input flattened row-major,
+   * images HWC). Caller disposes the result.
+   */
   logits(x: tf.Tensor2D): tf.Tensor2D {
-    return tf.tidy(
-      () =>
-        this.layers.reduce(
-          (h, l) => l.apply(h),
-          tf.reshape(x, [x.shape[0], ...this.inputShape]) as tf.Tensor,
-        ) as tf.Tensor2D,
-    );
+    return tf.tidy(() => {
+      let h: tf.Tensor = tf.reshape(x, [x.shape[0], ...this.inputShape]);
+      for (const l of this.layers) h = l.apply(h);
+      return h as tf.Tensor2D;
+    });
   }
 
   dispose(): void {
@@ -130,8 +131,10 @@ function rebuild(l: LayerConfig, take: (rank: number, name: string) => tf.Tensor
   const c = l.config;
   const name = String(c.name);
   const activation = (a: unknown) => {
-    const f = ACTIVATIONS[String(a ?? 'linear')];
-    if (!f) throw invalid(`model.json: layer ${name} has an unknown activation "${a}"`);
+    const f =
+      ACTIVATIONS[a === undefined || a === null ? 'linear' : typeof a === 'string' ? a : ''];
+    if (!f)
+      throw invalid(`model.json: layer ${name} has an unknown activation ${JSON.stringify(a)}`);
     return f;
   };
   switch (l.class_name) {
@@ -197,7 +200,10 @@ export interface Prediction {
   class: number;
   /** Softmax of that task's logits. */
   probabilities: number[];
-  /** Normalised softmax entropy (entropy / ln K) of every task's output (index = position in `models`); only when the task was inferred. */
+  /**
+   * Normalised softmax entropy (entropy / ln K) of every task's output (index = position in
+   * `models`); only when the task was inferred.
+   */
   entropies: number[] | null;
 }
 
@@ -223,7 +229,7 @@ export function predict(
     if (task !== null) {
       if (!models[task])
         throw invalid(`task ${task}: there are models for tasks 0..${models.length - 1}`);
-      const p = tf.softmax(models[task].logits(x)).arraySync() as number[][];
+      const p = tf.softmax(models[task].logits(x)).arraySync();
       out = p.map((probabilities) => ({
         task,
         class: argMax(probabilities),
@@ -242,7 +248,7 @@ export function predict(
         if (entropies[j].entropy[i] < entropies[k].entropy[i]) k = j;
       return k;
     });
-    const rows = entropies.map((e) => tf.exp(e.logP).arraySync() as number[][]);
+    const rows = entropies.map((e) => tf.exp(e.logP).arraySync());
     out = best.map((k, i) => ({
       task: k,
       class: argMax(rows[k][i]),

@@ -331,7 +331,7 @@ export function layersModel(
     convertedBy: null,
     modelTopology: {
       class_name: 'Sequential',
-      config: { name: `task_${metadata.task}`, layers: withInput },
+      config: { name: `task_${String(metadata.task)}`, layers: withInput },
       keras_version: 'tfjs-layers 4.22.0',
       backend: 'tensor_flow.js',
     },

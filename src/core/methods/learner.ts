@@ -21,7 +21,7 @@ export const crossEntropy: LossFn = (logits, oneHot) =>
   tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))) as tf.Scalar);
 
 export const meanSquaredError: LossFn = (out, y) =>
-  tf.tidy(() => tf.mean(tf.squaredDifference(out, y)) as tf.Scalar);
+  tf.tidy(() => tf.mean<tf.Scalar>(tf.squaredDifference(out, y)));
 
 /**
  * One continual-learning method: owns its networks and optimisers, trains one step at a time
@@ -33,7 +33,10 @@ export interface Learner {
   readonly hnet: HyperNetwork | null;
   /** Called before the first step of `task`: snapshot regularisation targets, fresh optimisers. */
   beginTask(task: number, iterations: number): void;
-  /** One optimisation step on a batch; `rng` (the model's random stream) draws dropout masks, for targets with dropout. */
+  /**
+   * One optimisation step on a batch; `rng` (the model's random stream) draws dropout masks, for
+   * targets with dropout.
+   */
   trainStep(
     task: number,
     iteration: number,
@@ -46,7 +49,10 @@ export interface Learner {
   endTask(): void;
   /** The target weights task `task` runs with (theta * m_t, generated, or theta). Caller disposes. */
   taskWeights(task: number): tf.Tensor[];
-  /** HyperMask's masks of `task` for every masked tensor (all but the last); null for other methods. Caller disposes. */
+  /**
+   * HyperMask's masks of `task` for every masked tensor (all but the last); null for other methods.
+   * Caller disposes.
+   */
   taskMasks(task: number): tf.Tensor[] | null;
   /** Every variable that defines the model, with stable names, for checkpoints. */
   namedVariables(): { name: string; variable: tf.Variable }[];

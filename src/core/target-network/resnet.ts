@@ -4,7 +4,7 @@ import { assert, assertPositiveInteger } from '../errors.js';
 import { convInit, linearInit, variableFrom } from '../init.js';
 import { linear } from '../linear.js';
 import type { Random } from '../random.js';
-import type { ExportLayer, ForwardOptions, TargetNetwork } from './target-network.js';
+import type { ForwardOptions, TargetNetwork } from './target-network.js';
 
 export interface ResNetArgs {
   /** One sample: [height, width, channels]. */
@@ -148,7 +148,7 @@ export class ResNet implements TargetNetwork {
         if (shortcut) out = tf.add(out, shortcut);
         return tf.relu(out);
       };
-      let h = convLayer(tf.reshape(x, [n, height, width, depth]) as tf.Tensor4D, 1);
+      let h = convLayer(tf.reshape<tf.Rank.R4>(x, [n, height, width, depth]), 1);
       for (let g = 1; g <= 3; g++) {
         for (let j = 0; j < this.args.n; j++) {
           const stride = g > 1 && j === 0 ? 2 : 1;
@@ -174,7 +174,7 @@ export class ResNet implements TargetNetwork {
         }
       }
       return linear(
-        tf.mean(h, [1, 2]) as tf.Tensor2D,
+        tf.mean<tf.Tensor2D>(h, [1, 2]),
         w[2 * layer] as tf.Tensor2D,
         w[2 * layer + 1] as tf.Tensor1D,
       );

@@ -23,7 +23,10 @@ export interface TargetNetwork {
   readonly batchNormNames: string[];
   /** Values per sample: the product of `inputShape`. */
   readonly inputSize: number;
-  /** One sample as the network reads it from a row of x: [features] for an MLP, [height, width, channels] for images. */
+  /**
+   * One sample as the network reads it from a row of x: [features] for an MLP, [height, width,
+   * channels] for images.
+   */
   readonly inputShape: number[];
   readonly outputSize: number;
   /** The network's own trainable parameters, or null for a network that only runs given weights. */

@@ -4,11 +4,13 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { EngineError, predict, TaskModel } from '../../core/index.js';
-import { selectBackend } from '../tf-backend.js';
+import { selectBackend, type BackendChoice } from '../tf-backend.js';
 import type { PredictReply, PredictRequest } from './thread-predictor.js';
 
 const port = parentPort!;
-const backend = await selectBackend(workerData.backend).catch(() => selectBackend('cpu'));
+const backend = await selectBackend((workerData as { backend: BackendChoice }).backend).catch(() =>
+  selectBackend('cpu'),
+);
 const models = new Map<string, TaskModel>();
 
 function answer(req: PredictRequest): PredictReply {

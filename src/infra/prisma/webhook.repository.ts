@@ -42,7 +42,10 @@ const before = (after?: Cursor) =>
     : {};
 const newestFirst = [{ createdAt: 'desc' as const }, { id: 'desc' as const }];
 
-/** Webhooks as the API reads and writes them; deliveries are created by a trigger (migration 20261203010000_webhooks). */
+/**
+ * Webhooks as the API reads and writes them; deliveries are created by a trigger (migration
+ * 20261203010000_webhooks).
+ */
 export class PrismaWebhookRepository implements WebhookRepository {
   constructor(private readonly db: PrismaClient) {}
 

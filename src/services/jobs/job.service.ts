@@ -202,7 +202,7 @@ export class JobService {
     const label = `job ${source.id}`;
     const input = continuationInput(source.spec, specInput, label);
     const spec = resolveSpec(input, {
-      datasets: await this.datasetFacts(tenantId, input as Record<string, unknown>),
+      datasets: await this.datasetFacts(tenantId, input),
     });
     if (!continuesSpec(spec, source.spec)) {
       // Everything else is the source's, so only the new tasks can have changed the networks' shapes.

@@ -208,7 +208,7 @@ async function expectExportPredicts(
   const predicted = model.predict(raw) as tf.Tensor;
   expectArraysClose(predicted.dataSync(), engine.dataSync(), tol, 'tfjs-layers logits');
   const ours = TaskModel.fromExport(exported.model!.modelJson, exported.model!.weights);
-  const rebuilt = ours.logits(tf.reshape(raw, [raw.shape[0], -1]) as tf.Tensor2D);
+  const rebuilt = ours.logits(tf.reshape<tf.Rank.R2>(raw, [raw.shape[0], -1]));
   expectArraysClose(rebuilt.dataSync(), engine.dataSync(), tol, 'TaskModel logits');
   assert.deepEqual(ours.inputShape, raw.shape.slice(1));
   tf.dispose([predicted, rebuilt]);

@@ -1,4 +1,7 @@
-/** Task-agnostic inference after the last task: which task a test input belongs to, chosen by lowest softmax entropy. */
+/**
+ * Task-agnostic inference after the last task: which task a test input belongs to, chosen by lowest
+ * softmax entropy.
+ */
 import type { TaskInference } from '../api/types.js';
 import { percent } from '../format.js';
 

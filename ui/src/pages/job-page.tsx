@@ -116,7 +116,7 @@ export function JobPage({ id }: { id: string }) {
           </span>
         )}
         {!final && (
-          <button type="button" class="secondary" onClick={cancel}>
+          <button type="button" class="secondary" onClick={() => void cancel()}>
             Cancel job
           </button>
         )}

@@ -74,9 +74,10 @@ const healthRoutes: FastifyPluginAsyncTypebox<{
         }),
       );
       const ok = results.every(([, r]) => r.ok);
-      return reply
-        .code(ok ? 200 : 503)
-        .send({ status: ok ? 'ready' : 'not ready', checks: Object.fromEntries(results) });
+      return reply.code(ok ? 200 : 503).send({
+        status: ok ? 'ready' : 'not ready',
+        checks: Object.fromEntries<{ ok: boolean }>(results),
+      });
     },
   );
 };

@@ -213,6 +213,7 @@ export const JobMetrics = Type.Object({
     nextCursor: Nullable(Type.String()),
   }),
 });
+export type JobMetrics = Static<typeof JobMetrics>;
 
 export const JobEvents = Type.Object({
   items: Type.Array(
