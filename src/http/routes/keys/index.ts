@@ -2,21 +2,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { ApiKeyService } from '../../../services/auth/api-key.service.js';
-import type { ApiKeyRecord } from '../../../services/ports.js';
 import { errors } from '../../schemas.js';
+import { keyView } from '../../views.js';
 import { ApiKeyResource, CreatedApiKey, CreateKeyBody, KeyList, KeyParams } from './schemas.js';
 
 const tags = ['keys'];
 const security = [{ bearerAuth: [] }];
-
-const keyView = (k: ApiKeyRecord) => ({
-  id: k.id,
-  name: k.name,
-  prefix: k.prefix,
-  createdAt: k.createdAt.toISOString(),
-  lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
-  revokedAt: k.revokedAt?.toISOString() ?? null,
-});
 
 const keysRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyService }> = async (
   app,
