@@ -103,7 +103,12 @@ export function webhookView(w: WebhookRecord): WebhookResource {
     url: w.url,
     events: w.events,
     createdAt: w.createdAt.toISOString(),
-    links: { self: `/v1/webhooks/${w.id}`, deliveries: `/v1/webhooks/${w.id}/deliveries` },
+    previousSecretExpiresAt: w.previousSecretExpiresAt?.toISOString() ?? null,
+    links: {
+      self: `/v1/webhooks/${w.id}`,
+      deliveries: `/v1/webhooks/${w.id}/deliveries`,
+      rotateSecret: `/v1/webhooks/${w.id}/rotate-secret`,
+    },
   };
 }
 

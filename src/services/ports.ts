@@ -498,6 +498,8 @@ export interface WebhookRecord {
   url: string;
   events: WebhookEventType[];
   createdAt: Date;
+  /** Until then the secret replaced by the last rotation signs deliveries too; null: no overlap. */
+  previousSecretExpiresAt: Date | null;
 }
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
@@ -532,6 +534,17 @@ export interface WebhookRepository {
   count(tenantId: string): Promise<number>;
   list(tenantId: string, opts: { limit: number; after?: Cursor }): Promise<WebhookRecord[]>;
   get(tenantId: string, id: string): Promise<WebhookRecord | null>;
+  /**
+   * Makes `secret` the webhook's secret; the one it replaces keeps signing until
+   * `previousExpiresAt` (null: from now on only the new one). Null when the tenant has no such
+   * webhook.
+   */
+  rotateSecret(
+    tenantId: string,
+    id: string,
+    secret: string,
+    previousExpiresAt: Date | null,
+  ): Promise<WebhookRecord | null>;
   /** Deletes the webhook and its delivery log; false when the tenant has no such webhook. */
   delete(tenantId: string, id: string): Promise<boolean>;
   /** Deliveries of a webhook (already checked to be the tenant's), newest first. */
@@ -553,7 +566,8 @@ export interface DeliveryToSend {
   status: DeliveryStatus;
   attempts: number;
   url: string;
-  secret: string;
+  /** Secrets that sign it: the current one, then the previous one while its overlap lasts. */
+  secrets: string[];
   /** The request body, the same on every attempt. */
   body: string;
 }

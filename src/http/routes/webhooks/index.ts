@@ -9,6 +9,7 @@ import {
   CreateWebhookBody,
   DeliveryList,
   PageQuery,
+  RotateSecretQuery,
   WEBHOOKS_DESCRIPTION,
   WebhookList,
   WebhookParams,
@@ -76,6 +77,29 @@ const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookService }> = 
       },
     },
     async (request) => webhookView(await webhooks.get(request.tenant.id, request.params.id)),
+  );
+
+  app.post(
+    '/v1/webhooks/:id/rotate-secret',
+    {
+      schema: {
+        tags,
+        security,
+        summary:
+          'Give a webhook a new signing secret (shown once); the old one keeps signing deliveries for overlapSeconds',
+        params: WebhookParams,
+        querystring: RotateSecretQuery,
+        response: { 200: CreatedWebhook, ...errors(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const { webhook, secret } = await webhooks.rotateSecret(
+        request.tenant.id,
+        request.params.id,
+        request.query.overlapSeconds,
+      );
+      return { ...webhookView(webhook), secret };
+    },
   );
 
   app.delete(

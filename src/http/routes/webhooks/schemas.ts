@@ -1,5 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { WEBHOOK_EVENT_TYPES } from '../../../services/ports.js';
+import {
+  DEFAULT_SECRET_OVERLAP_SECONDS,
+  MAX_SECRET_OVERLAP_SECONDS,
+} from '../../../services/webhooks/webhook.service.js';
 import { Nullable, Uuid } from '../../schemas.js';
 
 const EventType = Type.Union(
@@ -49,7 +53,18 @@ export const WebhookResource = Type.Object(
     url: Type.String(),
     events: Type.Array(EventType),
     createdAt: Type.String({ format: 'date-time' }),
-    links: Type.Object({ self: Type.String(), deliveries: Type.String() }),
+    previousSecretExpiresAt: Nullable(
+      Type.String({
+        format: 'date-time',
+        description:
+          'after a secret rotation: until then deliveries also carry a signature made with the previous secret',
+      }),
+    ),
+    links: Type.Object({
+      self: Type.String(),
+      deliveries: Type.String(),
+      rotateSecret: Type.String(),
+    }),
   },
   { $id: 'Webhook' },
 );
@@ -62,6 +77,20 @@ export const CreatedWebhook = Type.Object({
       'the signing secret (whsec_ + base64 key), shown only in this response: keep it to verify the webhook-signature header of deliveries',
   }),
 });
+
+export const RotateSecretQuery = Type.Object(
+  {
+    overlapSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: MAX_SECRET_OVERLAP_SECONDS,
+        description: `how long the previous secret keeps signing deliveries (next to the new one), default ${DEFAULT_SECRET_OVERLAP_SECONDS} (a day); 0 retires it at once`,
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type RotateSecretQuery = Static<typeof RotateSecretQuery>;
 
 export const WebhookList = Type.Object({
   items: Type.Array(Type.Ref(WebhookResource)),
