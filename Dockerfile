@@ -11,12 +11,14 @@
 ARG NODE_VERSION=20.20.2
 
 # ---- build: every dependency (dev included), the Prisma client, tsc into dist/ ----
-# (npm ci can reject our lockfile when the registry used to write it lacked other platforms'
-#  optional packages; npm install then installs the same locked versions.)
+# --ignore-scripts: nothing here needs an install script, and the native TensorFlow packages'
+# scripts would download libtensorflow for nothing (optional packages stay: tsx needs esbuild's
+# platform binary). npm ci can reject our lockfile when the registry used to write it lacked other
+# platforms' optional packages; npm install then installs the same locked versions.
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=optional --no-audit --no-fund || npm install --omit=optional --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund || npm install --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json prisma.config.ts ./
 COPY prisma ./prisma
 COPY scripts ./scripts
