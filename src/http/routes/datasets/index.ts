@@ -38,6 +38,7 @@ const datasetsRoutes: FastifyPluginAsyncTypebox<{ datasets: DatasetService }> = 
       schema: {
         tags,
         security,
+        operationId: 'uploadDataset',
         summary: 'Upload a data set',
         description:
           'The request body is the file itself (`curl --data-binary @file.tar.gz`), streamed: an ImageFolder archive (.tar, .tar.gz or .zip of ' +
@@ -52,7 +53,15 @@ const datasetsRoutes: FastifyPluginAsyncTypebox<{ datasets: DatasetService }> = 
         response: {
           201: Type.Ref(DatasetResource),
           200: Type.Ref(DatasetResource),
-          ...errors(400, 401, 409, 413, 415, 422),
+          ...errors([
+            'INVALID_REQUEST',
+            'INVALID_INPUT',
+            'UPLOAD_INCOMPLETE',
+            'IDEMPOTENCY_KEY_REUSED',
+            'DATASET_TOO_LARGE',
+            'UNSUPPORTED_DATASET_FORMAT',
+            'INVALID_DATASET',
+          ]),
         },
       },
       // The body is a stream, not a value to validate; query and headers are validated as usual.
@@ -91,9 +100,11 @@ const datasetsRoutes: FastifyPluginAsyncTypebox<{ datasets: DatasetService }> = 
       schema: {
         tags,
         security,
+        operationId: 'listDatasets',
         summary: 'List data sets, newest first',
+        description: 'One page of your uploads; pass `nextCursor` as `cursor` for the next page.',
         querystring: ListDatasetsQuery,
-        response: { 200: DatasetList, ...errors(400, 401) },
+        response: { 200: DatasetList, ...errors(['INVALID_REQUEST', 'INVALID_CURSOR']) },
       },
     },
     async (request) => {
@@ -108,9 +119,15 @@ const datasetsRoutes: FastifyPluginAsyncTypebox<{ datasets: DatasetService }> = 
       schema: {
         tags,
         security,
+        operationId: 'getDataset',
         summary: 'Get a data set: shape, classes, sample counts',
+        description:
+          'Format, sample shape and type, class names and per-split sample counts of an upload.',
         params: DatasetParams,
-        response: { 200: Type.Ref(DatasetResource), ...errors(400, 401, 404) },
+        response: {
+          200: Type.Ref(DatasetResource),
+          ...errors(['INVALID_REQUEST', 'DATASET_NOT_FOUND']),
+        },
       },
     },
     async (request) => datasetView(await datasets.get(request.tenant.id, request.params.id)),
@@ -122,10 +139,14 @@ const datasetsRoutes: FastifyPluginAsyncTypebox<{ datasets: DatasetService }> = 
       schema: {
         tags,
         security,
+        operationId: 'deleteDataset',
         summary: 'Delete a data set and its bytes',
         description: 'Refused (409 DATASET_IN_USE) while a queued or running job trains on it.',
         params: DatasetParams,
-        response: { 204: Type.Null(), ...errors(400, 401, 404, 409) },
+        response: {
+          204: Type.Null({ description: 'deleted' }),
+          ...errors(['INVALID_REQUEST', 'DATASET_NOT_FOUND', 'DATASET_IN_USE']),
+        },
       },
     },
     async (request, reply) => {

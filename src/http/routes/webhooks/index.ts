@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { WebhookService } from '../../../services/webhooks/webhook.service.js';
-import { errors } from '../../schemas.js';
+import { errors, JSON_BODY_ERRORS } from '../../schemas.js';
 import { deliveryView, webhookView } from '../../views.js';
 import {
   CreatedWebhook,
@@ -31,11 +31,20 @@ const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookService }> = 
       schema: {
         tags,
         security,
+        operationId: 'createWebhook',
         summary:
           'Register a webhook for job events; the answer holds its signing secret, shown once',
         description: WEBHOOKS_DESCRIPTION,
         body: CreateWebhookBody,
-        response: { 201: CreatedWebhook, ...errors(400, 401, 409) },
+        response: {
+          201: CreatedWebhook,
+          ...errors([
+            'INVALID_REQUEST',
+            ...JSON_BODY_ERRORS,
+            'INVALID_WEBHOOK_URL',
+            'WEBHOOK_LIMIT_REACHED',
+          ]),
+        },
       },
     },
     async (request, reply) => {
@@ -53,9 +62,12 @@ const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookService }> = 
       schema: {
         tags,
         security,
+        operationId: 'listWebhooks',
         summary: 'List webhooks, newest first',
+        description:
+          'One page of your webhooks (never their secrets); pass `nextCursor` as `cursor` for the next page.',
         querystring: PageQuery,
-        response: { 200: WebhookList, ...errors(400, 401) },
+        response: { 200: WebhookList, ...errors(['INVALID_REQUEST', 'INVALID_CURSOR']) },
       },
     },
     async (request) => {
@@ -70,9 +82,14 @@ const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookService }> = 
       schema: {
         tags,
         security,
+        operationId: 'getWebhook',
         summary: 'Get a webhook (without its secret)',
+        description: 'Its URL, event types and creation time.',
         params: WebhookParams,
-        response: { 200: Type.Ref(WebhookResource), ...errors(400, 401, 404) },
+        response: {
+          200: Type.Ref(WebhookResource),
+          ...errors(['INVALID_REQUEST', 'WEBHOOK_NOT_FOUND']),
+        },
       },
     },
     async (request) => webhookView(await webhooks.get(request.tenant.id, request.params.id)),
@@ -84,10 +101,16 @@ const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookService }> = 
       schema: {
         tags,
         security,
+        operationId: 'deleteWebhook',
         summary:
           'Delete a webhook: no more deliveries (pending ones are dropped), and its delivery log goes too',
+        description:
+          'Answers 204. The webhook and its delivery log are gone, and deliveries not yet sent are dropped.',
         params: WebhookParams,
-        response: { 204: Type.Null({ description: 'deleted' }), ...errors(400, 401, 404) },
+        response: {
+          204: Type.Null({ description: 'deleted' }),
+          ...errors(['INVALID_REQUEST', 'WEBHOOK_NOT_FOUND']),
+        },
       },
     },
     async (request, reply) => {
@@ -102,11 +125,17 @@ const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookService }> = 
       schema: {
         tags,
         security,
+        operationId: 'listWebhookDeliveries',
         summary:
           'Delivery log of a webhook, newest first: status, attempts, last HTTP status and error',
+        description:
+          'One page of the deliveries of this webhook; pass `nextCursor` as `cursor` for the next page.',
         params: WebhookParams,
         querystring: PageQuery,
-        response: { 200: DeliveryList, ...errors(400, 401, 404) },
+        response: {
+          200: DeliveryList,
+          ...errors(['INVALID_REQUEST', 'INVALID_CURSOR', 'WEBHOOK_NOT_FOUND']),
+        },
       },
     },
     async (request) => {
