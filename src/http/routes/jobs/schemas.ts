@@ -49,7 +49,10 @@ export const CreateJobBody = Type.Object(
   },
 );
 
-/** One example per preset and method: the whole spec the preset resolves to (sending `{preset, method}` alone gives the same). */
+/**
+ * One example per preset and method: the whole spec the preset resolves to (sending
+ * `{preset, method}` alone gives the same).
+ */
 function presetExamples(): Record<string, { summary: string; value: JobSpec }> {
   return Object.fromEntries(
     PRESETS.flatMap((preset) =>
