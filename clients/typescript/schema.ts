@@ -221,7 +221,7 @@ export interface paths {
      * The task model as a TF.js LayersModel (model.json)
      * @description Its weights manifest names `weights.bin` beside it. Load it with tf.loadLayersModel('<base>/v1/jobs/<id>/tasks/<t>/model/model.json', { requestInit: { headers: { Authorization: 'Bearer <key>' } } })
      */
-    get: operations['getTaskModel'];
+    get: operations['downloadTaskModel'];
     put?: never;
     post?: never;
     delete?: never;
@@ -1963,7 +1963,7 @@ export interface operations {
       };
     };
   };
-  getTaskModel: {
+  downloadTaskModel: {
     parameters: {
       query?: never;
       header?: never;

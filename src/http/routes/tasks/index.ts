@@ -68,7 +68,7 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app,
       schema: {
         tags,
         security,
-        operationId: 'getTaskModel',
+        operationId: 'downloadTaskModel',
         summary: 'The task model as a TF.js LayersModel (model.json)',
         description:
           "Its weights manifest names `weights.bin` beside it. Load it with tf.loadLayersModel('<base>/v1/jobs/<id>/tasks/<t>/model/model.json', { requestInit: { headers: { Authorization: 'Bearer <key>' } } })",
