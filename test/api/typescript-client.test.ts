@@ -21,7 +21,10 @@ import { createTestService, eventually, type TestService } from '../helpers/serv
 const addFormats = (addFormatsModule as unknown as { default: (ajv: Ajv) => Ajv }).default;
 
 interface Operation {
-  responses: Record<string, { content?: Record<string, unknown> }>;
+  responses: Record<
+    string,
+    { content?: Record<string, { examples?: Record<string, unknown> } | undefined> }
+  >;
 }
 interface Doc {
   paths: Record<string, Record<string, Operation>>;
@@ -60,6 +63,12 @@ function conformsToDocument(doc: Doc, seen: string[]): Middleware {
       assert.ok(validate, `${where}: no schema at ${pointer}`);
       const body: unknown = await response.clone().json();
       assert.ok(validate(body), `${where}: ${ajv.errorsText(validate.errors)}`);
+      if (response.status >= 400) {
+        // An error's code is one the operation lists for this status.
+        const code = (body as { error: { code: string } }).error.code;
+        const listed = Object.keys(documented.content[type]?.examples ?? {});
+        assert.ok(listed.includes(code), `${where}: ${code} is not among ${listed.join(', ')}`);
+      }
       return undefined;
     },
   };
@@ -120,6 +129,10 @@ describe('the generated TypeScript client', () => {
       },
     });
     assert.equal(submitted.response.status, 201, JSON.stringify(submitted.error));
+    const refused = await retain.POST('/v1/jobs', { body: { regularization: { sparsity: 120 } } });
+    assert.equal(refused.response.status, 400);
+    assert.equal(refused.error?.error.code, 'INVALID_SPEC');
+    assert.equal(refused.error.error.field, 'regularization.sparsity');
     const id = submitted.data!.id;
     const path = { id };
 
@@ -187,7 +200,18 @@ describe('the generated TypeScript client', () => {
       .reduce((a, b) => a + b, 0);
     assert.equal(weights.data?.byteLength, floats * 4);
 
-    // Errors come typed, with a documented code.
+    // Errors come typed, with a code the operation documents for that status.
+    const finished = await retain.POST('/v1/jobs/{id}/cancel', { params: { path } });
+    assert.equal(finished.error?.error.code, 'JOB_NOT_CANCELLABLE');
+    const noTask = await retain.GET('/v1/jobs/{id}/tasks/{task}/mask', {
+      params: { path: { id, task: 2 } },
+      parseAs: 'arrayBuffer',
+    });
+    assert.equal(noTask.response.status, 404);
+    const badCursor = await retain.GET('/v1/jobs/{id}/metrics', {
+      params: { path, query: { cursor: 'not-a-cursor' } },
+    });
+    assert.equal(badCursor.error?.error.code, 'INVALID_CURSOR');
     const missing = await retain.GET('/v1/jobs/{id}', { params: { path: { id: randomUUID() } } });
     assert.equal(missing.response.status, 404);
     assert.equal(missing.error?.error.code, 'JOB_NOT_FOUND');
@@ -202,6 +226,6 @@ describe('the generated TypeScript client', () => {
     assert.equal(deleted.response.status, 204);
 
     // Every answer above was checked against the document.
-    assert.ok(seen.length >= 14, seen.join('\n'));
+    assert.ok(seen.length >= 18, seen.join('\n'));
   });
 });
