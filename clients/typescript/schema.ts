@@ -741,7 +741,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description Default Response */
+      /** @description the process is up */
       200: {
         headers: {
           [name: string]: unknown;
@@ -844,7 +844,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description Default Response */
+      /** @description a page of jobs */
       200: {
         headers: {
           [name: string]: unknown;
@@ -1051,7 +1051,7 @@ export interface operations {
       };
     };
     responses: {
-      /** @description Default Response */
+      /** @description the job the first request with this Idempotency-Key created */
       200: {
         headers: {
           [name: string]: unknown;
@@ -1060,7 +1060,7 @@ export interface operations {
           'application/json': components['schemas']['Job'];
         };
       };
-      /** @description Default Response */
+      /** @description the job, stored and queued */
       201: {
         headers: {
           [name: string]: unknown;
@@ -1193,7 +1193,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description Default Response */
+      /** @description the job */
       200: {
         headers: {
           [name: string]: unknown;
@@ -1393,7 +1393,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description Default Response */
+      /** @description the job, cancelled */
       200: {
         headers: {
           [name: string]: unknown;
@@ -1516,7 +1516,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description Default Response */
+      /** @description the results so far and a page of the curve */
       200: {
         headers: {
           [name: string]: unknown;
@@ -1652,7 +1652,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description Default Response */
+      /** @description the status history, oldest first */
       200: {
         headers: {
           [name: string]: unknown;
@@ -1871,7 +1871,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description the file */
+      /** @description the mask (safetensors) */
       200: {
         headers: {
           [name: string]: unknown;
@@ -2099,7 +2099,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description the file */
+      /** @description the weights (float32, little-endian, in manifest order) */
       200: {
         headers: {
           [name: string]: unknown;
@@ -2205,7 +2205,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description Default Response */
+      /** @description a page of data sets */
       200: {
         headers: {
           [name: string]: unknown;
@@ -2313,7 +2313,7 @@ export interface operations {
       };
     };
     responses: {
-      /** @description Default Response */
+      /** @description the data set the first request with this Idempotency-Key created */
       200: {
         headers: {
           [name: string]: unknown;
@@ -2322,7 +2322,7 @@ export interface operations {
           'application/json': components['schemas']['Dataset'];
         };
       };
-      /** @description Default Response */
+      /** @description the data set, validated and stored */
       201: {
         headers: {
           [name: string]: unknown;
@@ -2464,7 +2464,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description Default Response */
+      /** @description the data set */
       200: {
         headers: {
           [name: string]: unknown;
@@ -2689,7 +2689,7 @@ export interface operations {
       };
     };
     responses: {
-      /** @description Default Response */
+      /** @description the predictions, one per input */
       200: {
         headers: {
           [name: string]: unknown;
@@ -2837,7 +2837,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description Default Response */
+      /** @description your tenant's keys */
       200: {
         headers: {
           [name: string]: unknown;
@@ -3149,7 +3149,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description Default Response */
+      /** @description a page of webhooks */
       200: {
         headers: {
           [name: string]: unknown;
@@ -3249,7 +3249,7 @@ export interface operations {
       };
     };
     responses: {
-      /** @description Default Response */
+      /** @description the webhook and its signing secret (shown only here) */
       201: {
         headers: {
           [name: string]: unknown;
@@ -3393,7 +3393,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description Default Response */
+      /** @description the webhook */
       200: {
         headers: {
           [name: string]: unknown;
@@ -3598,7 +3598,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description Default Response */
+      /** @description a page of deliveries */
       200: {
         headers: {
           [name: string]: unknown;

@@ -42,6 +42,11 @@ export function WithDefault<T extends TSchema>(schema: T): T {
   return Type.Optional(schema) as T;
 }
 
+/** A success response's schema with the description the document shows for the response. */
+export function Described<T extends TSchema>(schema: T, description: string): T {
+  return { ...schema, description };
+}
+
 /** Errors every authenticated route can answer with, besides its own. */
 export const AUTHENTICATED_ERRORS: readonly ErrorCode[] = [
   'UNAUTHORIZED',

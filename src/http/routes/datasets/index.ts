@@ -8,7 +8,7 @@ import { Type } from '@sinclair/typebox';
 import type { Readable } from 'node:stream';
 import type { DatasetService } from '../../../services/datasets/dataset.service.js';
 import { ServiceError } from '../../../services/errors.js';
-import { errors } from '../../schemas.js';
+import { Described, errors } from '../../schemas.js';
 import { validatorCompiler } from '../../validation.js';
 import { datasetView } from '../../views.js';
 import { IdempotencyHeaders } from '../jobs/schemas.js';
@@ -51,8 +51,11 @@ const datasetsRoutes: FastifyPluginAsyncTypebox<{ datasets: DatasetService }> = 
         consumes: ['application/octet-stream'],
         body: UploadBody,
         response: {
-          201: Type.Ref(DatasetResource),
-          200: Type.Ref(DatasetResource),
+          201: Described(Type.Ref(DatasetResource), 'the data set, validated and stored'),
+          200: Described(
+            Type.Ref(DatasetResource),
+            'the data set the first request with this Idempotency-Key created',
+          ),
           ...errors([
             'INVALID_REQUEST',
             'INVALID_INPUT',
@@ -104,7 +107,10 @@ const datasetsRoutes: FastifyPluginAsyncTypebox<{ datasets: DatasetService }> = 
         summary: 'List data sets, newest first',
         description: 'One page of your uploads; pass `nextCursor` as `cursor` for the next page.',
         querystring: ListDatasetsQuery,
-        response: { 200: DatasetList, ...errors(['INVALID_REQUEST', 'INVALID_CURSOR']) },
+        response: {
+          200: Described(DatasetList, 'a page of data sets'),
+          ...errors(['INVALID_REQUEST', 'INVALID_CURSOR']),
+        },
       },
     },
     async (request) => {
@@ -125,7 +131,7 @@ const datasetsRoutes: FastifyPluginAsyncTypebox<{ datasets: DatasetService }> = 
           'Format, sample shape and type, class names and per-split sample counts of an upload.',
         params: DatasetParams,
         response: {
-          200: Type.Ref(DatasetResource),
+          200: Described(Type.Ref(DatasetResource), 'the data set'),
           ...errors(['INVALID_REQUEST', 'DATASET_NOT_FOUND']),
         },
       },

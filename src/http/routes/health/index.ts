@@ -1,7 +1,7 @@
 /** Liveness and readiness (database and Redis reachable). No authentication. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { errors } from '../../schemas.js';
+import { Described, errors } from '../../schemas.js';
 
 export type ReadinessChecks = Record<string, () => Promise<void>>;
 
@@ -47,7 +47,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<{
         operationId: 'getHealth',
         summary: 'The process is up',
         description: 'Liveness: answers 200 as long as the process serves HTTP. Needs no key.',
-        response: { 200: Health, ...transportErrors },
+        response: { 200: Described(Health, 'the process is up'), ...transportErrors },
       },
     },
     async () => ({ status: 'ok' as const }),

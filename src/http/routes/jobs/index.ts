@@ -1,7 +1,7 @@
 /** Jobs: submit, list, read, cancel, delete, metrics, status history. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { JobService } from '../../../services/jobs/job.service.js';
-import { errors, JSON_BODY_ERRORS } from '../../schemas.js';
+import { Described, errors, JSON_BODY_ERRORS } from '../../schemas.js';
 import { jobView } from '../../views.js';
 import {
   CreateJobBody,
@@ -33,8 +33,11 @@ const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, 
         headers: IdempotencyHeaders,
         body: CreateJobBody,
         response: {
-          201: Type.Ref(JobResource),
-          200: Type.Ref(JobResource),
+          201: Described(Type.Ref(JobResource), 'the job, stored and queued'),
+          200: Described(
+            Type.Ref(JobResource),
+            'the job the first request with this Idempotency-Key created',
+          ),
           ...errors([
             'INVALID_SPEC',
             'INVALID_REQUEST',
@@ -71,7 +74,10 @@ const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, 
         description:
           'One page of your jobs, newest first, optionally only those of one status. Pass `nextCursor` as `cursor` for the next page.',
         querystring: ListJobsQuery,
-        response: { 200: JobList, ...errors(['INVALID_REQUEST', 'INVALID_CURSOR']) },
+        response: {
+          200: Described(JobList, 'a page of jobs'),
+          ...errors(['INVALID_REQUEST', 'INVALID_CURSOR']),
+        },
       },
     },
     async (request) => {
@@ -92,7 +98,7 @@ const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, 
           'The job as it is now: status, progress with an ETA, the backend that trains it, the error of a failed job, summary results and links to its metrics, events and per-task downloads. Poll it, or follow `links.stream`.',
         params: JobParams,
         response: {
-          200: Type.Ref(JobResource),
+          200: Described(Type.Ref(JobResource), 'the job'),
           ...errors(['INVALID_REQUEST', 'JOB_NOT_FOUND']),
         },
       },
@@ -112,7 +118,7 @@ const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, 
           'Takes effect within about a second, also in the middle of a task. Cancelling a cancelled job is a no-op.',
         params: JobParams,
         response: {
-          200: Type.Ref(JobResource),
+          200: Described(Type.Ref(JobResource), 'the job, cancelled'),
           ...errors(['INVALID_REQUEST', 'JOB_NOT_FOUND', 'JOB_NOT_CANCELLABLE']),
         },
       },
@@ -160,7 +166,7 @@ const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, 
         params: JobParams,
         querystring: MetricsQuery,
         response: {
-          200: JobMetrics,
+          200: Described(JobMetrics, 'the results so far and a page of the curve'),
           ...errors(['INVALID_REQUEST', 'JOB_NOT_FOUND', 'INVALID_CURSOR']),
         },
       },
@@ -184,7 +190,10 @@ const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, 
         description:
           'Every status the job went through, oldest first, with the reason (as one JSON page; `GET /v1/jobs/{id}/stream` streams every event live).',
         params: JobParams,
-        response: { 200: JobEvents, ...errors(['INVALID_REQUEST', 'JOB_NOT_FOUND']) },
+        response: {
+          200: Described(JobEvents, 'the status history, oldest first'),
+          ...errors(['INVALID_REQUEST', 'JOB_NOT_FOUND']),
+        },
       },
     },
     async (request) => {

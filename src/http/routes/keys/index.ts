@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { ApiKeyService } from '../../../services/auth/api-key.service.js';
 import type { ApiKeyRecord } from '../../../services/ports.js';
-import { errors, JSON_BODY_ERRORS } from '../../schemas.js';
+import { Described, errors, JSON_BODY_ERRORS } from '../../schemas.js';
 import { ApiKeyResource, CreatedApiKey, CreateKeyBody, KeyList, KeyParams } from './schemas.js';
 
 const tags = ['keys'];
@@ -55,7 +55,7 @@ const keysRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyService }> = async 
         summary: "List your tenant's API keys, newest first (revoked ones included)",
         description:
           'Names, prefixes (the first 10 characters of each key), creation, last use and revocation times; never the keys themselves.',
-        response: { 200: KeyList, ...errors([]) },
+        response: { 200: Described(KeyList, "your tenant's keys"), ...errors([]) },
       },
     },
     async (request) => ({ items: (await apiKeys.list(request.tenant)).map(keyView) }),

@@ -1,7 +1,7 @@
 /** Predictions from a job's trained task models, with or without a task id. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { PredictionService } from '../../../services/predictions/prediction.service.js';
-import { errors, JSON_BODY_ERRORS } from '../../schemas.js';
+import { Described, errors, JSON_BODY_ERRORS } from '../../schemas.js';
 import { validatorCompiler } from '../../validation.js';
 import {
   PREDICT_BODY_LIMIT,
@@ -50,7 +50,7 @@ const predictionsRoutes: FastifyPluginAsyncTypebox<{ predictions: PredictionServ
         querystring: PredictQuery,
         body: PredictBody,
         response: {
-          200: PredictResponse,
+          200: Described(PredictResponse, 'the predictions, one per input'),
           ...errors([
             'INVALID_SPEC',
             'INVALID_REQUEST',

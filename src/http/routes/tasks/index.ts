@@ -15,10 +15,10 @@ import { Binary, ModelJson, TaskParams } from './schemas.js';
 const tags = ['artifacts'];
 const security = [{ bearerAuth: [] }];
 /** The bytes, as they are sent: application/octet-stream (a JSON schema alone would document JSON). */
-const bytes = {
-  description: 'the file',
+const bytes = (description: string) => ({
+  description,
   content: { 'application/octet-stream': { schema: Binary } },
-};
+});
 const TASK_ERRORS: ErrorCode[] = [
   'INVALID_REQUEST',
   'JOB_NOT_FOUND',
@@ -46,7 +46,10 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app,
         description:
           "HyperMask jobs only. Tensors are named like the target's parameters (`dense_1/kernel` [in, out], ...); the task's weights are θ ⊙ mask. While the job runs, a task's mask is the one at the end of that task; a succeeded job's masks are final.",
         params: TaskParams,
-        response: { 200: bytes, ...errors([...TASK_ERRORS, 'MASK_NOT_AVAILABLE']) },
+        response: {
+          200: bytes('the mask (safetensors)'),
+          ...errors([...TASK_ERRORS, 'MASK_NOT_AVAILABLE']),
+        },
       },
     },
     async (request, reply) => {
@@ -100,7 +103,10 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app,
         description:
           "The weights file model.json's manifest points at; tf.loadLayersModel fetches it by itself.",
         params: TaskParams,
-        response: { 200: bytes, ...errors([...TASK_ERRORS, 'MODEL_NOT_AVAILABLE']) },
+        response: {
+          200: bytes('the weights (float32, little-endian, in manifest order)'),
+          ...errors([...TASK_ERRORS, 'MODEL_NOT_AVAILABLE']),
+        },
       },
     },
     async (request, reply) => {

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { WebhookService } from '../../../services/webhooks/webhook.service.js';
-import { errors, JSON_BODY_ERRORS } from '../../schemas.js';
+import { Described, errors, JSON_BODY_ERRORS } from '../../schemas.js';
 import { deliveryView, webhookView } from '../../views.js';
 import {
   CreatedWebhook,
@@ -37,7 +37,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookService }> = 
         description: WEBHOOKS_DESCRIPTION,
         body: CreateWebhookBody,
         response: {
-          201: CreatedWebhook,
+          201: Described(CreatedWebhook, 'the webhook and its signing secret (shown only here)'),
           ...errors([
             'INVALID_REQUEST',
             ...JSON_BODY_ERRORS,
@@ -67,7 +67,10 @@ const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookService }> = 
         description:
           'One page of your webhooks (never their secrets); pass `nextCursor` as `cursor` for the next page.',
         querystring: PageQuery,
-        response: { 200: WebhookList, ...errors(['INVALID_REQUEST', 'INVALID_CURSOR']) },
+        response: {
+          200: Described(WebhookList, 'a page of webhooks'),
+          ...errors(['INVALID_REQUEST', 'INVALID_CURSOR']),
+        },
       },
     },
     async (request) => {
@@ -87,7 +90,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookService }> = 
         description: 'Its URL, event types and creation time.',
         params: WebhookParams,
         response: {
-          200: Type.Ref(WebhookResource),
+          200: Described(Type.Ref(WebhookResource), 'the webhook'),
           ...errors(['INVALID_REQUEST', 'WEBHOOK_NOT_FOUND']),
         },
       },
@@ -133,7 +136,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookService }> = 
         params: WebhookParams,
         querystring: PageQuery,
         response: {
-          200: DeliveryList,
+          200: Described(DeliveryList, 'a page of deliveries'),
           ...errors(['INVALID_REQUEST', 'INVALID_CURSOR', 'WEBHOOK_NOT_FOUND']),
         },
       },
