@@ -90,7 +90,6 @@ function rateLimitOptions({
       new RequestError(
         'RATE_LIMITED',
         `more than ${context.max} requests in ${context.after} with this API key; retry in ${Math.ceil(context.ttl / 1000)} s`,
-        429,
       ),
   };
 }

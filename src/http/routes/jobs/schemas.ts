@@ -1,8 +1,16 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { JobSpecInputSchema, JobSpecSchema, LIMITS } from '../../../core/index.js';
+import {
+  JobSpecInputSchema,
+  JobSpecSchema,
+  LIMITS,
+  METHODS,
+  PRESETS,
+  resolveSpec,
+  type JobSpec,
+} from '../../../core/index.js';
 import { METADATA_MAX_BYTES } from '../../../services/jobs/job.service.js';
 import { JOB_STATUSES } from '../../../services/ports.js';
-import { Nullable, Uuid } from '../../schemas.js';
+import { Nullable, Uuid, WithDefault } from '../../schemas.js';
 
 const statusSchema = Type.Union(
   JOB_STATUSES.map((s) => Type.Literal(s)),
@@ -36,8 +44,28 @@ export const CreateJobBody = Type.Object(
   {
     additionalProperties: false,
     description: `a job spec (every field optional; "preset" fills published hyperparameters) plus name and metadata. At most ${LIMITS.tasks} tasks.`,
+    // @fastify/swagger makes these the request body's examples; validation ignores the keyword.
+    'x-examples': presetExamples(),
   },
 );
+
+/**
+ * One example per preset and method: the whole spec the preset resolves to (sending
+ * `{preset, method}` alone gives the same).
+ */
+function presetExamples(): Record<string, { summary: string; value: JobSpec }> {
+  return Object.fromEntries(
+    PRESETS.flatMap((preset) =>
+      METHODS.map((method) => [
+        `${preset}-${method}`,
+        {
+          summary: `preset ${preset}, method ${method}: every field the preset fills in`,
+          value: resolveSpec({ preset, method }),
+        },
+      ]),
+    ),
+  );
+}
 export type CreateJobBody = Static<typeof CreateJobBody>;
 
 export const IdempotencyHeaders = Type.Object({
@@ -56,7 +84,9 @@ export const JobParams = Type.Object({ id: Uuid }, { additionalProperties: false
 export const ListJobsQuery = Type.Object(
   {
     status: Type.Optional(statusSchema),
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'page size' }),
+    limit: WithDefault(
+      Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'page size' }),
+    ),
     cursor: Type.Optional(
       Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page' }),
     ),
@@ -67,10 +97,12 @@ export type ListJobsQuery = Static<typeof ListJobsQuery>;
 
 export const MetricsQuery = Type.Object(
   {
-    curve: Type.Union([Type.Literal('loss'), Type.Literal('validation')], {
-      default: 'loss',
-      description: 'which curve to page through',
-    }),
+    curve: WithDefault(
+      Type.Union([Type.Literal('loss'), Type.Literal('validation')], {
+        default: 'loss',
+        description: 'which curve to page through',
+      }),
+    ),
     task: Type.Optional(
       Type.Integer({
         minimum: 0,
@@ -78,12 +110,9 @@ export const MetricsQuery = Type.Object(
         description: 'only this task (0-based)',
       }),
     ),
-    limit: Type.Integer({
-      minimum: 1,
-      maximum: 5000,
-      default: 1000,
-      description: 'points per page',
-    }),
+    limit: WithDefault(
+      Type.Integer({ minimum: 1, maximum: 5000, default: 1000, description: 'points per page' }),
+    ),
     cursor: Type.Optional(
       Type.String({
         minLength: 1,

@@ -4,7 +4,7 @@ import {
   DEFAULT_SECRET_OVERLAP_SECONDS,
   MAX_SECRET_OVERLAP_SECONDS,
 } from '../../../services/webhooks/webhook.service.js';
-import { Nullable, Uuid } from '../../schemas.js';
+import { Nullable, Uuid, WithDefault } from '../../schemas.js';
 
 const EventType = Type.Union(
   WEBHOOK_EVENT_TYPES.map((t) => Type.Literal(t)),
@@ -38,7 +38,9 @@ export const WebhookParams = Type.Object({ id: Uuid }, { additionalProperties: f
 
 export const PageQuery = Type.Object(
   {
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'page size' }),
+    limit: WithDefault(
+      Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'page size' }),
+    ),
     cursor: Type.Optional(
       Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page' }),
     ),
