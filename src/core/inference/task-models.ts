@@ -62,12 +62,18 @@ export class TaskModel {
   ) {
     this.inputSize = inputShape.reduce((a, d) => a * d, 1);
     this.outputSize = outputSize;
+    this.lastUse = new Map();
+    layers.forEach((l, i) => l.inputs?.forEach((name) => this.lastUse.set(name, i)));
   }
+
+  /** Functional models: the index of the last layer that takes each layer's output. */
+  private readonly lastUse: Map<string, number>;
 
   /**
    * Rebuilds a model from an export's model.json and weights bytes.
-   * @throws EngineError (INVALID_ARGUMENT) when the topology is not a Sequential of the layers
-   *   above, declares no input shape, or the weights do not fit it.
+   * @throws EngineError (INVALID_ARGUMENT) when the topology is not a Sequential or functional
+   *   model of the layers above (layers in an order where each one's inputs come before it, the
+   *   last one the output), declares no input shape, or the weights do not fit it.
    */
   static fromExport(modelJson: Record<string, unknown>, weights: Uint8Array): TaskModel {
     const topology = modelJson.modelTopology as
@@ -122,6 +128,8 @@ export class TaskModel {
       const n = spec.shape.reduce((a, b) => a * b, 1);
       return tf.tensor(values.subarray(spec.offset, spec.offset + n), spec.shape, 'float32');
     };
+    const inputName = functional ? String(topology?.config?.layers?.[0]?.name) : '';
+    const known = new Set([inputName]);
     const layers: Layer[] = [];
     let outputSize = 0;
     try {
@@ -132,6 +140,12 @@ export class TaskModel {
           if (l.inbound_nodes?.length !== 1 || !node?.length)
             throw invalid(`model.json: layer ${layer.name} has no single inbound node`);
           layer.inputs = node.map((from) => from[0]);
+          const unknown = layer.inputs.find((name) => !known.has(name));
+          if (unknown !== undefined)
+            throw invalid(
+              `model.json: layer ${layer.name} takes ${unknown}, which comes later or not at all`,
+            );
+          known.add(layer.name);
         }
         layers.push(layer);
         if (l.class_name === 'Dense') outputSize = l.config.units as number;
@@ -146,7 +160,6 @@ export class TaskModel {
     }
     const metadata = ((modelJson.userDefinedMetadata as Record<string, unknown> | undefined)
       ?.retain ?? {}) as Record<string, unknown>;
-    const inputName = functional ? String(topology?.config?.layers?.[0]?.name) : '';
     return new TaskModel(layers, declared.slice(1) as number[], outputSize, metadata, inputName);
   }
 
@@ -154,20 +167,24 @@ export class TaskModel {
   logits(x: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
       const input = tf.reshape(x, [x.shape[0], ...this.inputShape]);
-      // Outputs by layer name, for functional models' inbound nodes; the InputLayer's is the input.
+      // Outputs by layer name, for functional models' inbound nodes (the InputLayer's is the
+      // input), each released after its last use: a ResNet's activations are large.
       const outputs = new Map<string, tf.Tensor>([[this.inputName, input]]);
       let h: tf.Tensor = input;
-      for (const l of this.layers) {
-        const xs = l.inputs
-          ? l.inputs.map((name) => {
-              const t = outputs.get(name);
-              if (!t) throw invalid(`model.json: layer ${l.name} takes ${name} before it exists`);
-              return t;
-            })
-          : [h];
-        h = l.apply(xs);
-        outputs.set(l.name, h);
-      }
+      this.layers.forEach((l, i) => {
+        const xs = l.inputs ? l.inputs.map((name) => outputs.get(name)!) : [h];
+        const previous = h;
+        h = tf.tidy(() => l.apply(xs));
+        if (l.inputs) {
+          outputs.set(l.name, h);
+          for (const name of l.inputs) {
+            const t = outputs.get(name)!;
+            if (this.lastUse.get(name) === i && t !== h) t.dispose();
+          }
+        } else if (i > 0 && previous !== h) {
+          previous.dispose();
+        }
+      });
       return h as tf.Tensor2D;
     });
   }
