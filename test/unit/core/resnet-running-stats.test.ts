@@ -119,7 +119,9 @@ describe('running batch-norm statistics', () => {
     const learner = trained(spec, tasks);
     const task = tasks[1];
     const batchSize = 7;
+    const before = tf.memory().numTensors;
     const stats = computeBatchNormStats(learner, task, batchSize, spec.training.seed)!;
+    assert.equal(tf.memory().numTensors, before, 'the pass leaves no tensor behind');
     assert.equal(stats.mean.length, 7, 'a batch norm after each of the 6n + 1 convolutions');
 
     // Direct: record every layer input of the pass's batches (the order it gathers them in) and
@@ -302,7 +304,11 @@ async function expectExportPredicts(exported: TaskExport, raw: tf.Tensor4D, engi
   const first = model.predict(tf.slice(raw, [0, 0, 0, 0], [1, -1, -1, -1])) as tf.Tensor;
   expectArraysClose(first.dataSync(), (engine.arraySync() as number[][])[0], 1e-4, 'one image');
   const ours = TaskModel.fromExport(exported.model.modelJson, exported.model.weights);
-  const rebuilt = ours.logits(tf.reshape<tf.Rank.R2>(raw, [raw.shape[0], -1]));
+  const flat = tf.reshape<tf.Rank.R2>(raw, [raw.shape[0], -1]);
+  const before = tf.memory().numTensors;
+  const rebuilt = ours.logits(flat);
+  assert.equal(tf.memory().numTensors, before + 1, 'TaskModel.logits leaves only its result');
+  flat.dispose();
   expectArraysClose(rebuilt.dataSync(), engine.dataSync(), 1e-4, 'TaskModel logits');
   tf.dispose([predicted, first, rebuilt]);
   model.dispose();
