@@ -13,6 +13,7 @@ import { computeBatchNormStats } from '../../../src/core/continual/batch-norm-st
 import { evaluate } from '../../../src/core/continual/evaluation.js';
 import { runContinualLearning } from '../../../src/core/continual/run-continual-learning.js';
 import type { TaskExport } from '../../../src/core/continual/types.js';
+import { buildTasks } from '../../../src/core/data/benchmarks.js';
 import { buildDatasetTasks } from '../../../src/core/data/dataset-tasks.js';
 import type { ContinualTask, LabelledDataset } from '../../../src/core/data/types.js';
 import { TaskModel } from '../../../src/core/inference/task-models.js';
@@ -22,7 +23,7 @@ import { crossEntropy, type Learner } from '../../../src/core/methods/learner.js
 import { Random } from '../../../src/core/random.js';
 import { resolveSpec, type DatasetFacts, type JobSpec } from '../../../src/core/spec.js';
 import type { BatchNormStats } from '../../../src/core/target-network/target-network.js';
-import { makeImageSet } from '../../helpers/datasets.js';
+import { makeImageSet, makeRawDataset } from '../../helpers/datasets.js';
 import { expectArraysClose, useCpuBackend } from '../../helpers/tensors.js';
 
 before(useCpuBackend);
@@ -355,6 +356,59 @@ describe("ResNet export: a functional LayersModel, raw pixels in, the engine's r
       learner.dispose();
     });
   }
+
+  it('a built-in benchmark padded to 32x32 and standardised: ZeroPadding2D and Rescaling in front', async () => {
+    const raw = makeRawDataset({ trainCount: 100, testCount: 40 });
+    const spec = resolveSpec({
+      method: 'hypermask',
+      network: { kind: 'resnet', n: 1, k: 1 },
+      hypernetwork: { hidden: [6], embeddingDim: 4 },
+      benchmark: {
+        kind: 'split',
+        tasks: 2,
+        validationSize: 0,
+        padTo32: true,
+        normalize: true,
+        augment: false,
+      },
+      training: { batchSize: 8 },
+      regularization: { sparsity: 20 },
+    });
+    const tasks = buildTasks(spec.benchmark, raw, new Random(1));
+    const learner = trained(spec, tasks);
+    const task = tasks[1];
+    const stats = computeBatchNormStats(learner, task, 8, spec.training.seed)!;
+    const n = 5;
+    const ids = Array.from({ length: raw.test.count }, (_, i) => i)
+      .filter((i) => task.globalLabels.includes(raw.test.labels[i]))
+      .slice(0, n);
+    const rawX = tf.tensor4d(
+      Float32Array.from(
+        ids.flatMap((i) =>
+          Array.from(raw.test.images.subarray(i * 784, (i + 1) * 784), (v) => v / 255),
+        ),
+      ),
+      [n, 28, 28, 1],
+    );
+    const batch = task.test.gather(Array.from({ length: n }, (_, i) => i));
+    const weights = learner.taskWeights(task.index);
+    const engine = learner.target.forward(tf.tensor2d(batch.x, [n, task.inputSize]), weights, {
+      batchNormStats: stats,
+    });
+    const exported = exportTask(learner, spec, task, stats);
+    const layers = (
+      exported.model!.modelJson as {
+        modelTopology: { config: { layers: { class_name: string }[] } };
+      }
+    ).modelTopology.config.layers;
+    assert.deepEqual(
+      layers.slice(0, 4).map((l) => l.class_name),
+      ['InputLayer', 'ZeroPadding2D', 'Rescaling', 'Conv2D'],
+    );
+    await expectExportPredicts(exported, rawX, engine);
+    tf.dispose([rawX, engine, ...weights]);
+    learner.dispose();
+  });
 
   it('without running statistics there is no model, and the reason says so', () => {
     const { spec, tasks } = setup('hypermask');
