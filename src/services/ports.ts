@@ -238,7 +238,10 @@ export interface TaskCompletion {
   task: number;
   completedTasks: number;
   accuracies: number[];
-  /** The row with running batch-norm statistics (`TaskEndEvent.runningStatsAccuracies`); absent or null without batch norm. */
+  /**
+   * The row with running batch-norm statistics (`TaskEndEvent.runningStatsAccuracies`); absent or
+   * null without batch norm.
+   */
   runningStatsAccuracies?: number[] | null;
   /** This task's running batch-norm statistics; absent or null without batch norm. */
   batchNormStats?: BatchNormStats | null;

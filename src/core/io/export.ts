@@ -29,14 +29,15 @@ export const WEIGHTS_FILE = 'weights.bin';
  * `trainingInput` below, whose inputMap maps each row to its raw pixel.
  *
  * Model: the ready subnetwork as a TensorFlow.js LayersModel (a Sequential of the target's layers,
- * `TargetNetwork.exportLayers`, or a functional model when they branch) whose weights are theta * m_t (HyperMask), the generated weights
- * (HNET) or theta (finetune). For image tasks (`task.preprocessing` set) it takes RAW pixels: x /
- * 255 of the original rows x cols image. An MLP takes them row-major (784 inputs for 28x28), with
- * padding, the task's permutation and the normalisation folded exactly into dense_1 (see
- * `foldInputPreprocessing`), so its kernel is [rows * cols, units]. A convolutional target takes
- * the image [rows, cols, channels], with ZeroPadding2D and Rescaling layers in front
- * (`imageInputLayers`). A ResNet is a functional model normalising with the task's running
- * statistics (`batchNormStats`, computed after the task: `computeBatchNormStats`), which it needs;
+ * `TargetNetwork.exportLayers`, or a functional model when they branch) whose weights are
+ * theta * m_t (HyperMask), the generated weights (HNET) or theta (finetune). For image tasks
+ * (`task.preprocessing` set) it takes RAW pixels: x / 255 of the original rows x cols image. An
+ * MLP takes them row-major (784 inputs for 28x28), with padding, the task's permutation and the
+ * normalisation folded exactly into dense_1 (see `foldInputPreprocessing`), so its kernel is
+ * [rows * cols, units]. A convolutional target takes the image [rows, cols, channels], with
+ * ZeroPadding2D and Rescaling layers in front (`imageInputLayers`). A ResNet is a functional
+ * model normalising with the task's running statistics (`batchNormStats`, computed after the
+ * task: `computeBatchNormStats`), which it needs;
  * a target that no LayersModel can reproduce has no model: `model` is null and `modelUnavailable`
  * says why. Tasks without `preprocessing` keep their inputs as given. userDefinedMetadata.retain
  * holds task, method, globalLabels and input (what the model takes, and the training input space

@@ -96,7 +96,10 @@ export interface JobMetrics {
   taskDurationsMs: number[];
   msPerIteration: number[];
   taskInference: TaskInference | null;
-  /** ResNet: the evaluation with each task's running batch-norm statistics (how its model predicts one input); else null. */
+  /**
+   * ResNet: the evaluation with each task's running batch-norm statistics (how its model predicts
+   * one input); else null.
+   */
   runningStats: {
     accuracyMatrix: number[][];
     averageAccuracy: number;
