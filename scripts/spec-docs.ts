@@ -136,8 +136,10 @@ method:
   halves the size: two blocks need images of at least 10x10 (\`network.channels\` names it).
 - \`resnet\`: \`n\` (6n+2 layers, default 3) and \`k\` (width factor, default 2); no \`hidden\`.
   Batch norm normalises with the statistics of the batch in training and evaluation; its affine
-  parameters are shared by all tasks, never masked, generated or regularised. A ResNet task has
-  no TF.js model (404 MODEL_NOT_AVAILABLE, saying why); its checkpoint and masks are exported.
+  parameters are shared by all tasks, never masked, generated or regularised. After each task
+  its running statistics are computed in one pass over the task's training data (batches of
+  \`training.batchSize\`) and stored with it: results report accuracy both ways
+  (\`runningStats\` in the metrics), and the task's TF.js model normalises with them.
 - A field of another kind is refused naming it (\`network.n\` on a zenkenet); a preset keeps its
   method's settings but not its MLP sizes for another kind.
 

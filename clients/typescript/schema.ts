@@ -170,8 +170,8 @@ export interface paths {
      *     | `job.progress` | the job's `progress` object (task, iteration, fraction, `etaMs`); at most one per STREAM_PROGRESS_MS (1 s) per job, the latest value always sent | no |
      *     | `job.loss` | `task`, `iteration`, `loss`, `taskLoss`, `outputReg`, `driftReg`: every LOSS_EVERY-th iteration and the last of each task | yes |
      *     | `job.validation` | `task`, `iteration`, `accuracy` | yes |
-     *     | `job.task_completed` | `task`, `accuracies` (row `task` of the accuracy matrix), `durationMs`, `msPerIteration` | yes |
-     *     | `job.succeeded` | `averageAccuracy`, `backwardTransfer`, `forgetting`, `taskInference`, `accuracyMatrix`; last event | yes |
+     *     | `job.task_completed` | `task`, `accuracies` (row `task` of the accuracy matrix), `durationMs`, `msPerIteration`; a ResNet adds `runningStatsAccuracies` (the row with running batch-norm statistics) | yes |
+     *     | `job.succeeded` | `averageAccuracy`, `backwardTransfer`, `forgetting`, `taskInference`, `accuracyMatrix` (a ResNet adds `runningStatsAverageAccuracy`); last event | yes |
      *     | `job.failed` | `error` {`code`, `message`}; last event | yes |
      *     | `job.cancelled` | `message`; last event | yes |
      *
@@ -649,6 +649,7 @@ export interface components {
         averageAccuracy: number;
         backwardTransfer: number | null;
         forgetting: number | null;
+        runningStatsAverageAccuracy: number | null;
       } | null;
       /** Format: date-time */
       createdAt: string;
@@ -1556,6 +1557,13 @@ export interface operations {
             forgetting: number | null;
             taskDurationsMs: number[];
             msPerIteration: number[];
+            runningStats: {
+              /** @description row k: test accuracy on tasks 0..k after training through task k, each task's batch norm using that task's running statistics */
+              accuracyMatrix: number[][];
+              averageAccuracy: number;
+              backwardTransfer: number | null;
+              forgetting: number | null;
+            } | null;
             taskInference: {
               taskAccuracy: number;
               classAccuracy: number;

@@ -131,6 +131,7 @@ async function main(): Promise<number> {
   const validation: { task: number; iteration: number; accuracy: number }[] = [];
   const exportPaths: Record<number, ExportPaths> = {};
   const msPerIteration: number[] = [];
+  const runningStatsRows: number[][] = [];
   const writeResult = (results: Record<string, unknown>) =>
     writeFile(
       path.join(out, 'result.json'),
@@ -187,7 +188,13 @@ async function main(): Promise<number> {
         for (const k of tasksToExport(e)) exportPaths[k] = await writeExport(out, e.exportTask(k));
         // Partial results after every task, so a long run that stops early still leaves numbers.
         msPerIteration.push(e.msPerIteration);
-        await writeResult({ ...e.metrics, msPerIteration, complete: false });
+        if (e.runningStatsAccuracies) runningStatsRows.push(e.runningStatsAccuracies);
+        await writeResult({
+          ...e.metrics,
+          ...(e.runningStatsAccuracies ? { runningStatsAccuracyRows: runningStatsRows } : {}),
+          msPerIteration,
+          complete: false,
+        });
       },
     },
   });
@@ -200,11 +207,19 @@ async function main(): Promise<number> {
     msPerIteration: result.msPerIteration,
     taskDurationsMs: result.taskDurationsMs,
     taskInference: result.taskInference,
+    // Targets with batch norm: the same metrics with each task's running statistics.
+    runningStats: result.runningStatsMetrics,
     complete: true,
   });
   console.log(
     `\naverage accuracy ${(100 * result.averageAccuracy).toFixed(2)} %, BWT ${fmt(result.backwardTransfer)}, forgetting ${fmt(result.forgetting)}`,
   );
+  if (result.runningStatsMetrics) {
+    const r = result.runningStatsMetrics;
+    console.log(
+      `with each task's running batch-norm statistics: average accuracy ${(100 * r.averageAccuracy).toFixed(2)} %, BWT ${fmt(r.backwardTransfer)}, forgetting ${fmt(r.forgetting)}`,
+    );
+  }
   if (result.taskInference) {
     console.log(
       `task inference by entropy: task ${(100 * result.taskInference.taskAccuracy).toFixed(2)} %, class ${(100 * result.taskInference.classAccuracy).toFixed(2)} %`,

@@ -55,6 +55,7 @@ export function jobView(job: JobRecord): JobResource {
           averageAccuracy: job.result.averageAccuracy,
           backwardTransfer: job.result.backwardTransfer,
           forgetting: job.result.forgetting,
+          runningStatsAverageAccuracy: job.result.runningStatsAverageAccuracy ?? null,
         }
       : null,
     createdAt: job.createdAt.toISOString(),

@@ -3,6 +3,7 @@
  * BullMQ); tests use in-memory fakes. No Prisma, BullMQ or Fastify type crosses these interfaces.
  */
 import type {
+  BatchNormStats,
   ContinualResult,
   JobSpec,
   LabelledDataset,
@@ -27,6 +28,11 @@ export interface JobResult {
   averageAccuracy: number;
   backwardTransfer: number | null;
   forgetting: number | null;
+  /**
+   * Targets with batch norm: the average accuracy with each task's running statistics (the
+   * accuracy matrix's last row evaluated so); null or absent otherwise.
+   */
+  runningStatsAverageAccuracy?: number | null;
   taskInference: ContinualResult['taskInference'];
 }
 
@@ -92,6 +98,11 @@ export type JobCursor = Cursor;
 export interface TaskResultRecord {
   task: number;
   accuracies: number[];
+  /**
+   * Targets with batch norm: the row evaluated with each task's running statistics (absent or
+   * empty for other targets and for tasks trained before the statistics existed).
+   */
+  runningStatsAccuracies?: number[];
   durationMs: number;
   msPerIteration: number;
 }
@@ -227,6 +238,13 @@ export interface TaskCompletion {
   task: number;
   completedTasks: number;
   accuracies: number[];
+  /**
+   * The row with running batch-norm statistics (`TaskEndEvent.runningStatsAccuracies`); absent or
+   * null without batch norm.
+   */
+  runningStatsAccuracies?: number[] | null;
+  /** This task's running batch-norm statistics; absent or null without batch norm. */
+  batchNormStats?: BatchNormStats | null;
   durationMs: number;
   msPerIteration: number;
   checkpoint: Uint8Array;

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ContinualTask, SampleSource } from '../data/types.js';
 import { normalizedEntropy } from '../inference/entropy.js';
 import type { Learner } from '../methods/learner.js';
+import type { BatchNormStats } from '../target-network/target-network.js';
 import type { TaskInferenceResult } from './types.js';
 
 /**
@@ -20,6 +21,17 @@ function allIndices(n: number): Int32Array {
   return idx;
 }
 
+/** How `evaluate` runs the target. */
+export interface EvaluateOptions {
+  /**
+   * Normalise batch norm with these statistics (the task's running statistics) instead of each
+   * chunk's own; then the result does not depend on the chunks.
+   */
+  batchNormStats?: BatchNormStats;
+  /** Most samples per forward pass (default `EVAL_CHUNK`). */
+  chunkSize?: number;
+}
+
 /** Calls `fn` on consecutive chunks of a split with the given task weights. */
 function forEachChunk(
   learner: Learner,
@@ -27,15 +39,18 @@ function forEachChunk(
   inputSize: number,
   weights: tf.Tensor[],
   fn: (logits: tf.Tensor2D, y: Int32Array | Float32Array, start: number) => void,
+  options: EvaluateOptions = {},
 ): void {
   const idx = allIndices(source.size);
-  const chunks = Math.ceil(source.size / EVAL_CHUNK);
+  const chunks = Math.ceil(source.size / (options.chunkSize ?? EVAL_CHUNK));
   for (let c = 0; c < chunks; c++) {
     const start = Math.floor((c * source.size) / chunks);
     const batch = source.gather(idx.subarray(start, Math.floor(((c + 1) * source.size) / chunks)));
     tf.tidy(() =>
       fn(
-        learner.target.forward(tf.tensor2d(batch.x, [batch.size, inputSize]), weights),
+        learner.target.forward(tf.tensor2d(batch.x, [batch.size, inputSize]), weights, {
+          batchNormStats: options.batchNormStats,
+        }),
         batch.y,
         start,
       ),
@@ -51,27 +66,37 @@ function ownLogits(logits: tf.Tensor2D, task: ContinualTask): tf.Tensor2D {
 
 /**
  * Accuracy (classification) or mean squared error (regression) of `task`'s split `source`,
- * running the target with the weights of task `weightsOf` (normally the task itself).
+ * running the target with the weights of task `weightsOf` (normally the task itself); batch norm
+ * uses each chunk's statistics unless `options.batchNormStats` are given.
  */
 export function evaluate(
   learner: Learner,
   task: ContinualTask,
   source: SampleSource,
   weightsOf = task.index,
+  options: EvaluateOptions = {},
 ): number {
   if (source.size === 0) return NaN;
   const weights = learner.taskWeights(weightsOf);
   let total = 0;
-  forEachChunk(learner, source, task.inputSize, weights, (out, y) => {
-    if (task.kind === 'classification') {
-      const pred = tf.argMax(ownLogits(out, task), 1).dataSync();
-      for (let i = 0; i < pred.length; i++) if (pred[i] === y[i]) total++;
-    } else {
-      total +=
-        tf.sum(tf.squaredDifference(out, tf.tensor2d(y as Float32Array, out.shape))).dataSync()[0] /
-        task.outputSize;
-    }
-  });
+  forEachChunk(
+    learner,
+    source,
+    task.inputSize,
+    weights,
+    (out, y) => {
+      if (task.kind === 'classification') {
+        const pred = tf.argMax(ownLogits(out, task), 1).dataSync();
+        for (let i = 0; i < pred.length; i++) if (pred[i] === y[i]) total++;
+      } else {
+        total +=
+          tf
+            .sum(tf.squaredDifference(out, tf.tensor2d(y as Float32Array, out.shape)))
+            .dataSync()[0] / task.outputSize;
+      }
+    },
+    options,
+  );
   tf.dispose(weights);
   return total / source.size;
 }

@@ -13,6 +13,7 @@ import {
 import { median, summarize } from '../metrics/metrics.js';
 import { Random } from '../random.js';
 import type { JobSpec } from '../spec.js';
+import { computeBatchNormStats, type BatchNormStats } from './batch-norm-stats.js';
 import { evaluate, inferTasksByEntropy } from './evaluation.js';
 import type { ContinualResult, RunOptions, TaskEndEvent } from './types.js';
 
@@ -64,17 +65,22 @@ export async function runContinualLearning(
   // only trained tasks and can be continued with tasks the spec did not list yet.
   const learner = createLearner(spec, { inputSize, outputSize, imageShape }, rng);
   try {
+    // Targets with batch norm get per-task running statistics and a second accuracy matrix.
+    const hasBatchNorm = learner.target.batchNormWeights.length > 0;
     let state: CheckpointState = {
       completedTasks: 0,
       rngState: [],
       spec,
       accuracyMatrix: [],
+      ...(hasBatchNorm ? { runningStatsAccuracyMatrix: [] } : {}),
       msPerIteration: [],
       taskDurationsMs: [],
     };
+    let batchNormStats = new Map<number, BatchNormStats>();
     let stream = rng;
     if (options.resumeFrom) {
-      state = restoreCheckpoint(options.resumeFrom, learner, spec);
+      const restored = restoreCheckpoint(options.resumeFrom, learner, spec);
+      ({ batchNormStats, ...state } = restored);
       stream = Random.fromState(state.rngState);
     }
     const iterations = spec.training.iterationsPerTask;
@@ -137,6 +143,22 @@ export async function runContinualLearning(
       state.accuracyMatrix.push(
         tasks.slice(0, t + 1).map((seen) => evaluate(learner, seen, seen.test)),
       );
+      const stats = computeBatchNormStats(
+        learner,
+        task,
+        spec.training.batchSize,
+        spec.training.seed,
+      );
+      if (stats) batchNormStats.set(t, stats);
+      // A run resumed from a checkpoint written before the statistics existed has none for its
+      // earlier tasks: it keeps no running-statistics matrix rather than a partial one.
+      state.runningStatsAccuracyMatrix?.push(
+        tasks.slice(0, t + 1).map((seen) =>
+          evaluate(learner, seen, seen.test, seen.index, {
+            batchNormStats: batchNormStats.get(seen.index),
+          }),
+        ),
+      );
       state.msPerIteration.push(median(iterationMs));
       state.taskDurationsMs.push(performance.now() - started);
       state.completedTasks = t + 1;
@@ -146,16 +168,18 @@ export async function runContinualLearning(
         task: t,
         tasks: tasks.length,
         metrics: summarize(state.accuracyMatrix),
+        runningStatsAccuracies: state.runningStatsAccuracyMatrix?.[t] ?? null,
+        batchNormStats: stats,
         durationMs: state.taskDurationsMs[t],
         msPerIteration: state.msPerIteration[t],
-        checkpoint: encodeCheckpoint(learner, state),
+        checkpoint: encodeCheckpoint(learner, state, batchNormStats),
         exportTask: (k) => {
           assert(!ended, 'exportTask is only valid during onTaskEnd');
           assert(
             Number.isInteger(k) && k >= 0 && k <= t,
             `exportTask: task ${k} has not been trained (tasks 0..${t} have)`,
           );
-          return exportTask(learner, spec, tasks[k]);
+          return exportTask(learner, spec, tasks[k], batchNormStats.get(k));
         },
       });
       ended = true;
@@ -171,6 +195,9 @@ export async function runContinualLearning(
     const result: ContinualResult = {
       spec,
       ...summarize(state.accuracyMatrix),
+      runningStatsMetrics: state.runningStatsAccuracyMatrix
+        ? summarize(state.runningStatsAccuracyMatrix)
+        : null,
       msPerIteration: state.msPerIteration,
       taskDurationsMs: state.taskDurationsMs,
       taskInference: inference,

@@ -1,5 +1,6 @@
 import type { JobSpec } from '../spec.js';
 import type { ContinualTask } from '../data/types.js';
+import type { BatchNormStats } from '../target-network/target-network.js';
 
 /** Progress of one training iteration. Emitted every iteration; consumers throttle. */
 export interface IterationEvent {
@@ -30,9 +31,9 @@ export interface TaskExport {
   /** safetensors file with one mask tensor per masked target tensor (null for finetune and hnet). */
   mask: Uint8Array | null;
   /**
-   * TensorFlow.js LayersModel: model.json content and its single weights file; null when no
-   * LayersModel computes what the engine computes (ResNet's batch statistics), `modelUnavailable`
-   * saying why.
+   * TensorFlow.js LayersModel: model.json content and its single weights file (a ResNet's
+   * normalises with the task's running statistics); null when no LayersModel computes what the
+   * engine computes (a ResNet task without running statistics), `modelUnavailable` saying why.
    */
   model: {
     modelJson: Record<string, unknown>;
@@ -58,6 +59,13 @@ export interface TaskEndEvent {
   /** Tasks in the run. */
   tasks: number;
   metrics: ContinualMetrics;
+  /**
+   * Targets with batch norm: row `task` of the accuracy matrix evaluated with each task's running
+   * statistics instead of each test batch's (`ContinualResult.runningStatsMetrics`); else null.
+   */
+  runningStatsAccuracies: number[] | null;
+  /** The running batch-norm statistics computed for this task (null without batch norm). */
+  batchNormStats: BatchNormStats | null;
   durationMs: number;
   /** Median wall time of one training iteration of this task. */
   msPerIteration: number;
@@ -82,6 +90,12 @@ export interface TaskInferenceResult {
 
 export interface ContinualResult extends ContinualMetrics {
   spec: JobSpec;
+  /**
+   * Targets with batch norm (ResNet): the same metrics with every task evaluated on its stored
+   * running statistics (how a deployed model predicts, one sample at a time), beside the
+   * batch-statistics ones above (the reference's protocol). Null without batch norm.
+   */
+  runningStatsMetrics: ContinualMetrics | null;
   msPerIteration: number[];
   taskDurationsMs: number[];
   taskInference: TaskInferenceResult | null;

@@ -1,5 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { EngineError } from '../errors.js';
+import {
+  isStatsTensor,
+  statsFromTensors,
+  statsTensors,
+  type BatchNormStats,
+} from '../continual/batch-norm-stats.js';
 import type { Learner } from '../methods/learner.js';
 import { continuesSpec, sameJson } from '../spec-continuation.js';
 import { SPEC_VERSION, upgradeStoredSpec, type JobSpec } from '../spec.js';
@@ -9,7 +15,8 @@ import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
  * Checkpoint format (version 1): a safetensors file (see safetensors.ts) holding every model
  * variable under its stable name ("target/dense_1/kernel", "hnet/head_0_0/kernel",
  * "hnet/embedding_3", ...), with `__metadata__` = { format: "retain-checkpoint", version: "1",
- * state: JSON of `CheckpointState` }.
+ * state: JSON of `CheckpointState` }. Targets with batch norm add each completed task's running
+ * statistics (`batch_norm_stats/task_<t>/bn_1/mean`, ...; batch-norm-stats.ts).
  *
  * That is all a resumed run needs: optimisers are re-created at every task, the regularisation
  * targets (hypernetwork outputs for earlier tasks, theta at the start of the task) are recomputed
@@ -23,18 +30,29 @@ export interface CheckpointState {
   /** The resolved spec the run was started with; resuming with another spec is refused. */
   spec: JobSpec;
   accuracyMatrix: number[][];
+  /**
+   * Targets with batch norm: row k evaluated with each task's running statistics (the accuracy
+   * matrix's twin, see batch-norm-stats.ts). Absent without batch norm and in checkpoints written
+   * before the statistics existed.
+   */
+  runningStatsAccuracyMatrix?: number[][];
   msPerIteration: number[];
   taskDurationsMs: number[];
 }
 
 export const CHECKPOINT_FORMAT = 'retain-checkpoint';
 
-export function encodeCheckpoint(learner: Learner, state: CheckpointState): Uint8Array {
+export function encodeCheckpoint(
+  learner: Learner,
+  state: CheckpointState,
+  batchNormStats: ReadonlyMap<number, BatchNormStats> = new Map(),
+): Uint8Array {
   const tensors = learner.namedVariables().map(({ name, variable }) => ({
     name,
     shape: variable.shape,
     data: variable.dataSync() as Float32Array,
   }));
+  tensors.push(...statsTensors(batchNormStats, learner.target.batchNormNames));
   return encodeSafetensors(tensors, {
     format: CHECKPOINT_FORMAT,
     version: '1',
@@ -65,21 +83,24 @@ export function readCheckpointState(bytes: Uint8Array): CheckpointState {
 }
 
 /**
- * Loads the weights into `learner` and returns the saved state. `spec` must be the checkpoint's
- * spec, or that spec with more tasks appended (a continued job, see `continuesSpec`). The learner
- * gets the embeddings of the checkpoint's completed tasks first; later ones are created as their
- * tasks begin.
+ * Loads the weights into `learner` and returns the saved state, with the per-task batch-norm
+ * statistics the checkpoint holds (`batchNormStats`, none for targets without batch norm).
+ * `spec` must be the checkpoint's spec, or that spec with more tasks appended (a continued job,
+ * see `continuesSpec`). The learner gets the embeddings of the checkpoint's completed tasks first;
+ * later ones are created as their tasks begin.
  */
 export function restoreCheckpoint(
   bytes: Uint8Array,
   learner: Learner,
   spec: JobSpec,
-): CheckpointState {
+): CheckpointState & { batchNormStats: Map<number, BatchNormStats> } {
   const state = readCheckpointState(bytes);
   if (!sameJson(state.spec, spec) && !continuesSpec(spec, state.spec)) {
     throw new EngineError('INVALID_CHECKPOINT', 'the checkpoint was written for a different spec');
   }
-  const saved = new Map(decodeSafetensors(bytes).tensors.map((t) => [t.name, t]));
+  const all = decodeSafetensors(bytes).tensors;
+  const batchNormStats = statsFromTensors(all, learner.target.batchNormNames);
+  const saved = new Map(all.filter((t) => !isStatsTensor(t.name)).map((t) => [t.name, t]));
   // Checkpoints written before embeddings were created per task hold every task's embedding
   // (trained or not); restoring all of them resumes such a job as it would have gone on.
   const embeddings = [...saved.keys()].filter((name) => name.startsWith('hnet/embedding_')).length;
@@ -101,5 +122,5 @@ export function restoreCheckpoint(
     }
     tf.tidy(() => variable.assign(tf.tensor(t.data, t.shape, 'float32')));
   }
-  return state;
+  return { ...state, batchNormStats };
 }

@@ -1,10 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { batchNorm, conv2d, conv2dOnData } from '../conv.js';
+import { BN_EPSILON, batchNorm, conv2d, conv2dOnData } from '../conv.js';
 import { assert, assertPositiveInteger } from '../errors.js';
 import { convInit, linearInit, variableFrom } from '../init.js';
 import { linear } from '../linear.js';
 import type { Random } from '../random.js';
-import type { ForwardOptions, TargetNetwork } from './target-network.js';
+import { resNetLayers } from './resnet-export.js';
+import type {
+  BatchNormStats,
+  ExportLayer,
+  ForwardOptions,
+  TargetNetwork,
+} from './target-network.js';
 
 export interface ResNetArgs {
   /** One sample: [height, width, channels]. */
@@ -132,6 +138,13 @@ export class ResNet implements TargetNetwork {
     );
     const bn = this.batchNormWeights;
     const training = options.training !== undefined;
+    const { batchNormStats: stats, observeBatchNorm: observe } = options;
+    if (stats) {
+      assert(
+        stats.mean.length === bn.length / 2 && stats.variance.length === bn.length / 2,
+        `expected statistics of ${bn.length / 2} batch-norm layers, got ${stats.mean.length}`,
+      );
+    }
     return tf.tidy(() => {
       const n = x.shape[0];
       const [height, width, depth] = this.inputShape;
@@ -139,11 +152,19 @@ export class ResNet implements TargetNetwork {
       /** conv, batch norm, (+ shortcut), ReLU: hypnettorch's `conv_layer`. */
       const convLayer = (h: tf.Tensor4D, stride: number, shortcut?: tf.Tensor4D) => {
         const op = layer === 0 ? conv2dOnData : conv2d;
-        let out = batchNorm(
-          op(h, w[2 * layer] as tf.Tensor4D, w[2 * layer + 1] as tf.Tensor1D, stride, 1),
-          bn[2 * layer] as tf.Tensor1D,
-          bn[2 * layer + 1] as tf.Tensor1D,
-        );
+        const z = op(h, w[2 * layer] as tf.Tensor4D, w[2 * layer + 1] as tf.Tensor1D, stride, 1);
+        observe?.(layer, z);
+        const [gamma, beta] = [bn[2 * layer] as tf.Tensor1D, bn[2 * layer + 1] as tf.Tensor1D];
+        let out = stats
+          ? tf.batchNorm(
+              z,
+              tf.tensor1d(stats.mean[layer]),
+              tf.tensor1d(stats.variance[layer]),
+              beta,
+              gamma,
+              BN_EPSILON,
+            )
+          : batchNorm(z, gamma, beta);
         layer++;
         if (shortcut) out = tf.add(out, shortcut);
         return tf.relu(out);
@@ -182,17 +203,31 @@ export class ResNet implements TargetNetwork {
   }
 
   /**
-   * None: a LayersModel's BatchNormalization normalises with stored moving statistics in
-   * predict(), and no other built-in layer reduces over the batch, so no LayersModel's predict()
-   * computes this network's batch-statistics normalisation.
+   * A functional model (Conv2D, BatchNormalization, Add, ReLU, GlobalAveragePooling2D, Dense; see
+   * `resNetLayers`) computing `forward` with the task's running statistics: without them there is
+   * none, since a LayersModel's BatchNormalization normalises with stored statistics in predict()
+   * and no built-in layer reduces over the batch.
    */
-  exportLayers(): { unsupported: string } {
-    return {
-      unsupported:
-        'ResNet normalises every batch with its own statistics (as the reference does, in training and evaluation); ' +
-        "a TF.js LayersModel's BatchNormalization uses stored moving statistics in predict() and no built-in layer " +
-        'reduces over the batch, so no LayersModel predicts what the engine computes',
-    };
+  exportLayers(
+    shapes: number[][],
+    options: { batchNormStats?: BatchNormStats } = {},
+  ): ExportLayer[] | { unsupported: string } {
+    if (!options.batchNormStats) {
+      return {
+        unsupported:
+          'this task has no running batch-norm statistics (its checkpoint predates them); a TF.js ' +
+          "LayersModel's BatchNormalization needs stored statistics, and no built-in layer reduces over the batch",
+      };
+    }
+    return resNetLayers({
+      n: this.args.n,
+      widths: this.widths,
+      paramNames: this.paramNames,
+      shapes,
+      batchNormNames: this.batchNormNames,
+      batchNormWeights: this.batchNormWeights.map((v) => v.dataSync() as Float32Array),
+      stats: options.batchNormStats,
+    });
   }
 
   getConfig(): Record<string, unknown> {

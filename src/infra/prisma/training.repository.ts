@@ -134,10 +134,25 @@ export class PrismaTrainingRepository implements TrainingStore {
         return 'job gone';
       }
       await client.query(
-        `INSERT INTO task_results (job_id, task, accuracies, duration_ms, ms_per_iteration) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (job_id, task) DO UPDATE SET accuracies = EXCLUDED.accuracies, duration_ms = EXCLUDED.duration_ms,
-           ms_per_iteration = EXCLUDED.ms_per_iteration`,
-        [jobId, c.task, c.accuracies, c.durationMs, c.msPerIteration],
+        `INSERT INTO task_results (job_id, task, accuracies, running_stats_accuracies, batch_norm_stats, duration_ms, ms_per_iteration)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (job_id, task) DO UPDATE SET accuracies = EXCLUDED.accuracies,
+           running_stats_accuracies = EXCLUDED.running_stats_accuracies, batch_norm_stats = EXCLUDED.batch_norm_stats,
+           duration_ms = EXCLUDED.duration_ms, ms_per_iteration = EXCLUDED.ms_per_iteration`,
+        [
+          jobId,
+          c.task,
+          c.accuracies,
+          c.runningStatsAccuracies ?? [],
+          c.batchNormStats
+            ? JSON.stringify({
+                mean: c.batchNormStats.mean.map((m) => Array.from(m)),
+                variance: c.batchNormStats.variance.map((v) => Array.from(v)),
+              })
+            : null,
+          c.durationMs,
+          c.msPerIteration,
+        ],
       );
       const replaced: (string | null)[] = [];
       const checkpoint = await writeBlob(client, [c.checkpoint], this.chunkBytes);

@@ -49,6 +49,17 @@ export interface JobMetrics {
   taskDurationsMs: number[];
   msPerIteration: number[];
   taskInference: NonNullable<JobRecord['result']>['taskInference'] | null;
+  /**
+   * Targets with batch norm (ResNet): the same metrics with every task evaluated on its stored
+   * running statistics (how a deployed model predicts), beside the batch-statistics ones; null
+   * for other targets, or when a task was trained before the statistics existed.
+   */
+  runningStats: {
+    accuracyMatrix: number[][];
+    averageAccuracy: number;
+    backwardTransfer: number | null;
+    forgetting: number | null;
+  } | null;
   curve: { kind: CurveKind; points: CurvePoint[]; nextCursor: string | null };
 }
 
@@ -332,6 +343,9 @@ export class JobService {
     const job = await this.get(tenantId, id);
     const results = await this.jobs.taskResults(job.id);
     const matrix = results.map((r) => r.accuracies);
+    const runningMatrix = results.map((r) => r.runningStatsAccuracies ?? []);
+    const hasRunning =
+      runningMatrix.length > 0 && runningMatrix.every((row, k) => row.length === k + 1);
     if (
       opts.cursor !== undefined &&
       !(/^\d{1,19}$/.test(opts.cursor) && BigInt(opts.cursor) <= MAX_BIGINT)
@@ -355,6 +369,14 @@ export class JobService {
       taskDurationsMs: results.map((r) => r.durationMs),
       msPerIteration: results.map((r) => r.msPerIteration),
       taskInference: job.result?.taskInference ?? null,
+      runningStats: hasRunning
+        ? {
+            accuracyMatrix: runningMatrix,
+            averageAccuracy: averageAccuracy(runningMatrix),
+            backwardTransfer: backwardTransfer(runningMatrix),
+            forgetting: forgetting(runningMatrix),
+          }
+        : null,
       curve: {
         kind: opts.curve,
         points,

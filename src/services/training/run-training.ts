@@ -303,6 +303,8 @@ async function runAttempt(data: { jobId: string }, deps: TrainingDeps): Promise<
               task: e.task,
               completedTasks: e.task + 1,
               accuracies: e.metrics.accuracyMatrix[e.task],
+              runningStatsAccuracies: e.runningStatsAccuracies,
+              batchNormStats: e.batchNormStats,
               durationMs: e.durationMs,
               msPerIteration: e.msPerIteration,
               checkpoint: e.checkpoint,
@@ -334,6 +336,10 @@ async function runAttempt(data: { jobId: string }, deps: TrainingDeps): Promise<
         backwardTransfer: result.backwardTransfer,
         forgetting: result.forgetting,
         taskInference: result.taskInference,
+        // Only targets with batch norm have it: other jobs' results stay as they were.
+        ...(result.runningStatsMetrics
+          ? { runningStatsAverageAccuracy: result.runningStatsMetrics.averageAccuracy }
+          : {}),
       }),
     );
     stats.wallMs = performance.now() - wallStart;

@@ -282,6 +282,7 @@ export class MemoryJobs implements JobRepository, TrainingStore {
     rows.push({
       task: c.task,
       accuracies: c.accuracies,
+      runningStatsAccuracies: c.runningStatsAccuracies ?? [],
       durationMs: c.durationMs,
       msPerIteration: c.msPerIteration,
     });

@@ -32,7 +32,7 @@ export interface JobSpec {
     tasks: number | { dataset: string; classes?: string[] }[];
   };
   training: { iterationsPerTask: number; seed: number };
-  /** The target network; a ResNet has no TF.js model export (the API answers 404 MODEL_NOT_AVAILABLE). */
+  /** The target network; a ResNet's TF.js model normalises with each task's running batch-norm statistics. */
   network?: { kind?: 'mlp' | 'zenkenet' | 'resnet' };
   [section: string]: unknown;
 }
@@ -96,6 +96,16 @@ export interface JobMetrics {
   taskDurationsMs: number[];
   msPerIteration: number[];
   taskInference: TaskInference | null;
+  /**
+   * ResNet: the evaluation with each task's running batch-norm statistics (how its model predicts
+   * one input); else null.
+   */
+  runningStats: {
+    accuracyMatrix: number[][];
+    averageAccuracy: number;
+    backwardTransfer: number | null;
+    forgetting: number | null;
+  } | null;
   curve: { kind: CurveKind; points: CurvePoint[]; nextCursor: string | null };
 }
 

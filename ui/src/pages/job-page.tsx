@@ -167,6 +167,19 @@ export function JobPage({ id }: { id: string }) {
             <dd>{points(metrics.backwardTransfer)}</dd>
             <dt>forgetting</dt>
             <dd>{points(metrics.forgetting)}</dd>
+            {metrics.runningStats && (
+              <>
+                <dt title="each task's batch norm with its running statistics, as its model predicts one input; the figures above normalise each test batch by its own statistics">
+                  average accuracy, running batch-norm statistics
+                </dt>
+                <dd
+                  data-testid="running-stats-average"
+                  data-value={String(metrics.runningStats.averageAccuracy)}
+                >
+                  {`${percent(metrics.runningStats.averageAccuracy)} %`}
+                </dd>
+              </>
+            )}
           </dl>
         )}
         {metrics ? (
@@ -223,8 +236,6 @@ export function JobPage({ id }: { id: string }) {
 function TaskTable({ job, metrics }: { job: Job; metrics: JobMetrics | null }) {
   if (!job.links.tasks.length) return <p class="muted">Downloads appear as tasks finish.</p>;
   const name = (t: number, what: string) => `job-${job.id.slice(0, 8)}-task-${t}-${what}`;
-  // No TF.js LayersModel computes what a ResNet with batch statistics computes: the API stores none.
-  const hasModel = job.spec.network?.kind !== 'resnet';
   return (
     <table class="data" data-testid="task-table">
       <thead>
@@ -256,22 +267,16 @@ function TaskTable({ job, metrics }: { job: Job; metrics: JobMetrics | null }) {
                   run={() => download(t.mask!, name(t.task, 'mask.safetensors'))}
                 />
               )}
-              {hasModel ? (
-                <>
-                  <DownloadButton
-                    label="model.json"
-                    run={() =>
-                      downloadModelJson(t, name(t.task, 'model.json'), name(t.task, 'weights.bin'))
-                    }
-                  />
-                  <DownloadButton
-                    label="weights.bin"
-                    run={() => download(weightsUrl(t), name(t.task, 'weights.bin'))}
-                  />
-                </>
-              ) : (
-                <span class="muted">no TF.js model for a ResNet (batch statistics)</span>
-              )}
+              <DownloadButton
+                label="model.json"
+                run={() =>
+                  downloadModelJson(t, name(t.task, 'model.json'), name(t.task, 'weights.bin'))
+                }
+              />
+              <DownloadButton
+                label="weights.bin"
+                run={() => download(weightsUrl(t), name(t.task, 'weights.bin'))}
+              />
             </td>
           </tr>
         ))}

@@ -168,6 +168,14 @@ export const JobResource = Type.Object(
         averageAccuracy: Type.Number(),
         backwardTransfer: Nullable(Type.Number()),
         forgetting: Nullable(Type.Number()),
+        runningStatsAverageAccuracy: Nullable(
+          Type.Number({
+            description:
+              "targets with batch norm (ResNet): average accuracy with each task's running batch-norm statistics, " +
+              'as a deployed model predicts one input at a time (averageAccuracy normalises each test batch by its own ' +
+              'statistics, as the reference evaluates); null for other targets',
+          }),
+        ),
       }),
     ),
     createdAt: Type.String({ format: 'date-time' }),
@@ -223,6 +231,25 @@ export const JobMetrics = Type.Object({
   forgetting: Nullable(Type.Number()),
   taskDurationsMs: Type.Array(Type.Number()),
   msPerIteration: Type.Array(Type.Number({ description: 'median per task' })),
+  runningStats: Nullable(
+    Type.Object(
+      {
+        accuracyMatrix: Type.Array(Type.Array(Type.Number()), {
+          description:
+            "row k: test accuracy on tasks 0..k after training through task k, each task's batch norm using that task's running statistics",
+        }),
+        averageAccuracy: Type.Number(),
+        backwardTransfer: Nullable(Type.Number()),
+        forgetting: Nullable(Type.Number()),
+      },
+      {
+        description:
+          "targets with batch norm (ResNet): the evaluation with each task's running batch-norm statistics (computed after the task " +
+          'in one pass over its training data, and in its exported model): how the model predicts one input at a time. ' +
+          'accuracyMatrix above normalises each test batch by its own statistics, as the reference does. Null for other targets',
+      },
+    ),
+  ),
   taskInference: Nullable(
     Type.Object({
       taskAccuracy: Type.Number(),
