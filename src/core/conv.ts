@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { channelOps } from './kernels/channels.js';
 import type { Random } from './random.js';
 
 /**
@@ -22,7 +23,7 @@ export const BN_EPSILON = 1e-5;
  *        that dx has x's size ("full" convolution);
  *   dW = conv(x padded, transposed to [cin, h, w, n], with dy transposed to [ho, wo, n, cout] as
  *        the filter, dilated by the stride): the batch is summed as the channel dimension;
- *   db = sum of dy over batch and space.
+ *   db = sum of dy over batch and space (kernels/channels.ts on wasm).
  * Values equal TF.js's gradients up to float rounding (tested). Like `linear`, a W that is a
  * variable is not saved for the backward pass (wasm's save clones, that is copies).
  */
@@ -60,21 +61,21 @@ function convOp(stride: number, pad: number, inputGrad: boolean): ConvFn {
       const saveW = !(w instanceof tf.Variable);
       (inputs[3] as tf.GradSaveFunc)(saveW ? [x, w] : [x]);
       return {
-        value: tf.add(tf.conv2d(x, w, stride, padding(pad, pad, pad, pad)), b) as tf.Tensor4D,
+        value: tf.add<tf.Tensor4D>(tf.conv2d(x, w, stride, padding(pad, pad, pad, pad)), b),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
           const xs = saved[0] as tf.Tensor4D;
-          const ws = saveW ? (saved[1] as tf.Tensor4D) : w;
+          const ws: tf.Tensor4D = saveW ? (saved[1] as tf.Tensor4D) : w;
           const dx = inputGrad
             ? inputGradient(dy as tf.Tensor4D, ws, xs.shape, stride, pad)
             : tf.zerosLike(xs);
           return [
             dx,
             filterGradient(xs, dy as tf.Tensor4D, ws.shape, stride, pad),
-            tf.sum(dy, [0, 1, 2]),
+            channelOps()?.sum(dy) ?? tf.sum(dy, [0, 1, 2]),
           ];
         },
       };
-    }) as ConvFn;
+    });
     convOps.set(key, op);
   }
   return op;
@@ -128,7 +129,7 @@ function inputGradient(
   // Rows of x that no window reached (stride > 1) get zero gradient from the extra bottom padding.
   const bottom = h + kh - 1 - spread.shape[1] - top;
   const right = wd + kw - 1 - spread.shape[2] - left;
-  const rotated = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+  const rotated = tf.transpose<tf.Tensor4D>(tf.reverse(w, [0, 1]), [0, 1, 3, 2]);
   return tf.conv2d(spread, rotated, 1, padding(top, bottom, left, right));
 }
 
@@ -141,12 +142,12 @@ function filterGradient(
 ): tf.Tensor4D {
   const [kh, kw, cin, cout] = wShape;
   const padded = pad > 0 ? tf.pad(x, padding(pad, pad, pad, pad)) : x;
-  const channelsFirst = tf.transpose(padded, [3, 1, 2, 0]) as tf.Tensor4D;
-  const filter = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;
+  const channelsFirst = tf.transpose<tf.Tensor4D>(padded, [3, 1, 2, 0]);
+  const filter = tf.transpose<tf.Tensor4D>(dy, [1, 2, 0, 3]);
   let g = tf.conv2d(channelsFirst, filter, 1, 'valid', 'NHWC', [stride, stride]);
   // Padded rows past the last window make the result larger than the kernel: they belong to no window.
   if (g.shape[1] !== kh || g.shape[2] !== kw) g = tf.slice(g, [0, 0, 0, 0], [cin, kh, kw, cout]);
-  return tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D;
+  return tf.transpose<tf.Tensor4D>(g, [1, 2, 0, 3]);
 }
 
 /**
@@ -158,10 +159,13 @@ function filterGradient(
  * The gradient is the closed form (xhat = (x - mean) / sqrt(var + eps), M values per channel):
  *   dbeta = sum(dy),  dgamma = sum(dy * xhat),
  *   dx = gamma / sqrt(var + eps) * (dy - dbeta / M - xhat * dgamma / M),
- * with every per-channel scale and shift done by TF.js's fused batch-norm op. Autodiff through
- * the statistics runs wasm's broadcasting multiply and mean, which take slow generic paths and
- * made batch norm a large part of a ResNet step; this form needs only sums over batch and space,
- * same-shape products and the fused op.
+ * Autodiff through the statistics runs wasm's broadcasting multiply and mean, which take slow
+ * generic paths and made batch norm a large part of a ResNet step; this form needs only sums over
+ * batch and space and per-channel affine maps. On wasm those are our own kernels
+ * (kernels/channels.ts: the statistics in two passes over x, the output in one, the backward in
+ * two: the sums of dy and dy * (x - mean), then dx = scale * dy + (x - mean) * b + d per channel);
+ * TF.js's Sum over [0, 1, 2] transposes its input there and its FusedBatchNorm is a scalar loop.
+ * Other backends use TF.js's sums and fused batch-norm op.
  */
 export function batchNorm(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D): tf.Tensor4D {
   return batchNormOp(x, gamma, beta);
@@ -170,18 +174,42 @@ export function batchNorm(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D)
 const batchNormOp = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [x, gamma, beta] = inputs as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
   const count = x.size / x.shape[3];
-  const mean = tf.div(tf.sum(x, [0, 1, 2]), count) as tf.Tensor1D;
-  const variance = tf.div(tf.sum(tf.square(tf.sub(x, mean)), [0, 1, 2]), count) as tf.Tensor1D;
+  const ops = channelOps();
+  const { mean, variance } = ops ? ops.moments(x) : moments(x, count);
   (inputs[3] as tf.GradSaveFunc)([x, mean, variance, gamma]);
   return {
-    value: tf.batchNorm(x, mean, variance, beta, gamma, BN_EPSILON),
+    value: ops
+      ? ops.affine2(
+          x,
+          tf.zerosLike(mean),
+          x,
+          mean,
+          tf.mul(gamma, tf.rsqrt(tf.add(variance, BN_EPSILON))) as tf.Tensor1D,
+          beta,
+        )
+      : tf.batchNorm(x, mean, variance, beta, gamma, BN_EPSILON),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, m, v, g] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+      const invStd = tf.rsqrt(tf.add(v, BN_EPSILON)) as tf.Tensor1D;
+      const scale = tf.mul(g, invStd) as tf.Tensor1D;
+      const perValue = tf.div(scale, -count) as tf.Tensor1D;
+      if (ops) {
+        // dx = scale * dy + (x - mean) * (-scale * invStd * dgamma / M) - scale * dbeta / M
+        const sums = ops.sumAndSumTimesDeviation(dy, xs, m);
+        const dgamma = tf.mul(sums.sumTimesDeviation, invStd) as tf.Tensor1D;
+        const dx = ops.affine2(
+          dy as tf.Tensor4D,
+          scale,
+          xs,
+          m,
+          tf.mul(perValue, tf.mul(invStd, dgamma)) as tf.Tensor1D,
+          tf.mul(perValue, sums.sum) as tf.Tensor1D,
+        );
+        return [dx, dgamma, sums.sum];
+      }
       const xhat = tf.batchNorm(xs, m, v, undefined, undefined, BN_EPSILON);
       const dbeta = tf.sum(dy, [0, 1, 2]) as tf.Tensor1D;
       const dgamma = tf.sum(tf.mul(dy, xhat), [0, 1, 2]) as tf.Tensor1D;
-      const scale = tf.mul(g, tf.rsqrt(tf.add(v, BN_EPSILON))) as tf.Tensor1D;
-      const perValue = tf.div(scale, -count) as tf.Tensor1D;
       const dx = tf.add(
         affine(dy as tf.Tensor4D, scale, tf.mul(perValue, dbeta) as tf.Tensor1D),
         affine(xhat, tf.mul(perValue, dgamma) as tf.Tensor1D, tf.zerosLike(dbeta)),
@@ -190,6 +218,13 @@ const batchNormOp = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) =
     },
   };
 }) as (x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D) => tf.Tensor4D;
+
+/** Mean and biased variance per channel with TF.js ops (backends other than wasm). */
+function moments(x: tf.Tensor4D, count: number): { mean: tf.Tensor1D; variance: tf.Tensor1D } {
+  const mean = tf.div(tf.sum(x, [0, 1, 2]), count) as tf.Tensor1D;
+  const variance = tf.div(tf.sum(tf.square(tf.sub(x, mean)), [0, 1, 2]), count) as tf.Tensor1D;
+  return { mean, variance };
+}
 
 /** t * scale + shift per channel, with the fused batch-norm op (mean 0, variance 1, no epsilon). */
 function affine(t: tf.Tensor4D, scale: tf.Tensor1D, shift: tf.Tensor1D): tf.Tensor4D {
