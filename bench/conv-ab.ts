@@ -71,7 +71,7 @@ function resnetForward(m: ConvModule, net: ResNet, x: tf.Tensor2D): tf.Tensor2D 
     if (shortcut) out = tf.add(out, shortcut);
     return tf.relu(out);
   };
-  let h = convLayer(tf.reshape(x, [x.shape[0], 32, 32, 3]) as tf.Tensor4D, 1);
+  let h = convLayer(tf.reshape<tf.Rank.R4>(x, [x.shape[0], 32, 32, 3]), 1);
   for (let g = 1; g <= 3; g++) {
     for (let j = 0; j < 3; j++) {
       const stride = g > 1 && j === 0 ? 2 : 1;
@@ -90,7 +90,7 @@ function resnetForward(m: ConvModule, net: ResNet, x: tf.Tensor2D): tf.Tensor2D 
     }
   }
   return linear(
-    tf.mean(h, [1, 2]) as tf.Tensor2D,
+    tf.mean<tf.Tensor2D>(h, [1, 2]),
     w[2 * layer] as tf.Tensor2D,
     w[2 * layer + 1] as tf.Tensor1D,
   );
@@ -101,14 +101,14 @@ function zenkeForward(m: ConvModule, net: ZenkeNet, x: tf.Tensor2D): tf.Tensor2D
   const w = net.weights!;
   const k = (i: number) => w[i] as tf.Tensor4D;
   const b = (i: number) => w[i] as tf.Tensor1D;
-  let h = tf.reshape(x, [x.shape[0], 32, 32, 3]) as tf.Tensor4D;
+  let h = tf.reshape<tf.Rank.R4>(x, [x.shape[0], 32, 32, 3]);
   h = tf.relu(m.conv2dOnData(h, k(0), b(1), 1, 1));
   h = tf.relu(m.conv2d(h, k(2), b(3), 1, 0));
   h = tf.maxPool(h, 2, 2, 'valid');
   h = tf.relu(m.conv2d(h, k(4), b(5), 1, 1));
   h = tf.relu(m.conv2d(h, k(6), b(7), 1, 0));
   h = tf.maxPool(h, 2, 2, 'valid');
-  const flat = tf.reshape(h, [h.shape[0], -1]) as tf.Tensor2D;
+  const flat = tf.reshape<tf.Rank.R2>(h, [h.shape[0], -1]);
   const hidden = tf.relu(linear(flat, w[8] as tf.Tensor2D, b(9)));
   return linear(hidden, w[10] as tf.Tensor2D, b(11));
 }

@@ -83,12 +83,12 @@ const layerShapes = [
 const loadBefore = os.loadavg()[0];
 const layers = layerShapes.map((l) => {
   const x = normal([N, l.size, l.size, l.cin]) as tf.Tensor4D;
-  const w = tf.mul(normal([3, 3, l.cin, l.cout]), 0.1) as tf.Tensor4D;
+  const w = tf.mul<tf.Tensor4D>(normal([3, 3, l.cin, l.cout]), 0.1);
   const b = normal([l.cout]) as tf.Tensor1D;
   const out = l.size / l.stride;
   const dy = normal([N, out, out, l.cout]) as tf.Tensor4D;
   const y = normal([N, out, out, l.cout]) as tf.Tensor4D;
-  const gamma = tf.add(tf.mul(normal([l.cout]), 0.1), 1) as tf.Tensor1D;
+  const gamma = tf.add<tf.Tensor1D>(tf.mul(normal([l.cout]), 0.1), 1);
   const beta = normal([l.cout]) as tf.Tensor1D;
   const op = l.onData ? conv2dOnData : conv2d;
   const convForward = time(() => op(x, w, b, l.stride, 1));
@@ -179,7 +179,10 @@ const forwardBackward = () =>
 const networkForward = time(forward);
 const networkForwardBackward = time(forwardBackward);
 
-/** The kernels one run of `f` executes (tf.profile; scopes such as custom gradients left out, their kernels are listed). */
+/**
+ * The kernels one run of `f` executes (tf.profile; scopes such as custom gradients left out,
+ * their kernels are listed).
+ */
 async function kernelsOf(f: () => tf.Tensor | tf.Tensor[]) {
   let wall = 0;
   const info = await tf.profile(() =>

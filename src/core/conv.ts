@@ -72,7 +72,7 @@ function convOp(stride: number, pad: number, inputGrad: boolean): ConvFn {
         }),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
           const xs = saved[0] as tf.Tensor4D;
-          const ws = saveW ? (saved[1] as tf.Tensor4D) : w;
+          const ws: tf.Tensor4D = saveW ? (saved[1] as tf.Tensor4D) : w;
           const dx = inputGrad
             ? inputGradient(dy as tf.Tensor4D, ws, xs.shape, stride, pad)
             : tf.zerosLike(xs);
@@ -83,7 +83,7 @@ function convOp(stride: number, pad: number, inputGrad: boolean): ConvFn {
           ];
         },
       };
-    }) as ConvFn;
+    });
     convOps.set(key, op);
   }
   return op;
@@ -161,12 +161,12 @@ export function inputGradient(
   const phase = (r: AxisPhase, c: AxisPhase): tf.Tensor4D => {
     if (r.taps.length === 0 || c.taps.length === 0) return tf.zeros([n, r.length, c.length, cin]);
     const picked = r.taps.flatMap((u) => c.taps.map((v) => tf.slice(taps, u * kw + v, 1)));
-    const kernel = tf.reshape(picked.length === 1 ? picked[0] : tf.concat(picked), [
+    const kernel = tf.reshape<tf.Rank.R4>(picked.length === 1 ? picked[0] : tf.concat(picked), [
       r.taps.length,
       c.taps.length,
       cout,
       cin,
-    ]) as tf.Tensor4D;
+    ]);
     const cropTop = Math.max(0, -r.before);
     const cropLeft = Math.max(0, -c.before);
     const cropped =
@@ -204,7 +204,7 @@ export function inputGradient(
       [n, R, C * stride, cin],
     ),
   );
-  const full = tf.reshape(tf.stack(byRow, 2), [n, R * stride, C * stride, cin]) as tf.Tensor4D;
+  const full = tf.reshape<tf.Rank.R4>(tf.stack(byRow, 2), [n, R * stride, C * stride, cin]);
   return full.shape[1] === h && full.shape[2] === wd ? full : tf.slice(full, 0, [n, h, wd, cin]);
 }
 
@@ -218,12 +218,12 @@ export function filterGradient(
 ): tf.Tensor4D {
   const [kh, kw, cin, cout] = wShape;
   const padded = pad > 0 ? tf.pad(x, padding(pad, pad, pad, pad)) : x;
-  const channelsFirst = tf.transpose(padded, [3, 1, 2, 0]) as tf.Tensor4D;
-  const filter = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;
+  const channelsFirst = tf.transpose<tf.Tensor4D>(padded, [3, 1, 2, 0]);
+  const filter = tf.transpose<tf.Tensor4D>(dy, [1, 2, 0, 3]);
   let g = tf.conv2d(channelsFirst, filter, 1, 'valid', 'NHWC', [stride, stride]);
   // Padded rows past the last window make the result larger than the kernel: they belong to no window.
   if (g.shape[1] !== kh || g.shape[2] !== kw) g = tf.slice(g, [0, 0, 0, 0], [cin, kh, kw, cout]);
-  return tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D;
+  return tf.transpose<tf.Tensor4D>(g, [1, 2, 0, 3]);
 }
 
 /**
@@ -260,35 +260,35 @@ const batchNormOp = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) =
           tf.zerosLike(mean),
           x,
           mean,
-          tf.mul(gamma, tf.rsqrt(tf.add(variance, BN_EPSILON))) as tf.Tensor1D,
+          tf.mul<tf.Tensor1D>(gamma, tf.rsqrt(tf.add(variance, BN_EPSILON))),
           beta,
         )
       : tf.batchNorm(x, mean, variance, beta, gamma, BN_EPSILON),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, m, v, g] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
-      const invStd = tf.rsqrt(tf.add(v, BN_EPSILON)) as tf.Tensor1D;
-      const scale = tf.mul(g, invStd) as tf.Tensor1D;
-      const perValue = tf.div(scale, -count) as tf.Tensor1D;
+      const invStd = tf.rsqrt(tf.add<tf.Tensor1D>(v, BN_EPSILON));
+      const scale = tf.mul<tf.Tensor1D>(g, invStd);
+      const perValue = tf.div<tf.Tensor1D>(scale, -count);
       if (ops) {
         // dx = scale * dy + (x - mean) * (-scale * invStd * dgamma / M) - scale * dbeta / M
         const sums = ops.sumAndSumTimesDeviation(dy, xs, m);
-        const dgamma = tf.mul(sums.sumTimesDeviation, invStd) as tf.Tensor1D;
+        const dgamma = tf.mul<tf.Tensor1D>(sums.sumTimesDeviation, invStd);
         const dx = ops.affine2(
           dy as tf.Tensor4D,
           scale,
           xs,
           m,
-          tf.mul(perValue, tf.mul(invStd, dgamma)) as tf.Tensor1D,
-          tf.mul(perValue, sums.sum) as tf.Tensor1D,
+          tf.mul<tf.Tensor1D>(perValue, tf.mul(invStd, dgamma)),
+          tf.mul<tf.Tensor1D>(perValue, sums.sum),
         );
         return [dx, dgamma, sums.sum];
       }
       const xhat = tf.batchNorm(xs, m, v, undefined, undefined, BN_EPSILON);
-      const dbeta = tf.sum(dy, [0, 1, 2]) as tf.Tensor1D;
-      const dgamma = tf.sum(tf.mul(dy, xhat), [0, 1, 2]) as tf.Tensor1D;
+      const dbeta = tf.sum<tf.Tensor1D>(dy, [0, 1, 2]);
+      const dgamma = tf.sum<tf.Tensor1D>(tf.mul(dy, xhat), [0, 1, 2]);
       const dx = tf.add(
-        affine(dy as tf.Tensor4D, scale, tf.mul(perValue, dbeta) as tf.Tensor1D),
-        affine(xhat, tf.mul(perValue, dgamma) as tf.Tensor1D, tf.zerosLike(dbeta)),
+        affine(dy as tf.Tensor4D, scale, tf.mul<tf.Tensor1D>(perValue, dbeta)),
+        affine(xhat, tf.mul<tf.Tensor1D>(perValue, dgamma), tf.zerosLike(dbeta)),
       );
       return [dx, dgamma, dbeta];
     },
@@ -297,8 +297,8 @@ const batchNormOp = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) =
 
 /** Mean and biased variance per channel with TF.js ops (backends other than wasm). */
 function moments(x: tf.Tensor4D, count: number): { mean: tf.Tensor1D; variance: tf.Tensor1D } {
-  const mean = tf.div(tf.sum(x, [0, 1, 2]), count) as tf.Tensor1D;
-  const variance = tf.div(tf.sum(tf.square(tf.sub(x, mean)), [0, 1, 2]), count) as tf.Tensor1D;
+  const mean = tf.div<tf.Tensor1D>(tf.sum(x, [0, 1, 2]), count);
+  const variance = tf.div<tf.Tensor1D>(tf.sum(tf.square(tf.sub(x, mean)), [0, 1, 2]), count);
   return { mean, variance };
 }
 

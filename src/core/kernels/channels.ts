@@ -81,7 +81,7 @@ function opsOn(heap: WasmHeap, kernel: ChannelsKernel): ChannelOps {
       const { c, rows } = shape(x);
       const total = heap.allocate([c]);
       kernel.sum(heap.offsetOf(total), heap.offsetOf(x), rows, c);
-      const mean = tf.div(total, rows) as tf.Tensor1D;
+      const mean = tf.div<tf.Tensor1D>(total, rows);
       total.dispose();
       const squares = heap.allocate([c]);
       kernel.sumSquaredDeviations(
@@ -91,7 +91,7 @@ function opsOn(heap: WasmHeap, kernel: ChannelsKernel): ChannelOps {
         rows,
         c,
       );
-      const variance = tf.div(squares, rows) as tf.Tensor1D;
+      const variance = tf.div<tf.Tensor1D>(squares, rows);
       squares.dispose();
       return { mean, variance };
     },
