@@ -25,7 +25,9 @@ export const BN_EPSILON = 1e-5;
  *   dW = conv(x padded, transposed to [cin, h, w, n], with dy transposed to [ho, wo, n, cout] as
  *        the filter, dilated by the stride): the batch is summed as the channel dimension;
  *   db = sum of dy over batch and space (kernels/channels.ts on wasm).
- * The forward pass adds the bias inside XNNPACK's convolution (TF.js's fused conv2d).
+ * The bias is added after the convolution: TF.js's fused conv2d on wasm reads the rank of the
+ * bias from its storage, which for HNET's generated biases (reshaped from a row of the
+ * hypernetwork's output) is 2, and refuses it.
  * Values equal TF.js's gradients up to float rounding (tested). Like `linear`, a W that is a
  * variable is not saved for the backward pass (wasm's save clones, that is copies).
  */
@@ -63,13 +65,7 @@ function convOp(stride: number, pad: number, inputGrad: boolean): ConvFn {
       const saveW = !(w instanceof tf.Variable);
       (inputs[3] as tf.GradSaveFunc)(saveW ? [x, w] : [x]);
       return {
-        value: tf.fused.conv2d({
-          x,
-          filter: w,
-          strides: stride,
-          pad: padding(pad, pad, pad, pad),
-          bias: b,
-        }),
+        value: tf.add<tf.Tensor4D>(tf.conv2d(x, w, stride, padding(pad, pad, pad, pad)), b),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
           const xs = saved[0] as tf.Tensor4D;
           const ws: tf.Tensor4D = saveW ? (saved[1] as tf.Tensor4D) : w;

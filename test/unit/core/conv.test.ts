@@ -127,6 +127,22 @@ describe('conv2d', () => {
     });
   }
 
+  it("takes a bias reshaped from a row of a matrix on wasm (HNET's generated biases)", async () => {
+    await tf.setBackend('wasm');
+    const rng = new Random(4);
+    await expectNoLeakedTensors(() =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(rng.normalArray(2 * 5 * 5 * 3), [2, 5, 5, 3]);
+        const w = tf.tensor4d(rng.normalArray(9 * 3 * 4), [3, 3, 3, 4]);
+        const row = tf.tensor2d(rng.normalArray(4), [1, 4]);
+        const b = tf.reshape<tf.Rank.R1>(row, [4]);
+        const y = conv2d(x, w, b, 1, 1);
+        expectArraysClose(y.dataSync(), conv2d(x, w, tf.tensor1d(row.dataSync()), 1, 1).dataSync());
+      }),
+    );
+    await useCpuBackend();
+  });
+
   it('on data: the same value and weight gradients, and zeros for x', () => {
     const c = cases[1];
     const full = valueAndGrads(c, conv2d);
