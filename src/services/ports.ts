@@ -69,6 +69,11 @@ export interface NewJob {
   name: string | null;
   metadata: Record<string, unknown> | null;
   spec: JobSpec;
+  /**
+   * Iterations per task for progress: the spec's, or planned from the data for a length in epochs
+   * (`progressIterations`; without it, planned from the spec alone).
+   */
+  iterationsPerTask?: number;
   idempotencyKey: string | null;
   requestHash: string | null;
   /**

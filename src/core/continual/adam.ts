@@ -64,7 +64,7 @@ export class Adam {
 
   constructor(
     private readonly params: tf.Variable[],
-    private readonly args: AdamArgs,
+    private args: AdamArgs,
   ) {
     this.beta1 = args.beta1 ?? 0.9;
     this.beta2 = args.beta2 ?? 0.999;
@@ -89,6 +89,15 @@ export class Adam {
         v: tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
       };
     });
+  }
+
+  /** The learning rate of the next steps; a learning-rate schedule may change it between steps. */
+  get learningRate(): number {
+    return this.args.learningRate;
+  }
+
+  set learningRate(rate: number) {
+    this.args = { ...this.args, learningRate: rate };
   }
 
   /** Step size and bias-correction terms for step number `t` (1-based). */

@@ -14,6 +14,8 @@ import { median, summarize } from '../metrics/metrics.js';
 import { Random } from '../random.js';
 import type { JobSpec } from '../spec.js';
 import { evaluate, inferTasksByEntropy } from './evaluation.js';
+import { BestModel } from './model-selection.js';
+import { iterationsPerEpoch, PlateauScheduler, taskIterations } from './schedule.js';
 import type { ContinualResult, RunOptions, TaskEndEvent } from './types.js';
 
 /**
@@ -77,9 +79,16 @@ export async function runContinualLearning(
       state = restoreCheckpoint(options.resumeFrom, learner, spec);
       stream = Random.fromState(state.rngState);
     }
-    const iterations = spec.training.iterationsPerTask;
-    const totalIterations = iterations * tasks.length;
+    // Each task's length: fixed, or epochs over its own training split (tasks may differ in size).
+    const lengths = tasks.map((task) => taskIterations(spec.training, task.train.size));
+    const totalIterations = lengths.reduce((a, n) => a + n, 0);
     const allIterationMs: number[] = [];
+    const { lrSchedule, modelSelection } = spec.training;
+    assert(
+      (lrSchedule === 'constant' && modelSelection === 'last') ||
+        tasks.every((task) => task.kind === 'classification' && task.validation.size > 0),
+      `training.lrSchedule "${lrSchedule}" and modelSelection "${modelSelection}" watch validation accuracy: every task needs a validation split of classification samples`,
+    );
 
     const firstTask = state.completedTasks;
     for (let t = firstTask; t < tasks.length; t++) {
@@ -92,45 +101,64 @@ export async function runContinualLearning(
       const started = performance.now();
       const iterationMs: number[] = [];
       const batches = new BatchSampler(task.train.size, spec.training.batchSize, stream);
+      const iterations = lengths[t];
+      const before = lengths.slice(0, t).reduce((a, n) => a + n, 0);
+      const epoch = iterationsPerEpoch(task.train.size, spec.training.batchSize);
+      // Both start afresh with every task, as the reference's do (they live with the task's optimiser).
+      const plateau = lrSchedule === 'plateau' ? new PlateauScheduler() : null;
+      const best = modelSelection === 'best-validation' ? new BestModel(learner) : null;
       learner.beginTask(t, iterations);
-      for (let i = 0; i < iterations; i++) {
-        if (signal?.aborted) throw new CancelledError();
-        const t0 = performance.now();
-        const losses = trainOn(
-          learner,
-          task,
-          t,
-          i,
-          task.train.gather(batches.next(), stream),
-          stream,
-        );
-        if (!Number.isFinite(losses.total)) throw new DivergenceError(t, i);
-        const ms = performance.now() - t0;
-        iterationMs.push(ms);
-        allIterationMs.push(ms);
-        const done = t * iterations + i + 1;
-        await callbacks.onIteration?.({
-          task: t,
-          tasks: tasks.length,
-          iteration: i,
-          iterations,
-          loss: losses.total,
-          taskLoss: losses.taskLoss,
-          outputReg: losses.outputReg,
-          driftReg: losses.driftReg,
-          ms,
-          etaMs: median(allIterationMs.slice(-200)) * (totalIterations - done),
-        });
-        const validate = (i + 1) % spec.training.validationEvery === 0 || i === iterations - 1;
-        if (validate && task.validation.size > 0 && callbacks.onValidation) {
-          await callbacks.onValidation({
+      try {
+        for (let i = 0; i < iterations; i++) {
+          if (signal?.aborted) throw new CancelledError();
+          const t0 = performance.now();
+          const losses = trainOn(
+            learner,
+            task,
+            t,
+            i,
+            task.train.gather(batches.next(), stream),
+            stream,
+          );
+          if (!Number.isFinite(losses.total)) throw new DivergenceError(t, i);
+          const ms = performance.now() - t0;
+          iterationMs.push(ms);
+          allIterationMs.push(ms);
+          const done = before + i + 1;
+          await callbacks.onIteration?.({
             task: t,
+            tasks: tasks.length,
             iteration: i,
-            accuracy: evaluate(learner, task, task.validation),
+            iterations,
+            loss: losses.total,
+            taskLoss: losses.taskLoss,
+            outputReg: losses.outputReg,
+            driftReg: losses.driftReg,
+            ms,
+            etaMs: median(allIterationMs.slice(-200)) * (totalIterations - done),
           });
+          const last = i === iterations - 1;
+          const epochEnd = (i + 1) % epoch === 0;
+          // Selection looks at epoch ends (and the last iteration, for a length in iterations), the
+          // plateau rule at epoch ends only.
+          const select = best !== null && (epochEnd || last);
+          const schedule = plateau !== null && epochEnd;
+          const report =
+            ((i + 1) % spec.training.validationEvery === 0 || last) && callbacks.onValidation;
+          if ((report || select || schedule) && task.validation.size > 0) {
+            const accuracy = evaluate(learner, task, task.validation);
+            await callbacks.onValidation?.({ task: t, iteration: i, accuracy });
+            if (select) best.offer(accuracy);
+            if (schedule) learner.setLearningRates(plateau.step(accuracy, learner.learningRates()));
+          }
+          if (options.yieldEvery && (i + 1) % options.yieldEvery.iterations === 0)
+            await options.yieldEvery.fn();
         }
-        if (options.yieldEvery && (i + 1) % options.yieldEvery.iterations === 0)
-          await options.yieldEvery.fn();
+        // The task's model is its best epoch's; the next task's regularisation targets and theta
+        // snapshot are taken from it (method pitfall 7).
+        best?.restore();
+      } finally {
+        best?.dispose();
       }
       learner.endTask();
 

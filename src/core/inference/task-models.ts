@@ -5,6 +5,7 @@
  * weights file) of Dense layers (MLP) or of ZeroPadding2D, Rescaling, Conv2D, MaxPooling2D,
  * Flatten and Dense layers (ZenkeNet). It is rebuilt here on tfjs-core alone, so the service needs
  * no tfjs-layers at prediction time; tests check it against tf.loadLayersModel on the same files.
+ * A 1x1 DepthwiseConv2D in front standardises each channel (uploads with per-channel normalisation).
  *
  * Without a task id, the task is inferred per input by lowest softmax entropy, the way the engine
  * evaluates task-agnostic inference (method section 7.2, `inferTasksByEntropy`): the same
@@ -155,6 +156,16 @@ function rebuild(l: LayerConfig, take: (rank: number, name: string) => tf.Tensor
           act(tf.add(tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, strides, padding), bias)),
         tensors: [kernel, bias],
       };
+    }
+    case 'DepthwiseConv2D': {
+      // Only the 1x1 per-channel standardisation exports put in front: x * kernel[c] + bias[c].
+      const size = c.kernel_size as [number, number];
+      if (c.use_bias !== true || size[0] !== 1 || size[1] !== 1 || c.depth_multiplier !== 1)
+        throw invalid(`model.json: layer ${name} is not a 1x1 depthwise standardisation`);
+      const [kernel, bias] = [take(4, name), take(1, name)];
+      const scale = tf.reshape(kernel, [-1]);
+      kernel.dispose();
+      return { apply: (x) => tf.add(tf.mul(x, scale), bias), tensors: [scale, bias] };
     }
     case 'MaxPooling2D': {
       const [pool, strides, padding] = [

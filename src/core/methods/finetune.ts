@@ -48,6 +48,14 @@ export class FinetuneLearner implements Learner {
     return readLosses(value, value);
   }
 
+  learningRates(): number[] {
+    return this.optimizer ? [this.optimizer.learningRate] : [];
+  }
+
+  setLearningRates(rates: readonly number[]): void {
+    if (this.optimizer) this.optimizer.learningRate = rates[0];
+  }
+
   endTask(): void {
     this.optimizer?.dispose();
     this.optimizer = null;

@@ -109,6 +109,22 @@ export class HnetLearner implements Learner {
     return readLosses(total, taskLoss, outputReg);
   }
 
+  /** The hypernetwork's, the current embedding's and (with batch norm) the batch-norm optimiser's. */
+  private optimizers(): Adam[] {
+    return [this.thetaOptimizer, this.embeddingOptimizer, this.batchNormOptimizer].filter(
+      (o): o is Adam => o !== null,
+    );
+  }
+
+  learningRates(): number[] {
+    return this.optimizers().map((o) => o.learningRate);
+  }
+
+  /** hypercl cifar/train.py steps one plateau scheduler per optimiser with the same accuracy. */
+  setLearningRates(rates: readonly number[]): void {
+    this.optimizers().forEach((o, i) => (o.learningRate = rates[i]));
+  }
+
   endTask(): void {
     this.thetaOptimizer?.dispose();
     this.embeddingOptimizer?.dispose();

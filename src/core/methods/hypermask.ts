@@ -118,6 +118,14 @@ export class HyperMaskLearner implements Learner {
     return readLosses(value, parts[0], parts[1], parts[2]);
   }
 
+  learningRates(): number[] {
+    return this.optimizer ? [this.optimizer.learningRate] : [];
+  }
+
+  setLearningRates(rates: readonly number[]): void {
+    if (this.optimizer) this.optimizer.learningRate = rates[0];
+  }
+
   endTask(): void {
     this.optimizer?.dispose();
     this.optimizer = null;

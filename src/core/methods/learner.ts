@@ -42,6 +42,12 @@ export interface Learner {
     loss: LossFn,
     rng?: Random,
   ): StepLosses;
+  /**
+   * The learning rates of the current task's optimisers (one per optimiser, in a fixed order),
+   * and setting them for the steps that follow: what a learning-rate schedule changes.
+   */
+  learningRates(): number[];
+  setLearningRates(rates: readonly number[]): void;
   /** Releases per-task state (optimiser moments, stored targets). */
   endTask(): void;
   /** The target weights task `task` runs with (theta * m_t, generated, or theta). Caller disposes. */

@@ -10,6 +10,7 @@ import {
   continuationInput,
   continuesSpec,
   forgetting,
+  progressIterations,
   resolveSpec,
   SpecError,
   taskCount,
@@ -145,20 +146,16 @@ export class JobService {
       const existing = await this.jobs.findByIdempotencyKey(tenantId, key);
       if (existing) return { job: this.checkReplay(existing, requestHash), created: false };
     }
-    const { spec, continuation } =
+    const { spec, continuation, datasets } =
       continueFrom === undefined
-        ? {
-            spec: resolveSpec(specInput, {
-              datasets: await this.datasetFacts(tenantId, specInput),
-            }),
-            continuation: null,
-          }
+        ? await this.newSpec(tenantId, specInput)
         : await this.continuationSpec(tenantId, continueFrom, specInput);
     const res = await this.jobs.create({
       tenantId,
       name,
       metadata,
       spec,
+      iterationsPerTask: progressIterations(spec, datasets),
       idempotencyKey: key,
       requestHash,
       continueFrom: continuation,
@@ -176,6 +173,12 @@ export class JobService {
       );
     }
     return { job: res.job, created: true };
+  }
+
+  /** The resolved spec of a new job, and the facts of the data sets it names. */
+  private async newSpec(tenantId: string, specInput: Record<string, unknown>) {
+    const datasets = await this.datasetFacts(tenantId, specInput);
+    return { spec: resolveSpec(specInput, { datasets }), continuation: null, datasets };
   }
 
   /**
@@ -201,9 +204,8 @@ export class JobService {
       throw checkpointRemovedError(source.id, source.checkpointRemovedAt);
     const label = `job ${source.id}`;
     const input = continuationInput(source.spec, specInput, label);
-    const spec = resolveSpec(input, {
-      datasets: await this.datasetFacts(tenantId, input as Record<string, unknown>),
-    });
+    const datasets = await this.datasetFacts(tenantId, input as Record<string, unknown>);
+    const spec = resolveSpec(input, { datasets });
     if (!continuesSpec(spec, source.spec)) {
       // Everything else is the source's, so only the new tasks can have changed the networks' shapes.
       const { outputSize } = benchmarkShape(source.spec.benchmark);
@@ -215,6 +217,7 @@ export class JobService {
     return {
       spec,
       continuation: { jobId: source.id, inheritedTasks: taskCount(source.spec.benchmark) },
+      datasets,
     };
   }
 
