@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Learner } from '../methods/learner.js';
+import { EngineError } from '../errors.js';
+import type { Learner, TaskStateArray } from '../methods/learner.js';
 
 /**
  * Best-validation model selection (HyperMask's `best_model_selection_method = "val_loss"`, which
@@ -30,6 +31,33 @@ export class BestModel {
     tf.dispose(this.copies ?? []);
     this.copies = this.learner.namedVariables().map(({ variable }) => tf.clone(variable));
     return true;
+  }
+
+  /**
+   * The best copy as named arrays `best/<variable name>` for a checkpoint within a task (none
+   * before the first offer).
+   */
+  save(): TaskStateArray[] {
+    if (!this.copies) return [];
+    const names = this.learner.namedVariables().map((v) => v.name);
+    return this.copies.map((c, i) => ({
+      name: `best/${names[i]}`,
+      shape: [...c.shape],
+      data: (c.dataSync() as Float32Array).slice(),
+    }));
+  }
+
+  /** Continues from `save()` and the best accuracy it was taken at (null: nothing offered yet). */
+  restoreSaved(accuracy: number | null, saved: ReadonlyMap<string, TaskStateArray>): void {
+    this.dispose();
+    if (accuracy === null) return;
+    this.best = accuracy;
+    this.copies = this.learner.namedVariables().map(({ name, variable }) => {
+      const a = saved.get(`best/${name}`);
+      if (!a || a.shape.join(',') !== variable.shape.join(','))
+        throw new EngineError('INVALID_CHECKPOINT', `checkpoint lacks the best model's ${name}`);
+      return tf.tensor(a.data, a.shape, 'float32');
+    });
   }
 
   /** Puts the best copy back into the model (nothing when nothing was offered) and frees the copies. */

@@ -1,7 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Batch, ContinualTask } from '../data/types.js';
 import { assert, CancelledError, DivergenceError } from '../errors.js';
-import { encodeCheckpoint, restoreCheckpoint, type CheckpointState } from '../io/checkpoint.js';
+import {
+  checkpointTaskArrays,
+  encodeCheckpoint,
+  restoreCheckpoint,
+  type CheckpointState,
+  type InTaskState,
+} from '../io/checkpoint.js';
 import { exportTask } from '../io/export.js';
 import { createLearner } from '../methods/create-learner.js';
 import {
@@ -9,6 +15,7 @@ import {
   meanSquaredError,
   type Learner,
   type StepLosses,
+  type TaskStateArray,
 } from '../methods/learner.js';
 import { median, summarize } from '../metrics/metrics.js';
 import { Random } from '../random.js';
@@ -75,9 +82,14 @@ export async function runContinualLearning(
       taskDurationsMs: [],
     };
     let stream = rng;
+    // A checkpoint written within a task continues that task (see checkpoint.ts).
+    let inTask: { state: InTaskState; arrays: Map<string, TaskStateArray> } | null = null;
     if (options.resumeFrom) {
       state = restoreCheckpoint(options.resumeFrom, learner, spec);
       stream = Random.fromState(state.rngState);
+      if (state.inTask)
+        inTask = { state: state.inTask, arrays: checkpointTaskArrays(options.resumeFrom) };
+      delete state.inTask;
     }
     // Each task's length: fixed, or epochs over its own training split (tasks may differ in size).
     const lengths = tasks.map((task) => taskIterations(spec.training, task.train.size));
@@ -96,11 +108,16 @@ export async function runContinualLearning(
       await callbacks.onTaskBegin?.({
         task: t,
         tasks: tasks.length,
-        resumed: t === firstTask && t > 0,
+        resumed: t === firstTask && (t > 0 || inTask !== null),
       });
-      const started = performance.now();
+      const started = performance.now() - (inTask?.state.elapsedMs ?? 0);
       const iterationMs: number[] = [];
-      const batches = new BatchSampler(task.train.size, spec.training.batchSize, stream);
+      const batches = new BatchSampler(
+        task.train.size,
+        spec.training.batchSize,
+        stream,
+        inTask?.state.sampler,
+      );
       const iterations = lengths[t];
       const before = lengths.slice(0, t).reduce((a, n) => a + n, 0);
       const epoch = iterationsPerEpoch(task.train.size, spec.training.batchSize);
@@ -108,8 +125,23 @@ export async function runContinualLearning(
       const plateau = lrSchedule === 'plateau' ? new PlateauScheduler() : null;
       const best = modelSelection === 'best-validation' ? new BestModel(learner) : null;
       learner.beginTask(t, iterations);
+      let start = 0;
+      if (inTask) {
+        const saved = inTask.state;
+        const learnerArrays = new Map(
+          [...inTask.arrays]
+            .filter(([name]) => name.startsWith('learner/'))
+            .map(([name, a]) => [name.slice('learner/'.length), a]),
+        );
+        learner.restoreTaskState(learnerArrays);
+        learner.setLearningRates(saved.learningRates);
+        if (plateau && saved.plateau) plateau.restore(saved.plateau);
+        best?.restoreSaved(saved.bestAccuracy, inTask.arrays);
+        start = saved.iteration;
+        inTask = null;
+      }
       try {
-        for (let i = 0; i < iterations; i++) {
+        for (let i = start; i < iterations; i++) {
           if (signal?.aborted) throw new CancelledError();
           const t0 = performance.now();
           const losses = trainOn(
@@ -144,12 +176,41 @@ export async function runContinualLearning(
           const select = best !== null && (epochEnd || last);
           const schedule = plateau !== null && epochEnd;
           const report =
-            ((i + 1) % spec.training.validationEvery === 0 || last) && callbacks.onValidation;
+            ((i + 1) % spec.training.validationEvery === 0 || last) &&
+            callbacks.onValidation !== undefined;
           if ((report || select || schedule) && task.validation.size > 0) {
             const accuracy = evaluate(learner, task, task.validation);
             await callbacks.onValidation?.({ task: t, iteration: i, accuracy });
             if (select) best.offer(accuracy);
             if (schedule) learner.setLearningRates(plateau.step(accuracy, learner.learningRates()));
+          }
+          if (epochEnd && !last && callbacks.onEpochEnd) {
+            await callbacks.onEpochEnd({
+              task: t,
+              tasks: tasks.length,
+              epoch: (i + 1) / epoch,
+              iteration: i,
+              checkpoint: () =>
+                encodeCheckpoint(
+                  learner,
+                  {
+                    ...state,
+                    rngState: stream.state(),
+                    inTask: {
+                      iteration: i + 1,
+                      sampler: batches.state(),
+                      plateau: plateau?.save() ?? null,
+                      bestAccuracy: best && best.accuracy > -Infinity ? best.accuracy : null,
+                      learningRates: learner.learningRates(),
+                      elapsedMs: performance.now() - started,
+                    },
+                  },
+                  [
+                    ...learner.saveTaskState().map((a) => ({ ...a, name: `learner/${a.name}` })),
+                    ...(best?.save() ?? []),
+                  ],
+                ),
+            });
           }
           if (options.yieldEvery && (i + 1) % options.yieldEvery.iterations === 0)
             await options.yieldEvery.fn();
@@ -243,13 +304,23 @@ class BatchSampler {
   private order: Int32Array;
   private cursor = 0;
 
+  /** With `saved` (a checkpoint within a task) it continues where that sampler stood, drawing nothing. */
   constructor(
     private readonly size: number,
     private readonly batchSize: number,
     private readonly rng: Random,
+    saved?: { order: number[]; cursor: number },
   ) {
     assert(size > 0, 'a task has no training samples');
-    this.order = rng.permutation(size);
+    if (saved) {
+      assert(saved.order.length === size, 'the checkpoint was written for another training split');
+      this.order = Int32Array.from(saved.order);
+      this.cursor = saved.cursor;
+    } else this.order = rng.permutation(size);
+  }
+
+  state(): { order: number[]; cursor: number } {
+    return { order: Array.from(this.order), cursor: this.cursor };
   }
 
   next(): Int32Array {

@@ -51,7 +51,7 @@ export const PLATEAU: PlateauSettings = {
 };
 
 /** What a scheduler carries from one epoch to the next (it starts afresh with every task). */
-interface PlateauState {
+export interface PlateauState {
   best: number;
   badEpochs: number;
   cooldownLeft: number;
@@ -69,6 +69,16 @@ export class PlateauScheduler {
   private state: PlateauState = { best: -Infinity, badEpochs: 0, cooldownLeft: 0 };
 
   constructor(private readonly settings: PlateauSettings = PLATEAU) {}
+
+  /** The state to continue from (a checkpoint within a task); JSON-safe (best -Infinity as null). */
+  save(): { best: number | null; badEpochs: number; cooldownLeft: number } {
+    const s = this.state;
+    return { ...s, best: Number.isFinite(s.best) ? s.best : null };
+  }
+
+  restore(saved: { best: number | null; badEpochs: number; cooldownLeft: number }): void {
+    this.state = { ...saved, best: saved.best ?? -Infinity };
+  }
 
   /** The rates to use after an epoch that ended with `accuracy`, given the rates `rates` it ran with. */
   step(accuracy: number, rates: readonly number[]): number[] {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { EngineError } from '../errors.js';
-import type { Learner } from '../methods/learner.js';
+import type { Learner, TaskStateArray } from '../methods/learner.js';
 import { continuesSpec, sameJson } from '../spec-continuation.js';
 import { SPEC_VERSION, upgradeStoredSpec, type JobSpec } from '../spec.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
@@ -15,6 +15,12 @@ import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
  * targets (hypernetwork outputs for earlier tasks, theta at the start of the task) are recomputed
  * from these weights at the start of the next task, and the random stream continues from
  * `rngState`. So a run resumed after task k ends with the results of an uninterrupted run.
+ *
+ * A checkpoint written within a task (at an epoch end, `TrainingCallbacks.onEpochEnd`) also holds
+ * what the task carries: `state.inTask` (iterations done, batch order, plateau state, learning
+ * rates, best validation accuracy) and tensors named `task/...`: the learner's optimiser moments
+ * and regularisation targets (`task/learner/...`) and the best epoch's model (`task/best/...`).
+ * A run resumed from it continues the task at the next iteration, bit for bit.
  */
 export interface CheckpointState {
   /** Tasks finished; training continues with task index `completedTasks`. */
@@ -25,16 +31,45 @@ export interface CheckpointState {
   accuracyMatrix: number[][];
   msPerIteration: number[];
   taskDurationsMs: number[];
+  /** Only in a checkpoint written within task `completedTasks`: where that task stands. */
+  inTask?: InTaskState;
 }
+
+/** Where a task stands at an epoch end (see the format above). */
+export interface InTaskState {
+  /** Iterations of the task done. */
+  iteration: number;
+  /** The batch sampler: the current epoch's order and the position in it. */
+  sampler: { order: number[]; cursor: number };
+  /** The plateau rule's state (null without it); its best is null before the first epoch end. */
+  plateau: { best: number | null; badEpochs: number; cooldownLeft: number } | null;
+  /** Best validation accuracy offered to model selection (null: none, or selection off). */
+  bestAccuracy: number | null;
+  /** The learning rates of the task's optimisers. */
+  learningRates: number[];
+  /** Wall time of the task so far. */
+  elapsedMs: number;
+}
+
+/** Prefix of the within-task tensors of a checkpoint written within a task. */
+const TASK_PREFIX = 'task/';
 
 export const CHECKPOINT_FORMAT = 'retain-checkpoint';
 
-export function encodeCheckpoint(learner: Learner, state: CheckpointState): Uint8Array {
-  const tensors = learner.namedVariables().map(({ name, variable }) => ({
-    name,
-    shape: variable.shape,
-    data: variable.dataSync() as Float32Array,
-  }));
+/** `taskArrays`: the within-task arrays of a checkpoint within a task (named without the prefix). */
+export function encodeCheckpoint(
+  learner: Learner,
+  state: CheckpointState,
+  taskArrays: TaskStateArray[] = [],
+): Uint8Array {
+  const tensors = [
+    ...learner.namedVariables().map(({ name, variable }) => ({
+      name,
+      shape: variable.shape,
+      data: variable.dataSync() as Float32Array,
+    })),
+    ...taskArrays.map((a) => ({ ...a, name: TASK_PREFIX + a.name })),
+  ];
   return encodeSafetensors(tensors, {
     format: CHECKPOINT_FORMAT,
     version: '1',
@@ -79,7 +114,11 @@ export function restoreCheckpoint(
   if (!sameJson(state.spec, spec) && !continuesSpec(spec, state.spec)) {
     throw new EngineError('INVALID_CHECKPOINT', 'the checkpoint was written for a different spec');
   }
-  const saved = new Map(decodeSafetensors(bytes).tensors.map((t) => [t.name, t]));
+  const saved = new Map(
+    decodeSafetensors(bytes)
+      .tensors.filter((t) => !t.name.startsWith(TASK_PREFIX))
+      .map((t) => [t.name, t]),
+  );
   // Checkpoints written before embeddings were created per task hold every task's embedding
   // (trained or not); restoring all of them resumes such a job as it would have gone on.
   const embeddings = [...saved.keys()].filter((name) => name.startsWith('hnet/embedding_')).length;
@@ -102,4 +141,16 @@ export function restoreCheckpoint(
     tf.tidy(() => variable.assign(tf.tensor(t.data, t.shape, 'float32')));
   }
   return state;
+}
+
+/** The within-task arrays of a checkpoint written within a task, by name without the `task/` prefix. */
+export function checkpointTaskArrays(bytes: Uint8Array): Map<string, TaskStateArray> {
+  return new Map(
+    decodeSafetensors(bytes)
+      .tensors.filter((t) => t.name.startsWith(TASK_PREFIX))
+      .map((t) => {
+        const name = t.name.slice(TASK_PREFIX.length);
+        return [name, { name, shape: t.shape, data: t.data }];
+      }),
+  );
 }

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { runContinualLearning } from '../../../src/core/continual/run-continual-learning.js';
 import type { IterationEvent, ValidationEvent } from '../../../src/core/continual/types.js';
 import type { ContinualTask } from '../../../src/core/data/types.js';
+import { readCheckpointState } from '../../../src/core/io/checkpoint.js';
 import { decodeSafetensors } from '../../../src/core/io/safetensors.js';
 import { Random } from '../../../src/core/random.js';
 import { resolveSpec, type JobSpec, type JobSpecInput } from '../../../src/core/spec.js';
@@ -197,6 +198,64 @@ describe('plateau learning rate, resumed', () => {
       });
       assert.deepEqual(again.accuracyMatrix, full.accuracyMatrix);
       assert.deepEqual(tensors(resumed.at(-1)!), tensors(checkpoints.at(-1)!));
+    });
+  }
+});
+
+describe('checkpoints within a task', () => {
+  const cases: [JobSpec['method'], JobSpec['training']['modelSelection']][] = [
+    ['hypermask', 'best-validation'],
+    ['hnet', 'best-validation'],
+    ['finetune', 'last'],
+  ];
+  for (const [method, modelSelection] of cases) {
+    it(`${method}: resumed at an epoch end after the plateau rule dropped the rate, it ends bit for bit like an uninterrupted run`, async () => {
+      const s = spec(method, {
+        epochsPerTask: 10,
+        iterationsPerTask: null,
+        lrSchedule: 'plateau',
+        modelSelection,
+      });
+      const tasks = () => [flippedTask(0, 24), flippedTask(1, 24)];
+      const within: Uint8Array[] = [];
+      const ends: Uint8Array[] = [];
+      const full = await runContinualLearning(s, {
+        tasks: tasks(),
+        callbacks: {
+          onEpochEnd: (e) => {
+            assert.equal(e.iteration, 3 * e.epoch - 1);
+            // Task 1 at epoch 8 (after the drop at epoch 7), task 2 at epoch 3.
+            if ((e.task === 0 && e.epoch === 8) || (e.task === 1 && e.epoch === 3))
+              within.push(e.checkpoint());
+          },
+          onTaskEnd: (e) => void ends.push(e.checkpoint),
+        },
+      });
+      assert.equal(within.length, 2);
+      const state = readCheckpointState(within[0]);
+      assert.equal(state.completedTasks, 0);
+      const inTask = state.inTask;
+      assert.ok(inTask, 'the checkpoint is one within a task');
+      assert.equal(inTask.iteration, 24);
+      assert.ok(
+        inTask.learningRates.every((r) => r < 1e-2 - 1e-9),
+        `the plateau rule has dropped the rates: ${inTask.learningRates.join(', ')}`,
+      );
+      assert.equal(inTask.bestAccuracy !== null, modelSelection === 'best-validation');
+      for (const from of within) {
+        const resumed: Uint8Array[] = [];
+        const again = await runContinualLearning(s, {
+          tasks: tasks(),
+          resumeFrom: from,
+          callbacks: { onTaskEnd: (e) => void resumed.push(e.checkpoint) },
+        });
+        assert.deepEqual(again.accuracyMatrix, full.accuracyMatrix);
+        assert.deepEqual(tensors(resumed.at(-1)!), tensors(ends.at(-1)!));
+        assert.deepEqual(
+          readCheckpointState(resumed.at(-1)!).rngState,
+          readCheckpointState(ends.at(-1)!).rngState,
+        );
+      }
     });
   }
 });
