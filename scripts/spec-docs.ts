@@ -237,8 +237,12 @@ built in: upload the images (\`POST /v1/datasets\`) and name the preset.
   end with the highest validation accuracy (a tie keeps the earlier; the last iteration counts
   too for a length in iterations). The next task's regularisation targets come from it. The
   reference also checks every 100 iterations; here only epoch ends count.
-- Both need \`benchmark.validationSize\` above 0. Checkpoints are written at task ends, so a
-  job interrupted mid-task restarts that task from its beginning, as before.
+- Both need \`benchmark.validationSize\` above 0.
+- A task of many epochs is checkpointed within itself too: at the first epoch end
+  \`EPOCH_CHECKPOINT_MS\` (default 10 minutes) after the last checkpoint, a worker stores one that
+  also holds the optimisers' moments, the regularisation targets, the batch order, the plateau
+  rule's state and the best epoch's model, so a job interrupted mid-task resumes at that epoch
+  end and ends bit for bit as if uninterrupted (\`npm run train\` writes one at most once a minute).
 
 ## Continuing a job with new tasks (\`continueFrom\`)
 

@@ -299,6 +299,16 @@ export class MemoryJobs implements JobRepository, TrainingStore {
     this.jobs.get(jobId)!.completedTasks = c.completedTasks;
     return true;
   }
+  async saveCheckpoint(
+    jobId: string,
+    lease: string,
+    c: { completedTasks: number; checkpoint: Uint8Array },
+  ) {
+    if (!this.jobs.has(jobId)) return false;
+    this.fence(jobId, lease, 'checkpoint');
+    this.checkpoints.set(jobId, c.checkpoint);
+    return true;
+  }
   async succeed(jobId: string, lease: string, result: JobResult) {
     this.fence(jobId, lease, 'move to succeeded');
     this.transition(jobId, ['running'], 'succeeded', { result, finishedAt: this.tick() }, null);
