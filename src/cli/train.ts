@@ -183,6 +183,8 @@ async function main(): Promise<number> {
         validation.push(v);
       },
       onEpochEnd: async (e) => {
+        // Tasks measured in epochs only (see the service's training loop for why).
+        if (spec.training.epochsPerTask === null) return;
         if (performance.now() - lastCheckpoint < EPOCH_CHECKPOINT_EVERY_MS) return;
         await writeFile(path.join(out, 'checkpoint.safetensors'), e.checkpoint());
         lastCheckpoint = performance.now();

@@ -62,7 +62,7 @@ export const EnvSchema = Type.Object({
   EPOCH_CHECKPOINT_MS: int(
     600_000,
     0,
-    'within a task, store a checkpoint at the first epoch end this long after the last one (0: at every epoch end)',
+    'within a task measured in epochs, store a checkpoint at the first epoch end this long after the last one (0: at every epoch end)',
   ),
   LOSS_EVERY: int(10, 1, 'record every Nth iteration of the loss curve'),
   CANCEL_POLL_MS: int(500, 50, 'how often a training process checks for cancellation'),

@@ -47,8 +47,8 @@ export interface TrainingSettings {
   /** On `stop`, finish the running task if it ends within this long. */
   shutdownGraceMs: number;
   /**
-   * Within a task, store a checkpoint at the first epoch end this long after the last checkpoint
-   * (0: every epoch end); absent: only at task ends.
+   * Within a task measured in epochs (`training.epochsPerTask`), store a checkpoint at the first
+   * epoch end this long after the last checkpoint (0: every epoch end); absent: only at task ends.
    */
   epochCheckpointMs?: number;
 }
@@ -300,8 +300,15 @@ async function runAttempt(data: { jobId: string }, deps: TrainingDeps): Promise<
           });
         },
         onEpochEnd: async (e) => {
+          // Only tasks measured in epochs (long by design); a checkpoint within a task holds the
+          // optimiser's moments too, about 4x the model, too much to add to every job.
           const every = settings.epochCheckpointMs;
-          if (every === undefined || performance.now() - lastCheckpoint < every) return;
+          if (
+            every === undefined ||
+            spec.training.epochsPerTask === null ||
+            performance.now() - lastCheckpoint < every
+          )
+            return;
           await flush();
           const checkpoint = e.checkpoint();
           const stored = await timed(
