@@ -522,7 +522,16 @@ export interface components {
       status: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
       /** @description a continual-learning job */
       spec: {
-        preset: ('split-mnist' | 'permuted-mnist') | null;
+        preset:
+          | (
+              | 'split-mnist'
+              | 'permuted-mnist'
+              | 'split-cifar100-resnet'
+              | 'split-cifar100-zenkenet'
+              | 'tinyimagenet-resnet'
+              | 'tinyimagenet-zenkenet'
+            )
+          | null;
         /** @description continual-learning method */
         method: 'hypermask' | 'hnet' | 'finetune';
         /** @description which data, split into which tasks */
@@ -560,9 +569,9 @@ export interface components {
           validationSize: number;
           trainLimit: number | null;
           testLimit: number | null;
-          /** @description split, permuted: standardise inputs with mean 0.1307, std 0.3081; datasets: with the mean and standard deviation of all training values of the task's data set (after x / 255 for uint8) */
-          normalize: boolean;
-          /** @description split, permuted: random 28x28 crop after 4-pixel zero padding (training only) */
+          /** @description split, permuted: true standardises inputs with mean 0.1307, std 0.3081; datasets: true with the mean and standard deviation of all training values of the task's data set (after x / 255 for uint8), "per-channel" (images) with one mean and standard deviation per channel */
+          normalize: boolean | 'per-channel';
+          /** @description training only. split: random 28x28 crop after 4-pixel zero padding; datasets (images): random horizontal flip, then a random crop of the image size after 4-pixel zero padding (the CIFAR augmentation) */
           augment: boolean;
         };
         /** @description target network */
@@ -593,8 +602,8 @@ export interface components {
         };
         /** @description optimisation */
         training: {
-          /** @description training iterations per task */
-          iterationsPerTask: number;
+          iterationsPerTask: number | null;
+          epochsPerTask: number | null;
           /** @description mini-batch size */
           batchSize: number;
           /** @description Adam learning rate */
@@ -604,6 +613,10 @@ export interface components {
           seed: number;
           /** @description iterations between validation measurements */
           validationEvery: number;
+          /** @description "constant": the learning rates stay as set; "plateau": ReduceLROnPlateau on validation accuracy at every epoch end (mode max, factor sqrt(0.1), patience 5 epochs, relative threshold 1e-4, cooldown 0, min 5e-7), restarted with each task; needs benchmark.validationSize > 0 */
+          lrSchedule: 'constant' | 'plateau';
+          /** @description "last": keep the model of the last iteration; "best-validation": at the end of each task restore the whole model (target, hypernetwork, every embedding) of the epoch end with the best validation accuracy; needs benchmark.validationSize > 0 */
+          modelSelection: 'last' | 'best-validation';
         };
         /** @description forgetting protection */
         regularization: {
@@ -961,7 +974,16 @@ export interface operations {
     requestBody: {
       content: {
         'application/json': {
-          preset?: ('split-mnist' | 'permuted-mnist') | null;
+          preset?:
+            | (
+                | 'split-mnist'
+                | 'permuted-mnist'
+                | 'split-cifar100-resnet'
+                | 'split-cifar100-zenkenet'
+                | 'tinyimagenet-resnet'
+                | 'tinyimagenet-zenkenet'
+              )
+            | null;
           /** @description continual-learning method */
           method?: 'hypermask' | 'hnet' | 'finetune';
           /** @description which data, split into which tasks */
@@ -999,9 +1021,9 @@ export interface operations {
             validationSize?: number;
             trainLimit?: number | null;
             testLimit?: number | null;
-            /** @description split, permuted: standardise inputs with mean 0.1307, std 0.3081; datasets: with the mean and standard deviation of all training values of the task's data set (after x / 255 for uint8) */
-            normalize?: boolean;
-            /** @description split, permuted: random 28x28 crop after 4-pixel zero padding (training only) */
+            /** @description split, permuted: true standardises inputs with mean 0.1307, std 0.3081; datasets: true with the mean and standard deviation of all training values of the task's data set (after x / 255 for uint8), "per-channel" (images) with one mean and standard deviation per channel */
+            normalize?: boolean | 'per-channel';
+            /** @description training only. split: random 28x28 crop after 4-pixel zero padding; datasets (images): random horizontal flip, then a random crop of the image size after 4-pixel zero padding (the CIFAR augmentation) */
             augment?: boolean;
           };
           /** @description target network */
@@ -1032,8 +1054,8 @@ export interface operations {
           };
           /** @description optimisation */
           training?: {
-            /** @description training iterations per task */
-            iterationsPerTask?: number;
+            iterationsPerTask?: number | null;
+            epochsPerTask?: number | null;
             /** @description mini-batch size */
             batchSize?: number;
             /** @description Adam learning rate */
@@ -1043,6 +1065,10 @@ export interface operations {
             seed?: number;
             /** @description iterations between validation measurements */
             validationEvery?: number;
+            /** @description "constant": the learning rates stay as set; "plateau": ReduceLROnPlateau on validation accuracy at every epoch end (mode max, factor sqrt(0.1), patience 5 epochs, relative threshold 1e-4, cooldown 0, min 5e-7), restarted with each task; needs benchmark.validationSize > 0 */
+            lrSchedule?: 'constant' | 'plateau';
+            /** @description "last": keep the model of the last iteration; "best-validation": at the end of each task restore the whole model (target, hypernetwork, every embedding) of the epoch end with the best validation accuracy; needs benchmark.validationSize > 0 */
+            modelSelection?: 'last' | 'best-validation';
           };
           /** @description forgetting protection */
           regularization?: {

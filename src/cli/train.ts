@@ -4,13 +4,15 @@
  * Environment: RETAIN_BACKEND (default for --backend), RETAIN_DATA_DIR (default for --data-dir).
  *
  * Trains a job spec (the same JSON POST /v1/jobs accepts) on this machine, prints progress, and
- * writes DIR/result.json, DIR/checkpoint.safetensors (after every task) and per-task exports:
+ * writes DIR/result.json, DIR/checkpoint.safetensors (after every task, and within a task at an
+ * epoch end once a minute has passed since the last one) and per-task exports:
  * DIR/tasks/<t>/mask.safetensors and DIR/tasks/<t>/model/{model.json,weights.bin} (task t's at its
  * end, all of them again with the final weights at the end of the last task: `tasksToExport`).
  *
- * --resume continues an interrupted run of the same spec. --continue-from continues a finished
- * run with new tasks, as POST /v1/jobs with continueFrom does: FILE then holds only the new
- * tasks (`{"benchmark": {"tasks": 1}}`), everything else comes from the checkpoint's spec.
+ * --resume continues an interrupted run of the same spec (within a task from an epoch end's
+ * checkpoint). --continue-from continues a finished run with new tasks, as POST /v1/jobs with
+ * continueFrom does: FILE then holds only the new tasks (`{"benchmark": {"tasks": 1}}`),
+ * everything else comes from the checkpoint's spec.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -42,6 +44,8 @@ const USAGE =
 
 /** Every this many iterations a loss point goes into result.json's curves. */
 const CURVE_EVERY = 10;
+/** Least time between checkpoints written within a task (at epoch ends): a minute of work at risk. */
+const EPOCH_CHECKPOINT_EVERY_MS = 60_000;
 
 /** The spec of a finished run (its checkpoint) continued with the new tasks of `input`. */
 function continuedSpec(checkpoint: Uint8Array, input: unknown, file: string): JobSpec {
@@ -151,6 +155,7 @@ async function main(): Promise<number> {
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   let lastPrint = 0;
+  let lastCheckpoint = performance.now();
 
   const result: ContinualResult = await runContinualLearning(spec, {
     tasks,
@@ -179,12 +184,20 @@ async function main(): Promise<number> {
       onValidation: (v) => {
         validation.push(v);
       },
+      onEpochEnd: async (e) => {
+        // Tasks measured in epochs only (see the service's training loop for why).
+        if (spec.training.epochsPerTask === null) return;
+        if (performance.now() - lastCheckpoint < EPOCH_CHECKPOINT_EVERY_MS) return;
+        await writeFile(path.join(out, 'checkpoint.safetensors'), e.checkpoint());
+        lastCheckpoint = performance.now();
+      },
       onTaskEnd: async (e) => {
         const row = e.metrics.accuracyMatrix[e.task].map((a) => (100 * a).toFixed(2)).join('  ');
         console.log(
           `\ntask ${e.task + 1} done in ${(e.durationMs / 1000).toFixed(1)} s, ${e.msPerIteration.toFixed(1)} ms/iteration; test accuracy: ${row}`,
         );
         await writeFile(path.join(out, 'checkpoint.safetensors'), e.checkpoint);
+        lastCheckpoint = performance.now();
         for (const k of tasksToExport(e)) exportPaths[k] = await writeExport(out, e.exportTask(k));
         // Partial results after every task, so a long run that stops early still leaves numbers.
         msPerIteration.push(e.msPerIteration);

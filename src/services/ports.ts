@@ -75,6 +75,11 @@ export interface NewJob {
   name: string | null;
   metadata: Record<string, unknown> | null;
   spec: JobSpec;
+  /**
+   * Iterations per task for progress: the spec's, or planned from the data for a length in epochs
+   * (`progressIterations`; without it, planned from the spec alone).
+   */
+  iterationsPerTask?: number;
   idempotencyKey: string | null;
   requestHash: string | null;
   /**
@@ -294,6 +299,16 @@ export interface TrainingStore {
    * StaleAttemptError (nothing written) when another attempt owns the job.
    */
   completeTask(jobId: string, lease: string, c: TaskCompletion): Promise<boolean>;
+  /**
+   * Replaces the job's checkpoint with one written within task `completedTasks` (an epoch end);
+   * task results and exports are untouched. False when the job no longer exists; throws
+   * StaleAttemptError (nothing written) when another attempt owns the job.
+   */
+  saveCheckpoint(
+    jobId: string,
+    lease: string,
+    c: { completedTasks: number; checkpoint: Uint8Array },
+  ): Promise<boolean>;
   /** running -> succeeded. */
   succeed(jobId: string, lease: string, result: JobResult): Promise<void>;
   /** running/queued -> failed with an error code. */

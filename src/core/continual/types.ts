@@ -101,11 +101,29 @@ export interface ContinualResult extends ContinualMetrics {
   taskInference: TaskInferenceResult | null;
 }
 
+/** The end of an epoch within a task (not the task's last: `onTaskEnd` follows that one). */
+export interface EpochEndEvent {
+  task: number;
+  tasks: number;
+  /** Epochs of the task done (1-based). */
+  epoch: number;
+  /** The task's iteration that ended the epoch (0-based). */
+  iteration: number;
+  /**
+   * A checkpoint to continue the task from the next iteration, bit for bit (checkpoint.ts), encoded
+   * on demand (it holds the model, the optimisers' moments and the best epoch's model). Only valid
+   * until the callback returns.
+   */
+  checkpoint(): Uint8Array;
+}
+
 /** Hooks through which training reports; awaited, so a consumer can persist before training goes on. */
 export interface TrainingCallbacks {
   onTaskBegin?(e: { task: number; tasks: number; resumed: boolean }): void | Promise<void>;
   onIteration?(e: IterationEvent): void | Promise<void>;
   onValidation?(e: ValidationEvent): void | Promise<void>;
+  /** At every epoch end but a task's last (task lengths count epochs over the task's training split). */
+  onEpochEnd?(e: EpochEndEvent): void | Promise<void>;
   onTaskEnd?(e: TaskEndEvent): void | Promise<void>;
   onTrainEnd?(result: ContinualResult): void | Promise<void>;
 }
@@ -116,7 +134,10 @@ export interface RunOptions {
   callbacks?: TrainingCallbacks;
   /** Aborting stops training at the next iteration with a CancelledError. */
   signal?: AbortSignal;
-  /** A checkpoint from `TaskEndEvent.checkpoint`; training continues after its last task. */
+  /**
+   * A checkpoint from `TaskEndEvent.checkpoint` (training continues after its last task) or from
+   * `EpochEndEvent.checkpoint` (training continues within that task).
+   */
   resumeFrom?: Uint8Array;
   /** Called between iterations so the host event loop can run (timers, IPC, lock renewal). */
   yieldEvery?: { iterations: number; fn: () => Promise<void> };

@@ -322,7 +322,7 @@ export function buildTasks(benchmark: Benchmark, raw: RawDataset, rng: Random): 
     benchmark.kind === 'split'
       ? splitPlans(benchmark, raw.numClasses)
       : permutedPlans(benchmark, raw.numClasses, inputSize, rng);
-  const lut = pixelLookup(benchmark.normalize);
+  const lut = pixelLookup(benchmark.normalize === true);
   // Permuted tasks all select the same samples, so their index arrays are computed once.
   const samplesCache = new Map<string, { pool: Int32Array; test: Int32Array }>();
 

@@ -8,6 +8,7 @@
  * rebuilt here on tfjs-core alone, so the service needs no tfjs-layers at prediction time; tests
  * check it against tf.loadLayersModel on the same files. Weights are found by name
  * (`<layer>/kernel`, ...), as tfjs-layers finds them.
+ * A 1x1 DepthwiseConv2D in front standardises each channel (uploads with per-channel normalisation).
  *
  * Without a task id, the task is inferred per input by lowest softmax entropy, the way the engine
  * evaluates task-agnostic inference (method section 7.2, `inferTasksByEntropy`): the same
@@ -277,6 +278,17 @@ function rebuild(l: LayerConfig, take: Take): Layer {
       };
     case 'GlobalAveragePooling2D':
       return unary((x) => tf.mean(x, [1, 2]));
+    case 'DepthwiseConv2D': {
+      // Only the 1x1 per-channel standardisation exports put in front: x * kernel[c] + bias[c].
+      const size = c.kernel_size as [number, number];
+      if (c.use_bias !== true || size[0] !== 1 || size[1] !== 1 || c.depth_multiplier !== 1)
+        throw invalid(`model.json: layer ${name} is not a 1x1 depthwise standardisation`);
+      const kernel = take(name, 'depthwise_kernel', 4);
+      const bias = take(name, 'bias', 1);
+      const scale = tf.reshape(kernel, [-1]);
+      kernel.dispose();
+      return unary((x) => tf.add(tf.mul(x, scale), bias), [scale, bias]);
+    }
     case 'MaxPooling2D': {
       const [pool, strides, padding] = [
         c.pool_size as [number, number],

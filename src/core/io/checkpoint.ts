@@ -6,7 +6,7 @@ import {
   statsTensors,
   type BatchNormStats,
 } from '../continual/batch-norm-stats.js';
-import type { Learner } from '../methods/learner.js';
+import type { Learner, TaskStateArray } from '../methods/learner.js';
 import { continuesSpec, sameJson } from '../spec-continuation.js';
 import { SPEC_VERSION, upgradeStoredSpec, type JobSpec } from '../spec.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
@@ -22,6 +22,12 @@ import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
  * targets (hypernetwork outputs for earlier tasks, theta at the start of the task) are recomputed
  * from these weights at the start of the next task, and the random stream continues from
  * `rngState`. So a run resumed after task k ends with the results of an uninterrupted run.
+ *
+ * A checkpoint written within a task (at an epoch end, `TrainingCallbacks.onEpochEnd`) also holds
+ * what the task carries: `state.inTask` (iterations done, batch order, plateau state, learning
+ * rates, best validation accuracy) and tensors named `task/...`: the learner's optimiser moments
+ * and regularisation targets (`task/learner/...`) and the best epoch's model (`task/best/...`).
+ * A run resumed from it continues the task at the next iteration, bit for bit.
  */
 export interface CheckpointState {
   /** Tasks finished; training continues with task index `completedTasks`. */
@@ -38,21 +44,53 @@ export interface CheckpointState {
   runningStatsAccuracyMatrix?: number[][];
   msPerIteration: number[];
   taskDurationsMs: number[];
+  /** Only in a checkpoint written within task `completedTasks`: where that task stands. */
+  inTask?: InTaskState;
 }
+
+/** Where a task stands at an epoch end (see the format above). */
+export interface InTaskState {
+  /** Iterations of the task done. */
+  iteration: number;
+  /** The batch sampler: the current epoch's order and the position in it. */
+  sampler: { order: number[]; cursor: number };
+  /** The plateau rule's state (null without it); its best is null before the first epoch end. */
+  plateau: { best: number | null; badEpochs: number; cooldownLeft: number } | null;
+  /** Best validation accuracy offered to model selection (null: none, or selection off). */
+  bestAccuracy: number | null;
+  /** The learning rates of the task's optimisers. */
+  learningRates: number[];
+  /** Wall time of the task so far. */
+  elapsedMs: number;
+}
+
+/** Prefix of the within-task tensors of a checkpoint written within a task. */
+const TASK_PREFIX = 'task/';
 
 export const CHECKPOINT_FORMAT = 'retain-checkpoint';
 
+/**
+ * The learner's variables and `state`, with what else a checkpoint carries: each finished task's
+ * batch-norm running statistics, and in a checkpoint written within a task, the within-task
+ * arrays (`taskArrays`, named without the prefix).
+ */
 export function encodeCheckpoint(
   learner: Learner,
   state: CheckpointState,
-  batchNormStats: ReadonlyMap<number, BatchNormStats> = new Map(),
+  extra: {
+    batchNormStats?: ReadonlyMap<number, BatchNormStats>;
+    taskArrays?: TaskStateArray[];
+  } = {},
 ): Uint8Array {
-  const tensors = learner.namedVariables().map(({ name, variable }) => ({
-    name,
-    shape: variable.shape,
-    data: variable.dataSync() as Float32Array,
-  }));
-  tensors.push(...statsTensors(batchNormStats, learner.target.batchNormNames));
+  const tensors = [
+    ...learner.namedVariables().map(({ name, variable }) => ({
+      name,
+      shape: variable.shape,
+      data: variable.dataSync() as Float32Array,
+    })),
+    ...statsTensors(extra.batchNormStats ?? new Map(), learner.target.batchNormNames),
+    ...(extra.taskArrays ?? []).map((a) => ({ ...a, name: TASK_PREFIX + a.name })),
+  ];
   return encodeSafetensors(tensors, {
     format: CHECKPOINT_FORMAT,
     version: '1',
@@ -100,7 +138,11 @@ export function restoreCheckpoint(
   }
   const all = decodeSafetensors(bytes).tensors;
   const batchNormStats = statsFromTensors(all, learner.target.batchNormNames);
-  const saved = new Map(all.filter((t) => !isStatsTensor(t.name)).map((t) => [t.name, t]));
+  const saved = new Map(
+    all
+      .filter((t) => !isStatsTensor(t.name) && !t.name.startsWith(TASK_PREFIX))
+      .map((t) => [t.name, t]),
+  );
   // Checkpoints written before embeddings were created per task hold every task's embedding
   // (trained or not); restoring all of them resumes such a job as it would have gone on.
   const embeddings = [...saved.keys()].filter((name) => name.startsWith('hnet/embedding_')).length;
@@ -123,4 +165,16 @@ export function restoreCheckpoint(
     tf.tidy(() => variable.assign(tf.tensor(t.data, t.shape, 'float32')));
   }
   return { ...state, batchNormStats };
+}
+
+/** The within-task arrays of a checkpoint written within a task, by name without the `task/` prefix. */
+export function checkpointTaskArrays(bytes: Uint8Array): Map<string, TaskStateArray> {
+  return new Map(
+    decodeSafetensors(bytes)
+      .tensors.filter((t) => t.name.startsWith(TASK_PREFIX))
+      .map((t) => {
+        const name = t.name.slice(TASK_PREFIX.length);
+        return [name, { name, shape: t.shape, data: t.data }];
+      }),
+  );
 }

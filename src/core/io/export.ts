@@ -94,9 +94,9 @@ export function exportTask(
   const model = layersModel(
     [...input.layers, ...layers],
     input.shape,
-    target.paramNames,
-    shapes,
-    values,
+    [...(input.weights?.names ?? []), ...target.paramNames],
+    [...(input.weights?.shapes ?? []), ...shapes],
+    [...(input.weights?.values ?? []), ...values],
     {
       task: task.index,
       method: spec.method,
@@ -110,7 +110,14 @@ export function exportTask(
 
 /** How the exported model takes its input: the layers that preprocess it, its shape, and where the preprocessing is. */
 type ModelInput =
-  { layers: ExportLayer[]; shape: number[]; where: string } | { unsupported: string };
+  | {
+      layers: ExportLayer[];
+      shape: number[];
+      where: string;
+      /** Weights of `layers`, which come before the target's. */
+      weights?: { names: string[]; shapes: number[][]; values: Float32Array[] };
+    }
+  | { unsupported: string };
 
 /**
  * An MLP's input: the preprocessing of an image task (padding, permutation, scaling,
@@ -192,9 +199,45 @@ function imageInputLayers(task: ContinualTask, imageShape: number[]): ModelInput
     };
   }
   const scale = pre.scale ?? 1;
-  const std = pre.normalize?.std ?? 1;
-  const mean = pre.normalize?.mean ?? 0;
-  if (scale !== 1 || pre.normalize) {
+  const n = pre.normalize;
+  if (n && Array.isArray(n.mean) && Array.isArray(n.std)) {
+    // One scale and offset per channel: a 1x1 depthwise convolution with a bias computes
+    // x * (scale / std_c) - mean_c / std_c exactly as Rescaling does for scalars.
+    const std = n.std;
+    const mean = n.mean;
+    layers.push({
+      class_name: 'DepthwiseConv2D',
+      config: {
+        name: 'standardize',
+        kernel_size: [1, 1],
+        strides: [1, 1],
+        padding: 'valid',
+        data_format: 'channels_last',
+        dilation_rate: [1, 1],
+        depth_multiplier: 1,
+        activation: 'linear',
+        use_bias: true,
+        trainable: false,
+        dtype: 'float32',
+      },
+    });
+    return {
+      layers,
+      shape: raw,
+      where: `done by the model's first layers (${layers.map((l) => l.config.name).join(', ')})`,
+      weights: {
+        names: ['standardize/depthwise_kernel', 'standardize/bias'],
+        shapes: [[1, 1, std.length, 1], [std.length]],
+        values: [
+          Float32Array.from(std, (sd) => scale / sd),
+          Float32Array.from(mean, (m, c) => -m / std[c]),
+        ],
+      },
+    };
+  }
+  const std = (n?.std as number | undefined) ?? 1;
+  const mean = (n?.mean as number | undefined) ?? 0;
+  if (scale !== 1 || n) {
     layers.push({
       class_name: 'Rescaling',
       config: {
@@ -316,11 +359,11 @@ function modelInput(
 
 /**
  * model.json content (a Keras-style topology + weights manifest) and the weights file bytes.
- * `layers` get the weights in order: each Conv2D or Dense layer without weights of its own the next
- * kernel (and bias, with use_bias) of `names`/`shapes`/`values`; a layer with `weights` holds
- * those (see `ExportLayer`). A chain of layers is a Sequential model whose first layer declares
- * the input shape; layers that name their `inputs` make a functional model ("Model") with an
- * InputLayer "input_1".
+ * `layers` get the weights in order: each Conv2D, DepthwiseConv2D (the input standardisation) or
+ * Dense layer without weights of its own the next kernel (and bias, with use_bias) of
+ * `names`/`shapes`/`values`; a layer with `weights` holds those (see `ExportLayer`). A chain of
+ * layers is a Sequential model whose first layer declares the input shape; layers that name their
+ * `inputs` make a functional model ("Model") with an InputLayer "input_1".
  */
 export function layersModel(
   layers: ExportLayer[],
@@ -337,7 +380,7 @@ export function layersModel(
       manifest.push(...l.weights);
       continue;
     }
-    if (l.class_name !== 'Conv2D' && l.class_name !== 'Dense') continue;
+    if (!['Conv2D', 'DepthwiseConv2D', 'Dense'].includes(l.class_name)) continue;
     const count = l.config.use_bias === false ? 1 : 2;
     for (let k = 0; k < count; k++, next++) {
       assert(next < values.length, `layer ${String(l.config.name)} has no weights left to take`);

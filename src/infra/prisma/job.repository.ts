@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { SPEC_VERSION, SpecError, taskCount } from '../../core/index.js';
+import { progressIterations, SPEC_VERSION, SpecError, taskCount } from '../../core/index.js';
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import { ServiceError } from '../../services/errors.js';
 import { checkpointRemovedError } from '../../services/jobs/job.service.js';
@@ -45,7 +45,7 @@ function insertJob(job: NewJob, message: string): Prisma.Sql {
                         completed_tasks, continue_from, inherited_tasks, updated_at)
       SELECT ${randomUUID()}::uuid, ${job.tenantId}::uuid, ${job.name}, ${job.metadata === null ? null : JSON.stringify(job.metadata)}::jsonb,
              ${JSON.stringify(job.spec)}::jsonb, ${SPEC_VERSION}, 'queued', ${job.idempotencyKey}, ${job.requestHash},
-             ${taskCount(job.spec.benchmark)}, ${job.spec.training.iterationsPerTask}, ${inherited}, ${job.continueFrom?.jobId ?? null}::uuid, ${inherited}, now()
+             ${taskCount(job.spec.benchmark)}, ${job.iterationsPerTask ?? progressIterations(job.spec)}, ${inherited}, ${job.continueFrom?.jobId ?? null}::uuid, ${inherited}, now()
       WHERE (SELECT count(*) FROM d) = ${datasetIds.length}
       ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
       RETURNING *

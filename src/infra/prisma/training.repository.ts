@@ -192,6 +192,49 @@ export class PrismaTrainingRepository implements TrainingStore {
     return outcome === 'written';
   }
 
+  /**
+   * A checkpoint within a task: replaces the job's checkpoint (its blob released unless a
+   * continuing job shares it), fenced like `completeTask`; nothing else changes.
+   */
+  async saveCheckpoint(
+    jobId: string,
+    lease: string,
+    c: { completedTasks: number; checkpoint: Uint8Array },
+  ): Promise<boolean> {
+    const outcome = await inTransaction(this.pool, async (client, rollBack) => {
+      const job = await client.query('SELECT 1 FROM jobs WHERE id = $1 FOR KEY SHARE', [jobId]);
+      if (job.rowCount === 0) {
+        rollBack();
+        return 'job gone';
+      }
+      const checkpoint = await writeBlob(client, [c.checkpoint], this.chunkBytes);
+      const old = await client.query<{ blob_id: string }>(
+        'SELECT blob_id FROM checkpoints WHERE job_id = $1 FOR UPDATE',
+        [jobId],
+      );
+      await client.query(
+        `INSERT INTO checkpoints (job_id, completed_tasks, blob_id, updated_at) VALUES ($1, $2, $3, now())
+         ON CONFLICT (job_id) DO UPDATE SET completed_tasks = EXCLUDED.completed_tasks, blob_id = EXCLUDED.blob_id, updated_at = now()`,
+        [jobId, c.completedTasks, checkpoint.id],
+      );
+      await releaseBlobs(
+        client,
+        old.rows.map((r) => r.blob_id),
+      );
+      const owned = await client.query(
+        'UPDATE jobs SET updated_at = now() WHERE id = $1 AND lease = $2',
+        [jobId, lease],
+      );
+      if (owned.rowCount === 0) {
+        rollBack();
+        return 'not written';
+      }
+      return 'written';
+    });
+    if (outcome === 'not written') await this.assertLease(jobId, lease, 'checkpoint');
+    return outcome === 'written';
+  }
+
   /** Writes one task's export (mask and weights as blobs), returning the blob ids it replaced. */
   private async writeExport(
     client: pg.PoolClient,

@@ -10,6 +10,7 @@ import {
   continuationInput,
   continuesSpec,
   forgetting,
+  progressIterations,
   resolveSpec,
   SpecError,
   taskCount,
@@ -156,20 +157,16 @@ export class JobService {
       const existing = await this.jobs.findByIdempotencyKey(tenantId, key);
       if (existing) return { job: this.checkReplay(existing, requestHash), created: false };
     }
-    const { spec, continuation } =
+    const { spec, continuation, datasets } =
       continueFrom === undefined
-        ? {
-            spec: resolveSpec(specInput, {
-              datasets: await this.datasetFacts(tenantId, specInput),
-            }),
-            continuation: null,
-          }
+        ? await this.newSpec(tenantId, specInput)
         : await this.continuationSpec(tenantId, continueFrom, specInput);
     const res = await this.jobs.create({
       tenantId,
       name,
       metadata,
       spec,
+      iterationsPerTask: progressIterations(spec, datasets),
       idempotencyKey: key,
       requestHash,
       continueFrom: continuation,
@@ -187,6 +184,12 @@ export class JobService {
       );
     }
     return { job: res.job, created: true };
+  }
+
+  /** The resolved spec of a new job, and the facts of the data sets it names. */
+  private async newSpec(tenantId: string, specInput: Record<string, unknown>) {
+    const datasets = await this.datasetFacts(tenantId, specInput);
+    return { spec: resolveSpec(specInput, { datasets }), continuation: null, datasets };
   }
 
   /**
@@ -212,9 +215,8 @@ export class JobService {
       throw checkpointRemovedError(source.id, source.checkpointRemovedAt);
     const label = `job ${source.id}`;
     const input = continuationInput(source.spec, specInput, label);
-    const spec = resolveSpec(input, {
-      datasets: await this.datasetFacts(tenantId, input),
-    });
+    const datasets = await this.datasetFacts(tenantId, input);
+    const spec = resolveSpec(input, { datasets });
     if (!continuesSpec(spec, source.spec)) {
       // Everything else is the source's, so only the new tasks can have changed the networks' shapes.
       const { outputSize } = benchmarkShape(source.spec.benchmark);
@@ -226,6 +228,7 @@ export class JobService {
     return {
       spec,
       continuation: { jobId: source.id, inheritedTasks: taskCount(source.spec.benchmark) },
+      datasets,
     };
   }
 

@@ -31,7 +31,8 @@ export interface JobSpec {
     dataset: string;
     tasks: number | { dataset: string; classes?: string[] }[];
   };
-  training: { iterationsPerTask: number; seed: number };
+  /** One of iterationsPerTask and epochsPerTask is set (specs stored before epochs have no epochsPerTask). */
+  training: { iterationsPerTask: number | null; epochsPerTask?: number | null; seed: number };
   /** The target network; a ResNet's TF.js model normalises with each task's running batch-norm statistics. */
   network?: { kind?: 'mlp' | 'zenkenet' | 'resnet' };
   [section: string]: unknown;

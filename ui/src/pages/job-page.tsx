@@ -132,8 +132,12 @@ export function JobPage({ id }: { id: string }) {
         <dd>{job.spec.method}</dd>
         <dt>benchmark</dt>
         <dd>{benchmarkLabel(job)}</dd>
-        <dt>iterations per task</dt>
-        <dd>{job.spec.training.iterationsPerTask}</dd>
+        <dt>length of a task</dt>
+        <dd>
+          {job.spec.training.epochsPerTask != null
+            ? `${job.spec.training.epochsPerTask} epochs (about ${job.progress.iterationsPerTask} iterations)`
+            : `${job.spec.training.iterationsPerTask} iterations`}
+        </dd>
         <dt>backend</dt>
         <dd>{job.backend ?? '–'}</dd>
         <dt>submitted</dt>

@@ -5,7 +5,9 @@ import {
   LIMITS,
   METHODS,
   PRESETS,
+  presetSplit,
   resolveSpec,
+  type DatasetFacts,
   type JobSpec,
 } from '../../../core/index.js';
 import { METADATA_MAX_BYTES } from '../../../services/jobs/job.service.js';
@@ -50,19 +52,59 @@ export const CreateJobBody = Type.Object(
 );
 
 /**
+ * The uploaded data set an image preset's example names (a CIFAR-100-like one: 100 classes of
+ * 32x32x3 images, or 200 of 64x64x3 for Tiny-ImageNet), and what it holds; null for presets of
+ * built-in benchmarks.
+ */
+export function presetExampleDataset(preset: (typeof PRESETS)[number]): {
+  id: string;
+  facts: DatasetFacts;
+} | null {
+  const split = presetSplit(preset);
+  if (!split) return null;
+  const classes = split.tasks * split.classesPerTask;
+  const side = classes > 100 ? 64 : 32;
+  return {
+    id: '00000000-0000-4000-8000-000000000001',
+    facts: {
+      inputShape: [side, side, 3],
+      dtype: 'uint8',
+      sha256: '0'.repeat(64),
+      classNames: Array.from({ length: classes }, (_, c) => `class_${c}`),
+      counts: {
+        train: new Array<number>(classes).fill(500),
+        test: new Array<number>(classes).fill(50),
+      },
+    },
+  };
+}
+
+/**
  * One example per preset and method: the whole spec the preset resolves to (sending
- * `{preset, method}` alone gives the same).
+ * `{preset, method}` alone gives the same). The image presets train on an uploaded data set
+ * (`presetExampleDataset`), which the example names in `benchmark.tasks`; the preset cuts it into
+ * tasks.
  */
 function presetExamples(): Record<string, { summary: string; value: JobSpec }> {
   return Object.fromEntries(
     PRESETS.flatMap((preset) =>
-      METHODS.map((method) => [
-        `${preset}-${method}`,
-        {
-          summary: `preset ${preset}, method ${method}: every field the preset fills in`,
-          value: resolveSpec({ preset, method }),
-        },
-      ]),
+      METHODS.map((method) => {
+        const dataset = presetExampleDataset(preset);
+        const value = dataset
+          ? resolveSpec(
+              { preset, method, benchmark: { tasks: [{ dataset: dataset.id }] } },
+              { datasets: new Map([[dataset.id, dataset.facts]]) },
+            )
+          : resolveSpec({ preset, method });
+        const on = dataset ? ' on an uploaded data set (its id in benchmark.tasks)' : '';
+        return [
+          `${preset}-${method}`,
+          {
+            summary: `preset ${preset}, method ${method}${on}: every field the preset fills in`,
+            value,
+          },
+        ];
+      }),
     ),
   );
 }
