@@ -22,6 +22,14 @@ export const SAMPLE_DTYPES = ['uint8', 'float32'] as const;
 export const TARGET_KINDS = ['mlp', 'zenkenet', 'resnet'] as const;
 export const TARGET_ACTIVATIONS = ['relu', 'sigmoid'] as const;
 export const HNET_ACTIVATIONS = ['elu', 'relu', 'sigmoid'] as const;
+/**
+ * How the task of a test sample is inferred after the last task (method sections 7.2, 7.3):
+ * "entropy" (lowest normalised softmax entropy), "fecam" (nearest class prototype in Mahalanobis
+ * distance, with per-class statistics kept after every task), "both" (both are measured and
+ * reported; predictions without a task id use FeCAM), "none".
+ */
+export const TASK_INFERENCE = ['none', 'entropy', 'fecam', 'both'] as const;
+export type TaskInferenceRule = (typeof TASK_INFERENCE)[number];
 
 /**
  * Version of the resolved spec's shape, stored with every job (jobs.spec_version). Bump it when a
@@ -30,9 +38,11 @@ export const HNET_ACTIVATIONS = ['elu', 'relu', 'sigmoid'] as const;
  * older versions they do know up to this one (`upgradeStoredSpec`).
  *
  * 1: MLP targets only (no `network.kind`). 2: convolutional targets, `network.kind`, `channels`,
- * `n`, `k` and `dropout`; a version 1 spec reads as the MLP it trained.
+ * `n`, `k` and `dropout`; a version 1 spec reads as the MLP it trained. 3:
+ * `evaluation.taskInference` is one of `TASK_INFERENCE` instead of a boolean; true (which
+ * meant entropy) reads as "entropy", false as "none".
  */
-export const SPEC_VERSION = 2;
+export const SPEC_VERSION = 3;
 
 /** The oldest stored spec version `upgradeStoredSpec` still brings up to `SPEC_VERSION`. */
 export const OLDEST_SPEC_VERSION = 1;
@@ -279,9 +289,10 @@ export const JobSpecSchema = strict(
     ),
     evaluation: strict(
       {
-        taskInference: Type.Boolean({
-          description: 'after the last task, infer the task by lowest entropy',
-        }),
+        taskInference: literalUnion(
+          TASK_INFERENCE,
+          'after the last task, infer each test sample\'s task without its id: "entropy" (lowest softmax entropy), "fecam" (nearest class prototype in Mahalanobis distance; keeps per-class feature statistics after every task and exports them), "both" (reports both; predictions use FeCAM), or "none". true and false (before spec version 3) mean "entropy" and "none"',
+        ),
       },
       'evaluation',
     ),
@@ -309,8 +320,29 @@ function partialDeep(schema: TSchema): TSchema {
   return schema;
 }
 
-/** What a user may send: any subset of `JobSpec`; unknown fields are rejected. */
-export const JobSpecInputSchema = partialDeep(JobSpecSchema);
+/**
+ * What a user may send: any subset of `JobSpec`; unknown fields are rejected. Also accepted, as
+ * before spec version 3: `evaluation.taskInference` true or false (`legacyInput`).
+ */
+export const JobSpecInputSchema = withLegacyTaskInference(partialDeep(JobSpecSchema));
+
+function withLegacyTaskInference(schema: TSchema): TSchema {
+  const evaluation = (schema.properties as Record<string, TSchema>).evaluation;
+  const props = evaluation.properties as Record<string, TSchema>;
+  props.taskInference = Type.Optional(
+    Type.Union([props.taskInference, Type.Boolean()], {
+      description: props.taskInference.description as string,
+    }),
+  );
+  return schema;
+}
+
+/** The rule a boolean `evaluation.taskInference` (spec versions 1 and 2) meant. */
+function legacyTaskInference(value: unknown): TaskInferenceRule | undefined {
+  if (value === true) return 'entropy';
+  if (value === false) return 'none';
+  return undefined;
+}
 export type JobSpecInput = DeepPartial<JobSpec>;
 type DeepPartial<T> = T extends (infer U)[]
   ? U[]
@@ -427,6 +459,12 @@ const PRESET_VALUES: Record<Preset, Record<Method, JobSpecInput>> = {
 type TargetKind = JobSpec['network']['kind'];
 
 /** The network fields of each target kind; a field a kind does not use is null (or [] / 0). */
+/**
+ * "both": measured on Split Fashion-MNIST (bench/results/task-inference-split-fashion.json),
+ * FeCAM infers the task far more often than entropy, and the entropy figure costs one more pass.
+ */
+export const DEFAULT_TASK_INFERENCE: TaskInferenceRule = 'both';
+
 const NETWORK_DEFAULTS: Record<TargetKind, JobSpec['network']> = {
   mlp: {
     kind: 'mlp',
@@ -496,7 +534,7 @@ function baseDefaults(kind: JobSpec['benchmark']['kind'], target: TargetKind): J
       validationEvery: 100,
     },
     regularization: { beta: 1e-3, lambda: 1e-3, sparsity: 30, maskedL1: true, lookahead: true },
-    evaluation: { taskInference: true },
+    evaluation: { taskInference: DEFAULT_TASK_INFERENCE },
   };
 }
 
@@ -729,7 +767,10 @@ export function checkSpecInput(input: unknown): JobSpecInput {
   const unknown = unknownField(JobSpecInputSchema, input, '');
   if (unknown) throw new SpecError(unknown, 'unknown field (remove it)');
   checkAgainst(JobSpecInputSchema, input);
-  return input as JobSpecInput;
+  const evaluation = input.evaluation as Record<string, unknown> | undefined;
+  const legacy = legacyTaskInference(evaluation?.taskInference);
+  if (legacy === undefined) return input as JobSpecInput;
+  return { ...input, evaluation: { ...evaluation, taskInference: legacy } } as JobSpecInput;
 }
 
 /** What `resolveSpec` needs to know about an uploaded data set (the service looks it up). */
@@ -963,8 +1004,13 @@ function checkDatasetSplits(
  * do versions this code does not know, which `checkStoredSpec` refuses.
  */
 export function upgradeStoredSpec(spec: JobSpec, version: number): JobSpec {
-  if (version !== 1) return spec;
+  if (version >= SPEC_VERSION) return spec;
+  let out = spec;
   const network = (spec.network ?? {}) as Partial<JobSpec['network']>;
-  if (network.kind !== undefined) return spec;
-  return { ...spec, network: { ...NETWORK_DEFAULTS.mlp, ...network } };
+  if (version === 1 && network.kind === undefined)
+    out = { ...out, network: { ...NETWORK_DEFAULTS.mlp, ...network } };
+  const evaluation = (spec.evaluation ?? {}) as Record<string, unknown>;
+  const rule = legacyTaskInference(evaluation.taskInference);
+  if (rule !== undefined) out = { ...out, evaluation: { ...evaluation, taskInference: rule } };
+  return out;
 }

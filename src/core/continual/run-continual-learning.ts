@@ -1,7 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Batch, ContinualTask } from '../data/types.js';
 import { assert, CancelledError, DivergenceError } from '../errors.js';
-import { encodeCheckpoint, restoreCheckpoint, type CheckpointState } from '../io/checkpoint.js';
+import {
+  encodeCheckpoint,
+  readCheckpointFecam,
+  restoreCheckpoint,
+  type CheckpointState,
+} from '../io/checkpoint.js';
+import { encodeFecam, type FecamTaskStatistics } from '../inference/fecam.js';
 import { exportTask } from '../io/export.js';
 import { createLearner } from '../methods/create-learner.js';
 import {
@@ -13,7 +19,12 @@ import {
 import { median, summarize } from '../metrics/metrics.js';
 import { Random } from '../random.js';
 import type { JobSpec } from '../spec.js';
-import { evaluate, inferTasksByEntropy } from './evaluation.js';
+import {
+  evaluate,
+  fecamTaskStatistics,
+  inferTasksByEntropy,
+  inferTasksByFecam,
+} from './evaluation.js';
 import type { ContinualResult, RunOptions, TaskEndEvent } from './types.js';
 
 /**
@@ -73,9 +84,16 @@ export async function runContinualLearning(
       taskDurationsMs: [],
     };
     let stream = rng;
+    // Task inference needs tasks with weights of their own (not finetune) and classes.
+    const rule = spec.evaluation.taskInference;
+    const inferable = spec.method !== 'finetune' && tasks[0].kind === 'classification';
+    const wantsFecam = inferable && (rule === 'fecam' || rule === 'both');
+    const wantsEntropy = inferable && (rule === 'entropy' || rule === 'both');
+    let fecam: (FecamTaskStatistics | null)[] = [];
     if (options.resumeFrom) {
       state = restoreCheckpoint(options.resumeFrom, learner, spec);
       stream = Random.fromState(state.rngState);
+      fecam = readCheckpointFecam(options.resumeFrom).slice(0, state.completedTasks);
     }
     const iterations = spec.training.iterationsPerTask;
     const totalIterations = iterations * tasks.length;
@@ -133,6 +151,8 @@ export async function runContinualLearning(
           await options.yieldEvery.fn();
       }
       learner.endTask();
+      // Right after the task, from its own training data (exemplar-free: never recomputed).
+      if (wantsFecam) fecam[t] = fecamTaskStatistics(learner, task);
 
       state.accuracyMatrix.push(
         tasks.slice(0, t + 1).map((seen) => evaluate(learner, seen, seen.test)),
@@ -148,32 +168,35 @@ export async function runContinualLearning(
         metrics: summarize(state.accuracyMatrix),
         durationMs: state.taskDurationsMs[t],
         msPerIteration: state.msPerIteration[t],
-        checkpoint: encodeCheckpoint(learner, state),
+        checkpoint: encodeCheckpoint(learner, state, fecam),
         exportTask: (k) => {
           assert(!ended, 'exportTask is only valid during onTaskEnd');
           assert(
             Number.isInteger(k) && k >= 0 && k <= t,
             `exportTask: task ${k} has not been trained (tasks 0..${t} have)`,
           );
-          return exportTask(learner, spec, tasks[k]);
+          const stats = fecam[k];
+          return {
+            ...exportTask(learner, spec, tasks[k]),
+            fecam: stats ? encodeFecam(stats) : null,
+          };
         },
       });
       ended = true;
     }
 
-    const inference =
-      spec.evaluation.taskInference &&
-      spec.method !== 'finetune' &&
-      tasks[0].kind === 'classification' &&
-      tasks.length > 1
-        ? inferTasksByEntropy(learner, tasks)
-        : null;
+    const several = tasks.length > 1;
+    const fecamReady = fecam.length >= tasks.length && fecam.every((s) => s !== null);
     const result: ContinualResult = {
       spec,
       ...summarize(state.accuracyMatrix),
       msPerIteration: state.msPerIteration,
       taskDurationsMs: state.taskDurationsMs,
-      taskInference: inference,
+      taskInference: wantsEntropy && several ? inferTasksByEntropy(learner, tasks) : null,
+      fecamTaskInference:
+        wantsFecam && several && fecamReady
+          ? inferTasksByFecam(learner, tasks, fecam as FecamTaskStatistics[])
+          : null,
     };
     await callbacks.onTrainEnd?.(result);
     return result;

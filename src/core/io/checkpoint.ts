@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { EngineError } from '../errors.js';
+import { fecamFromTensors, fecamTensors, type FecamTaskStatistics } from '../inference/fecam.js';
 import type { Learner } from '../methods/learner.js';
 import { continuesSpec, sameJson } from '../spec-continuation.js';
 import { SPEC_VERSION, upgradeStoredSpec, type JobSpec } from '../spec.js';
@@ -15,6 +16,10 @@ import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
  * targets (hypernetwork outputs for earlier tasks, theta at the start of the task) are recomputed
  * from these weights at the start of the next task, and the random stream continues from
  * `rngState`. So a run resumed after task k ends with the results of an uninterrupted run.
+ *
+ * FeCAM statistics of the finished tasks (when the spec infers tasks by FeCAM) are tensors too,
+ * `fecam/task_<t>/class_<c>/mean`, `.../precision` and `.../count` (fecam.ts): they come from each
+ * task's training data under its weights right after it and cannot be recomputed later.
  */
 export interface CheckpointState {
   /** Tasks finished; training continues with task index `completedTasks`. */
@@ -29,12 +34,22 @@ export interface CheckpointState {
 
 export const CHECKPOINT_FORMAT = 'retain-checkpoint';
 
-export function encodeCheckpoint(learner: Learner, state: CheckpointState): Uint8Array {
+/** Prefix of the FeCAM statistics' tensor names in a checkpoint. */
+const FECAM_PREFIX = 'fecam/';
+
+export function encodeCheckpoint(
+  learner: Learner,
+  state: CheckpointState,
+  fecam: (FecamTaskStatistics | null)[] = [],
+): Uint8Array {
   const tensors = learner.namedVariables().map(({ name, variable }) => ({
     name,
     shape: variable.shape,
     data: variable.dataSync() as Float32Array,
   }));
+  fecam.forEach((stats, t) => {
+    if (stats) tensors.push(...fecamTensors(stats, `${FECAM_PREFIX}task_${t}/`));
+  });
   return encodeSafetensors(tensors, {
     format: CHECKPOINT_FORMAT,
     version: '1',
@@ -79,7 +94,12 @@ export function restoreCheckpoint(
   if (!sameJson(state.spec, spec) && !continuesSpec(spec, state.spec)) {
     throw new EngineError('INVALID_CHECKPOINT', 'the checkpoint was written for a different spec');
   }
-  const saved = new Map(decodeSafetensors(bytes).tensors.map((t) => [t.name, t]));
+  const saved = new Map(
+    decodeSafetensors(bytes, (name) => !name.startsWith(FECAM_PREFIX)).tensors.map((t) => [
+      t.name,
+      t,
+    ]),
+  );
   // Checkpoints written before embeddings were created per task hold every task's embedding
   // (trained or not); restoring all of them resumes such a job as it would have gone on.
   const embeddings = [...saved.keys()].filter((name) => name.startsWith('hnet/embedding_')).length;
@@ -102,4 +122,23 @@ export function restoreCheckpoint(
     tf.tidy(() => variable.assign(tf.tensor(t.data, t.shape, 'float32')));
   }
   return state;
+}
+
+/**
+ * The FeCAM statistics a checkpoint holds, by task (null for a task without them: none were
+ * wanted, or the checkpoint predates them).
+ */
+export function readCheckpointFecam(bytes: Uint8Array): (FecamTaskStatistics | null)[] {
+  const { tensors } = decodeSafetensors(bytes, (name) => name.startsWith(FECAM_PREFIX));
+  const tasks = new Set<number>();
+  for (const t of tensors) {
+    const m = /^fecam\/task_(\d+)\//.exec(t.name);
+    if (m) tasks.add(Number(m[1]));
+  }
+  const out: (FecamTaskStatistics | null)[] = [];
+  for (const t of [...tasks].sort((a, b) => a - b)) {
+    while (out.length < t) out.push(null);
+    out[t] = fecamFromTensors(tensors, `${FECAM_PREFIX}task_${t}/`);
+  }
+  return out;
 }

@@ -33,6 +33,14 @@ export interface TargetNetwork {
    * the result. See `ForwardOptions` for training.
    */
   forward(x: tf.Tensor2D, weights?: tf.Tensor[], options?: ForwardOptions): tf.Tensor2D;
+  /** Width of the penultimate representation: the input of the output layer. */
+  readonly featureSize: number;
+  /**
+   * x: [batch, inputSize] -> the penultimate representation [batch, featureSize] under `weights`
+   * (all of `paramShapes`, the output layer's unused): what `forward` feeds its output layer, at
+   * inference (FeCAM's features, method section 7.3). Caller disposes the result.
+   */
+  features(x: tf.Tensor2D, weights?: tf.Tensor[]): tf.Tensor2D;
   /**
    * The network as the layers of a TF.js Sequential model computing what `forward` computes,
    * taking weights of the given shapes (`paramShapes`, possibly with the first and last layers

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  checkStoredSpec,
+  resolveSpec,
+  SPEC_VERSION,
+  upgradeStoredSpec,
+  type JobSpec,
+} from '../../../src/core/spec.js';
+
+describe('evaluation.taskInference', () => {
+  it('takes "entropy", "fecam", "both" or "none", and defaults to "both"', () => {
+    for (const rule of ['entropy', 'fecam', 'both', 'none'] as const)
+      assert.equal(
+        resolveSpec({ evaluation: { taskInference: rule } }).evaluation.taskInference,
+        rule,
+      );
+    assert.equal(resolveSpec({}).evaluation.taskInference, 'both');
+    assert.throws(
+      () => resolveSpec({ evaluation: { taskInference: 'yes' } }),
+      /evaluation\.taskInference/,
+    );
+  });
+
+  it('still takes the booleans of spec version 2: true is entropy, false none', () => {
+    assert.equal(
+      resolveSpec({ evaluation: { taskInference: true } }).evaluation.taskInference,
+      'entropy',
+    );
+    assert.equal(
+      resolveSpec({ evaluation: { taskInference: false } }).evaluation.taskInference,
+      'none',
+    );
+  });
+
+  it('reads a stored version 2 (and 1) spec with true or false', () => {
+    assert.equal(SPEC_VERSION, 3);
+    const current = resolveSpec({ evaluation: { taskInference: 'entropy' } });
+    const stored = (value: boolean) =>
+      JSON.parse(JSON.stringify({ ...current, evaluation: { taskInference: value } })) as JobSpec;
+    assert.deepEqual(checkStoredSpec(stored(true), 2), current);
+    assert.equal(checkStoredSpec(stored(false), 2).evaluation.taskInference, 'none');
+    const v1 = stored(true) as Partial<JobSpec>;
+    const { kind: _kind, ...network } = current.network;
+    const old = { ...v1, network } as JobSpec;
+    assert.deepEqual(checkStoredSpec(old, 1), current);
+    // Upgrading twice changes nothing more.
+    assert.deepEqual(upgradeStoredSpec(upgradeStoredSpec(stored(true), 2), 2), current);
+    // A version 3 spec holds no booleans.
+    assert.throws(() => checkStoredSpec(stored(true), 3), /no longer passes validation/);
+  });
+});
