@@ -200,6 +200,7 @@ async function main(): Promise<number> {
     msPerIteration: result.msPerIteration,
     taskDurationsMs: result.taskDurationsMs,
     taskInference: result.taskInference,
+    fecamTaskInference: result.fecamTaskInference,
     complete: true,
   });
   console.log(
@@ -208,6 +209,11 @@ async function main(): Promise<number> {
   if (result.taskInference) {
     console.log(
       `task inference by entropy: task ${(100 * result.taskInference.taskAccuracy).toFixed(2)} %, class ${(100 * result.taskInference.classAccuracy).toFixed(2)} %`,
+    );
+  }
+  if (result.fecamTaskInference) {
+    console.log(
+      `task inference by FeCAM: task ${(100 * result.fecamTaskInference.taskAccuracy).toFixed(2)} %, class ${(100 * result.fecamTaskInference.classAccuracy).toFixed(2)} %`,
     );
   }
   console.log(`wrote ${path.join(out, 'result.json')}`);

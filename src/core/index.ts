@@ -19,4 +19,10 @@ export { encodeSafetensors, decodeSafetensors, type NamedArray } from './io/safe
 export { MASK_FORMAT, WEIGHTS_FILE } from './io/export.js';
 export { averageAccuracy, backwardTransfer, forgetting, median } from './metrics/metrics.js';
 export { TaskModel, predict, type Prediction } from './inference/task-models.js';
+export {
+  decodeFecam,
+  FecamScorer,
+  FECAM_FORMAT,
+  type FecamTaskStatistics,
+} from './inference/fecam.js';
 export { continuationInput, continuesSpec, sameJson } from './spec-continuation.js';

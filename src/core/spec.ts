@@ -769,8 +769,8 @@ export function checkSpecInput(input: unknown): JobSpecInput {
   checkAgainst(JobSpecInputSchema, input);
   const evaluation = input.evaluation as Record<string, unknown> | undefined;
   const legacy = legacyTaskInference(evaluation?.taskInference);
-  if (legacy === undefined) return input as JobSpecInput;
-  return { ...input, evaluation: { ...evaluation, taskInference: legacy } } as JobSpecInput;
+  if (legacy === undefined) return input;
+  return { ...input, evaluation: { ...evaluation, taskInference: legacy } };
 }
 
 /** What `resolveSpec` needs to know about an uploaded data set (the service looks it up). */

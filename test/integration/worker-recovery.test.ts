@@ -163,7 +163,7 @@ describe('worker crash safety', () => {
 
   it('a job whose stored spec is of another version or no longer validates fails at once, untrained, with INVALID_STORED_SPEC', async () => {
     const newer = await submit(tinySpec());
-    await svc.db.job.update({ where: { id: newer }, data: { specVersion: 3 } });
+    await svc.db.job.update({ where: { id: newer }, data: { specVersion: 4 } });
     const broken = await submit(tinySpec());
     const stored = (await svc.db.job.findUniqueOrThrow({ where: { id: broken } })).spec as {
       training: Record<string, unknown>;
@@ -174,7 +174,7 @@ describe('worker crash safety', () => {
     });
     const worker = await svc.startWorker();
     for (const [id, says] of [
-      [newer, /^the job's spec was stored as version 3 and this worker reads version 2/],
+      [newer, /^the job's spec was stored as version 4 and this worker reads version 3/],
       [
         broken,
         /^the job's stored spec no longer passes validation \(training.iterationsPerTask: must be an integer between 1 and 1000000 \(got 0\)\)/,
@@ -200,18 +200,20 @@ describe('worker crash safety', () => {
     assert.deepEqual([kind, channels, n, k, dropout], ['mlp', null, null, null, 0]);
     assert.equal(
       (await svc.db.job.findUniqueOrThrow({ where: { id: older } })).specVersion,
-      2,
-      'new jobs are stored as version 2',
+      3,
+      'new jobs are stored as version 3',
     );
+    // As version 1 stored it: no network kind, and task inference a boolean.
     await svc.db.job.update({
       where: { id: older },
-      data: { spec: { ...stored, network } as object, specVersion: 1 },
+      data: {
+        spec: { ...stored, network, evaluation: { taskInference: false } } as object,
+        specVersion: 1,
+      },
     });
-    assert.equal(
-      (await job(older)).spec.network.kind,
-      'mlp',
-      'the API shows the spec as of version 2',
-    );
+    const shown = (await job(older)).spec;
+    assert.equal(shown.network.kind, 'mlp', 'the API shows the spec as of version 3');
+    assert.equal(shown.evaluation.taskInference, 'none');
     const worker = await svc.startWorker();
     const done = await until(older, (j) => ['succeeded', 'failed'].includes(j.status));
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));

@@ -156,7 +156,7 @@ export function fecamTaskStatistics(learner: Learner, task: ContinualTask): Feca
     weights,
     (f, labels, start) => {
       x.set(f.dataSync(), start * d);
-      y.set(labels as Int32Array, start);
+      y.set(labels, start);
     },
     true,
   );
@@ -192,7 +192,7 @@ export function inferTasksByFecam(
           task.inputSize,
           weights[k],
           (features, y, start) => {
-            labels.set(y as Int32Array, start);
+            labels.set(y, start);
             const { distance, cls } = scorers[k].nearest(features);
             for (let i = 0; i < distance.length; i++) {
               if (distance[i] < bestDistance[start + i]) {

@@ -7,7 +7,7 @@ import {
   restoreCheckpoint,
   type CheckpointState,
 } from '../io/checkpoint.js';
-import { encodeFecam, type FecamTaskStatistics } from '../inference/fecam.js';
+import { encodeFecam, fecamApplies, type FecamTaskStatistics } from '../inference/fecam.js';
 import { exportTask } from '../io/export.js';
 import { createLearner } from '../methods/create-learner.js';
 import {
@@ -87,7 +87,8 @@ export async function runContinualLearning(
     // Task inference needs tasks with weights of their own (not finetune) and classes.
     const rule = spec.evaluation.taskInference;
     const inferable = spec.method !== 'finetune' && tasks[0].kind === 'classification';
-    const wantsFecam = inferable && (rule === 'fecam' || rule === 'both');
+    const wantsFecam =
+      inferable && (rule === 'fecam' || rule === 'both') && fecamApplies(learner.target);
     const wantsEntropy = inferable && (rule === 'entropy' || rule === 'both');
     let fecam: (FecamTaskStatistics | null)[] = [];
     if (options.resumeFrom) {

@@ -32,7 +32,12 @@
  *
  * Storage: per class the mean [d] and the inverse of the normalised shrunk covariance (what
  * prediction needs) as its upper triangle, row by row ([d (d + 1) / 2], float32): an MLP with 400
- * hidden units keeps 80,600 floats per class.
+ * hidden units keeps 80,600 floats per class, a ZenkeNet (CIFAR) 131,328, a ResNet-20 (k = 2) 8,256.
+ *
+ * Where FeCAM does not apply (`fecamApplies`): a linear model (no hidden layer: its features would
+ * be the preprocessed input, which the export folds into its one layer) and features wider than
+ * `FECAM_MAX_FEATURES` (the Tiny-ImageNet ZenkeNet's 12,544 flattened features would need 315 MB
+ * per class). There no statistics are kept and only entropy infers tasks.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { assert } from '../errors.js';
@@ -53,6 +58,14 @@ export interface FecamClass {
 export interface FecamTaskStatistics {
   featureSize: number;
   classes: (FecamClass | null)[];
+}
+
+/** The widest penultimate representation FeCAM keeps statistics for (a 2,048-wide one takes 8 MB per class). */
+export const FECAM_MAX_FEATURES = 2048;
+
+/** Whether FeCAM applies to a target: it has a hidden representation of at most `FECAM_MAX_FEATURES`. */
+export function fecamApplies(target: { paramShapes: number[][]; featureSize: number }): boolean {
+  return target.paramShapes.length > 2 && target.featureSize <= FECAM_MAX_FEATURES;
 }
 
 /** Shrinkage strengths alpha1 (diagonal) and alpha2 (off-diagonal) and how often it is applied (method 7.3). */

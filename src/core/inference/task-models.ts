@@ -6,14 +6,18 @@
  * Flatten and Dense layers (ZenkeNet). It is rebuilt here on tfjs-core alone, so the service needs
  * no tfjs-layers at prediction time; tests check it against tf.loadLayersModel on the same files.
  *
- * Without a task id, the task is inferred per input by lowest softmax entropy, the way the engine
- * evaluates task-agnostic inference (method section 7.2, `inferTasksByEntropy`): the same
- * operations (logSoftmax, then -sum(exp(logP) * logP) / ln K for a task of K classes, see
- * `normalizedEntropy`), and ties go to the earlier task.
+ * Without a task id, the task is inferred per input by the job's rule. With every task's FeCAM
+ * statistics (a job that infers tasks by FeCAM exports them), by FeCAM as the engine evaluates it
+ * (method section 7.3, `inferTasksByFecam`): the penultimate features under every task's model
+ * (`TaskModel.features`), the nearest class prototype in Mahalanobis distance (`FecamScorer`),
+ * that class's task. Otherwise by lowest softmax entropy (method section 7.2,
+ * `inferTasksByEntropy`): the same operations (logSoftmax, then -sum(exp(logP) * logP) / ln K for
+ * a task of K classes, see `normalizedEntropy`). Ties go to the earlier task.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { EngineError } from '../errors.js';
 import { normalizedEntropy } from './entropy.js';
+import type { FecamScorer } from './fecam.js';
 
 const ACTIVATIONS: Record<string, (x: tf.Tensor) => tf.Tensor> = {
   relu: (x) => tf.relu(x),
@@ -111,13 +115,25 @@ export class TaskModel {
 
   /** Logits [batch, outputSize] for x [batch, inputSize] (each row an input flattened row-major, images HWC). Caller disposes the result. */
   logits(x: tf.Tensor2D): tf.Tensor2D {
-    return tf.tidy(
-      () =>
-        this.layers.reduce(
-          (h, l) => l.apply(h),
-          tf.reshape(x, [x.shape[0], ...this.inputShape]) as tf.Tensor,
-        ) as tf.Tensor2D,
-    );
+    return tf.tidy(() => this.run(x, this.layers.length));
+  }
+
+  /**
+   * The penultimate representation [batch, features]: every layer but the output Dense layer,
+   * what the engine's `TargetNetwork.features` computes (the export's input scaling included).
+   * Caller disposes the result.
+   */
+  features(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => tf.reshape(this.run(x, this.layers.length - 1), [x.shape[0], -1]));
+  }
+
+  private run(x: tf.Tensor2D, layers: number): tf.Tensor2D {
+    return this.layers
+      .slice(0, layers)
+      .reduce(
+        (h, l) => l.apply(h),
+        tf.reshape(x, [x.shape[0], ...this.inputShape]) as tf.Tensor,
+      ) as tf.Tensor2D;
   }
 
   dispose(): void {
@@ -197,21 +213,34 @@ export interface Prediction {
   class: number;
   /** Softmax of that task's logits. */
   probabilities: number[];
-  /** Normalised softmax entropy (entropy / ln K) of every task's output (index = position in `models`); only when the task was inferred. */
+  /** How the task was chosen: given, or inferred by FeCAM or by entropy. */
+  rule: 'given' | 'fecam' | 'entropy';
+  /**
+   * Normalised softmax entropy (entropy / ln K) of every task's output (index = position in
+   * `models`); when inferred by entropy.
+   */
   entropies: number[] | null;
+  /**
+   * Smallest squared Mahalanobis distance to a class prototype of every task (index = position
+   * in `models`); when inferred by FeCAM.
+   */
+  distances: number[] | null;
 }
 
 /**
  * Predicts for every row of `inputs` [n, inputSize] (values as the models take them).
  *
  * @param models the task models, in task order (`models[k]` is task k's).
- * @param task the task to use, or null to infer it per input by lowest entropy.
+ * @param task the task to use, or null to infer it per input: by FeCAM when every task has
+ *   `fecam` statistics, else by lowest entropy.
+ * @param fecam each task's FeCAM scorer, or null for a task without statistics.
  */
 export function predict(
   models: TaskModel[],
   inputs: Float32Array,
   n: number,
   task: number | null,
+  fecam: (FecamScorer | null)[] = [],
 ): Prediction[] {
   if (models.length === 0) throw invalid('no task model to predict with');
   const inputSize = models[0].inputSize;
@@ -228,8 +257,29 @@ export function predict(
         task,
         class: argMax(probabilities),
         probabilities,
+        rule: 'given',
         entropies: null,
+        distances: null,
       }));
+      return;
+    }
+    if (fecam.length === models.length && fecam.every((s) => s !== null)) {
+      const nearest = models.map((m, k) => fecam[k]!.nearest(m.features(x)));
+      const probs = models.map((m) => tf.softmax(m.logits(x)).arraySync());
+      out = Array.from({ length: n }, (_, i) => {
+        let k = 0;
+        for (let j = 1; j < models.length; j++)
+          if (nearest[j].distance[i] < nearest[k].distance[i]) k = j;
+        return {
+          task: k,
+          // The nearest prototype's class: FeCAM classifies as well as picking the task.
+          class: nearest[k].cls[i] >= 0 ? nearest[k].cls[i] : argMax(probs[k][i]),
+          probabilities: probs[k][i],
+          rule: 'fecam',
+          entropies: null,
+          distances: nearest.map((d) => d.distance[i]),
+        };
+      });
       return;
     }
     const entropies = models.map((m) => {
@@ -247,7 +297,9 @@ export function predict(
       task: k,
       class: argMax(rows[k][i]),
       probabilities: rows[k][i],
+      rule: 'entropy',
       entropies: entropies.map((e) => e.entropy[i]),
+      distances: null,
     }));
   });
   return out;

@@ -48,7 +48,10 @@ export interface JobMetrics {
   forgetting: number | null;
   taskDurationsMs: number[];
   msPerIteration: number[];
+  /** Task inference by lowest entropy. */
   taskInference: NonNullable<JobRecord['result']>['taskInference'] | null;
+  /** Task inference by FeCAM. */
+  fecamTaskInference: NonNullable<JobRecord['result']>['taskInference'] | null;
   curve: { kind: CurveKind; points: CurvePoint[]; nextCursor: string | null };
 }
 
@@ -355,6 +358,7 @@ export class JobService {
       taskDurationsMs: results.map((r) => r.durationMs),
       msPerIteration: results.map((r) => r.msPerIteration),
       taskInference: job.result?.taskInference ?? null,
+      fecamTaskInference: job.result?.fecamTaskInference ?? null,
       curve: {
         kind: opts.curve,
         points,
@@ -388,6 +392,22 @@ export class JobService {
         `method "${job.spec.method}" learns no masks; download the model instead (.../tasks/${task}/model/model.json)`,
       );
     return res.mask;
+  }
+
+  /** The task's FeCAM statistics file (see core/inference/fecam.ts). */
+  async fecam(tenantId: string, id: string, task: number): Promise<StoredBytes> {
+    const job = await this.checkTask(tenantId, id, task);
+    const found = await this.jobs.fecam(job.id, task);
+    if (found) return found;
+    if (task >= job.completedTasks)
+      throw new ServiceError(
+        'ARTIFACT_NOT_READY',
+        `task ${task} of job ${id} has not been trained yet (${job.completedTasks} of ${job.tasksTotal} done)`,
+      );
+    throw new ServiceError(
+      'FECAM_NOT_AVAILABLE',
+      `job ${id} keeps no FeCAM statistics (its spec's evaluation.taskInference is "${job.spec.evaluation.taskInference}", or its method or network has none; see docs/job-spec.md)`,
+    );
   }
 
   async model(tenantId: string, id: string, task: number): Promise<StoredModel> {

@@ -334,6 +334,7 @@ async function runAttempt(data: { jobId: string }, deps: TrainingDeps): Promise<
         backwardTransfer: result.backwardTransfer,
         forgetting: result.forgetting,
         taskInference: result.taskInference,
+        fecamTaskInference: result.fecamTaskInference,
       }),
     );
     stats.wallMs = performance.now() - wallStart;

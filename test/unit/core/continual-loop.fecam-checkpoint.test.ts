@@ -5,8 +5,13 @@ import { readCheckpointFecam } from '../../../src/core/io/checkpoint.js';
 import { decodeFecam } from '../../../src/core/inference/fecam.js';
 import { decodeSafetensors } from '../../../src/core/io/safetensors.js';
 import { resolveSpec } from '../../../src/core/spec.js';
+import * as tf from '@tensorflow/tfjs-core';
+import { buildTasks, NORMALIZE_MEAN, NORMALIZE_STD } from '../../../src/core/data/benchmarks.js';
+import { TaskModel } from '../../../src/core/inference/task-models.js';
+import { Random } from '../../../src/core/random.js';
+import { makeRawDataset } from '../../helpers/datasets.js';
 import { clusterTasks } from '../../helpers/tasks.js';
-import { useCpuBackend } from '../../helpers/tensors.js';
+import { expectArraysClose, useCpuBackend } from '../../helpers/tensors.js';
 
 before(useCpuBackend);
 
@@ -63,4 +68,45 @@ describe('FeCAM statistics in checkpoints and exports', () => {
       }
     });
   }
+
+  it("the exported model's features on raw pixels are those the statistics were computed from", async () => {
+    // Normalised MNIST-like images: the export folds x / 255 and the standardisation into its
+    // first layer, so its penultimate features must be the engine's.
+    const s = resolveSpec({
+      method: 'hypermask',
+      benchmark: { kind: 'split', tasks: 2, normalize: true, augment: false, validationSize: 10 },
+      network: { hidden: [10] },
+      hypernetwork: { hidden: [6], embeddingDim: 4 },
+      training: { iterationsPerTask: 10, batchSize: 16 },
+      evaluation: { taskInference: 'fecam' },
+    });
+    const raw = makeRawDataset({ trainCount: 200, testCount: 60, rows: 12, cols: 12, seed: 3 });
+    const tasks = buildTasks(s.benchmark, raw, new Random(1));
+    await runContinualLearning(s, {
+      tasks,
+      callbacks: {
+        onTaskEnd: (e) => {
+          const exp = e.exportTask(e.task);
+          const stats = decodeFecam(exp.fecam!);
+          const model = TaskModel.fromExport(exp.model!.modelJson, exp.model!.weights);
+          const train = tasks[e.task].train;
+          const batch = train.gather(Array.from({ length: train.size }, (_, i) => i));
+          // Back to pixels / 255 (what the service feeds a model whose rawScale is 1 / 255).
+          const x = tf.tensor2d(
+            batch.x.map((v) => v * NORMALIZE_STD + NORMALIZE_MEAN),
+            [batch.size, model.inputSize],
+          );
+          const f = model.features(x).arraySync();
+          tf.dispose(x);
+          model.dispose();
+          stats.classes.forEach((c, k) => {
+            const rows = f.filter((_, i) => batch.y[i] === k);
+            assert.equal(rows.length, c!.count);
+            const mean = rows[0].map((_, j) => rows.reduce((a, r) => a + r[j], 0) / rows.length);
+            expectArraysClose(mean, Array.from(c!.mean), 1e-4, `task ${e.task} class ${k} mean`);
+          });
+        },
+      },
+    });
+  });
 });
