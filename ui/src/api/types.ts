@@ -95,7 +95,10 @@ export interface JobMetrics {
   forgetting: number | null;
   taskDurationsMs: number[];
   msPerIteration: number[];
+  /** Task inference by lowest softmax entropy. */
   taskInference: TaskInference | null;
+  /** Task inference by FeCAM (absent from servers before it). */
+  fecamTaskInference?: TaskInference | null;
   curve: { kind: CurveKind; points: CurvePoint[]; nextCursor: string | null };
 }
 
