@@ -5,7 +5,8 @@
  *
  * Trains a job spec (the same JSON POST /v1/jobs accepts) on this machine, prints progress, and
  * writes DIR/result.json, DIR/checkpoint.safetensors (after every task) and per-task exports:
- * DIR/tasks/<t>/mask.safetensors and DIR/tasks/<t>/model/{model.json,weights.bin} (task t's at its
+ * DIR/tasks/<t>/mask.safetensors, DIR/tasks/<t>/fecam.safetensors (FeCAM statistics, when the spec
+ * infers tasks by FeCAM) and DIR/tasks/<t>/model/{model.json,weights.bin} (task t's at its
  * end, all of them again with the final weights at the end of the last task: `tasksToExport`).
  *
  * --resume continues an interrupted run of the same spec. --continue-from continues a finished
@@ -239,6 +240,7 @@ const fmt = (v: number | null) => (v === null ? 'n/a' : `${(100 * v).toFixed(2)}
 /** Where a task's exports went; `model` is null when the target has no LayersModel export (`modelUnavailable` says why). */
 interface ExportPaths {
   mask: string | null;
+  fecam?: string;
   model: string | null;
   modelUnavailable?: string;
 }
@@ -251,12 +253,18 @@ async function writeExport(out: string, x: TaskExport): Promise<ExportPaths> {
     mask = path.join(dir, 'mask.safetensors');
     await writeFile(mask, x.mask);
   }
-  if (!x.model) return { mask, model: null, modelUnavailable: x.modelUnavailable ?? undefined };
+  let fecam: string | undefined;
+  if (x.fecam) {
+    fecam = path.join(dir, 'fecam.safetensors');
+    await writeFile(fecam, x.fecam);
+  }
+  if (!x.model)
+    return { mask, fecam, model: null, modelUnavailable: x.modelUnavailable ?? undefined };
   await mkdir(path.join(dir, 'model'), { recursive: true });
   const model = path.join(dir, 'model', 'model.json');
   await writeFile(model, JSON.stringify(x.model.modelJson));
   await writeFile(path.join(dir, 'model', x.model.weightsFileName), x.model.weights);
-  return { mask, model };
+  return { mask, fecam, model };
 }
 
 main().then(
