@@ -187,7 +187,8 @@ export async function runContinualLearning(
     }
 
     const several = tasks.length > 1;
-    const fecamReady = fecam.length >= tasks.length && fecam.every((s) => s !== null);
+    // A checkpoint written without them (by hand, or before they existed) leaves tasks without.
+    const fecamReady = tasks.every((_, t) => fecam[t] != null);
     const result: ContinualResult = {
       spec,
       ...summarize(state.accuracyMatrix),

@@ -9,15 +9,15 @@
  *
  * Choices, following the method notes (section 7.3) and, where they are silent, the paper:
  * - Covariance: the unbiased sample covariance (NumPy's np.cov, divisor n - 1), computed in float64.
- * - Shrinkage, applied twice with alpha1 = alpha2 = 1 as the notes and HyperMask's code do
- *   (`shrinkCovariance`): S + alpha1 * V1 * I + alpha2 * V2 * (1 - I), V1 the mean of the
- *   diagonal, V2 the mean of the off-diagonal entries that are not exactly 0 (as the code counts
- *   them; 0 when all are). The paper shrinks once; the notes say twice: twice it is.
+ * - Shrinkage, applied twice with alpha1 = alpha2 = 1 as the notes say and HyperMask's code does
+ *   (`no_shrinkage=2`; `shrinkCovariance`): S + alpha1 * V1 * I + alpha2 * V2 * (1 - I), V1 the
+ *   mean of the diagonal, V2 the mean of the off-diagonal entries that are not exactly 0 (as the
+ *   code counts them; 0 when all are). The paper's formula is this one step.
  * - Normalisation: the shrunk matrix becomes a correlation matrix, divided by the outer product
  *   of the square roots of its diagonal (`normalizeCovariance`), as the notes say.
- * - Distances: features and prototypes L2-normalised (the notes; the paper does too), the
- *   prototype being the mean of the raw features, normalised afterwards (as the code does); the
- *   covariance is estimated on the raw features (as the code does).
+ * - Distances: features and prototypes L2-normalised (the notes; HyperMask's code, `normalize`),
+ *   the prototype being the mean of the raw features, normalised afterwards (as the code does);
+ *   the covariance is estimated on the raw features (as the code does).
  * - Inverse: the notes use the pseudo-inverse of (S + 1e-8); the normalised shrunk matrix is
  *   positive definite, where the pseudo-inverse is the inverse, so it is inverted by Cholesky in
  *   float64 (`invertPositiveDefinite`), which adds a small multiple of the identity only if the
@@ -31,8 +31,9 @@
  *   used, with none the class has no statistics and is never chosen.
  *
  * Storage: per class the mean [d] and the inverse of the normalised shrunk covariance (what
- * prediction needs) as its upper triangle, row by row ([d (d + 1) / 2], float32): an MLP with 400
- * hidden units keeps 80,600 floats per class, a ZenkeNet (CIFAR) 131,328, a ResNet-20 (k = 2) 8,256.
+ * prediction needs) as its upper triangle, row by row ([d (d + 1) / 2], float32): 80,200 floats per
+ * class for an MLP with 400 hidden units, 131,328 for a ZenkeNet (CIFAR), 8,256 for a ResNet-20
+ * (k = 2). Computing them takes O(n d^2) for n samples and O(d^3) per class, in JS.
  *
  * Where FeCAM does not apply (`fecamApplies`): a linear model (no hidden layer: its features would
  * be the preprocessed input, which the export folds into its one layer) and features wider than
