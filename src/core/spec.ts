@@ -30,6 +30,8 @@ export const HNET_ACTIVATIONS = ['elu', 'relu', 'sigmoid'] as const;
  */
 export const TASK_INFERENCE = ['none', 'entropy', 'fecam', 'both'] as const;
 export type TaskInferenceRule = (typeof TASK_INFERENCE)[number];
+/** The widest penultimate representation FeCAM keeps statistics for (a 2,048-wide one takes 8 MB per class). */
+export const FECAM_MAX_FEATURES = 2048;
 
 /**
  * Version of the resolved spec's shape, stored with every job (jobs.spec_version). Bump it when a
@@ -708,6 +710,25 @@ export function parameterCounts(spec: JobSpec): { target: number; hypernetwork: 
  * Checks the network against its kind and the data: fields of other kinds left unset (as sent),
  * images for convolutional kinds, big enough for the blocks. Throws `SpecError`.
  */
+/**
+ * FeCAM keeps a covariance per class of the features the target's output layer reads: a target
+ * without a hidden layer has none of its own, and wider ones than `FECAM_MAX_FEATURES` would
+ * take too much room. Asked for alone, it is refused there; with "both" only entropy runs.
+ */
+function checkFecam(spec: JobSpec): void {
+  if (spec.evaluation.taskInference !== 'fecam') return;
+  const params = targetShapes(spec).params;
+  const width = params[params.length - 2][0];
+  if (params.length <= 2 || width > FECAM_MAX_FEATURES) {
+    throw new SpecError(
+      'evaluation.taskInference',
+      params.length <= 2
+        ? 'FeCAM needs a hidden layer (its statistics are of the features the output layer reads); use "entropy"'
+        : `FeCAM keeps a ${width} x ${width} matrix per class for this network's ${width} features; it takes at most ${FECAM_MAX_FEATURES} (add a smaller hidden layer, or use "entropy")`,
+    );
+  }
+}
+
 function checkNetwork(spec: JobSpec): void {
   const net = spec.network;
   // Fields of another kind keep their defaults (null, dropout 0) unless the user set them: a
@@ -860,6 +881,7 @@ function checkResolved(value: unknown): asserts value is JobSpec {
     );
   }
   checkNetwork(spec);
+  checkFecam(spec);
   const counts = parameterCounts(spec);
   const total = counts.target + counts.hypernetwork;
   if (total > LIMITS.parameters) {

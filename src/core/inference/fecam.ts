@@ -45,6 +45,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assert } from '../errors.js';
 import type { NamedArray } from '../io/safetensors.js';
 import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
+import { FECAM_MAX_FEATURES } from '../spec.js';
 
 /** One class of a task: its prototype and the inverse of its normalised, shrunk covariance. */
 export interface FecamClass {
@@ -61,9 +62,6 @@ export interface FecamTaskStatistics {
   featureSize: number;
   classes: (FecamClass | null)[];
 }
-
-/** The widest penultimate representation FeCAM keeps statistics for (a 2,048-wide one takes 8 MB per class). */
-export const FECAM_MAX_FEATURES = 2048;
 
 /** Whether FeCAM applies to a target: it has a hidden representation of at most `FECAM_MAX_FEATURES`. */
 export function fecamApplies(target: { paramShapes: number[][]; featureSize: number }): boolean {

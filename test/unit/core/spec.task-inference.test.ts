@@ -22,6 +22,23 @@ describe('evaluation.taskInference', () => {
     );
   });
 
+  it('refuses "fecam" alone for a network it cannot serve', () => {
+    assert.throws(
+      () => resolveSpec({ network: { hidden: [] }, evaluation: { taskInference: 'fecam' } }),
+      /evaluation\.taskInference: FeCAM needs a hidden layer/,
+    );
+    assert.throws(
+      () => resolveSpec({ network: { hidden: [4096] }, evaluation: { taskInference: 'fecam' } }),
+      /at most 2048/,
+    );
+    // "both" runs entropy alone there.
+    assert.equal(
+      resolveSpec({ network: { hidden: [] }, evaluation: { taskInference: 'both' } }).evaluation
+        .taskInference,
+      'both',
+    );
+  });
+
   it('still takes the booleans of spec version 2: true is entropy, false none', () => {
     assert.equal(
       resolveSpec({ evaluation: { taskInference: true } }).evaluation.taskInference,
