@@ -7,14 +7,7 @@
  * (default 5) after one warm-up; median and minimum are reported (on a busy machine the minimum is
  * the least disturbed run).
  *
- * Settings are the published CIFAR ones:
- * - hypermask (method section 5): embedding 48, hypernetwork [100] ELU with one head block per
- *   target tensor, p = 0, beta 0.01, lambda 1 (ResNet) or 0.01 (ZenkeNet), lr 1e-3;
- * - hnet (method section 8.5, hypercl's cifar/train_args.py): ResNet with hypercl's ResNet-32
- *   hypernetwork (chunks of 7,000, task and chunk embeddings 32, no hidden layer, beta 0.05),
- *   ZenkeNet with its own (chunks of 5,500, embeddings 48 and 80, hidden [100, 150, 200], beta
- *   0.01); lookahead on;
- * - finetune: the target alone.
+ * Settings are the published CIFAR ones (bench/specs/conv-settings.ts lists them).
  *
  * With TORCH_STEP=1 the PyTorch step script (../shared/tools/torch-conv-step.py, Debian's
  * python3-torch, one thread, jemalloc as in reference-results.md) runs right after each HyperMask
@@ -37,14 +30,10 @@ import { createLearner } from '../src/core/methods/create-learner.js';
 import { crossEntropy, type Learner } from '../src/core/methods/learner.js';
 import { median } from '../src/core/metrics/metrics.js';
 import { Random } from '../src/core/random.js';
-import {
-  parameterCounts,
-  resolveSpec,
-  type DatasetFacts,
-  type JobSpecInput,
-} from '../src/core/spec.js';
+import { parameterCounts, resolveSpec, type DatasetFacts } from '../src/core/spec.js';
 import { selectBackend, type BackendChoice } from '../src/infra/tf-backend.js';
 import { machine } from './harness.js';
+import { convSettings, type ConvMethod, type ConvTarget } from './specs/conv-settings.js';
 
 const backend = await selectBackend((process.argv[2] ?? 'wasm') as BackendChoice);
 const targets = (process.argv.slice(3).length ? process.argv.slice(3) : ['zenkenet', 'resnet']) as (
@@ -68,42 +57,13 @@ const facts: DatasetFacts = {
   counts: { train: new Array(CLASSES).fill(500), test: new Array(CLASSES).fill(100) },
 };
 
-function specFor(target: 'zenkenet' | 'resnet', method: (typeof METHODS)[number]) {
-  const settings: Record<string, JobSpecInput> = {
-    hypermask: {
-      hypernetwork: { hidden: [100], activation: 'elu', embeddingDim: 48 },
-      regularization: {
-        beta: 0.01,
-        lambda: target === 'resnet' ? 1 : 0.01,
-        sparsity: 0,
-        maskedL1: false,
-      },
-    },
-    hnet:
-      target === 'resnet'
-        ? {
-            hypernetwork: { hidden: [], embeddingDim: 32, chunkSize: 7000, chunkEmbeddingDim: 32 },
-            regularization: { beta: 0.05, lookahead: true },
-          }
-        : {
-            hypernetwork: {
-              hidden: [100, 150, 200],
-              activation: 'relu',
-              embeddingDim: 48,
-              chunkSize: 5500,
-              chunkEmbeddingDim: 80,
-            },
-            regularization: { beta: 0.01, lookahead: true },
-          },
-    finetune: {},
-  };
+function specFor(target: ConvTarget, method: ConvMethod) {
+  const settings = convSettings(target, method);
   return resolveSpec(
     {
-      method,
-      network: { kind: target },
+      ...settings,
       benchmark: { kind: 'datasets', tasks: [{ dataset: DATASET }, { dataset: DATASET }] },
-      training: { batchSize: BATCH, learningRate: 1e-3 },
-      ...settings[method],
+      training: { ...settings.training, batchSize: BATCH },
     },
     { datasets: new Map([[DATASET, facts]]) },
   );
@@ -130,7 +90,10 @@ function torchStep(target: string, task: number): { median: number; min: number 
   return found ? { median: Number(found[1]), min: Number(found[2]) } : null;
 }
 
-/** Median and minimum ms of `f` over REPS runs after a warm-up (on a shared machine the minimum is the least disturbed run). */
+/**
+ * Median and minimum ms of `f` over REPS runs after a warm-up (on a shared machine the minimum is
+ * the least disturbed run).
+ */
 function time(f: () => void): { median: number; min: number } {
   f();
   const ms: number[] = [];

@@ -45,7 +45,7 @@ export async function startBenchDatabase(): Promise<{
   config: Config;
   pool: pg.Pool;
   db: Db;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }> {
   const schema = `bench_${randomBytes(4).toString('hex')}`;
   const config = loadEnv({

@@ -21,7 +21,7 @@ for (const name of (await readdir(dir, { withFileTypes: true }))
   } catch {
     continue;
   }
-  const { curves, exports, checkpoint, ...summary } = r;
+  const { curves, exports: _exports, checkpoint: _checkpoint, ...summary } = r;
   const validation = (curves?.validation ?? []) as {
     task: number;
     iteration: number;

@@ -76,22 +76,23 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const secret = process.env.WEBHOOK_SECRET;
   if (!secret) throw new Error('set WEBHOOK_SECRET to the secret POST /v1/webhooks answered');
   const seen = new Set<string>();
-  http
-    .createServer(async (req, res) => {
-      const body = await readBody(req);
-      try {
-        const message = verifyWebhook(secret, req.headers, body);
-        const id = req.headers['webhook-id'] as string;
-        if (!seen.has(id)) {
-          seen.add(id);
-          console.log(`${message.timestamp} ${message.type} ${JSON.stringify(message.data)}`);
-        }
-        res.writeHead(204).end();
-      } catch (err) {
-        console.warn(`refused: ${(err as Error).message}`);
-        res.writeHead(400).end();
+  /** Answers 204 to a verified delivery (printing it once per webhook-id), 400 to anything else. */
+  async function receive(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    try {
+      const message = verifyWebhook(secret!, req.headers, await readBody(req));
+      const id = req.headers['webhook-id'] as string;
+      if (!seen.has(id)) {
+        seen.add(id);
+        console.log(`${message.timestamp} ${message.type} ${JSON.stringify(message.data)}`);
       }
-    })
+      res.writeHead(204).end();
+    } catch (err) {
+      console.warn(`refused: ${(err as Error).message}`);
+      res.writeHead(400).end();
+    }
+  }
+  http
+    .createServer((req, res) => void receive(req, res))
     .listen(Number(process.env.PORT ?? 4000), () =>
       console.log(`listening on port ${process.env.PORT ?? 4000}`),
     );

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatDuration } from '../src/cli/duration.js';
 import { loadEnv } from '../src/config/env.js';
+import type { JobMetrics, JobResource } from '../src/http/routes/jobs/schemas.js';
 import { PrismaApiKeyRepository } from '../src/infra/prisma/api-key.repository.js';
 import { createPrismaClient } from '../src/infra/prisma/client.js';
 import { ApiKeyService } from '../src/services/auth/api-key.service.js';
@@ -29,8 +30,8 @@ function start(name: string, file: string): ChildProcess {
     env: process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout!.pipe(log);
-  child.stderr!.pipe(log);
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
   child.on('exit', (code, signal) => {
     if (!stopping) {
       console.error(
@@ -48,7 +49,7 @@ async function stopAll() {
   await Promise.all(
     children.map((c) =>
       c.exitCode !== null || c.signalCode !== null
-        ? null
+        ? Promise.resolve()
         : new Promise((r) => (c.once('exit', r), c.kill('SIGTERM'))),
     ),
   );
@@ -80,7 +81,7 @@ try {
   console.log(`API ready at ${base} (docs: ${base}/docs); API key for tenant "demo": ${key}`);
 
   const spec = process.env.DEMO_SPEC
-    ? JSON.parse(await readFile(process.env.DEMO_SPEC, 'utf8'))
+    ? (JSON.parse(await readFile(process.env.DEMO_SPEC, 'utf8')) as Record<string, unknown>)
     : {
         preset: 'split-mnist',
         benchmark: { dataset: 'fashion-mnist' },
@@ -91,7 +92,7 @@ try {
     headers,
     body: JSON.stringify({ ...spec, name: 'demo: Split Fashion-MNIST' }),
   });
-  const created = await res.json();
+  const created = (await res.json()) as JobResource;
   if (res.status !== 201)
     throw new Error(`submitting failed: ${res.status} ${JSON.stringify(created)}`);
   console.log(
@@ -103,7 +104,7 @@ try {
   const started = Date.now();
   while (!['succeeded', 'failed', 'cancelled'].includes(job.status)) {
     await sleep(2000);
-    job = await (await fetch(`${base}/v1/jobs/${created.id}`, { headers })).json();
+    job = (await (await fetch(`${base}/v1/jobs/${created.id}`, { headers })).json()) as JobResource;
     const p = job.progress;
     const line =
       job.status === 'running' && p.currentTask !== null
@@ -115,7 +116,9 @@ try {
   if (job.status !== 'succeeded')
     throw new Error(`job ${job.status}: ${JSON.stringify(job.error)}`);
 
-  const m = await (await fetch(`${base}/v1/jobs/${created.id}/metrics`, { headers })).json();
+  const m = (await (
+    await fetch(`${base}/v1/jobs/${created.id}/metrics`, { headers })
+  ).json()) as JobMetrics;
   console.log(
     `\nAccuracy matrix (row k: test accuracy on tasks 1..k after training task k), backend ${job.backend}:`,
   );
@@ -128,7 +131,7 @@ try {
     ),
   );
   console.log(
-    `average accuracy ${(m.averageAccuracy * 100).toFixed(2)}%, backward transfer ${m.backwardTransfer?.toFixed(4)}, forgetting ${m.forgetting?.toFixed(4)}`,
+    `average accuracy ${((m.averageAccuracy ?? 0) * 100).toFixed(2)}%, backward transfer ${m.backwardTransfer?.toFixed(4)}, forgetting ${m.forgetting?.toFixed(4)}`,
   );
   if (m.taskInference)
     console.log(

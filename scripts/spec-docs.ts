@@ -5,7 +5,14 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import type { TSchema } from '@sinclair/typebox';
-import { JobSpecSchema, PRESETS, METHODS, resolveSpec } from '../src/core/index.js';
+import {
+  JobSpecSchema,
+  PRESETS,
+  METHODS,
+  presetSplit,
+  resolveSpec,
+  type DatasetFacts,
+} from '../src/core/index.js';
 
 const FILE = 'docs/job-spec.md';
 
@@ -46,11 +53,57 @@ for (const [section, schema] of Object.entries(
     );
   }
 }
+/**
+ * The convolutional presets train on uploads: they are shown resolved on a stand-in for the data
+ * they were published for (an upload shaped like CIFAR-100 or Tiny-ImageNet, named without classes).
+ */
+const EXAMPLE_ID = '00000000-0000-4000-8000-000000000000';
+const example = (preset: string): DatasetFacts => {
+  const tiny = preset.startsWith('tinyimagenet');
+  const classes = tiny ? 200 : 100;
+  return {
+    inputShape: tiny ? [64, 64, 3] : [32, 32, 3],
+    dtype: 'uint8',
+    sha256: '0'.repeat(64),
+    classNames: Array.from({ length: classes }, (_, c) => `class${c}`),
+    counts: {
+      train: Array.from({ length: classes }, () => 500),
+      test: Array.from({ length: classes }, () => (tiny ? 50 : 100)),
+    },
+  };
+};
 const presets = PRESETS.flatMap((p) =>
-  METHODS.map(
-    (m) =>
-      `### ${p}, ${m}\n\n\`\`\`json\n${JSON.stringify(resolveSpec({ preset: p, method: m }), null, 2)}\n\`\`\``,
-  ),
+  METHODS.map((m) => {
+    const split = presetSplit(p);
+    const spec = split
+      ? resolveSpec(
+          {
+            preset: p,
+            method: m,
+            benchmark: { kind: 'datasets', tasks: [{ dataset: EXAMPLE_ID }] },
+          },
+          { datasets: new Map([[EXAMPLE_ID, example(p)]]) },
+        )
+      : resolveSpec({ preset: p, method: m });
+    const note = split
+      ? `On an upload shaped like ${p.startsWith('tiny') ? 'Tiny-ImageNet (64x64x3, 200 classes of 500 training images)' : 'CIFAR-100 (32x32x3, 100 classes of 500 training images)'}, sent as \`{"preset": "${p}", "method": "${m}", "benchmark": {"kind": "datasets", "tasks": [{"dataset": "<id>"}]}}\` (the task list shortened).\n\n`
+      : '';
+    const shown: unknown = split
+      ? {
+          ...spec,
+          benchmark: {
+            ...spec.benchmark,
+            tasks: [
+              ...(spec.benchmark.tasks as { dataset: string; classes: string[] }[])
+                .slice(0, 2)
+                .map((t) => ({ ...t, classes: [...t.classes.slice(0, 2), '...'] })),
+              `... ${(spec.benchmark.tasks as unknown[]).length} tasks of ${split.classesPerTask} classes in all`,
+            ],
+          },
+        }
+      : spec;
+    return `### ${p}, ${m}\n\n${note}\`\`\`json\n${JSON.stringify(shown, null, 2)}\n\`\`\``;
+  }),
 );
 const text = `# The job spec
 
@@ -95,8 +148,11 @@ Through the API only (the CLI trains the built-in benchmarks). Upload data sets 
   \`[h, w, c]\` shape, kept in \`benchmark.datasets\`.
 - Values: uint8 data (images) are trained on as x / 255, float32 data as uploaded. With
   \`normalize\`, both are then standardised with one mean and standard deviation per data set,
-  over all values of its training split. \`augment\` and \`padTo32\` are for the built-in
-  benchmarks only.
+  over all values of its training split; with \`normalize: "per-channel"\` (images), with one
+  mean and standard deviation per channel over the same values. \`augment\` (images) flips each
+  training sample horizontally with probability 1/2, then crops it back to its size from the
+  image zero-padded by 4 pixels (the CIFAR augmentation), drawn from the job's seeded stream.
+  \`padTo32\` is for the built-in benchmarks only.
 - Tasks may have different numbers of classes. All tasks share one output layer as wide as the
   task with the most classes; a task with K classes uses outputs 0..K-1. Its other outputs are
   never targets (training still takes the softmax over all outputs, which pushes them down), and
@@ -106,9 +162,10 @@ Through the API only (the CLI trains the built-in benchmarks). Upload data sets 
   class k is k plus the number of classes of tasks 0..t-1, even when two tasks share a class name.
 - Exported models take raw values in the units of the upload: pixels 0-255 for uint8 data, values
   as uploaded for float32; the scaling and any standardisation are folded into the first layer
-  (MLP) or done by Rescaling in front of the network (ZenkeNet).
-- A preset fills the method's hyperparameters (networks, training, regularisation), never the
-  benchmark. On submission, \`benchmark.tasks\` is stored with every task's class list and
+  (MLP) or done by Rescaling in front of the network (ZenkeNet; a 1x1 DepthwiseConv2D for
+  per-channel standardisation).
+- The MNIST presets fill the method's hyperparameters (networks, training, regularisation),
+  never the benchmark; the convolutional presets also fill it (below). On submission, \`benchmark.tasks\` is stored with every task's class list and
   \`benchmark.datasets\` with each data set's input shape, dtype and SHA-256, which workers check.
 - Refused with 400 INVALID_SPEC and the field named: a data set that is not yours or does not
   exist (\`benchmark.tasks[1].dataset\`), a class it lacks (\`benchmark.tasks[0].classes\`), input
@@ -136,10 +193,58 @@ method:
   halves the size: two blocks need images of at least 10x10 (\`network.channels\` names it).
 - \`resnet\`: \`n\` (6n+2 layers, default 3) and \`k\` (width factor, default 2); no \`hidden\`.
   Batch norm normalises with the statistics of the batch in training and evaluation; its affine
-  parameters are shared by all tasks, never masked, generated or regularised. A ResNet task has
-  no TF.js model (404 MODEL_NOT_AVAILABLE, saying why); its checkpoint and masks are exported.
+  parameters are shared by all tasks, never masked, generated or regularised. After each task
+  its running statistics are computed in one pass over the task's training data (batches of
+  \`training.batchSize\`) and stored with it: results report accuracy both ways
+  (\`runningStats\` in the metrics), and the task's TF.js model normalises with them.
 - A field of another kind is refused naming it (\`network.n\` on a zenkenet); a preset keeps its
   method's settings but not its MLP sizes for another kind.
+
+## Convolutional presets and epoch schedules
+
+\`split-cifar100-resnet\`, \`split-cifar100-zenkenet\`, \`tinyimagenet-resnet\` and
+\`tinyimagenet-zenkenet\` are HyperMask's published image settings (method document section 5)
+for \`hypermask\`, with documented values for \`hnet\` (hypercl's CIFAR hypernetworks) and
+\`finetune\` (the same target and rate) on the same protocol. CIFAR-100 and Tiny-ImageNet are not
+built in: upload the images (\`POST /v1/datasets\`) and name the preset.
+
+\`\`\`json
+{"preset": "split-cifar100-resnet", "benchmark": {"kind": "datasets", "tasks": [{"dataset": "<id>"}]}}
+\`\`\`
+
+- What a preset fixes: the network, the hypernetwork, the learning rate, batch size and epochs
+  per task, the regularisation, the plateau learning rate and best-validation model selection,
+  the validation split per task (500 or 250), the normalisation (per channel, from the data
+  set's training split; the reference uses ImageNet's fixed means and deviations) and the
+  augmentation (CIFAR: flip and crop; Tiny-ImageNet: none, as the reference runs it). Any field
+  you send overrides it (for a quick run: \`"training": {"epochsPerTask": 1}\`, smaller
+  networks, a smaller \`validationSize\`).
+- What it takes from the data: the image shape, and the tasks. Name one data set without
+  \`classes\` and its classes, in the data set's order, become consecutive tasks of 10
+  (CIFAR) or 5 (Tiny-ImageNet) classes, at most 10 or 40 of them, as many as it has classes for
+  (the reference draws Tiny-ImageNet's class order from the seed). A list of tasks with their
+  classes is kept as sent.
+- \`training.epochsPerTask\` is the alternative to \`iterationsPerTask\` (give one; the one you give
+  replaces a preset's): each task trains ceil(its training samples / batchSize) iterations per
+  epoch, over its own training split. Progress counts those iterations (\`iterationsPerTask\` of
+  the job's progress is planned from the data sets; averaged when tasks differ in size).
+- \`training.lrSchedule: "plateau"\` is PyTorch's ReduceLROnPlateau as the reference uses it: at
+  every epoch end (every full pass over the task's training split, also with a length in
+  iterations) the validation accuracy is measured; when it has not risen above the best so far
+  by a relative 1e-4 for more than 5 epochs in a row, every learning rate of the task's
+  optimisers is multiplied by sqrt(0.1) (never below 5e-7) and the count restarts. It starts
+  afresh with each task, with the task's fresh optimisers.
+- \`training.modelSelection: "best-validation"\`: at the end of each task the whole model (target
+  weights and batch norm, hypernetwork, every task embedding) is set back to the one of the epoch
+  end with the highest validation accuracy (a tie keeps the earlier; the last iteration counts
+  too for a length in iterations). The next task's regularisation targets come from it. The
+  reference also checks every 100 iterations; here only epoch ends count.
+- Both need \`benchmark.validationSize\` above 0.
+- A task of many epochs is checkpointed within itself too: at the first epoch end
+  \`EPOCH_CHECKPOINT_MS\` (default 10 minutes) after the last checkpoint, a worker stores one that
+  also holds the optimisers' moments, the regularisation targets, the batch order, the plateau
+  rule's state and the best epoch's model, so a job interrupted mid-task resumes at that epoch
+  end and ends bit for bit as if uninterrupted (\`npm run train\` writes one at most once a minute).
 
 ## Continuing a job with new tasks (\`continueFrom\`)
 

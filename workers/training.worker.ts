@@ -1,24 +1,28 @@
 /**
  * Worker entry point (`npm run start:worker`). Holds the BullMQ Worker; training itself runs in
- * sandboxed child processes (training.sandbox.mjs), so this process's event loop stays free to
+ * sandboxed child processes (training.sandbox.ts), so this process's event loop stays free to
  * renew job locks while the CPU or GPU is busy. Each child selects its TF.js backend once.
  *
  * SIGTERM/SIGINT: running jobs are asked to stop at the next safe point (see run-training.ts)
  * and are handed back to the queue; the process exits when they have.
  */
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'bullmq';
 import { loadEnv } from '../src/config/env.js';
+import { entryFile } from '../src/infra/entry-file.js';
 import { createPgPool, createPrismaClient } from '../src/infra/prisma/client.js';
 import { PrismaTrainingRepository } from '../src/infra/prisma/training.repository.js';
 import { workerConnection } from '../src/infra/queue/connection.js';
+import type { JobName, JobPayload } from '../src/infra/queue/jobs.js';
 import { describeQueueFailure } from '../src/services/training/queue-failure.js';
 import { assertRegistryComplete, loadProcessors } from './registry.js';
 import { SHUTDOWN_REASON } from './processors/train-job.processor.js';
 
 const config = loadEnv();
-const here = path.dirname(fileURLToPath(import.meta.url));
+// Compiled: the child runs training.sandbox.js; under tsx, the shim that loads training.sandbox.ts.
+const sandbox = fileURLToPath(
+  entryFile(import.meta.url, './training.sandbox.mjs', './training.sandbox.js'),
+);
 const log = (msg: string) => console.log(`[worker ${process.pid}] ${msg}`);
 
 // Fail fast at boot if a job name has no processor (the child checks again).
@@ -26,7 +30,7 @@ assertRegistryComplete(await loadProcessors());
 
 const connection = workerConnection(config.REDIS_URL);
 connection.on('error', (err) => log(`redis: ${err.message}`));
-const worker = new Worker(config.QUEUE_NAME, path.join(here, 'training.sandbox.mjs'), {
+const worker = new Worker<JobPayload<JobName.TrainJob>>(config.QUEUE_NAME, sandbox, {
   connection,
   prefix: config.QUEUE_PREFIX,
   concurrency: config.WORKER_CONCURRENCY,

@@ -9,21 +9,30 @@
  * With BENCH_CONTINUE=1, also trains tasks 1-3 as one job and continues it with tasks 4-5
  * (continueFrom), and compares the continued job's accuracy matrix with the five-task job's.
  *
- * Usage: BENCH_METHODS=hypermask,finetune BENCH_ITERATIONS=500 [BENCH_CONTINUE=1] npx tsx bench/datasets/split-cifar.bench.ts
- * Writes bench/results/split-cifar10-<method>-<iterations>.json per method, and
- * split-cifar10-<method>-<iterations>-continued.json with BENCH_CONTINUE=1.
+ * With BENCH_NETWORK=zenkenet or resnet (ResNet-20, k = 2) the target is convolutional, on the
+ * 32x32x3 images, with the published CIFAR settings of each method (bench/specs/conv-settings.ts);
+ * the result then also holds the accuracy with each task's batch-norm running statistics (ResNet).
+ *
+ * Usage: BENCH_METHODS=hypermask,finetune BENCH_ITERATIONS=500 [BENCH_CONTINUE=1] npx tsx
+ * bench/datasets/split-cifar.bench.ts
+ * Writes bench/results/split-cifar10-[<network>-]<method>-<iterations>.json per method (no network
+ * in the name for the MLP), and ...-continued.json with BENCH_CONTINUE=1.
  */
 import { createReadStream, existsSync } from 'node:fs';
 import { stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { machine, ROOT as root, startBenchService } from '../harness.js';
+import { convSettings, type ConvMethod, type ConvTarget } from '../specs/conv-settings.js';
 
 const loadAverageAtStart = os.loadavg()[0];
 const CIFAR = path.resolve(root, '..', 'shared', 'datasets', 'cifar10-jpeg.tar.gz');
 const METHODS = (process.env.BENCH_METHODS ?? 'hypermask').split(',');
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 500);
 const CONTINUE = process.env.BENCH_CONTINUE === '1';
+const NETWORK = (process.env.BENCH_NETWORK ?? 'mlp') as 'mlp' | ConvTarget;
+const runName = (method: string) =>
+  `split-cifar10-${NETWORK === 'mlp' ? '' : `${NETWORK}-`}${method}-${ITERATIONS}`;
 const PAIRS = [
   ['airplane', 'automobile'],
   ['bird', 'cat'],
@@ -98,21 +107,28 @@ try {
   };
 
   for (const method of METHODS) {
-    const spec = {
-      preset: 'split-mnist',
-      method,
-      benchmark: { kind: 'datasets', tasks: tasksOf(PAIRS), validationSize: 500 },
-      training: { iterationsPerTask: ITERATIONS },
-    };
+    const benchmark = { kind: 'datasets', tasks: tasksOf(PAIRS), validationSize: 500 };
+    const spec =
+      NETWORK === 'mlp'
+        ? { preset: 'split-mnist', method, benchmark, training: { iterationsPerTask: ITERATIONS } }
+        : (() => {
+            const settings = convSettings(NETWORK, method as ConvMethod);
+            return {
+              ...settings,
+              benchmark,
+              training: { ...settings.training, iterationsPerTask: ITERATIONS },
+            };
+          })();
     const all = await runJob(method, spec);
     const { metrics } = all;
-    await write(`split-cifar10-${method}-${ITERATIONS}.json`, {
+    await write(`${runName(method)}.json`, {
       spec: all.job.spec,
       wallMs: all.wallMs,
       accuracyMatrix: metrics.accuracyMatrix,
       averageAccuracy: metrics.averageAccuracy,
       backwardTransfer: metrics.backwardTransfer,
       forgetting: metrics.forgetting,
+      runningStats: metrics.runningStats ?? null,
       msPerIteration: metrics.msPerIteration,
       // Task inference without the task id (the spec's evaluation.taskInference, default "both").
       taskInference: metrics.taskInference,
@@ -137,7 +153,7 @@ try {
     const maxAbsDifference = Math.max(
       ...a.flatMap((row, i) => row.map((v, j) => Math.abs((v ?? 0) - (b[i]?.[j] ?? Number.NaN)))),
     );
-    await write(`split-cifar10-${method}-${ITERATIONS}-continued.json`, {
+    await write(`${runName(method)}-continued.json`, {
       spec: later.job.spec,
       allAtOnce: {
         wallMs: all.wallMs,

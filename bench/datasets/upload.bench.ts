@@ -5,7 +5,8 @@
  *      /proc every 20 ms), which must grow by less than 100 MB;
  *   2. CIFAR-10 as users have it (../shared/datasets/cifar10-jpeg.tar.gz, 60,000 JPEGs), when
  *      present: the same figures;
- *   3. the blob store alone: writing and reading 512 MB in chunks of BLOB_CHUNK_BYTES (default 1 MiB), and the table's size.
+ *   3. the blob store alone: writing and reading 512 MB in chunks of BLOB_CHUNK_BYTES (default 1
+ * MiB), and the table's size.
  * Writes bench/results/dataset-upload.json. Usage: npx tsx bench/datasets/upload.bench.ts
  * Uses a private Postgres schema, removed at the end.
  */

@@ -49,7 +49,10 @@ async function rssNow(): Promise<number> {
   const status = await readFile(`/proc/${svc.apiPid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
 }
-/** The API's resident memory, MiB: the median of 5 samples 400 ms apart (garbage collection makes single samples jump). */
+/**
+ * The API's resident memory, MiB: the median of 5 samples 400 ms apart (garbage collection makes
+ * single samples jump).
+ */
 async function rssMiB(): Promise<number> {
   const xs: number[] = [];
   for (let i = 0; i < 5; i++) {
@@ -97,7 +100,7 @@ try {
   const onEvent =
     (job: string) => (e: { event: string; data: Record<string, unknown>; receivedAt: number }) => {
       if (e.event !== 'job.loss') return;
-      const t0 = sentAt.get(`${job}:${e.data.iteration}`);
+      const t0 = sentAt.get(`${job}:${String(e.data.iteration)}`);
       if (t0 !== undefined) latencies.push(e.receivedAt - t0);
     };
   const phases = [];

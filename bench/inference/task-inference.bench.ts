@@ -88,7 +88,9 @@ function modelInput(
   const source = task[split];
   const batch = source.gather(Array.from({ length: source.size }, (_, i) => i));
   const norm = task.preprocessing?.normalize;
-  const x = norm ? batch.x.map((v) => v * norm.std + norm.mean) : batch.x;
+  // Scalars for the built-in benchmarks; per channel (HWC, input i of channel i % channels) else.
+  const at = (v: number | number[], i: number) => (Array.isArray(v) ? v[i % v.length] : v);
+  const x = norm ? batch.x.map((v, i) => v * at(norm.std, i) + at(norm.mean, i)) : batch.x;
   return { x, y: batch.y as Int32Array };
 }
 

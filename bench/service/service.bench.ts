@@ -146,8 +146,8 @@ try {
     },
   );
   let out = '';
-  worker.stdout!.on('data', (c) => (out += c));
-  worker.stderr!.on('data', (c) => (out += c));
+  worker.stdout.on('data', (c) => (out += c));
+  worker.stderr.on('data', (c) => (out += c));
   while (!/ready: queue/.test(out)) await new Promise((r) => setTimeout(r, 100));
 
   const e2e: Record<string, unknown>[] = [];

@@ -289,7 +289,10 @@ async function clientReads() {
   );
 }
 
-/** A checkpoint-shaped safetensors file of `parameters` float32 values (a few large tensors, all views of one array). */
+/**
+ * A checkpoint-shaped safetensors file of `parameters` float32 values (a few large tensors, all
+ * views of one array).
+ */
 function checkpointOf(parameters: number): Uint8Array {
   const per = 50_000_000;
   const block = weightsLike(per, 7);
@@ -301,7 +304,10 @@ function checkpointOf(parameters: number): Uint8Array {
   return encodeSafetensors(tensors, { format: 'retain-checkpoint', version: '1', state: '{}' });
 }
 
-/** The largest hypernetwork hidden width the validator accepts on the permuted-mnist preset's networks: a spec at the parameter limit. */
+/**
+ * The largest hypernetwork hidden width the validator accepts on the permuted-mnist preset's
+ * networks: a spec at the parameter limit.
+ */
 function specAtTheLimit() {
   const at = (width: number) =>
     resolveSpec({ preset: 'permuted-mnist', hypernetwork: { hidden: [width] } });

@@ -4,14 +4,16 @@
  * Environment: RETAIN_BACKEND (default for --backend), RETAIN_DATA_DIR (default for --data-dir).
  *
  * Trains a job spec (the same JSON POST /v1/jobs accepts) on this machine, prints progress, and
- * writes DIR/result.json, DIR/checkpoint.safetensors (after every task) and per-task exports:
+ * writes DIR/result.json, DIR/checkpoint.safetensors (after every task, and within a task at an
+ * epoch end once a minute has passed since the last one) and per-task exports:
  * DIR/tasks/<t>/mask.safetensors, DIR/tasks/<t>/fecam.safetensors (FeCAM statistics, when the spec
  * infers tasks by FeCAM) and DIR/tasks/<t>/model/{model.json,weights.bin} (task t's at its
  * end, all of them again with the final weights at the end of the last task: `tasksToExport`).
  *
- * --resume continues an interrupted run of the same spec. --continue-from continues a finished
- * run with new tasks, as POST /v1/jobs with continueFrom does: FILE then holds only the new
- * tasks (`{"benchmark": {"tasks": 1}}`), everything else comes from the checkpoint's spec.
+ * --resume continues an interrupted run of the same spec (within a task from an epoch end's
+ * checkpoint). --continue-from continues a finished run with new tasks, as POST /v1/jobs with
+ * continueFrom does: FILE then holds only the new tasks (`{"benchmark": {"tasks": 1}}`),
+ * everything else comes from the checkpoint's spec.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -43,6 +45,8 @@ const USAGE =
 
 /** Every this many iterations a loss point goes into result.json's curves. */
 const CURVE_EVERY = 10;
+/** Least time between checkpoints written within a task (at epoch ends): a minute of work at risk. */
+const EPOCH_CHECKPOINT_EVERY_MS = 60_000;
 
 /** The spec of a finished run (its checkpoint) continued with the new tasks of `input`. */
 function continuedSpec(checkpoint: Uint8Array, input: unknown, file: string): JobSpec {
@@ -89,8 +93,8 @@ async function main(): Promise<number> {
   const checkpoint = startFrom ? new Uint8Array(await readFile(startFrom)) : undefined;
   let spec;
   try {
-    const input = JSON.parse(await readFile(values.spec, 'utf8'));
-    if (input?.benchmark?.kind === 'datasets') {
+    const input: unknown = JSON.parse(await readFile(values.spec, 'utf8'));
+    if ((input as { benchmark?: { kind?: unknown } } | null)?.benchmark?.kind === 'datasets') {
       console.error(
         'benchmarks of kind "datasets" train on uploaded data sets through the API (POST /v1/jobs); the CLI trains the built-in ones',
       );
@@ -132,6 +136,7 @@ async function main(): Promise<number> {
   const validation: { task: number; iteration: number; accuracy: number }[] = [];
   const exportPaths: Record<number, ExportPaths> = {};
   const msPerIteration: number[] = [];
+  const runningStatsRows: number[][] = [];
   const writeResult = (results: Record<string, unknown>) =>
     writeFile(
       path.join(out, 'result.json'),
@@ -151,6 +156,7 @@ async function main(): Promise<number> {
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   let lastPrint = 0;
+  let lastCheckpoint = performance.now();
 
   const result: ContinualResult = await runContinualLearning(spec, {
     tasks,
@@ -179,16 +185,30 @@ async function main(): Promise<number> {
       onValidation: (v) => {
         validation.push(v);
       },
+      onEpochEnd: async (e) => {
+        // Tasks measured in epochs only (see the service's training loop for why).
+        if (spec.training.epochsPerTask === null) return;
+        if (performance.now() - lastCheckpoint < EPOCH_CHECKPOINT_EVERY_MS) return;
+        await writeFile(path.join(out, 'checkpoint.safetensors'), e.checkpoint());
+        lastCheckpoint = performance.now();
+      },
       onTaskEnd: async (e) => {
         const row = e.metrics.accuracyMatrix[e.task].map((a) => (100 * a).toFixed(2)).join('  ');
         console.log(
           `\ntask ${e.task + 1} done in ${(e.durationMs / 1000).toFixed(1)} s, ${e.msPerIteration.toFixed(1)} ms/iteration; test accuracy: ${row}`,
         );
         await writeFile(path.join(out, 'checkpoint.safetensors'), e.checkpoint);
+        lastCheckpoint = performance.now();
         for (const k of tasksToExport(e)) exportPaths[k] = await writeExport(out, e.exportTask(k));
         // Partial results after every task, so a long run that stops early still leaves numbers.
         msPerIteration.push(e.msPerIteration);
-        await writeResult({ ...e.metrics, msPerIteration, complete: false });
+        if (e.runningStatsAccuracies) runningStatsRows.push(e.runningStatsAccuracies);
+        await writeResult({
+          ...e.metrics,
+          ...(e.runningStatsAccuracies ? { runningStatsAccuracyRows: runningStatsRows } : {}),
+          msPerIteration,
+          complete: false,
+        });
       },
     },
   });
@@ -202,11 +222,19 @@ async function main(): Promise<number> {
     taskDurationsMs: result.taskDurationsMs,
     taskInference: result.taskInference,
     fecamTaskInference: result.fecamTaskInference,
+    // Targets with batch norm: the same metrics with each task's running statistics.
+    runningStats: result.runningStatsMetrics,
     complete: true,
   });
   console.log(
     `\naverage accuracy ${(100 * result.averageAccuracy).toFixed(2)} %, BWT ${fmt(result.backwardTransfer)}, forgetting ${fmt(result.forgetting)}`,
   );
+  if (result.runningStatsMetrics) {
+    const r = result.runningStatsMetrics;
+    console.log(
+      `with each task's running batch-norm statistics: average accuracy ${(100 * r.averageAccuracy).toFixed(2)} %, BWT ${fmt(r.backwardTransfer)}, forgetting ${fmt(r.forgetting)}`,
+    );
+  }
   if (result.taskInference) {
     console.log(
       `task inference by entropy: task ${(100 * result.taskInference.taskAccuracy).toFixed(2)} %, class ${(100 * result.taskInference.classAccuracy).toFixed(2)} %`,
@@ -237,7 +265,10 @@ function progressLine(e: IterationEvent): string {
 
 const fmt = (v: number | null) => (v === null ? 'n/a' : `${(100 * v).toFixed(2)} pp`);
 
-/** Where a task's exports went; `model` is null when the target has no LayersModel export (`modelUnavailable` says why). */
+/**
+ * Where a task's exports went; `model` is null when the target has no LayersModel export
+ * (`modelUnavailable` says why).
+ */
 interface ExportPaths {
   mask: string | null;
   fecam?: string;

@@ -59,6 +59,11 @@ export const EnvSchema = Type.Object({
     'on SIGTERM: finish the current task if it ends within this, else stop now',
   ),
   PROGRESS_THROTTLE_MS: int(1000, 0, 'minimum time between progress writes to Postgres'),
+  EPOCH_CHECKPOINT_MS: int(
+    600_000,
+    0,
+    'within a task measured in epochs, store a checkpoint at the first epoch end this long after the last one (0: at every epoch end)',
+  ),
   LOSS_EVERY: int(10, 1, 'record every Nth iteration of the loss curve'),
   CANCEL_POLL_MS: int(500, 50, 'how often a training process checks for cancellation'),
   RECONCILE_INTERVAL_MS: int(

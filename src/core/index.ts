@@ -17,6 +17,15 @@ export {
 export { readCheckpointState, CHECKPOINT_FORMAT, type CheckpointState } from './io/checkpoint.js';
 export { encodeSafetensors, decodeSafetensors, type NamedArray } from './io/safetensors.js';
 export { MASK_FORMAT, WEIGHTS_FILE } from './io/export.js';
+export type { BatchNormStats } from './target-network/target-network.js';
+export {
+  plannedTaskIterations,
+  progressIterations,
+  taskIterations,
+  iterationsPerEpoch,
+  PLATEAU,
+  PlateauScheduler,
+} from './continual/schedule.js';
 export { averageAccuracy, backwardTransfer, forgetting, median } from './metrics/metrics.js';
 export { TaskModel, predict, type Prediction } from './inference/task-models.js';
 export {

@@ -33,7 +33,7 @@ function linearWithGradients(inputGrad: boolean) {
     const saveW = !(w instanceof tf.Variable);
     (inputs[3] as tf.GradSaveFunc)(saveW ? [x, w] : [x]);
     return {
-      value: tf.add(tf.matMul(x, w), b) as tf.Tensor2D,
+      value: tf.add<tf.Tensor2D>(tf.matMul(x, w), b),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const xs = saved[0] as tf.Tensor2D;
         const ws = saveW ? (saved[1] as tf.Tensor2D) : w;
@@ -41,7 +41,7 @@ function linearWithGradients(inputGrad: boolean) {
         const dw =
           xs.shape[0] === 1
             ? tf.mul(tf.reshape(xs, [xs.shape[1], 1]), dy)
-            : tf.matMul(tf.transpose(xs), dy as tf.Tensor2D);
+            : tf.matMul(tf.transpose(xs), dy);
         return [dx, dw, tf.sum(dy, 0)];
       },
     };

@@ -30,7 +30,10 @@ export function fieldName(pointer: string): string {
     .join('');
 }
 
-/** The field and what is wrong with it, e.g. `training.batchSize` and `must be an integer between 1 and 4096 (got "128")`. */
+/**
+ * The field and what is wrong with it, e.g. `training.batchSize` and `must be an integer between 1
+ * and 4096 (got "128")`.
+ */
 export function describeViolation(v: SchemaViolation): { field: string; problem: string } {
   const field = fieldName(v.pointer);
   if (v.kind === 'unknown-field') return { field, problem: 'unknown field (remove it)' };
@@ -81,7 +84,7 @@ function allowed(schema: Schema, value: unknown): string | null {
       if (type !== 'string') return 'must be of type string';
       if (outside((value as string).length, schema.minLength, schema.maxLength))
         return `must have ${count(schema.minLength, schema.maxLength, 'character')}`;
-      if (schema.pattern)
+      if (typeof schema.pattern === 'string')
         return typeof schema.description === 'string'
           ? `must be ${article(schema.description)} ${schema.description}`
           : `must match ${schema.pattern}`;
@@ -119,15 +122,19 @@ function article(noun: string): string {
 }
 
 function range(s: Schema): string {
-  const min = s.minimum ?? s.exclusiveMinimum;
-  const max = s.maximum ?? s.exclusiveMaximum;
-  if (s.minimum !== undefined && s.maximum !== undefined)
-    return ` between ${s.minimum} and ${s.maximum}`;
+  const [minimum, maximum] = [numberOrUndefined(s.minimum), numberOrUndefined(s.maximum)];
+  const min = minimum ?? numberOrUndefined(s.exclusiveMinimum);
+  const max = maximum ?? numberOrUndefined(s.exclusiveMaximum);
+  if (minimum !== undefined && maximum !== undefined) return ` between ${minimum} and ${maximum}`;
   const parts = [
-    min === undefined ? '' : `${s.minimum !== undefined ? 'at least' : 'greater than'} ${min}`,
-    max === undefined ? '' : `${s.maximum !== undefined ? 'at most' : 'less than'} ${max}`,
+    min === undefined ? '' : `${minimum !== undefined ? 'at least' : 'greater than'} ${min}`,
+    max === undefined ? '' : `${maximum !== undefined ? 'at most' : 'less than'} ${max}`,
   ].filter(Boolean);
   return parts.length ? ` ${parts.join(' and ')}` : '';
+}
+
+function numberOrUndefined(v: unknown): number | undefined {
+  return typeof v === 'number' ? v : undefined;
 }
 
 function outside(n: number, min: unknown, max: unknown): boolean {
@@ -135,7 +142,7 @@ function outside(n: number, min: unknown, max: unknown): boolean {
 }
 
 function count(min: unknown, max: unknown, unit: string): string {
-  const plural = (n: unknown) => `${n} ${unit}${n === 1 ? '' : 's'}`;
+  const plural = (n: unknown) => `${String(n)} ${unit}${n === 1 ? '' : 's'}`;
   if (typeof min === 'number' && typeof max === 'number') return `${min} to ${plural(max)}`;
   return typeof min === 'number' ? `at least ${plural(min)}` : `at most ${plural(max)}`;
 }

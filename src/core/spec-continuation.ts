@@ -3,7 +3,6 @@ import {
   benchmarkShape,
   checkSpecInput,
   taskCount,
-  type DatasetTask,
   type JobSpec,
   type JobSpecInput,
 } from './spec.js';
@@ -96,9 +95,9 @@ export function continuationInput(
         'benchmark.tasks',
         `${sourceLabel} trains on uploaded data sets; give the new tasks as a list of {"dataset", "classes"}`,
       );
-    tasks = [...old, ...(added as DatasetTask[])];
+    tasks = [...old, ...added];
   }
-  return { ...source, benchmark: { ...source.benchmark, tasks, datasets: null } } as JobSpecInput;
+  return { ...source, benchmark: { ...source.benchmark, tasks, datasets: null } };
 }
 
 /** The first field of `sent` (other than the new tasks) whose value differs from `kept`'s. */

@@ -15,7 +15,14 @@ import { resNetShapes } from './target-network/resnet.js';
 import { zenkeNetShapes } from './target-network/zenke-net.js';
 
 export const METHODS = ['hypermask', 'hnet', 'finetune'] as const;
-export const PRESETS = ['split-mnist', 'permuted-mnist'] as const;
+export const PRESETS = [
+  'split-mnist',
+  'permuted-mnist',
+  'split-cifar100-resnet',
+  'split-cifar100-zenkenet',
+  'tinyimagenet-resnet',
+  'tinyimagenet-zenkenet',
+] as const;
 export const DATASETS = ['mnist', 'fashion-mnist'] as const;
 export const BENCHMARK_KINDS = ['split', 'permuted', 'datasets'] as const;
 export const SAMPLE_DTYPES = ['uint8', 'float32'] as const;
@@ -32,6 +39,8 @@ export const TASK_INFERENCE = ['none', 'entropy', 'fecam', 'both'] as const;
 export type TaskInferenceRule = (typeof TASK_INFERENCE)[number];
 /** The widest penultimate representation FeCAM keeps statistics for (a 2,048-wide one takes 8 MB per class). */
 export const FECAM_MAX_FEATURES = 2048;
+export const LR_SCHEDULES = ['constant', 'plateau'] as const;
+export const MODEL_SELECTIONS = ['last', 'best-validation'] as const;
 
 /**
  * Version of the resolved spec's shape, stored with every job (jobs.spec_version). Bump it when a
@@ -40,11 +49,14 @@ export const FECAM_MAX_FEATURES = 2048;
  * older versions they do know up to this one (`upgradeStoredSpec`).
  *
  * 1: MLP targets only (no `network.kind`). 2: convolutional targets, `network.kind`, `channels`,
- * `n`, `k` and `dropout`; a version 1 spec reads as the MLP it trained. 3:
- * `evaluation.taskInference` is one of `TASK_INFERENCE` instead of a boolean; true (which
- * meant entropy) reads as "entropy", false as "none".
+ * `n`, `k` and `dropout`; a version 1 spec reads as the MLP it trained. 3: epoch schedules
+ * (`training.epochsPerTask`, `iterationsPerTask` may be null), `training.lrSchedule`,
+ * `training.modelSelection`, `benchmark.normalize` "per-channel"; a version 2 spec reads as a
+ * constant learning rate keeping the last model. 4: `evaluation.taskInference` is one of
+ * `TASK_INFERENCE` instead of a boolean; true (which meant entropy) reads as "entropy", false as
+ * "none".
  */
-export const SPEC_VERSION = 3;
+export const SPEC_VERSION = 4;
 
 /** The oldest stored spec version `upgradeStoredSpec` still brings up to `SPEC_VERSION`. */
 export const OLDEST_SPEC_VERSION = 1;
@@ -59,6 +71,7 @@ export const DATASET_CLASSES: Record<(typeof DATASETS)[number], number> = {
 export const LIMITS = {
   tasks: 100,
   iterationsPerTask: 1_000_000,
+  epochsPerTask: 10_000,
   batchSize: 4096,
   layers: 8,
   layerWidth: 4096,
@@ -187,13 +200,22 @@ export const JobSpecSchema = strict(
           int(1, 10000, 'evaluate on at most N test samples per task'),
           Type.Null(),
         ]),
-        normalize: Type.Boolean({
-          description:
-            "split, permuted: standardise inputs with mean 0.1307, std 0.3081; datasets: with the mean and standard deviation of all training values of the task's data set (after x / 255 for uint8)",
-        }),
+        normalize: Type.Union(
+          [
+            Type.Boolean(),
+            Type.Literal('per-channel', {
+              description:
+                "datasets (images): standardise each channel with its own mean and standard deviation over the training split of the task's data set",
+            }),
+          ],
+          {
+            description:
+              'split, permuted: true standardises inputs with mean 0.1307, std 0.3081; datasets: true with the mean and standard deviation of all training values of the task\'s data set (after x / 255 for uint8), "per-channel" (images) with one mean and standard deviation per channel',
+          },
+        ),
         augment: Type.Boolean({
           description:
-            'split, permuted: random 28x28 crop after 4-pixel zero padding (training only)',
+            'training only. split: random 28x28 crop after 4-pixel zero padding; datasets (images): random horizontal flip, then a random crop of the image size after 4-pixel zero padding (the CIFAR augmentation)',
         }),
       },
       'which data, split into which tasks',
@@ -263,7 +285,22 @@ export const JobSpecSchema = strict(
     ),
     training: strict(
       {
-        iterationsPerTask: int(1, LIMITS.iterationsPerTask, 'training iterations per task'),
+        iterationsPerTask: Type.Union([
+          int(
+            1,
+            LIMITS.iterationsPerTask,
+            'training iterations per task (exactly one of iterationsPerTask and epochsPerTask)',
+          ),
+          Type.Null(),
+        ]),
+        epochsPerTask: Type.Union([
+          int(
+            1,
+            LIMITS.epochsPerTask,
+            "epochs per task: ceil(training samples / batchSize) iterations each, for each task's own training split (exactly one of iterationsPerTask and epochsPerTask)",
+          ),
+          Type.Null(),
+        ]),
         batchSize: int(1, LIMITS.batchSize, 'mini-batch size'),
         learningRate: num(1e-8, 1, 'Adam learning rate'),
         embeddingLearningRate: Type.Union([
@@ -275,6 +312,14 @@ export const JobSpecSchema = strict(
           1,
           LIMITS.iterationsPerTask,
           'iterations between validation measurements',
+        ),
+        lrSchedule: literalUnion(
+          LR_SCHEDULES,
+          '"constant": the learning rates stay as set; "plateau": ReduceLROnPlateau on validation accuracy at every epoch end (mode max, factor sqrt(0.1), patience 5 epochs, relative threshold 1e-4, cooldown 0, min 5e-7), restarted with each task; needs benchmark.validationSize > 0',
+        ),
+        modelSelection: literalUnion(
+          MODEL_SELECTIONS,
+          '"last": keep the model of the last iteration; "best-validation": at the end of each task restore the whole model (target, hypernetwork, every embedding) of the epoch end with the best validation accuracy; needs benchmark.validationSize > 0',
         ),
       },
       'optimisation',
@@ -293,7 +338,7 @@ export const JobSpecSchema = strict(
       {
         taskInference: literalUnion(
           TASK_INFERENCE,
-          'after the last task, infer each test sample\'s task without its id: "entropy" (lowest softmax entropy), "fecam" (nearest class prototype in Mahalanobis distance; keeps per-class feature statistics after every task and exports them), "both" (reports both; predictions use FeCAM), or "none". true and false (before spec version 3) mean "entropy" and "none"',
+          'after the last task, infer each test sample\'s task without its id: "entropy" (lowest softmax entropy), "fecam" (nearest class prototype in Mahalanobis distance; keeps per-class feature statistics after every task and exports them), "both" (reports both; predictions use FeCAM), or "none". true and false (before spec version 4) mean "entropy" and "none"',
         ),
       },
       'evaluation',
@@ -316,15 +361,14 @@ function partialDeep(schema: TSchema): TSchema {
     return Type.Object(props, { additionalProperties: false, description: schema.description });
   }
   if (schema.type === 'array' && schema.items)
-    return { ...schema, items: partialDeep(schema.items as TSchema) } as TSchema;
-  if (schema.anyOf)
-    return { ...schema, anyOf: (schema.anyOf as TSchema[]).map(partialDeep) } as TSchema;
+    return { ...schema, items: partialDeep(schema.items as TSchema) };
+  if (schema.anyOf) return { ...schema, anyOf: (schema.anyOf as TSchema[]).map(partialDeep) };
   return schema;
 }
 
 /**
  * What a user may send: any subset of `JobSpec`; unknown fields are rejected. Also accepted, as
- * before spec version 3: `evaluation.taskInference` true or false (`legacyInput`).
+ * before spec version 4: `evaluation.taskInference` true or false (`legacyInput`).
  */
 export const JobSpecInputSchema = withLegacyTaskInference(partialDeep(JobSpecSchema));
 
@@ -354,6 +398,208 @@ type DeepPartial<T> = T extends (infer U)[]
 
 type Method = JobSpec['method'];
 type Preset = NonNullable<JobSpec['preset']>;
+
+type ConvPreset = Exclude<Preset, 'split-mnist' | 'permuted-mnist'>;
+
+/**
+ * The image protocol of the convolutional presets, shared by every method so that the methods
+ * compare on the same schedule: HyperMask's (hypermask-method.md section 5, gmum/HyperMask
+ * datasets.py @674bf9b, the non-grid-search branches): tasks x classes, epochs, batch, validation
+ * per task, augmentation (CIFAR: flip + crop after 4-pixel padding; Tiny-ImageNet: none, the
+ * reference's augmentation flag is never passed through), per-channel normalisation, the plateau
+ * learning rate and best-validation model selection.
+ *
+ * The presets train on uploaded data (benchmark kind "datasets": CIFAR-100 and Tiny-ImageNet are not
+ * built in). The reference normalises with ImageNet's fixed channel means and deviations; an upload
+ * may be any images, so "per-channel" takes them from the data set's own training split.
+ */
+const CONV_PROTOCOL: Record<
+  ConvPreset,
+  { benchmark: JobSpecInput['benchmark']; epochs: number; batch: number; split: PresetSplit }
+> = {
+  'split-cifar100-resnet': {
+    benchmark: { kind: 'datasets', validationSize: 500, normalize: 'per-channel', augment: true },
+    epochs: 200,
+    batch: 32,
+    split: { tasks: 10, classesPerTask: 10 },
+  },
+  'split-cifar100-zenkenet': {
+    benchmark: { kind: 'datasets', validationSize: 500, normalize: 'per-channel', augment: true },
+    epochs: 200,
+    batch: 32,
+    split: { tasks: 10, classesPerTask: 10 },
+  },
+  'tinyimagenet-resnet': {
+    benchmark: { kind: 'datasets', validationSize: 250, normalize: 'per-channel', augment: false },
+    epochs: 10,
+    batch: 16,
+    split: { tasks: 40, classesPerTask: 5 },
+  },
+  'tinyimagenet-zenkenet': {
+    benchmark: { kind: 'datasets', validationSize: 250, normalize: 'per-channel', augment: false },
+    epochs: 10,
+    batch: 16,
+    split: { tasks: 40, classesPerTask: 5 },
+  },
+};
+
+/**
+ * How a convolutional preset cuts one uploaded data set into tasks: when `benchmark.tasks` names a
+ * single data set without `classes`, its classes (in the data set's order) become consecutive
+ * tasks of `classesPerTask`, at most `tasks` of them and as many as the data set has classes for.
+ * (The reference draws Tiny-ImageNet's class order from the seed; here it is the data set's.)
+ */
+interface PresetSplit {
+  tasks: number;
+  classesPerTask: number;
+}
+
+const RESNET_20: JobSpecInput['network'] = { kind: 'resnet', n: 3, k: 2 };
+/** ZenkeNet "cifar": blocks of 32 and 64 channels, dense 512 (hypermask-method.md section 6.1). */
+const ZENKENET_CIFAR: JobSpecInput['network'] = {
+  kind: 'zenkenet',
+  channels: [32, 64],
+  hidden: [512],
+};
+/** ZenkeNet "tiny" (HyperMask ZenkeNet64.py): two blocks of 64 channels, no hidden dense layer. */
+const ZENKENET_TINY: JobSpecInput['network'] = { kind: 'zenkenet', channels: [64, 64], hidden: [] };
+
+/**
+ * One convolutional preset for every method:
+ * - hypermask: the published settings (issue 9's table, hypermask-method.md section 5): ELU
+ *   hypernetwork, not chunked, Adam, sparsity ramped over task 0, dropout off (method pitfall 9).
+ * - hnet: the hypernetwork and optimiser of hypercl's CIFAR experiments (cifar/train_args.py:
+ *   resnet_cifar and zenke_cifar defaults, and the commands of cifar/README.rst) on the
+ *   protocol above. ResNet: chunks of 7,000, task and chunk embeddings of 32, no hidden layer
+ *   (dhnet_arch ''), lr 1e-3, beta 0.05, lookahead (the default). ZenkeNet: chunks of 5,500,
+ *   task embedding 48, chunk embedding 80, hidden [100, 150, 200], lr 1e-4, beta 0.01, dropout
+ *   0.25. Differences: hypercl trains ResNet-32 with generated batch-norm parameters and running
+ *   statistics, adds a LambdaLR step schedule to the plateau rule for ResNet, runs ZenkeNet for 80
+ *   epochs at batch 256 with Adam beta1 = 0.5 and no plateau rule, and keeps the last model; here
+ *   the target, schedule and selection are HyperMask's so the methods are comparable, the hidden
+ *   layers' activation is ReLU (hypercl's default), and Adam keeps beta1 = 0.9 (not a spec field).
+ * - finetune: the target and learning rate of the hypermask preset, no protection.
+ */
+function convPreset(
+  preset: ConvPreset,
+  network: JobSpecInput['network'],
+  hypermask: { embeddingDim: number; hidden: number[]; learningRate: number } & Pick<
+    JobSpec['regularization'],
+    'beta' | 'lambda' | 'sparsity'
+  >,
+  hnet: {
+    hidden: number[];
+    embeddingDim: number;
+    chunkSize: number;
+    chunkEmbeddingDim: number;
+    learningRate: number;
+    beta: number;
+    dropout: number;
+  },
+): Record<Method, JobSpecInput> {
+  const p = CONV_PROTOCOL[preset];
+  const training = {
+    epochsPerTask: p.epochs,
+    batchSize: p.batch,
+    lrSchedule: 'plateau' as const,
+    modelSelection: 'best-validation' as const,
+  };
+  return {
+    hypermask: {
+      benchmark: p.benchmark,
+      network: { ...network, ...(network?.kind === 'zenkenet' ? { dropout: 0 } : {}) },
+      hypernetwork: {
+        hidden: hypermask.hidden,
+        activation: 'elu',
+        embeddingDim: hypermask.embeddingDim,
+        chunkSize: null,
+      },
+      training: { ...training, learningRate: hypermask.learningRate },
+      regularization: {
+        beta: hypermask.beta,
+        lambda: hypermask.lambda,
+        sparsity: hypermask.sparsity,
+        maskedL1: false,
+      },
+    },
+    hnet: {
+      benchmark: p.benchmark,
+      network: { ...network, ...(network?.kind === 'zenkenet' ? { dropout: hnet.dropout } : {}) },
+      hypernetwork: {
+        hidden: hnet.hidden,
+        activation: 'relu',
+        embeddingDim: hnet.embeddingDim,
+        chunkSize: hnet.chunkSize,
+        chunkEmbeddingDim: hnet.chunkEmbeddingDim,
+      },
+      training: { ...training, learningRate: hnet.learningRate },
+      regularization: { beta: hnet.beta, lookahead: true },
+    },
+    finetune: {
+      benchmark: p.benchmark,
+      network: { ...network, ...(network?.kind === 'zenkenet' ? { dropout: 0 } : {}) },
+      training: { ...training, learningRate: hypermask.learningRate },
+    },
+  };
+}
+
+const HNET_RESNET = {
+  hidden: [],
+  embeddingDim: 32,
+  chunkSize: 7000,
+  chunkEmbeddingDim: 32,
+  learningRate: 1e-3,
+  beta: 0.05,
+  dropout: 0,
+};
+const HNET_ZENKENET = {
+  hidden: [100, 150, 200],
+  embeddingDim: 48,
+  chunkSize: 5500,
+  chunkEmbeddingDim: 80,
+  learningRate: 1e-4,
+  beta: 0.01,
+  dropout: 0.25,
+};
+
+const CONV_PRESET_VALUES: Record<ConvPreset, Record<Method, JobSpecInput>> = {
+  'split-cifar100-resnet': convPreset(
+    'split-cifar100-resnet',
+    RESNET_20,
+    { embeddingDim: 48, hidden: [100], learningRate: 1e-3, beta: 0.01, lambda: 1, sparsity: 0 },
+    HNET_RESNET,
+  ),
+  'split-cifar100-zenkenet': convPreset(
+    'split-cifar100-zenkenet',
+    ZENKENET_CIFAR,
+    { embeddingDim: 48, hidden: [100], learningRate: 1e-3, beta: 0.01, lambda: 0.01, sparsity: 0 },
+    HNET_ZENKENET,
+  ),
+  'tinyimagenet-resnet': convPreset(
+    'tinyimagenet-resnet',
+    RESNET_20,
+    { embeddingDim: 96, hidden: [100, 100], learningRate: 1e-4, beta: 1, lambda: 0.1, sparsity: 0 },
+    HNET_RESNET,
+  ),
+  'tinyimagenet-zenkenet': convPreset(
+    'tinyimagenet-zenkenet',
+    ZENKENET_TINY,
+    {
+      embeddingDim: 96,
+      hidden: [100, 100],
+      learningRate: 1e-3,
+      beta: 0.01,
+      lambda: 1,
+      sparsity: 50,
+    },
+    HNET_ZENKENET,
+  ),
+};
+
+/** The tasks x classes a preset cuts a single uploaded data set into (see `PresetSplit`). */
+export function presetSplit(preset: Preset | null): PresetSplit | null {
+  return preset && preset in CONV_PROTOCOL ? CONV_PROTOCOL[preset as ConvPreset].split : null;
+}
 
 /**
  * Published hyperparameters. HyperMask: hypermask-method.md section 5; HNET: section 8.5 (the
@@ -456,6 +702,7 @@ const PRESET_VALUES: Record<Preset, Record<Method, JobSpecInput>> = {
       training: { iterationsPerTask: 5000, batchSize: 128, learningRate: 1e-3 },
     },
   },
+  ...CONV_PRESET_VALUES,
 };
 
 type TargetKind = JobSpec['network']['kind'];
@@ -531,11 +778,14 @@ function baseDefaults(kind: JobSpec['benchmark']['kind'], target: TargetKind): J
     },
     training: {
       iterationsPerTask: 2000,
+      epochsPerTask: null,
       batchSize: 128,
       learningRate: 1e-3,
       embeddingLearningRate: null,
       seed: 1,
       validationEvery: 100,
+      lrSchedule: 'constant',
+      modelSelection: 'last',
     },
     regularization: { beta: 1e-3, lambda: 1e-3, sparsity: 30, maskedL1: true, lookahead: true },
     evaluation: { taskInference: DEFAULT_TASK_INFERENCE },
@@ -821,20 +1071,28 @@ export function resolveSpec(input: unknown, context: ResolveContext = {}): JobSp
   const presetValues = preset ? PRESET_VALUES[preset][method] : {};
   const kind = user.benchmark?.kind ?? presetValues.benchmark?.kind ?? 'split';
   const target = user.network?.kind ?? presetValues.network?.kind ?? 'mlp';
-  // A preset's benchmark describes MNIST tasks; on uploaded data sets it keeps only the method's
-  // hyperparameters. Its network is an MLP: another kind keeps its own defaults.
+  // A preset's benchmark applies to the kind it describes: the MNIST presets' to built-in data
+  // (on uploaded data sets they keep only the method's hyperparameters), the convolutional ones'
+  // to uploads (on built-in data only their hyperparameters). Its network applies to its own
+  // kind: another kind keeps its own defaults.
   const fromPreset = {
     ...presetValues,
-    benchmark: kind === 'datasets' ? undefined : presetValues.benchmark,
+    benchmark:
+      (kind === 'datasets') === (presetValues.benchmark?.kind === 'datasets')
+        ? presetValues.benchmark
+        : undefined,
     network: target === (presetValues.network?.kind ?? 'mlp') ? presetValues.network : undefined,
   };
   let spec = merge(baseDefaults(kind, target), fromPreset);
   spec = merge(spec, user);
   spec.method = method;
   spec.preset = preset;
+  spec.training = { ...spec.training, ...schedule(user, fromPreset) };
   const b = spec.benchmark;
-  if (kind === 'datasets') resolveDatasetTasks(b, context.datasets ?? new Map());
-  else if (typeof b.tasks !== 'number') {
+  if (kind === 'datasets') {
+    splitByPreset(b, user, presetSplit(preset), context.datasets ?? new Map());
+    resolveDatasetTasks(b, context.datasets ?? new Map());
+  } else if (typeof b.tasks !== 'number') {
     throw new SpecError(
       'benchmark.tasks',
       `kind "${kind}" takes a number of tasks; a list of data sets needs kind "datasets"`,
@@ -843,6 +1101,60 @@ export function resolveSpec(input: unknown, context: ResolveContext = {}): JobSp
   checkResolved(spec);
   if (b.kind === 'datasets') checkDatasetSplits(b, context.datasets!);
   return spec;
+}
+
+/**
+ * The length of each task: exactly one of iterationsPerTask and epochsPerTask. The user's choice
+ * replaces the preset's (a preset of epochs takes `iterationsPerTask` instead of them), which
+ * replaces the default of 2,000 iterations. Naming both (non-null) is an error.
+ */
+function schedule(
+  user: JobSpecInput,
+  preset: JobSpecInput,
+): Pick<JobSpec['training'], 'iterationsPerTask' | 'epochsPerTask'> {
+  const from = (t: JobSpecInput['training']) => ({
+    iterations: t?.iterationsPerTask ?? null,
+    epochs: t?.epochsPerTask ?? null,
+  });
+  const sent = from(user.training);
+  if (sent.iterations !== null && sent.epochs !== null) {
+    throw new SpecError(
+      'training.epochsPerTask',
+      'give either iterationsPerTask or epochsPerTask, not both',
+    );
+  }
+  const chosen =
+    sent.iterations !== null || sent.epochs !== null
+      ? sent
+      : from(preset.training).iterations !== null || from(preset.training).epochs !== null
+        ? from(preset.training)
+        : { iterations: 2000, epochs: null };
+  return { iterationsPerTask: chosen.iterations, epochsPerTask: chosen.epochs };
+}
+
+/**
+ * A convolutional preset's tasks x classes (`presetSplit`): when the user names one data set
+ * without classes, its classes are cut into consecutive tasks of `classesPerTask`, at most
+ * `tasks` of them (fewer when the data set has fewer classes; as sent when it has fewer than
+ * `classesPerTask`). Anything else the user lists is kept as sent.
+ */
+function splitByPreset(
+  b: JobSpec['benchmark'],
+  user: JobSpecInput,
+  split: PresetSplit | null,
+  known: ReadonlyMap<string, DatasetFacts>,
+): void {
+  const sent = user.benchmark?.tasks;
+  if (!split || !Array.isArray(sent) || sent.length !== 1 || sent[0]?.classes !== undefined) return;
+  const id = typeof sent[0]?.dataset === 'string' ? sent[0].dataset.toLowerCase() : '';
+  const names = known.get(id)?.classNames;
+  if (!names) return;
+  const tasks = Math.min(split.tasks, Math.floor(names.length / split.classesPerTask));
+  if (tasks < 1) return;
+  b.tasks = Array.from({ length: tasks }, (_, t) => ({
+    dataset: sent[0].dataset,
+    classes: names.slice(t * split.classesPerTask, (t + 1) * split.classesPerTask),
+  }));
 }
 
 /**
@@ -880,6 +1192,7 @@ function checkResolved(value: unknown): asserts value is JobSpec {
       'random-crop augmentation works on 28x28 inputs; set padTo32 to false or augment to false',
     );
   }
+  checkSchedule(spec);
   checkNetwork(spec);
   checkFecam(spec);
   const counts = parameterCounts(spec);
@@ -896,6 +1209,35 @@ function checkResolved(value: unknown): asserts value is JobSpec {
       `must be larger than benchmark.validationSize (${b.validationSize}) so some samples are left for training`,
     );
   }
+}
+
+/** The task length and what the learning-rate schedule and model selection need. Throws `SpecError`. */
+function checkSchedule(spec: JobSpec): void {
+  const t = spec.training;
+  if ((t.iterationsPerTask === null) === (t.epochsPerTask === null)) {
+    throw new SpecError(
+      'training.iterationsPerTask',
+      t.iterationsPerTask === null
+        ? 'give iterationsPerTask or epochsPerTask'
+        : 'give either iterationsPerTask or epochsPerTask, not both (set the other to null)',
+    );
+  }
+  const b = spec.benchmark;
+  for (const [field, on] of [
+    ['lrSchedule', t.lrSchedule !== 'constant'],
+    ['modelSelection', t.modelSelection !== 'last'],
+  ] as const) {
+    if (on && b.validationSize === 0)
+      throw new SpecError(
+        `training.${field}`,
+        `"${t[field]}" watches validation accuracy; set benchmark.validationSize above 0 (or training.${field} to "${field === 'lrSchedule' ? 'constant' : 'last'}")`,
+      );
+  }
+  if (b.normalize === 'per-channel' && b.kind !== 'datasets')
+    throw new SpecError(
+      'benchmark.normalize',
+      `"per-channel" applies to uploaded images (kind "datasets"); the built-in data sets have one channel (use true)`,
+    );
 }
 
 /**
@@ -943,11 +1285,6 @@ function resolveDatasetTasks(
       'kind "datasets" takes a list of tasks, e.g. [{"dataset": "<id>", "classes": ["cat", "dog"]}]',
     );
   }
-  if (b.augment)
-    throw new SpecError(
-      'benchmark.augment',
-      'random-crop augmentation exists for the built-in benchmarks only; set it to false',
-    );
   if (b.padTo32)
     throw new SpecError(
       'benchmark.padTo32',
@@ -990,6 +1327,12 @@ function resolveDatasetTasks(
         `its samples have shape [${facts.inputShape}] but task ${first.task}'s have [${first.shape}]; all tasks of a job need the same input shape`,
       );
     }
+    if ((b.augment || b.normalize === 'per-channel') && !imageShapeOf(facts.inputShape)) {
+      throw new SpecError(
+        b.augment ? 'benchmark.augment' : 'benchmark.normalize',
+        `${b.augment ? 'augmentation' : '"per-channel"'} needs images ([height, width, channels]); data set ${task.dataset} has samples of shape [${facts.inputShape}]`,
+      );
+    }
     datasets[id] = { inputShape: facts.inputShape, dtype: facts.dtype, sha256: facts.sha256 };
     return { dataset: id, classes: [...classes] };
   });
@@ -1024,16 +1367,36 @@ function checkDatasetSplits(
  * A resolved spec stored earlier (database rows, checkpoints) as spec version `version`, brought
  * up to `SPEC_VERSION`: fields added since get the values that keep its meaning. Version 2
  * (convolutional targets) added `network.kind`, `channels`, `n`, `k` and `dropout`; a version 1
- * spec trained an MLP. Specs of `SPEC_VERSION` (or already upgraded) come back unchanged, and so
+ * spec trained an MLP. Version 3 added `training.epochsPerTask`, `lrSchedule` and
+ * `modelSelection`; older specs trained for iterations at a constant rate, keeping the last model.
+ * Version 4 made `evaluation.taskInference` a rule; a boolean read as "entropy" (true) or "none".
+ * Specs of `SPEC_VERSION` (or already upgraded) come back unchanged, and so
  * do versions this code does not know, which `checkStoredSpec` refuses.
  */
 export function upgradeStoredSpec(spec: JobSpec, version: number): JobSpec {
-  if (version >= SPEC_VERSION) return spec;
+  if (version < OLDEST_SPEC_VERSION || version >= SPEC_VERSION) return spec;
   let out = spec;
-  const network = (spec.network ?? {}) as Partial<JobSpec['network']>;
+  const network = (out.network ?? {}) as Partial<JobSpec['network']>;
   if (version === 1 && network.kind === undefined)
     out = { ...out, network: { ...NETWORK_DEFAULTS.mlp, ...network } };
-  const evaluation = (spec.evaluation ?? {}) as Record<string, unknown>;
+  const training = (out.training ?? {}) as Partial<JobSpec['training']>;
+  if (version < 3 && training.epochsPerTask === undefined) {
+    const added: Partial<JobSpec['training']> = {
+      ...training,
+      epochsPerTask: null,
+      lrSchedule: 'constant',
+      modelSelection: 'last',
+    };
+    // In the schema's order, as a spec resolved today lists them.
+    const order = Object.keys(JobSpecSchema.properties.training.properties);
+    out = {
+      ...out,
+      training: Object.fromEntries(
+        order.filter((k) => k in added).map((k) => [k, added[k as keyof typeof added]]),
+      ) as JobSpec['training'],
+    };
+  }
+  const evaluation = (out.evaluation ?? {}) as Record<string, unknown>;
   const rule = legacyTaskInference(evaluation.taskInference);
   if (rule !== undefined) out = { ...out, evaluation: { ...evaluation, taskInference: rule } };
   return out;

@@ -4,6 +4,7 @@
  */
 import cors from '@fastify/cors';
 import rateLimit, { type RateLimitPluginOptions } from '@fastify/rate-limit';
+import type { Redis } from 'ioredis';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { hashKey, type ApiKeyService } from '../services/auth/api-key.service.js';
 import type { DatasetService } from '../services/datasets/dataset.service.js';
@@ -53,7 +54,7 @@ export interface AppDeps {
   /** Origins whose browser pages may call the API (CORS); none when empty or absent. */
   corsOrigins?: string[];
   /** Requests per API key and window, counted in Redis (so across API processes); absent or max 0: no limit. */
-  rateLimit?: { max: number; windowMs: number; redis: RateLimitPluginOptions['redis'] };
+  rateLimit?: { max: number; windowMs: number; redis: Redis };
 }
 
 const sharedSchemas = [
@@ -89,20 +90,20 @@ function rateLimitOptions({
       new RequestError(
         'RATE_LIMITED',
         `more than ${context.max} requests in ${context.after} with this API key; retry in ${Math.ceil(context.ttl / 1000)} s`,
-        429,
       ),
   };
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const bodyLimit = deps.bodyLimit ?? 1_048_576;
+  const handleError = errorHandler({ bodyLimit });
   const app = Fastify({
     logger: deps.logger ?? false,
     bodyLimit,
     // Requests that say nothing about their id get one; logs carry it.
     requestIdHeader: 'x-request-id',
     // Otherwise Fastify answers a URL it cannot decode in its own shape.
-    frameworkErrors: errorHandler({ bodyLimit }),
+    frameworkErrors: (err, request, reply) => void handleError(err, request, reply),
     clientErrorHandler,
   });
   app.setValidatorCompiler(validatorCompiler);

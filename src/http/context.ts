@@ -1,4 +1,7 @@
-/** Wires the API's adapters from configuration (one PrismaClient, one Redis connection per process and one more for the rate limiter). */
+/**
+ * Wires the API's adapters from configuration (one PrismaClient, one Redis connection per process
+ * and one more for the rate limiter).
+ */
 import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config/env.js';

@@ -12,39 +12,10 @@ import type {
   FastifyRequest,
 } from 'fastify';
 import { CodedError, SpecError } from '../core/index.js';
-import { ServiceError, type ServiceErrorCode } from '../services/errors.js';
-import type { ErrorCode } from './schemas.js';
+import { ServiceError } from '../services/errors.js';
+import { ERROR_TABLE, type ErrorCode } from './error-codes.js';
 import { isDatabaseUnavailable } from './unavailable.js';
 import { describeValidationError } from './validation.js';
-
-const SERVICE_STATUS: Record<ServiceErrorCode, number> = {
-  UNAUTHORIZED: 401,
-  JOB_NOT_FOUND: 404,
-  TASK_NOT_FOUND: 404,
-  ARTIFACT_NOT_READY: 404,
-  MASK_NOT_AVAILABLE: 404,
-  FECAM_NOT_AVAILABLE: 404,
-  MODEL_NOT_AVAILABLE: 404,
-  JOB_NOT_CANCELLABLE: 409,
-  IDEMPOTENCY_KEY_REUSED: 409,
-  INVALID_CURSOR: 400,
-  QUEUE_UNAVAILABLE: 503,
-  DATASET_NOT_FOUND: 404,
-  DATASET_IN_USE: 409,
-  CONTINUE_FROM_NOT_SUCCEEDED: 409,
-  CONTINUE_FROM_CHECKPOINT_REMOVED: 409,
-  INVALID_DATASET: 422,
-  UNSUPPORTED_DATASET_FORMAT: 415,
-  DATASET_TOO_LARGE: 413,
-  UPLOAD_INCOMPLETE: 400,
-  INVALID_INPUT: 400,
-  API_KEY_NOT_FOUND: 404,
-  TOO_MANY_ACTIVE_JOBS: 429,
-  INVALID_EVENT_ID: 400,
-  WEBHOOK_NOT_FOUND: 404,
-  INVALID_WEBHOOK_URL: 400,
-  WEBHOOK_LIMIT_REACHED: 409,
-};
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -77,13 +48,13 @@ export class RequestError extends CodedError<ErrorCode> {
   constructor(
     code: ErrorCode,
     message: string,
-    readonly statusCode = 400,
+    readonly statusCode = ERROR_TABLE[code].status,
   ) {
     super(code, message);
   }
 }
 
-export function body(code: string, message: string, field?: string) {
+export function body(code: ErrorCode, message: string, field?: string) {
   return { error: { code, message, ...(field ? { field } : {}) } };
 }
 
@@ -124,7 +95,7 @@ function describe(
   if (err instanceof SpecError)
     return { status: 400, body: body('INVALID_SPEC', err.message, err.field) };
   if (err instanceof ServiceError)
-    return { status: SERVICE_STATUS[err.code], body: body(err.code, err.message) };
+    return { status: ERROR_TABLE[err.code].status, body: body(err.code, err.message) };
   if (err instanceof RequestError)
     return { status: err.statusCode, body: body(err.code, err.message) };
   if (err.code && FASTIFY_CODES[err.code]) {
@@ -133,7 +104,7 @@ function describe(
       code === 'PAYLOAD_TOO_LARGE'
         ? `the request body is larger than ${opts.bodyLimit} bytes`
         : (FASTIFY_MESSAGES[code] ?? err.message);
-    return { status: err.statusCode ?? 400, body: body(code, message) };
+    return { status: ERROR_TABLE[code].status, body: body(code, message) };
   }
   const status = err.statusCode ?? 500;
   if (status >= 500 && isDatabaseUnavailable(err)) return DATABASE_UNAVAILABLE;
@@ -145,7 +116,10 @@ function describe(
   return { status, body: body(status === 404 ? 'NOT_FOUND' : 'INVALID_REQUEST', message) };
 }
 
-/** The error handler; also Fastify's `frameworkErrors`, which it calls for a URL it cannot route (bad percent-encoding). */
+/**
+ * The error handler; also Fastify's `frameworkErrors`, which it calls for a URL it cannot route
+ * (bad percent-encoding).
+ */
 export function errorHandler(opts: { bodyLimit: number }) {
   return (
     err: FastifyError & { validationContext?: string },
@@ -206,16 +180,13 @@ export function clientErrorHandler(err: ConnectionError, socket: Socket): void {
     socket.destroy();
     return;
   }
-  const [status, code, message]: [number, ErrorCode, string] =
+  const [code, message]: [ErrorCode, string] =
     err.code === 'HPE_HEADER_OVERFLOW'
-      ? [
-          431,
-          'HEADERS_TOO_LARGE',
-          'the request headers are larger than the server accepts (16 KiB)',
-        ]
+      ? ['HEADERS_TOO_LARGE', 'the request headers are larger than the server accepts (16 KiB)']
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, 'REQUEST_TIMEOUT', 'the request did not arrive in time; send it again']
-        : [400, 'INVALID_REQUEST', 'the request is not valid HTTP/1.1'];
+        ? ['REQUEST_TIMEOUT', 'the request did not arrive in time; send it again']
+        : ['INVALID_REQUEST', 'the request is not valid HTTP/1.1'];
+  const { status } = ERROR_TABLE[code];
   // At run time rawPacket is the Buffer Node's parser saw (Fastify's typings describe its JSON form).
   const raw = err.rawPacket as unknown;
   const head = Buffer.isBuffer(raw) && raw.subarray(0, 5).toString('latin1') === 'HEAD ';

@@ -14,7 +14,10 @@ const NETWORK_CODES = new Set([
   'ENETUNREACH',
   'EAI_AGAIN',
 ]);
-/** SQLSTATE class 08 (connection exception) and 57P01-57P03 (shutdown, crash, cannot connect now); Prisma's P1001/P1002/P1008/P1017. */
+/**
+ * SQLSTATE class 08 (connection exception) and 57P01-57P03 (shutdown, crash, cannot connect now);
+ * Prisma's P1001/P1002/P1008/P1017.
+ */
 const DATABASE_CODE = /^(08\w{3}|57P0[123]|P100[128]|P1017)$/;
 const MESSAGE =
   /Connection terminated|connection timeout|timeout exceeded when trying to connect|Can't reach database server|the database system is (starting up|shutting down)/i;

@@ -4,7 +4,7 @@
  * for), types are not coerced and every message names the field. Query strings, params and
  * headers arrive as strings and are coerced.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { FastifySchema, FastifySchemaCompiler } from 'fastify';
 import { describeViolation, unionMemberFor, type SchemaViolation } from '../core/index.js';
@@ -35,7 +35,7 @@ export function addSharedSchema(schema: { $id?: string }) {
 
 export const validatorCompiler: FastifySchemaCompiler<FastifySchema> = ({ schema, httpPart }) => {
   const ajv = httpPart === 'body' ? bodyAjv : stringAjv;
-  return ajv.compile(schema as object) as ValidateFunction;
+  return ajv.compile(schema as object);
 };
 
 const where: Record<string, string> = {

@@ -1,6 +1,7 @@
 /** Domain records to API resources. */
 import type { Static } from '@sinclair/typebox';
 import type {
+  ApiKeyRecord,
   DatasetRecord,
   JobProgress,
   JobRecord,
@@ -9,6 +10,7 @@ import type {
 } from '../services/ports.js';
 import type { DatasetResource } from './routes/datasets/schemas.js';
 import type { JobResource } from './routes/jobs/schemas.js';
+import type { ApiKeyResource } from './routes/keys/schemas.js';
 import type { DeliveryResource, WebhookResource } from './routes/webhooks/schemas.js';
 
 /** Progress of a job as the API shows it (job resource, job.progress events). */
@@ -53,6 +55,7 @@ export function jobView(job: JobRecord): JobResource {
           averageAccuracy: job.result.averageAccuracy,
           backwardTransfer: job.result.backwardTransfer,
           forgetting: job.result.forgetting,
+          runningStatsAverageAccuracy: job.result.runningStatsAverageAccuracy ?? null,
         }
       : null,
     createdAt: job.createdAt.toISOString(),
@@ -101,7 +104,12 @@ export function webhookView(w: WebhookRecord): WebhookResource {
     url: w.url,
     events: w.events,
     createdAt: w.createdAt.toISOString(),
-    links: { self: `/v1/webhooks/${w.id}`, deliveries: `/v1/webhooks/${w.id}/deliveries` },
+    previousSecretExpiresAt: w.previousSecretExpiresAt?.toISOString() ?? null,
+    links: {
+      self: `/v1/webhooks/${w.id}`,
+      deliveries: `/v1/webhooks/${w.id}/deliveries`,
+      rotateSecret: `/v1/webhooks/${w.id}/rotate-secret`,
+    },
   };
 }
 
@@ -118,5 +126,17 @@ export function deliveryView(d: WebhookDeliveryRecord): Static<typeof DeliveryRe
     createdAt: d.createdAt.toISOString(),
     lastAttemptAt: d.lastAttemptAt?.toISOString() ?? null,
     deliveredAt: d.deliveredAt?.toISOString() ?? null,
+  };
+}
+
+/** An API key as its owner sees it: never the key itself (shown once, at creation). */
+export function keyView(k: ApiKeyRecord): Static<typeof ApiKeyResource> {
+  return {
+    id: k.id,
+    name: k.name,
+    prefix: k.prefix,
+    createdAt: k.createdAt.toISOString(),
+    lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
+    revokedAt: k.revokedAt?.toISOString() ?? null,
   };
 }

@@ -19,10 +19,14 @@ export interface SelectedBackend {
 
 const candidates: Record<Exclude<BackendChoice, 'auto'>, () => Promise<void>> = {
   'tensorflow-gpu': async () => {
+    // An optional package: the cast keeps tsc from requiring its types where it is not installed.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     await import('@tensorflow/tfjs-node-gpu' as string);
     await use('tensorflow');
   },
   tensorflow: async () => {
+    // An optional package: the cast keeps tsc from requiring its types where it is not installed.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     await import('@tensorflow/tfjs-node' as string);
     await use('tensorflow');
   },

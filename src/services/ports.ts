@@ -3,6 +3,7 @@
  * BullMQ); tests use in-memory fakes. No Prisma, BullMQ or Fastify type crosses these interfaces.
  */
 import type {
+  BatchNormStats,
   ContinualResult,
   JobSpec,
   LabelledDataset,
@@ -27,6 +28,11 @@ export interface JobResult {
   averageAccuracy: number;
   backwardTransfer: number | null;
   forgetting: number | null;
+  /**
+   * Targets with batch norm: the average accuracy with each task's running statistics (the
+   * accuracy matrix's last row evaluated so); null or absent otherwise.
+   */
+  runningStatsAverageAccuracy?: number | null;
   /** Task inference by lowest entropy; null when not run. */
   taskInference: ContinualResult['taskInference'];
   /** Task inference by FeCAM; null when not run (absent in results stored before it existed). */
@@ -72,6 +78,11 @@ export interface NewJob {
   name: string | null;
   metadata: Record<string, unknown> | null;
   spec: JobSpec;
+  /**
+   * Iterations per task for progress: the spec's, or planned from the data for a length in epochs
+   * (`progressIterations`; without it, planned from the spec alone).
+   */
+  iterationsPerTask?: number;
   idempotencyKey: string | null;
   requestHash: string | null;
   /**
@@ -95,6 +106,11 @@ export type JobCursor = Cursor;
 export interface TaskResultRecord {
   task: number;
   accuracies: number[];
+  /**
+   * Targets with batch norm: the row evaluated with each task's running statistics (absent or
+   * empty for other targets and for tasks trained before the statistics existed).
+   */
+  runningStatsAccuracies?: number[];
   durationMs: number;
   msPerIteration: number;
 }
@@ -234,6 +250,13 @@ export interface TaskCompletion {
   task: number;
   completedTasks: number;
   accuracies: number[];
+  /**
+   * The row with running batch-norm statistics (`TaskEndEvent.runningStatsAccuracies`); absent or
+   * null without batch norm.
+   */
+  runningStatsAccuracies?: number[] | null;
+  /** This task's running batch-norm statistics; absent or null without batch norm. */
+  batchNormStats?: BatchNormStats | null;
   durationMs: number;
   msPerIteration: number;
   checkpoint: Uint8Array;
@@ -267,7 +290,10 @@ export interface MetricPointInput {
 export interface TrainingStore {
   load(jobId: string): Promise<{ job: JobRecord; checkpoint: Uint8Array | null } | null>;
   status(jobId: string): Promise<JobStatus | null>;
-  /** queued/running -> running, owned by `lease` (attempt counted, backend recorded). False when the job is no longer runnable. */
+  /**
+   * queued/running -> running, owned by `lease` (attempt counted, backend recorded). False when the
+   * job is no longer runnable.
+   */
   markRunning(jobId: string, lease: string, backend: string, message: string): Promise<boolean>;
   saveProgress(
     jobId: string,
@@ -280,6 +306,16 @@ export interface TrainingStore {
    * StaleAttemptError (nothing written) when another attempt owns the job.
    */
   completeTask(jobId: string, lease: string, c: TaskCompletion): Promise<boolean>;
+  /**
+   * Replaces the job's checkpoint with one written within task `completedTasks` (an epoch end);
+   * task results and exports are untouched. False when the job no longer exists; throws
+   * StaleAttemptError (nothing written) when another attempt owns the job.
+   */
+  saveCheckpoint(
+    jobId: string,
+    lease: string,
+    c: { completedTasks: number; checkpoint: Uint8Array },
+  ): Promise<boolean>;
   /** running -> succeeded. */
   succeed(jobId: string, lease: string, result: JobResult): Promise<void>;
   /** running/queued -> failed with an error code. */
@@ -482,7 +518,10 @@ export interface JobEventListener {
 
 /** Live events of all jobs, whichever process wrote them. */
 export interface JobEventFeed {
-  /** Resolves once the feed listens: every event committed after that reaches `listener`. Returns the unsubscribe function. */
+  /**
+   * Resolves once the feed listens: every event committed after that reaches `listener`. Returns
+   * the unsubscribe function.
+   */
   subscribe(jobId: string, listener: JobEventListener): Promise<() => void>;
 }
 
@@ -502,6 +541,8 @@ export interface WebhookRecord {
   url: string;
   events: WebhookEventType[];
   createdAt: Date;
+  /** Until then the secret replaced by the last rotation signs deliveries too; null: no overlap. */
+  previousSecretExpiresAt: Date | null;
 }
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
@@ -536,6 +577,17 @@ export interface WebhookRepository {
   count(tenantId: string): Promise<number>;
   list(tenantId: string, opts: { limit: number; after?: Cursor }): Promise<WebhookRecord[]>;
   get(tenantId: string, id: string): Promise<WebhookRecord | null>;
+  /**
+   * Makes `secret` the webhook's secret; the one it replaces keeps signing until
+   * `previousExpiresAt` (null: from now on only the new one). Null when the tenant has no such
+   * webhook.
+   */
+  rotateSecret(
+    tenantId: string,
+    id: string,
+    secret: string,
+    previousExpiresAt: Date | null,
+  ): Promise<WebhookRecord | null>;
   /** Deletes the webhook and its delivery log; false when the tenant has no such webhook. */
   delete(tenantId: string, id: string): Promise<boolean>;
   /** Deliveries of a webhook (already checked to be the tenant's), newest first. */
@@ -557,7 +609,8 @@ export interface DeliveryToSend {
   status: DeliveryStatus;
   attempts: number;
   url: string;
-  secret: string;
+  /** Secrets that sign it: the current one, then the previous one while its overlap lasts. */
+  secrets: string[];
   /** The request body, the same on every attempt. */
   body: string;
 }

@@ -123,7 +123,8 @@ const cases: Case[] = [
     body: { training: { iterationsPerTask: '30' } },
     status: 400,
     code: 'INVALID_SPEC',
-    mentions: /training.iterationsPerTask: must be an integer/,
+    // iterationsPerTask may be null (a length in epochsPerTask instead).
+    mentions: /training.iterationsPerTask: must be one of integer, null \(got "30"\)/,
   },
   {
     name: 'fractional iterations',

@@ -1,8 +1,9 @@
 /**
  * Jobs with convolutional targets over HTTP against real Postgres, Redis and a worker process:
  * specs refused with the field named, a ZenkeNet job whose downloaded models (TF.js LayersModels
- * taking [h, w, c] images) and predictions agree with the engine, and a ResNet job that trains and
- * keeps its masks but answers MODEL_NOT_AVAILABLE, saying why, for models and predictions.
+ * taking [h, w, c] images) and predictions agree with the engine, and a ResNet job whose models
+ * normalise with each task's running batch-norm statistics: downloaded, they score what the
+ * engine's running-statistics evaluation scored, and the API predicts one input as in a batch.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -21,6 +22,9 @@ describe('jobs with convolutional targets over HTTP', () => {
   let table: string;
   let pixels: Map<string, Uint8Array>;
   const jobs: Record<string, string> = {};
+  /** The API listening on a port (tf.loadLayersModel fetches over HTTP). */
+  let address: string | undefined;
+  const listening = async () => (address ??= await svc.app.listen({ port: 0, host: '127.0.0.1' }));
 
   before(async () => {
     svc = await createTestService('conv_jobs');
@@ -169,9 +173,10 @@ describe('jobs with convolutional targets over HTTP', () => {
     const job = await finished(jobs.zenke);
     assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
     const m = (await get(`/v1/jobs/${jobs.zenke}/metrics`)).json();
+    assert.equal(m.runningStats, null, 'no batch norm, no second evaluation');
     for (const a of m.accuracyMatrix.flat())
       assert.ok(a >= 0.8, `accuracy ${a} (chance 0.5): ${JSON.stringify(m.accuracyMatrix)}`);
-    const address = await svc.app.listen({ port: 0, host: '127.0.0.1' });
+    const address = await listening();
     for (const [task, { classes }] of tasks().entries()) {
       const model = await tf.loadLayersModel(
         `${address}/v1/jobs/${jobs.zenke}/tasks/${task}/model/model.json`,
@@ -230,7 +235,7 @@ describe('jobs with convolutional targets over HTTP', () => {
     }
   });
 
-  it('trains the ResNet job and keeps its masks, but has no model to download or predict with, and says why', async () => {
+  it("trains the ResNet job: its models normalise with each task's running statistics, and the API predicts one input as in a batch", async () => {
     const job = await finished(jobs.resnet);
     assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
     const m = (await get(`/v1/jobs/${jobs.resnet}/metrics`)).json();
@@ -238,18 +243,83 @@ describe('jobs with convolutional targets over HTTP', () => {
       m.accuracyMatrix.map((r: number[]) => r.length),
       [1, 2],
     );
+    // Both evaluations: batch statistics (the reference's) and running statistics (deployment).
+    assert.ok(m.runningStats, 'a ResNet job reports the running-statistics evaluation');
+    assert.deepEqual(
+      m.runningStats.accuracyMatrix.map((r: number[]) => r.length),
+      [1, 2],
+    );
+    assert.equal(job.result.runningStatsAverageAccuracy, m.runningStats.averageAccuracy);
     assert.equal((await get(`/v1/jobs/${jobs.resnet}/tasks/1/mask`)).statusCode, 200);
-    for (const url of [
-      `/v1/jobs/${jobs.resnet}/tasks/0/model/model.json`,
-      `/v1/jobs/${jobs.resnet}/tasks/0/model/weights.bin`,
-    ]) {
-      const res = await get(url);
-      assert.equal(res.statusCode, 404, res.body);
-      assert.equal(res.json().error.code, 'MODEL_NOT_AVAILABLE');
-      assert.match(res.json().error.message, /batch/);
+    // Each task's statistics are stored with its results: 6n + 1 = 7 batch-norm layers for n = 1.
+    const stored = await svc.pool.query<{
+      running_stats_accuracies: number[];
+      batch_norm_stats: { mean: number[][]; variance: number[][] } | null;
+    }>(
+      'SELECT running_stats_accuracies, batch_norm_stats FROM task_results WHERE job_id = $1 ORDER BY task',
+      [jobs.resnet],
+    );
+    assert.deepEqual(
+      stored.rows.map((r) => r.running_stats_accuracies),
+      m.runningStats.accuracyMatrix,
+    );
+    assert.deepEqual(
+      stored.rows.map((r) => r.batch_norm_stats?.mean.length),
+      [7, 7],
+    );
+    const address = await listening();
+    for (const [task, { classes }] of tasks().entries()) {
+      const model = await tf.loadLayersModel(
+        `${address}/v1/jobs/${jobs.resnet}/tasks/${task}/model/model.json`,
+        { requestInit: { headers: { Authorization: alice } } },
+      );
+      assert.deepEqual(model.inputs[0].shape, [null, SIDE, SIDE, 3]);
+      // The model holds the statistics stored with the task's results.
+      const movingMean = model.getLayer('bn_1').getWeights()[2];
+      expectArraysClose(
+        movingMean.dataSync(),
+        stored.rows[task].batch_norm_stats!.mean[0],
+        0,
+        `task ${task}: bn_1 moving mean`,
+      );
+      const files = [...pixels.keys()].filter(
+        (f) => f.startsWith('test/') && classes.includes(f.split('/')[1]),
+      );
+      const x = tf.tensor4d(Float32Array.from(files.flatMap((f) => Array.from(pixels.get(f)!))), [
+        files.length,
+        SIDE,
+        SIDE,
+        3,
+      ]);
+      const out = model.predict(x) as tf.Tensor;
+      const pred = await out.argMax(1).data();
+      const hits = files.filter((f, i) => classes[pred[i]] === f.split('/')[1]).length;
+      assert.equal(
+        hits / files.length,
+        m.runningStats.accuracyMatrix[1][task],
+        `task ${task}: exported model ${hits}/${files.length}`,
+      );
+      // The API: the whole batch, then each input alone, give the model's probabilities.
+      const expected = tf.tidy(() => tf.softmax(out).arraySync() as number[][]);
+      const batch = await predict(jobs.resnet, {
+        inputs: files.map((f) => Array.from(pixels.get(f)!)),
+        task,
+      });
+      assert.equal(batch.statusCode, 200, batch.body);
+      const inBatch = batch.json().predictions as { probabilities: number[] }[];
+      for (const [i, f] of files.entries()) {
+        expectArraysClose(inBatch[i].probabilities, expected[i], 1e-5, `task ${task} input ${i}`);
+        const one = await predict(jobs.resnet, { inputs: [Array.from(pixels.get(f)!)], task });
+        assert.equal(one.statusCode, 200, one.body);
+        expectArraysClose(
+          one.json().predictions[0].probabilities,
+          inBatch[i].probabilities,
+          1e-5,
+          `task ${task} input ${i} alone`,
+        );
+      }
+      tf.dispose([x, out]);
+      model.dispose();
     }
-    const res = await predict(jobs.resnet, { inputs: [Array.from(pixels.values().next().value!)] });
-    assert.equal(res.statusCode, 404, res.body);
-    assert.equal(res.json().error.code, 'MODEL_NOT_AVAILABLE');
   });
 });

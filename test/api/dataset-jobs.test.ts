@@ -316,9 +316,8 @@ describe('jobs on uploaded data sets over HTTP', () => {
         `${address}/v1/jobs/${jobs.hypermask}/tasks/${task}/model/model.json`,
         { requestInit: { headers: { Authorization: alice } } },
       );
-      const expected = tf.tidy(
-        () =>
-          tf.softmax(model.predict(tf.tensor2d(inputs)) as tf.Tensor2D).arraySync() as number[][],
+      const expected = tf.tidy(() =>
+        tf.softmax(model.predict(tf.tensor2d(inputs)) as tf.Tensor2D).arraySync(),
       );
       model.dispose();
       probabilities.push(expected);

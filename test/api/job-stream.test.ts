@@ -46,7 +46,7 @@ describe('job event stream (SSE)', () => {
       () => assert.fail('the stream opened'),
       (e: { answer?: { status: number; body: { error: { code: string; message: string } } } }) => e,
     );
-    assert.ok(err.answer, String(err));
+    assert.ok(err.answer, JSON.stringify(err));
     return err.answer;
   };
 
@@ -123,7 +123,7 @@ describe('job event stream (SSE)', () => {
     assert.equal(stored[stored.length - 2].data.status, 'succeeded');
     const losses = stored
       .filter((e) => e.event === 'job.loss')
-      .map((e) => `${e.data.task}:${e.data.iteration}`);
+      .map((e) => `${String(e.data.task)}:${String(e.data.iteration)}`);
     assert.deepEqual(losses, [
       '0:0',
       '0:10',
@@ -138,7 +138,7 @@ describe('job event stream (SSE)', () => {
     ]);
     const validations = stored
       .filter((e) => e.event === 'job.validation')
-      .map((e) => `${e.data.task}:${e.data.iteration}`);
+      .map((e) => `${String(e.data.task)}:${String(e.data.iteration)}`);
     assert.deepEqual(validations, ['0:9', '0:19', '0:29', '0:39', '1:9', '1:19', '1:29', '1:39']);
     const completed = stored.filter((e) => e.event === 'job.task_completed');
     assert.deepEqual(
@@ -215,7 +215,7 @@ describe('job event stream (SSE)', () => {
     assert.equal(res.status, 200);
     await s.waitForEnd(10_000);
     assert.deepEqual(
-      s.stored.slice(-2).map((e) => `${e.event} ${e.data.status ?? e.data.message}`),
+      s.stored.slice(-2).map((e) => `${e.event} ${String(e.data.status ?? e.data.message)}`),
       ['job.status cancelled', 'job.cancelled cancelled by the client'],
     );
   });

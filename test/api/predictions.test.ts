@@ -64,11 +64,8 @@ describe('predictions over HTTP', () => {
       `${address}/v1/jobs/${jobId}/tasks/${t}/model/model.json`,
       { requestInit: { headers: { Authorization: auth } } },
     );
-    const probs = tf.tidy(
-      () =>
-        tf
-          .softmax(model.predict(tf.tensor2d(images).div(255)) as tf.Tensor2D)
-          .arraySync() as number[][],
+    const probs = tf.tidy(() =>
+      tf.softmax(model.predict(tf.tensor2d(images).div(255)) as tf.Tensor2D).arraySync(),
     );
     model.dispose();
     return probs;

@@ -15,6 +15,7 @@ interface Received {
   id: string;
   timestamp: number;
   body: string;
+  headers: http.IncomingHttpHeaders;
   message: WebhookMessage | null;
   verifyError: string | null;
   answered: number | null;
@@ -68,7 +69,7 @@ describe('webhooks', () => {
     alice = await svc.auth('alice');
     bob = await svc.auth('bob');
     // The receivers: /flaky answers 500 to the first attempt of every delivery, /hang never answers.
-    receiver = http.createServer(async (req, res) => {
+    const receive = async (req: http.IncomingMessage, res: http.ServerResponse) => {
       const body = await readBody(req);
       const path = req.url ?? '';
       const r: Received = {
@@ -76,6 +77,7 @@ describe('webhooks', () => {
         id: String(req.headers['webhook-id']),
         timestamp: Number(req.headers['webhook-timestamp']),
         body,
+        headers: req.headers,
         message: null,
         verifyError: null,
         answered: null,
@@ -90,7 +92,8 @@ describe('webhooks', () => {
       r.answered =
         path === '/flaky' && received.filter((x) => x.id === r.id).length === 1 ? 500 : 204;
       res.writeHead(r.answered).end();
-    });
+    };
+    receiver = http.createServer((req, res) => void receive(req, res));
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
     await Promise.all([svc.startWorker(), svc.startWebhookWorker()]);
@@ -261,5 +264,59 @@ describe('webhooks', () => {
       received.filter((r) => r.verifyError !== null),
       [],
     );
+  });
+
+  it('rotates a secret: during the overlap deliveries carry a signature per secret, then only the new one', async () => {
+    const hook = await register(alice, '/rotate', ['job.succeeded']);
+    const rotate = (auth: string, id: string, query = '') =>
+      call(auth, 'POST', `/v1/webhooks/${id}/rotate-secret${query}`);
+    assert.equal((await rotate(bob, hook.id)).statusCode, 404, "another tenant's webhook");
+    const invalid = await rotate(alice, hook.id, '?overlapSeconds=-1');
+    assert.equal(invalid.statusCode, 400);
+    assert.equal(invalid.json().error.code, 'INVALID_REQUEST');
+
+    const rotated = await rotate(alice, hook.id); // the default overlap: a day
+    assert.equal(rotated.statusCode, 200, rotated.body);
+    const second = rotated.json();
+    assert.match(second.secret, /^whsec_/);
+    assert.notEqual(second.secret, hook.secret);
+    const overlapMs = Date.parse(second.previousSecretExpiresAt) - Date.now();
+    assert.ok(overlapMs > 86_000_000 && overlapMs <= 86_400_000, `${overlapMs} ms`);
+    const read = (await call(alice, 'GET', `/v1/webhooks/${hook.id}`)).json();
+    assert.equal(read.secret, undefined);
+    assert.equal(read.previousSecretExpiresAt, second.previousSecretExpiresAt);
+
+    /** The delivery of the next job's job.succeeded event to /rotate, as received. */
+    const nextDelivery = async () => {
+      const seen = received.filter((r) => r.path === '/rotate').length;
+      const submitted = await call(alice, 'POST', '/v1/jobs', tinySpec());
+      assert.equal(submitted.statusCode, 201);
+      return eventually(
+        async () => received.filter((r) => r.path === '/rotate')[seen],
+        100,
+        60_000,
+      );
+    };
+    const verifies = (secret: string, r: Received) => {
+      try {
+        verifyWebhook(secret, r.headers, r.body);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const during = await nextDelivery();
+    assert.equal(String(during.headers['webhook-signature']).split(' ').length, 2);
+    assert.ok(verifies(hook.secret, during), 'the old secret still verifies');
+    assert.ok(verifies(second.secret, during), 'the new secret verifies');
+
+    const third = (await rotate(alice, hook.id, '?overlapSeconds=0')).json();
+    secrets.set('/rotate', third.secret);
+    assert.equal(third.previousSecretExpiresAt, null);
+    const afterwards = await nextDelivery();
+    assert.equal(String(afterwards.headers['webhook-signature']).split(' ').length, 1);
+    assert.ok(verifies(third.secret, afterwards));
+    assert.ok(!verifies(second.secret, afterwards), 'retired at once');
+    assert.ok(!verifies(hook.secret, afterwards));
   });
 });

@@ -62,7 +62,10 @@ describe('dashboard in a browser', () => {
     });
   };
 
-  /** Another tab on the job page, with the key entered (each tab asks: the key is per tab), `stream` handling its stream requests. */
+  /**
+   * Another tab on the job page, with the key entered (each tab asks: the key is per tab), `stream`
+   * handling its stream requests.
+   */
   const openJobPage = async (stream: (route: Route) => Promise<void>) => {
     const p = await context.newPage();
     watch(p);
@@ -364,7 +367,7 @@ describe('dashboard in a browser', () => {
         page.waitForEvent('download'),
         row.locator(`button:has-text("${label}")`).click(),
       ]);
-      return { name: file.suggestedFilename(), bytes: await readFile((await file.path())!) };
+      return { name: file.suggestedFilename(), bytes: await readFile(await file.path()) };
     };
     const mask = await save('mask.safetensors');
     assert.equal(mask.name, `job-${jobId.slice(0, 8)}-task-0-mask.safetensors`);

@@ -246,8 +246,8 @@ export function packZip(files: ZipFile[]): Buffer {
 // ---------------------------------------------------------------------------------------------
 // NumPy
 
-export type NpyDescr =
-  '|u1' | '<f4' | '<f8' | '<i8' | '<i4' | '<u2' | '|i1' | '>i4' | '|O' | string;
+/** A NumPy dtype string: '|u1', '<f4', '<f8', '<i8', '<i4', '<u2', '|i1', '>i4', '|O', ... */
+export type NpyDescr = string;
 
 /** The bytes of one element of each dtype the builders write. */
 const ITEM_BYTES: Record<string, number> = {

@@ -80,6 +80,14 @@ export interface TestService {
   startApi(extraEnv?: Record<string, string>): Promise<WorkerHandle & { base: string }>;
   /** Starts the webhook worker (workers/webhook.worker.ts), as `npm start` does. */
   startWebhookWorker(extraEnv?: Record<string, string>): Promise<WorkerHandle>;
+  /**
+   * Starts `node ...args` in `cwd` on the same schema and queues (the production build's
+   * commands) and waits for `ready`.
+   */
+  startCommand(
+    args: string[],
+    opts: { cwd: string; ready: RegExp; env?: Record<string, string> },
+  ): Promise<WorkerHandle>;
   close(): Promise<void>;
 }
 
@@ -136,13 +144,24 @@ export async function createTestService(
    * Starts `file` (relative to the repository: a worker, the API) as its own process, as in
    * production, and waits for its ready line.
    */
-  async function startProcess(
+  function startProcess(
     file: string,
     ready: RegExp,
     extraEnv: Record<string, string>,
   ): Promise<WorkerHandle> {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, file)], {
-      cwd: ROOT,
+    return startNode(file, ['--import', 'tsx', path.join(ROOT, file)], ROOT, ready, extraEnv);
+  }
+
+  /** Starts `node ...args` in `cwd` and waits for its ready line; `file` names it in errors. */
+  async function startNode(
+    file: string,
+    args: string[],
+    cwd: string,
+    ready: RegExp,
+    extraEnv: Record<string, string>,
+  ): Promise<WorkerHandle> {
+    const child = spawn(process.execPath, args, {
+      cwd,
       env: { ...process.env, ...env, ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -151,10 +170,13 @@ export async function createTestService(
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
       for (const w of [...waiters])
-        if (w.pattern.test(out)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+        if (w.pattern.test(out)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.on('exit', (code, signal) => resolve({ code, signal })),
     );
@@ -205,6 +227,8 @@ export async function createTestService(
       startProcess('workers/training.worker.ts', /ready: queue/, extraEnv),
     startWebhookWorker: (extraEnv = {}) =>
       startProcess('workers/webhook.worker.ts', /ready: webhook queue/, extraEnv),
+    startCommand: (args, opts) =>
+      startNode(args.join(' '), args, opts.cwd, opts.ready, opts.env ?? {}),
     async startApi(extraEnv = {}) {
       const handle = await startProcess(
         'src/http/server.ts',
@@ -232,7 +256,7 @@ export async function createTestService(
       }
       if (
         ctx.queue.connection.status === 'ready' &&
-        workers.some((w) => w.file === 'workers/webhook.worker.ts')
+        workers.some((w) => /webhook\.worker\.[jt]s\b/.test(w.file))
       ) {
         const webhookQueue = new Queue(config.WEBHOOK_QUEUE_NAME, {
           connection: ctx.queue.connection,

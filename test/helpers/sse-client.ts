@@ -87,7 +87,10 @@ export class SseClient {
     return s.length ? s[s.length - 1].id : null;
   }
 
-  /** Resolves with the first received event matching `pred`; rejects after `timeoutMs` or when the stream ends first. */
+  /**
+   * Resolves with the first received event matching `pred`; rejects after `timeoutMs` or when the
+   * stream ends first.
+   */
   async waitFor(pred: (e: SseEvent) => boolean, timeoutMs = 60_000): Promise<SseEvent> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {

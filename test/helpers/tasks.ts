@@ -19,11 +19,7 @@ export function arraySource(
       for (let k = 0; k < n; k++) {
         const i = indices[k];
         bx.set(x.subarray(i * inputSize, (i + 1) * inputSize), k * inputSize);
-        if (regression)
-          by.set(
-            (y as Float32Array).subarray(i * outputSize, (i + 1) * outputSize),
-            k * outputSize,
-          );
+        if (regression) by.set(y.subarray(i * outputSize, (i + 1) * outputSize), k * outputSize);
         else by[k] = y[i];
       }
       return { x: bx, y: by, size: n };

@@ -129,9 +129,10 @@ describe('pg blob store', () => {
     }
     await assert.rejects(
       inTransaction((c) =>
-        writeBlob(c, failing(), CHUNK).catch(
-          async (e) => (await c.query('ROLLBACK'), Promise.reject(e)),
-        ),
+        writeBlob(c, failing(), CHUNK).catch(async (e: unknown) => {
+          await c.query('ROLLBACK');
+          throw e;
+        }),
       ),
       /went away/,
     );

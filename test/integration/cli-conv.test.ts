@@ -1,8 +1,8 @@
 /**
  * `npm run train` with convolutional targets as a user runs it (a child process on wasm over a
  * synthetic 28x28 "mnist"): a ZenkeNet run writes models that tfjs-layers loads from disk and that
- * take [28, 28, 1] images, a ResNet run writes masks and records why it has no model, and a
- * ResNet run continued with a task ends like one run of all tasks.
+ * take [28, 28, 1] images, a ResNet run writes masks, a model with running batch-norm statistics
+ * and both evaluations, and a ResNet run continued with a task ends like one run of all tasks.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -92,11 +92,11 @@ describe('CLI: convolutional targets', () => {
     model.dispose();
   });
 
-  it('ResNet: masks and checkpoint, no model and why; continued with a task it ends like one run of all', async () => {
+  it('ResNet: masks, checkpoint and a model with running statistics; continued with a task it ends like one run of all', async () => {
     const resnet = { kind: 'resnet', n: 1, k: 1 };
     const first = await train('resnet-2', spec(resnet));
-    assert.equal(first.result.exports['0'].model, null);
-    assert.match(first.result.exports['0'].modelUnavailable, /batch/);
+    assert.ok(first.result.exports['0'].model, 'a TF.js model');
+    assert.equal(first.result.runningStats.accuracyMatrix.length, 2);
     const mask = decodeSafetensors(new Uint8Array(await readFile(first.result.exports['0'].mask)));
     assert.deepEqual(mask.tensors[0].shape, [3, 3, 1, 16]);
     const next = await train('resnet-next', { benchmark: { tasks: 1 } }, [
@@ -105,6 +105,7 @@ describe('CLI: convolutional targets', () => {
     ]);
     const whole = await train('resnet-3', spec(resnet, 3));
     assert.deepEqual(next.result.accuracyMatrix, whole.result.accuracyMatrix);
+    assert.deepEqual(next.result.runningStats, whole.result.runningStats);
     const tensors = async (file: string) =>
       decodeSafetensors(new Uint8Array(await readFile(file))).tensors;
     assert.deepEqual(await tensors(next.checkpoint), await tensors(whole.checkpoint));

@@ -5,6 +5,7 @@
  * in memory. Every write of that attempt must be refused, so the job ends with the second
  * attempt's results only, and the first must stop quietly (no crash, no status change).
  */
+import type { JobResource } from '../../src/http/routes/jobs/schemas.js';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -36,7 +37,9 @@ describe('fencing of training attempts', () => {
     for (const pid of stopped) {
       try {
         process.kill(pid, 'SIGCONT');
-      } catch {}
+      } catch {
+        // already gone
+      }
     }
     await svc?.close();
   });
@@ -53,10 +56,10 @@ describe('fencing of training attempts', () => {
   };
   const get = async (url: string) =>
     (await svc.app.inject({ url, headers: { authorization: auth } })).json();
-  const until = (id: string, pred: (j: Record<string, any>) => boolean) =>
+  const until = (id: string, pred: (j: JobResource) => boolean) =>
     eventually(async () => {
       const j = await get(`/v1/jobs/${id}`);
-      return pred(j) ? (j as Record<string, any>) : undefined;
+      return pred(j) ? (j as JobResource) : undefined;
     });
 
   /** Everything an attempt writes, as the API and the training store read it back. */
@@ -205,7 +208,7 @@ describe('fencing of training attempts', () => {
   it('a worker stopped past its lock and resumed after another worker finished the job writes nothing', async () => {
     const id = await submit(tinySpec({ tasks: 2, iterationsPerTask: 300, seed: 7 }));
     const first = await svc.startWorker();
-    await until(id, (j) => j.status === 'running' && j.progress.iteration > 0);
+    await until(id, (j) => j.status === 'running' && (j.progress.iteration ?? 0) > 0);
     const children = childrenOf(first.process.pid!);
     assert.ok(children.length > 0, first.output());
     // The whole worker hangs: the process that renews the lock and its training processes.

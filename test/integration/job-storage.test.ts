@@ -249,7 +249,8 @@ describe('job storage', () => {
         jobs.delete(tenantId, a),
       ]);
       assert.deepEqual([stored, deleted], [true, true]);
-      // B still points at A's exports of tasks 0 and 1 (it has not rewritten them): those stay; A's checkpoint does not.
+      // B still points at A's exports of tasks 0 and 1 (it has not rewritten them): those stay; A's
+      // checkpoint does not.
       const kept = (await artifactBlobs(b))
         .filter((r) => r.task < 2)
         .flatMap((r) => [r.mask_blob_id, r.weights_blob_id]);

@@ -77,6 +77,43 @@ describe('job stream log (Postgres triggers)', () => {
     await svc?.close();
   });
 
+  it('a task completed with running batch-norm statistics carries that row too (migration 20261220000000)', async () => {
+    const id = await newJob();
+    assert.ok(await training.markRunning(id, LEASE, 'cpu', 'attempt 1'));
+    const stats = { mean: [Float32Array.of(0.5, -1)], variance: [Float32Array.of(2, 0.25)] };
+    await training.completeTask(id, LEASE, {
+      task: 0,
+      completedTasks: 1,
+      accuracies: [0.9],
+      runningStatsAccuracies: [0.85],
+      batchNormStats: stats,
+      durationMs: 10,
+      msPerIteration: 1,
+      checkpoint: new Uint8Array([1]),
+      exports: [],
+      embedding: null,
+    });
+    const events = await log.after(id, 0, 100);
+    assert.deepEqual(events.at(-1)?.data, {
+      jobId: id,
+      task: 0,
+      accuracies: [0.9],
+      runningStatsAccuracies: [0.85],
+      durationMs: 10,
+      msPerIteration: 1,
+    });
+    // The statistics themselves are stored with the task's result.
+    const row = await svc.pool.query<{ batch_norm_stats: unknown }>(
+      'SELECT batch_norm_stats FROM task_results WHERE job_id = $1',
+      [id],
+    );
+    assert.deepEqual(row.rows[0].batch_norm_stats, { mean: [[0.5, -1]], variance: [[2, 0.25]] });
+    assert.deepEqual(
+      (await jobs.taskResults(id)).map((r) => r.runningStatsAccuracies),
+      [[0.85]],
+    );
+  });
+
   it('numbers a job life 1, 2, 3, ... and ends it with the final metrics', async () => {
     const id = await newJob();
     assert.deepEqual(
@@ -208,7 +245,7 @@ describe('job stream log (Postgres triggers)', () => {
     }
     const events = await log.after(id, 0, 100);
     assert.deepEqual(
-      events.map((e) => `${e.seq} ${e.type} ${e.data.iteration ?? e.data.message}`),
+      events.map((e) => `${e.seq} ${e.type} ${String(e.data.iteration ?? e.data.message)}`),
       ['1 job.status submitted', '2 job.status b', '3 job.loss 0', '4 job.loss 20'],
     );
     const announced = await eventually(
@@ -264,7 +301,7 @@ describe('job stream log (Postgres triggers)', () => {
     await jobs.cancel(tenantId, cancelled);
     assert.deepEqual(
       (await log.after(cancelled, 0, 100)).map(
-        (e) => `${e.type} ${e.data.status ?? e.data.message}`,
+        (e) => `${e.type} ${String(e.data.status ?? e.data.message)}`,
       ),
       ['job.status queued', 'job.status cancelled', 'job.cancelled cancelled by the client'],
     );

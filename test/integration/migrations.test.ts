@@ -65,7 +65,7 @@ function parseSchema(text: string): { models: Model[]; enums: Record<string, str
         );
       else if (!line.startsWith('@@')) {
         const [fname, ftype] = line.split(/\s+/);
-        const base = ftype.replace(/[?\[\]]/g, '');
+        const base = ftype.replace(/[?[\]]/g, '');
         if (modelNames.has(base)) continue; // relation field
         model.fields.push({
           name: fname,

@@ -1,7 +1,8 @@
 /**
  * The workers' reader of uploaded data sets against real Postgres: decode as uploaded, keep the
  * decoded copy in the sha256-named cache (never leaving a partial file), make a damaged cached
- * copy again, evict the least recently used copies over the byte limit, and fail with DATA_NOT_FOUND / INVALID_DATA when the data set is gone or its bytes are damaged.
+ * copy again, evict the least recently used copies over the byte limit, and fail with
+ * DATA_NOT_FOUND / INVALID_DATA when the data set is gone or its bytes are damaged.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';

@@ -16,7 +16,7 @@ export function points(value: number | null): string {
 export function bytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB'];
   let i = 0;
-  while (n >= 1024 && i < units.length - 1) ((n /= 1024), i++);
+  for (; n >= 1024 && i < units.length - 1; i++) n /= 1024;
   return `${i ? n.toFixed(1) : n} ${units[i]}`;
 }
 

@@ -13,7 +13,7 @@ import {
 
 export function deliverWebhookProcessor(deps: DeliverDeps) {
   return async (job: Job): Promise<DeliveryOutcome> => {
-    if (job.name !== WebhookJobName.Deliver)
+    if (job.name !== (WebhookJobName.Deliver as string))
       throw new UnrecoverableError(`no processor for job "${job.name}" on the webhook queue`);
     assertDeliverWebhookPayload(job.data);
     const result = await deliverWebhook(job.data.deliveryId, deps);

@@ -45,6 +45,7 @@ export async function processTrainJob(
       },
       settings: {
         progressThrottleMs: rt.config.PROGRESS_THROTTLE_MS,
+        epochCheckpointMs: rt.config.EPOCH_CHECKPOINT_MS,
         lossEvery: rt.config.LOSS_EVERY,
         cancelPollMs: rt.config.CANCEL_POLL_MS,
         shutdownGraceMs: rt.config.SHUTDOWN_GRACE_MS,

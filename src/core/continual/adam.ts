@@ -64,7 +64,7 @@ export class Adam {
 
   constructor(
     private readonly params: tf.Variable[],
-    private readonly args: AdamArgs,
+    private args: AdamArgs,
   ) {
     this.beta1 = args.beta1 ?? 0.9;
     this.beta2 = args.beta2 ?? 0.999;
@@ -77,7 +77,7 @@ export class Adam {
       this.heap !== null &&
       params.reduce((n, p) => n + p.size, 0) >
         (args.heapMomentsMaxElements ?? HEAP_MOMENTS_MAX_ELEMENTS);
-    if (staged) this.stage = this.heap!.allocate([2, this.stageElements]);
+    if (staged) this.stage = this.heap.allocate([2, this.stageElements]);
     this.moments = params.map((p): Moments => {
       if (staged)
         return { kind: 'staged', m: new Float32Array(p.size), v: new Float32Array(p.size) };
@@ -89,6 +89,15 @@ export class Adam {
         v: tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
       };
     });
+  }
+
+  /** The learning rate of the next steps; a learning-rate schedule may change it between steps. */
+  get learningRate(): number {
+    return this.args.learningRate;
+  }
+
+  set learningRate(rate: number) {
+    this.args = { ...this.args, learningRate: rate };
   }
 
   /** Step size and bias-correction terms for step number `t` (1-based). */
@@ -231,6 +240,46 @@ export class Adam {
         const v = tf.add(tf.mul(mom.v, b2), tf.mul(tf.square(grad), 1 - b2));
         return tf.neg(tf.mul(tf.div(m, tf.add(tf.div(tf.sqrt(v), sqrtC2), eps)), stepSize));
       });
+    });
+  }
+
+  /**
+   * Everything the optimiser carries between steps, as float32 arrays (copies): the step count
+   * and each parameter's first and second moments, for a checkpoint written within a task.
+   */
+  exportState(): { steps: number; m: Float32Array[]; v: Float32Array[] } {
+    const read = (x: tf.Tensor | Float32Array) =>
+      x instanceof Float32Array ? x.slice() : (x.dataSync() as Float32Array).slice();
+    return {
+      steps: this.steps,
+      m: this.moments.map((mom) => read(mom.m)),
+      v: this.moments.map((mom) => read(mom.v)),
+    };
+  }
+
+  /** Continues from `exportState()` of an optimiser over parameters of the same shapes. */
+  importState(state: { steps: number; m: Float32Array[]; v: Float32Array[] }): void {
+    this.steps = state.steps;
+    this.moments.forEach((mom, i) => {
+      const shape = this.params[i].shape;
+      if (state.m[i].length !== this.params[i].size || state.v[i].length !== this.params[i].size)
+        throw new Error(`optimiser state of parameter ${i} has the wrong size`);
+      if (mom.kind === 'host' || mom.kind === 'staged') {
+        mom.m.set(state.m[i]);
+        mom.v.set(state.v[i]);
+      } else if (mom.kind === 'tensor') {
+        tf.tidy(() => {
+          mom.m.assign(tf.tensor(state.m[i], shape));
+          mom.v.assign(tf.tensor(state.v[i], shape));
+        });
+      } else {
+        tf.dispose([mom.m, mom.v]);
+        this.moments[i] = {
+          kind: 'wasm',
+          m: tf.tensor(state.m[i], shape),
+          v: tf.tensor(state.v[i], shape),
+        };
+      }
     });
   }
 

@@ -4,6 +4,7 @@ import { assert } from '../errors.js';
 import { normalizedEntropy } from '../inference/entropy.js';
 import { fecamStatistics, FecamScorer, type FecamTaskStatistics } from '../inference/fecam.js';
 import type { Learner } from '../methods/learner.js';
+import type { BatchNormStats } from '../target-network/target-network.js';
 import type { TaskInferenceResult } from './types.js';
 
 /**
@@ -22,6 +23,17 @@ function allIndices(n: number): Int32Array {
   return idx;
 }
 
+/** How `evaluate` runs the target. */
+export interface EvaluateOptions {
+  /**
+   * Normalise batch norm with these statistics (the task's running statistics) instead of each
+   * chunk's own; then the result does not depend on the chunks.
+   */
+  batchNormStats?: BatchNormStats;
+  /** Most samples per forward pass (default `EVAL_CHUNK`). */
+  chunkSize?: number;
+}
+
 /**
  * Calls `fn` on consecutive chunks of a split with the given task weights: with the target's
  * logits, or with its penultimate features when `features` is set.
@@ -32,17 +44,19 @@ function forEachChunk(
   inputSize: number,
   weights: tf.Tensor[],
   fn: (out: tf.Tensor2D, y: Int32Array | Float32Array, start: number) => void,
-  features = false,
+  options: EvaluateOptions & { features?: boolean } = {},
 ): void {
   const idx = allIndices(source.size);
-  const chunks = Math.ceil(source.size / EVAL_CHUNK);
+  const chunks = Math.ceil(source.size / (options.chunkSize ?? EVAL_CHUNK));
   for (let c = 0; c < chunks; c++) {
     const start = Math.floor((c * source.size) / chunks);
     const batch = source.gather(idx.subarray(start, Math.floor(((c + 1) * source.size) / chunks)));
     tf.tidy(() => {
       const x = tf.tensor2d(batch.x, [batch.size, inputSize]);
       fn(
-        features ? learner.target.features(x, weights) : learner.target.forward(x, weights),
+        options.features
+          ? learner.target.features(x, weights, { batchNormStats: options.batchNormStats })
+          : learner.target.forward(x, weights, { batchNormStats: options.batchNormStats }),
         batch.y,
         start,
       );
@@ -58,27 +72,37 @@ function ownLogits(logits: tf.Tensor2D, task: ContinualTask): tf.Tensor2D {
 
 /**
  * Accuracy (classification) or mean squared error (regression) of `task`'s split `source`,
- * running the target with the weights of task `weightsOf` (normally the task itself).
+ * running the target with the weights of task `weightsOf` (normally the task itself); batch norm
+ * uses each chunk's statistics unless `options.batchNormStats` are given.
  */
 export function evaluate(
   learner: Learner,
   task: ContinualTask,
   source: SampleSource,
   weightsOf = task.index,
+  options: EvaluateOptions = {},
 ): number {
   if (source.size === 0) return NaN;
   const weights = learner.taskWeights(weightsOf);
   let total = 0;
-  forEachChunk(learner, source, task.inputSize, weights, (out, y) => {
-    if (task.kind === 'classification') {
-      const pred = tf.argMax(ownLogits(out, task), 1).dataSync();
-      for (let i = 0; i < pred.length; i++) if (pred[i] === y[i]) total++;
-    } else {
-      total +=
-        tf.sum(tf.squaredDifference(out, tf.tensor2d(y as Float32Array, out.shape))).dataSync()[0] /
-        task.outputSize;
-    }
-  });
+  forEachChunk(
+    learner,
+    source,
+    task.inputSize,
+    weights,
+    (out, y) => {
+      if (task.kind === 'classification') {
+        const pred = tf.argMax(ownLogits(out, task), 1).dataSync();
+        for (let i = 0; i < pred.length; i++) if (pred[i] === y[i]) total++;
+      } else {
+        total +=
+          tf
+            .sum(tf.squaredDifference(out, tf.tensor2d(y as Float32Array, out.shape)))
+            .dataSync()[0] / task.outputSize;
+      }
+    },
+    options,
+  );
   tf.dispose(weights);
   return total / source.size;
 }
@@ -99,7 +123,7 @@ export function inferTasksByEntropy(learner: Learner, tasks: ContinualTask[]): T
     const labels = new Int32Array(n);
     tasks.forEach((candidate, k) => {
       forEachChunk(learner, task.test, task.inputSize, weights[k], (all, y, start) => {
-        labels.set(y as Int32Array, start);
+        labels.set(y, start);
         const logits = ownLogits(all, candidate);
         const logP = tf.logSoftmax(logits);
         const entropy = normalizedEntropy(logP).dataSync();
@@ -142,6 +166,9 @@ function averaged(perTask: PerTaskInference[]): TaskInferenceResult {
 /**
  * FeCAM statistics of `task` (fecam.ts): the penultimate features of all its training samples
  * under its own weights as they are now (call right after the task), per class of its own.
+ * Batch norm (ResNet) normalises each chunk with its own statistics, as `evaluate` does for the
+ * accuracy matrix and `inferTasksByEntropy` for the entropy figures, so FeCAM's reported figure
+ * runs the target the way the other reported evaluations do.
  */
 export function fecamTaskStatistics(learner: Learner, task: ContinualTask): FecamTaskStatistics {
   const d = learner.target.featureSize;
@@ -158,7 +185,7 @@ export function fecamTaskStatistics(learner: Learner, task: ContinualTask): Feca
       x.set(f.dataSync(), start * d);
       y.set(labels, start);
     },
-    true,
+    { features: true },
   );
   tf.dispose(weights);
   return fecamStatistics(x, y, d, task.activeOutputs ?? task.outputSize);
@@ -202,7 +229,7 @@ export function inferTasksByFecam(
               }
             }
           },
-          true,
+          { features: true },
         );
       });
       let taskHits = 0;

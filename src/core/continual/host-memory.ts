@@ -39,7 +39,7 @@ export function hostView(t: tf.Tensor): Float32Array | null {
 export interface WasmHeap {
   memory: WebAssembly.Memory;
   /** Byte offset of a float32 tensor's data in `memory`. */
-  offsetOf(t: tf.Tensor): number;
+  offsetOf: (t: tf.Tensor) => number;
   /** A new float32 tensor whose contents are uninitialised: the caller fills it. */
   allocate(shape: number[]): tf.Tensor;
 }

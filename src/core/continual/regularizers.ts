@@ -11,7 +11,7 @@ export function fixedTargetRegularizer(outputs: tf.Tensor[], targets: tf.Tensor[
   return tf.tidy(() => {
     const rows = targets[0].shape[0];
     const parts = outputs.map((o, l) => tf.sum(tf.squaredDifference(o, targets[l])));
-    return tf.div(tf.addN(parts), rows) as tf.Scalar;
+    return tf.div<tf.Scalar>(tf.addN(parts), rows);
   });
 }
 

@@ -2,10 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Batch, ContinualTask } from '../data/types.js';
 import { assert, CancelledError, DivergenceError } from '../errors.js';
 import {
+  checkpointTaskArrays,
   encodeCheckpoint,
   readCheckpointFecam,
   restoreCheckpoint,
   type CheckpointState,
+  type InTaskState,
 } from '../io/checkpoint.js';
 import { encodeFecam, fecamApplies, type FecamTaskStatistics } from '../inference/fecam.js';
 import { exportTask } from '../io/export.js';
@@ -15,16 +17,20 @@ import {
   meanSquaredError,
   type Learner,
   type StepLosses,
+  type TaskStateArray,
 } from '../methods/learner.js';
 import { median, summarize } from '../metrics/metrics.js';
 import { Random } from '../random.js';
 import type { JobSpec } from '../spec.js';
+import { computeBatchNormStats, type BatchNormStats } from './batch-norm-stats.js';
 import {
   evaluate,
   fecamTaskStatistics,
   inferTasksByEntropy,
   inferTasksByFecam,
 } from './evaluation.js';
+import { BestModel } from './model-selection.js';
+import { iterationsPerEpoch, PlateauScheduler, taskIterations } from './schedule.js';
 import type { ContinualResult, RunOptions, TaskEndEvent } from './types.js';
 
 /**
@@ -75,14 +81,18 @@ export async function runContinualLearning(
   // only trained tasks and can be continued with tasks the spec did not list yet.
   const learner = createLearner(spec, { inputSize, outputSize, imageShape }, rng);
   try {
+    // Targets with batch norm get per-task running statistics and a second accuracy matrix.
+    const hasBatchNorm = learner.target.batchNormWeights.length > 0;
     let state: CheckpointState = {
       completedTasks: 0,
       rngState: [],
       spec,
       accuracyMatrix: [],
+      ...(hasBatchNorm ? { runningStatsAccuracyMatrix: [] } : {}),
       msPerIteration: [],
       taskDurationsMs: [],
     };
+    let batchNormStats = new Map<number, BatchNormStats>();
     let stream = rng;
     // Task inference needs tasks with weights of their own (not finetune) and classes.
     const rule = spec.evaluation.taskInference;
@@ -91,14 +101,27 @@ export async function runContinualLearning(
       inferable && (rule === 'fecam' || rule === 'both') && fecamApplies(learner.target);
     const wantsEntropy = inferable && (rule === 'entropy' || rule === 'both');
     let fecam: (FecamTaskStatistics | null)[] = [];
+    // A checkpoint written within a task continues that task (see checkpoint.ts).
+    let inTask: { state: InTaskState; arrays: Map<string, TaskStateArray> } | null = null;
     if (options.resumeFrom) {
-      state = restoreCheckpoint(options.resumeFrom, learner, spec);
+      const restored = restoreCheckpoint(options.resumeFrom, learner, spec);
+      ({ batchNormStats, ...state } = restored);
       stream = Random.fromState(state.rngState);
       fecam = readCheckpointFecam(options.resumeFrom).slice(0, state.completedTasks);
+      if (state.inTask)
+        inTask = { state: state.inTask, arrays: checkpointTaskArrays(options.resumeFrom) };
+      delete state.inTask;
     }
-    const iterations = spec.training.iterationsPerTask;
-    const totalIterations = iterations * tasks.length;
+    // Each task's length: fixed, or epochs over its own training split (tasks may differ in size).
+    const lengths = tasks.map((task) => taskIterations(spec.training, task.train.size));
+    const totalIterations = lengths.reduce((a, n) => a + n, 0);
     const allIterationMs: number[] = [];
+    const { lrSchedule, modelSelection } = spec.training;
+    assert(
+      (lrSchedule === 'constant' && modelSelection === 'last') ||
+        tasks.every((task) => task.kind === 'classification' && task.validation.size > 0),
+      `training.lrSchedule "${lrSchedule}" and modelSelection "${modelSelection}" watch validation accuracy: every task needs a validation split of classification samples`,
+    );
 
     const firstTask = state.completedTasks;
     for (let t = firstTask; t < tasks.length; t++) {
@@ -106,50 +129,123 @@ export async function runContinualLearning(
       await callbacks.onTaskBegin?.({
         task: t,
         tasks: tasks.length,
-        resumed: t === firstTask && t > 0,
+        resumed: t === firstTask && (t > 0 || inTask !== null),
       });
-      const started = performance.now();
+      const started = performance.now() - (inTask?.state.elapsedMs ?? 0);
       const iterationMs: number[] = [];
-      const batches = new BatchSampler(task.train.size, spec.training.batchSize, stream);
+      const batches = new BatchSampler(
+        task.train.size,
+        spec.training.batchSize,
+        stream,
+        inTask?.state.sampler,
+      );
+      const iterations = lengths[t];
+      const before = lengths.slice(0, t).reduce((a, n) => a + n, 0);
+      const epoch = iterationsPerEpoch(task.train.size, spec.training.batchSize);
+      // Both start afresh with every task, as the reference's do (they live with the task's optimiser).
+      const plateau = lrSchedule === 'plateau' ? new PlateauScheduler() : null;
+      const best = modelSelection === 'best-validation' ? new BestModel(learner) : null;
       learner.beginTask(t, iterations);
-      for (let i = 0; i < iterations; i++) {
-        if (signal?.aborted) throw new CancelledError();
-        const t0 = performance.now();
-        const losses = trainOn(
-          learner,
-          task,
-          t,
-          i,
-          task.train.gather(batches.next(), stream),
-          stream,
+      let start = 0;
+      if (inTask) {
+        const saved = inTask.state;
+        const learnerArrays = new Map(
+          [...inTask.arrays]
+            .filter(([name]) => name.startsWith('learner/'))
+            .map(([name, a]) => [name.slice('learner/'.length), a]),
         );
-        if (!Number.isFinite(losses.total)) throw new DivergenceError(t, i);
-        const ms = performance.now() - t0;
-        iterationMs.push(ms);
-        allIterationMs.push(ms);
-        const done = t * iterations + i + 1;
-        await callbacks.onIteration?.({
-          task: t,
-          tasks: tasks.length,
-          iteration: i,
-          iterations,
-          loss: losses.total,
-          taskLoss: losses.taskLoss,
-          outputReg: losses.outputReg,
-          driftReg: losses.driftReg,
-          ms,
-          etaMs: median(allIterationMs.slice(-200)) * (totalIterations - done),
-        });
-        const validate = (i + 1) % spec.training.validationEvery === 0 || i === iterations - 1;
-        if (validate && task.validation.size > 0 && callbacks.onValidation) {
-          await callbacks.onValidation({
+        learner.restoreTaskState(learnerArrays);
+        learner.setLearningRates(saved.learningRates);
+        if (plateau && saved.plateau) plateau.restore(saved.plateau);
+        best?.restoreSaved(saved.bestAccuracy, inTask.arrays);
+        start = saved.iteration;
+        inTask = null;
+      }
+      try {
+        for (let i = start; i < iterations; i++) {
+          if (signal?.aborted) throw new CancelledError();
+          const t0 = performance.now();
+          const losses = trainOn(
+            learner,
+            task,
+            t,
+            i,
+            task.train.gather(batches.next(), stream),
+            stream,
+          );
+          if (!Number.isFinite(losses.total)) throw new DivergenceError(t, i);
+          const ms = performance.now() - t0;
+          iterationMs.push(ms);
+          allIterationMs.push(ms);
+          const done = before + i + 1;
+          await callbacks.onIteration?.({
             task: t,
+            tasks: tasks.length,
             iteration: i,
-            accuracy: evaluate(learner, task, task.validation),
+            iterations,
+            loss: losses.total,
+            taskLoss: losses.taskLoss,
+            outputReg: losses.outputReg,
+            driftReg: losses.driftReg,
+            ms,
+            etaMs: median(allIterationMs.slice(-200)) * (totalIterations - done),
           });
+          const last = i === iterations - 1;
+          const epochEnd = (i + 1) % epoch === 0;
+          // Selection looks at epoch ends (and the last iteration, for a length in iterations), the
+          // plateau rule at epoch ends only.
+          const select = best !== null && (epochEnd || last);
+          const schedule = plateau !== null && epochEnd;
+          const report =
+            ((i + 1) % spec.training.validationEvery === 0 || last) &&
+            callbacks.onValidation !== undefined;
+          if ((report || select || schedule) && task.validation.size > 0) {
+            const accuracy = evaluate(learner, task, task.validation);
+            await callbacks.onValidation?.({ task: t, iteration: i, accuracy });
+            if (select) best.offer(accuracy);
+            if (schedule) learner.setLearningRates(plateau.step(accuracy, learner.learningRates()));
+          }
+          if (epochEnd && !last && callbacks.onEpochEnd) {
+            await callbacks.onEpochEnd({
+              task: t,
+              tasks: tasks.length,
+              epoch: (i + 1) / epoch,
+              iteration: i,
+              checkpoint: () =>
+                encodeCheckpoint(
+                  learner,
+                  {
+                    ...state,
+                    rngState: stream.state(),
+                    inTask: {
+                      iteration: i + 1,
+                      sampler: batches.state(),
+                      plateau: plateau?.save() ?? null,
+                      bestAccuracy: best && best.accuracy > -Infinity ? best.accuracy : null,
+                      learningRates: learner.learningRates(),
+                      elapsedMs: performance.now() - started,
+                    },
+                  },
+                  {
+                    batchNormStats,
+                    // The finished tasks' (this task's come at its end).
+                    fecam,
+                    taskArrays: [
+                      ...learner.saveTaskState().map((a) => ({ ...a, name: `learner/${a.name}` })),
+                      ...(best?.save() ?? []),
+                    ],
+                  },
+                ),
+            });
+          }
+          if (options.yieldEvery && (i + 1) % options.yieldEvery.iterations === 0)
+            await options.yieldEvery.fn();
         }
-        if (options.yieldEvery && (i + 1) % options.yieldEvery.iterations === 0)
-          await options.yieldEvery.fn();
+        // The task's model is its best epoch's; the next task's regularisation targets and theta
+        // snapshot are taken from it (method pitfall 7).
+        best?.restore();
+      } finally {
+        best?.dispose();
       }
       learner.endTask();
       // Right after the task, from its own training data (exemplar-free: never recomputed).
@@ -157,6 +253,22 @@ export async function runContinualLearning(
 
       state.accuracyMatrix.push(
         tasks.slice(0, t + 1).map((seen) => evaluate(learner, seen, seen.test)),
+      );
+      const stats = computeBatchNormStats(
+        learner,
+        task,
+        spec.training.batchSize,
+        spec.training.seed,
+      );
+      if (stats) batchNormStats.set(t, stats);
+      // A run resumed from a checkpoint written before the statistics existed has none for its
+      // earlier tasks: it keeps no running-statistics matrix rather than a partial one.
+      state.runningStatsAccuracyMatrix?.push(
+        tasks.slice(0, t + 1).map((seen) =>
+          evaluate(learner, seen, seen.test, seen.index, {
+            batchNormStats: batchNormStats.get(seen.index),
+          }),
+        ),
       );
       state.msPerIteration.push(median(iterationMs));
       state.taskDurationsMs.push(performance.now() - started);
@@ -167,9 +279,11 @@ export async function runContinualLearning(
         task: t,
         tasks: tasks.length,
         metrics: summarize(state.accuracyMatrix),
+        runningStatsAccuracies: state.runningStatsAccuracyMatrix?.[t] ?? null,
+        batchNormStats: stats,
         durationMs: state.taskDurationsMs[t],
         msPerIteration: state.msPerIteration[t],
-        checkpoint: encodeCheckpoint(learner, state, fecam),
+        checkpoint: encodeCheckpoint(learner, state, { batchNormStats, fecam }),
         exportTask: (k) => {
           assert(!ended, 'exportTask is only valid during onTaskEnd');
           assert(
@@ -178,7 +292,7 @@ export async function runContinualLearning(
           );
           const stats = fecam[k];
           return {
-            ...exportTask(learner, spec, tasks[k]),
+            ...exportTask(learner, spec, tasks[k], batchNormStats.get(k)),
             fecam: stats ? encodeFecam(stats) : null,
           };
         },
@@ -192,6 +306,9 @@ export async function runContinualLearning(
     const result: ContinualResult = {
       spec,
       ...summarize(state.accuracyMatrix),
+      runningStatsMetrics: state.runningStatsAccuracyMatrix
+        ? summarize(state.runningStatsAccuracyMatrix)
+        : null,
       msPerIteration: state.msPerIteration,
       taskDurationsMs: state.taskDurationsMs,
       taskInference: wantsEntropy && several ? inferTasksByEntropy(learner, tasks) : null,
@@ -240,13 +357,23 @@ class BatchSampler {
   private order: Int32Array;
   private cursor = 0;
 
+  /** With `saved` (a checkpoint within a task) it continues where that sampler stood, drawing nothing. */
   constructor(
     private readonly size: number,
     private readonly batchSize: number,
     private readonly rng: Random,
+    saved?: { order: number[]; cursor: number },
   ) {
     assert(size > 0, 'a task has no training samples');
-    this.order = rng.permutation(size);
+    if (saved) {
+      assert(saved.order.length === size, 'the checkpoint was written for another training split');
+      this.order = Int32Array.from(saved.order);
+      this.cursor = saved.cursor;
+    } else this.order = rng.permutation(size);
+  }
+
+  state(): { order: number[]; cursor: number } {
+    return { order: Array.from(this.order), cursor: this.cursor };
   }
 
   next(): Int32Array {

@@ -1,5 +1,6 @@
 import type { JobSpec } from '../spec.js';
 import type { ContinualTask } from '../data/types.js';
+import type { BatchNormStats } from '../target-network/target-network.js';
 
 /** Progress of one training iteration. Emitted every iteration; consumers throttle. */
 export interface IterationEvent {
@@ -30,9 +31,9 @@ export interface TaskExport {
   /** safetensors file with one mask tensor per masked target tensor (null for finetune and hnet). */
   mask: Uint8Array | null;
   /**
-   * TensorFlow.js LayersModel: model.json content and its single weights file; null when no
-   * LayersModel computes what the engine computes (ResNet's batch statistics), `modelUnavailable`
-   * saying why.
+   * TensorFlow.js LayersModel: model.json content and its single weights file (a ResNet's
+   * normalises with the task's running statistics); null when no LayersModel computes what the
+   * engine computes (a ResNet task without running statistics), `modelUnavailable` saying why.
    */
   model: {
     modelJson: Record<string, unknown>;
@@ -63,6 +64,13 @@ export interface TaskEndEvent {
   /** Tasks in the run. */
   tasks: number;
   metrics: ContinualMetrics;
+  /**
+   * Targets with batch norm: row `task` of the accuracy matrix evaluated with each task's running
+   * statistics instead of each test batch's (`ContinualResult.runningStatsMetrics`); else null.
+   */
+  runningStatsAccuracies: number[] | null;
+  /** The running batch-norm statistics computed for this task (null without batch norm). */
+  batchNormStats: BatchNormStats | null;
   durationMs: number;
   /** Median wall time of one training iteration of this task. */
   msPerIteration: number;
@@ -87,6 +95,12 @@ export interface TaskInferenceResult {
 
 export interface ContinualResult extends ContinualMetrics {
   spec: JobSpec;
+  /**
+   * Targets with batch norm (ResNet): the same metrics with every task evaluated on its stored
+   * running statistics (how a deployed model predicts, one sample at a time), beside the
+   * batch-statistics ones above (the reference's protocol). Null without batch norm.
+   */
+  runningStatsMetrics: ContinualMetrics | null;
   msPerIteration: number[];
   taskDurationsMs: number[];
   /** Task inference by lowest softmax entropy (method section 7.2); null when not asked for. */
@@ -95,11 +109,29 @@ export interface ContinualResult extends ContinualMetrics {
   fecamTaskInference: TaskInferenceResult | null;
 }
 
+/** The end of an epoch within a task (not the task's last: `onTaskEnd` follows that one). */
+export interface EpochEndEvent {
+  task: number;
+  tasks: number;
+  /** Epochs of the task done (1-based). */
+  epoch: number;
+  /** The task's iteration that ended the epoch (0-based). */
+  iteration: number;
+  /**
+   * A checkpoint to continue the task from the next iteration, bit for bit (checkpoint.ts), encoded
+   * on demand (it holds the model, the optimisers' moments and the best epoch's model). Only valid
+   * until the callback returns.
+   */
+  checkpoint(): Uint8Array;
+}
+
 /** Hooks through which training reports; awaited, so a consumer can persist before training goes on. */
 export interface TrainingCallbacks {
   onTaskBegin?(e: { task: number; tasks: number; resumed: boolean }): void | Promise<void>;
   onIteration?(e: IterationEvent): void | Promise<void>;
   onValidation?(e: ValidationEvent): void | Promise<void>;
+  /** At every epoch end but a task's last (task lengths count epochs over the task's training split). */
+  onEpochEnd?(e: EpochEndEvent): void | Promise<void>;
   onTaskEnd?(e: TaskEndEvent): void | Promise<void>;
   onTrainEnd?(result: ContinualResult): void | Promise<void>;
 }
@@ -110,7 +142,10 @@ export interface RunOptions {
   callbacks?: TrainingCallbacks;
   /** Aborting stops training at the next iteration with a CancelledError. */
   signal?: AbortSignal;
-  /** A checkpoint from `TaskEndEvent.checkpoint`; training continues after its last task. */
+  /**
+   * A checkpoint from `TaskEndEvent.checkpoint` (training continues after its last task) or from
+   * `EpochEndEvent.checkpoint` (training continues within that task).
+   */
   resumeFrom?: Uint8Array;
   /** Called between iterations so the host event loop can run (timers, IPC, lock renewal). */
   yieldEvery?: { iterations: number; fn: () => Promise<void> };

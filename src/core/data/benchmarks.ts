@@ -108,7 +108,9 @@ class TaskPixels {
   /** The unaugmented map (`shiftedMap` without shift): raw pixel per input, -1 for padding. */
   readonly map: Int32Array;
   readonly plain: Int32Array;
-  private readonly crops: (Int32Array | undefined)[] = new Array(CROP_OFFSETS * CROP_OFFSETS);
+  private readonly crops: (Int32Array | undefined)[] = new Array<Int32Array | undefined>(
+    CROP_OFFSETS * CROP_OFFSETS,
+  );
   private readonly imageSize: number;
 
   constructor(
@@ -320,7 +322,7 @@ export function buildTasks(benchmark: Benchmark, raw: RawDataset, rng: Random): 
     benchmark.kind === 'split'
       ? splitPlans(benchmark, raw.numClasses)
       : permutedPlans(benchmark, raw.numClasses, inputSize, rng);
-  const lut = pixelLookup(benchmark.normalize);
+  const lut = pixelLookup(benchmark.normalize === true);
   // Permuted tasks all select the same samples, so their index arrays are computed once.
   const samplesCache = new Map<string, { pool: Int32Array; test: Int32Array }>();
 

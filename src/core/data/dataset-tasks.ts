@@ -5,7 +5,15 @@
  * Inputs are flat for the MLP (a sample's values row-major, images HWC). uint8 values are scaled
  * x / 255, float32 values are taken as uploaded; with `normalize` both are then standardised with
  * one mean and standard deviation per data set, over all values of its training split (a scalar
- * pair, so exports fold it exactly, see `foldInputPreprocessing`).
+ * pair, so exports fold it exactly, see `foldInputPreprocessing`); with `normalize: "per-channel"`
+ * (images) one pair per channel, over the same values.
+ *
+ * With `augment` (images only) the training split's `gather` flips each sample horizontally with
+ * probability 1/2 and then takes a random crop of the image's size from it zero-padded by 4 pixels
+ * (torchvision's RandomHorizontalFlip then RandomCrop(size, padding=4), the CIFAR augmentation of
+ * hypnettorch and HyperMask), before scaling and standardisation, so padding is a raw 0. The draws
+ * come from the rng `gather` is given (the job's model stream), per sample in batch order: flip,
+ * then the top offset, then the left offset (0..8 each).
  *
  * Tasks may have different numbers of classes; they share one output layer as wide as the task
  * with the most classes. A task with K classes uses outputs 0..K-1 (`activeOutputs`): the others
@@ -15,6 +23,7 @@
  * batches only in `gather`.
  */
 import { EngineError } from '../errors.js';
+import type { Random } from '../random.js';
 import { datasetTasks, imageShapeOf, type JobSpec } from '../spec.js';
 import type {
   Batch,
@@ -22,7 +31,11 @@ import type {
   LabelledDataset,
   LabelledSamples,
   SampleSource,
+  Standardization,
 } from './types.js';
+
+/** Zero padding per side before the random crop of uploaded images (as for the built-in benchmarks). */
+export const IMAGE_CROP_PADDING = 4;
 
 type Benchmark = JobSpec['benchmark'];
 
@@ -30,7 +43,7 @@ type Benchmark = JobSpec['benchmark'];
 interface ValueMap {
   /** Factor from the raw value to v: 1/255 for uint8, 1 for float32. */
   scale: number;
-  normalize: { mean: number; std: number } | null;
+  normalize: Standardization | null;
 }
 
 /** Mean and standard deviation (population) of all values of a split after scaling; std 1 when constant. */
@@ -52,20 +65,95 @@ export function valueStatistics(
   return { mean, std: std > 1e-12 ? std : 1 };
 }
 
+/**
+ * Mean and standard deviation (population) of each channel of a split after scaling: value j of a
+ * sample (HWC row-major) is of channel j % channels. A constant channel gets std 1.
+ */
+export function channelStatistics(
+  samples: LabelledSamples,
+  scale: number,
+  channels: number,
+): { mean: number[]; std: number[] } {
+  const sum = new Float64Array(channels);
+  const sumSq = new Float64Array(channels);
+  const { x } = samples;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i] * scale;
+    sum[i % channels] += v;
+    sumSq[i % channels] += v * v;
+  }
+  const n = Math.max(1, x.length / channels);
+  const mean = Array.from(sum, (s) => s / n);
+  const std = mean.map((m, c) => {
+    const sd = Math.sqrt(Math.max(0, sumSq[c] / n - m * m));
+    return sd > 1e-12 ? sd : 1;
+  });
+  return { mean, std };
+}
+
+/**
+ * Per value j of a sample, the factor and offset that turn a raw value into its input:
+ * x * factor[j % channels] - offset[j % channels].
+ */
+function affinePerChannel(map: ValueMap): { factor: Float64Array; offset: Float64Array } {
+  const n = map.normalize;
+  const means = n ? (Array.isArray(n.mean) ? n.mean : [n.mean]) : [0];
+  const stds = n ? (Array.isArray(n.std) ? n.std : [n.std]) : [1];
+  return {
+    factor: Float64Array.from(stds, (sd) => map.scale / sd),
+    offset: Float64Array.from(means, (m, c) => m / stds[c]),
+  };
+}
+
+/**
+ * Where each input of an augmented sample comes from: `flip` mirrors the columns, then the image
+ * padded by `IMAGE_CROP_PADDING` zeros is cropped at (top, left) in 0..2 * padding. Entry j is the
+ * raw value index of input j, or -1 for padding. Exported for tests.
+ */
+export function augmentedIndices(
+  shape: readonly number[],
+  flip: boolean,
+  top: number,
+  left: number,
+): Int32Array {
+  const [h, w, c] = shape;
+  const out = new Int32Array(h * w * c);
+  for (let r = 0; r < h; r++) {
+    const sr = r + top - IMAGE_CROP_PADDING;
+    for (let col = 0; col < w; col++) {
+      const sc = col + left - IMAGE_CROP_PADDING;
+      const inside = sr >= 0 && sr < h && sc >= 0 && sc < w;
+      const from = inside ? (sr * w + (flip ? w - 1 - sc : sc)) * c : -1;
+      for (let k = 0; k < c; k++) out[(r * w + col) * c + k] = inside ? from + k : -1;
+    }
+  }
+  return out;
+}
+
 function sampleSource(
   samples: LabelledSamples,
   indices: Int32Array,
   localLabel: Int32Array,
   inputSize: number,
   map: ValueMap,
+  /** The image shape [h, w, c] when the split is augmented in training, else null. */
+  augment: number[] | null,
 ): SampleSource {
   const { x: values, y: labels } = samples;
-  const mean = map.normalize?.mean ?? 0;
-  const factor = map.scale / (map.normalize?.std ?? 1);
-  const offset = mean / (map.normalize?.std ?? 1);
+  const { factor, offset } = affinePerChannel(map);
+  const channels = factor.length;
+  const offsets = 2 * IMAGE_CROP_PADDING + 1;
+  // One index map per (flip, top, left), built on first use.
+  const crops = new Map<number, Int32Array>();
+  const cropped = (flip: boolean, top: number, left: number) => {
+    const key = ((flip ? 1 : 0) * offsets + top) * offsets + left;
+    let m = crops.get(key);
+    if (!m) crops.set(key, (m = augmentedIndices(augment!, flip, top, left)));
+    return m;
+  };
   return {
     size: indices.length,
-    gather(batchIndices: ArrayLike<number>): Batch {
+    gather(batchIndices: ArrayLike<number>, rng?: Random): Batch {
       const n = batchIndices.length;
       const x = new Float32Array(n * inputSize);
       const y = new Int32Array(n);
@@ -79,8 +167,21 @@ function sampleSource(
         }
         const sample = indices[i];
         const from = sample * inputSize;
-        for (let j = 0; j < inputSize; j++)
-          x[k * inputSize + j] = values[from + j] * factor - offset;
+        if (augment && rng) {
+          const flip = rng.next() < 0.5;
+          const top = rng.int(offsets);
+          const m = cropped(flip, top, rng.int(offsets));
+          for (let j = 0; j < inputSize; j++) {
+            const c = j % channels;
+            const v = m[j] < 0 ? 0 : values[from + m[j]];
+            x[k * inputSize + j] = v * factor[c] - offset[c];
+          }
+        } else {
+          for (let j = 0; j < inputSize; j++) {
+            const c = j % channels;
+            x[k * inputSize + j] = values[from + j] * factor[c] - offset[c];
+          }
+        }
         y[k] = localLabel[labels[sample]];
       }
       return { x, y, size: n };
@@ -167,9 +268,15 @@ export function buildDatasetTasks(
     let map = maps.get(plan.dataset);
     if (!map) {
       const scale = dataset.dtype === 'uint8' ? 1 / 255 : 1;
+      const shape = imageShapeOf(dataset.inputShape);
       map = {
         scale,
-        normalize: benchmark.normalize ? valueStatistics(dataset.train, scale) : null,
+        normalize:
+          benchmark.normalize === 'per-channel'
+            ? channelStatistics(dataset.train, scale, shape?.[2] ?? 1)
+            : benchmark.normalize
+              ? valueStatistics(dataset.train, scale)
+              : null,
       };
       maps.set(plan.dataset, map);
     }
@@ -192,10 +299,12 @@ export function buildDatasetTasks(
         `task ${index} has ${pool.length} training samples, none left after holding out ${benchmark.validationSize} for validation`,
       );
     }
-    const source = (samples: LabelledSamples, indices: Int32Array) =>
-      sampleSource(samples, indices, localLabel, inputSize, map!);
-    const globalLabels = plan.classes.map((_, k) => offset + k);
     const imageShape = imageShapeOf(dataset.inputShape);
+    if (benchmark.augment && !imageShape)
+      throw new EngineError('INVALID_DATA', `task ${index}: augmentation needs images`);
+    const source = (samples: LabelledSamples, indices: Int32Array, augment = false) =>
+      sampleSource(samples, indices, localLabel, inputSize, map, augment ? imageShape : null);
+    const globalLabels = plan.classes.map((_, k) => offset + k);
     offset += plan.classes.length;
     return {
       index,
@@ -215,7 +324,7 @@ export function buildDatasetTasks(
         normalize: map.normalize,
         scale: map.scale,
       },
-      train: source(dataset.train, pool.subarray(validationCount)),
+      train: source(dataset.train, pool.subarray(validationCount), benchmark.augment),
       validation: source(dataset.train, pool.subarray(0, validationCount)),
       test: source(dataset.test, test),
     };

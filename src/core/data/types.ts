@@ -77,8 +77,12 @@ export interface InputPreprocessing {
    * the task's pixel permutation (identity for split tasks).
    */
   inputMap: Int32Array;
-  /** Standardisation after scaling to [0, 1], or null when inputs stay in [0, 1]. */
-  normalize: { mean: number; std: number } | null;
+  /**
+   * Standardisation after scaling, or null when inputs stay as scaled: one mean and deviation for
+   * every input, or one per channel (uploaded images with `normalize: "per-channel"`: input i, HWC
+   * row-major, is of channel i % channels).
+   */
+  normalize: Standardization | null;
   /**
    * Factor from the exported model's raw input to the value v above (before `normalize`): absent
    * (1) for the built-in benchmarks, whose models take x / 255; 1/255 for uploaded uint8 data,
@@ -86,6 +90,9 @@ export interface InputPreprocessing {
    */
   scale?: number;
 }
+
+/** A standardisation (v - mean) / std: scalars for all inputs, or arrays indexed by channel. */
+export type Standardization = { mean: number; std: number } | { mean: number[]; std: number[] };
 
 /** Labelled samples of one split: `x` row-major [count, ...inputShape], `y` class ids. */
 export interface LabelledSamples {

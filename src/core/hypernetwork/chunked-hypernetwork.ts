@@ -96,7 +96,7 @@ export class ChunkedHyperNetwork implements HyperNetwork {
         if (l < layers - 1) h = activate(h, this.args.activation) as tf.Tensor2D;
       }
       const flat = tf.slice(tf.reshape(h, [n, c * this.args.chunkSize]), [0, 0], [n, this.total]);
-      return tf.split(flat, this.targetShapes.map(numel), 1) as tf.Tensor2D[];
+      return tf.split<tf.Tensor2D>(flat, this.targetShapes.map(numel), 1);
     });
   }
 

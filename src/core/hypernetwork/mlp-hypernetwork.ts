@@ -121,7 +121,7 @@ export class MlpHyperNetwork implements HyperNetwork {
           k += 2;
           return out;
         });
-        return parts.length === 1 ? parts[0] : (tf.concat(parts, 1) as tf.Tensor2D);
+        return parts.length === 1 ? parts[0] : tf.concat<tf.Tensor2D>(parts, 1);
       });
     });
   }

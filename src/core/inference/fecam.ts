@@ -28,8 +28,9 @@
  * - Exemplar-free as the paper is: each task's statistics come from its own training data
  *   right after it, under its weights at that time, and are never recomputed (HyperMask's code
  *   recomputes all of them with the final model from every task's data, which a continual
- *   learner no longer holds; on Split Fashion-MNIST that gained 1.4 pp, bench/README.md). A class needs 2 samples for a covariance; with 1 the identity is
- *   used, with none the class has no statistics and is never chosen.
+ *   learner no longer holds; on Split Fashion-MNIST that gained 1.4 pp, bench/README.md). A
+ *   class needs 2 samples for a covariance; with 1 the identity is used, with none the class has
+ *   no statistics and is never chosen.
  *
  * Storage: per class the mean [d] and the inverse of the normalised shrunk covariance (what
  * prediction needs) as its upper triangle, row by row ([d (d + 1) / 2], float32): 80,200 floats per

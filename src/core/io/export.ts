@@ -5,7 +5,12 @@ import type { Learner } from '../methods/learner.js';
 import type { JobSpec } from '../spec.js';
 import { geometryMap, PADDED_SIDE } from '../data/benchmarks.js';
 import { imageShapeOf } from '../spec.js';
-import type { ExportLayer, TargetNetwork } from '../target-network/target-network.js';
+import { assert } from '../errors.js';
+import type {
+  BatchNormStats,
+  ExportLayer,
+  TargetNetwork,
+} from '../target-network/target-network.js';
 import { foldInputPreprocessing } from './fold-input.js';
 import { encodeSafetensors } from './safetensors.js';
 
@@ -24,15 +29,17 @@ export const WEIGHTS_FILE = 'weights.bin';
  * `trainingInput` below, whose inputMap maps each row to its raw pixel.
  *
  * Model: the ready subnetwork as a TensorFlow.js LayersModel (a Sequential of the target's layers,
- * `TargetNetwork.exportLayers`) whose weights are theta * m_t (HyperMask), the generated weights
- * (HNET) or theta (finetune). For image tasks (`task.preprocessing` set) it takes RAW pixels: x /
- * 255 of the original rows x cols image. An MLP takes them row-major (784 inputs for 28x28), with
- * padding, the task's permutation and the normalisation folded exactly into dense_1 (see
- * `foldInputPreprocessing`), so its kernel is [rows * cols, units]. A convolutional target takes
- * the image [rows, cols, channels], with ZeroPadding2D and Rescaling layers in front
- * (`imageInputLayers`). A target that no LayersModel can reproduce (ResNet's batch statistics)
- * has no model: `model` is null and `modelUnavailable` says why. Tasks without `preprocessing`
- * keep their inputs as given. userDefinedMetadata.retain
+ * `TargetNetwork.exportLayers`, or a functional model when they branch) whose weights are
+ * theta * m_t (HyperMask), the generated weights (HNET) or theta (finetune). For image tasks
+ * (`task.preprocessing` set) it takes RAW pixels: x / 255 of the original rows x cols image. An
+ * MLP takes them row-major (784 inputs for 28x28), with padding, the task's permutation and the
+ * normalisation folded exactly into dense_1 (see `foldInputPreprocessing`), so its kernel is
+ * [rows * cols, units]. A convolutional target takes the image [rows, cols, channels], with
+ * ZeroPadding2D and Rescaling layers in front (`imageInputLayers`). A ResNet is a functional
+ * model normalising with the task's running statistics (`batchNormStats`, computed after the
+ * task: `computeBatchNormStats`), which it needs;
+ * a target that no LayersModel can reproduce has no model: `model` is null and `modelUnavailable`
+ * says why. Tasks without `preprocessing` keep their inputs as given. userDefinedMetadata.retain
  * holds task, method, globalLabels and input (what the model takes, and the training input space
  * with its inputMap); outputs are the task's K logits, local class k meaning global label
  * globalLabels[k].
@@ -43,7 +50,12 @@ export const WEIGHTS_FILE = 'weights.bin';
  * task's own outputs (`activeOutputs`), and the metadata adds classNames: output k is class
  * classNames[k].
  */
-export function exportTask(learner: Learner, spec: JobSpec, task: ContinualTask): TaskExport {
+export function exportTask(
+  learner: Learner,
+  spec: JobSpec,
+  task: ContinualTask,
+  batchNormStats?: BatchNormStats,
+): TaskExport {
   const { target } = learner;
   const training = trainingInput(task);
   const masks = learner.taskMasks(task.index);
@@ -74,7 +86,7 @@ export function exportTask(learner: Learner, spec: JobSpec, task: ContinualTask)
       ? foldIntoFirstLayer(task, target, shapes, values)
       : imageInputLayers(task, target.inputShape);
   keepOwnOutputs(task, shapes, values);
-  const layers = target.exportLayers(shapes);
+  const layers = target.exportLayers(shapes, { batchNormStats });
   if ('unsupported' in input)
     return { task: task.index, mask, model: null, modelUnavailable: input.unsupported };
   if ('unsupported' in layers)
@@ -82,9 +94,9 @@ export function exportTask(learner: Learner, spec: JobSpec, task: ContinualTask)
   const model = layersModel(
     [...input.layers, ...layers],
     input.shape,
-    target.paramNames,
-    shapes,
-    values,
+    [...(input.weights?.names ?? []), ...target.paramNames],
+    [...(input.weights?.shapes ?? []), ...shapes],
+    [...(input.weights?.values ?? []), ...values],
     {
       task: task.index,
       method: spec.method,
@@ -98,7 +110,14 @@ export function exportTask(learner: Learner, spec: JobSpec, task: ContinualTask)
 
 /** How the exported model takes its input: the layers that preprocess it, its shape, and where the preprocessing is. */
 type ModelInput =
-  { layers: ExportLayer[]; shape: number[]; where: string } | { unsupported: string };
+  | {
+      layers: ExportLayer[];
+      shape: number[];
+      where: string;
+      /** Weights of `layers`, which come before the target's. */
+      weights?: { names: string[]; shapes: number[][]; values: Float32Array[] };
+    }
+  | { unsupported: string };
 
 /**
  * An MLP's input: the preprocessing of an image task (padding, permutation, scaling,
@@ -180,9 +199,45 @@ function imageInputLayers(task: ContinualTask, imageShape: number[]): ModelInput
     };
   }
   const scale = pre.scale ?? 1;
-  const std = pre.normalize?.std ?? 1;
-  const mean = pre.normalize?.mean ?? 0;
-  if (scale !== 1 || pre.normalize) {
+  const n = pre.normalize;
+  if (n && Array.isArray(n.mean) && Array.isArray(n.std)) {
+    // One scale and offset per channel: a 1x1 depthwise convolution with a bias computes
+    // x * (scale / std_c) - mean_c / std_c exactly as Rescaling does for scalars.
+    const std = n.std;
+    const mean = n.mean;
+    layers.push({
+      class_name: 'DepthwiseConv2D',
+      config: {
+        name: 'standardize',
+        kernel_size: [1, 1],
+        strides: [1, 1],
+        padding: 'valid',
+        data_format: 'channels_last',
+        dilation_rate: [1, 1],
+        depth_multiplier: 1,
+        activation: 'linear',
+        use_bias: true,
+        trainable: false,
+        dtype: 'float32',
+      },
+    });
+    return {
+      layers,
+      shape: raw,
+      where: `done by the model's first layers (${layers.map((l) => l.config.name).join(', ')})`,
+      weights: {
+        names: ['standardize/depthwise_kernel', 'standardize/bias'],
+        shapes: [[1, 1, std.length, 1], [std.length]],
+        values: [
+          Float32Array.from(std, (sd) => scale / sd),
+          Float32Array.from(mean, (m, c) => -m / std[c]),
+        ],
+      },
+    };
+  }
+  const std = (n?.std as number | undefined) ?? 1;
+  const mean = (n?.mean as number | undefined) ?? 0;
+  if (scale !== 1 || n) {
     layers.push({
       class_name: 'Rescaling',
       config: {
@@ -303,9 +358,12 @@ function modelInput(
 }
 
 /**
- * model.json content (a Keras-style Sequential topology + weights manifest) and the weights file
- * bytes. `layers` get the weights in order: each layer with weights (Dense, Conv2D) the next
- * kernel and bias of `shapes`/`values`; the first layer declares the input shape.
+ * model.json content (a Keras-style topology + weights manifest) and the weights file bytes.
+ * `layers` get the weights in order: each Conv2D, DepthwiseConv2D (the input standardisation) or
+ * Dense layer without weights of its own the next kernel (and bias, with use_bias) of
+ * `names`/`shapes`/`values`; a layer with `weights` holds those (see `ExportLayer`). A chain of
+ * layers is a Sequential model whose first layer declares the input shape; layers that name their
+ * `inputs` make a functional model ("Model") with an InputLayer "input_1".
  */
 export function layersModel(
   layers: ExportLayer[],
@@ -315,33 +373,101 @@ export function layersModel(
   values: Float32Array[],
   metadata: Record<string, unknown>,
 ): NonNullable<TaskExport['model']> {
-  const withInput = layers.map((l, i) =>
-    i === 0 ? { ...l, config: { ...l.config, batch_input_shape: [null, ...inputShape] } } : l,
-  );
-  const total = values.reduce((a, v) => a + v.length, 0);
+  const manifest: { name: string; shape: number[]; values: Float32Array }[] = [];
+  let next = 0;
+  for (const l of layers) {
+    if (l.weights) {
+      manifest.push(...l.weights);
+      continue;
+    }
+    if (!['Conv2D', 'DepthwiseConv2D', 'Dense'].includes(l.class_name)) continue;
+    const count = l.config.use_bias === false ? 1 : 2;
+    for (let k = 0; k < count; k++, next++) {
+      assert(next < values.length, `layer ${String(l.config.name)} has no weights left to take`);
+      manifest.push({ name: names[next], shape: shapes[next], values: values[next] });
+    }
+  }
+  assert(next === values.length, `the layers take ${next} of ${values.length} weight tensors`);
+  const total = manifest.reduce((a, w) => a + w.values.length, 0);
   const weights = new Float32Array(total);
   let offset = 0;
-  for (const v of values) {
-    weights.set(v, offset);
-    offset += v.length;
+  for (const w of manifest) {
+    weights.set(w.values, offset);
+    offset += w.values.length;
   }
+  const bare = ({ class_name, config }: ExportLayer) => ({ class_name, config });
+  const name = `task_${String(metadata.task)}`;
+  const modelTopology = layers.some((l) => l.inputs)
+    ? { class_name: 'Model', config: functionalConfig(name, layers, inputShape) }
+    : {
+        class_name: 'Sequential',
+        config: {
+          name,
+          layers: layers.map((l, i) =>
+            i === 0
+              ? { ...bare(l), config: { ...l.config, batch_input_shape: [null, ...inputShape] } }
+              : bare(l),
+          ),
+        },
+      };
   const modelJson = {
     format: 'layers-model',
     generatedBy: 'retain',
     convertedBy: null,
     modelTopology: {
-      class_name: 'Sequential',
-      config: { name: `task_${metadata.task}`, layers: withInput },
+      ...modelTopology,
       keras_version: 'tfjs-layers 4.22.0',
       backend: 'tensor_flow.js',
     },
     weightsManifest: [
       {
         paths: [WEIGHTS_FILE],
-        weights: names.map((name, i) => ({ name, shape: shapes[i], dtype: 'float32' })),
+        weights: manifest.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })),
       },
     ],
     userDefinedMetadata: { retain: metadata },
   };
   return { modelJson, weights: new Uint8Array(weights.buffer), weightsFileName: WEIGHTS_FILE };
+}
+
+/**
+ * The functional model's config: an InputLayer, then every layer with its inbound node (its
+ * `inputs`, else the layer before it).
+ */
+function functionalConfig(
+  name: string,
+  layers: ExportLayer[],
+  inputShape: number[],
+): Record<string, unknown> {
+  const input = 'input_1';
+  const nodes: Record<string, unknown>[] = [
+    {
+      class_name: 'InputLayer',
+      name: input,
+      config: {
+        name: input,
+        batch_input_shape: [null, ...inputShape],
+        dtype: 'float32',
+        sparse: false,
+      },
+      inbound_nodes: [],
+    },
+  ];
+  let previous = input;
+  for (const l of layers) {
+    const layerName = String(l.config.name);
+    nodes.push({
+      class_name: l.class_name,
+      name: layerName,
+      config: l.config,
+      inbound_nodes: [(l.inputs ?? [previous]).map((from) => [from, 0, 0, {}])],
+    });
+    previous = layerName;
+  }
+  return {
+    name,
+    layers: nodes,
+    input_layers: [[input, 0, 0]],
+    output_layers: [[previous, 0, 0]],
+  };
 }

@@ -74,7 +74,7 @@ export function decodeSafetensors(
     { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>
   >;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as typeof header;
   } catch {
     throw fail('header is not JSON');
   }

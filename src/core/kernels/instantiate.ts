@@ -10,7 +10,7 @@ const instances = new WeakMap<WebAssembly.Memory, Map<string, unknown>>();
  */
 export function instantiateKernel<T>(base64: string, heap: WasmHeap): T {
   let byMemory = instances.get(heap.memory);
-  if (!byMemory) instances.set(heap.memory, (byMemory = new Map()));
+  if (!byMemory) instances.set(heap.memory, (byMemory = new Map<string, unknown>()));
   let exports = byMemory.get(base64);
   if (!exports) {
     let module = modules.get(base64);

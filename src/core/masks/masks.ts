@@ -67,7 +67,7 @@ export function semiBinaryMask(h: tf.Tensor, p: number): tf.Tensor {
 }
 
 const thresholdedMask = (p: number) =>
-  tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  tf.customGrad<tf.Tensor>((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const h = inputs[0] as tf.Tensor;
     const t = tf.tanh(h);
     const r = tf.abs(t);
@@ -79,7 +79,7 @@ const thresholdedMask = (p: number) =>
         tf.mul(tf.mul(dy, ks), tf.mul(tf.sign(hs), tf.sub(1, tf.square(ts)))),
       ],
     };
-  }) as (h: tf.Tensor) => tf.Tensor;
+  });
 
 /**
  * Masks for all target tensors from the hypernetwork outputs of one task. Every tensor but the

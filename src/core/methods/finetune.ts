@@ -5,9 +5,12 @@ import type { TargetNetwork } from '../target-network/target-network.js';
 import {
   gradsInOrder,
   namedVariablesOf,
+  optimizerState,
   readLosses,
+  restoreOptimizer,
   training,
   type Learner,
+  type TaskStateArray,
   type LossFn,
   type StepLosses,
 } from './learner.js';
@@ -46,6 +49,22 @@ export class FinetuneLearner implements Learner {
     this.optimizer!.step(grads);
     tf.dispose(grads);
     return readLosses(value, value);
+  }
+
+  learningRates(): number[] {
+    return this.optimizer ? [this.optimizer.learningRate] : [];
+  }
+
+  setLearningRates(rates: readonly number[]): void {
+    if (this.optimizer) this.optimizer.learningRate = rates[0];
+  }
+
+  saveTaskState(): TaskStateArray[] {
+    return optimizerState('optim', this.optimizer!, this.trainable());
+  }
+
+  restoreTaskState(saved: ReadonlyMap<string, TaskStateArray>): void {
+    restoreOptimizer('optim', this.optimizer!, this.trainable().length, saved);
   }
 
   endTask(): void {

@@ -7,10 +7,15 @@ import type { TargetNetwork } from '../target-network/target-network.js';
 import {
   gradsInOrder,
   namedVariablesOf,
+  optimizerState,
   range,
   readLosses,
+  restoreOptimizer,
+  restoreTensors,
+  tensorsState,
   training,
   type Learner,
+  type TaskStateArray,
   type LossFn,
   type StepLosses,
 } from './learner.js';
@@ -45,6 +50,7 @@ export class HnetLearner implements Learner {
   private embeddingOptimizer: Adam | null = null;
   private batchNormOptimizer: Adam | null = null;
   private targets: tf.Tensor2D[] = [];
+  private task = 0;
 
   constructor(private readonly args: HnetArgs) {
     this.target = args.target;
@@ -53,6 +59,7 @@ export class HnetLearner implements Learner {
 
   beginTask(task: number): void {
     this.endTask();
+    this.task = task;
     this.hnet.ensureTasks(task + 1);
     if (task > 0)
       this.targets = tf.tidy(() => this.hnet.forwardFlat(stackEmbeddings(this.hnet, range(task))));
@@ -107,6 +114,48 @@ export class HnetLearner implements Learner {
     this.batchNormOptimizer?.step(batchNormGrads);
     tf.dispose([...thetaGrads, embeddingGrad, ...batchNormGrads]);
     return readLosses(total, taskLoss, outputReg);
+  }
+
+  /** The hypernetwork's, the current embedding's and (with batch norm) the batch-norm optimiser's. */
+  private optimizers(): Adam[] {
+    return [this.thetaOptimizer, this.embeddingOptimizer, this.batchNormOptimizer].filter(
+      (o): o is Adam => o !== null,
+    );
+  }
+
+  learningRates(): number[] {
+    return this.optimizers().map((o) => o.learningRate);
+  }
+
+  /** hypercl cifar/train.py steps one plateau scheduler per optimiser with the same accuracy. */
+  setLearningRates(rates: readonly number[]): void {
+    this.optimizers().forEach((o, i) => (o.learningRate = rates[i]));
+  }
+
+  /** Each optimiser with the variables it steps, in `optimizers()` order. */
+  private optimized(): [Adam, tf.Variable[]][] {
+    const out: [Adam, tf.Variable[]][] = [
+      [this.thetaOptimizer!, this.hnet.weights],
+      [this.embeddingOptimizer!, [this.hnet.embeddings[this.task]]],
+    ];
+    if (this.batchNormOptimizer) out.push([this.batchNormOptimizer, this.target.batchNormWeights]);
+    return out;
+  }
+
+  saveTaskState(): TaskStateArray[] {
+    return [
+      ...this.optimized().flatMap(([o, vars], k) => optimizerState(`optim_${k}`, o, vars)),
+      ...tensorsState('targets', this.targets),
+    ];
+  }
+
+  restoreTaskState(saved: ReadonlyMap<string, TaskStateArray>): void {
+    this.optimized().forEach(([o, vars], k) =>
+      restoreOptimizer(`optim_${k}`, o, vars.length, saved),
+    );
+    const targets = restoreTensors('targets', this.targets.length, saved) as tf.Tensor2D[];
+    tf.dispose(this.targets);
+    this.targets = targets;
   }
 
   endTask(): void {

@@ -8,10 +8,15 @@ import type { TargetNetwork } from '../target-network/target-network.js';
 import {
   gradsInOrder,
   namedVariablesOf,
+  optimizerState,
   range,
   readLosses,
+  restoreOptimizer,
+  restoreTensors,
+  tensorsState,
   training,
   type Learner,
+  type TaskStateArray,
   type LossFn,
   type StepLosses,
 } from './learner.js';
@@ -43,6 +48,7 @@ export class HyperMaskLearner implements Learner {
   readonly target: TargetNetwork;
   readonly hnet: HyperNetwork;
   private optimizer: Adam | null = null;
+  private optimizerParams: tf.Variable[] = [];
   private targets: tf.Tensor2D[] = [];
   private prevTheta: tf.Tensor[] = [];
   private iterations = 1;
@@ -64,7 +70,8 @@ export class HyperMaskLearner implements Learner {
       this.targets = tf.tidy(() => this.hnet.forwardFlat(stackEmbeddings(this.hnet, range(task))));
       this.prevTheta = this.theta.map((w) => tf.clone(w));
     }
-    this.optimizer = new Adam(this.trainable(task), { learningRate: this.args.learningRate });
+    this.optimizerParams = this.trainable(task);
+    this.optimizer = new Adam(this.optimizerParams, { learningRate: this.args.learningRate });
   }
 
   /** Embeddings of tasks 0..task (later ones get no gradient), the hypernetwork, theta and batch norm. */
@@ -116,6 +123,31 @@ export class HyperMaskLearner implements Learner {
     this.optimizer!.step(grads);
     tf.dispose(grads);
     return readLosses(value, parts[0], parts[1], parts[2]);
+  }
+
+  learningRates(): number[] {
+    return this.optimizer ? [this.optimizer.learningRate] : [];
+  }
+
+  setLearningRates(rates: readonly number[]): void {
+    if (this.optimizer) this.optimizer.learningRate = rates[0];
+  }
+
+  saveTaskState(): TaskStateArray[] {
+    return [
+      ...optimizerState('optim', this.optimizer!, this.optimizerParams),
+      ...tensorsState('targets', this.targets),
+      ...tensorsState('theta', this.prevTheta),
+    ];
+  }
+
+  restoreTaskState(saved: ReadonlyMap<string, TaskStateArray>): void {
+    restoreOptimizer('optim', this.optimizer!, this.optimizerParams.length, saved);
+    const targets = restoreTensors('targets', this.targets.length, saved) as tf.Tensor2D[];
+    const theta = restoreTensors('theta', this.prevTheta.length, saved);
+    tf.dispose([...this.targets, ...this.prevTheta]);
+    this.targets = targets;
+    this.prevTheta = theta;
   }
 
   endTask(): void {

@@ -1,10 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { batchNorm, conv2d, conv2dOnData } from '../conv.js';
+import { BN_EPSILON, batchNorm, conv2d, conv2dOnData } from '../conv.js';
 import { assert, assertPositiveInteger } from '../errors.js';
 import { convInit, linearInit, variableFrom } from '../init.js';
 import { linear } from '../linear.js';
 import type { Random } from '../random.js';
-import type { ExportLayer, ForwardOptions, TargetNetwork } from './target-network.js';
+import { resNetLayers } from './resnet-export.js';
+import type {
+  BatchNormStats,
+  ExportLayer,
+  FeatureOptions,
+  ForwardOptions,
+  TargetNetwork,
+} from './target-network.js';
 
 export interface ResNetArgs {
   /** One sample: [height, width, channels]. */
@@ -133,10 +140,14 @@ export class ResNet implements TargetNetwork {
     );
   }
 
-  /** The globally average-pooled last block [batch, 64k] (hypnettorch's and HyperMask's ResNetF features). */
-  features(x: tf.Tensor2D, weights?: tf.Tensor[]): tf.Tensor2D {
+  /**
+   * The globally average-pooled last block [batch, 64k] (hypnettorch's and HyperMask's ResNetF
+   * features), normalised as `forward` normalises: with `options.batchNormStats` (a task's running
+   * statistics) when given, else with each batch's own statistics.
+   */
+  features(x: tf.Tensor2D, weights?: tf.Tensor[], options: FeatureOptions = {}): tf.Tensor2D {
     const w = this.weightsFor(weights);
-    return tf.tidy(() => this.body(x, w, {}));
+    return tf.tidy(() => this.body(x, w, { batchNormStats: options.batchNormStats }));
   }
 
   private weightsFor(weights?: tf.Tensor[]): tf.Tensor[] {
@@ -153,22 +164,37 @@ export class ResNet implements TargetNetwork {
   private body(x: tf.Tensor2D, w: tf.Tensor[], options: ForwardOptions): tf.Tensor2D {
     const bn = this.batchNormWeights;
     const training = options.training !== undefined;
+    const { batchNormStats: stats, observeBatchNorm: observe } = options;
+    if (stats) {
+      assert(
+        stats.mean.length === bn.length / 2 && stats.variance.length === bn.length / 2,
+        `expected statistics of ${bn.length / 2} batch-norm layers, got ${stats.mean.length}`,
+      );
+    }
     const n = x.shape[0];
     const [height, width, depth] = this.inputShape;
     let layer = 0;
     /** conv, batch norm, (+ shortcut), ReLU: hypnettorch's `conv_layer`. */
     const convLayer = (h: tf.Tensor4D, stride: number, shortcut?: tf.Tensor4D) => {
       const op = layer === 0 ? conv2dOnData : conv2d;
-      let out = batchNorm(
-        op(h, w[2 * layer] as tf.Tensor4D, w[2 * layer + 1] as tf.Tensor1D, stride, 1),
-        bn[2 * layer] as tf.Tensor1D,
-        bn[2 * layer + 1] as tf.Tensor1D,
-      );
+      const z = op(h, w[2 * layer] as tf.Tensor4D, w[2 * layer + 1] as tf.Tensor1D, stride, 1);
+      observe?.(layer, z);
+      const [gamma, beta] = [bn[2 * layer] as tf.Tensor1D, bn[2 * layer + 1] as tf.Tensor1D];
+      let out = stats
+        ? tf.batchNorm(
+            z,
+            tf.tensor1d(stats.mean[layer]),
+            tf.tensor1d(stats.variance[layer]),
+            beta,
+            gamma,
+            BN_EPSILON,
+          )
+        : batchNorm(z, gamma, beta);
       layer++;
       if (shortcut) out = tf.add(out, shortcut);
       return tf.relu(out);
     };
-    let h = convLayer(tf.reshape(x, [n, height, width, depth]) as tf.Tensor4D, 1);
+    let h = convLayer(tf.reshape<tf.Rank.R4>(x, [n, height, width, depth]), 1);
     for (let g = 1; g <= 3; g++) {
       for (let j = 0; j < this.args.n; j++) {
         const stride = g > 1 && j === 0 ? 2 : 1;
@@ -193,21 +219,35 @@ export class ResNet implements TargetNetwork {
         if (!training) input.dispose();
       }
     }
-    return tf.mean(h, [1, 2]) as tf.Tensor2D;
+    return tf.mean<tf.Tensor2D>(h, [1, 2]);
   }
 
   /**
-   * None: a LayersModel's BatchNormalization normalises with stored moving statistics in
-   * predict(), and no other built-in layer reduces over the batch, so no LayersModel's predict()
-   * computes this network's batch-statistics normalisation.
+   * A functional model (Conv2D, BatchNormalization, Add, ReLU, GlobalAveragePooling2D, Dense; see
+   * `resNetLayers`) computing `forward` with the task's running statistics: without them there is
+   * none, since a LayersModel's BatchNormalization normalises with stored statistics in predict()
+   * and no built-in layer reduces over the batch.
    */
-  exportLayers(): { unsupported: string } {
-    return {
-      unsupported:
-        'ResNet normalises every batch with its own statistics (as the reference does, in training and evaluation); ' +
-        "a TF.js LayersModel's BatchNormalization uses stored moving statistics in predict() and no built-in layer " +
-        'reduces over the batch, so no LayersModel predicts what the engine computes',
-    };
+  exportLayers(
+    shapes: number[][],
+    options: { batchNormStats?: BatchNormStats } = {},
+  ): ExportLayer[] | { unsupported: string } {
+    if (!options.batchNormStats) {
+      return {
+        unsupported:
+          'this task has no running batch-norm statistics (its checkpoint predates them); a TF.js ' +
+          "LayersModel's BatchNormalization needs stored statistics, and no built-in layer reduces over the batch",
+      };
+    }
+    return resNetLayers({
+      n: this.args.n,
+      widths: this.widths,
+      paramNames: this.paramNames,
+      shapes,
+      batchNormNames: this.batchNormNames,
+      batchNormWeights: this.batchNormWeights.map((v) => v.dataSync() as Float32Array),
+      stats: options.batchNormStats,
+    });
   }
 
   getConfig(): Record<string, unknown> {

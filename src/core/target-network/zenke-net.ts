@@ -149,7 +149,7 @@ export class ZenkeNet implements TargetNetwork {
     const rate = this.args.dropout;
     const n = x.shape[0];
     const [height, width, depth] = this.inputShape;
-    let h = tf.reshape(x, [n, height, width, depth]) as tf.Tensor4D;
+    let h = tf.reshape<tf.Rank.R4>(x, [n, height, width, depth]);
     let k = 0;
     const layer = () => [w[k++] as tf.Tensor4D, w[k++] as tf.Tensor1D] as const;
     this.args.channels.forEach((out, b) => {
@@ -158,7 +158,7 @@ export class ZenkeNet implements TargetNetwork {
       h = tf.maxPool(tf.relu(conv2d(h, ...layer(), 1, 0)), 2, 2, 'valid');
       if (rng) h = dropout(h, rate, rng, [n, 1, 1, out]) as tf.Tensor4D;
     });
-    let f = tf.reshape(h, [n, -1]) as tf.Tensor2D;
+    let f = tf.reshape<tf.Rank.R2>(h, [n, -1]);
     for (const units of this.args.hidden) {
       f = tf.relu(linear(f, w[k++] as tf.Tensor2D, w[k++] as tf.Tensor1D));
       if (rng) f = dropout(f, 2 * rate, rng, [n, units]) as tf.Tensor2D;
@@ -166,7 +166,10 @@ export class ZenkeNet implements TargetNetwork {
     return f;
   }
 
-  /** Conv2D (padding "same" is PyTorch's padding 1 for 3x3, stride 1), MaxPooling2D, Flatten, Dense; dropout is identity at inference. */
+  /**
+   * Conv2D (padding "same" is PyTorch's padding 1 for 3x3, stride 1), MaxPooling2D, Flatten, Dense;
+   * dropout is identity at inference.
+   */
   exportLayers(shapes: number[][]): ExportLayer[] {
     const layers: ExportLayer[] = [];
     const common = { trainable: true, dtype: 'float32' };

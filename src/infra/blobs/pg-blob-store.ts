@@ -240,7 +240,7 @@ async function* copyChunks(
     throw err;
   } finally {
     client.off('error', onError);
-    if (pooled) (client as pg.PoolClient).release(broken);
+    if (pooled) client.release(broken);
   }
 }
 

@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { ServiceError, type ServiceErrorCode } from '../../services/errors.js';
 import type { DatasetInspector } from '../../services/ports.js';
 import type { DatasetSummary, DecodeOptions } from '../../services/datasets/dataset.types.js';
+import { entryFile } from '../entry-file.js';
 
 export interface InspectRequest {
   path: string;
@@ -19,7 +20,7 @@ export type InspectReply =
   | { ok: true; summary: DatasetSummary }
   | { ok: false; code: ServiceErrorCode | null; message: string };
 
-const THREAD_ENTRY = new URL('./inspect.thread.mjs', import.meta.url);
+const THREAD_ENTRY = entryFile(import.meta.url, './inspect.thread.mjs', './inspect.thread.js');
 
 export class ThreadDatasetInspector implements DatasetInspector {
   private readonly idle: Worker[] = [];

@@ -16,7 +16,10 @@ import type {
 import { eventChannel } from './channels.js';
 import { PgListener } from './pg-listener.js';
 
-/** A NOTIFY payload: a stored event (j, s, t, at, d; d missing when it was too large), job.progress (j, t, d) or job.deleted (j, t). */
+/**
+ * A NOTIFY payload: a stored event (j, s, t, at, d; d missing when it was too large), job.progress
+ * (j, t, d) or job.deleted (j, t).
+ */
 interface Notification {
   j: string;
   t: string;

@@ -4,11 +4,13 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeFecam, EngineError, FecamScorer, predict, TaskModel } from '../../core/index.js';
-import { selectBackend } from '../tf-backend.js';
+import { selectBackend, type BackendChoice } from '../tf-backend.js';
 import type { PredictReply, PredictRequest } from './thread-predictor.js';
 
 const port = parentPort!;
-const backend = await selectBackend(workerData.backend).catch(() => selectBackend('cpu'));
+const backend = await selectBackend((workerData as { backend: BackendChoice }).backend).catch(() =>
+  selectBackend('cpu'),
+);
 /** Each cached task model with its FeCAM scorer (null: the task has no FeCAM statistics). */
 const models = new Map<string, { model: TaskModel; fecam: FecamScorer | null }>();
 

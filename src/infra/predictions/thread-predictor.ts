@@ -13,6 +13,7 @@ import type {
   Predictor,
   TaskModelSource,
 } from '../../services/ports.js';
+import { entryFile } from '../entry-file.js';
 
 export interface PredictRequest {
   id: number;
@@ -33,7 +34,7 @@ export type PredictReply =
   | { id: number; ok: true; predictions: Prediction[]; labels: PredictionBatch['labels'] }
   | { id: number; ok: false; code: EngineErrorCode | null; message: string };
 
-const THREAD_ENTRY = new URL('./predict.thread.mjs', import.meta.url);
+const THREAD_ENTRY = entryFile(import.meta.url, './predict.thread.mjs', './predict.thread.js');
 
 export class ThreadPredictor implements Predictor {
   private worker: Worker | null = null;

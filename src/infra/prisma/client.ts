@@ -43,7 +43,9 @@ export function createPgPool(opts: DatabaseOptions): pg.Pool {
  * which without a listener kills the process (the statement in flight, if any, fails anyway).
  * `release()` destroys a broken connection instead of returning it to the pool.
  */
-export async function checkout(pool: pg.Pool): Promise<{ client: pg.PoolClient; release(): void }> {
+export async function checkout(
+  pool: pg.Pool,
+): Promise<{ client: pg.PoolClient; release: () => void }> {
   const client = await pool.connect();
   let broken: Error | undefined;
   const onError = (err: Error) => (broken = err);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { SPEC_VERSION, SpecError, taskCount } from '../../core/index.js';
+import { progressIterations, SPEC_VERSION, SpecError, taskCount } from '../../core/index.js';
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import { ServiceError } from '../../services/errors.js';
 import { checkpointRemovedError } from '../../services/jobs/job.service.js';
@@ -45,7 +45,7 @@ function insertJob(job: NewJob, message: string): Prisma.Sql {
                         completed_tasks, continue_from, inherited_tasks, updated_at)
       SELECT ${randomUUID()}::uuid, ${job.tenantId}::uuid, ${job.name}, ${job.metadata === null ? null : JSON.stringify(job.metadata)}::jsonb,
              ${JSON.stringify(job.spec)}::jsonb, ${SPEC_VERSION}, 'queued', ${job.idempotencyKey}, ${job.requestHash},
-             ${taskCount(job.spec.benchmark)}, ${job.spec.training.iterationsPerTask}, ${inherited}, ${job.continueFrom?.jobId ?? null}::uuid, ${inherited}, now()
+             ${taskCount(job.spec.benchmark)}, ${job.iterationsPerTask ?? progressIterations(job.spec)}, ${inherited}, ${job.continueFrom?.jobId ?? null}::uuid, ${inherited}, now()
       WHERE (SELECT count(*) FROM d) = ${datasetIds.length}
       ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
       RETURNING *
@@ -152,8 +152,9 @@ export class PrismaJobRepository implements JobRepository {
         INSERT INTO checkpoints (job_id, completed_tasks, blob_id, updated_at)
         SELECT ${id}::uuid, completed_tasks, blob_id, now() FROM checkpoints WHERE job_id = ${from.jobId}::uuid`;
         await tx.$executeRaw`
-        INSERT INTO task_results (job_id, task, accuracies, duration_ms, ms_per_iteration, completed_at)
-        SELECT ${id}::uuid, task, accuracies, duration_ms, ms_per_iteration, completed_at FROM task_results WHERE job_id = ${from.jobId}::uuid`;
+        INSERT INTO task_results (job_id, task, accuracies, running_stats_accuracies, batch_norm_stats, duration_ms, ms_per_iteration, completed_at)
+        SELECT ${id}::uuid, task, accuracies, running_stats_accuracies, batch_norm_stats, duration_ms, ms_per_iteration, completed_at
+        FROM task_results WHERE job_id = ${from.jobId}::uuid`;
         await tx.$executeRaw`
         INSERT INTO task_artifacts (job_id, task, mask_blob_id, model_json, weights_blob_id, weights_file_name, model_unavailable, fecam_blob_id, updated_at)
         SELECT ${id}::uuid, task, mask_blob_id, model_json, weights_blob_id, weights_file_name, model_unavailable, fecam_blob_id, updated_at FROM task_artifacts WHERE job_id = ${from.jobId}::uuid`;
@@ -303,10 +304,16 @@ export class PrismaJobRepository implements JobRepository {
   }
 
   async taskResults(jobId: string): Promise<TaskResultRecord[]> {
-    const rows = await this.db.taskResult.findMany({ where: { jobId }, orderBy: { task: 'asc' } });
+    const rows = await this.db.taskResult.findMany({
+      where: { jobId },
+      orderBy: { task: 'asc' },
+      // The statistics themselves are in the checkpoint and the exports; results need not read them.
+      omit: { batchNormStats: true },
+    });
     return rows.map((r) => ({
       task: r.task,
       accuracies: r.accuracies,
+      runningStatsAccuracies: r.runningStatsAccuracies ?? [],
       durationMs: r.durationMs,
       msPerIteration: r.msPerIteration,
     }));

@@ -134,10 +134,25 @@ export class PrismaTrainingRepository implements TrainingStore {
         return 'job gone';
       }
       await client.query(
-        `INSERT INTO task_results (job_id, task, accuracies, duration_ms, ms_per_iteration) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (job_id, task) DO UPDATE SET accuracies = EXCLUDED.accuracies, duration_ms = EXCLUDED.duration_ms,
-           ms_per_iteration = EXCLUDED.ms_per_iteration`,
-        [jobId, c.task, c.accuracies, c.durationMs, c.msPerIteration],
+        `INSERT INTO task_results (job_id, task, accuracies, running_stats_accuracies, batch_norm_stats, duration_ms, ms_per_iteration)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (job_id, task) DO UPDATE SET accuracies = EXCLUDED.accuracies,
+           running_stats_accuracies = EXCLUDED.running_stats_accuracies, batch_norm_stats = EXCLUDED.batch_norm_stats,
+           duration_ms = EXCLUDED.duration_ms, ms_per_iteration = EXCLUDED.ms_per_iteration`,
+        [
+          jobId,
+          c.task,
+          c.accuracies,
+          c.runningStatsAccuracies ?? [],
+          c.batchNormStats
+            ? JSON.stringify({
+                mean: c.batchNormStats.mean.map((m) => Array.from(m)),
+                variance: c.batchNormStats.variance.map((v) => Array.from(v)),
+              })
+            : null,
+          c.durationMs,
+          c.msPerIteration,
+        ],
       );
       const replaced: (string | null)[] = [];
       const checkpoint = await writeBlob(client, [c.checkpoint], this.chunkBytes);
@@ -174,6 +189,49 @@ export class PrismaTrainingRepository implements TrainingStore {
     });
     if (outcome === 'not written')
       await this.assertLease(jobId, lease, 'task result, checkpoint and exports');
+    return outcome === 'written';
+  }
+
+  /**
+   * A checkpoint within a task: replaces the job's checkpoint (its blob released unless a
+   * continuing job shares it), fenced like `completeTask`; nothing else changes.
+   */
+  async saveCheckpoint(
+    jobId: string,
+    lease: string,
+    c: { completedTasks: number; checkpoint: Uint8Array },
+  ): Promise<boolean> {
+    const outcome = await inTransaction(this.pool, async (client, rollBack) => {
+      const job = await client.query('SELECT 1 FROM jobs WHERE id = $1 FOR KEY SHARE', [jobId]);
+      if (job.rowCount === 0) {
+        rollBack();
+        return 'job gone';
+      }
+      const checkpoint = await writeBlob(client, [c.checkpoint], this.chunkBytes);
+      const old = await client.query<{ blob_id: string }>(
+        'SELECT blob_id FROM checkpoints WHERE job_id = $1 FOR UPDATE',
+        [jobId],
+      );
+      await client.query(
+        `INSERT INTO checkpoints (job_id, completed_tasks, blob_id, updated_at) VALUES ($1, $2, $3, now())
+         ON CONFLICT (job_id) DO UPDATE SET completed_tasks = EXCLUDED.completed_tasks, blob_id = EXCLUDED.blob_id, updated_at = now()`,
+        [jobId, c.completedTasks, checkpoint.id],
+      );
+      await releaseBlobs(
+        client,
+        old.rows.map((r) => r.blob_id),
+      );
+      const owned = await client.query(
+        'UPDATE jobs SET updated_at = now() WHERE id = $1 AND lease = $2',
+        [jobId, lease],
+      );
+      if (owned.rowCount === 0) {
+        rollBack();
+        return 'not written';
+      }
+      return 'written';
+    });
+    if (outcome === 'not written') await this.assertLease(jobId, lease, 'checkpoint');
     return outcome === 'written';
   }
 

@@ -35,7 +35,11 @@ export class PrismaWebhookDeliveryStore implements WebhookDeliveryStore {
   async load(id: string): Promise<DeliveryToSend | null> {
     const row = await this.db.webhookDelivery.findUnique({
       where: { id },
-      include: { webhook: { select: { url: true, secret: true } } },
+      include: {
+        webhook: {
+          select: { url: true, secret: true, previousSecret: true, previousSecretExpiresAt: true },
+        },
+      },
     });
     if (!row) return null;
     return {
@@ -43,7 +47,14 @@ export class PrismaWebhookDeliveryStore implements WebhookDeliveryStore {
       status: row.status,
       attempts: row.attempts,
       url: row.webhook.url,
-      secret: row.webhook.secret,
+      secrets: [
+        row.webhook.secret,
+        ...(row.webhook.previousSecret &&
+        row.webhook.previousSecretExpiresAt &&
+        row.webhook.previousSecretExpiresAt > new Date()
+          ? [row.webhook.previousSecret]
+          : []),
+      ],
       body: JSON.stringify(row.payload),
     };
   }

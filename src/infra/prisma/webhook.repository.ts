@@ -13,6 +13,7 @@ const toWebhook = (w: Webhook): WebhookRecord => ({
   url: w.url,
   events: w.events as WebhookEventType[],
   createdAt: w.createdAt,
+  previousSecretExpiresAt: w.previousSecretExpiresAt,
 });
 
 const toDelivery = (d: WebhookDelivery): WebhookDeliveryRecord => ({
@@ -42,7 +43,10 @@ const before = (after?: Cursor) =>
     : {};
 const newestFirst = [{ createdAt: 'desc' as const }, { id: 'desc' as const }];
 
-/** Webhooks as the API reads and writes them; deliveries are created by a trigger (migration 20261203010000_webhooks). */
+/**
+ * Webhooks as the API reads and writes them; deliveries are created by a trigger (migration
+ * 20261203010000_webhooks).
+ */
 export class PrismaWebhookRepository implements WebhookRepository {
   constructor(private readonly db: PrismaClient) {}
 
@@ -72,6 +76,23 @@ export class PrismaWebhookRepository implements WebhookRepository {
   async get(tenantId: string, id: string): Promise<WebhookRecord | null> {
     const row = await this.db.webhook.findFirst({ where: { id, tenantId } });
     return row ? toWebhook(row) : null;
+  }
+
+  async rotateSecret(
+    tenantId: string,
+    id: string,
+    secret: string,
+    previousExpiresAt: Date | null,
+  ): Promise<WebhookRecord | null> {
+    // One statement: two rotations at once cannot both keep the secret they read as "previous".
+    const rows = await this.db.$queryRaw<{ id: string }[]>`
+      UPDATE webhooks
+      SET previous_secret = CASE WHEN ${previousExpiresAt}::timestamp(3) IS NULL THEN NULL ELSE secret END,
+          previous_secret_expires_at = ${previousExpiresAt}::timestamp(3),
+          secret = ${secret}
+      WHERE id = ${id}::uuid AND tenant_id = ${tenantId}::uuid
+      RETURNING id`;
+    return rows.length ? this.get(tenantId, id) : null;
   }
 
   async delete(tenantId: string, id: string): Promise<boolean> {

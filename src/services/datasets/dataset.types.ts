@@ -34,7 +34,10 @@ export const MAX_CLASSES = 1000;
 /** What the API stores about a valid data set; no sample values. */
 export interface DatasetSummary {
   format: DatasetFormat;
-  /** Shape of one sample: [height, width, channels] for images (channels 1 or 3), [features] for CSV, x.shape[1:] for arrays. */
+  /**
+   * Shape of one sample: [height, width, channels] for images (channels 1 or 3), [features] for
+   * CSV, x.shape[1:] for arrays.
+   */
   inputShape: number[];
   dtype: SampleDtype;
   /** Class k's name; class ids are 0..K-1. */

@@ -35,7 +35,10 @@ export interface StreamSink {
   /** False when the client is not keeping up: the stream then ends, and the client resumes from its position. */
   event(e: JobStreamEvent): boolean;
   progress(p: JobProgress): boolean;
-  /** No more events: the final one was sent, the job was deleted, the client fell behind or the log could not be read (`err`). */
+  /**
+   * No more events: the final one was sent, the job was deleted, the client fell behind or the log
+   * could not be read (`err`).
+   */
   end(err?: Error): void;
 }
 

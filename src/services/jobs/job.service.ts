@@ -10,6 +10,7 @@ import {
   continuationInput,
   continuesSpec,
   forgetting,
+  progressIterations,
   resolveSpec,
   SpecError,
   taskCount,
@@ -52,6 +53,17 @@ export interface JobMetrics {
   taskInference: NonNullable<JobRecord['result']>['taskInference'] | null;
   /** Task inference by FeCAM. */
   fecamTaskInference: NonNullable<JobRecord['result']>['taskInference'] | null;
+  /**
+   * Targets with batch norm (ResNet): the same metrics with every task evaluated on its stored
+   * running statistics (how a deployed model predicts), beside the batch-statistics ones; null
+   * for other targets, or when a task was trained before the statistics existed.
+   */
+  runningStats: {
+    accuracyMatrix: number[][];
+    averageAccuracy: number;
+    backwardTransfer: number | null;
+    forgetting: number | null;
+  } | null;
   curve: { kind: CurveKind; points: CurvePoint[]; nextCursor: string | null };
 }
 
@@ -148,20 +160,16 @@ export class JobService {
       const existing = await this.jobs.findByIdempotencyKey(tenantId, key);
       if (existing) return { job: this.checkReplay(existing, requestHash), created: false };
     }
-    const { spec, continuation } =
+    const { spec, continuation, datasets } =
       continueFrom === undefined
-        ? {
-            spec: resolveSpec(specInput, {
-              datasets: await this.datasetFacts(tenantId, specInput),
-            }),
-            continuation: null,
-          }
+        ? await this.newSpec(tenantId, specInput)
         : await this.continuationSpec(tenantId, continueFrom, specInput);
     const res = await this.jobs.create({
       tenantId,
       name,
       metadata,
       spec,
+      iterationsPerTask: progressIterations(spec, datasets),
       idempotencyKey: key,
       requestHash,
       continueFrom: continuation,
@@ -179,6 +187,12 @@ export class JobService {
       );
     }
     return { job: res.job, created: true };
+  }
+
+  /** The resolved spec of a new job, and the facts of the data sets it names. */
+  private async newSpec(tenantId: string, specInput: Record<string, unknown>) {
+    const datasets = await this.datasetFacts(tenantId, specInput);
+    return { spec: resolveSpec(specInput, { datasets }), continuation: null, datasets };
   }
 
   /**
@@ -204,9 +218,8 @@ export class JobService {
       throw checkpointRemovedError(source.id, source.checkpointRemovedAt);
     const label = `job ${source.id}`;
     const input = continuationInput(source.spec, specInput, label);
-    const spec = resolveSpec(input, {
-      datasets: await this.datasetFacts(tenantId, input as Record<string, unknown>),
-    });
+    const datasets = await this.datasetFacts(tenantId, input);
+    const spec = resolveSpec(input, { datasets });
     if (!continuesSpec(spec, source.spec)) {
       // Everything else is the source's, so only the new tasks can have changed the networks' shapes.
       const { outputSize } = benchmarkShape(source.spec.benchmark);
@@ -218,6 +231,7 @@ export class JobService {
     return {
       spec,
       continuation: { jobId: source.id, inheritedTasks: taskCount(source.spec.benchmark) },
+      datasets,
     };
   }
 
@@ -335,6 +349,9 @@ export class JobService {
     const job = await this.get(tenantId, id);
     const results = await this.jobs.taskResults(job.id);
     const matrix = results.map((r) => r.accuracies);
+    const runningMatrix = results.map((r) => r.runningStatsAccuracies ?? []);
+    const hasRunning =
+      runningMatrix.length > 0 && runningMatrix.every((row, k) => row.length === k + 1);
     if (
       opts.cursor !== undefined &&
       !(/^\d{1,19}$/.test(opts.cursor) && BigInt(opts.cursor) <= MAX_BIGINT)
@@ -359,6 +376,14 @@ export class JobService {
       msPerIteration: results.map((r) => r.msPerIteration),
       taskInference: job.result?.taskInference ?? null,
       fecamTaskInference: job.result?.fecamTaskInference ?? null,
+      runningStats: hasRunning
+        ? {
+            accuracyMatrix: runningMatrix,
+            averageAccuracy: averageAccuracy(runningMatrix),
+            backwardTransfer: backwardTransfer(runningMatrix),
+            forgetting: forgetting(runningMatrix),
+          }
+        : null,
       curve: {
         kind: opts.curve,
         points,

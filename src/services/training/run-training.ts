@@ -46,6 +46,11 @@ export interface TrainingSettings {
   cancelPollMs: number;
   /** On `stop`, finish the running task if it ends within this long. */
   shutdownGraceMs: number;
+  /**
+   * Within a task measured in epochs (`training.epochsPerTask`), store a checkpoint at the first
+   * epoch end this long after the last checkpoint (0: every epoch end); absent: only at task ends.
+   */
+  epochCheckpointMs?: number;
 }
 
 export interface TrainingDeps {
@@ -190,6 +195,7 @@ async function runAttempt(data: { jobId: string }, deps: TrainingDeps): Promise<
   }, settings.cancelPollMs);
 
   let lastWrite = 0;
+  let lastCheckpoint = performance.now();
   let lastYield = performance.now();
   let firstIteration = job.firstIterationAt === null;
   let pending: MetricPointInput[] = [];
@@ -293,6 +299,31 @@ async function runAttempt(data: { jobId: string }, deps: TrainingDeps): Promise<
             value: e.accuracy,
           });
         },
+        onEpochEnd: async (e) => {
+          // Only tasks measured in epochs (long by design); a checkpoint within a task holds the
+          // optimiser's moments too, about 4x the model, too much to add to every job.
+          const every = settings.epochCheckpointMs;
+          if (
+            every === undefined ||
+            spec.training.epochsPerTask === null ||
+            performance.now() - lastCheckpoint < every
+          )
+            return;
+          await flush();
+          const checkpoint = e.checkpoint();
+          const stored = await timed(
+            store.saveCheckpoint(job.id, lease, { completedTasks: e.task, checkpoint }),
+          );
+          if (!stored) {
+            stopReason = 'deleted';
+            abort.abort('deleted');
+            throw new CancelledError();
+          }
+          lastCheckpoint = performance.now();
+          log(
+            `job ${job.id}: checkpoint within task ${e.task} after epoch ${e.epoch} (${(checkpoint.byteLength / 1e6).toFixed(1)} MB)`,
+          );
+        },
         onTaskEnd: async (e) => {
           await flush();
           const name = `hnet/embedding_${e.task}`;
@@ -303,6 +334,8 @@ async function runAttempt(data: { jobId: string }, deps: TrainingDeps): Promise<
               task: e.task,
               completedTasks: e.task + 1,
               accuracies: e.metrics.accuracyMatrix[e.task],
+              runningStatsAccuracies: e.runningStatsAccuracies,
+              batchNormStats: e.batchNormStats,
               durationMs: e.durationMs,
               msPerIteration: e.msPerIteration,
               checkpoint: e.checkpoint,
@@ -322,6 +355,7 @@ async function runAttempt(data: { jobId: string }, deps: TrainingDeps): Promise<
           stats.taskWritesMs += writeMs;
           stats.engineTaskMs += e.durationMs;
           completedTasks = e.task + 1;
+          lastCheckpoint = performance.now();
           log(
             `job ${job.id}: task ${e.task} done in ${Math.round(e.durationMs)} ms, stored in ${Math.round(writeMs)} ms (checkpoint ${(e.checkpoint.byteLength / 1e6).toFixed(1)} MB), accuracies ${e.metrics.accuracyMatrix[e.task].map((a) => a.toFixed(3)).join(' ')}`,
           );
@@ -335,6 +369,10 @@ async function runAttempt(data: { jobId: string }, deps: TrainingDeps): Promise<
         forgetting: result.forgetting,
         taskInference: result.taskInference,
         fecamTaskInference: result.fecamTaskInference,
+        // Only targets with batch norm have it: other jobs' results stay as they were.
+        ...(result.runningStatsMetrics
+          ? { runningStatsAverageAccuracy: result.runningStatsMetrics.averageAccuracy }
+          : {}),
       }),
     );
     stats.wallMs = performance.now() - wallStart;

@@ -44,7 +44,7 @@ export async function deliverWebhook(
   let refused = false;
   try {
     statusCode = (
-      await deps.sender.post(d.url, webhookHeaders(d.secret, d.id, timestamp, d.body), d.body)
+      await deps.sender.post(d.url, webhookHeaders(d.secrets, d.id, timestamp, d.body), d.body)
     ).status;
     if (statusCode < 200 || statusCode >= 300) error = `the receiver answered HTTP ${statusCode}`;
   } catch (err) {

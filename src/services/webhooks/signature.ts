@@ -22,9 +22,13 @@ export function signWebhook(secret: string, id: string, timestamp: number, body:
   return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
 }
 
-/** The three headers of a delivery attempt; `timestamp` in seconds since the epoch, fresh for every attempt. */
+/**
+ * The three headers of a delivery attempt; `timestamp` in seconds since the epoch, fresh for every
+ * attempt. With several secrets (during a rotation) the signature header holds one signature per
+ * secret, separated by spaces, as the specification allows; a receiver accepts any that verifies.
+ */
 export function webhookHeaders(
-  secret: string,
+  secrets: string[],
   id: string,
   timestamp: number,
   body: string,
@@ -32,6 +36,6 @@ export function webhookHeaders(
   return {
     'webhook-id': id,
     'webhook-timestamp': String(timestamp),
-    'webhook-signature': signWebhook(secret, id, timestamp, body),
+    'webhook-signature': secrets.map((s) => signWebhook(s, id, timestamp, body)).join(' '),
   };
 }

@@ -20,6 +20,10 @@ import { newWebhookSecret } from './signature.js';
 /** Webhooks per tenant: each one multiplies the deliveries of every event. */
 export const MAX_WEBHOOKS_PER_TENANT = 20;
 
+/** How long a rotated-out secret keeps signing deliveries unless the request says otherwise. */
+export const DEFAULT_SECRET_OVERLAP_SECONDS = 24 * 3600;
+export const MAX_SECRET_OVERLAP_SECONDS = 7 * 24 * 3600;
+
 export interface NewWebhookInput {
   url: string;
   /** Default: every webhook event type. */
@@ -88,6 +92,24 @@ export class WebhookService {
     const webhook = await this.webhooks.get(tenantId, id);
     if (!webhook) throw new ServiceError('WEBHOOK_NOT_FOUND', `webhook ${id} does not exist`);
     return webhook;
+  }
+
+  /**
+   * Gives the webhook a new secret, returned here only. The old one keeps signing deliveries (a
+   * second signature in the same header) for `overlapSeconds`, so a receiver can switch to the
+   * new secret without refusing a delivery; 0 retires it at once. A rotation during an overlap
+   * retires the secret before the old one.
+   */
+  async rotateSecret(
+    tenantId: string,
+    id: string,
+    overlapSeconds = DEFAULT_SECRET_OVERLAP_SECONDS,
+  ): Promise<{ webhook: WebhookRecord; secret: string }> {
+    const secret = newWebhookSecret();
+    const expires = overlapSeconds > 0 ? new Date(Date.now() + overlapSeconds * 1000) : null;
+    const webhook = await this.webhooks.rotateSecret(tenantId, id, secret, expires);
+    if (!webhook) throw new ServiceError('WEBHOOK_NOT_FOUND', `webhook ${id} does not exist`);
+    return { webhook, secret };
   }
 
   /** Stops deliveries (pending ones are dropped) and deletes the delivery log. */

@@ -1,6 +1,6 @@
 /** In-memory implementations of the service ports, for unit tests of the use cases. */
 import { randomUUID } from 'node:crypto';
-import { SPEC_VERSION, taskCount } from '../../../src/core/index.js';
+import { progressIterations, SPEC_VERSION, taskCount } from '../../../src/core/index.js';
 import { ServiceError, StaleAttemptError } from '../../../src/services/errors.js';
 import type {
   CurveKind,
@@ -84,7 +84,7 @@ export class MemoryJobs implements JobRepository, TrainingStore {
       status: 'queued' as JobStatus,
       backend: null,
       tasksTotal: taskCount(job.spec.benchmark),
-      iterationsPerTask: job.spec.training.iterationsPerTask,
+      iterationsPerTask: job.iterationsPerTask ?? progressIterations(job.spec),
       currentTask: null,
       iteration: null,
       completedTasks: job.continueFrom?.inheritedTasks ?? 0,
@@ -291,6 +291,7 @@ export class MemoryJobs implements JobRepository, TrainingStore {
     rows.push({
       task: c.task,
       accuracies: c.accuracies,
+      runningStatsAccuracies: c.runningStatsAccuracies ?? [],
       durationMs: c.durationMs,
       msPerIteration: c.msPerIteration,
     });
@@ -307,6 +308,16 @@ export class MemoryJobs implements JobRepository, TrainingStore {
         fecam: e.fecam ?? null,
       });
     this.jobs.get(jobId)!.completedTasks = c.completedTasks;
+    return true;
+  }
+  async saveCheckpoint(
+    jobId: string,
+    lease: string,
+    c: { completedTasks: number; checkpoint: Uint8Array },
+  ) {
+    if (!this.jobs.has(jobId)) return false;
+    this.fence(jobId, lease, 'checkpoint');
+    this.checkpoints.set(jobId, c.checkpoint);
     return true;
   }
   async succeed(jobId: string, lease: string, result: JobResult) {

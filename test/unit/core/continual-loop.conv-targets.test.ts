@@ -1,15 +1,16 @@
 /**
  * Continual learning with convolutional targets, end to end through the training loop: training
  * reduces the loss, HyperMask and HNET keep a first task that finetune forgets, a resumed run ends
- * bit for bit like an uninterrupted one (batch norm and dropout included), and exports predict
- * what the engine predicts on raw pixels (ZenkeNet) or say why there is no model (ResNet).
+ * bit for bit like an uninterrupted one (batch norm, its per-task running statistics and dropout
+ * included), and exports predict what the engine predicts on raw pixels (ZenkeNet; ResNet in
+ * resnet-running-stats.test.ts) or say why there is no model (a ResNet task without statistics).
  * Tiny images on the cpu backend; ResNet steps cost ~0.6 s there, so its runs are short.
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { TaskExport } from '../../../src/core/continual/types.js';
+import type { TaskEndEvent, TaskExport } from '../../../src/core/continual/types.js';
 import { runContinualLearning } from '../../../src/core/continual/run-continual-learning.js';
 import { buildTasks } from '../../../src/core/data/benchmarks.js';
 import { buildDatasetTasks } from '../../../src/core/data/dataset-tasks.js';
@@ -133,20 +134,42 @@ describe('checkpoint and resume', () => {
         training: { iterationsPerTask: network.kind === 'resnet' ? 4 : 15 },
       });
       const checkpoints: Uint8Array[] = [];
+      /** Task 1's final export (its model's weights: a ResNet's hold its running statistics). */
+      const lastExport = (e: TaskEndEvent) =>
+        e.task === 1 ? (e.exportTask(0).model?.weights ?? null) : null;
+      let fullExport: Uint8Array | null = null;
       const full = await runContinualLearning(s, {
         tasks: imageTasks({ tasks: 2, shape: SHAPE }),
-        callbacks: { onTaskEnd: (e) => void checkpoints.push(e.checkpoint) },
+        callbacks: {
+          onTaskEnd: (e) => {
+            checkpoints.push(e.checkpoint);
+            fullExport ??= lastExport(e);
+          },
+        },
       });
       const names = decodeSafetensors(checkpoints[0]).tensors.map((t) => t.name);
-      if (network.kind === 'resnet')
+      if (network.kind === 'resnet') {
         assert.deepEqual(names.slice(0, 2), ['target/bn_1/gamma', 'target/bn_1/beta']);
+        // Task 1's running batch-norm statistics travel with the checkpoint.
+        assert.ok(names.includes('batch_norm_stats/task_0/bn_1/mean'));
+        assert.ok(full.runningStatsMetrics?.accuracyMatrix.length === 2);
+      } else {
+        assert.equal(full.runningStatsMetrics, null);
+      }
       const resumed: Uint8Array[] = [];
       const again = await runContinualLearning(s, {
         tasks: imageTasks({ tasks: 2, shape: SHAPE }),
         resumeFrom: checkpoints[0],
-        callbacks: { onTaskEnd: (e) => void resumed.push(e.checkpoint) },
+        callbacks: {
+          onTaskEnd: (e) => {
+            resumed.push(e.checkpoint);
+            assert.deepEqual(lastExport(e), fullExport);
+          },
+        },
       });
+      assert.ok(fullExport, 'task 1 has a model');
       assert.deepEqual(again.accuracyMatrix, full.accuracyMatrix);
+      assert.deepEqual(again.runningStatsMetrics, full.runningStatsMetrics);
       assert.deepEqual(
         decodeSafetensors(resumed.at(-1)!).tensors,
         decodeSafetensors(checkpoints.at(-1)!).tensors,
@@ -208,7 +231,7 @@ async function expectExportPredicts(
   const predicted = model.predict(raw) as tf.Tensor;
   expectArraysClose(predicted.dataSync(), engine.dataSync(), tol, 'tfjs-layers logits');
   const ours = TaskModel.fromExport(exported.model!.modelJson, exported.model!.weights);
-  const rebuilt = ours.logits(tf.reshape(raw, [raw.shape[0], -1]) as tf.Tensor2D);
+  const rebuilt = ours.logits(tf.reshape<tf.Rank.R2>(raw, [raw.shape[0], -1]));
   expectArraysClose(rebuilt.dataSync(), engine.dataSync(), tol, 'TaskModel logits');
   assert.deepEqual(ours.inputShape, raw.shape.slice(1));
   tf.dispose([predicted, rebuilt]);
@@ -354,7 +377,7 @@ describe("per-task export of a ZenkeNet: raw pixels in, the engine's logits out"
 });
 
 describe('per-task export of a ResNet', () => {
-  it('has no model, says why, and still exports the mask with its conv kernels', () => {
+  it('without running statistics: no model, the reason, and still the mask with its conv kernels', () => {
     const s = spec('hypermask', RESNET, { regularization: { sparsity: 20 } });
     const tasks = imageTasks({ tasks: 1, shape: SHAPE });
     const learner = createLearner(
@@ -364,8 +387,8 @@ describe('per-task export of a ResNet', () => {
     );
     const exported = exportTask(learner, s, tasks[0]);
     assert.equal(exported.model, null);
-    assert.match(exported.modelUnavailable!, /batch/);
-    assert.match(exported.modelUnavailable!, /predict\(\)/);
+    assert.match(exported.modelUnavailable!, /running batch-norm statistics/);
+    assert.match(exported.modelUnavailable!, /no built-in layer reduces over the batch/);
     const { tensors } = decodeSafetensors(exported.mask!);
     assert.deepEqual(tensors.map((t) => t.name).slice(0, 2), ['conv_1/kernel', 'conv_1/bias']);
     assert.deepEqual(tensors[0].shape, [3, 3, 3, 16]);

@@ -69,6 +69,40 @@ describe('FeCAM statistics in checkpoints and exports', () => {
     });
   }
 
+  it("a checkpoint within a task holds the finished tasks' statistics, and a run resumed from it reports the same FeCAM figures", async () => {
+    const s = resolveSpec({
+      ...spec('hypermask'),
+      training: { iterationsPerTask: null, epochsPerTask: 3, batchSize: 16, learningRate: 5e-3 },
+    });
+    const within: Uint8Array[] = [];
+    const ends: Uint8Array[] = [];
+    const full = await runContinualLearning(s, {
+      tasks: clusterTasks({ tasks: 3 }),
+      callbacks: {
+        onEpochEnd: (e) => {
+          if (e.task === 1 && e.epoch === 1) within.push(e.checkpoint());
+        },
+        onTaskEnd: (e) => void ends.push(e.checkpoint),
+      },
+    });
+    assert.equal(within.length, 1);
+    const held = readCheckpointFecam(within[0]);
+    assert.equal(held.length, 1, "task 0's statistics (task 1's come at its end)");
+    assert.deepEqual(held[0], readCheckpointFecam(ends[0])[0]);
+    const resumed: Uint8Array[] = [];
+    const again = await runContinualLearning(s, {
+      tasks: clusterTasks({ tasks: 3 }),
+      resumeFrom: within[0],
+      callbacks: { onTaskEnd: (e) => void resumed.push(e.checkpoint) },
+    });
+    assert.ok(full.fecamTaskInference);
+    assert.deepEqual(again.fecamTaskInference, full.fecamTaskInference);
+    assert.deepEqual(
+      decodeSafetensors(resumed.at(-1)!).tensors,
+      decodeSafetensors(ends.at(-1)!).tensors,
+    );
+  });
+
   it("the exported model's features on raw pixels are those the statistics were computed from", async () => {
     // Normalised MNIST-like images: the export folds x / 255 and the standardisation into its
     // first layer, so its penultimate features must be the engine's.

@@ -23,13 +23,16 @@ type Case = {
   cout: number;
   stride: number;
   pad: number;
+  /** Kernel size (3 unless given). */
+  k?: number;
 };
 
 /** Value and gradients (x, W, b) of sum(conv(x) * r) for a fixed random r, with `op` or TF.js's conv2d. */
 function valueAndGrads(c: Case, op: typeof conv2d | 'tfjs') {
   const rng = new Random(5);
   const x = tf.tensor4d(rng.normalArray(c.n * c.h * c.w * c.cin), [c.n, c.h, c.w, c.cin]);
-  const w = tf.tensor4d(rng.normalArray(9 * c.cin * c.cout), [3, 3, c.cin, c.cout]);
+  const k = c.k ?? 3;
+  const w = tf.tensor4d(rng.normalArray(k * k * c.cin * c.cout), [k, k, c.cin, c.cout]);
   const b = tf.tensor1d(rng.normalArray(c.cout));
   const pad: [[number, number], [number, number], [number, number], [number, number]] = [
     [0, 0],
@@ -51,13 +54,45 @@ function valueAndGrads(c: Case, op: typeof conv2d | 'tfjs') {
   return out;
 }
 
-// Odd and even sizes, stride 2 (ResNet's downsampling, where PyTorch's padding differs from TF's "same"), no padding.
+// Odd and even sizes, stride 2 (ResNet's downsampling, where PyTorch's padding differs from TF's
+// "same"), no padding; for the input gradient's split by phase of the input (stride 2 and 3):
+// phases some taps do not reach (1x1 kernel, stride 2), dy cropped (padding above k - 1).
 const cases: Case[] = [
   { n: 2, h: 7, w: 6, cin: 3, cout: 4, stride: 1, pad: 1 },
   { n: 2, h: 8, w: 8, cin: 3, cout: 5, stride: 2, pad: 1 },
   { n: 3, h: 7, w: 9, cin: 2, cout: 4, stride: 2, pad: 1 },
   { n: 2, h: 6, w: 5, cin: 4, cout: 3, stride: 1, pad: 0 },
+  { n: 2, h: 9, w: 8, cin: 3, cout: 4, stride: 2, pad: 0 },
+  { n: 2, h: 10, w: 11, cin: 4, cout: 3, stride: 3, pad: 1 },
+  { n: 2, h: 8, w: 7, cin: 4, cout: 4, stride: 2, pad: 0, k: 1 },
+  { n: 2, h: 6, w: 7, cin: 3, cout: 2, stride: 2, pad: 3 },
 ];
+
+/**
+ * Every layer shape of ResNet-20 (k = 2) on 32x32x3, at batch 2 (the cpu backend's convolution
+ * is slow): 16/32/64/128 channels at 32/16/8 pixels, stride 2 where groups 2 and 3 begin.
+ */
+const resnetCases: Case[] = [
+  { n: 2, h: 32, w: 32, cin: 3, cout: 16, stride: 1, pad: 1 },
+  { n: 2, h: 32, w: 32, cin: 16, cout: 32, stride: 1, pad: 1 },
+  { n: 2, h: 32, w: 32, cin: 32, cout: 32, stride: 1, pad: 1 },
+  { n: 2, h: 32, w: 32, cin: 32, cout: 64, stride: 2, pad: 1 },
+  { n: 2, h: 16, w: 16, cin: 64, cout: 64, stride: 1, pad: 1 },
+  { n: 2, h: 16, w: 16, cin: 64, cout: 128, stride: 2, pad: 1 },
+  { n: 2, h: 8, w: 8, cin: 128, cout: 128, stride: 1, pad: 1 },
+];
+
+/** Largest |a - b| is at most `tol` times the largest |b|. */
+function expectRelativelyClose(a: Float32Array, b: Float32Array, tol: number, what: string) {
+  assert.equal(a.length, b.length, `${what}: length`);
+  let scale = 0;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) {
+    scale = Math.max(scale, Math.abs(b[i]));
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+  }
+  assert.ok(diff <= tol * scale, `${what}: max difference ${diff} > ${tol} x ${scale}`);
+}
 
 describe('conv2d', () => {
   for (const c of cases) {
@@ -78,6 +113,35 @@ describe('conv2d', () => {
       ['y', 'dx', 'dW', 'db'].forEach((what, i) => expectArraysClose(wasm[i], cpu[i], 1e-4, what));
     });
   }
+
+  for (const c of resnetCases) {
+    const name = `${c.h}x${c.w}x${c.cin} -> ${c.cout}, stride ${c.stride}`;
+    it(`ResNet-20 layer ${name}: wasm's value and gradients equal TF.js's conv2d on cpu (1e-4 relative)`, async () => {
+      const reference = valueAndGrads(c, 'tfjs');
+      await tf.setBackend('wasm');
+      const wasm = await expectNoLeakedTensors(() => valueAndGrads(c, conv2d));
+      await useCpuBackend();
+      ['y', 'dx', 'dW', 'db'].forEach((what, i) =>
+        expectRelativelyClose(wasm[i], reference[i], 1e-4, what),
+      );
+    });
+  }
+
+  it("takes a bias reshaped from a row of a matrix on wasm (HNET's generated biases)", async () => {
+    await tf.setBackend('wasm');
+    const rng = new Random(4);
+    await expectNoLeakedTensors(() =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(rng.normalArray(2 * 5 * 5 * 3), [2, 5, 5, 3]);
+        const w = tf.tensor4d(rng.normalArray(9 * 3 * 4), [3, 3, 3, 4]);
+        const row = tf.tensor2d(rng.normalArray(4), [1, 4]);
+        const b = tf.reshape<tf.Rank.R1>(row, [4]);
+        const y = conv2d(x, w, b, 1, 1);
+        expectArraysClose(y.dataSync(), conv2d(x, w, tf.tensor1d(row.dataSync()), 1, 1).dataSync());
+      }),
+    );
+    await useCpuBackend();
+  });
 
   it('on data: the same value and weight gradients, and zeros for x', () => {
     const c = cases[1];
@@ -117,16 +181,20 @@ describe('batchNorm', () => {
   });
 
   /** Value and gradients (x, gamma, beta) of sum(bn(x) * r), with `bn` or autodiff through tf.moments. */
-  function bnValueAndGrads(direct: boolean) {
+  function bnValueAndGrads(
+    direct: boolean,
+    shape: [number, number, number, number] = [3, 4, 5, 6],
+  ) {
     const rng = new Random(6);
-    const shape: [number, number, number, number] = [3, 4, 5, 6];
+    const size = shape.reduce((a, d) => a * d, 1);
+    const c = shape[3];
     const x = tf.tensor4d(
-      rng.normalArray(360).map((v, i) => v * 2 + (i % 6)),
+      rng.normalArray(size).map((v, i) => v * 2 + (i % c)),
       shape,
     );
-    const gamma = tf.tensor1d(rng.uniformArray(6, 0.5, 1.5));
-    const beta = tf.tensor1d(rng.uniformArray(6, -1, 1));
-    const r = tf.tensor4d(rng.normalArray(360), shape);
+    const gamma = tf.tensor1d(rng.uniformArray(c, 0.5, 1.5));
+    const beta = tf.tensor1d(rng.uniformArray(c, -1, 1));
+    const r = tf.tensor4d(rng.normalArray(size), shape);
     const bn = (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
       if (!direct) return batchNorm(xx as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D);
       const { mean, variance } = tf.moments(xx, [0, 1, 2]);
@@ -155,6 +223,24 @@ describe('batchNorm', () => {
       );
     }
   });
+
+  // ResNet-20's batch-norm shapes (the wasm kernels' four-lane path; 6 channels above is the one-lane path).
+  for (const shape of [
+    [4, 32, 32, 16],
+    [4, 32, 32, 32],
+    [4, 16, 16, 64],
+    [4, 8, 8, 128],
+  ] as [number, number, number, number][]) {
+    it(`${shape.join('x')}: wasm's value and gradients equal the direct formula's on cpu (1e-4 relative)`, async () => {
+      const reference = bnValueAndGrads(true, shape);
+      await tf.setBackend('wasm');
+      const wasm = await expectNoLeakedTensors(() => tf.tidy(() => bnValueAndGrads(false, shape)));
+      await useCpuBackend();
+      ['y', 'dx', 'dgamma', 'dbeta'].forEach((what, i) =>
+        expectRelativelyClose(wasm[i], reference[i], 1e-4, what),
+      );
+    });
+  }
 
   it('depends on the batch: a sample normalises differently in another batch', () => {
     const rng = new Random(3);

@@ -53,9 +53,9 @@ describe('L1 drift', () => {
 describe('linear with transpose-free gradient', () => {
   it('gives the same values and gradients as matMul + add', () => {
     for (const rows of [1, 3]) {
-      const x = tf.randomNormal([rows, 4], 0, 1, 'float32', 1) as tf.Tensor2D;
-      const w = tf.randomNormal([4, 5], 0, 1, 'float32', 2) as tf.Tensor2D;
-      const b = tf.randomNormal([5], 0, 1, 'float32', 3) as tf.Tensor1D;
+      const x = tf.randomNormal<tf.Rank.R2>([rows, 4], 0, 1, 'float32', 1);
+      const w = tf.randomNormal<tf.Rank.R2>([4, 5], 0, 1, 'float32', 2);
+      const b = tf.randomNormal<tf.Rank.R1>([5], 0, 1, 'float32', 3);
       const c = tf.randomNormal([rows, 5], 0, 1, 'float32', 4);
       const mine = tf.grads((a, v, u) =>
         tf.sum(tf.mul(linear(a as tf.Tensor2D, v as tf.Tensor2D, u as tf.Tensor1D), c)),

@@ -55,7 +55,7 @@ const cases: [object, string][] = [
   // Unions: the alternatives, nested ones included, or what is wrong inside the member the value was meant for.
   [
     { preset: 'cifar' },
-    'preset: must be one of "split-mnist", "permuted-mnist", null (got "cifar")',
+    'preset: must be one of "split-mnist", "permuted-mnist", "split-cifar100-resnet", "split-cifar100-zenkenet", "tinyimagenet-resnet", "tinyimagenet-zenkenet", null (got "cifar")',
   ],
   [{ benchmark: { tasks: 'five' } }, 'benchmark.tasks: must be one of integer, array (got "five")'],
   [{ benchmark: { tasks: 0 } }, 'benchmark.tasks: must be an integer between 1 and 100 (got 0)'],

@@ -12,6 +12,7 @@ import {
 const A = '11111111-1111-4111-8111-111111111111';
 const B = '22222222-2222-4222-8222-222222222222';
 const C = '33333333-3333-4333-8333-333333333333';
+const D = '55555555-5555-4555-8555-555555555555';
 
 const facts = (over: Partial<DatasetFacts> = {}): DatasetFacts => ({
   inputShape: [8, 8, 3],
@@ -33,6 +34,7 @@ const datasets = new Map<string, DatasetFacts>([
     }),
   ],
   [C, facts({ inputShape: [4, 4, 1], sha256: 'c'.repeat(64) })],
+  [D, facts({ inputShape: [12], sha256: 'd'.repeat(64) })],
 ]);
 const spec = (benchmark: Record<string, unknown>, rest: Record<string, unknown> = {}) => ({
   benchmark: { kind: 'datasets', ...benchmark },
@@ -150,7 +152,11 @@ describe('resolveSpec with uploaded data sets', () => {
       spec({ tasks: [{ dataset: A }, { dataset: C }] }),
       /^benchmark\.tasks\[1\]\.dataset: its samples have shape \[4,4,1\] but task 0's have \[8,8,3\]/,
     ],
-    ['augmentation', spec({ tasks: [{ dataset: A }], augment: true }), /^benchmark\.augment: /],
+    [
+      'augmentation of samples that are not images',
+      spec({ tasks: [{ dataset: D }], augment: true }),
+      /^benchmark\.augment: augmentation needs images/,
+    ],
     ['padding', spec({ tasks: [{ dataset: A }], padTo32: true }), /^benchmark\.padTo32: /],
     [
       'validation eating the task',

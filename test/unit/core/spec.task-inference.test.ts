@@ -50,20 +50,27 @@ describe('evaluation.taskInference', () => {
     );
   });
 
-  it('reads a stored version 2 (and 1) spec with true or false', () => {
-    assert.equal(SPEC_VERSION, 3);
+  it('reads a stored version 3 (and 2, 1) spec with true or false', () => {
+    assert.equal(SPEC_VERSION, 4);
     const current = resolveSpec({ evaluation: { taskInference: 'entropy' } });
     const stored = (value: boolean) =>
       JSON.parse(JSON.stringify({ ...current, evaluation: { taskInference: value } })) as JobSpec;
+    assert.deepEqual(checkStoredSpec(stored(true), 3), current);
+    assert.equal(checkStoredSpec(stored(false), 3).evaluation.taskInference, 'none');
     assert.deepEqual(checkStoredSpec(stored(true), 2), current);
-    assert.equal(checkStoredSpec(stored(false), 2).evaluation.taskInference, 'none');
+    // A version 2 spec also predates the epoch schedules: both upgrades chain.
+    const { epochsPerTask: _e, lrSchedule: _l, modelSelection: _m, ...training } = current.training;
+    const v2 = { ...stored(false), training } as unknown as JobSpec;
+    const upgraded = checkStoredSpec(v2, 2);
+    assert.equal(upgraded.evaluation.taskInference, 'none');
+    assert.deepEqual(upgraded.training, current.training);
     const v1 = stored(true) as Partial<JobSpec>;
     const { kind: _kind, ...network } = current.network;
     const old = { ...v1, network } as JobSpec;
     assert.deepEqual(checkStoredSpec(old, 1), current);
     // Upgrading twice changes nothing more.
-    assert.deepEqual(upgradeStoredSpec(upgradeStoredSpec(stored(true), 2), 2), current);
-    // A version 3 spec holds no booleans.
-    assert.throws(() => checkStoredSpec(stored(true), 3), /no longer passes validation/);
+    assert.deepEqual(upgradeStoredSpec(upgradeStoredSpec(stored(true), 3), 3), current);
+    // A version 4 spec holds no booleans.
+    assert.throws(() => checkStoredSpec(stored(true), 4), /no longer passes validation/);
   });
 });

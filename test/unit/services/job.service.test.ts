@@ -45,7 +45,7 @@ describe('JobService', () => {
     const a = await service.get('t1', died);
     assert.equal(a.status, 'failed');
     assert.equal(a.error?.code, 'TRAINING_PROCESS_DIED');
-    assert.match(a.error!.message, /killed by SIGKILL \(3 attempts\).*memory/);
+    assert.match(a.error.message, /killed by SIGKILL \(3 attempts\).*memory/);
     assert.equal((await service.get('t1', stalled)).error?.code, 'WORKER_LOST');
     assert.deepEqual(await service.reconcile(later, 60_000), [], 'nothing left to do');
   });

@@ -29,7 +29,7 @@ describe('webhook signatures', () => {
       data: { jobId: 'j' },
     });
     const now = 1_800_000_000;
-    const headers = webhookHeaders(secret, 'd1', now, body);
+    const headers = webhookHeaders([secret], 'd1', now, body);
     assert.equal(
       verifyWebhook(secret, headers, body, { nowSeconds: now + 10 }).type,
       'job.succeeded',
@@ -45,7 +45,7 @@ describe('webhook signatures', () => {
     );
     const refused: [string, Record<string, string>, string, number][] = [
       ['altered body', headers, body.replace('j', 'k'), now],
-      ['other secret', webhookHeaders(newWebhookSecret(), 'd1', now, body), body, now],
+      ['other secret', webhookHeaders([newWebhookSecret()], 'd1', now, body), body, now],
       ['other id', { ...headers, 'webhook-id': 'd2' }, body, now],
       ['replayed later', headers, body, now + 301],
       ['no signature', { ...headers, 'webhook-signature': '' }, body, now],

@@ -31,8 +31,9 @@ export interface JobSpec {
     dataset: string;
     tasks: number | { dataset: string; classes?: string[] }[];
   };
-  training: { iterationsPerTask: number; seed: number };
-  /** The target network; a ResNet has no TF.js model export (the API answers 404 MODEL_NOT_AVAILABLE). */
+  /** One of iterationsPerTask and epochsPerTask is set (specs stored before epochs have no epochsPerTask). */
+  training: { iterationsPerTask: number | null; epochsPerTask?: number | null; seed: number };
+  /** The target network; a ResNet's TF.js model normalises with each task's running batch-norm statistics. */
   network?: { kind?: 'mlp' | 'zenkenet' | 'resnet' };
   [section: string]: unknown;
 }
@@ -99,6 +100,16 @@ export interface JobMetrics {
   taskInference: TaskInference | null;
   /** Task inference by FeCAM (absent from servers before it). */
   fecamTaskInference?: TaskInference | null;
+  /**
+   * ResNet: the evaluation with each task's running batch-norm statistics (how its model predicts
+   * one input); else null.
+   */
+  runningStats: {
+    accuracyMatrix: number[][];
+    averageAccuracy: number;
+    backwardTransfer: number | null;
+    forgetting: number | null;
+  } | null;
   curve: { kind: CurveKind; points: CurvePoint[]; nextCursor: string | null };
 }
 

@@ -17,7 +17,7 @@ export function DownloadButton({ label, run }: { label: string; run: () => Promi
   };
   return (
     <span class="download">
-      <button type="button" class="link-button" disabled={busy} onClick={click}>
+      <button type="button" class="link-button" disabled={busy} onClick={() => void click()}>
         {label}
       </button>
       {failure && <span class="error-text"> failed: {failure}</span>}

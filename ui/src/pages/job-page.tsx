@@ -116,7 +116,7 @@ export function JobPage({ id }: { id: string }) {
           </span>
         )}
         {!final && (
-          <button type="button" class="secondary" onClick={cancel}>
+          <button type="button" class="secondary" onClick={() => void cancel()}>
             Cancel job
           </button>
         )}
@@ -132,8 +132,12 @@ export function JobPage({ id }: { id: string }) {
         <dd>{job.spec.method}</dd>
         <dt>benchmark</dt>
         <dd>{benchmarkLabel(job)}</dd>
-        <dt>iterations per task</dt>
-        <dd>{job.spec.training.iterationsPerTask}</dd>
+        <dt>length of a task</dt>
+        <dd>
+          {job.spec.training.epochsPerTask != null
+            ? `${job.spec.training.epochsPerTask} epochs (about ${job.progress.iterationsPerTask} iterations)`
+            : `${job.spec.training.iterationsPerTask} iterations`}
+        </dd>
         <dt>backend</dt>
         <dd>{job.backend ?? '–'}</dd>
         <dt>submitted</dt>
@@ -167,6 +171,19 @@ export function JobPage({ id }: { id: string }) {
             <dd>{points(metrics.backwardTransfer)}</dd>
             <dt>forgetting</dt>
             <dd>{points(metrics.forgetting)}</dd>
+            {metrics.runningStats && (
+              <>
+                <dt title="each task's batch norm with its running statistics, as its model predicts one input; the figures above normalise each test batch by its own statistics">
+                  average accuracy, running batch-norm statistics
+                </dt>
+                <dd
+                  data-testid="running-stats-average"
+                  data-value={String(metrics.runningStats.averageAccuracy)}
+                >
+                  {`${percent(metrics.runningStats.averageAccuracy)} %`}
+                </dd>
+              </>
+            )}
           </dl>
         )}
         {metrics ? (
@@ -226,8 +243,6 @@ export function JobPage({ id }: { id: string }) {
 function TaskTable({ job, metrics }: { job: Job; metrics: JobMetrics | null }) {
   if (!job.links.tasks.length) return <p class="muted">Downloads appear as tasks finish.</p>;
   const name = (t: number, what: string) => `job-${job.id.slice(0, 8)}-task-${t}-${what}`;
-  // No TF.js LayersModel computes what a ResNet with batch statistics computes: the API stores none.
-  const hasModel = job.spec.network?.kind !== 'resnet';
   return (
     <table class="data" data-testid="task-table">
       <thead>
@@ -259,22 +274,16 @@ function TaskTable({ job, metrics }: { job: Job; metrics: JobMetrics | null }) {
                   run={() => download(t.mask!, name(t.task, 'mask.safetensors'))}
                 />
               )}
-              {hasModel ? (
-                <>
-                  <DownloadButton
-                    label="model.json"
-                    run={() =>
-                      downloadModelJson(t, name(t.task, 'model.json'), name(t.task, 'weights.bin'))
-                    }
-                  />
-                  <DownloadButton
-                    label="weights.bin"
-                    run={() => download(weightsUrl(t), name(t.task, 'weights.bin'))}
-                  />
-                </>
-              ) : (
-                <span class="muted">no TF.js model for a ResNet (batch statistics)</span>
-              )}
+              <DownloadButton
+                label="model.json"
+                run={() =>
+                  downloadModelJson(t, name(t.task, 'model.json'), name(t.task, 'weights.bin'))
+                }
+              />
+              <DownloadButton
+                label="weights.bin"
+                run={() => download(weightsUrl(t), name(t.task, 'weights.bin'))}
+              />
             </td>
           </tr>
         ))}

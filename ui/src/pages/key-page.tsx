@@ -33,7 +33,7 @@ export function KeyPage({
   return (
     <main class="narrow">
       <h1>Retain</h1>
-      <form class="card" onSubmit={submit}>
+      <form class="card" onSubmit={(e) => void submit(e)}>
         <label for="api-key">API key</label>
         <input
           id="api-key"

@@ -47,7 +47,7 @@ export function NewJobPage({ dataset }: { dataset?: string }) {
   return (
     <section>
       <h1>New job</h1>
-      <form class="card spec-form" onSubmit={submit} noValidate>
+      <form class="card spec-form" onSubmit={(e) => void submit(e)} noValidate>
         {errorAt('')}
         {FIELDS.map((def) => {
           const id = inputId(def.path);

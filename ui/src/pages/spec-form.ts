@@ -101,7 +101,7 @@ export function buildBody(
   let body: Record<string, unknown> = {};
   if (extra.trim()) {
     try {
-      body = JSON.parse(extra);
+      body = JSON.parse(extra) as Record<string, unknown>;
     } catch (err) {
       return { error: { at: EXTRA, message: `not valid JSON: ${(err as Error).message}` } };
     }
@@ -117,7 +117,10 @@ export function buildBody(
   return { body };
 }
 
-/** Where the API's error goes: the input of its field (or of a field that contains it), else the JSON box, else the top. */
+/**
+ * Where the API's error goes: the input of its field (or of a field that contains it), else the
+ * JSON box, else the top.
+ */
 export function placeError(error: { message: string; field?: string }): FieldError {
   const field = error.field;
   if (!field || field === 'spec') return { at: '', message: error.message };

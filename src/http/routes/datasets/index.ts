@@ -8,7 +8,7 @@ import { Type } from '@sinclair/typebox';
 import type { Readable } from 'node:stream';
 import type { DatasetService } from '../../../services/datasets/dataset.service.js';
 import { ServiceError } from '../../../services/errors.js';
-import { errors } from '../../schemas.js';
+import { Described, errors } from '../../schemas.js';
 import { validatorCompiler } from '../../validation.js';
 import { datasetView } from '../../views.js';
 import { IdempotencyHeaders } from '../jobs/schemas.js';
@@ -38,6 +38,7 @@ const datasetsRoutes: FastifyPluginAsyncTypebox<{ datasets: DatasetService }> = 
       schema: {
         tags,
         security,
+        operationId: 'uploadDataset',
         summary: 'Upload a data set',
         description:
           'The request body is the file itself (`curl --data-binary @file.tar.gz`), streamed: an ImageFolder archive (.tar, .tar.gz or .zip of ' +
@@ -50,9 +51,20 @@ const datasetsRoutes: FastifyPluginAsyncTypebox<{ datasets: DatasetService }> = 
         consumes: ['application/octet-stream'],
         body: UploadBody,
         response: {
-          201: Type.Ref(DatasetResource),
-          200: Type.Ref(DatasetResource),
-          ...errors(400, 401, 409, 413, 415, 422),
+          201: Described(Type.Ref(DatasetResource), 'the data set, validated and stored'),
+          200: Described(
+            Type.Ref(DatasetResource),
+            'the data set the first request with this Idempotency-Key created',
+          ),
+          ...errors([
+            'INVALID_REQUEST',
+            'INVALID_INPUT',
+            'UPLOAD_INCOMPLETE',
+            'IDEMPOTENCY_KEY_REUSED',
+            'DATASET_TOO_LARGE',
+            'UNSUPPORTED_DATASET_FORMAT',
+            'INVALID_DATASET',
+          ]),
         },
       },
       // The body is a stream, not a value to validate; query and headers are validated as usual.
@@ -91,9 +103,14 @@ const datasetsRoutes: FastifyPluginAsyncTypebox<{ datasets: DatasetService }> = 
       schema: {
         tags,
         security,
+        operationId: 'listDatasets',
         summary: 'List data sets, newest first',
+        description: 'One page of your uploads; pass `nextCursor` as `cursor` for the next page.',
         querystring: ListDatasetsQuery,
-        response: { 200: DatasetList, ...errors(400, 401) },
+        response: {
+          200: Described(DatasetList, 'a page of data sets'),
+          ...errors(['INVALID_REQUEST', 'INVALID_CURSOR']),
+        },
       },
     },
     async (request) => {
@@ -108,9 +125,15 @@ const datasetsRoutes: FastifyPluginAsyncTypebox<{ datasets: DatasetService }> = 
       schema: {
         tags,
         security,
+        operationId: 'getDataset',
         summary: 'Get a data set: shape, classes, sample counts',
+        description:
+          'Format, sample shape and type, class names and per-split sample counts of an upload.',
         params: DatasetParams,
-        response: { 200: Type.Ref(DatasetResource), ...errors(400, 401, 404) },
+        response: {
+          200: Described(Type.Ref(DatasetResource), 'the data set'),
+          ...errors(['INVALID_REQUEST', 'DATASET_NOT_FOUND']),
+        },
       },
     },
     async (request) => datasetView(await datasets.get(request.tenant.id, request.params.id)),
@@ -122,10 +145,14 @@ const datasetsRoutes: FastifyPluginAsyncTypebox<{ datasets: DatasetService }> = 
       schema: {
         tags,
         security,
+        operationId: 'deleteDataset',
         summary: 'Delete a data set and its bytes',
         description: 'Refused (409 DATASET_IN_USE) while a queued or running job trains on it.',
         params: DatasetParams,
-        response: { 204: Type.Null(), ...errors(400, 401, 404, 409) },
+        response: {
+          204: Type.Null({ description: 'deleted' }),
+          ...errors(['INVALID_REQUEST', 'DATASET_NOT_FOUND', 'DATASET_IN_USE']),
+        },
       },
     },
     async (request, reply) => {

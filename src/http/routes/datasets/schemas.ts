@@ -5,7 +5,7 @@ import {
   DEFAULT_TEST_FRACTION,
   MAX_CLASSES,
 } from '../../../services/datasets/dataset.types.js';
-import { Nullable, Uuid } from '../../schemas.js';
+import { Nullable, Uuid, WithDefault } from '../../schemas.js';
 
 export const UploadQuery = Type.Object(
   {
@@ -48,7 +48,9 @@ export const DatasetParams = Type.Object({ id: Uuid }, { additionalProperties: f
 
 export const ListDatasetsQuery = Type.Object(
   {
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'page size' }),
+    limit: WithDefault(
+      Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'page size' }),
+    ),
     cursor: Type.Optional(
       Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page' }),
     ),

@@ -1,27 +1,38 @@
 /** Liveness and readiness (database and Redis reachable). No authentication. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { Described, errors } from '../../schemas.js';
 
 export type ReadinessChecks = Record<string, () => Promise<void>>;
 
 const Health = Type.Object({ status: Type.Literal('ok') });
-const Readiness = Type.Object({
-  status: Type.Union([Type.Literal('ready'), Type.Literal('not ready')]),
-  checks: Type.Record(
-    Type.String(),
-    Type.Object({
-      ok: Type.Boolean(),
-      // Anyone can call /readyz: the driver's message (hosts, ports) goes to the log only.
-      error: Type.Optional(
-        Type.Union([Type.Literal('unreachable'), Type.Literal('timed out')], {
-          description: 'details are in the API log',
+const readiness = (description: string) =>
+  Type.Object(
+    {
+      status: Type.Union([Type.Literal('ready'), Type.Literal('not ready')]),
+      checks: Type.Record(
+        Type.String(),
+        Type.Object({
+          ok: Type.Boolean(),
+          // Anyone can call /readyz: the driver's message (hosts, ports) goes to the log only.
+          error: Type.Optional(
+            Type.Union([Type.Literal('unreachable'), Type.Literal('timed out')], {
+              description: 'details are in the API log',
+            }),
+          ),
         }),
       ),
-    }),
-  ),
-});
+    },
+    { description },
+  );
 
 class CheckTimeout extends Error {}
+
+const tags = ['health'];
+/** No key: orchestrators and load balancers call these. */
+const security: Record<string, string[]>[] = [];
+/** A health check sends no parameters or body; what it can be refused for is the request itself. */
+const transportErrors = errors(['HEADERS_TOO_LARGE'], { authenticated: false });
 
 const healthRoutes: FastifyPluginAsyncTypebox<{
   checks: ReadinessChecks;
@@ -29,7 +40,16 @@ const healthRoutes: FastifyPluginAsyncTypebox<{
 }> = async (app, { checks, timeoutMs = 2000 }) => {
   app.get(
     '/healthz',
-    { schema: { tags: ['health'], summary: 'The process is up', response: { 200: Health } } },
+    {
+      schema: {
+        tags,
+        security,
+        operationId: 'getHealth',
+        summary: 'The process is up',
+        description: 'Liveness: answers 200 as long as the process serves HTTP. Needs no key.',
+        response: { 200: Described(Health, 'the process is up'), ...transportErrors },
+      },
+    },
     async () => ({ status: 'ok' as const }),
   );
 
@@ -37,9 +57,16 @@ const healthRoutes: FastifyPluginAsyncTypebox<{
     '/readyz',
     {
       schema: {
-        tags: ['health'],
+        tags,
+        security,
+        operationId: 'getReadiness',
         summary: 'Database and Redis are reachable',
-        response: { 200: Readiness, 503: Readiness },
+        description: `Readiness: 200 when every check (database, Redis) answers within ${timeoutMs} ms, else 503 with the failed checks. Needs no key; a failure says only "unreachable" or "timed out" (the API log has the reason).`,
+        response: {
+          200: readiness('every check answered'),
+          503: readiness('a check failed or timed out'),
+          ...transportErrors,
+        },
       },
     },
     async (request, reply) => {
@@ -74,9 +101,10 @@ const healthRoutes: FastifyPluginAsyncTypebox<{
         }),
       );
       const ok = results.every(([, r]) => r.ok);
-      return reply
-        .code(ok ? 200 : 503)
-        .send({ status: ok ? 'ready' : 'not ready', checks: Object.fromEntries(results) });
+      return reply.code(ok ? 200 : 503).send({
+        status: ok ? 'ready' : 'not ready',
+        checks: Object.fromEntries<{ ok: boolean }>(results),
+      });
     },
   );
 };

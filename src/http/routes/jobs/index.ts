@@ -1,7 +1,7 @@
 /** Jobs: submit, list, read, cancel, delete, metrics, status history. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { JobService } from '../../../services/jobs/job.service.js';
-import { errors } from '../../schemas.js';
+import { Described, errors, JSON_BODY_ERRORS } from '../../schemas.js';
 import { jobView } from '../../views.js';
 import {
   CreateJobBody,
@@ -26,15 +26,28 @@ const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, 
       schema: {
         tags,
         security,
+        operationId: 'createJob',
         summary: 'Submit a job',
         description:
           'Validates the spec, stores the job and queues it. With an Idempotency-Key header a repeated request returns the job created by the first one (200) instead of a new job.',
         headers: IdempotencyHeaders,
         body: CreateJobBody,
         response: {
-          201: Type.Ref(JobResource),
-          200: Type.Ref(JobResource),
-          ...errors(400, 401, 409, 413, 415, 503),
+          201: Described(Type.Ref(JobResource), 'the job, stored and queued'),
+          200: Described(
+            Type.Ref(JobResource),
+            'the job the first request with this Idempotency-Key created',
+          ),
+          ...errors([
+            'INVALID_SPEC',
+            'INVALID_REQUEST',
+            ...JSON_BODY_ERRORS,
+            'IDEMPOTENCY_KEY_REUSED',
+            'CONTINUE_FROM_NOT_SUCCEEDED',
+            'CONTINUE_FROM_CHECKPOINT_REMOVED',
+            'TOO_MANY_ACTIVE_JOBS',
+            'QUEUE_UNAVAILABLE',
+          ]),
         },
       },
     },
@@ -56,9 +69,15 @@ const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, 
       schema: {
         tags,
         security,
+        operationId: 'listJobs',
         summary: 'List jobs, newest first',
+        description:
+          'One page of your jobs, newest first, optionally only those of one status. Pass `nextCursor` as `cursor` for the next page.',
         querystring: ListJobsQuery,
-        response: { 200: JobList, ...errors(400, 401) },
+        response: {
+          200: Described(JobList, 'a page of jobs'),
+          ...errors(['INVALID_REQUEST', 'INVALID_CURSOR']),
+        },
       },
     },
     async (request) => {
@@ -73,9 +92,15 @@ const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, 
       schema: {
         tags,
         security,
+        operationId: 'getJob',
         summary: 'Get a job: status, progress, backend, error',
+        description:
+          'The job as it is now: status, progress with an ETA, the backend that trains it, the error of a failed job, summary results and links to its metrics, events and per-task downloads. Poll it, or follow `links.stream`.',
         params: JobParams,
-        response: { 200: Type.Ref(JobResource), ...errors(400, 401, 404) },
+        response: {
+          200: Described(Type.Ref(JobResource), 'the job'),
+          ...errors(['INVALID_REQUEST', 'JOB_NOT_FOUND']),
+        },
       },
     },
     async (request) => jobView(await jobs.get(request.tenant.id, request.params.id)),
@@ -87,11 +112,15 @@ const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, 
       schema: {
         tags,
         security,
+        operationId: 'cancelJob',
         summary: 'Cancel a queued or running job',
         description:
           'Takes effect within about a second, also in the middle of a task. Cancelling a cancelled job is a no-op.',
         params: JobParams,
-        response: { 200: Type.Ref(JobResource), ...errors(400, 401, 404, 409) },
+        response: {
+          200: Described(Type.Ref(JobResource), 'the job, cancelled'),
+          ...errors(['INVALID_REQUEST', 'JOB_NOT_FOUND', 'JOB_NOT_CANCELLABLE']),
+        },
       },
     },
     async (request) => jobView(await jobs.cancel(request.tenant.id, request.params.id)),
@@ -103,6 +132,7 @@ const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, 
       schema: {
         tags,
         security,
+        operationId: 'deleteJob',
         summary: 'Delete a job and everything stored for it',
         description:
           'A queued or running job is cancelled first (a worker training it stops within about a second and stores nothing more). ' +
@@ -110,7 +140,10 @@ const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, 
           'nothing of it can be read any more (Postgres reuses the space after its next vacuum). A job that continues this one ' +
           "(continueFrom) keeps what it took over and goes on as before. Unknown ids, jobs already deleted and other tenants' jobs: 404.",
         params: JobParams,
-        response: { 204: Type.Null(), ...errors(400, 401, 404) },
+        response: {
+          204: Type.Null({ description: 'deleted' }),
+          ...errors(['INVALID_REQUEST', 'JOB_NOT_FOUND']),
+        },
       },
     },
     async (request, reply) => {
@@ -125,11 +158,17 @@ const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, 
       schema: {
         tags,
         security,
+        operationId: 'getJobMetrics',
         summary:
           'Accuracy matrix, average accuracy, BWT, forgetting, durations and a page of a training curve',
+        description:
+          'The results so far (complete once the job has succeeded) and one page of the loss or validation curve, optionally of one task; `curve.nextCursor` gives the next page.',
         params: JobParams,
         querystring: MetricsQuery,
-        response: { 200: JobMetrics, ...errors(400, 401, 404) },
+        response: {
+          200: Described(JobMetrics, 'the results so far and a page of the curve'),
+          ...errors(['INVALID_REQUEST', 'JOB_NOT_FOUND', 'INVALID_CURSOR']),
+        },
       },
     },
     async (request) => {
@@ -146,9 +185,15 @@ const jobsRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app, 
       schema: {
         tags,
         security,
+        operationId: 'listJobEvents',
         summary: 'Status history of a job',
+        description:
+          'Every status the job went through, oldest first, with the reason (as one JSON page; `GET /v1/jobs/{id}/stream` streams every event live).',
         params: JobParams,
-        response: { 200: JobEvents, ...errors(400, 401, 404) },
+        response: {
+          200: Described(JobEvents, 'the status history, oldest first'),
+          ...errors(['INVALID_REQUEST', 'JOB_NOT_FOUND']),
+        },
       },
     },
     async (request) => {

@@ -1,8 +1,18 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { JobSpecInputSchema, JobSpecSchema, LIMITS } from '../../../core/index.js';
+import {
+  JobSpecInputSchema,
+  JobSpecSchema,
+  LIMITS,
+  METHODS,
+  PRESETS,
+  presetSplit,
+  resolveSpec,
+  type DatasetFacts,
+  type JobSpec,
+} from '../../../core/index.js';
 import { METADATA_MAX_BYTES } from '../../../services/jobs/job.service.js';
 import { JOB_STATUSES } from '../../../services/ports.js';
-import { Nullable, Uuid } from '../../schemas.js';
+import { Nullable, Uuid, WithDefault } from '../../schemas.js';
 
 const statusSchema = Type.Union(
   JOB_STATUSES.map((s) => Type.Literal(s)),
@@ -36,8 +46,68 @@ export const CreateJobBody = Type.Object(
   {
     additionalProperties: false,
     description: `a job spec (every field optional; "preset" fills published hyperparameters) plus name and metadata. At most ${LIMITS.tasks} tasks.`,
+    // @fastify/swagger makes these the request body's examples; validation ignores the keyword.
+    'x-examples': presetExamples(),
   },
 );
+
+/**
+ * The uploaded data set an image preset's example names (a CIFAR-100-like one: 100 classes of
+ * 32x32x3 images, or 200 of 64x64x3 for Tiny-ImageNet), and what it holds; null for presets of
+ * built-in benchmarks.
+ */
+export function presetExampleDataset(preset: (typeof PRESETS)[number]): {
+  id: string;
+  facts: DatasetFacts;
+} | null {
+  const split = presetSplit(preset);
+  if (!split) return null;
+  const classes = split.tasks * split.classesPerTask;
+  const side = classes > 100 ? 64 : 32;
+  return {
+    id: '00000000-0000-4000-8000-000000000001',
+    facts: {
+      inputShape: [side, side, 3],
+      dtype: 'uint8',
+      sha256: '0'.repeat(64),
+      classNames: Array.from({ length: classes }, (_, c) => `class_${c}`),
+      counts: {
+        train: new Array<number>(classes).fill(500),
+        test: new Array<number>(classes).fill(50),
+      },
+    },
+  };
+}
+
+/**
+ * One example per preset and method: the whole spec the preset resolves to (sending
+ * `{preset, method}` alone gives the same). The image presets train on an uploaded data set
+ * (`presetExampleDataset`), which the example names in `benchmark.tasks`; the preset cuts it into
+ * tasks.
+ */
+function presetExamples(): Record<string, { summary: string; value: JobSpec }> {
+  return Object.fromEntries(
+    PRESETS.flatMap((preset) =>
+      METHODS.map((method) => {
+        const dataset = presetExampleDataset(preset);
+        const value = dataset
+          ? resolveSpec(
+              { preset, method, benchmark: { tasks: [{ dataset: dataset.id }] } },
+              { datasets: new Map([[dataset.id, dataset.facts]]) },
+            )
+          : resolveSpec({ preset, method });
+        const on = dataset ? ' on an uploaded data set (its id in benchmark.tasks)' : '';
+        return [
+          `${preset}-${method}`,
+          {
+            summary: `preset ${preset}, method ${method}${on}: every field the preset fills in`,
+            value,
+          },
+        ];
+      }),
+    ),
+  );
+}
 export type CreateJobBody = Static<typeof CreateJobBody>;
 
 export const IdempotencyHeaders = Type.Object({
@@ -56,7 +126,9 @@ export const JobParams = Type.Object({ id: Uuid }, { additionalProperties: false
 export const ListJobsQuery = Type.Object(
   {
     status: Type.Optional(statusSchema),
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'page size' }),
+    limit: WithDefault(
+      Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'page size' }),
+    ),
     cursor: Type.Optional(
       Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page' }),
     ),
@@ -67,10 +139,12 @@ export type ListJobsQuery = Static<typeof ListJobsQuery>;
 
 export const MetricsQuery = Type.Object(
   {
-    curve: Type.Union([Type.Literal('loss'), Type.Literal('validation')], {
-      default: 'loss',
-      description: 'which curve to page through',
-    }),
+    curve: WithDefault(
+      Type.Union([Type.Literal('loss'), Type.Literal('validation')], {
+        default: 'loss',
+        description: 'which curve to page through',
+      }),
+    ),
     task: Type.Optional(
       Type.Integer({
         minimum: 0,
@@ -78,12 +152,9 @@ export const MetricsQuery = Type.Object(
         description: 'only this task (0-based)',
       }),
     ),
-    limit: Type.Integer({
-      minimum: 1,
-      maximum: 5000,
-      default: 1000,
-      description: 'points per page',
-    }),
+    limit: WithDefault(
+      Type.Integer({ minimum: 1, maximum: 5000, default: 1000, description: 'points per page' }),
+    ),
     cursor: Type.Optional(
       Type.String({
         minLength: 1,
@@ -139,6 +210,14 @@ export const JobResource = Type.Object(
         averageAccuracy: Type.Number(),
         backwardTransfer: Nullable(Type.Number()),
         forgetting: Nullable(Type.Number()),
+        runningStatsAverageAccuracy: Nullable(
+          Type.Number({
+            description:
+              "targets with batch norm (ResNet): average accuracy with each task's running batch-norm statistics, " +
+              'as a deployed model predicts one input at a time (averageAccuracy normalises each test batch by its own ' +
+              'statistics, as the reference evaluates); null for other targets',
+          }),
+        ),
       }),
     ),
     createdAt: Type.String({ format: 'date-time' }),
@@ -213,6 +292,25 @@ export const JobMetrics = Type.Object({
   forgetting: Nullable(Type.Number()),
   taskDurationsMs: Type.Array(Type.Number()),
   msPerIteration: Type.Array(Type.Number({ description: 'median per task' })),
+  runningStats: Nullable(
+    Type.Object(
+      {
+        accuracyMatrix: Type.Array(Type.Array(Type.Number()), {
+          description:
+            "row k: test accuracy on tasks 0..k after training through task k, each task's batch norm using that task's running statistics",
+        }),
+        averageAccuracy: Type.Number(),
+        backwardTransfer: Nullable(Type.Number()),
+        forgetting: Nullable(Type.Number()),
+      },
+      {
+        description:
+          "targets with batch norm (ResNet): the evaluation with each task's running batch-norm statistics (computed after the task " +
+          'in one pass over its training data, and in its exported model): how the model predicts one input at a time. ' +
+          'accuracyMatrix above normalises each test batch by its own statistics, as the reference does. Null for other targets',
+      },
+    ),
+  ),
   taskInference: Type.Union(
     [TaskInferenceResult('lowest softmax entropy (method section 7.2)'), Type.Null()],
     {
@@ -238,6 +336,7 @@ export const JobMetrics = Type.Object({
     nextCursor: Nullable(Type.String()),
   }),
 });
+export type JobMetrics = Static<typeof JobMetrics>;
 
 export const JobEvents = Type.Object({
   items: Type.Array(

@@ -2,21 +2,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { ApiKeyService } from '../../../services/auth/api-key.service.js';
-import type { ApiKeyRecord } from '../../../services/ports.js';
-import { errors } from '../../schemas.js';
+import { Described, errors, JSON_BODY_ERRORS } from '../../schemas.js';
+import { keyView } from '../../views.js';
 import { ApiKeyResource, CreatedApiKey, CreateKeyBody, KeyList, KeyParams } from './schemas.js';
 
 const tags = ['keys'];
 const security = [{ bearerAuth: [] }];
-
-const keyView = (k: ApiKeyRecord) => ({
-  id: k.id,
-  name: k.name,
-  prefix: k.prefix,
-  createdAt: k.createdAt.toISOString(),
-  lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
-  revokedAt: k.revokedAt?.toISOString() ?? null,
-});
 
 const keysRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyService }> = async (
   app,
@@ -28,11 +19,15 @@ const keysRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyService }> = async 
       schema: {
         tags,
         security,
+        operationId: 'createApiKey',
         summary: 'Create an API key for your tenant',
         description:
           'The answer holds the key itself, this once; store it. Only its SHA-256 is kept.',
         body: CreateKeyBody,
-        response: { 201: CreatedApiKey, ...errors(400, 401) },
+        response: {
+          201: CreatedApiKey,
+          ...errors(['INVALID_SPEC', 'INVALID_INPUT', ...JSON_BODY_ERRORS]),
+        },
       },
     },
     async (request, reply) => {
@@ -47,8 +42,11 @@ const keysRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyService }> = async 
       schema: {
         tags,
         security,
+        operationId: 'listApiKeys',
         summary: "List your tenant's API keys, newest first (revoked ones included)",
-        response: { 200: KeyList, ...errors(401) },
+        description:
+          'Names, prefixes (the first 10 characters of each key), creation, last use and revocation times; never the keys themselves.',
+        response: { 200: Described(KeyList, "your tenant's keys"), ...errors([]) },
       },
     },
     async (request) => ({ items: (await apiKeys.list(request.tenant)).map(keyView) }),
@@ -60,11 +58,15 @@ const keysRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyService }> = async 
       schema: {
         tags,
         security,
+        operationId: 'revokeApiKey',
         summary: 'Revoke an API key',
         description:
           'The key stops authenticating at once on this API process and within API_KEY_CACHE_MS (2 s by default) on the others. Revoking a revoked key changes nothing. You may revoke the key you call with.',
         params: KeyParams,
-        response: { 200: Type.Ref(ApiKeyResource), ...errors(400, 401, 404) },
+        response: {
+          200: Type.Ref(ApiKeyResource),
+          ...errors(['INVALID_REQUEST', 'API_KEY_NOT_FOUND']),
+        },
       },
     },
     async (request) => keyView(await apiKeys.revoke(request.tenant, request.params.id)),

@@ -1,7 +1,7 @@
 /** Predictions from a job's trained task models, with or without a task id. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { PredictionService } from '../../../services/predictions/prediction.service.js';
-import { errors } from '../../schemas.js';
+import { Described, errors, JSON_BODY_ERRORS } from '../../schemas.js';
 import { validatorCompiler } from '../../validation.js';
 import {
   PREDICT_BODY_LIMIT,
@@ -39,6 +39,7 @@ const predictionsRoutes: FastifyPluginAsyncTypebox<{ predictions: PredictionServ
       schema: {
         tags: ['predictions'],
         security: [{ bearerAuth: [] }],
+        operationId: 'predict',
         summary: 'Predict with the trained task models',
         description:
           "With `task`: that task's class probabilities. Without: per input, the task whose output has the lowest softmax entropy " +
@@ -48,7 +49,19 @@ const predictionsRoutes: FastifyPluginAsyncTypebox<{ predictions: PredictionServ
         params: PredictParams,
         querystring: PredictQuery,
         body: PredictBody,
-        response: { 200: PredictResponse, ...errors(400, 401, 404, 413) },
+        response: {
+          200: Described(PredictResponse, 'the predictions, one per input'),
+          ...errors([
+            'INVALID_SPEC',
+            'INVALID_REQUEST',
+            'INVALID_INPUT',
+            ...JSON_BODY_ERRORS,
+            'JOB_NOT_FOUND',
+            'TASK_NOT_FOUND',
+            'ARTIFACT_NOT_READY',
+            'MODEL_NOT_AVAILABLE',
+          ]),
+        },
       },
       // An image body is bytes, not a value for the JSON schema; the query and the JSON form are validated as usual.
       validatorCompiler: (route) =>

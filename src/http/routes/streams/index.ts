@@ -57,6 +57,7 @@ const streamsRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = async (
       schema: {
         tags: ['jobs'],
         security: [{ bearerAuth: [] }],
+        operationId: 'streamJobEvents',
         summary: 'Live events of a job (Server-Sent Events), resumable with Last-Event-ID',
         description: STREAM_DESCRIPTION,
         params: JobParams,
@@ -67,7 +68,7 @@ const streamsRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = async (
             description: 'the event stream',
             content: { 'text/event-stream': { schema: Type.String() } },
           },
-          ...errors(400, 401, 404, 503),
+          ...errors(['INVALID_REQUEST', 'JOB_NOT_FOUND', 'INVALID_EVENT_ID']),
         },
       },
     },

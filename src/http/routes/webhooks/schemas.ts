@@ -1,6 +1,10 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { WEBHOOK_EVENT_TYPES } from '../../../services/ports.js';
-import { Nullable, Uuid } from '../../schemas.js';
+import {
+  DEFAULT_SECRET_OVERLAP_SECONDS,
+  MAX_SECRET_OVERLAP_SECONDS,
+} from '../../../services/webhooks/webhook.service.js';
+import { Nullable, Uuid, WithDefault } from '../../schemas.js';
 
 const EventType = Type.Union(
   WEBHOOK_EVENT_TYPES.map((t) => Type.Literal(t)),
@@ -34,7 +38,9 @@ export const WebhookParams = Type.Object({ id: Uuid }, { additionalProperties: f
 
 export const PageQuery = Type.Object(
   {
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'page size' }),
+    limit: WithDefault(
+      Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'page size' }),
+    ),
     cursor: Type.Optional(
       Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page' }),
     ),
@@ -49,7 +55,18 @@ export const WebhookResource = Type.Object(
     url: Type.String(),
     events: Type.Array(EventType),
     createdAt: Type.String({ format: 'date-time' }),
-    links: Type.Object({ self: Type.String(), deliveries: Type.String() }),
+    previousSecretExpiresAt: Nullable(
+      Type.String({
+        format: 'date-time',
+        description:
+          'after a secret rotation: until then deliveries also carry a signature made with the previous secret',
+      }),
+    ),
+    links: Type.Object({
+      self: Type.String(),
+      deliveries: Type.String(),
+      rotateSecret: Type.String(),
+    }),
   },
   { $id: 'Webhook' },
 );
@@ -62,6 +79,20 @@ export const CreatedWebhook = Type.Object({
       'the signing secret (whsec_ + base64 key), shown only in this response: keep it to verify the webhook-signature header of deliveries',
   }),
 });
+
+export const RotateSecretQuery = Type.Object(
+  {
+    overlapSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: MAX_SECRET_OVERLAP_SECONDS,
+        description: `how long the previous secret keeps signing deliveries (next to the new one), default ${DEFAULT_SECRET_OVERLAP_SECONDS} (a day); 0 retires it at once`,
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type RotateSecretQuery = Static<typeof RotateSecretQuery>;
 
 export const WebhookList = Type.Object({
   items: Type.Array(Type.Ref(WebhookResource)),

@@ -132,7 +132,10 @@ function emptySplit(
   return { x, y: new Int32Array(count), count };
 }
 
-/** The array's bytes; the decoders append little-endian values, which is the byte order of every platform Node runs on here. */
+/**
+ * The array's bytes; the decoders append little-endian values, which is the byte order of every
+ * platform Node runs on here.
+ */
 function bytesOf(x: Uint8Array | Float32Array): Uint8Array {
   return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
 }

@@ -1,4 +1,7 @@
-/** buildDatasetTasks: class subsets re-indexed per task, a shared head, scaling, splits, exports that fold the scaling. */
+/**
+ * buildDatasetTasks: class subsets re-indexed per task, a shared head, scaling, splits, exports
+ * that fold the scaling.
+ */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';

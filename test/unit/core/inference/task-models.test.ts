@@ -88,8 +88,8 @@ describe('TaskModel and predict', () => {
     );
     const x = inputs(5, 9);
     const out = await expectNoLeakedTensors(() => predict(models, x, 5, 1));
-    const logits = tf.tidy(
-      () => tf.softmax(models[1].logits(tf.tensor2d(x, [5, SIZES[0]]))).arraySync() as number[][],
+    const logits = tf.tidy(() =>
+      tf.softmax(models[1].logits(tf.tensor2d(x, [5, SIZES[0]]))).arraySync(),
     );
     out.forEach((p, i) => {
       assert.equal(p.task, 1);

@@ -55,7 +55,10 @@ export class Utf8Text {
   }
 }
 
-/** Bytes of `bytes` that end on a character boundary, assuming well-formed UTF-8 (malformed input is caught by decoding). */
+/**
+ * Bytes of `bytes` that end on a character boundary, assuming well-formed UTF-8 (malformed input is
+ * caught by decoding).
+ */
 function completeLength(bytes: Uint8Array): number {
   const n = bytes.length;
   for (let back = 1; back <= Math.min(3, n); back++) {

@@ -95,7 +95,10 @@ export class ImageFolderDecoder implements ArchiveDecoder {
     return this.values;
   }
 
-  /** @throws ServiceError INVALID_DATASET when an image cannot be decoded or the folders fit no layout (see layout.ts). */
+  /**
+   * @throws ServiceError INVALID_DATASET when an image cannot be decoded or the folders fit no
+   * layout (see layout.ts).
+   */
   async finish(): Promise<CollectedSamples> {
     await this.queue.drain();
     const ref = this.reference;
