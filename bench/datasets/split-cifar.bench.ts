@@ -3,8 +3,8 @@
  * ../shared/datasets/cifar10-jpeg.tar.gz (60,000 JPEGs as users have them), then one job per
  * method of 5 tasks x 2 classes (airplane/automobile, bird/cat, ...) on the MLP target over the
  * 3,072 raw pixel inputs, with the split-mnist preset's hyperparameters. Records the upload
- * time, each job's accuracy matrix, average accuracy, backward transfer and wall time, and a
- * prediction without a task id on test images.
+ * time, each job's accuracy matrix, average accuracy, backward transfer, task inference without
+ * the task id (entropy and FeCAM, the spec default "both") and wall time.
  *
  * With BENCH_CONTINUE=1, also trains tasks 1-3 as one job and continues it with tasks 4-5
  * (continueFrom), and compares the continued job's accuracy matrix with the five-task job's.
@@ -130,6 +130,9 @@ try {
       forgetting: metrics.forgetting,
       runningStats: metrics.runningStats ?? null,
       msPerIteration: metrics.msPerIteration,
+      // Task inference without the task id (the spec's evaluation.taskInference, default "both").
+      taskInference: metrics.taskInference,
+      fecamTaskInference: metrics.fecamTaskInference,
     });
     console.log(
       `${method}: average accuracy ${metrics.averageAccuracy}, BWT ${metrics.backwardTransfer}`,

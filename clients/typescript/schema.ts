@@ -171,7 +171,7 @@ export interface paths {
      *     | `job.loss` | `task`, `iteration`, `loss`, `taskLoss`, `outputReg`, `driftReg`: every LOSS_EVERY-th iteration and the last of each task | yes |
      *     | `job.validation` | `task`, `iteration`, `accuracy` | yes |
      *     | `job.task_completed` | `task`, `accuracies` (row `task` of the accuracy matrix), `durationMs`, `msPerIteration`; a ResNet adds `runningStatsAccuracies` (the row with running batch-norm statistics) | yes |
-     *     | `job.succeeded` | `averageAccuracy`, `backwardTransfer`, `forgetting`, `taskInference`, `accuracyMatrix` (a ResNet adds `runningStatsAverageAccuracy`); last event | yes |
+     *     | `job.succeeded` | `averageAccuracy`, `backwardTransfer`, `forgetting`, `taskInference`, `fecamTaskInference`, `accuracyMatrix` (a ResNet adds `runningStatsAverageAccuracy`); last event | yes |
      *     | `job.failed` | `error` {`code`, `message`}; last event | yes |
      *     | `job.cancelled` | `message`; last event | yes |
      *
@@ -202,6 +202,26 @@ export interface paths {
      * @description HyperMask jobs only. Tensors are named like the target's parameters (`dense_1/kernel` [in, out], ...); the task's weights are θ ⊙ mask. While the job runs, a task's mask is the one at the end of that task; a succeeded job's masks are final.
      */
     get: operations['downloadTaskMask'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/jobs/{id}/tasks/{task}/fecam': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The task's FeCAM statistics: a safetensors file (metadata format "retain-fecam"), per class c the F32 tensors class_c/mean [d], class_c/precision (the inverse of the normalised, shrunk covariance, upper triangle row by row, [d (d + 1) / 2]) and class_c/count
+     * @description Kept when the spec's evaluation.taskInference is "fecam" or "both"; predictions without a task id use them. d is the width of the target's penultimate layer (the features the task model computes before its output layer).
+     */
+    get: operations['downloadTaskFecam'];
     put?: never;
     post?: never;
     delete?: never;
@@ -482,6 +502,7 @@ export interface components {
           | 'TASK_NOT_FOUND'
           | 'ARTIFACT_NOT_READY'
           | 'MASK_NOT_AVAILABLE'
+          | 'FECAM_NOT_AVAILABLE'
           | 'MODEL_NOT_AVAILABLE'
           | 'DATASET_NOT_FOUND'
           | 'API_KEY_NOT_FOUND'
@@ -633,8 +654,8 @@ export interface components {
         };
         /** @description evaluation */
         evaluation: {
-          /** @description after the last task, infer the task by lowest entropy */
-          taskInference: boolean;
+          /** @description after the last task, infer each test sample's task without its id: "entropy" (lowest softmax entropy), "fecam" (nearest class prototype in Mahalanobis distance; keeps per-class feature statistics after every task and exports them), "both" (reports both; predictions use FeCAM), or "none". true and false (before spec version 4) mean "entropy" and "none" */
+          taskInference: 'none' | 'entropy' | 'fecam' | 'both';
         };
       };
       backend: string | null;
@@ -1085,8 +1106,8 @@ export interface operations {
           };
           /** @description evaluation */
           evaluation?: {
-            /** @description after the last task, infer the task by lowest entropy */
-            taskInference?: boolean;
+            /** @description after the last task, infer each test sample's task without its id: "entropy" (lowest softmax entropy), "fecam" (nearest class prototype in Mahalanobis distance; keeps per-class feature statistics after every task and exports them), "both" (reports both; predictions use FeCAM), or "none". true and false (before spec version 4) mean "entropy" and "none" */
+            taskInference?: ('none' | 'entropy' | 'fecam' | 'both') | boolean;
           };
           /** @description id of a succeeded job of yours to continue: the new job starts from its final checkpoint, keeps its tasks (re-evaluated on their test data after every new task) and trains only the tasks in benchmark.tasks (a count, or a list for uploaded data sets), which are appended to its own. Method, networks and every other setting come from that job; sending another value for one is refused. The job continued is left unchanged. */
           continueFrom?: string;
@@ -1590,8 +1611,23 @@ export interface operations {
               backwardTransfer: number | null;
               forgetting: number | null;
             } | null;
+            /** @description task inference by lowest softmax entropy after the last task (evaluation.taskInference "entropy" or "both"); null when not run */
             taskInference: {
+              /** @description fraction of test samples whose task lowest softmax entropy (method section 7.2) inferred correctly, averaged over tasks */
               taskAccuracy: number;
+              /** @description fraction classified correctly on global labels with the inferred task, averaged over tasks */
+              classAccuracy: number;
+              perTask: {
+                task: number;
+                taskAccuracy: number;
+                classAccuracy: number;
+              }[];
+            } | null;
+            /** @description task inference by FeCAM after the last task (evaluation.taskInference "fecam" or "both"); null when not run */
+            fecamTaskInference: {
+              /** @description fraction of test samples whose task FeCAM, the nearest class prototype in Mahalanobis distance (method section 7.3), inferred correctly, averaged over tasks */
+              taskAccuracy: number;
+              /** @description fraction classified correctly on global labels with the inferred task, averaged over tasks */
               classAccuracy: number;
               perTask: {
                 task: number;
@@ -1969,6 +2005,112 @@ export interface operations {
        *     - `TASK_NOT_FOUND`: the job has no task of this number
        *     - `ARTIFACT_NOT_READY`: the task has not been trained yet
        *     - `MASK_NOT_AVAILABLE`: the method learns no masks (hnet, finetune)
+       */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /**
+       * @description Too Many Requests. `error.code` is one of:
+       *
+       *     - `RATE_LIMITED`: more than RATE_LIMIT_MAX requests per window with this key; see Retry-After
+       */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /**
+       * @description Internal Server Error. `error.code` is one of:
+       *
+       *     - `INTERNAL`: a fault of ours; the API log has the cause
+       */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /**
+       * @description Service Unavailable. `error.code` is one of:
+       *
+       *     - `DATABASE_UNAVAILABLE`: the database is unreachable; nothing was changed; see Retry-After
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  downloadTaskFecam: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description UUID */
+        id: string;
+        /** @description 0-based task index */
+        task: number;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description the FeCAM statistics (safetensors) */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/octet-stream': string;
+        };
+      };
+      /**
+       * @description Bad Request. `error.code` is one of:
+       *
+       *     - `INVALID_REQUEST`: a path, query or header parameter is not valid (`field` names it), or the request is not valid HTTP
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /**
+       * @description Unauthorized. `error.code` is one of:
+       *
+       *     - `UNAUTHORIZED`: no API key, or one that is not valid or was revoked
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /**
+       * @description Not Found. `error.code` is one of:
+       *
+       *     - `JOB_NOT_FOUND`: no such job (another tenant's jobs do not exist for you)
+       *     - `TASK_NOT_FOUND`: the job has no task of this number
+       *     - `ARTIFACT_NOT_READY`: the task has not been trained yet
+       *     - `FECAM_NOT_AVAILABLE`: the job keeps no FeCAM statistics (evaluation.taskInference is "entropy" or "none", or its method or network has none)
        */
       404: {
         headers: {
@@ -2759,8 +2901,10 @@ export interface operations {
             predictions: {
               /** @description the task that answered */
               task: number;
-              /** @description true when no task id was given and the task was chosen by lowest entropy */
+              /** @description true when no task id was given and the task was inferred (see rule) */
               inferred: boolean;
+              /** @description what chose the task: "given" (the task id of the request), "fecam" (the nearest class prototype in Mahalanobis distance; used when the job kept FeCAM statistics, evaluation.taskInference "fecam" or "both") or "entropy" (lowest softmax entropy) */
+              rule: 'given' | 'fecam' | 'entropy';
               /** @description class index local to the task (the model's output index) */
               class: number;
               className: string;
@@ -2768,6 +2912,7 @@ export interface operations {
               /** @description softmax of the task model's outputs */
               probabilities: number[];
               entropies: number[] | null;
+              distances: number[] | null;
             }[];
           };
         };

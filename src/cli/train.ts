@@ -6,7 +6,8 @@
  * Trains a job spec (the same JSON POST /v1/jobs accepts) on this machine, prints progress, and
  * writes DIR/result.json, DIR/checkpoint.safetensors (after every task, and within a task at an
  * epoch end once a minute has passed since the last one) and per-task exports:
- * DIR/tasks/<t>/mask.safetensors and DIR/tasks/<t>/model/{model.json,weights.bin} (task t's at its
+ * DIR/tasks/<t>/mask.safetensors, DIR/tasks/<t>/fecam.safetensors (FeCAM statistics, when the spec
+ * infers tasks by FeCAM) and DIR/tasks/<t>/model/{model.json,weights.bin} (task t's at its
  * end, all of them again with the final weights at the end of the last task: `tasksToExport`).
  *
  * --resume continues an interrupted run of the same spec (within a task from an epoch end's
@@ -220,6 +221,7 @@ async function main(): Promise<number> {
     msPerIteration: result.msPerIteration,
     taskDurationsMs: result.taskDurationsMs,
     taskInference: result.taskInference,
+    fecamTaskInference: result.fecamTaskInference,
     // Targets with batch norm: the same metrics with each task's running statistics.
     runningStats: result.runningStatsMetrics,
     complete: true,
@@ -236,6 +238,11 @@ async function main(): Promise<number> {
   if (result.taskInference) {
     console.log(
       `task inference by entropy: task ${(100 * result.taskInference.taskAccuracy).toFixed(2)} %, class ${(100 * result.taskInference.classAccuracy).toFixed(2)} %`,
+    );
+  }
+  if (result.fecamTaskInference) {
+    console.log(
+      `task inference by FeCAM: task ${(100 * result.fecamTaskInference.taskAccuracy).toFixed(2)} %, class ${(100 * result.fecamTaskInference.classAccuracy).toFixed(2)} %`,
     );
   }
   console.log(`wrote ${path.join(out, 'result.json')}`);
@@ -264,6 +271,7 @@ const fmt = (v: number | null) => (v === null ? 'n/a' : `${(100 * v).toFixed(2)}
  */
 interface ExportPaths {
   mask: string | null;
+  fecam?: string;
   model: string | null;
   modelUnavailable?: string;
 }
@@ -276,12 +284,18 @@ async function writeExport(out: string, x: TaskExport): Promise<ExportPaths> {
     mask = path.join(dir, 'mask.safetensors');
     await writeFile(mask, x.mask);
   }
-  if (!x.model) return { mask, model: null, modelUnavailable: x.modelUnavailable ?? undefined };
+  let fecam: string | undefined;
+  if (x.fecam) {
+    fecam = path.join(dir, 'fecam.safetensors');
+    await writeFile(fecam, x.fecam);
+  }
+  if (!x.model)
+    return { mask, fecam, model: null, modelUnavailable: x.modelUnavailable ?? undefined };
   await mkdir(path.join(dir, 'model'), { recursive: true });
   const model = path.join(dir, 'model', 'model.json');
   await writeFile(model, JSON.stringify(x.model.modelJson));
   await writeFile(path.join(dir, 'model', x.model.weightsFileName), x.model.weights);
-  return { mask, model };
+  return { mask, fecam, model };
 }
 
 main().then(

@@ -28,4 +28,10 @@ export {
 } from './continual/schedule.js';
 export { averageAccuracy, backwardTransfer, forgetting, median } from './metrics/metrics.js';
 export { TaskModel, predict, type Prediction } from './inference/task-models.js';
+export {
+  decodeFecam,
+  FecamScorer,
+  FECAM_FORMAT,
+  type FecamTaskStatistics,
+} from './inference/fecam.js';
 export { continuationInput, continuesSpec, sameJson } from './spec-continuation.js';

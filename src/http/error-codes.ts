@@ -114,6 +114,12 @@ export const ERROR_TABLE: Record<ErrorCode, ErrorCodeInfo> = {
     example:
       'method "hnet" learns no masks; download the model instead (.../tasks/0/model/model.json)',
   },
+  FECAM_NOT_AVAILABLE: {
+    status: 404,
+    meaning:
+      'the job keeps no FeCAM statistics (evaluation.taskInference is "entropy" or "none", or its method or network has none)',
+    example: `job ${JOB} keeps no FeCAM statistics (its spec's evaluation.taskInference is "entropy", or its method or network has none; see docs/job-spec.md)`,
+  },
   MODEL_NOT_AVAILABLE: {
     status: 404,
     meaning:

@@ -12,6 +12,8 @@ export type ServiceErrorCode =
   | 'TASK_NOT_FOUND'
   | 'ARTIFACT_NOT_READY'
   | 'MASK_NOT_AVAILABLE'
+  /** The job keeps no FeCAM statistics (evaluation.taskInference is not "fecam" or "both"). */
+  | 'FECAM_NOT_AVAILABLE'
   /** The job's target network has no exact TF.js LayersModel export (ResNet: batch statistics). */
   | 'MODEL_NOT_AVAILABLE'
   | 'JOB_NOT_CANCELLABLE'

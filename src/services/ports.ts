@@ -33,7 +33,10 @@ export interface JobResult {
    * accuracy matrix's last row evaluated so); null or absent otherwise.
    */
   runningStatsAverageAccuracy?: number | null;
+  /** Task inference by lowest entropy; null when not run. */
   taskInference: ContinualResult['taskInference'];
+  /** Task inference by FeCAM; null when not run (absent in results stored before it existed). */
+  fecamTaskInference?: ContinualResult['fecamTaskInference'];
 }
 
 export interface JobRecord {
@@ -130,6 +133,8 @@ export interface ModelArtifact {
   modelJson: Record<string, unknown>;
   weights: Uint8Array;
   weightsFileName: string;
+  /** The task's FeCAM statistics file (fecam.safetensors), when the job keeps them. */
+  fecam?: Uint8Array | null;
 }
 
 /** Bytes kept by the store, read on demand. */
@@ -175,6 +180,8 @@ export interface JobRepository {
   mask(jobId: string, task: number): Promise<{ found: boolean; mask: StoredBytes | null }>;
   /** The task's model; null when the task has not been trained or its target has no model export. */
   model(jobId: string, task: number): Promise<StoredModel | null>;
+  /** The task's FeCAM statistics (a safetensors file, see core/inference/fecam.ts); null when it has none. */
+  fecam(jobId: string, task: number): Promise<StoredBytes | null>;
   /** Why a trained task has no model export (its target cannot be a LayersModel), or null. */
   modelUnavailable(jobId: string, task: number): Promise<string | null>;
   /** Which tasks have exports, and a version of each that changes whenever they are rewritten. */
@@ -422,7 +429,10 @@ export interface PredictionBatch {
 
 /** Runs task models on inputs in raw units (see src/infra/predictions). */
 export interface Predictor {
-  /** `task` indexes `models`; null infers it per input by lowest entropy. */
+  /**
+   * `task` indexes `models`; null infers it per input: by FeCAM when every model comes with its
+   * FeCAM statistics, by lowest entropy otherwise.
+   */
   predict(
     models: TaskModelSource[],
     inputs: number[][],

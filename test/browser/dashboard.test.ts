@@ -125,7 +125,7 @@ describe('dashboard in a browser', () => {
     await field('benchmark.tasks').locator('input').fill('2');
     await field('benchmark.classesPerTask').locator('input').fill('2');
     await field('training.seed').locator('input').fill(String(spec.training.seed));
-    await field('evaluation.taskInference').locator('select').selectOption('true');
+    await field('evaluation.taskInference').locator('select').selectOption('both');
     // The rest of the tiny spec goes through the JSON box. A learning rate this low leaves the
     // accuracies short of 100 % and unequal, so a number in the wrong cell would show.
     const extra = {
@@ -205,7 +205,7 @@ describe('dashboard in a browser', () => {
         network.hidden,
         evaluation.taskInference,
       ],
-      [40, 32, spec.training.seed, [16], true],
+      [40, 32, spec.training.seed, [16], 'both'],
     );
   });
 
@@ -304,21 +304,25 @@ describe('dashboard in a browser', () => {
     assert.equal(await average.getAttribute('data-value'), String(metrics.averageAccuracy));
     assert.equal(await average.innerText(), `${shown(metrics.averageAccuracy)} %`);
 
-    const inference = metrics.taskInference;
-    assert.ok(inference, 'the spec asked for task inference');
-    const rows = p.locator('[data-testid="task-inference"] tbody tr');
-    assert.equal(await rows.count(), inference.perTask.length);
-    for (const [i, r] of inference.perTask.entries()) {
-      assert.deepEqual(
-        await rows.nth(i).locator('td').allInnerTexts(),
-        [shown(r.taskAccuracy), shown(r.classAccuracy)],
-        `task inference, task ${r.task}`,
-      );
+    for (const [id, inference] of [
+      ['task-inference', metrics.taskInference],
+      ['task-inference-fecam', metrics.fecamTaskInference],
+    ] as const) {
+      assert.ok(inference, `the spec asked for task inference (${id})`);
+      const rows = p.locator(`[data-testid="${id}"] tbody tr`);
+      assert.equal(await rows.count(), inference.perTask.length);
+      for (const [i, r] of inference.perTask.entries()) {
+        assert.deepEqual(
+          await rows.nth(i).locator('td').allInnerTexts(),
+          [shown(r.taskAccuracy), shown(r.classAccuracy)],
+          `${id}, task ${r.task}`,
+        );
+      }
+      assert.deepEqual(await p.locator(`[data-testid="${id}"] tfoot td`).allInnerTexts(), [
+        shown(inference.taskAccuracy),
+        shown(inference.classAccuracy),
+      ]);
     }
-    assert.deepEqual(await p.locator('[data-testid="task-inference"] tfoot td').allInnerTexts(), [
-      shown(inference.taskAccuracy),
-      shown(inference.classAccuracy),
-    ]);
 
     // Both curves and one line per task; the charts draw on canvases.
     assert.equal(await p.locator('.charts .chart canvas').count(), 2);

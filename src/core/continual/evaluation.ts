@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ContinualTask, SampleSource } from '../data/types.js';
+import { assert } from '../errors.js';
 import { normalizedEntropy } from '../inference/entropy.js';
+import { fecamStatistics, FecamScorer, type FecamTaskStatistics } from '../inference/fecam.js';
 import type { Learner } from '../methods/learner.js';
 import type { BatchNormStats } from '../target-network/target-network.js';
 import type { TaskInferenceResult } from './types.js';
@@ -32,29 +34,33 @@ export interface EvaluateOptions {
   chunkSize?: number;
 }
 
-/** Calls `fn` on consecutive chunks of a split with the given task weights. */
+/**
+ * Calls `fn` on consecutive chunks of a split with the given task weights: with the target's
+ * logits, or with its penultimate features when `features` is set.
+ */
 function forEachChunk(
   learner: Learner,
   source: SampleSource,
   inputSize: number,
   weights: tf.Tensor[],
-  fn: (logits: tf.Tensor2D, y: Int32Array | Float32Array, start: number) => void,
-  options: EvaluateOptions = {},
+  fn: (out: tf.Tensor2D, y: Int32Array | Float32Array, start: number) => void,
+  options: EvaluateOptions & { features?: boolean } = {},
 ): void {
   const idx = allIndices(source.size);
   const chunks = Math.ceil(source.size / (options.chunkSize ?? EVAL_CHUNK));
   for (let c = 0; c < chunks; c++) {
     const start = Math.floor((c * source.size) / chunks);
     const batch = source.gather(idx.subarray(start, Math.floor(((c + 1) * source.size) / chunks)));
-    tf.tidy(() =>
+    tf.tidy(() => {
+      const x = tf.tensor2d(batch.x, [batch.size, inputSize]);
       fn(
-        learner.target.forward(tf.tensor2d(batch.x, [batch.size, inputSize]), weights, {
-          batchNormStats: options.batchNormStats,
-        }),
+        options.features
+          ? learner.target.features(x, weights, { batchNormStats: options.batchNormStats })
+          : learner.target.forward(x, weights, { batchNormStats: options.batchNormStats }),
         batch.y,
         start,
-      ),
-    );
+      );
+    });
   }
 }
 
@@ -141,11 +147,106 @@ export function inferTasksByEntropy(learner: Learner, tasks: ContinualTask[]): T
     return { task: task.index, taskAccuracy: taskHits / n, classAccuracy: classHits / n };
   });
   weights.forEach((w) => tf.dispose(w));
-  const mean = (f: (r: (typeof perTask)[number]) => number) =>
+  return averaged(perTask);
+}
+
+type PerTaskInference = TaskInferenceResult['perTask'][number];
+
+/** Task and class accuracies averaged over tasks (each task weighs the same, as in the method). */
+function averaged(perTask: PerTaskInference[]): TaskInferenceResult {
+  const mean = (f: (r: PerTaskInference) => number) =>
     perTask.reduce((a, r) => a + f(r), 0) / perTask.length;
   return {
     taskAccuracy: mean((r) => r.taskAccuracy),
     classAccuracy: mean((r) => r.classAccuracy),
     perTask,
   };
+}
+
+/**
+ * FeCAM statistics of `task` (fecam.ts): the penultimate features of all its training samples
+ * under its own weights as they are now (call right after the task), per class of its own.
+ * Batch norm (ResNet) normalises each chunk with its own statistics, as `evaluate` does for the
+ * accuracy matrix and `inferTasksByEntropy` for the entropy figures, so FeCAM's reported figure
+ * runs the target the way the other reported evaluations do.
+ */
+export function fecamTaskStatistics(learner: Learner, task: ContinualTask): FecamTaskStatistics {
+  const d = learner.target.featureSize;
+  const n = task.train.size;
+  const x = new Float32Array(n * d);
+  const y = new Int32Array(n);
+  const weights = learner.taskWeights(task.index);
+  forEachChunk(
+    learner,
+    task.train,
+    task.inputSize,
+    weights,
+    (f, labels, start) => {
+      x.set(f.dataSync(), start * d);
+      y.set(labels, start);
+    },
+    { features: true },
+  );
+  tf.dispose(weights);
+  return fecamStatistics(x, y, d, task.activeOutputs ?? task.outputSize);
+}
+
+/**
+ * Task-agnostic inference by FeCAM (method section 7.3, fecam.ts): every test sample goes
+ * through the target under every task's weights, and the (task, class) whose prototype is
+ * nearest in Mahalanobis distance (features and prototypes L2-normalised) is the prediction.
+ * `stats[k]` are task k's statistics, computed after it (`fecamTaskStatistics`).
+ */
+export function inferTasksByFecam(
+  learner: Learner,
+  tasks: ContinualTask[],
+  stats: FecamTaskStatistics[],
+): TaskInferenceResult {
+  assert(stats.length >= tasks.length, 'FeCAM: every task needs its statistics');
+  const weights = tasks.map((t) => learner.taskWeights(t.index));
+  const scorers = tasks.map((t) => new FecamScorer(stats[t.index]));
+  try {
+    const perTask = tasks.map((task) => {
+      const n = task.test.size;
+      const bestDistance = new Float32Array(n).fill(Infinity);
+      const bestTask = new Int32Array(n).fill(-1);
+      const bestClass = new Int32Array(n);
+      const labels = new Int32Array(n);
+      tasks.forEach((candidate, k) => {
+        forEachChunk(
+          learner,
+          task.test,
+          task.inputSize,
+          weights[k],
+          (features, y, start) => {
+            labels.set(y, start);
+            const { distance, cls } = scorers[k].nearest(features);
+            for (let i = 0; i < distance.length; i++) {
+              if (distance[i] < bestDistance[start + i]) {
+                bestDistance[start + i] = distance[i];
+                bestTask[start + i] = candidate.index;
+                bestClass[start + i] = cls[i];
+              }
+            }
+          },
+          { features: true },
+        );
+      });
+      let taskHits = 0;
+      let classHits = 0;
+      for (let i = 0; i < n; i++) {
+        if (bestTask[i] === task.index) taskHits++;
+        if (
+          bestTask[i] >= 0 &&
+          tasks[bestTask[i]].globalLabels[bestClass[i]] === task.globalLabels[labels[i]]
+        )
+          classHits++;
+      }
+      return { task: task.index, taskAccuracy: taskHits / n, classAccuracy: classHits / n };
+    });
+    return averaged(perTask);
+  } finally {
+    weights.forEach((w) => tf.dispose(w));
+    scorers.forEach((s) => s.dispose());
+  }
 }

@@ -4,10 +4,12 @@ import { assert, CancelledError, DivergenceError } from '../errors.js';
 import {
   checkpointTaskArrays,
   encodeCheckpoint,
+  readCheckpointFecam,
   restoreCheckpoint,
   type CheckpointState,
   type InTaskState,
 } from '../io/checkpoint.js';
+import { encodeFecam, fecamApplies, type FecamTaskStatistics } from '../inference/fecam.js';
 import { exportTask } from '../io/export.js';
 import { createLearner } from '../methods/create-learner.js';
 import {
@@ -21,7 +23,12 @@ import { median, summarize } from '../metrics/metrics.js';
 import { Random } from '../random.js';
 import type { JobSpec } from '../spec.js';
 import { computeBatchNormStats, type BatchNormStats } from './batch-norm-stats.js';
-import { evaluate, inferTasksByEntropy } from './evaluation.js';
+import {
+  evaluate,
+  fecamTaskStatistics,
+  inferTasksByEntropy,
+  inferTasksByFecam,
+} from './evaluation.js';
 import { BestModel } from './model-selection.js';
 import { iterationsPerEpoch, PlateauScheduler, taskIterations } from './schedule.js';
 import type { ContinualResult, RunOptions, TaskEndEvent } from './types.js';
@@ -87,12 +94,20 @@ export async function runContinualLearning(
     };
     let batchNormStats = new Map<number, BatchNormStats>();
     let stream = rng;
+    // Task inference needs tasks with weights of their own (not finetune) and classes.
+    const rule = spec.evaluation.taskInference;
+    const inferable = spec.method !== 'finetune' && tasks[0].kind === 'classification';
+    const wantsFecam =
+      inferable && (rule === 'fecam' || rule === 'both') && fecamApplies(learner.target);
+    const wantsEntropy = inferable && (rule === 'entropy' || rule === 'both');
+    let fecam: (FecamTaskStatistics | null)[] = [];
     // A checkpoint written within a task continues that task (see checkpoint.ts).
     let inTask: { state: InTaskState; arrays: Map<string, TaskStateArray> } | null = null;
     if (options.resumeFrom) {
       const restored = restoreCheckpoint(options.resumeFrom, learner, spec);
       ({ batchNormStats, ...state } = restored);
       stream = Random.fromState(state.rngState);
+      fecam = readCheckpointFecam(options.resumeFrom).slice(0, state.completedTasks);
       if (state.inTask)
         inTask = { state: state.inTask, arrays: checkpointTaskArrays(options.resumeFrom) };
       delete state.inTask;
@@ -213,6 +228,8 @@ export async function runContinualLearning(
                   },
                   {
                     batchNormStats,
+                    // The finished tasks' (this task's come at its end).
+                    fecam,
                     taskArrays: [
                       ...learner.saveTaskState().map((a) => ({ ...a, name: `learner/${a.name}` })),
                       ...(best?.save() ?? []),
@@ -231,6 +248,8 @@ export async function runContinualLearning(
         best?.dispose();
       }
       learner.endTask();
+      // Right after the task, from its own training data (exemplar-free: never recomputed).
+      if (wantsFecam) fecam[t] = fecamTaskStatistics(learner, task);
 
       state.accuracyMatrix.push(
         tasks.slice(0, t + 1).map((seen) => evaluate(learner, seen, seen.test)),
@@ -264,26 +283,26 @@ export async function runContinualLearning(
         batchNormStats: stats,
         durationMs: state.taskDurationsMs[t],
         msPerIteration: state.msPerIteration[t],
-        checkpoint: encodeCheckpoint(learner, state, { batchNormStats }),
+        checkpoint: encodeCheckpoint(learner, state, { batchNormStats, fecam }),
         exportTask: (k) => {
           assert(!ended, 'exportTask is only valid during onTaskEnd');
           assert(
             Number.isInteger(k) && k >= 0 && k <= t,
             `exportTask: task ${k} has not been trained (tasks 0..${t} have)`,
           );
-          return exportTask(learner, spec, tasks[k], batchNormStats.get(k));
+          const stats = fecam[k];
+          return {
+            ...exportTask(learner, spec, tasks[k], batchNormStats.get(k)),
+            fecam: stats ? encodeFecam(stats) : null,
+          };
         },
       });
       ended = true;
     }
 
-    const inference =
-      spec.evaluation.taskInference &&
-      spec.method !== 'finetune' &&
-      tasks[0].kind === 'classification' &&
-      tasks.length > 1
-        ? inferTasksByEntropy(learner, tasks)
-        : null;
+    const several = tasks.length > 1;
+    // A checkpoint written without them (by hand, or before they existed) leaves tasks without.
+    const fecamReady = tasks.every((_, t) => fecam[t] != null);
     const result: ContinualResult = {
       spec,
       ...summarize(state.accuracyMatrix),
@@ -292,7 +311,11 @@ export async function runContinualLearning(
         : null,
       msPerIteration: state.msPerIteration,
       taskDurationsMs: state.taskDurationsMs,
-      taskInference: inference,
+      taskInference: wantsEntropy && several ? inferTasksByEntropy(learner, tasks) : null,
+      fecamTaskInference:
+        wantsFecam && several && fecamReady
+          ? inferTasksByFecam(learner, tasks, fecam as FecamTaskStatistics[])
+          : null,
     };
     await callbacks.onTrainEnd?.(result);
     return result;

@@ -41,6 +41,11 @@ export interface TaskExport {
     weightsFileName: string;
   } | null;
   modelUnavailable: string | null;
+  /**
+   * The task's FeCAM statistics (safetensors, see fecam.ts: `encodeFecam`), for predictions
+   * without a task id; null when the spec does not infer tasks by FeCAM.
+   */
+  fecam?: Uint8Array | null;
 }
 
 export interface ContinualMetrics {
@@ -81,7 +86,7 @@ export interface TaskEndEvent {
 }
 
 export interface TaskInferenceResult {
-  /** Fraction of test samples whose task was inferred correctly (lowest softmax entropy). */
+  /** Fraction of test samples whose task was inferred correctly (mean over tasks of each task's fraction). */
   taskAccuracy: number;
   /** Fraction classified correctly on global labels with the inferred task. */
   classAccuracy: number;
@@ -98,7 +103,10 @@ export interface ContinualResult extends ContinualMetrics {
   runningStatsMetrics: ContinualMetrics | null;
   msPerIteration: number[];
   taskDurationsMs: number[];
+  /** Task inference by lowest softmax entropy (method section 7.2); null when not asked for. */
   taskInference: TaskInferenceResult | null;
+  /** Task inference by FeCAM (method section 7.3, fecam.ts); null when not asked for. */
+  fecamTaskInference: TaskInferenceResult | null;
 }
 
 /** The end of an epoch within a task (not the task's last: `onTaskEnd` follows that one). */

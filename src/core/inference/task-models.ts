@@ -10,14 +10,18 @@
  * (`<layer>/kernel`, ...), as tfjs-layers finds them.
  * A 1x1 DepthwiseConv2D in front standardises each channel (uploads with per-channel normalisation).
  *
- * Without a task id, the task is inferred per input by lowest softmax entropy, the way the engine
- * evaluates task-agnostic inference (method section 7.2, `inferTasksByEntropy`): the same
- * operations (logSoftmax, then -sum(exp(logP) * logP) / ln K for a task of K classes, see
- * `normalizedEntropy`), and ties go to the earlier task.
+ * Without a task id, the task is inferred per input by the job's rule. With every task's FeCAM
+ * statistics (a job that infers tasks by FeCAM exports them), by FeCAM as the engine evaluates it
+ * (method section 7.3, `inferTasksByFecam`): the penultimate features under every task's model
+ * (`TaskModel.features`), the nearest class prototype in Mahalanobis distance (`FecamScorer`),
+ * that class's task. Otherwise by lowest softmax entropy (method section 7.2,
+ * `inferTasksByEntropy`): the same operations (logSoftmax, then -sum(exp(logP) * logP) / ln K for
+ * a task of K classes, see `normalizedEntropy`). Ties go to the earlier task.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { EngineError } from '../errors.js';
 import { normalizedEntropy } from './entropy.js';
+import type { FecamScorer } from './fecam.js';
 
 const ACTIVATIONS: Record<string, (x: tf.Tensor) => tf.Tensor> = {
   relu: (x) => tf.relu(x),
@@ -169,13 +173,31 @@ export class TaskModel {
    * images HWC). Caller disposes the result.
    */
   logits(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => this.run(x, this.layers.length));
+  }
+
+  /**
+   * The penultimate representation [batch, features]: the input of the output Dense layer, what
+   * the engine's `TargetNetwork.features` computes (the export's input scaling or standardisation
+   * included; batch norm with the task's running statistics, as the export holds them). Caller
+   * disposes the result.
+   */
+  features(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => tf.reshape(this.run(x, this.layers.length - 1), [x.shape[0], -1]));
+  }
+
+  /**
+   * Runs the first `upTo` layers and returns the input of layer `upTo` (its first inbound layer's
+   * output in a functional model), or the last layer's output when `upTo` is all of them.
+   */
+  private run(x: tf.Tensor2D, upTo: number): tf.Tensor2D {
     return tf.tidy(() => {
       const input = tf.reshape(x, [x.shape[0], ...this.inputShape]);
       // Outputs by layer name, for functional models' inbound nodes (the InputLayer's is the
       // input), each released after its last use: a ResNet's activations are large.
       const outputs = new Map<string, tf.Tensor>([[this.inputName, input]]);
       let h: tf.Tensor = input;
-      this.layers.forEach((l, i) => {
+      this.layers.slice(0, upTo).forEach((l, i) => {
         const xs = l.inputs ? l.inputs.map((name) => outputs.get(name)!) : [h];
         const previous = h;
         h = tf.tidy(() => l.apply(xs));
@@ -189,7 +211,8 @@ export class TaskModel {
           previous.dispose();
         }
       });
-      return h as tf.Tensor2D;
+      const next = this.layers[upTo]?.inputs;
+      return (next ? outputs.get(next[0])! : h) as tf.Tensor2D;
     });
   }
 
@@ -328,24 +351,34 @@ export interface Prediction {
   class: number;
   /** Softmax of that task's logits. */
   probabilities: number[];
+  /** How the task was chosen: given, or inferred by FeCAM or by entropy. */
+  rule: 'given' | 'fecam' | 'entropy';
   /**
    * Normalised softmax entropy (entropy / ln K) of every task's output (index = position in
-   * `models`); only when the task was inferred.
+   * `models`); when inferred by entropy.
    */
   entropies: number[] | null;
+  /**
+   * Smallest squared Mahalanobis distance to a class prototype of every task (index = position
+   * in `models`); when inferred by FeCAM.
+   */
+  distances: number[] | null;
 }
 
 /**
  * Predicts for every row of `inputs` [n, inputSize] (values as the models take them).
  *
  * @param models the task models, in task order (`models[k]` is task k's).
- * @param task the task to use, or null to infer it per input by lowest entropy.
+ * @param task the task to use, or null to infer it per input: by FeCAM when every task has
+ *   `fecam` statistics, else by lowest entropy.
+ * @param fecam each task's FeCAM scorer, or null for a task without statistics.
  */
 export function predict(
   models: TaskModel[],
   inputs: Float32Array,
   n: number,
   task: number | null,
+  fecam: (FecamScorer | null)[] = [],
 ): Prediction[] {
   if (models.length === 0) throw invalid('no task model to predict with');
   const inputSize = models[0].inputSize;
@@ -362,8 +395,29 @@ export function predict(
         task,
         class: argMax(probabilities),
         probabilities,
+        rule: 'given',
         entropies: null,
+        distances: null,
       }));
+      return;
+    }
+    if (fecam.length === models.length && fecam.every((s) => s !== null)) {
+      const nearest = models.map((m, k) => fecam[k].nearest(m.features(x)));
+      const probs = models.map((m) => tf.softmax(m.logits(x)).arraySync());
+      out = Array.from({ length: n }, (_, i) => {
+        let k = 0;
+        for (let j = 1; j < models.length; j++)
+          if (nearest[j].distance[i] < nearest[k].distance[i]) k = j;
+        return {
+          task: k,
+          // The nearest prototype's class: FeCAM classifies as well as picking the task.
+          class: nearest[k].cls[i] >= 0 ? nearest[k].cls[i] : argMax(probs[k][i]),
+          probabilities: probs[k][i],
+          rule: 'fecam',
+          entropies: null,
+          distances: nearest.map((d) => d.distance[i]),
+        };
+      });
       return;
     }
     const entropies = models.map((m) => {
@@ -381,7 +435,9 @@ export function predict(
       task: k,
       class: argMax(rows[k][i]),
       probabilities: rows[k][i],
+      rule: 'entropy',
       entropies: entropies.map((e) => e.entropy[i]),
+      distances: null,
     }));
   });
   return out;

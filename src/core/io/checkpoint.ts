@@ -7,6 +7,7 @@ import {
   type BatchNormStats,
 } from '../continual/batch-norm-stats.js';
 import type { Learner, TaskStateArray } from '../methods/learner.js';
+import { fecamFromTensors, fecamTensors, type FecamTaskStatistics } from '../inference/fecam.js';
 import { continuesSpec, sameJson } from '../spec-continuation.js';
 import { SPEC_VERSION, upgradeStoredSpec, type JobSpec } from '../spec.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
@@ -22,6 +23,10 @@ import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
  * targets (hypernetwork outputs for earlier tasks, theta at the start of the task) are recomputed
  * from these weights at the start of the next task, and the random stream continues from
  * `rngState`. So a run resumed after task k ends with the results of an uninterrupted run.
+ *
+ * FeCAM statistics of the finished tasks (when the spec infers tasks by FeCAM) are tensors too,
+ * `fecam/task_<t>/class_<c>/mean`, `.../precision` and `.../count` (fecam.ts): they come from each
+ * task's training data under its weights right after it and cannot be recomputed later.
  *
  * A checkpoint written within a task (at an epoch end, `TrainingCallbacks.onEpochEnd`) also holds
  * what the task carries: `state.inTask` (iterations done, batch order, plateau state, learning
@@ -69,10 +74,14 @@ const TASK_PREFIX = 'task/';
 
 export const CHECKPOINT_FORMAT = 'retain-checkpoint';
 
+/** Prefix of the FeCAM statistics' tensor names in a checkpoint. */
+const FECAM_PREFIX = 'fecam/';
+
 /**
  * The learner's variables and `state`, with what else a checkpoint carries: each finished task's
- * batch-norm running statistics, and in a checkpoint written within a task, the within-task
- * arrays (`taskArrays`, named without the prefix).
+ * batch-norm running statistics and FeCAM statistics (null for a task without them), and in a
+ * checkpoint written within a task, the within-task arrays (`taskArrays`, named without the
+ * prefix).
  */
 export function encodeCheckpoint(
   learner: Learner,
@@ -80,6 +89,7 @@ export function encodeCheckpoint(
   extra: {
     batchNormStats?: ReadonlyMap<number, BatchNormStats>;
     taskArrays?: TaskStateArray[];
+    fecam?: readonly (FecamTaskStatistics | null)[];
   } = {},
 ): Uint8Array {
   const tensors = [
@@ -90,6 +100,9 @@ export function encodeCheckpoint(
     })),
     ...statsTensors(extra.batchNormStats ?? new Map(), learner.target.batchNormNames),
     ...(extra.taskArrays ?? []).map((a) => ({ ...a, name: TASK_PREFIX + a.name })),
+    ...(extra.fecam ?? []).flatMap((stats, t) =>
+      stats ? fecamTensors(stats, `${FECAM_PREFIX}task_${t}/`) : [],
+    ),
   ];
   return encodeSafetensors(tensors, {
     format: CHECKPOINT_FORMAT,
@@ -136,7 +149,7 @@ export function restoreCheckpoint(
   if (!sameJson(state.spec, spec) && !continuesSpec(spec, state.spec)) {
     throw new EngineError('INVALID_CHECKPOINT', 'the checkpoint was written for a different spec');
   }
-  const all = decodeSafetensors(bytes).tensors;
+  const all = decodeSafetensors(bytes, (name) => !name.startsWith(FECAM_PREFIX)).tensors;
   const batchNormStats = statsFromTensors(all, learner.target.batchNormNames);
   const saved = new Map(
     all
@@ -177,4 +190,23 @@ export function checkpointTaskArrays(bytes: Uint8Array): Map<string, TaskStateAr
         return [name, { name, shape: t.shape, data: t.data }];
       }),
   );
+}
+
+/**
+ * The FeCAM statistics a checkpoint holds, by task (null for a task without them: none were
+ * wanted, or the checkpoint predates them).
+ */
+export function readCheckpointFecam(bytes: Uint8Array): (FecamTaskStatistics | null)[] {
+  const { tensors } = decodeSafetensors(bytes, (name) => name.startsWith(FECAM_PREFIX));
+  const tasks = new Set<number>();
+  for (const t of tensors) {
+    const m = /^fecam\/task_(\d+)\//.exec(t.name);
+    if (m) tasks.add(Number(m[1]));
+  }
+  const out: (FecamTaskStatistics | null)[] = [];
+  for (const t of [...tasks].sort((a, b) => a - b)) {
+    while (out.length < t) out.push(null);
+    out[t] = fecamFromTensors(tensors, `${FECAM_PREFIX}task_${t}/`);
+  }
+  return out;
 }

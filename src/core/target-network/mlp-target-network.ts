@@ -33,6 +33,7 @@ export class MlpTargetNetwork implements TargetNetwork {
   readonly inputSize: number;
   readonly inputShape: number[];
   readonly outputSize: number;
+  readonly featureSize: number;
   private readonly sizes: number[];
 
   constructor(private readonly args: MlpTargetNetworkArgs) {
@@ -40,6 +41,7 @@ export class MlpTargetNetwork implements TargetNetwork {
     this.inputShape = [args.inputSize];
     this.outputSize = args.outputSize;
     this.sizes = [args.inputSize, ...args.hidden, args.outputSize];
+    this.featureSize = this.sizes[this.sizes.length - 2];
     for (let l = 1; l < this.sizes.length; l++) {
       this.paramShapes.push([this.sizes[l - 1], this.sizes[l]], [this.sizes[l]]);
       this.paramNames.push(`dense_${l}/kernel`, `dense_${l}/bias`);
@@ -69,26 +71,48 @@ export class MlpTargetNetwork implements TargetNetwork {
   }
 
   forward(x: tf.Tensor2D, weights?: tf.Tensor[]): tf.Tensor2D {
+    const w = this.weightsFor(weights);
+    const last = this.paramShapes.length - 2;
+    return tf.tidy(() =>
+      // A linear model (no hidden layer) reads the data directly: no input gradient needed.
+      (last === 0 ? linearOnData : linear)(
+        this.hiddenLayers(x, w),
+        w[last] as tf.Tensor2D,
+        w[last + 1] as tf.Tensor1D,
+      ),
+    );
+  }
+
+  /** The last hidden layer's activations (the input itself for a linear model). */
+  features(x: tf.Tensor2D, weights?: tf.Tensor[]): tf.Tensor2D {
+    const w = this.weightsFor(weights);
+    return tf.tidy(() => tf.clone(this.hiddenLayers(x, w)));
+  }
+
+  private weightsFor(weights?: tf.Tensor[]): tf.Tensor[] {
     const w = weights ?? this.weights;
     assert(w !== null, 'this target network has no own weights; pass weights to forward()');
     assert(
       w.length === this.paramShapes.length,
       `expected ${this.paramShapes.length} weight tensors, got ${w.length}`,
     );
-    return tf.tidy(() => {
-      let h: tf.Tensor2D = x;
-      const layers = this.paramShapes.length / 2;
-      for (let l = 0; l < layers; l++) {
-        // The input is data: no gradient is ever needed for it.
-        h = (l === 0 ? linearOnData : linear)(
-          h,
-          w[2 * l] as tf.Tensor2D,
-          w[2 * l + 1] as tf.Tensor1D,
-        );
-        if (l < layers - 1) h = activate(h, this.args.activation) as tf.Tensor2D;
-      }
-      return h;
-    });
+    return w;
+  }
+
+  /** Every layer but the output one; call inside a tidy. */
+  private hiddenLayers(x: tf.Tensor2D, w: tf.Tensor[]): tf.Tensor2D {
+    let h: tf.Tensor2D = x;
+    const hidden = this.paramShapes.length / 2 - 1;
+    for (let l = 0; l < hidden; l++) {
+      // The input is data: no gradient is ever needed for it.
+      h = (l === 0 ? linearOnData : linear)(
+        h,
+        w[2 * l] as tf.Tensor2D,
+        w[2 * l + 1] as tf.Tensor1D,
+      );
+      h = activate(h, this.args.activation) as tf.Tensor2D;
+    }
+    return h;
   }
 
   /** A Dense layer per kernel and bias (hidden activation, linear output). */

@@ -8,6 +8,7 @@ import { resNetLayers } from './resnet-export.js';
 import type {
   BatchNormStats,
   ExportLayer,
+  FeatureOptions,
   ForwardOptions,
   TargetNetwork,
 } from './target-network.js';
@@ -83,6 +84,7 @@ export class ResNet implements TargetNetwork {
   readonly inputShape: number[];
   readonly inputSize: number;
   readonly outputSize: number;
+  readonly featureSize: number;
   private readonly widths: number[];
 
   constructor(private readonly args: ResNetArgs) {
@@ -90,6 +92,7 @@ export class ResNet implements TargetNetwork {
     this.inputSize = args.inputShape.reduce((a, d) => a * d, 1);
     this.outputSize = args.outputSize;
     this.widths = widths(args.k);
+    this.featureSize = this.widths[3];
     const { params, batchNorm } = resNetShapes(args);
     this.paramNames = params.names;
     this.paramShapes = params.shapes;
@@ -130,12 +133,35 @@ export class ResNet implements TargetNetwork {
   }
 
   forward(x: tf.Tensor2D, weights?: tf.Tensor[], options: ForwardOptions = {}): tf.Tensor2D {
+    const w = this.weightsFor(weights);
+    const k = w.length - 2;
+    return tf.tidy(() =>
+      linear(this.body(x, w, options), w[k] as tf.Tensor2D, w[k + 1] as tf.Tensor1D),
+    );
+  }
+
+  /**
+   * The globally average-pooled last block [batch, 64k] (hypnettorch's and HyperMask's ResNetF
+   * features), normalised as `forward` normalises: with `options.batchNormStats` (a task's running
+   * statistics) when given, else with each batch's own statistics.
+   */
+  features(x: tf.Tensor2D, weights?: tf.Tensor[], options: FeatureOptions = {}): tf.Tensor2D {
+    const w = this.weightsFor(weights);
+    return tf.tidy(() => this.body(x, w, { batchNormStats: options.batchNormStats }));
+  }
+
+  private weightsFor(weights?: tf.Tensor[]): tf.Tensor[] {
     const w = weights ?? this.weights;
     assert(w !== null, 'this target network has no own weights; pass weights to forward()');
     assert(
       w.length === this.paramShapes.length,
       `expected ${this.paramShapes.length} weight tensors, got ${w.length}`,
     );
+    return w;
+  }
+
+  /** Everything before the output layer; call inside a tidy. */
+  private body(x: tf.Tensor2D, w: tf.Tensor[], options: ForwardOptions): tf.Tensor2D {
     const bn = this.batchNormWeights;
     const training = options.training !== undefined;
     const { batchNormStats: stats, observeBatchNorm: observe } = options;
@@ -145,61 +171,55 @@ export class ResNet implements TargetNetwork {
         `expected statistics of ${bn.length / 2} batch-norm layers, got ${stats.mean.length}`,
       );
     }
-    return tf.tidy(() => {
-      const n = x.shape[0];
-      const [height, width, depth] = this.inputShape;
-      let layer = 0;
-      /** conv, batch norm, (+ shortcut), ReLU: hypnettorch's `conv_layer`. */
-      const convLayer = (h: tf.Tensor4D, stride: number, shortcut?: tf.Tensor4D) => {
-        const op = layer === 0 ? conv2dOnData : conv2d;
-        const z = op(h, w[2 * layer] as tf.Tensor4D, w[2 * layer + 1] as tf.Tensor1D, stride, 1);
-        observe?.(layer, z);
-        const [gamma, beta] = [bn[2 * layer] as tf.Tensor1D, bn[2 * layer + 1] as tf.Tensor1D];
-        let out = stats
-          ? tf.batchNorm(
-              z,
-              tf.tensor1d(stats.mean[layer]),
-              tf.tensor1d(stats.variance[layer]),
-              beta,
-              gamma,
-              BN_EPSILON,
-            )
-          : batchNorm(z, gamma, beta);
-        layer++;
-        if (shortcut) out = tf.add(out, shortcut);
-        return tf.relu(out);
-      };
-      let h = convLayer(tf.reshape<tf.Rank.R4>(x, [n, height, width, depth]), 1);
-      for (let g = 1; g <= 3; g++) {
-        for (let j = 0; j < this.args.n; j++) {
-          const stride = g > 1 && j === 0 ? 2 : 1;
-          const input = h;
-          h = tf.tidy(() => {
-            let shortcut = input;
-            if (j === 0 && this.widths[g] !== this.widths[g - 1]) {
-              // A 1x1 average pool with stride 2 is exactly the subsampling [::2, ::2], with a gradient.
-              if (stride === 2) shortcut = tf.avgPool(shortcut, 1, 2, 'valid');
-              const extra = this.widths[g] - this.widths[g - 1];
-              shortcut = tf.pad(shortcut, [
-                [0, 0],
-                [0, 0],
-                [0, 0],
-                [Math.floor(extra / 2), Math.ceil(extra / 2)],
-              ]);
-            }
-            return convLayer(convLayer(input, stride), 1, shortcut);
-          });
-          // At inference only the current activation is needed: evaluating 1,000 CIFAR images
-          // would otherwise hold every block's output (130 MB each in the first group) at once.
-          if (!training) input.dispose();
-        }
+    const n = x.shape[0];
+    const [height, width, depth] = this.inputShape;
+    let layer = 0;
+    /** conv, batch norm, (+ shortcut), ReLU: hypnettorch's `conv_layer`. */
+    const convLayer = (h: tf.Tensor4D, stride: number, shortcut?: tf.Tensor4D) => {
+      const op = layer === 0 ? conv2dOnData : conv2d;
+      const z = op(h, w[2 * layer] as tf.Tensor4D, w[2 * layer + 1] as tf.Tensor1D, stride, 1);
+      observe?.(layer, z);
+      const [gamma, beta] = [bn[2 * layer] as tf.Tensor1D, bn[2 * layer + 1] as tf.Tensor1D];
+      let out = stats
+        ? tf.batchNorm(
+            z,
+            tf.tensor1d(stats.mean[layer]),
+            tf.tensor1d(stats.variance[layer]),
+            beta,
+            gamma,
+            BN_EPSILON,
+          )
+        : batchNorm(z, gamma, beta);
+      layer++;
+      if (shortcut) out = tf.add(out, shortcut);
+      return tf.relu(out);
+    };
+    let h = convLayer(tf.reshape<tf.Rank.R4>(x, [n, height, width, depth]), 1);
+    for (let g = 1; g <= 3; g++) {
+      for (let j = 0; j < this.args.n; j++) {
+        const stride = g > 1 && j === 0 ? 2 : 1;
+        const input = h;
+        h = tf.tidy(() => {
+          let shortcut = input;
+          if (j === 0 && this.widths[g] !== this.widths[g - 1]) {
+            // A 1x1 average pool with stride 2 is exactly the subsampling [::2, ::2], with a gradient.
+            if (stride === 2) shortcut = tf.avgPool(shortcut, 1, 2, 'valid');
+            const extra = this.widths[g] - this.widths[g - 1];
+            shortcut = tf.pad(shortcut, [
+              [0, 0],
+              [0, 0],
+              [0, 0],
+              [Math.floor(extra / 2), Math.ceil(extra / 2)],
+            ]);
+          }
+          return convLayer(convLayer(input, stride), 1, shortcut);
+        });
+        // At inference only the current activation is needed: evaluating 1,000 CIFAR images
+        // would otherwise hold every block's output (130 MB each in the first group) at once.
+        if (!training) input.dispose();
       }
-      return linear(
-        tf.mean<tf.Tensor2D>(h, [1, 2]),
-        w[2 * layer] as tf.Tensor2D,
-        w[2 * layer + 1] as tf.Tensor1D,
-      );
-    });
+    }
+    return tf.mean<tf.Tensor2D>(h, [1, 2]);
   }
 
   /**

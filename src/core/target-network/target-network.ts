@@ -36,6 +36,16 @@ export interface TargetNetwork {
    * the result. See `ForwardOptions` for training.
    */
   forward(x: tf.Tensor2D, weights?: tf.Tensor[], options?: ForwardOptions): tf.Tensor2D;
+  /** Width of the penultimate representation: the input of the output layer. */
+  readonly featureSize: number;
+  /**
+   * x: [batch, inputSize] -> the penultimate representation [batch, featureSize] under `weights`
+   * (all of `paramShapes`, the output layer's unused): what `forward` feeds its output layer, at
+   * inference (FeCAM's features, method section 7.3). Batch norm normalises as in `forward`: with
+   * `options.batchNormStats` when given, else with the batch's own statistics. Caller disposes the
+   * result.
+   */
+  features(x: tf.Tensor2D, weights?: tf.Tensor[], options?: FeatureOptions): tf.Tensor2D;
   /**
    * The network as the layers of a TF.js LayersModel computing what `forward` computes, taking
    * weights of the given shapes (`paramShapes`, possibly with the first and last layers changed by
@@ -49,6 +59,9 @@ export interface TargetNetwork {
   getConfig(): Record<string, unknown>;
   dispose(): void;
 }
+
+/** How `features` runs the network: inference, optionally with a task's running statistics. */
+export type FeatureOptions = Pick<ForwardOptions, 'batchNormStats'>;
 
 export interface ForwardOptions {
   /**

@@ -76,6 +76,7 @@ export class ZenkeNet implements TargetNetwork {
   readonly inputShape: number[];
   readonly inputSize: number;
   readonly outputSize: number;
+  readonly featureSize: number;
 
   constructor(private readonly args: ZenkeNetArgs) {
     this.inputShape = [...args.inputShape];
@@ -84,6 +85,7 @@ export class ZenkeNet implements TargetNetwork {
     const { names, shapes } = zenkeNetShapes(args);
     this.paramNames = names;
     this.paramShapes = shapes;
+    this.featureSize = shapes[shapes.length - 2][0];
     const rng = args.rng;
     if (rng) {
       this.weights = [];
@@ -118,33 +120,50 @@ export class ZenkeNet implements TargetNetwork {
   }
 
   forward(x: tf.Tensor2D, weights?: tf.Tensor[], options: ForwardOptions = {}): tf.Tensor2D {
+    const w = this.weightsFor(weights);
+    const k = w.length - 2;
+    return tf.tidy(() =>
+      linear(this.body(x, w, options), w[k] as tf.Tensor2D, w[k + 1] as tf.Tensor1D),
+    );
+  }
+
+  /** The flattened blocks, or the last hidden dense layer's activations when there is one (no dropout). */
+  features(x: tf.Tensor2D, weights?: tf.Tensor[]): tf.Tensor2D {
+    const w = this.weightsFor(weights);
+    return tf.tidy(() => this.body(x, w, {}));
+  }
+
+  private weightsFor(weights?: tf.Tensor[]): tf.Tensor[] {
     const w = weights ?? this.weights;
     assert(w !== null, 'this target network has no own weights; pass weights to forward()');
     assert(
       w.length === this.paramShapes.length,
       `expected ${this.paramShapes.length} weight tensors, got ${w.length}`,
     );
+    return w;
+  }
+
+  /** Everything before the output layer; call inside a tidy. */
+  private body(x: tf.Tensor2D, w: tf.Tensor[], options: ForwardOptions): tf.Tensor2D {
     const rng = options.training?.rng;
     const rate = this.args.dropout;
-    return tf.tidy(() => {
-      const n = x.shape[0];
-      const [height, width, depth] = this.inputShape;
-      let h = tf.reshape<tf.Rank.R4>(x, [n, height, width, depth]);
-      let k = 0;
-      const layer = () => [w[k++] as tf.Tensor4D, w[k++] as tf.Tensor1D] as const;
-      this.args.channels.forEach((out, b) => {
-        // The input is data: no gradient is ever needed for it.
-        h = tf.relu((b === 0 ? conv2dOnData : conv2d)(h, ...layer(), 1, 1));
-        h = tf.maxPool(tf.relu(conv2d(h, ...layer(), 1, 0)), 2, 2, 'valid');
-        if (rng) h = dropout(h, rate, rng, [n, 1, 1, out]) as tf.Tensor4D;
-      });
-      let f = tf.reshape<tf.Rank.R2>(h, [n, -1]);
-      for (const units of this.args.hidden) {
-        f = tf.relu(linear(f, w[k++] as tf.Tensor2D, w[k++] as tf.Tensor1D));
-        if (rng) f = dropout(f, 2 * rate, rng, [n, units]) as tf.Tensor2D;
-      }
-      return linear(f, w[k++] as tf.Tensor2D, w[k++] as tf.Tensor1D);
+    const n = x.shape[0];
+    const [height, width, depth] = this.inputShape;
+    let h = tf.reshape<tf.Rank.R4>(x, [n, height, width, depth]);
+    let k = 0;
+    const layer = () => [w[k++] as tf.Tensor4D, w[k++] as tf.Tensor1D] as const;
+    this.args.channels.forEach((out, b) => {
+      // The input is data: no gradient is ever needed for it.
+      h = tf.relu((b === 0 ? conv2dOnData : conv2d)(h, ...layer(), 1, 1));
+      h = tf.maxPool(tf.relu(conv2d(h, ...layer(), 1, 0)), 2, 2, 'valid');
+      if (rng) h = dropout(h, rate, rng, [n, 1, 1, out]) as tf.Tensor4D;
     });
+    let f = tf.reshape<tf.Rank.R2>(h, [n, -1]);
+    for (const units of this.args.hidden) {
+      f = tf.relu(linear(f, w[k++] as tf.Tensor2D, w[k++] as tf.Tensor1D));
+      if (rng) f = dropout(f, 2 * rate, rng, [n, units]) as tf.Tensor2D;
+    }
+    return f;
   }
 
   /**

@@ -3,7 +3,7 @@
  * cache the main thread steers, and answers predict requests. See thread-predictor.ts.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { EngineError, predict, TaskModel } from '../../core/index.js';
+import { decodeFecam, EngineError, FecamScorer, predict, TaskModel } from '../../core/index.js';
 import { selectBackend, type BackendChoice } from '../tf-backend.js';
 import type { PredictReply, PredictRequest } from './thread-predictor.js';
 
@@ -11,22 +11,29 @@ const port = parentPort!;
 const backend = await selectBackend((workerData as { backend: BackendChoice }).backend).catch(() =>
   selectBackend('cpu'),
 );
-const models = new Map<string, TaskModel>();
+/** Each cached task model with its FeCAM scorer (null: the task has no FeCAM statistics). */
+const models = new Map<string, { model: TaskModel; fecam: FecamScorer | null }>();
 
 function answer(req: PredictRequest): PredictReply {
   for (const key of req.evict) {
-    models.get(key)?.dispose();
+    const cached = models.get(key);
+    cached?.model.dispose();
+    cached?.fecam?.dispose();
     models.delete(key);
   }
   for (const m of req.models) {
-    if (m.artifact && !models.has(m.key))
-      models.set(m.key, TaskModel.fromExport(m.artifact.modelJson, m.artifact.weights));
+    if (m.artifact && !models.has(m.key)) {
+      const model = TaskModel.fromExport(m.artifact.modelJson, m.artifact.weights);
+      const fecam = m.artifact.fecam ? new FecamScorer(decodeFecam(m.artifact.fecam)) : null;
+      models.set(m.key, { model, fecam });
+    }
   }
-  const used = req.models.map((m) => {
-    const model = models.get(m.key);
-    if (!model) throw new Error(`model ${m.key} is neither cached nor sent`);
-    return model;
+  const cached = req.models.map((m) => {
+    const entry = models.get(m.key);
+    if (!entry) throw new Error(`model ${m.key} is neither cached nor sent`);
+    return entry;
   });
+  const used = cached.map((c) => c.model);
   const { inputSize } = used[0];
   const input = (used[0].metadata.input ?? {}) as { rawScale?: number };
   const scale = input.rawScale ?? 1;
@@ -40,7 +47,13 @@ function answer(req: PredictRequest): PredictReply {
     }
     for (let j = 0; j < inputSize; j++) x[i * inputSize + j] = row[j] * scale;
   });
-  const predictions = predict(used, x, req.inputs.length, req.task);
+  const predictions = predict(
+    used,
+    x,
+    req.inputs.length,
+    req.task,
+    cached.map((c) => c.fecam),
+  );
   const labels = used.map((m) => ({
     globalLabels: (m.metadata.globalLabels as number[] | undefined) ?? [],
     classNames: (m.metadata.classNames as string[] | undefined) ?? null,

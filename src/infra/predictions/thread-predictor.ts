@@ -18,7 +18,14 @@ import { entryFile } from '../entry-file.js';
 export interface PredictRequest {
   id: number;
   evict: string[];
-  models: { key: string; artifact?: { modelJson: Record<string, unknown>; weights: Uint8Array } }[];
+  models: {
+    key: string;
+    artifact?: {
+      modelJson: Record<string, unknown>;
+      weights: Uint8Array;
+      fecam: Uint8Array | null;
+    };
+  }[];
   inputs: number[][];
   task: number | null;
 }
@@ -80,7 +87,11 @@ export class ThreadPredictor implements Predictor {
         const artifact: ModelArtifact = await m.load();
         sent.push({
           key: m.key,
-          artifact: { modelJson: artifact.modelJson, weights: artifact.weights },
+          artifact: {
+            modelJson: artifact.modelJson,
+            weights: artifact.weights,
+            fecam: artifact.fecam ?? null,
+          },
         });
       }
     }

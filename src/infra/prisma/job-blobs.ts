@@ -1,6 +1,6 @@
 /**
- * The blobs that job rows point at: `checkpoints.blob_id`, `task_artifacts.mask_blob_id` and
- * `weights_blob_id`. Blobs are never changed once written, so a continued job simply points at its
+ * The blobs that job rows point at: `checkpoints.blob_id`, `task_artifacts.mask_blob_id`,
+ * `weights_blob_id` and `fecam_blob_id`. Blobs are never changed once written, so a continued job simply points at its
  * source's checkpoint and exports at submission instead of copying them (they are replaced by its
  * own as it trains). A blob is therefore removed only when no row points at it any more: every
  * code path that drops or replaces a pointer hands the old blob ids to `releaseBlobs`, in the same
@@ -32,18 +32,20 @@ export async function releaseBlobs(client: Queryable, ids: (string | null)[]): P
     `DELETE FROM blobs b WHERE b.id = ANY($1::uuid[])
        AND NOT EXISTS (SELECT 1 FROM checkpoints c WHERE c.blob_id = b.id)
        AND NOT EXISTS (SELECT 1 FROM task_artifacts a WHERE a.mask_blob_id = b.id)
-       AND NOT EXISTS (SELECT 1 FROM task_artifacts a WHERE a.weights_blob_id = b.id)`,
+       AND NOT EXISTS (SELECT 1 FROM task_artifacts a WHERE a.weights_blob_id = b.id)
+       AND NOT EXISTS (SELECT 1 FROM task_artifacts a WHERE a.fecam_blob_id = b.id)`,
     [unique],
   );
   return rowCount ?? 0;
 }
 
-/** Every blob the job's rows point at (checkpoint, masks, weights). */
+/** Every blob the job's rows point at (checkpoint, masks, weights, FeCAM statistics). */
 export async function jobBlobIds(client: Queryable, jobId: string): Promise<string[]> {
   const { rows } = await client.query<{ id: string | null }>(
     `SELECT blob_id AS id FROM checkpoints WHERE job_id = $1
      UNION ALL SELECT mask_blob_id FROM task_artifacts WHERE job_id = $1
-     UNION ALL SELECT weights_blob_id FROM task_artifacts WHERE job_id = $1`,
+     UNION ALL SELECT weights_blob_id FROM task_artifacts WHERE job_id = $1
+     UNION ALL SELECT fecam_blob_id FROM task_artifacts WHERE job_id = $1`,
     [jobId],
   );
   return rows.map((r) => r.id).filter((id): id is string => id !== null);

@@ -156,8 +156,8 @@ export class PrismaJobRepository implements JobRepository {
         SELECT ${id}::uuid, task, accuracies, running_stats_accuracies, batch_norm_stats, duration_ms, ms_per_iteration, completed_at
         FROM task_results WHERE job_id = ${from.jobId}::uuid`;
         await tx.$executeRaw`
-        INSERT INTO task_artifacts (job_id, task, mask_blob_id, model_json, weights_blob_id, weights_file_name, model_unavailable, updated_at)
-        SELECT ${id}::uuid, task, mask_blob_id, model_json, weights_blob_id, weights_file_name, model_unavailable, updated_at FROM task_artifacts WHERE job_id = ${from.jobId}::uuid`;
+        INSERT INTO task_artifacts (job_id, task, mask_blob_id, model_json, weights_blob_id, weights_file_name, model_unavailable, fecam_blob_id, updated_at)
+        SELECT ${id}::uuid, task, mask_blob_id, model_json, weights_blob_id, weights_file_name, model_unavailable, fecam_blob_id, updated_at FROM task_artifacts WHERE job_id = ${from.jobId}::uuid`;
         await tx.$executeRaw`
         INSERT INTO task_embeddings (job_id, task, "values")
         SELECT ${id}::uuid, task, "values" FROM task_embeddings WHERE job_id = ${from.jobId}::uuid`;
@@ -395,6 +395,14 @@ export class PrismaJobRepository implements JobRepository {
       weights: this.stored(row.weightsBlob),
       weightsFileName: row.weightsFileName,
     };
+  }
+
+  async fecam(jobId: string, task: number): Promise<StoredBytes | null> {
+    const row = await this.db.taskArtifact.findUnique({
+      where: { jobId_task: { jobId, task } },
+      select: { fecamBlob: { select: { id: true, size: true } } },
+    });
+    return row?.fecamBlob ? this.stored(row.fecamBlob) : null;
   }
 
   async modelUnavailable(jobId: string, task: number): Promise<string | null> {

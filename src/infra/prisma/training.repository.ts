@@ -235,7 +235,7 @@ export class PrismaTrainingRepository implements TrainingStore {
     return outcome === 'written';
   }
 
-  /** Writes one task's export (mask and weights as blobs), returning the blob ids it replaced. */
+  /** Writes one task's export (mask, weights and FeCAM statistics as blobs), returning the blob ids it replaced. */
   private async writeExport(
     client: pg.PoolClient,
     jobId: string,
@@ -243,16 +243,21 @@ export class PrismaTrainingRepository implements TrainingStore {
   ): Promise<(string | null)[]> {
     const mask = e.mask ? await writeBlob(client, [e.mask], this.chunkBytes) : null;
     const weights = e.model ? await writeBlob(client, [e.model.weights], this.chunkBytes) : null;
-    const old = await client.query<{ mask_blob_id: string | null; weights_blob_id: string | null }>(
-      'SELECT mask_blob_id, weights_blob_id FROM task_artifacts WHERE job_id = $1 AND task = $2 FOR UPDATE',
+    const fecam = e.fecam ? await writeBlob(client, [e.fecam], this.chunkBytes) : null;
+    const old = await client.query<{
+      mask_blob_id: string | null;
+      weights_blob_id: string | null;
+      fecam_blob_id: string | null;
+    }>(
+      'SELECT mask_blob_id, weights_blob_id, fecam_blob_id FROM task_artifacts WHERE job_id = $1 AND task = $2 FOR UPDATE',
       [jobId, e.task],
     );
     await client.query(
-      `INSERT INTO task_artifacts (job_id, task, mask_blob_id, model_json, weights_blob_id, weights_file_name, model_unavailable, updated_at)
-       VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, now())
+      `INSERT INTO task_artifacts (job_id, task, mask_blob_id, model_json, weights_blob_id, weights_file_name, model_unavailable, fecam_blob_id, updated_at)
+       VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, now())
        ON CONFLICT (job_id, task) DO UPDATE SET mask_blob_id = EXCLUDED.mask_blob_id, model_json = EXCLUDED.model_json,
          weights_blob_id = EXCLUDED.weights_blob_id, weights_file_name = EXCLUDED.weights_file_name,
-         model_unavailable = EXCLUDED.model_unavailable, updated_at = now()`,
+         model_unavailable = EXCLUDED.model_unavailable, fecam_blob_id = EXCLUDED.fecam_blob_id, updated_at = now()`,
       [
         jobId,
         e.task,
@@ -261,9 +266,10 @@ export class PrismaTrainingRepository implements TrainingStore {
         weights?.id ?? null,
         e.model?.weightsFileName ?? null,
         e.modelUnavailable,
+        fecam?.id ?? null,
       ],
     );
-    return old.rows.flatMap((r) => [r.mask_blob_id, r.weights_blob_id]);
+    return old.rows.flatMap((r) => [r.mask_blob_id, r.weights_blob_id, r.fecam_blob_id]);
   }
 
   /**

@@ -49,7 +49,10 @@ export interface JobMetrics {
   forgetting: number | null;
   taskDurationsMs: number[];
   msPerIteration: number[];
+  /** Task inference by lowest entropy. */
   taskInference: NonNullable<JobRecord['result']>['taskInference'] | null;
+  /** Task inference by FeCAM. */
+  fecamTaskInference: NonNullable<JobRecord['result']>['taskInference'] | null;
   /**
    * Targets with batch norm (ResNet): the same metrics with every task evaluated on its stored
    * running statistics (how a deployed model predicts), beside the batch-statistics ones; null
@@ -372,6 +375,7 @@ export class JobService {
       taskDurationsMs: results.map((r) => r.durationMs),
       msPerIteration: results.map((r) => r.msPerIteration),
       taskInference: job.result?.taskInference ?? null,
+      fecamTaskInference: job.result?.fecamTaskInference ?? null,
       runningStats: hasRunning
         ? {
             accuracyMatrix: runningMatrix,
@@ -413,6 +417,22 @@ export class JobService {
         `method "${job.spec.method}" learns no masks; download the model instead (.../tasks/${task}/model/model.json)`,
       );
     return res.mask;
+  }
+
+  /** The task's FeCAM statistics file (see core/inference/fecam.ts). */
+  async fecam(tenantId: string, id: string, task: number): Promise<StoredBytes> {
+    const job = await this.checkTask(tenantId, id, task);
+    const found = await this.jobs.fecam(job.id, task);
+    if (found) return found;
+    if (task >= job.completedTasks)
+      throw new ServiceError(
+        'ARTIFACT_NOT_READY',
+        `task ${task} of job ${id} has not been trained yet (${job.completedTasks} of ${job.tasksTotal} done)`,
+      );
+    throw new ServiceError(
+      'FECAM_NOT_AVAILABLE',
+      `job ${id} keeps no FeCAM statistics (its spec's evaluation.taskInference is "${job.spec.evaluation.taskInference}", or its method or network has none; see docs/job-spec.md)`,
+    );
   }
 
   async model(tenantId: string, id: string, task: number): Promise<StoredModel> {

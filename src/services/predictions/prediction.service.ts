@@ -1,8 +1,10 @@
 /**
  * Predictions from a job's trained task models: with a task id, that task's class
- * probabilities; without, the task inferred per input by lowest softmax entropy (method
- * section 7.2). Inputs are in the units of the data (pixels 0-255 for images and IDX); each
- * model's metadata says how it scales them. Models are the job's exports, so a prediction here
+ * probabilities; without, the task inferred per input by the job's rule: FeCAM (method section
+ * 7.3) when the job kept FeCAM statistics for every trained task (spec
+ * `evaluation.taskInference` "fecam" or "both"), lowest softmax entropy (section 7.2) otherwise.
+ * Inputs are in the units of the data (pixels 0-255 for images and IDX); each model's metadata
+ * says how it scales them. Models are the job's exports, so a prediction here
  * equals what the downloaded model gives.
  */
 import { ServiceError } from '../errors.js';
@@ -25,13 +27,17 @@ export interface PredictionView {
   task: number;
   /** Whether that task was inferred (no task id given). */
   inferred: boolean;
+  /** What chose the task: "given" (the request's task id), "fecam" or "entropy". */
+  rule: 'given' | 'fecam' | 'entropy';
   /** Class index local to the task, its name and global label. */
   class: number;
   className: string;
   globalLabel: number | null;
   probabilities: number[];
-  /** Entropy of each trained task's output (index = task), when the task was inferred. */
+  /** Entropy of each trained task's output (index = task), when the task was inferred by entropy. */
   entropies: number[] | null;
+  /** Each trained task's smallest Mahalanobis distance to a class prototype (index = task), when inferred by FeCAM. */
+  distances: number[] | null;
 }
 
 export class PredictionService {
@@ -120,7 +126,13 @@ export class PredictionService {
       load: async () => {
         const model = await this.jobs.model(jobId, v.task);
         if (!model) throw await this.noModel(job, v.task);
-        return { ...model, weights: await readAll(model.weights) };
+        // Only a request without a task id uses them; loaded with the model, they are cached with it.
+        const fecam = await this.jobs.fecam(jobId, v.task);
+        return {
+          ...model,
+          weights: await readAll(model.weights),
+          fecam: fecam ? await readAll(fecam) : null,
+        };
       },
     }));
     const batch = await this.predictor.predict(models, input.inputs, input.task ?? null);
@@ -132,11 +144,13 @@ export class PredictionService {
         return {
           task: p.task,
           inferred: input.task === undefined,
+          rule: p.rule,
           class: p.class,
           className: classNames?.[p.class] ?? String(globalLabel ?? p.class),
           globalLabel,
           probabilities: p.probabilities,
           entropies: p.entropies,
+          distances: p.distances,
         };
       }),
     };

@@ -368,6 +368,7 @@ async function runAttempt(data: { jobId: string }, deps: TrainingDeps): Promise<
         backwardTransfer: result.backwardTransfer,
         forgetting: result.forgetting,
         taskInference: result.taskInference,
+        fecamTaskInference: result.fecamTaskInference,
         // Only targets with batch norm have it: other jobs' results stay as they were.
         ...(result.runningStatsMetrics
           ? { runningStatsAverageAccuracy: result.runningStatsMetrics.averageAccuracy }

@@ -39,7 +39,12 @@ export class MemoryJobs implements JobRepository, TrainingStore {
   checkpoints = new Map<string, Uint8Array>();
   artifacts = new Map<
     string,
-    { model: ModelArtifact | null; modelUnavailable: string | null; mask: Uint8Array | null }
+    {
+      model: ModelArtifact | null;
+      modelUnavailable: string | null;
+      mask: Uint8Array | null;
+      fecam?: Uint8Array | null;
+    }
   >();
   progressWrites = 0;
   /** The lease of the attempt that owns each job (markRunning). */
@@ -212,6 +217,10 @@ export class MemoryJobs implements JobRepository, TrainingStore {
     const model = this.artifacts.get(`${jobId}/${task}`)?.model;
     return model ? { ...model, weights: stored(model.weights) } : null;
   }
+  async fecam(jobId: string, task: number) {
+    const f = this.artifacts.get(`${jobId}/${task}`)?.fecam;
+    return f ? stored(f) : null;
+  }
   async modelUnavailable(jobId: string, task: number) {
     return this.artifacts.get(`${jobId}/${task}`)?.modelUnavailable ?? null;
   }
@@ -296,6 +305,7 @@ export class MemoryJobs implements JobRepository, TrainingStore {
         model: e.model,
         modelUnavailable: e.modelUnavailable,
         mask: e.mask,
+        fecam: e.fecam ?? null,
       });
     this.jobs.get(jobId)!.completedTasks = c.completedTasks;
     return true;

@@ -103,7 +103,7 @@ describe('two tasks on a ZenkeNet: the second relabels one class of the first', 
       const s = spec(method, ZENKE, {
         regularization: { beta: method === 'hnet' ? 0.05 : 0.01 },
         training: { iterationsPerTask: method === 'hnet' ? 150 : 100 },
-        evaluation: { taskInference: true },
+        evaluation: { taskInference: 'entropy' },
       });
       const r = await runContinualLearning(s, { tasks: tasks() });
       assert.ok(r.accuracyMatrix[0][0] >= 0.95, `learns task 1 (${r.accuracyMatrix[0][0]})`);

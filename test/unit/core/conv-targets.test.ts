@@ -112,7 +112,7 @@ function images(n: number, shape: number[], seed: number): Float32Array {
 
 const values = (ts: tf.Tensor[]) => ts.map((t) => t.dataSync() as Float32Array);
 
-describe('forward passes equal a plain-loop NCHW computation', () => {
+describe('forward passes and features equal a plain-loop NCHW computation', () => {
   it('ZenkeNet (10x11x2 images, two blocks, a hidden dense layer), with its own and with given weights', () => {
     const shape = [10, 11, 2];
     const net = new ZenkeNet({
@@ -125,17 +125,18 @@ describe('forward passes equal a plain-loop NCHW computation', () => {
     });
     const n = 4;
     const rows = images(n, shape, 2);
-    const expected = (w: Float32Array[]) => {
+    const penultimate = (w: Float32Array[]) => {
       let h = naive.fromRows(rows, n, shape[0], shape[1], shape[2]);
       h = naive.relu(naive.conv(h, w[0], w[1], 3, 3, 1, 1));
       h = naive.maxPool2(naive.relu(naive.conv(h, w[2], w[3], 3, 3, 1, 0)));
       h = naive.relu(naive.conv(h, w[4], w[5], 3, 4, 1, 1));
       h = naive.maxPool2(naive.relu(naive.conv(h, w[6], w[7], 3, 4, 1, 0)));
-      const hidden = naive
+      return naive
         .dense(naive.flattenHwc(h), w[8], w[9], 5)
         .map((r) => r.map((v) => Math.max(0, v)));
-      return naive.dense(hidden, w[10], w[11], 3).flatMap((r) => Array.from(r));
     };
+    const expected = (w: Float32Array[]) =>
+      naive.dense(penultimate(w), w[10], w[11], 3).flatMap((r) => Array.from(r));
     const x = tf.tensor2d(rows, [n, 220]);
     const own = net.forward(x);
     expectArraysClose(own.dataSync(), expected(values(net.weights!)), 1e-4, 'logits');
@@ -144,7 +145,13 @@ describe('forward passes equal a plain-loop NCHW computation', () => {
     const out = net.forward(x, given);
     expectArraysClose(out.dataSync(), expected(values(given)), 1e-4, 'logits with given weights');
     assert.deepEqual(net.forward(x, given).dataSync(), out.dataSync());
-    tf.dispose([x, own, out, ...given]);
+    // features(): the hidden dense layer's activations, what the output layer reads.
+    assert.equal(net.featureSize, 5);
+    const f = net.features(x, given);
+    assert.deepEqual(f.shape, [n, 5]);
+    const flat = (rs: Float64Array[]) => rs.flatMap((r) => Array.from(r));
+    expectArraysClose(f.dataSync(), flat(penultimate(values(given))), 1e-4, 'features');
+    tf.dispose([x, own, out, f, ...given]);
     net.dispose();
   });
 
@@ -192,7 +199,13 @@ describe('forward passes equal a plain-loop NCHW computation', () => {
     const logits = net.forward(x);
     assert.equal(tf.memory().numTensors, before + 1, 'inference keeps only its result');
     expectArraysClose(logits.dataSync(), expected, 1e-4, 'logits');
-    tf.dispose([x, logits]);
+    // features(): the globally average-pooled last block (64k channels).
+    assert.equal(net.featureSize, 64);
+    const f = net.features(x);
+    assert.equal(tf.memory().numTensors, before + 2, 'features keeps only its result');
+    const pooled = naive.globalAverage(h).flatMap((r) => Array.from(r));
+    expectArraysClose(f.dataSync(), pooled, 1e-4, 'features');
+    tf.dispose([x, logits, f]);
     net.dispose();
   });
 });

@@ -50,7 +50,7 @@ const cases: [object, string][] = [
   ],
   [
     { evaluation: { taskInference: 'yes' } },
-    'evaluation.taskInference: must be of type boolean (got "yes")',
+    'evaluation.taskInference: must be one of "none", "entropy", "fecam", "both", boolean (got "yes")',
   ],
   // Unions: the alternatives, nested ones included, or what is wrong inside the member the value was meant for.
   [

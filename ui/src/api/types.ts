@@ -96,7 +96,10 @@ export interface JobMetrics {
   forgetting: number | null;
   taskDurationsMs: number[];
   msPerIteration: number[];
+  /** Task inference by lowest softmax entropy. */
   taskInference: TaskInference | null;
+  /** Task inference by FeCAM (absent from servers before it). */
+  fecamTaskInference?: TaskInference | null;
   /**
    * ResNet: the evaluation with each task's running batch-norm statistics (how its model predicts
    * one input); else null.

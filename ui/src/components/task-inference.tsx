@@ -1,19 +1,27 @@
 /**
- * Task-agnostic inference after the last task: which task a test input belongs to, chosen by lowest
- * softmax entropy.
+ * Task-agnostic inference after the last task: which task a test input belongs to, chosen by
+ * lowest softmax entropy or by FeCAM (nearest class prototype in Mahalanobis distance).
  */
 import type { TaskInference } from '../api/types.js';
 import { percent } from '../format.js';
 
-export function TaskInferenceTable({ result }: { result: TaskInference | null }) {
+export function TaskInferenceTable({
+  result,
+  rule,
+}: {
+  result: TaskInference | null;
+  rule: 'entropy' | 'fecam';
+}) {
   if (!result)
     return (
       <p class="muted">
-        Not run: it runs after the last task when the spec's evaluation.taskInference is true.
+        {rule === 'fecam' ? 'FeCAM' : 'Entropy'}: not run (the spec's evaluation.taskInference is
+        not "{rule}" or "both").
       </p>
     );
   return (
-    <table class="data" data-testid="task-inference">
+    <table class="data" data-testid={rule === 'fecam' ? 'task-inference-fecam' : 'task-inference'}>
+      <caption>{rule === 'fecam' ? 'By FeCAM' : 'By lowest entropy'}</caption>
       <thead>
         <tr>
           <th scope="col">test inputs of</th>

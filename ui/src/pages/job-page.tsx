@@ -228,7 +228,10 @@ export function JobPage({ id }: { id: string }) {
       <section>
         <h2>Task inference</h2>
         {job.status === 'succeeded' ? (
-          <TaskInferenceTable result={metrics?.taskInference ?? null} />
+          <>
+            <TaskInferenceTable rule="fecam" result={metrics?.fecamTaskInference ?? null} />
+            <TaskInferenceTable rule="entropy" result={metrics?.taskInference ?? null} />
+          </>
         ) : (
           <p class="muted">After the last task.</p>
         )}

@@ -58,8 +58,8 @@ export const FIELDS: FieldDef[] = [
     path: 'evaluation.taskInference',
     label: 'Task inference',
     kind: 'choice',
-    choices: ['true', 'false'],
-    hint: 'after the last task, infer the task by lowest entropy',
+    choices: ['both', 'fecam', 'entropy', 'none'],
+    hint: 'after the last task, infer the task without its id: FeCAM (nearest class prototype), lowest entropy, or both',
   },
 ];
 

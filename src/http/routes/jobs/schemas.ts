@@ -262,6 +262,25 @@ const CurvePoint = Type.Object({
   driftReg: Nullable(Type.Number()),
 });
 
+/** Task and class accuracy of task inference without the task id, by one rule. */
+const TaskInferenceResult = (rule: string) =>
+  Type.Object({
+    taskAccuracy: Type.Number({
+      description: `fraction of test samples whose task ${rule} inferred correctly, averaged over tasks`,
+    }),
+    classAccuracy: Type.Number({
+      description:
+        'fraction classified correctly on global labels with the inferred task, averaged over tasks',
+    }),
+    perTask: Type.Array(
+      Type.Object({
+        task: Type.Integer(),
+        taskAccuracy: Type.Number(),
+        classAccuracy: Type.Number(),
+      }),
+    ),
+  });
+
 export const JobMetrics = Type.Object({
   jobId: Uuid,
   status: statusSchema,
@@ -292,18 +311,24 @@ export const JobMetrics = Type.Object({
       },
     ),
   ),
-  taskInference: Nullable(
-    Type.Object({
-      taskAccuracy: Type.Number(),
-      classAccuracy: Type.Number(),
-      perTask: Type.Array(
-        Type.Object({
-          task: Type.Integer(),
-          taskAccuracy: Type.Number(),
-          classAccuracy: Type.Number(),
-        }),
+  taskInference: Type.Union(
+    [TaskInferenceResult('lowest softmax entropy (method section 7.2)'), Type.Null()],
+    {
+      description:
+        'task inference by lowest softmax entropy after the last task (evaluation.taskInference "entropy" or "both"); null when not run',
+    },
+  ),
+  fecamTaskInference: Type.Union(
+    [
+      TaskInferenceResult(
+        'FeCAM, the nearest class prototype in Mahalanobis distance (method section 7.3),',
       ),
-    }),
+      Type.Null(),
+    ],
+    {
+      description:
+        'task inference by FeCAM after the last task (evaluation.taskInference "fecam" or "both"); null when not run',
+    },
   ),
   curve: Type.Object({
     kind: Type.Union([Type.Literal('loss'), Type.Literal('validation')]),

@@ -52,7 +52,11 @@ export const PredictResponse = Type.Object({
     Type.Object({
       task: Type.Integer({ description: 'the task that answered' }),
       inferred: Type.Boolean({
-        description: 'true when no task id was given and the task was chosen by lowest entropy',
+        description: 'true when no task id was given and the task was inferred (see rule)',
+      }),
+      rule: Type.Union([Type.Literal('given'), Type.Literal('fecam'), Type.Literal('entropy')], {
+        description:
+          'what chose the task: "given" (the task id of the request), "fecam" (the nearest class prototype in Mahalanobis distance; used when the job kept FeCAM statistics, evaluation.taskInference "fecam" or "both") or "entropy" (lowest softmax entropy)',
       }),
       class: Type.Integer({
         description: "class index local to the task (the model's output index)",
@@ -67,7 +71,13 @@ export const PredictResponse = Type.Object({
       entropies: Nullable(
         Type.Array(Type.Number(), {
           description:
-            'softmax entropy of every trained task divided by ln(its class count), in [0, 1], by task index; the lowest wins (inferred only)',
+            'softmax entropy of every trained task divided by ln(its class count), in [0, 1], by task index; the lowest wins (rule "entropy" only)',
+        }),
+      ),
+      distances: Nullable(
+        Type.Array(Type.Number(), {
+          description:
+            'every trained task\'s smallest squared Mahalanobis distance from the input\'s features to a class prototype, by task index; the smallest wins and gives the class (rule "fecam" only)',
         }),
       ),
     }),

@@ -34,7 +34,7 @@ Each event is \`id: <n>\\nevent: <type>\\ndata: <JSON>\`; every data object has 
 | \`job.loss\` | \`task\`, \`iteration\`, \`loss\`, \`taskLoss\`, \`outputReg\`, \`driftReg\`: every LOSS_EVERY-th iteration and the last of each task | yes |
 | \`job.validation\` | \`task\`, \`iteration\`, \`accuracy\` | yes |
 | \`job.task_completed\` | \`task\`, \`accuracies\` (row \`task\` of the accuracy matrix), \`durationMs\`, \`msPerIteration\`; a ResNet adds \`runningStatsAccuracies\` (the row with running batch-norm statistics) | yes |
-| \`job.succeeded\` | \`averageAccuracy\`, \`backwardTransfer\`, \`forgetting\`, \`taskInference\`, \`accuracyMatrix\` (a ResNet adds \`runningStatsAverageAccuracy\`); last event | yes |
+| \`job.succeeded\` | \`averageAccuracy\`, \`backwardTransfer\`, \`forgetting\`, \`taskInference\`, \`fecamTaskInference\`, \`accuracyMatrix\` (a ResNet adds \`runningStatsAverageAccuracy\`); last event | yes |
 | \`job.failed\` | \`error\` {\`code\`, \`message\`}; last event | yes |
 | \`job.cancelled\` | \`message\`; last event | yes |
 

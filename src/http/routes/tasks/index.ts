@@ -1,12 +1,13 @@
 /**
- * Per-task downloads: the HyperMask mask and a TF.js LayersModel (model.json + weights). Bytes are
+ * Per-task downloads: the HyperMask mask, a TF.js LayersModel (model.json + weights) and the
+ * FeCAM statistics. Bytes are
  * streamed from the blob store with their Content-Length, so the API never holds a whole file; a
  * read that fails its integrity check breaks the response off, which the length makes visible.
  */
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
-import { MASK_FORMAT } from '../../../core/index.js';
+import { FECAM_FORMAT, MASK_FORMAT } from '../../../core/index.js';
 import type { JobService } from '../../../services/jobs/job.service.js';
 import type { StoredBytes } from '../../../services/ports.js';
 import { errors, type ErrorCode } from '../../schemas.js';
@@ -61,6 +62,36 @@ const tasksRoutes: FastifyPluginAsyncTypebox<{ jobs: JobService }> = async (app,
           `attachment; filename="job-${id}-task-${task}-mask.safetensors"`,
         ),
         mask,
+      );
+    },
+  );
+
+  app.get(
+    '/v1/jobs/:id/tasks/:task/fecam',
+    {
+      schema: {
+        tags,
+        security,
+        operationId: 'downloadTaskFecam',
+        summary: `The task's FeCAM statistics: a safetensors file (metadata format "${FECAM_FORMAT}"), per class c the F32 tensors class_c/mean [d], class_c/precision (the inverse of the normalised, shrunk covariance, upper triangle row by row, [d (d + 1) / 2]) and class_c/count`,
+        description:
+          'Kept when the spec\'s evaluation.taskInference is "fecam" or "both"; predictions without a task id use them. d is the width of the target\'s penultimate layer (the features the task model computes before its output layer).',
+        params: TaskParams,
+        response: {
+          200: bytes('the FeCAM statistics (safetensors)'),
+          ...errors([...TASK_ERRORS, 'FECAM_NOT_AVAILABLE']),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id, task } = request.params;
+      const fecam = await jobs.fecam(request.tenant.id, id, task);
+      return sendBytes(
+        reply.header(
+          'content-disposition',
+          `attachment; filename="job-${id}-task-${task}-fecam.safetensors"`,
+        ),
+        fecam,
       );
     },
   );
