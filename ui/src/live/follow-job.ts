@@ -77,7 +77,7 @@ async function followStream(job: Job, feed: JobFeed, signal: AbortSignal): Promi
     try {
       const headers: Record<string, string> = { accept: 'text/event-stream' };
       if (lastEventId !== null) headers['last-event-id'] = lastEventId;
-      const res = await apiFetch(job.links.stream!, { headers, signal });
+      const res = await apiFetch(job.links.stream, { headers, signal });
       const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
       const parser = new SseParser();
       for (;;) {
