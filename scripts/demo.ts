@@ -133,10 +133,15 @@ try {
   console.log(
     `average accuracy ${((m.averageAccuracy ?? 0) * 100).toFixed(2)}%, backward transfer ${m.backwardTransfer?.toFixed(4)}, forgetting ${m.forgetting?.toFixed(4)}`,
   );
-  if (m.taskInference)
-    console.log(
-      `task inference: ${(m.taskInference.taskAccuracy * 100).toFixed(1)}% tasks, ${(m.taskInference.classAccuracy * 100).toFixed(1)}% classes`,
-    );
+  // With the task id unknown: which task (and class) each test input is given, by each rule.
+  for (const [rule, r] of [
+    ['entropy', m.taskInference],
+    ['FeCAM', m.fecamTaskInference],
+  ] as const)
+    if (r)
+      console.log(
+        `task inference by ${rule}: ${(r.taskAccuracy * 100).toFixed(1)}% tasks, ${(r.classAccuracy * 100).toFixed(1)}% classes`,
+      );
   console.log(
     `total ${fmtMs(Date.now() - started)} from submission\n\nPer-task downloads (send "Authorization: Bearer ${key}"):`,
   );
