@@ -7,15 +7,10 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
+import { inertServices } from '../../scripts/openapi.js';
 import { loadEnv } from '../../src/config/env.js';
 import { buildApp } from '../../src/http/app.js';
 import { createApiContext } from '../../src/http/context.js';
-import type { ApiKeyService } from '../../src/services/auth/api-key.service.js';
-import type { PredictionService } from '../../src/services/predictions/prediction.service.js';
-import type { DatasetService } from '../../src/services/datasets/dataset.service.js';
-import type { JobService } from '../../src/services/jobs/job.service.js';
-import type { JobStreamService } from '../../src/services/events/job-stream.service.js';
-import type { WebhookService } from '../../src/services/webhooks/webhook.service.js';
 import { tcpRelay, type TcpRelay } from '../helpers/tcp-relay.js';
 import { createTestService, sleep, tinySpec, type TestService } from '../helpers/service.js';
 
@@ -95,12 +90,7 @@ describe('/readyz with the database and Redis on a closed port', () => {
 
   it('says "timed out" for a check that does not answer', async () => {
     const app = await buildApp({
-      jobs: {} as JobService,
-      streams: {} as JobStreamService,
-      webhooks: {} as WebhookService,
-      datasets: {} as DatasetService,
-      predictions: {} as PredictionService,
-      apiKeys: {} as ApiKeyService,
+      ...inertServices(),
       readiness: { database: () => new Promise(() => {}) },
       docsUi: false,
     });
@@ -206,12 +196,7 @@ describe('an error that cannot be described', () => {
   it('still answers {"error": {code, message}} and logs it', async () => {
     const log = logSink();
     const app = await buildApp({
-      jobs: {} as JobService,
-      streams: {} as JobStreamService,
-      webhooks: {} as WebhookService,
-      datasets: {} as DatasetService,
-      predictions: {} as PredictionService,
-      apiKeys: {} as ApiKeyService,
+      ...inertServices(),
       readiness: {},
       docsUi: false,
       logger: log.logger,

@@ -2,18 +2,12 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
-import { generateOpenApi, OPENAPI_FILE } from '../../scripts/openapi.js';
+import { generateOpenApi, inertServices, OPENAPI_FILE } from '../../scripts/openapi.js';
 import { METHODS, PRESETS, resolveSpec } from '../../src/core/index.js';
 import { buildApp } from '../../src/http/app.js';
 import { ERROR_CODES, ERROR_TABLE, type ErrorCode } from '../../src/http/error-codes.js';
 import { CreateJobBody, presetExampleDataset } from '../../src/http/routes/jobs/schemas.js';
 import { validatorCompiler } from '../../src/http/validation.js';
-import type { ApiKeyService } from '../../src/services/auth/api-key.service.js';
-import type { PredictionService } from '../../src/services/predictions/prediction.service.js';
-import type { DatasetService } from '../../src/services/datasets/dataset.service.js';
-import type { JobService } from '../../src/services/jobs/job.service.js';
-import type { JobStreamService } from '../../src/services/events/job-stream.service.js';
-import type { WebhookService } from '../../src/services/webhooks/webhook.service.js';
 
 describe('openapi/openapi.json', () => {
   it('matches the routes (run `npm run openapi:generate` after changing a route schema)', async () => {
@@ -172,12 +166,7 @@ describe('openapi/openapi.json', () => {
 
   it('is served with a UI at /docs', async () => {
     const app = await buildApp({
-      jobs: {} as JobService,
-      streams: {} as JobStreamService,
-      webhooks: {} as WebhookService,
-      datasets: {} as DatasetService,
-      predictions: {} as PredictionService,
-      apiKeys: {} as ApiKeyService,
+      ...inertServices(),
       readiness: {},
     });
     const ui = await app.inject('/docs/');
