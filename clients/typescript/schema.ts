@@ -654,7 +654,7 @@ export interface components {
         };
         /** @description evaluation */
         evaluation: {
-          /** @description after the last task, infer each test sample's task without its id: "entropy" (lowest softmax entropy), "fecam" (nearest class prototype in Mahalanobis distance; keeps per-class feature statistics after every task and exports them), "both" (reports both; predictions use FeCAM), or "none". true and false (before spec version 4) mean "entropy" and "none" */
+          /** @description after the last task, infer each test sample's task without its id: "entropy" (lowest softmax entropy), "fecam" (nearest class prototype in Mahalanobis distance; keeps per-class feature statistics after every task and exports them), "both" (reports both; predictions use FeCAM), or "none". With batch norm (ResNet), each task's network runs with its running statistics, as its exported model does. true and false (before spec version 4) mean "entropy" and "none" */
           taskInference: 'none' | 'entropy' | 'fecam' | 'both';
         };
       };
@@ -1106,7 +1106,7 @@ export interface operations {
           };
           /** @description evaluation */
           evaluation?: {
-            /** @description after the last task, infer each test sample's task without its id: "entropy" (lowest softmax entropy), "fecam" (nearest class prototype in Mahalanobis distance; keeps per-class feature statistics after every task and exports them), "both" (reports both; predictions use FeCAM), or "none". true and false (before spec version 4) mean "entropy" and "none" */
+            /** @description after the last task, infer each test sample's task without its id: "entropy" (lowest softmax entropy), "fecam" (nearest class prototype in Mahalanobis distance; keeps per-class feature statistics after every task and exports them), "both" (reports both; predictions use FeCAM), or "none". With batch norm (ResNet), each task's network runs with its running statistics, as its exported model does. true and false (before spec version 4) mean "entropy" and "none" */
             taskInference?: ('none' | 'entropy' | 'fecam' | 'both') | boolean;
           };
           /** @description id of a succeeded job of yours to continue: the new job starts from its final checkpoint, keeps its tasks (re-evaluated on their test data after every new task) and trains only the tasks in benchmark.tasks (a count, or a list for uploaded data sets), which are appended to its own. Method, networks and every other setting come from that job; sending another value for one is refused. The job continued is left unchanged. */

@@ -338,7 +338,7 @@ export const JobSpecSchema = strict(
       {
         taskInference: literalUnion(
           TASK_INFERENCE,
-          'after the last task, infer each test sample\'s task without its id: "entropy" (lowest softmax entropy), "fecam" (nearest class prototype in Mahalanobis distance; keeps per-class feature statistics after every task and exports them), "both" (reports both; predictions use FeCAM), or "none". true and false (before spec version 4) mean "entropy" and "none"',
+          'after the last task, infer each test sample\'s task without its id: "entropy" (lowest softmax entropy), "fecam" (nearest class prototype in Mahalanobis distance; keeps per-class feature statistics after every task and exports them), "both" (reports both; predictions use FeCAM), or "none". With batch norm (ResNet), each task\'s network runs with its running statistics, as its exported model does. true and false (before spec version 4) mean "entropy" and "none"',
         ),
       },
       'evaluation',

@@ -111,9 +111,14 @@ export function evaluate(
  * Task-agnostic inference by entropy (method section 7.2): every test sample goes through the
  * target under every task's weights; the task whose softmax has the lowest entropy wins (divided
  * by ln K, so tasks of different class counts compare fairly: `normalizedEntropy`), and its argmax
- * class, mapped to a global label, is the prediction.
+ * class, mapped to a global label, is the prediction. With `batchNormStats` (task index to its
+ * running statistics), batch norm uses each candidate task's own instead of each chunk's.
  */
-export function inferTasksByEntropy(learner: Learner, tasks: ContinualTask[]): TaskInferenceResult {
+export function inferTasksByEntropy(
+  learner: Learner,
+  tasks: ContinualTask[],
+  batchNormStats?: ReadonlyMap<number, BatchNormStats>,
+): TaskInferenceResult {
   const weights = tasks.map((t) => learner.taskWeights(t.index));
   const perTask = tasks.map((task) => {
     const n = task.test.size;
@@ -122,20 +127,27 @@ export function inferTasksByEntropy(learner: Learner, tasks: ContinualTask[]): T
     const bestClass = new Int32Array(n);
     const labels = new Int32Array(n);
     tasks.forEach((candidate, k) => {
-      forEachChunk(learner, task.test, task.inputSize, weights[k], (all, y, start) => {
-        labels.set(y, start);
-        const logits = ownLogits(all, candidate);
-        const logP = tf.logSoftmax(logits);
-        const entropy = normalizedEntropy(logP).dataSync();
-        const cls = tf.argMax(logits, 1).dataSync();
-        for (let i = 0; i < entropy.length; i++) {
-          if (entropy[i] < bestEntropy[start + i]) {
-            bestEntropy[start + i] = entropy[i];
-            bestTask[start + i] = candidate.index;
-            bestClass[start + i] = cls[i];
+      forEachChunk(
+        learner,
+        task.test,
+        task.inputSize,
+        weights[k],
+        (all, y, start) => {
+          labels.set(y, start);
+          const logits = ownLogits(all, candidate);
+          const logP = tf.logSoftmax(logits);
+          const entropy = normalizedEntropy(logP).dataSync();
+          const cls = tf.argMax(logits, 1).dataSync();
+          for (let i = 0; i < entropy.length; i++) {
+            if (entropy[i] < bestEntropy[start + i]) {
+              bestEntropy[start + i] = entropy[i];
+              bestTask[start + i] = candidate.index;
+              bestClass[start + i] = cls[i];
+            }
           }
-        }
-      });
+        },
+        { batchNormStats: batchNormStats?.get(candidate.index) },
+      );
     });
     let taskHits = 0;
     let classHits = 0;
@@ -166,11 +178,15 @@ function averaged(perTask: PerTaskInference[]): TaskInferenceResult {
 /**
  * FeCAM statistics of `task` (fecam.ts): the penultimate features of all its training samples
  * under its own weights as they are now (call right after the task), per class of its own.
- * Batch norm (ResNet) normalises each chunk with its own statistics, as `evaluate` does for the
- * accuracy matrix and `inferTasksByEntropy` for the entropy figures, so FeCAM's reported figure
- * runs the target the way the other reported evaluations do.
+ * Batch norm (ResNet) uses the task's running statistics `batchNormStats` when given (as the
+ * task's deployed model does, which must find the same features one image at a time), else each
+ * chunk's own.
  */
-export function fecamTaskStatistics(learner: Learner, task: ContinualTask): FecamTaskStatistics {
+export function fecamTaskStatistics(
+  learner: Learner,
+  task: ContinualTask,
+  batchNormStats?: BatchNormStats,
+): FecamTaskStatistics {
   const d = learner.target.featureSize;
   const n = task.train.size;
   const x = new Float32Array(n * d);
@@ -185,7 +201,7 @@ export function fecamTaskStatistics(learner: Learner, task: ContinualTask): Feca
       x.set(f.dataSync(), start * d);
       y.set(labels, start);
     },
-    { features: true },
+    { features: true, batchNormStats },
   );
   tf.dispose(weights);
   return fecamStatistics(x, y, d, task.activeOutputs ?? task.outputSize);
@@ -195,12 +211,14 @@ export function fecamTaskStatistics(learner: Learner, task: ContinualTask): Feca
  * Task-agnostic inference by FeCAM (method section 7.3, fecam.ts): every test sample goes
  * through the target under every task's weights, and the (task, class) whose prototype is
  * nearest in Mahalanobis distance (features and prototypes L2-normalised) is the prediction.
- * `stats[k]` are task k's statistics, computed after it (`fecamTaskStatistics`).
+ * `stats[k]` are task k's statistics, computed after it (`fecamTaskStatistics`); with
+ * `batchNormStats`, batch norm uses each candidate task's running statistics.
  */
 export function inferTasksByFecam(
   learner: Learner,
   tasks: ContinualTask[],
   stats: FecamTaskStatistics[],
+  batchNormStats?: ReadonlyMap<number, BatchNormStats>,
 ): TaskInferenceResult {
   assert(stats.length >= tasks.length, 'FeCAM: every task needs its statistics');
   const weights = tasks.map((t) => learner.taskWeights(t.index));
@@ -229,7 +247,7 @@ export function inferTasksByFecam(
               }
             }
           },
-          { features: true },
+          { features: true, batchNormStats: batchNormStats?.get(candidate.index) },
         );
       });
       let taskHits = 0;

@@ -248,8 +248,6 @@ export async function runContinualLearning(
         best?.dispose();
       }
       learner.endTask();
-      // Right after the task, from its own training data (exemplar-free: never recomputed).
-      if (wantsFecam) fecam[t] = fecamTaskStatistics(learner, task);
 
       state.accuracyMatrix.push(
         tasks.slice(0, t + 1).map((seen) => evaluate(learner, seen, seen.test)),
@@ -261,6 +259,9 @@ export async function runContinualLearning(
         spec.training.seed,
       );
       if (stats) batchNormStats.set(t, stats);
+      // Right after the task, from its own training data (exemplar-free: never recomputed), with
+      // its running statistics where it has batch norm: as its deployed model computes features.
+      if (wantsFecam) fecam[t] = fecamTaskStatistics(learner, task, batchNormStats.get(t));
       // A run resumed from a checkpoint written before the statistics existed has none for its
       // earlier tasks: it keeps no running-statistics matrix rather than a partial one.
       state.runningStatsAccuracyMatrix?.push(
@@ -303,6 +304,12 @@ export async function runContinualLearning(
     const several = tasks.length > 1;
     // A checkpoint written without them (by hand, or before they existed) leaves tasks without.
     const fecamReady = tasks.every((_, t) => fecam[t] != null);
+    // Task inference stands for predictions without a task id, one image at a time: with batch
+    // norm, each task's network runs with its running statistics (a test chunk's own statistics
+    // would tell the networks which task the chunk comes from). Without every task's statistics
+    // (an old checkpoint's run), the chunks' statistics as the accuracy matrix uses them.
+    const runningStats =
+      hasBatchNorm && tasks.every((_, t) => batchNormStats.has(t)) ? batchNormStats : undefined;
     const result: ContinualResult = {
       spec,
       ...summarize(state.accuracyMatrix),
@@ -311,10 +318,11 @@ export async function runContinualLearning(
         : null,
       msPerIteration: state.msPerIteration,
       taskDurationsMs: state.taskDurationsMs,
-      taskInference: wantsEntropy && several ? inferTasksByEntropy(learner, tasks) : null,
+      taskInference:
+        wantsEntropy && several ? inferTasksByEntropy(learner, tasks, runningStats) : null,
       fecamTaskInference:
         wantsFecam && several && fecamReady
-          ? inferTasksByFecam(learner, tasks, fecam as FecamTaskStatistics[])
+          ? inferTasksByFecam(learner, tasks, fecam as FecamTaskStatistics[], runningStats)
           : null,
     };
     await callbacks.onTrainEnd?.(result);

@@ -16,6 +16,7 @@ import type { TaskExport } from '../../../src/core/continual/types.js';
 import { buildTasks } from '../../../src/core/data/benchmarks.js';
 import { buildDatasetTasks } from '../../../src/core/data/dataset-tasks.js';
 import type { ContinualTask, LabelledDataset } from '../../../src/core/data/types.js';
+import { decodeFecam } from '../../../src/core/inference/fecam.js';
 import { TaskModel } from '../../../src/core/inference/task-models.js';
 import { exportTask } from '../../../src/core/io/export.js';
 import { createLearner } from '../../../src/core/methods/create-learner.js';
@@ -418,5 +419,44 @@ describe("ResNet export: a functional LayersModel, raw pixels in, the engine's r
     assert.match(exported.modelUnavailable!, /running batch-norm statistics/);
     assert.ok(exported.mask);
     learner.dispose();
+  });
+});
+
+describe('ResNet FeCAM statistics', () => {
+  it("come from the task's running statistics: the exported model's features on raw pixels give the stored prototypes", async () => {
+    const { spec: base, tasks } = setup('hypermask', 4);
+    const spec: JobSpec = { ...base, evaluation: { ...base.evaluation, taskInference: 'fecam' } };
+    let checked = 0;
+    const result = await runContinualLearning(spec, {
+      tasks,
+      callbacks: {
+        onTaskEnd: (e) => {
+          const exported = e.exportTask(e.task);
+          const stats = decodeFecam(exported.fecam!);
+          const model = TaskModel.fromExport(exported.model!.modelJson, exported.model!.weights);
+          const task = tasks[e.task];
+          const batch = task.train.gather(Array.from({ length: task.train.size }, (_, i) => i));
+          // Back to what the exported model takes: the uploaded pixels, 0-255.
+          const { normalize, scale = 1 } = task.preprocessing!;
+          const at = (v: number | number[], i: number) => (Array.isArray(v) ? v[i % v.length] : v);
+          const pixels = normalize
+            ? batch.x.map((v, i) => (v * at(normalize.std, i) + at(normalize.mean, i)) / scale)
+            : batch.x.map((v) => v / scale);
+          const x = tf.tensor2d(pixels, [batch.size, model.inputSize]);
+          const features = model.features(x).arraySync();
+          tf.dispose(x);
+          model.dispose();
+          stats.classes.forEach((c, k) => {
+            const rows = features.filter((_, i) => batch.y[i] === k);
+            assert.equal(rows.length, c!.count);
+            const mean = rows[0].map((_, j) => rows.reduce((a, r) => a + r[j], 0) / rows.length);
+            expectArraysClose(mean, Array.from(c!.mean), 1e-4, `task ${e.task} class ${k} mean`);
+            checked++;
+          });
+        },
+      },
+    });
+    assert.equal(checked, 4, 'two classes in each of two tasks');
+    assert.ok(result.fecamTaskInference, 'FeCAM task inference is reported');
   });
 });
