@@ -17,6 +17,12 @@ import { launchChromium } from '../helpers/browser.js';
 import { csv } from '../helpers/dataset-builders.js';
 import { createTestService, ROOT, tinySpec, type TestService } from '../helpers/service.js';
 
+interface JsonSchema {
+  enum?: unknown[];
+  anyOf?: JsonSchema[];
+  properties?: Record<string, JsonSchema>;
+}
+
 const SHOTS = path.join(ROOT, 'test-results', 'screenshots', 'dashboard');
 /** Every wait in the page has a deadline; a job of two tiny tasks ends well within JOB_MS. */
 const WAIT_MS = 20_000;
@@ -114,8 +120,28 @@ describe('dashboard in a browser', () => {
     assert.deepEqual(await context.cookies(), []);
   });
 
-  it('shows spec errors beside their fields, then submits a job from the form', async () => {
+  it("offers in each choice of the job form exactly the values the API's document allows", async () => {
     await page.click('nav >> text=New job');
+    const doc = JSON.parse(await readFile(path.join(ROOT, 'openapi', 'openapi.json'), 'utf8'));
+    const body = doc.paths['/v1/jobs'].post.requestBody.content['application/json'].schema;
+    /** The string values a schema allows, through anyOf. */
+    const strings = (schema: JsonSchema): string[] =>
+      (schema.enum?.filter((v): v is string => typeof v === 'string') ?? []).concat(
+        (schema.anyOf ?? []).flatMap(strings),
+      );
+    const fields = page.locator('[data-field]:has(select)');
+    const paths = await fields.evaluateAll((els) => els.map((e) => e.getAttribute('data-field')!));
+    assert.ok(paths.includes('preset') && paths.includes('network.kind'), paths.join(', '));
+    for (const fieldPath of paths) {
+      const schema = fieldPath.split('.').reduce((s: JsonSchema, key) => s.properties![key], body);
+      const options = await page
+        .locator(`[data-field="${fieldPath}"] option`)
+        .evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value).filter((v) => v));
+      assert.deepEqual([...options].sort(), strings(schema).sort(), fieldPath);
+    }
+  });
+
+  it('shows spec errors beside their fields, then submits a job from the form', async () => {
     const spec = tinySpec({ iterationsPerTask: 40 });
     const field = (p: string) => page.locator(`[data-field="${p}"]`);
     await field('name').locator('input').fill('from the dashboard');

@@ -5,7 +5,42 @@
  * beside that input, or beside the JSON box when no input holds the field, or above the form when
  * it names none.
  */
+import type { operations } from '../../../clients/typescript/schema.js';
+
 type Kind = 'text' | 'number' | 'choice';
+type JobInput = operations['createJob']['requestBody']['content']['application/json'];
+
+/**
+ * A choice list that holds every value of the API's union `U` (from the generated types): a value
+ * the API gains and the form lacks fails `tsc -p ui/tsconfig.json`, naming it.
+ */
+const allOf =
+  <U extends string>() =>
+  <const L extends readonly U[]>(
+    list: L &
+      ([Exclude<U, L[number]>] extends [never] ? unknown : { missing: Exclude<U, L[number]> }),
+  ): string[] => [...list];
+
+const PRESETS = allOf<NonNullable<JobInput['preset']>>()([
+  'split-mnist',
+  'permuted-mnist',
+  'split-cifar100-resnet',
+  'split-cifar100-zenkenet',
+  'tinyimagenet-resnet',
+  'tinyimagenet-zenkenet',
+]);
+const METHODS = allOf<NonNullable<JobInput['method']>>()(['hypermask', 'hnet', 'finetune']);
+type Benchmark = NonNullable<JobInput['benchmark']>;
+const BENCHMARK_KINDS = allOf<NonNullable<Benchmark['kind']>>()(['split', 'permuted', 'datasets']);
+const DATASETS = allOf<NonNullable<Benchmark['dataset']>>()(['mnist', 'fashion-mnist']);
+const NETWORKS = allOf<NonNullable<NonNullable<JobInput['network']>['kind']>>()([
+  'mlp',
+  'zenkenet',
+  'resnet',
+]);
+const TASK_INFERENCE = allOf<
+  Extract<NonNullable<NonNullable<JobInput['evaluation']>['taskInference']>, string>
+>()(['both', 'fecam', 'entropy', 'none']);
 
 export interface FieldDef {
   /** Path in the request body, as the API names fields in errors. */
@@ -22,21 +57,21 @@ export const FIELDS: FieldDef[] = [
     path: 'preset',
     label: 'Preset',
     kind: 'choice',
-    choices: ['split-mnist', 'permuted-mnist'],
-    hint: 'published hyperparameters for the method',
+    choices: PRESETS,
+    hint: 'published hyperparameters for the method; the CIFAR-100 and Tiny-ImageNet ones train a convolutional network on uploaded images (list the tasks in the JSON below)',
   },
-  { path: 'method', label: 'Method', kind: 'choice', choices: ['hypermask', 'hnet', 'finetune'] },
+  { path: 'method', label: 'Method', kind: 'choice', choices: METHODS },
   {
     path: 'benchmark.kind',
     label: 'Benchmark',
     kind: 'choice',
-    choices: ['split', 'permuted', 'datasets'],
+    choices: BENCHMARK_KINDS,
   },
   {
     path: 'benchmark.dataset',
     label: 'Data set',
     kind: 'choice',
-    choices: ['mnist', 'fashion-mnist'],
+    choices: DATASETS,
     hint: 'built-in benchmarks',
   },
   {
@@ -46,6 +81,13 @@ export const FIELDS: FieldDef[] = [
     hint: 'a number for built-in benchmarks; for uploaded data sets list them in the JSON below',
   },
   { path: 'benchmark.classesPerTask', label: 'Classes per task', kind: 'number' },
+  {
+    path: 'network.kind',
+    label: 'Network',
+    kind: 'choice',
+    choices: NETWORKS,
+    hint: 'the target: fully connected, or convolutional (ZenkeNet, ResNet) on images',
+  },
   { path: 'training.iterationsPerTask', label: 'Iterations per task', kind: 'number' },
   { path: 'training.seed', label: 'Seed', kind: 'number' },
   {
@@ -58,7 +100,7 @@ export const FIELDS: FieldDef[] = [
     path: 'evaluation.taskInference',
     label: 'Task inference',
     kind: 'choice',
-    choices: ['both', 'fecam', 'entropy', 'none'],
+    choices: TASK_INFERENCE,
     hint: 'after the last task, infer the task without its id: FeCAM (nearest class prototype), lowest entropy, or both',
   },
 ];
