@@ -10,8 +10,10 @@
  * product's protocol recomputed here (statistics from each task's model at its end; must equal
  * `fecam`), `finalModel` takes the statistics from the final models instead (HyperMask's
  * FeCAM.py does; it needs every task's training data at the end, so it is not exemplar-free),
- * and the `...Tukey` ones apply Tukey's transform (square root, the paper's lambda = 0.5) to the
- * features first.
+ * the `...Tukey` ones apply Tukey's transform (square root, the paper's lambda = 0.5) to the
+ * features first, and the `...Uncalibrated` ones compare the tasks' distances as they are, as
+ * the paper and HyperMask's code do (the product divides each task's by its distance scale,
+ * src/core/inference/fecam.ts).
  *
  * Usage: nice -n 10 npx tsx bench/inference/task-inference.bench.ts
  *   BENCH_METHOD=hypermask|hnet (default hypermask), BENCH_ITERATIONS (default 500),
@@ -102,7 +104,11 @@ function featuresOf(model: TaskModel, x: Float32Array, tukey: boolean): tf.Tenso
 }
 
 /** FeCAM task and class accuracy with statistics from `statsModels`, tested under `testModels`. */
-function fecamVariant(statsModels: TaskModel[], testModels: TaskModel[], tukey: boolean) {
+function fecamVariant(
+  statsModels: TaskModel[],
+  testModels: TaskModel[],
+  { tukey = false, calibrated = true } = {},
+) {
   const scorers = tasks.map((task, t) => {
     const { x, y } = modelInput(task, 'train');
     const f = featuresOf(statsModels[t], x, tukey);
@@ -118,7 +124,7 @@ function fecamVariant(statsModels: TaskModel[], testModels: TaskModel[], tukey: 
     const bestClass = new Int32Array(n);
     testModels.forEach((m, k) => {
       const f = featuresOf(m, x, tukey);
-      const { distance, cls } = scorers[k].nearest(f);
+      const { distance, cls } = scorers[k].nearest(f, calibrated);
       f.dispose();
       for (let i = 0; i < n; i++)
         if (distance[i] < best[i]) [best[i], bestTask[i], bestClass[i]] = [distance[i], k, cls[i]];
@@ -146,10 +152,12 @@ const endModels = atTaskEnd.map(load);
 const finalModels = atLastEnd.map(load);
 const diagnosticsStart = performance.now();
 const diagnostics = {
-  afterTask: fecamVariant(endModels, finalModels, false),
-  afterTaskTukey: fecamVariant(endModels, finalModels, true),
-  finalModel: fecamVariant(finalModels, finalModels, false),
-  finalModelTukey: fecamVariant(finalModels, finalModels, true),
+  afterTask: fecamVariant(endModels, finalModels),
+  afterTaskUncalibrated: fecamVariant(endModels, finalModels, { calibrated: false }),
+  afterTaskTukey: fecamVariant(endModels, finalModels, { tukey: true }),
+  finalModel: fecamVariant(finalModels, finalModels),
+  finalModelUncalibrated: fecamVariant(finalModels, finalModels, { calibrated: false }),
+  finalModelTukey: fecamVariant(finalModels, finalModels, { tukey: true }),
 };
 const diagnosticsMs = Math.round(performance.now() - diagnosticsStart);
 for (const [k, v] of Object.entries(diagnostics))

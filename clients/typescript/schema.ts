@@ -218,7 +218,7 @@ export interface paths {
       cookie?: never;
     };
     /**
-     * The task's FeCAM statistics: a safetensors file (metadata format "retain-fecam"), per class c the F32 tensors class_c/mean [d], class_c/precision (the inverse of the normalised, shrunk covariance, upper triangle row by row, [d (d + 1) / 2]) and class_c/count
+     * The task's FeCAM statistics: a safetensors file (metadata format "retain-fecam"), per class c the F32 tensors class_c/mean [d], class_c/precision (the inverse of the normalised, shrunk covariance, upper triangle row by row, [d (d + 1) / 2]) and class_c/count, and distance_scale [1] (the mean over the task's training samples of their smallest distance to its prototypes; task inference divides the task's distances by it)
      * @description Kept when the spec's evaluation.taskInference is "fecam" or "both"; predictions without a task id use them. d is the width of the target's penultimate layer (the features the task model computes before its output layer).
      */
     get: operations['downloadTaskFecam'];

@@ -83,6 +83,7 @@ describe('FeCAM task inference over HTTP', () => {
       assert.equal(stats.statusCode, 200);
       const model = TaskModel.fromExport(json, new Uint8Array(weights));
       const scorer = new FecamScorer(decodeFecam(new Uint8Array(stats.rawPayload)));
+      assert.ok(scorer.stats.distanceScale! > 0, `task ${t}'s file holds its distance scale`);
       // The service scales raw inputs as the model's metadata says (pixels / 255).
       const scale = (model.metadata.input as { rawScale?: number } | undefined)?.rawScale ?? 1;
       const x = tf.tensor2d(
@@ -90,7 +91,8 @@ describe('FeCAM task inference over HTTP', () => {
         [images.length, model.inputSize],
       );
       const features = model.features(x);
-      local.push(scorer.nearest(features));
+      // Every task has its distance scale: the service compares calibrated distances.
+      local.push(scorer.nearest(features, true));
       tf.dispose([x, features]);
       model.dispose();
       scorer.dispose();
@@ -110,11 +112,13 @@ describe('FeCAM task inference over HTTP', () => {
         assert.equal(p.inferred, true);
         assert.equal(p.rule, 'fecam');
         assert.equal(p.entropies, null);
+        // Relative to their size: calibrated distances run to the hundreds (float32 rounding).
+        const expected = local.map((d) => d.distance[i]);
         expectArraysClose(
-          p.distances,
-          local.map((d) => d.distance[i]),
-          1e-4,
-          `input ${i}`,
+          p.distances.map((v, k) => v / expected[k]),
+          expected.map(() => 1),
+          1e-5,
+          `input ${i}: ${p.distances.join(', ')} against ${expected.join(', ')}`,
         );
         const best = p.distances.indexOf(Math.min(...p.distances));
         assert.equal(p.task, best);

@@ -2,9 +2,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ContinualTask, SampleSource } from '../data/types.js';
 import { assert } from '../errors.js';
 import { normalizedEntropy } from '../inference/entropy.js';
-import { fecamStatistics, FecamScorer, type FecamTaskStatistics } from '../inference/fecam.js';
+import {
+  fecamCalibrated,
+  fecamStatistics,
+  FecamScorer,
+  type FecamTaskStatistics,
+} from '../inference/fecam.js';
 import type { Learner } from '../methods/learner.js';
-import type { BatchNormStats } from '../target-network/target-network.js';
+import { outputLayer, type BatchNormStats } from '../target-network/target-network.js';
 import type { TaskInferenceResult } from './types.js';
 
 /**
@@ -107,61 +112,6 @@ export function evaluate(
   return total / source.size;
 }
 
-/**
- * Task-agnostic inference by entropy (method section 7.2): every test sample goes through the
- * target under every task's weights; the task whose softmax has the lowest entropy wins (divided
- * by ln K, so tasks of different class counts compare fairly: `normalizedEntropy`), and its argmax
- * class, mapped to a global label, is the prediction. With `batchNormStats` (task index to its
- * running statistics), batch norm uses each candidate task's own instead of each chunk's.
- */
-export function inferTasksByEntropy(
-  learner: Learner,
-  tasks: ContinualTask[],
-  batchNormStats?: ReadonlyMap<number, BatchNormStats>,
-): TaskInferenceResult {
-  const weights = tasks.map((t) => learner.taskWeights(t.index));
-  const perTask = tasks.map((task) => {
-    const n = task.test.size;
-    const bestEntropy = new Float32Array(n).fill(Infinity);
-    const bestTask = new Int32Array(n);
-    const bestClass = new Int32Array(n);
-    const labels = new Int32Array(n);
-    tasks.forEach((candidate, k) => {
-      forEachChunk(
-        learner,
-        task.test,
-        task.inputSize,
-        weights[k],
-        (all, y, start) => {
-          labels.set(y, start);
-          const logits = ownLogits(all, candidate);
-          const logP = tf.logSoftmax(logits);
-          const entropy = normalizedEntropy(logP).dataSync();
-          const cls = tf.argMax(logits, 1).dataSync();
-          for (let i = 0; i < entropy.length; i++) {
-            if (entropy[i] < bestEntropy[start + i]) {
-              bestEntropy[start + i] = entropy[i];
-              bestTask[start + i] = candidate.index;
-              bestClass[start + i] = cls[i];
-            }
-          }
-        },
-        { batchNormStats: batchNormStats?.get(candidate.index) },
-      );
-    });
-    let taskHits = 0;
-    let classHits = 0;
-    for (let i = 0; i < n; i++) {
-      if (bestTask[i] === task.index) taskHits++;
-      if (tasks[bestTask[i]].globalLabels[bestClass[i]] === task.globalLabels[labels[i]])
-        classHits++;
-    }
-    return { task: task.index, taskAccuracy: taskHits / n, classAccuracy: classHits / n };
-  });
-  weights.forEach((w) => tf.dispose(w));
-  return averaged(perTask);
-}
-
 type PerTaskInference = TaskInferenceResult['perTask'][number];
 
 /** Task and class accuracies averaged over tasks (each task weighs the same, as in the method). */
@@ -207,29 +157,46 @@ export function fecamTaskStatistics(
   return fecamStatistics(x, y, d, task.activeOutputs ?? task.outputSize);
 }
 
+/** Which rules `inferTasks` runs: lowest entropy, and FeCAM with every task's statistics. */
+export interface InferenceRules {
+  entropy?: boolean;
+  /** `fecam[k]`: task k's statistics, computed after it (`fecamTaskStatistics`). */
+  fecam?: FecamTaskStatistics[] | null;
+}
+
 /**
- * Task-agnostic inference by FeCAM (method section 7.3, fecam.ts): every test sample goes
- * through the target under every task's weights, and the (task, class) whose prototype is
- * nearest in Mahalanobis distance (features and prototypes L2-normalised) is the prediction.
- * `stats[k]` are task k's statistics, computed after it (`fecamTaskStatistics`); with
- * `batchNormStats`, batch norm uses each candidate task's running statistics.
+ * Task-agnostic inference (the task id unknown) by the given rules, in one pass: every test
+ * sample goes through the target under every task's weights, and each rule picks a task and a
+ * class (mapped to a global label) per sample. Ties go to the earlier task. Null for a rule not
+ * run (and for both without a task).
+ * - Entropy (method section 7.2): the task whose softmax over its own classes has the lowest
+ *   entropy, divided by ln K so that tasks of different class counts compare fairly
+ *   (`normalizedEntropy`), and its argmax class.
+ * - FeCAM (method section 7.3, fecam.ts): the (task, class) whose prototype is nearest in
+ *   Mahalanobis distance (features and prototypes L2-normalised; each task's distances divided by
+ *   its distance scale).
+ * Both read the same forward pass: the penultimate features, and the logits from them through
+ * the output layer (`outputLayer`). With `batchNormStats` (task index to its running
+ * statistics), batch norm uses each candidate task's own instead of each chunk's.
  */
-export function inferTasksByFecam(
+export function inferTasks(
   learner: Learner,
   tasks: ContinualTask[],
-  stats: FecamTaskStatistics[],
+  rules: InferenceRules,
   batchNormStats?: ReadonlyMap<number, BatchNormStats>,
-): TaskInferenceResult {
-  assert(stats.length >= tasks.length, 'FeCAM: every task needs its statistics');
+): { entropy: TaskInferenceResult | null; fecam: TaskInferenceResult | null } {
+  const stats = rules.fecam ?? null;
+  if (tasks.length === 0 || (!rules.entropy && !stats)) return { entropy: null, fecam: null };
+  assert(!stats || stats.length >= tasks.length, 'FeCAM: every task needs its statistics');
   const weights = tasks.map((t) => learner.taskWeights(t.index));
-  const scorers = tasks.map((t) => new FecamScorer(stats[t.index]));
+  const scorers = stats ? tasks.map((t) => new FecamScorer(stats[t.index])) : null;
+  const calibrated = scorers !== null && fecamCalibrated(scorers.map((s) => s.stats));
   try {
     const perTask = tasks.map((task) => {
       const n = task.test.size;
-      const bestDistance = new Float32Array(n).fill(Infinity);
-      const bestTask = new Int32Array(n).fill(-1);
-      const bestClass = new Int32Array(n);
       const labels = new Int32Array(n);
+      const byEntropy = rules.entropy ? new BestCandidates(n) : null;
+      const byFecam = scorers ? new BestCandidates(n) : null;
       tasks.forEach((candidate, k) => {
         forEachChunk(
           learner,
@@ -238,33 +205,87 @@ export function inferTasksByFecam(
           weights[k],
           (features, y, start) => {
             labels.set(y, start);
-            const { distance, cls } = scorers[k].nearest(features);
-            for (let i = 0; i < distance.length; i++) {
-              if (distance[i] < bestDistance[start + i]) {
-                bestDistance[start + i] = distance[i];
-                bestTask[start + i] = candidate.index;
-                bestClass[start + i] = cls[i];
-              }
+            if (byFecam) {
+              const { distance, cls } = scorers![k].nearest(features, calibrated);
+              byFecam.offer(start, distance, candidate.index, cls);
+            }
+            if (byEntropy) {
+              const logits = ownLogits(outputLayer(features, weights[k]), candidate);
+              const entropy = normalizedEntropy(tf.logSoftmax(logits)).dataSync();
+              byEntropy.offer(start, entropy, candidate.index, tf.argMax(logits, 1).dataSync());
             }
           },
           { features: true, batchNormStats: batchNormStats?.get(candidate.index) },
         );
       });
-      let taskHits = 0;
-      let classHits = 0;
-      for (let i = 0; i < n; i++) {
-        if (bestTask[i] === task.index) taskHits++;
-        if (
-          bestTask[i] >= 0 &&
-          tasks[bestTask[i]].globalLabels[bestClass[i]] === task.globalLabels[labels[i]]
-        )
-          classHits++;
-      }
-      return { task: task.index, taskAccuracy: taskHits / n, classAccuracy: classHits / n };
+      return {
+        entropy: byEntropy?.accuracies(task, tasks, labels),
+        fecam: byFecam?.accuracies(task, tasks, labels),
+      };
     });
-    return averaged(perTask);
+    return {
+      entropy: rules.entropy ? averaged(perTask.map((r) => r.entropy!)) : null,
+      fecam: scorers ? averaged(perTask.map((r) => r.fecam!)) : null,
+    };
   } finally {
     weights.forEach((w) => tf.dispose(w));
-    scorers.forEach((s) => s.dispose());
+    scorers?.forEach((s) => s.dispose());
+  }
+}
+
+/** Task inference by entropy alone (`inferTasks`). */
+export function inferTasksByEntropy(
+  learner: Learner,
+  tasks: ContinualTask[],
+  batchNormStats?: ReadonlyMap<number, BatchNormStats>,
+): TaskInferenceResult {
+  return inferTasks(learner, tasks, { entropy: true }, batchNormStats).entropy!;
+}
+
+/** Task inference by FeCAM alone (`inferTasks`); `stats[k]` are task k's statistics. */
+export function inferTasksByFecam(
+  learner: Learner,
+  tasks: ContinualTask[],
+  stats: FecamTaskStatistics[],
+  batchNormStats?: ReadonlyMap<number, BatchNormStats>,
+): TaskInferenceResult {
+  return inferTasks(learner, tasks, { fecam: stats }, batchNormStats).fecam!;
+}
+
+/** Per test sample of one task, the best candidate (task, class) so far by one rule: the lowest score. */
+class BestCandidates {
+  private readonly score: Float32Array;
+  private readonly task: Int32Array;
+  private readonly cls: Int32Array;
+
+  constructor(n: number) {
+    this.score = new Float32Array(n).fill(Infinity);
+    this.task = new Int32Array(n).fill(-1);
+    this.cls = new Int32Array(n);
+  }
+
+  /** Candidate `task`'s scores and classes for the samples from `start` on; lower wins, ties keep the earlier. */
+  offer(start: number, scores: ArrayLike<number>, task: number, cls: ArrayLike<number>): void {
+    for (let i = 0; i < scores.length; i++) {
+      if (scores[i] < this.score[start + i]) {
+        this.score[start + i] = scores[i];
+        this.task[start + i] = task;
+        this.cls[start + i] = cls[i];
+      }
+    }
+  }
+
+  /** How often the chosen task is `task`, and the chosen class its label (`labels`, local to `task`). */
+  accuracies(task: ContinualTask, tasks: ContinualTask[], labels: Int32Array): PerTaskInference {
+    const n = labels.length;
+    let taskHits = 0;
+    let classHits = 0;
+    for (let i = 0; i < n; i++) {
+      const chosen = this.task[i];
+      if (chosen === task.index) taskHits++;
+      if (chosen >= 0 && tasks[chosen].globalLabels[this.cls[i]] === task.globalLabels[labels[i]])
+        classHits++;
+    }
+    return { task: task.index, taskAccuracy: taskHits / n, classAccuracy: classHits / n };
   }
 }

@@ -23,12 +23,7 @@ import { median, summarize } from '../metrics/metrics.js';
 import { Random } from '../random.js';
 import type { JobSpec } from '../spec.js';
 import { computeBatchNormStats, type BatchNormStats } from './batch-norm-stats.js';
-import {
-  evaluate,
-  fecamTaskStatistics,
-  inferTasksByEntropy,
-  inferTasksByFecam,
-} from './evaluation.js';
+import { evaluate, fecamTaskStatistics, inferTasks } from './evaluation.js';
 import { BestModel } from './model-selection.js';
 import { iterationsPerEpoch, PlateauScheduler, taskIterations } from './schedule.js';
 import type { ContinualResult, RunOptions, TaskEndEvent } from './types.js';
@@ -310,6 +305,15 @@ export async function runContinualLearning(
     // (an old checkpoint's run), the chunks' statistics as the accuracy matrix uses them.
     const runningStats =
       hasBatchNorm && tasks.every((_, t) => batchNormStats.has(t)) ? batchNormStats : undefined;
+    const inferred = inferTasks(
+      learner,
+      several ? tasks : [],
+      {
+        entropy: wantsEntropy,
+        fecam: wantsFecam && fecamReady ? (fecam as FecamTaskStatistics[]) : null,
+      },
+      runningStats,
+    );
     const result: ContinualResult = {
       spec,
       ...summarize(state.accuracyMatrix),
@@ -318,12 +322,8 @@ export async function runContinualLearning(
         : null,
       msPerIteration: state.msPerIteration,
       taskDurationsMs: state.taskDurationsMs,
-      taskInference:
-        wantsEntropy && several ? inferTasksByEntropy(learner, tasks, runningStats) : null,
-      fecamTaskInference:
-        wantsFecam && several && fecamReady
-          ? inferTasksByFecam(learner, tasks, fecam as FecamTaskStatistics[], runningStats)
-          : null,
+      taskInference: inferred.entropy,
+      fecamTaskInference: inferred.fecam,
     };
     await callbacks.onTrainEnd?.(result);
     return result;

@@ -25,6 +25,14 @@
  * - No Tukey transform of the features: the notes' procedure has none, and HyperMask's code
  *   leaves it off (its `apply_tukey=False`); the paper's lambda = 0.5 (square root) lowered the
  *   task-prediction accuracy on Split Fashion-MNIST from 65.42 % to 56.42 % (bench/README.md).
+ * - Calibration (ours; the paper and HyperMask's code compare the distances as they are): each
+ *   task's feature space is its own (its own mask or weights), so the scale of its distances is
+ *   too, and raw distances favour the tasks whose spaces give smaller ones (on Split
+ *   Fashion-MNIST the later tasks). So each task keeps its distance scale, the mean over its
+ *   training samples of their smallest distance to its prototypes (measured with the statistics,
+ *   from the same data), and task inference compares distances divided by it: a sample is as
+ *   far from a task as it is relative to how far that task's own samples lie. One number per
+ *   task, exemplar-free. Measured in bench/README.md ("Task inference").
  * - Exemplar-free as the paper is: each task's statistics come from its own training data
  *   right after it, under its weights at that time, and are never recomputed (HyperMask's code
  *   recomputes all of them with the final model from every task's data, which a continual
@@ -62,6 +70,12 @@ export interface FecamClass {
 export interface FecamTaskStatistics {
   featureSize: number;
   classes: (FecamClass | null)[];
+  /**
+   * The mean over the task's training samples of their smallest distance to its class prototypes
+   * (the task's distance scale; see "Calibration" in the header). Null in statistics written
+   * before it existed.
+   */
+  distanceScale: number | null;
 }
 
 /** Whether FeCAM applies to a target: it has a hidden representation of at most `FECAM_MAX_FEATURES`. */
@@ -258,8 +272,48 @@ export function fecamStatistics(
   assert(x.length === n * d, `FeCAM: ${x.length} feature values for ${n} samples of ${d}`);
   const byClass: number[][] = Array.from({ length: classes }, () => []);
   for (let i = 0; i < n; i++) byClass[y[i]]?.push(i);
+  const stats = classStatistics(x, byClass, d);
+  return { ...stats, distanceScale: distanceScale(stats, x, n) };
+}
+
+/** Rows of the training features fed to the scorer at once when the distance scale is measured. */
+const SCALE_CHUNK = 1024;
+
+/**
+ * The mean over `n` training features `x` of their smallest distance to the task's prototypes,
+ * computed as task inference computes distances (`FecamScorer.nearest`); null when no sample has a
+ * positive finite one (then no task's distances are divided, `fecamCalibrated`).
+ */
+function distanceScale(stats: FecamTaskStatistics, x: Float32Array, n: number): number | null {
+  const d = stats.featureSize;
+  const scorer = new FecamScorer(stats);
+  let sum = 0;
+  let count = 0;
+  try {
+    for (let start = 0; start < n; start += SCALE_CHUNK) {
+      const rows = Math.min(SCALE_CHUNK, n - start);
+      const f = tf.tensor2d(x.subarray(start * d, (start + rows) * d), [rows, d]);
+      const { distance } = scorer.nearest(f);
+      f.dispose();
+      for (const v of distance) {
+        if (!Number.isFinite(v)) continue;
+        sum += v;
+        count++;
+      }
+    }
+  } finally {
+    scorer.dispose();
+  }
+  // A float32 value, as files keep it: a run resumed from a checkpoint compares the same numbers.
+  const mean = Math.fround(count > 0 ? sum / count : 0);
+  return mean > 0 ? mean : null;
+}
+
+/** Per class, the prototype and inverse covariance of the rows `byClass[c]` of `x` [n * d]. */
+function classStatistics(x: Float32Array, byClass: number[][], d: number): FecamTaskStatistics {
   return {
     featureSize: d,
+    distanceScale: null,
     classes: byClass.map((rows) => {
       if (rows.length === 0) return null;
       const xc = new Float32Array(rows.length * d);
@@ -308,9 +362,10 @@ export class FecamScorer {
    * For features [n, d] (raw, as the target computes them): each sample's smallest squared
    * Mahalanobis distance (f - mu)^T S^-1 (f - mu) over the task's classes, with f and mu
    * L2-normalised, and the local class it belongs to (the earlier class on ties). Infinity and
-   * -1 when the task has no class statistics.
+   * -1 when the task has no class statistics. `calibrated`: divided by the task's distance scale
+   * (pass `fecamCalibrated(...)` of all the tasks compared).
    */
-  nearest(features: tf.Tensor2D): { distance: Float32Array; cls: Int32Array } {
+  nearest(features: tf.Tensor2D, calibrated = false): { distance: Float32Array; cls: Int32Array } {
     const n = features.shape[0];
     assert(
       features.shape[1] === this.stats.featureSize,
@@ -325,8 +380,9 @@ export class FecamScorer {
         return tf.sum(tf.mul(tf.matMul(diff, c.precision), diff), 1);
       });
     });
+    const scale = calibrated && this.stats.distanceScale !== null ? this.stats.distanceScale : 1;
     per.forEach((t, k) => {
-      const dist = t.dataSync();
+      const dist = t.dataSync().map((v) => v / scale);
       for (let i = 0; i < n; i++) {
         if (dist[i] < distance[i]) {
           distance[i] = dist[i];
@@ -343,18 +399,43 @@ export class FecamScorer {
   }
 }
 
+/**
+ * Whether task inference divides each task's distances by its distance scale: when every task
+ * compared has one (statistics written before it existed have none; then none is divided, so
+ * that all distances stay comparable).
+ */
+export function fecamCalibrated(stats: readonly { distanceScale: number | null }[]): boolean {
+  return stats.every((s) => s.distanceScale !== null);
+}
+
 /** The statistics as named tensors `<prefix>class_<c>/mean` and `<prefix>class_<c>/precision`. */
 export function fecamTensors(stats: FecamTaskStatistics, prefix = ''): NamedArray[] {
   const d = stats.featureSize;
-  return stats.classes.flatMap((c, i) =>
-    c
-      ? [
-          { name: `${prefix}class_${i}/mean`, shape: [d], data: c.mean },
-          { name: `${prefix}class_${i}/precision`, shape: [(d * (d + 1)) / 2], data: c.precision },
-          { name: `${prefix}class_${i}/count`, shape: [1], data: Float32Array.of(c.count) },
-        ]
-      : [],
-  );
+  return stats.classes
+    .flatMap((c, i) =>
+      c
+        ? [
+            { name: `${prefix}class_${i}/mean`, shape: [d], data: c.mean },
+            {
+              name: `${prefix}class_${i}/precision`,
+              shape: [(d * (d + 1)) / 2],
+              data: c.precision,
+            },
+            { name: `${prefix}class_${i}/count`, shape: [1], data: Float32Array.of(c.count) },
+          ]
+        : [],
+    )
+    .concat(
+      stats.distanceScale === null
+        ? []
+        : [
+            {
+              name: `${prefix}distance_scale`,
+              shape: [1],
+              data: Float32Array.of(stats.distanceScale),
+            },
+          ],
+    );
 }
 
 /** Statistics from tensors named as `fecamTensors` writes them (those under `prefix`); null when there are none. */
@@ -377,7 +458,10 @@ export function fecamFromTensors(tensors: NamedArray[], prefix = ''): FecamTaskS
       precision: precision.data,
     };
   }
-  return classes.length > 0 ? { featureSize, classes } : null;
+  const scale = byName.get(`${prefix}distance_scale`);
+  return classes.length > 0
+    ? { featureSize, classes, distanceScale: scale ? scale.data[0] : null }
+    : null;
 }
 
 /** Format name of a task's FeCAM statistics file (safetensors, exported with the task). */

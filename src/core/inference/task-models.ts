@@ -13,15 +13,15 @@
  * Without a task id, the task is inferred per input by the job's rule. With every task's FeCAM
  * statistics (a job that infers tasks by FeCAM exports them), by FeCAM as the engine evaluates it
  * (method section 7.3, `inferTasksByFecam`): the penultimate features under every task's model
- * (`TaskModel.features`), the nearest class prototype in Mahalanobis distance (`FecamScorer`),
- * that class's task. Otherwise by lowest softmax entropy (method section 7.2,
+ * (`TaskModel.features`), the nearest class prototype in Mahalanobis distance (`FecamScorer`;
+ * each task's distances divided by its distance scale), that class's task. Otherwise by lowest softmax entropy (method section 7.2,
  * `inferTasksByEntropy`): the same operations (logSoftmax, then -sum(exp(logP) * logP) / ln K for
  * a task of K classes, see `normalizedEntropy`). Ties go to the earlier task.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { EngineError } from '../errors.js';
 import { normalizedEntropy } from './entropy.js';
-import type { FecamScorer } from './fecam.js';
+import { fecamCalibrated, type FecamScorer } from './fecam.js';
 
 const ACTIVATIONS: Record<string, (x: tf.Tensor) => tf.Tensor> = {
   relu: (x) => tf.relu(x),
@@ -360,7 +360,7 @@ export interface Prediction {
   entropies: number[] | null;
   /**
    * Smallest squared Mahalanobis distance to a class prototype of every task (index = position
-   * in `models`); when inferred by FeCAM.
+   * in `models`), divided by the task's distance scale (fecam.ts); when inferred by FeCAM.
    */
   distances: number[] | null;
 }
@@ -402,7 +402,9 @@ export function predict(
       return;
     }
     if (fecam.length === models.length && fecam.every((s) => s !== null)) {
-      const nearest = models.map((m, k) => fecam[k].nearest(m.features(x)));
+      const scorers = fecam as FecamScorer[];
+      const calibrated = fecamCalibrated(scorers.map((s) => s.stats));
+      const nearest = models.map((m, k) => scorers[k].nearest(m.features(x), calibrated));
       const probs = models.map((m) => tf.softmax(m.logits(x)).arraySync());
       out = Array.from({ length: n }, (_, i) => {
         let k = 0;

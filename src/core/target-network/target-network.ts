@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import { linear } from '../linear.js';
 import type { Random } from '../random.js';
 
 /**
@@ -110,4 +111,14 @@ export interface ExportLayer {
   config: Record<string, unknown>;
   inputs?: string[];
   weights?: { name: string; shape: number[]; values: Float32Array }[];
+}
+
+/**
+ * The target's output layer applied to its penultimate features: the logits `forward` computes
+ * from them at inference. Every target ends in one linear layer, its last two parameters (a
+ * test checks this equals `forward` for every kind of target). Call inside a tidy.
+ */
+export function outputLayer(features: tf.Tensor2D, weights: tf.Tensor[]): tf.Tensor2D {
+  const k = weights.length - 2;
+  return linear(features, weights[k] as tf.Tensor2D, weights[k + 1] as tf.Tensor1D);
 }

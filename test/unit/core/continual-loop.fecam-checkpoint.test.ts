@@ -51,8 +51,8 @@ describe('FeCAM statistics in checkpoints and exports', () => {
       const fecamTensors = (bytes: Uint8Array) =>
         decodeSafetensors(bytes, (n) => n.startsWith('fecam/')).tensors;
       const last = fecamTensors(checkpoints.at(-1)!);
-      // 3 tasks x 2 classes x (mean, precision, count).
-      assert.equal(last.length, 18);
+      // 3 tasks x (2 classes x (mean, precision, count) + the distance scale).
+      assert.equal(last.length, 21);
       assert.deepEqual(fecamTensors(resumedCheckpoints.at(-1)!), last);
       assert.ok(full.fecamTaskInference, 'FeCAM result reported');
       assert.ok(full.taskInference, 'entropy result reported too ("both")');
@@ -65,6 +65,8 @@ describe('FeCAM statistics in checkpoints and exports', () => {
         const fromExport = decodeFecam(exported[t]!);
         assert.deepEqual(fromExport.classes, final[t]!.classes);
         assert.equal(fromExport.featureSize, 12);
+        assert.ok(fromExport.distanceScale! > 0);
+        assert.equal(fromExport.distanceScale, final[t]!.distanceScale);
       }
     });
   }

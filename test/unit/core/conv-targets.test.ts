@@ -1,7 +1,8 @@
 /**
  * The convolutional target networks: parameter lists as hypnettorch builds them, forward passes
  * against a plain-loop NCHW restatement (test/helpers/naive-conv.ts), masks on conv kernels,
- * gradients only through kept mask entries, dropout, and no tensor left behind by a step.
+ * gradients only through kept mask entries, dropout, no tensor left behind by a step, and the
+ * output layer on the features equal to the forward pass (every kind of target).
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
@@ -11,7 +12,13 @@ import { createLearner } from '../../../src/core/methods/create-learner.js';
 import { crossEntropy } from '../../../src/core/methods/learner.js';
 import { Random } from '../../../src/core/random.js';
 import { resolveSpec, type JobSpecInput } from '../../../src/core/spec.js';
+import { MlpTargetNetwork } from '../../../src/core/target-network/mlp-target-network.js';
 import { ResNet, resNetShapes } from '../../../src/core/target-network/resnet.js';
+import {
+  outputLayer,
+  type BatchNormStats,
+  type TargetNetwork,
+} from '../../../src/core/target-network/target-network.js';
 import { ZenkeNet, zenkeNetShapes } from '../../../src/core/target-network/zenke-net.js';
 import * as naive from '../../helpers/naive-conv.js';
 import { expectArraysClose, useCpuBackend } from '../../helpers/tensors.js';
@@ -372,5 +379,61 @@ describe('methods on convolutional targets', () => {
     tf.dispose([x, y]);
     net.dispose();
     plain.dispose();
+  });
+});
+
+describe('the output layer on the features', () => {
+  it('gives exactly what forward gives, for every kind of target (task inference reads both from one pass)', () => {
+    const shape = [10, 11, 2];
+    const resnet = new ResNet({ inputShape: shape, n: 1, k: 1, outputSize: 3, rng: new Random(3) });
+    const targets: [string, TargetNetwork][] = [
+      [
+        'mlp',
+        new MlpTargetNetwork({ inputSize: 220, hidden: [7, 5], outputSize: 3, activation: 'relu' }),
+      ],
+      [
+        'linear mlp',
+        new MlpTargetNetwork({ inputSize: 220, hidden: [], outputSize: 3, activation: 'relu' }),
+      ],
+      [
+        'zenkenet',
+        new ZenkeNet({
+          inputShape: shape,
+          channels: [3, 4],
+          hidden: [6],
+          outputSize: 3,
+          dropout: 0.25,
+          rng: new Random(2),
+        }),
+      ],
+      ['resnet', resnet],
+    ];
+    const x = tf.tensor2d(images(4, shape, 9), [4, 220]);
+    // Running statistics other than the batch's: they must reach both paths the same way.
+    const stats: BatchNormStats = {
+      mean: resnet.batchNormWeights
+        .filter((_, i) => i % 2 === 0)
+        .map((g) => new Float32Array(g.size).fill(0.1)),
+      variance: resnet.batchNormWeights
+        .filter((_, i) => i % 2 === 0)
+        .map((g) => new Float32Array(g.size).fill(2)),
+    };
+    for (const [name, net] of targets) {
+      const w = net.weights ?? net.paramShapes.map((s) => tf.randomNormal(s, 0, 0.3, 'float32', 5));
+      for (const options of name === 'resnet' ? [{}, { batchNormStats: stats }] : [{}]) {
+        const [viaFeatures, forward] = tf.tidy(() => [
+          outputLayer(net.features(x, w, options), w).dataSync(),
+          net.forward(x, w, options).dataSync(),
+        ]);
+        assert.deepEqual(
+          Array.from(viaFeatures),
+          Array.from(forward),
+          `${name} ${JSON.stringify(Object.keys(options))}`,
+        );
+      }
+      if (!net.weights) tf.dispose(w);
+      net.dispose();
+    }
+    x.dispose();
   });
 });

@@ -77,7 +77,7 @@ export const PredictResponse = Type.Object({
       distances: Nullable(
         Type.Array(Type.Number(), {
           description:
-            'every trained task\'s smallest squared Mahalanobis distance from the input\'s features to a class prototype, by task index; the smallest wins and gives the class (rule "fecam" only)',
+            "every trained task's smallest squared Mahalanobis distance from the input's features to a class prototype, divided by that task's distance scale (the mean of its own training samples' smallest distances), by task index; the smallest wins and gives the class (rule \"fecam\" only)",
         }),
       ),
     }),

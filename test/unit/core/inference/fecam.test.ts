@@ -9,8 +9,11 @@ import type { ContinualTask } from '../../../../src/core/data/types.js';
 import {
   decodeFecam,
   encodeFecam,
+  fecamCalibrated,
   fecamCovariance,
+  FecamScorer,
   fecamStatistics,
+  type FecamTaskStatistics,
   invertPositiveDefinite,
   normalizeCovariance,
   sampleCovariance,
@@ -158,5 +161,58 @@ describe('FeCAM task inference', () => {
     assert.equal(fecam.taskAccuracy, 1);
     assert.equal(fecam.classAccuracy, 1);
     learner.target.dispose();
+  });
+});
+
+describe('FeCAM calibration: each task distance divided by its distance scale', () => {
+  it("measures the scale as the mean smallest distance of the task's own training samples, and keeps it in the file", () => {
+    let seed = 7;
+    const noise = () => {
+      seed = (seed * 16807) % 2147483647;
+      return seed / 2147483647;
+    };
+    const n = 50;
+    const x = Float32Array.from({ length: n * 3 }, (_, i) => noise() + (i % 3 === i % 2 ? 1 : 0));
+    const y = Int32Array.from({ length: n }, (_, i) => i % 2);
+    const stats = fecamStatistics(x, y, 3, 2);
+    const scorer = new FecamScorer(stats);
+    const features = tf.tensor2d(x, [n, 3]);
+    const { distance } = scorer.nearest(features);
+    const mean = distance.reduce((a, v) => a + v, 0) / n;
+    assert.ok(stats.distanceScale !== null && stats.distanceScale > 0);
+    assert.ok(
+      Math.abs(stats.distanceScale - mean) <= 1e-6 * mean,
+      `${stats.distanceScale} vs ${mean}`,
+    );
+    // Calibrated, the training samples' mean smallest distance is 1.
+    const calibrated = scorer.nearest(features, true).distance;
+    expectArraysClose([calibrated.reduce((a, v) => a + v, 0) / n], [1], 1e-5);
+    tf.dispose(features);
+    scorer.dispose();
+    // The file keeps it exactly (a float32 value); one written without it reads as null.
+    assert.equal(decodeFecam(encodeFecam(stats)).distanceScale, stats.distanceScale);
+    const old = decodeFecam(encodeFecam({ ...stats, distanceScale: null }));
+    assert.equal(old.distanceScale, null);
+    assert.equal(fecamCalibrated([stats, stats]), true);
+    assert.equal(fecamCalibrated([stats, old]), false, 'one task without: no task is divided');
+  });
+
+  it('lets a task whose own samples lie far from its prototypes win at a distance that would lose raw', () => {
+    // Two tasks of one class each, identity precision: for f at 60 degrees, raw squared distances
+    // are 1 to task 0's prototype [1, 0] and 2 - sqrt(3) = 0.268 to task 1's [0, 1].
+    const task = (mean: number[], distanceScale: number): FecamTaskStatistics => ({
+      featureSize: 2,
+      classes: [{ count: 10, mean: Float32Array.from(mean), precision: Float32Array.of(1, 0, 1) }],
+      distanceScale,
+    });
+    const scorers = [new FecamScorer(task([1, 0], 4)), new FecamScorer(task([0, 1], 1))];
+    const f = tf.tensor2d([[Math.cos(Math.PI / 3), Math.sin(Math.PI / 3)]]);
+    const raw = scorers.map((s) => s.nearest(f).distance[0]);
+    const calibrated = scorers.map((s) => s.nearest(f, true).distance[0]);
+    expectArraysClose(raw, [1, 2 - Math.sqrt(3)], 1e-6);
+    expectArraysClose(calibrated, [0.25, 2 - Math.sqrt(3)], 1e-6);
+    assert.ok(raw[1] < raw[0] && calibrated[0] < calibrated[1]);
+    tf.dispose(f);
+    scorers.forEach((s) => s.dispose());
   });
 });
