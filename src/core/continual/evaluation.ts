@@ -9,6 +9,7 @@ import {
   type FecamTaskStatistics,
 } from '../inference/fecam.js';
 import type { Learner } from '../methods/learner.js';
+import { Random } from '../random.js';
 import { outputLayer, type BatchNormStats } from '../target-network/target-network.js';
 import type { TaskInferenceResult } from './types.js';
 
@@ -17,7 +18,8 @@ import type { TaskInferenceResult } from './types.js';
  * many. For an MLP this only bounds memory; with batch-statistics batch norm (ResNet) a chunk is
  * the batch whose statistics normalise it. The reference evaluates each task's whole test set as
  * one batch: 1,000 images per Split CIFAR-100 task, which this keeps whole; larger test sets are
- * normalised over halves, thirds, ... (equal chunks, never a small remainder), which bounds
+ * normalised over halves, thirds, ... (equal chunks, never a small remainder, each a fair sample
+ * of the split: `forEachChunk`), which bounds
  * activation memory (a 1,000-image chunk holds ~130 MB per ResNet-20 activation on 32x32 images).
  */
 export const EVAL_CHUNK = 1000;
@@ -39,9 +41,20 @@ export interface EvaluateOptions {
   chunkSize?: number;
 }
 
+/** Seed of the order in which batch-statistics evaluation takes a split's samples (`forEachChunk`). */
+const EVAL_ORDER_SEED = 0x5eed_e7a1;
+
 /**
  * Calls `fn` on consecutive chunks of a split with the given task weights: with the target's
- * logits, or with its penultimate features when `features` is set.
+ * logits, or with its penultimate features when `features` is set; `start` is the position of the
+ * chunk's first sample in the order the split is taken in.
+ *
+ * That order is the split's own, except where a chunk's statistics normalise it (batch norm
+ * without `options.batchNormStats`, more than one chunk): then each chunk must be a fair sample
+ * of the split, as the whole split is in the reference's single batch, and the samples are taken
+ * in a fixed pseudo-random order. A split stored class by class (an uploaded ImageFolder) cut
+ * into consecutive chunks would give chunks of one class, whose own statistics normalise away
+ * what tells the classes apart.
  */
 function forEachChunk(
   learner: Learner,
@@ -51,8 +64,12 @@ function forEachChunk(
   fn: (out: tf.Tensor2D, y: Int32Array | Float32Array, start: number) => void,
   options: EvaluateOptions & { features?: boolean } = {},
 ): void {
-  const idx = allIndices(source.size);
   const chunks = Math.ceil(source.size / (options.chunkSize ?? EVAL_CHUNK));
+  const chunkStatistics =
+    chunks > 1 && learner.target.batchNormWeights.length > 0 && !options.batchNormStats;
+  const idx = chunkStatistics
+    ? new Random(EVAL_ORDER_SEED).permutation(source.size)
+    : allIndices(source.size);
   for (let c = 0; c < chunks; c++) {
     const start = Math.floor((c * source.size) / chunks);
     const batch = source.gather(idx.subarray(start, Math.floor(((c + 1) * source.size) / chunks)));

@@ -25,6 +25,7 @@ import { Random } from '../../../src/core/random.js';
 import { resolveSpec, type DatasetFacts, type JobSpec } from '../../../src/core/spec.js';
 import type { BatchNormStats } from '../../../src/core/target-network/target-network.js';
 import { makeImageSet, makeRawDataset } from '../../helpers/datasets.js';
+import { arraySource } from '../../helpers/tasks.js';
 import { expectArraysClose, useCpuBackend } from '../../helpers/tensors.js';
 
 before(useCpuBackend);
@@ -458,5 +459,72 @@ describe('ResNet FeCAM statistics', () => {
     });
     assert.equal(checked, 4, 'two classes in each of two tasks');
     assert.ok(result.fecamTaskInference, 'FeCAM task inference is reported');
+  });
+});
+
+describe('evaluation with batch statistics', () => {
+  it('cuts a split stored class by class into chunks that each hold every class', () => {
+    // Constant images of one value per class (plus a little noise): a chunk of one class has
+    // nearly constant channels, which its own batch statistics normalise to nothing.
+    const side = 6;
+    const size = side * side * 3;
+    let seed = 11;
+    const noise = () => {
+      seed = (seed * 16807) % 2147483647;
+      return (seed / 2147483647 - 0.5) * 0.1;
+    };
+    const sortedSplit = (perClass: number) => {
+      const y = Int32Array.from({ length: 2 * perClass }, (_, i) => (i < perClass ? 0 : 1));
+      const x = Float32Array.from({ length: y.length * size }, (_, k) =>
+        y[Math.floor(k / size)] === 0 ? -1 + noise() : 1 + noise(),
+      );
+      return arraySource(x, y, size, 2);
+    };
+    const spec = resolveSpec({
+      method: 'finetune',
+      network: { kind: 'resnet', n: 1, k: 1 },
+      benchmark: { tasks: 1 },
+      training: { batchSize: 16, learningRate: 1e-2 },
+    });
+    const task: ContinualTask = {
+      index: 0,
+      name: 'sorted',
+      kind: 'classification',
+      inputSize: size,
+      outputSize: 2,
+      imageShape: [side, side, 3],
+      globalLabels: [0, 1],
+      train: sortedSplit(64),
+      validation: sortedSplit(0),
+      test: sortedSplit(32),
+    };
+    const learner = createLearner(
+      spec,
+      { inputSize: size, outputSize: 2, imageShape: [side, side, 3] },
+      new Random(3),
+    );
+    const rng = new Random(4);
+    learner.beginTask(0, 30);
+    for (let i = 0; i < 30; i++) {
+      // Training batches are drawn at random: both classes in each.
+      const batch = task.train.gather(Array.from({ length: 16 }, () => rng.int(128)));
+      const x = tf.tensor2d(batch.x, [16, size]);
+      const y = tf.oneHot(tf.tensor1d(batch.y as Int32Array, 'int32'), 2);
+      learner.trainStep(0, i, x, y as tf.Tensor2D, crossEntropy, rng);
+      tf.dispose([x, y]);
+    }
+    learner.endTask();
+    const whole = evaluate(learner, task, task.test, 0, { chunkSize: 64 });
+    assert.equal(
+      whole,
+      1,
+      'the whole test split as one batch (the reference) separates the classes',
+    );
+    for (const chunkSize of [32, 16]) {
+      const chunked = evaluate(learner, task, task.test, 0, { chunkSize });
+      // Consecutive chunks of this split hold one class each: 0.73 with chunks of 32 (tried).
+      assert.ok(chunked >= 0.9, `chunks of ${chunkSize}: accuracy ${chunked}`);
+    }
+    learner.dispose();
   });
 });
