@@ -142,7 +142,11 @@ Through the API only (the CLI trains the built-in benchmarks). Upload data sets 
   set's training split restricted to those classes (\`trainLimit\`, \`validationSize\` and
   \`testLimit\` apply per task, as for the built-in benchmarks; \`validationSize\` defaults to 0
   here), its test split the data set's test split (the upload's own, or the part held out at
-  upload with its \`testFraction\` and \`seed\`).
+  upload with its \`testFraction\` and \`seed\`). The limits and the validation samples are
+  taken in \`benchmark.sampleOrder\`: "shuffled" (the default, one fixed pseudo-random order for
+  every job) makes each a fair draw of the task's classes, where the upload's order (an ImageFolder
+  archive lists one class folder after another) would hold out the first class only; "stored"
+  keeps the upload's order, as specs before version 5 did.
 - All tasks need the same input shape. The MLP sees each sample flattened row-major (images HWC),
   so its input size is the product of the shape; the convolutional targets see images in their
   \`[h, w, c]\` shape, kept in \`benchmark.datasets\`.

@@ -594,6 +594,8 @@ export interface components {
           normalize: boolean | 'per-channel';
           /** @description training only. split: random 28x28 crop after 4-pixel zero padding; datasets (images): random horizontal flip, then a random crop of the image size after 4-pixel zero padding (the CIFAR augmentation) */
           augment: boolean;
+          /** @description datasets: the order in which a task takes its samples before validationSize, trainLimit and testLimit apply. "shuffled": a fixed pseudo-random order (the same for every job), so held-out and limited samples are a fair draw of the task's classes whatever the upload's order (an ImageFolder archive lists one class after another); "stored": the upload's order (what specs before version 5 did). split and permuted take the reference's order */
+          sampleOrder: 'shuffled' | 'stored';
         };
         /** @description target network */
         network: {
@@ -1046,6 +1048,8 @@ export interface operations {
             normalize?: boolean | 'per-channel';
             /** @description training only. split: random 28x28 crop after 4-pixel zero padding; datasets (images): random horizontal flip, then a random crop of the image size after 4-pixel zero padding (the CIFAR augmentation) */
             augment?: boolean;
+            /** @description datasets: the order in which a task takes its samples before validationSize, trainLimit and testLimit apply. "shuffled": a fixed pseudo-random order (the same for every job), so held-out and limited samples are a fair draw of the task's classes whatever the upload's order (an ImageFolder archive lists one class after another); "stored": the upload's order (what specs before version 5 did). split and permuted take the reference's order */
+            sampleOrder?: 'shuffled' | 'stored';
           };
           /** @description target network */
           network?: {

@@ -26,6 +26,7 @@ export const PRESETS = [
 export const DATASETS = ['mnist', 'fashion-mnist'] as const;
 export const BENCHMARK_KINDS = ['split', 'permuted', 'datasets'] as const;
 export const SAMPLE_DTYPES = ['uint8', 'float32'] as const;
+export const SAMPLE_ORDERS = ['shuffled', 'stored'] as const;
 export const TARGET_KINDS = ['mlp', 'zenkenet', 'resnet'] as const;
 export const TARGET_ACTIVATIONS = ['relu', 'sigmoid'] as const;
 export const HNET_ACTIVATIONS = ['elu', 'relu', 'sigmoid'] as const;
@@ -54,9 +55,9 @@ export const MODEL_SELECTIONS = ['last', 'best-validation'] as const;
  * `training.modelSelection`, `benchmark.normalize` "per-channel"; a version 2 spec reads as a
  * constant learning rate keeping the last model. 4: `evaluation.taskInference` is one of
  * `TASK_INFERENCE` instead of a boolean; true (which meant entropy) reads as "entropy", false as
- * "none".
+ * "none". 5: `benchmark.sampleOrder`; an older spec took an upload's samples in stored order.
  */
-export const SPEC_VERSION = 4;
+export const SPEC_VERSION = 5;
 
 /** The oldest stored spec version `upgradeStoredSpec` still brings up to `SPEC_VERSION`. */
 export const OLDEST_SPEC_VERSION = 1;
@@ -217,6 +218,10 @@ export const JobSpecSchema = strict(
           description:
             'training only. split: random 28x28 crop after 4-pixel zero padding; datasets (images): random horizontal flip, then a random crop of the image size after 4-pixel zero padding (the CIFAR augmentation)',
         }),
+        sampleOrder: literalUnion(
+          SAMPLE_ORDERS,
+          'datasets: the order in which a task takes its samples before validationSize, trainLimit and testLimit apply. "shuffled": a fixed pseudo-random order (the same for every job), so held-out and limited samples are a fair draw of the task\'s classes whatever the upload\'s order (an ImageFolder archive lists one class after another); "stored": the upload\'s order (what specs before version 5 did). split and permuted take the reference\'s order',
+        ),
       },
       'which data, split into which tasks',
     ),
@@ -767,6 +772,7 @@ function baseDefaults(kind: JobSpec['benchmark']['kind'], target: TargetKind): J
       testLimit: null,
       normalize: split,
       augment: split,
+      sampleOrder: 'shuffled',
     },
     network: NETWORK_DEFAULTS[target],
     hypernetwork: {
@@ -1370,6 +1376,7 @@ function checkDatasetSplits(
  * spec trained an MLP. Version 3 added `training.epochsPerTask`, `lrSchedule` and
  * `modelSelection`; older specs trained for iterations at a constant rate, keeping the last model.
  * Version 4 made `evaluation.taskInference` a rule; a boolean read as "entropy" (true) or "none".
+ * Version 5 added `benchmark.sampleOrder`; older specs took an upload's samples as stored.
  * Specs of `SPEC_VERSION` (or already upgraded) come back unchanged, and so
  * do versions this code does not know, which `checkStoredSpec` refuses.
  */
@@ -1397,7 +1404,9 @@ export function upgradeStoredSpec(spec: JobSpec, version: number): JobSpec {
     };
   }
   const evaluation = (out.evaluation ?? {}) as Record<string, unknown>;
-  const rule = legacyTaskInference(evaluation.taskInference);
+  const rule = version < 4 ? legacyTaskInference(evaluation.taskInference) : undefined;
   if (rule !== undefined) out = { ...out, evaluation: { ...evaluation, taskInference: rule } };
+  if (version < 5 && out.benchmark && out.benchmark.sampleOrder === undefined)
+    out = { ...out, benchmark: { ...out.benchmark, sampleOrder: 'stored' } };
   return out;
 }

@@ -164,7 +164,7 @@ describe('worker crash safety', () => {
 
   it('a job whose stored spec is of another version or no longer validates fails at once, untrained, with INVALID_STORED_SPEC', async () => {
     const newer = await submit(tinySpec());
-    await svc.db.job.update({ where: { id: newer }, data: { specVersion: 5 } });
+    await svc.db.job.update({ where: { id: newer }, data: { specVersion: 6 } });
     const broken = await submit(tinySpec());
     const stored = (await svc.db.job.findUniqueOrThrow({ where: { id: broken } })).spec as {
       training: Record<string, unknown>;
@@ -177,7 +177,7 @@ describe('worker crash safety', () => {
     });
     const worker = await svc.startWorker();
     for (const [id, says] of [
-      [newer, /^the job's spec was stored as version 5 and this worker reads version 4/],
+      [newer, /^the job's spec was stored as version 6 and this worker reads version 5/],
       [
         broken,
         /^the job's stored spec no longer passes validation \(training.batchSize: must be an integer between 1 and 4096 \(got 0\)\)/,
@@ -203,8 +203,8 @@ describe('worker crash safety', () => {
     assert.deepEqual([kind, channels, n, k, dropout], ['mlp', null, null, null, 0]);
     assert.equal(
       (await svc.db.job.findUniqueOrThrow({ where: { id: older } })).specVersion,
-      4,
-      'new jobs are stored as version 4',
+      5,
+      'new jobs are stored as version 5',
     );
     // As version 1 stored it: no network kind, and task inference a boolean.
     await svc.db.job.update({
@@ -217,7 +217,7 @@ describe('worker crash safety', () => {
       },
     });
     const shown = (await job(older)).spec;
-    assert.equal(shown.network.kind, 'mlp', 'the API shows the spec as of version 4');
+    assert.equal(shown.network.kind, 'mlp', 'the API shows the spec as of version 5');
     assert.equal(shown.evaluation.taskInference, 'none');
     const worker = await svc.startWorker();
     const done = await until(older, (j) => ['succeeded', 'failed'].includes(j.status));

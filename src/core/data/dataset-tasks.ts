@@ -23,7 +23,7 @@
  * batches only in `gather`.
  */
 import { EngineError } from '../errors.js';
-import type { Random } from '../random.js';
+import { Random } from '../random.js';
 import { datasetTasks, imageShapeOf, type JobSpec } from '../spec.js';
 import type {
   Batch,
@@ -190,12 +190,30 @@ function sampleSource(
 }
 
 /** Indices (in data-set order) of the samples whose class is in the task, at most `limit` of them. */
-function taskSamples(labels: Int32Array, localLabel: Int32Array, limit: number | null): Int32Array {
+/** Seed of the order "shuffled" takes a data set's samples in (one for every job and task). */
+const SAMPLE_ORDER_SEED = 0x0d3e_5a11;
+
+/**
+ * A split's sample indices in the order tasks take them: `benchmark.sampleOrder` "stored" keeps
+ * the upload's, "shuffled" a fixed pseudo-random permutation of it.
+ */
+function sampleOrder(count: number, order: Benchmark['sampleOrder']): Int32Array {
+  if (order === 'shuffled') return new Random(SAMPLE_ORDER_SEED).permutation(count);
+  return Int32Array.from({ length: count }, (_, i) => i);
+}
+
+/** The first `limit` (all when null) indices of `order` whose label belongs to the task. */
+function taskSamples(
+  labels: Int32Array,
+  order: Int32Array,
+  localLabel: Int32Array,
+  limit: number | null,
+): Int32Array {
   const cap = limit ?? labels.length;
   const out: number[] = [];
-  for (let i = 0; i < labels.length && out.length < cap; i++) {
-    const l = labels[i];
-    if (l >= 0 && l < localLabel.length && localLabel[l] >= 0) out.push(i);
+  for (let k = 0; k < order.length && out.length < cap; k++) {
+    const l = labels[order[k]];
+    if (l >= 0 && l < localLabel.length && localLabel[l] >= 0) out.push(order[k]);
   }
   return Int32Array.from(out);
 }
@@ -234,7 +252,9 @@ function checkDataset(
  *
  * Per task, the first `trainLimit` training samples of its classes (all when null) form the pool;
  * its first `validationSize` are the validation split and the rest the training split. The test
- * split is the first `testLimit` test samples of its classes. Global labels are task-major: task
+ * split is the first `testLimit` test samples of its classes. "First" in the order
+ * `benchmark.sampleOrder` names: a fixed pseudo-random one ("shuffled"), so that every part is a
+ * fair draw of the task's classes, or the upload's ("stored"). Global labels are task-major: task
  * t's class k is `k + (classes of tasks 0..t-1)`.
  *
  * @param data the decoded data set of every id in `benchmark.datasets`.
@@ -255,6 +275,7 @@ export function buildDatasetTasks(
   }
   const outputSize = Math.max(...tasks.map((t) => t.classes.length));
   const maps = new Map<string, ValueMap>();
+  const orders = new Map<string, { train: Int32Array; test: Int32Array }>();
   let offset = 0;
   return tasks.map((plan, index): ContinualTask => {
     const dataset = data.get(plan.dataset);
@@ -290,8 +311,16 @@ export function buildDatasetTasks(
         );
       localLabel[id] = k;
     });
-    const pool = taskSamples(dataset.train.y, localLabel, benchmark.trainLimit);
-    const test = taskSamples(dataset.test.y, localLabel, benchmark.testLimit);
+    let order = orders.get(plan.dataset);
+    if (!order) {
+      order = {
+        train: sampleOrder(dataset.train.y.length, benchmark.sampleOrder),
+        test: sampleOrder(dataset.test.y.length, benchmark.sampleOrder),
+      };
+      orders.set(plan.dataset, order);
+    }
+    const pool = taskSamples(dataset.train.y, order.train, localLabel, benchmark.trainLimit);
+    const test = taskSamples(dataset.test.y, order.test, localLabel, benchmark.testLimit);
     const validationCount = Math.min(benchmark.validationSize, pool.length);
     if (pool.length - validationCount <= 0) {
       throw new EngineError(

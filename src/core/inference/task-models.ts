@@ -14,9 +14,10 @@
  * statistics (a job that infers tasks by FeCAM exports them), by FeCAM as the engine evaluates it
  * (method section 7.3, `inferTasksByFecam`): the penultimate features under every task's model
  * (`TaskModel.features`), the nearest class prototype in Mahalanobis distance (`FecamScorer`;
- * each task's distances divided by its distance scale), that class's task. Otherwise by lowest softmax entropy (method section 7.2,
- * `inferTasksByEntropy`): the same operations (logSoftmax, then -sum(exp(logP) * logP) / ln K for
- * a task of K classes, see `normalizedEntropy`). Ties go to the earlier task.
+ * each task's distances divided by its distance scale), that class's task. Otherwise by lowest
+ * softmax entropy (method section 7.2, `inferTasksByEntropy`): the same operations (logSoftmax,
+ * then -sum(exp(logP) * logP) / ln K for a task of K classes, see `normalizedEntropy`). Ties go to
+ * the earlier task.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { EngineError } from '../errors.js';
@@ -402,9 +403,8 @@ export function predict(
       return;
     }
     if (fecam.length === models.length && fecam.every((s) => s !== null)) {
-      const scorers = fecam as FecamScorer[];
-      const calibrated = fecamCalibrated(scorers.map((s) => s.stats));
-      const nearest = models.map((m, k) => scorers[k].nearest(m.features(x), calibrated));
+      const calibrated = fecamCalibrated(fecam.map((s) => s.stats));
+      const nearest = models.map((m, k) => fecam[k].nearest(m.features(x), calibrated));
       const probs = models.map((m) => tf.softmax(m.logits(x)).arraySync());
       out = Array.from({ length: n }, (_, i) => {
         let k = 0;

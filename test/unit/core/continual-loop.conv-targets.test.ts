@@ -336,6 +336,8 @@ describe("per-task export of a ZenkeNet: raw pixels in, the engine's logits out"
         benchmark: {
           kind: 'datasets',
           normalize: true,
+          // The upload's order: the test compares with its test images in that order.
+          sampleOrder: 'stored',
           tasks: [
             { dataset: id, classes: ['a', 'b'] },
             { dataset: id, classes: ['c', 'a', 'b'] },

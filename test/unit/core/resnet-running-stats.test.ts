@@ -79,6 +79,8 @@ function setup(
       benchmark: {
         kind: 'datasets',
         normalize: true,
+        // The upload's order: the export tests take its test images in that order.
+        sampleOrder: 'stored',
         tasks: [
           { dataset: ID, classes: ['a', 'b'] },
           { dataset: ID, classes: ['c', 'a'] },

@@ -315,7 +315,7 @@ describe('task length', () => {
   });
 
   it('a version 2 spec reads as iterations at a constant rate keeping the last model', () => {
-    assert.equal(SPEC_VERSION, 4);
+    assert.equal(SPEC_VERSION, 5);
     const current = resolveSpec({ preset: 'split-mnist' });
     const { epochsPerTask: _e, lrSchedule: _l, modelSelection: _m, ...old } = current.training;
     const stored = { ...current, training: old } as unknown as JobSpec;

@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   benchmarkShape,
+  checkStoredSpec,
   parameterCounts,
   resolveSpec,
   taskCount,
+  upgradeStoredSpec,
   type DatasetFacts,
 } from '../../../src/core/spec.js';
 
@@ -82,6 +84,23 @@ describe('resolveSpec with uploaded data sets', () => {
   it('is a fixed point: the resolved spec resolves to itself', () => {
     const s = resolveSpec(spec({ tasks: [{ dataset: A, classes: ['cat', 'dog'] }] }), { datasets });
     assert.deepEqual(resolveSpec(s, { datasets }), s);
+  });
+
+  it('takes samples in a shuffled order unless told "stored"; a spec stored before version 5 reads as "stored"', () => {
+    const s = resolveSpec(spec({ tasks: [{ dataset: A }] }), { datasets });
+    assert.equal(s.benchmark.sampleOrder, 'shuffled');
+    const stored = resolveSpec(spec({ tasks: [{ dataset: A }], sampleOrder: 'stored' }), {
+      datasets,
+    });
+    assert.equal(stored.benchmark.sampleOrder, 'stored');
+    const { sampleOrder: _order, ...v4 } = s.benchmark;
+    const old = { ...s, benchmark: v4 } as typeof s;
+    assert.equal(checkStoredSpec(old, 4).benchmark.sampleOrder, 'stored');
+    assert.equal(upgradeStoredSpec(s, 4), s, 'a spec that says it is unchanged');
+    assert.throws(
+      () => resolveSpec(spec({ tasks: [{ dataset: A }], sampleOrder: 'random' }), { datasets }),
+      /benchmark\.sampleOrder/,
+    );
   });
 
   it('replaces benchmark.datasets sent by the client with the facts', () => {

@@ -215,7 +215,7 @@ describe('stored specs', () => {
   });
 
   it('a worker reads version 1 specs as version 2 and refuses a version 2 spec without network.kind, or a version it does not know', () => {
-    assert.equal(SPEC_VERSION, 4);
+    assert.equal(SPEC_VERSION, 5);
     const current = resolveSpec({ preset: 'split-mnist' });
     const { kind: _kind, channels: _c, n: _n, k: _k, dropout: _d, ...old } = current.network;
     const stored = { ...current, network: old };
@@ -226,8 +226,8 @@ describe('stored specs', () => {
       (e: EngineError) => e.code === 'INVALID_STORED_SPEC' && /network\.kind/.test(e.message),
     );
     assert.throws(
-      () => checkStoredSpec(current, 5),
-      (e: EngineError) => e.code === 'INVALID_STORED_SPEC' && /stored as version 5/.test(e.message),
+      () => checkStoredSpec(current, 6),
+      (e: EngineError) => e.code === 'INVALID_STORED_SPEC' && /stored as version 6/.test(e.message),
     );
     assert.throws(
       () => checkStoredSpec(current, 0),

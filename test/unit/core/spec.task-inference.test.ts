@@ -51,7 +51,7 @@ describe('evaluation.taskInference', () => {
   });
 
   it('reads a stored version 3 (and 2, 1) spec with true or false', () => {
-    assert.equal(SPEC_VERSION, 4);
+    assert.equal(SPEC_VERSION, 5);
     const current = resolveSpec({ evaluation: { taskInference: 'entropy' } });
     const stored = (value: boolean) =>
       JSON.parse(JSON.stringify({ ...current, evaluation: { taskInference: value } })) as JobSpec;

@@ -232,7 +232,7 @@ describe('runTraining', () => {
 
   it('fails at once, without training, a job whose stored spec is of another version or no longer validates', async () => {
     const changes: [(j: JobRecord) => Partial<JobRecord>, RegExp][] = [
-      [() => ({ specVersion: 99 }), /stored as version 99 and this worker reads version 4/],
+      [() => ({ specVersion: 99 }), /stored as version 99 and this worker reads version 5/],
       [
         (j) => ({ spec: { ...j.spec, training: { ...j.spec.training, iterationsPerTask: -5 } } }),
         /no longer passes validation \(training.iterationsPerTask: must be an integer between 1 and 1000000 \(got -5\)\)/,

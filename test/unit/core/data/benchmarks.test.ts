@@ -28,6 +28,7 @@ function benchmark(over: Partial<Benchmark> = {}): Benchmark {
     testLimit: null,
     normalize: false,
     augment: false,
+    sampleOrder: 'shuffled',
     ...over,
   };
 }

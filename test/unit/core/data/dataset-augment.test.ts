@@ -80,7 +80,15 @@ function tasksOf(data: LabelledDataset, benchmark: Record<string, unknown>) {
     counts: { train: [4, 4], test: [2, 2] },
   };
   const spec = resolveSpec(
-    { benchmark: { kind: 'datasets', tasks: [{ dataset: ID }], ...benchmark } },
+    // In the upload's order, so that sample i of a split is the upload's sample i.
+    {
+      benchmark: {
+        kind: 'datasets',
+        tasks: [{ dataset: ID }],
+        sampleOrder: 'stored',
+        ...benchmark,
+      },
+    },
     { datasets: new Map([[ID, facts]]) },
   );
   return buildDatasetTasks(spec.benchmark, new Map([[ID, data]]));

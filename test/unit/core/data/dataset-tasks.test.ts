@@ -89,10 +89,13 @@ describe('buildDatasetTasks', () => {
   it('re-indexes class subsets per task, in the order of classes, with task-major global labels', () => {
     const data = new Map([[IMG, images()]]);
     const tasks = buildDatasetTasks(
-      benchmark([
-        { dataset: IMG, classes: ['ship', 'cat'] },
-        { dataset: IMG, classes: ['dog', 'truck', 'cat'] },
-      ]),
+      benchmark(
+        [
+          { dataset: IMG, classes: ['ship', 'cat'] },
+          { dataset: IMG, classes: ['dog', 'truck', 'cat'] },
+        ],
+        { sampleOrder: 'stored' },
+      ),
       data,
     );
     assert.equal(tasks.length, 2);
@@ -134,12 +137,13 @@ describe('buildDatasetTasks', () => {
 
   it('takes float32 values as uploaded, and standardises with the data set statistics when normalize is set', () => {
     const data = new Map([[TAB, table()]]);
-    const [plain] = buildDatasetTasks(benchmark([{ dataset: TAB }], {}, data), data);
+    const stored = { sampleOrder: 'stored' };
+    const [plain] = buildDatasetTasks(benchmark([{ dataset: TAB }], stored, data), data);
     expectArraysClose(plain.train.gather([2]).x, [0.5, 0.6, 0.7, 0.8], 1e-6);
     assert.equal(plain.preprocessing!.scale, 1);
     assert.equal(plain.preprocessing!.normalize, null);
     const [norm] = buildDatasetTasks(
-      benchmark([{ dataset: TAB }], { normalize: true }, data),
+      benchmark([{ dataset: TAB }], { ...stored, normalize: true }, data),
       data,
     );
     const { mean, std } = valueStatistics(table().train, 1);
@@ -158,11 +162,53 @@ describe('buildDatasetTasks', () => {
         validationSize: 4,
         trainLimit: 10,
         testLimit: 3,
+        sampleOrder: 'stored',
       }),
       data,
     );
     assert.deepEqual([t.validation.size, t.train.size, t.test.size], [4, 6, 3]);
     assert.deepEqual(Array.from(t.validation.gather([0, 1, 2, 3]).y), [0, 1, 0, 1]);
+  });
+
+  it('takes an upload stored class by class in a shuffled order by default: every part holds every class', () => {
+    // An ImageFolder archive lists one class after another: 8 cats, then 8 dogs, ...
+    const sorted = images();
+    const order = Array.from(sorted.train.y.keys()).sort(
+      (a, b) => sorted.train.y[a] - sorted.train.y[b],
+    );
+    const data = new Map([
+      [
+        IMG,
+        {
+          ...sorted,
+          train: {
+            count: sorted.train.count,
+            y: Int32Array.from(order, (i) => sorted.train.y[i]),
+            x: Uint8Array.from(
+              order.flatMap((i) => Array.from(sorted.train.x.subarray(i * 4, i * 4 + 4))),
+            ),
+          },
+        },
+      ],
+    ]);
+    const parts = { validationSize: 6, trainLimit: 12 };
+    const labels = (s: { size: number; gather(i: number[]): { y: ArrayLike<number> } }) =>
+      new Set(Array.from(s.gather(Array.from({ length: s.size }, (_, i) => i)).y));
+    const task = [{ dataset: IMG, classes: ['cat', 'dog'] }];
+    const [shuffled] = buildDatasetTasks(benchmark(task, parts, data), data);
+    assert.equal(benchmark(task, parts, data).sampleOrder, 'shuffled', 'the default');
+    assert.deepEqual([...labels(shuffled.validation)].sort(), [0, 1]);
+    assert.deepEqual([...labels(shuffled.train)].sort(), [0, 1]);
+    // The stored order holds out the first class only, and its pool is mostly that class.
+    const [stored] = buildDatasetTasks(
+      benchmark(task, { ...parts, sampleOrder: 'stored' }, data),
+      data,
+    );
+    assert.deepEqual([...labels(stored.validation)], [0]);
+    // The same tasks for every job: the order is fixed.
+    const [again] = buildDatasetTasks(benchmark(task, parts, data), data);
+    const all = (s: typeof shuffled.train) => s.gather(Array.from({ length: s.size }, (_, i) => i));
+    assert.deepEqual(all(again.train), all(shuffled.train));
   });
 
   it('is deterministic and gathers without tensors', async () => {
