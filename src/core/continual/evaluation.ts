@@ -19,8 +19,8 @@ import type { TaskInferenceResult } from './types.js';
  * the batch whose statistics normalise it. The reference evaluates each task's whole test set as
  * one batch: 1,000 images per Split CIFAR-100 task, which this keeps whole; larger test sets are
  * normalised over halves, thirds, ... (equal chunks, never a small remainder, each a fair sample
- * of the split: `forEachChunk`), which bounds
- * activation memory (a 1,000-image chunk holds ~130 MB per ResNet-20 activation on 32x32 images).
+ * of the split: `forEachChunk`), which bounds activation memory (a 1,000-image chunk holds ~130 MB
+ * per ResNet-20 activation on 32x32 images).
  */
 export const EVAL_CHUNK = 1000;
 
