@@ -16,7 +16,6 @@ import type { TaskExport } from '../../../src/core/continual/types.js';
 import { buildTasks } from '../../../src/core/data/benchmarks.js';
 import { buildDatasetTasks } from '../../../src/core/data/dataset-tasks.js';
 import type { ContinualTask, LabelledDataset } from '../../../src/core/data/types.js';
-import { decodeFecam } from '../../../src/core/inference/fecam.js';
 import { TaskModel } from '../../../src/core/inference/task-models.js';
 import { exportTask } from '../../../src/core/io/export.js';
 import { createLearner } from '../../../src/core/methods/create-learner.js';
@@ -25,7 +24,7 @@ import { Random } from '../../../src/core/random.js';
 import { resolveSpec, type DatasetFacts, type JobSpec } from '../../../src/core/spec.js';
 import type { BatchNormStats } from '../../../src/core/target-network/target-network.js';
 import { makeImageSet, makeRawDataset } from '../../helpers/datasets.js';
-import { expectClassMeans } from '../../helpers/fecam.js';
+import { expectExportedPrototypes } from '../../helpers/fecam.js';
 import { arraySource } from '../../helpers/tasks.js';
 import { expectArraysClose, useCpuBackend } from '../../helpers/tensors.js';
 
@@ -435,22 +434,8 @@ describe('ResNet FeCAM statistics', () => {
       tasks,
       callbacks: {
         onTaskEnd: (e) => {
-          const exported = e.exportTask(e.task);
-          const stats = decodeFecam(exported.fecam!);
-          const model = TaskModel.fromExport(exported.model!.modelJson, exported.model!.weights);
-          const task = tasks[e.task];
-          const batch = task.train.gather(Array.from({ length: task.train.size }, (_, i) => i));
-          // Back to what the exported model takes: the uploaded pixels, 0-255.
-          const { normalize, scale = 1 } = task.preprocessing!;
-          const at = (v: number | number[], i: number) => (Array.isArray(v) ? v[i % v.length] : v);
-          const pixels = normalize
-            ? batch.x.map((v, i) => (v * at(normalize.std, i) + at(normalize.mean, i)) / scale)
-            : batch.x.map((v) => v / scale);
-          const x = tf.tensor2d(pixels, [batch.size, model.inputSize]);
-          const features = model.features(x).arraySync();
-          tf.dispose(x);
-          model.dispose();
-          checked += expectClassMeans(features, batch.y, stats, `task ${e.task}`);
+          // The uploaded pixels, 0-255, are what the exported model takes.
+          checked += expectExportedPrototypes(tasks[e.task], e.exportTask(e.task));
         },
       },
     });
