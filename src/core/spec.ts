@@ -307,7 +307,11 @@ export const JobSpecSchema = strict(
           Type.Null(),
         ]),
         batchSize: int(1, LIMITS.batchSize, 'mini-batch size'),
-        learningRate: num(1e-8, 1, 'Adam learning rate'),
+        learningRate: num(
+          1e-8,
+          1,
+          "Adam learning rate; without a preset 1e-3, except HNET with a ZenkeNet target: 1e-4 (hypercl's; at 1e-3 its target stops learning within the first steps)",
+        ),
         embeddingLearningRate: Type.Union([
           num(1e-8, 1, 'hnet: Adam learning rate of the task embedding'),
           Type.Null(),
@@ -751,8 +755,22 @@ const NETWORK_DEFAULTS: Record<TargetKind, JobSpec['network']> = {
   },
 };
 
+/**
+ * HNET's learning rate with a ZenkeNet target is hypercl's, 1e-4 (cifar/train_args.py
+ * zenke_cifar): at 1e-3 every generated weight moves at once in the first Adam steps, the task
+ * loss jumps to about 15 and the target's ReLUs die, one class for every image (bench/README.md).
+ * Every other combination starts at 1e-3.
+ */
+function defaultLearningRate(method: Method, target: TargetKind): number {
+  return method === 'hnet' && target === 'zenkenet' ? 1e-4 : 1e-3;
+}
+
 /** Defaults used when neither the user nor a preset sets a field. */
-function baseDefaults(kind: JobSpec['benchmark']['kind'], target: TargetKind): JobSpec {
+function baseDefaults(
+  kind: JobSpec['benchmark']['kind'],
+  target: TargetKind,
+  method: Method,
+): JobSpec {
   const split = kind === 'split';
   const uploaded = kind === 'datasets';
   return {
@@ -786,7 +804,7 @@ function baseDefaults(kind: JobSpec['benchmark']['kind'], target: TargetKind): J
       iterationsPerTask: 2000,
       epochsPerTask: null,
       batchSize: 128,
-      learningRate: 1e-3,
+      learningRate: defaultLearningRate(method, target),
       embeddingLearningRate: null,
       seed: 1,
       validationEvery: 100,
@@ -1089,7 +1107,7 @@ export function resolveSpec(input: unknown, context: ResolveContext = {}): JobSp
         : undefined,
     network: target === (presetValues.network?.kind ?? 'mlp') ? presetValues.network : undefined,
   };
-  let spec = merge(baseDefaults(kind, target), fromPreset);
+  let spec = merge(baseDefaults(kind, target, method), fromPreset);
   spec = merge(spec, user);
   spec.method = method;
   spec.preset = preset;

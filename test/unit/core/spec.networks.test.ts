@@ -66,6 +66,19 @@ describe('network kinds', () => {
     });
   });
 
+  it('HNET with a ZenkeNet target starts at learning rate 1e-4, everything else at 1e-3; a sent value wins', () => {
+    const rate = (input: object) => resolveSpec(input).training.learningRate;
+    assert.equal(rate({ method: 'hnet', network: { kind: 'zenkenet' } }), 1e-4);
+    for (const method of ['hypermask', 'finetune'])
+      assert.equal(rate({ method, network: { kind: 'zenkenet' } }), 1e-3);
+    assert.equal(rate({ method: 'hnet', network: { kind: 'resnet' } }), 1e-3);
+    assert.equal(rate({ method: 'hnet' }), 1e-3);
+    assert.equal(
+      rate({ method: 'hnet', network: { kind: 'zenkenet' }, training: { learningRate: 1e-3 } }),
+      1e-3,
+    );
+  });
+
   it('a preset keeps its method settings but not its MLP for another kind', () => {
     const s = resolveSpec({ preset: 'split-mnist', network: { kind: 'zenkenet', dropout: 0.25 } });
     assert.deepEqual(s.network.hidden, [512]);
