@@ -11,9 +11,9 @@
  * - finetune: the target alone.
  * Batch 32 for all; learning rate 1e-3, except HNET with ZenkeNet: 1e-4, hypercl's (zenke_cifar
  * dlr). At 1e-3 that hypernetwork's Adam steps move every generated weight at once (each output
- * weight is shared by the 228 chunks), the task loss jumps to about 15 within 25 steps and the
- * target's ReLUs die: one class for every image (the first run of
- * split-cifar10-zenkenet-hnet-400, bench/README.md).
+ * weight is shared by the 228 chunks), the task loss jumps within the first 25 steps and the
+ * target's ReLUs die: one class for every image (the run of split-cifar10-zenkenet-hnet-400
+ * committed before this rate, bench/README.md).
  */
 import type { JobSpecInput } from '../../src/core/spec.js';
 

@@ -758,7 +758,7 @@ const NETWORK_DEFAULTS: Record<TargetKind, JobSpec['network']> = {
 /**
  * HNET's learning rate with a ZenkeNet target is hypercl's, 1e-4 (cifar/train_args.py
  * zenke_cifar): at 1e-3 every generated weight moves at once in the first Adam steps, the task
- * loss jumps to about 15 and the target's ReLUs die, one class for every image (bench/README.md).
+ * loss jumps and the target's ReLUs die, one class for every image (bench/README.md).
  * Every other combination starts at 1e-3.
  */
 function defaultLearningRate(method: Method, target: TargetKind): number {
