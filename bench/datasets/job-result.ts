@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { summarize } from '../../src/core/metrics/metrics.js';
-import { ROOT } from '../harness.js';
+import { machine, ROOT } from '../harness.js';
 
 const [schema, name, note] = process.argv.slice(2);
 if (!schema || !/^bench_[0-9a-f]+$/.test(schema) || !name || !note)
@@ -52,14 +52,11 @@ try {
     ? summarize(rows.map((r) => r.running_stats_accuracies!))
     : null;
   const last = rows[rows.length - 1];
+  // The load when the file is written: the job started long before.
+  const { loadAverageAtStart: loadAverageAtExtraction, ...host } = machine(os.loadavg()[0]);
   const out = {
     when: new Date().toISOString(),
-    machine: {
-      cpus: os.cpus().length,
-      model: os.cpus()[0]?.model,
-      memoryGb: Math.round(os.totalmem() / 2 ** 30),
-      loadAverageAtExtraction: os.loadavg()[0],
-    },
+    machine: { ...host, loadAverageAtExtraction },
     source: `job ${job.id} in schema ${schema}, extracted from its task results after its last task`,
     note,
     spec: job.spec,

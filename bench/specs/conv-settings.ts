@@ -9,13 +9,13 @@
  *   ZenkeNet with its own (chunks of 5,500, embeddings 48 and 80, hidden [100, 150, 200], beta
  *   0.01); lookahead on;
  * - finetune: the target alone.
- * Batch 32 for all; learning rate 1e-3, except HNET with ZenkeNet: 1e-4, hypercl's (zenke_cifar
- * dlr). At 1e-3 that hypernetwork's Adam steps move every generated weight at once (each output
- * weight is shared by the 228 chunks), the task loss jumps within the first 25 steps and the
- * target's ReLUs die: one class for every image (the run of split-cifar10-zenkenet-hnet-400
- * committed before this rate, bench/README.md).
+ * Batch 32 for all; the spec's default learning rate (`defaultLearningRate`): 1e-3, except HNET
+ * with ZenkeNet: 1e-4, hypercl's (zenke_cifar dlr). At 1e-3 that hypernetwork's Adam steps move
+ * every generated weight at once (each output weight is shared by the 228 chunks), the task loss
+ * jumps within the first 25 steps and the target's ReLUs die: one class for every image (the run
+ * of split-cifar10-zenkenet-hnet-400 committed before this rate, bench/README.md).
  */
-import type { JobSpecInput } from '../../src/core/spec.js';
+import { defaultLearningRate, type JobSpecInput } from '../../src/core/spec.js';
 
 export type ConvTarget = 'zenkenet' | 'resnet';
 export type ConvMethod = 'hypermask' | 'hnet' | 'finetune';
@@ -49,11 +49,10 @@ export function convSettings(target: ConvTarget, method: ConvMethod): JobSpecInp
           },
     finetune: {},
   };
-  const learningRate = method === 'hnet' && target === 'zenkenet' ? 1e-4 : 1e-3;
   return {
     method,
     network: { kind: target },
-    training: { batchSize: 32, learningRate },
+    training: { batchSize: 32, learningRate: defaultLearningRate(method, target) },
     ...settings[method],
   };
 }

@@ -761,7 +761,7 @@ const NETWORK_DEFAULTS: Record<TargetKind, JobSpec['network']> = {
  * loss jumps and the target's ReLUs die, one class for every image (bench/README.md).
  * Every other combination starts at 1e-3.
  */
-function defaultLearningRate(method: Method, target: TargetKind): number {
+export function defaultLearningRate(method: Method, target: TargetKind): number {
   return method === 'hnet' && target === 'zenkenet' ? 1e-4 : 1e-3;
 }
 
