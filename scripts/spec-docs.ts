@@ -201,8 +201,11 @@ method:
   its running statistics are computed in one pass over the task's training data (batches of
   \`training.batchSize\`) and stored with it: results report accuracy both ways
   (\`runningStats\` in the metrics), and the task's TF.js model normalises with them.
-- A field of another kind is refused naming it (\`network.n\` on a zenkenet); a preset keeps its
-  method's settings but not its MLP sizes for another kind.
+- A field of another kind is refused naming it (\`network.n\` on a zenkenet). A preset keeps its
+  method's settings on another kind, but not its network sizes or its learning rate: those were
+  published for the preset's own kind (\`split-mnist\`'s 1e-3, set for an MLP, is the rate at
+  which HNET's ZenkeNet stopped learning on CIFAR), so that kind's defaults apply; a learning
+  rate you send always wins.
 
 ## Convolutional presets and epoch schedules
 

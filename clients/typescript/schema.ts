@@ -629,7 +629,7 @@ export interface components {
           epochsPerTask: number | null;
           /** @description mini-batch size */
           batchSize: number;
-          /** @description Adam learning rate; without a preset 1e-3, except HNET with a ZenkeNet target: 1e-4 (hypercl's; at 1e-3 its target stops learning within the first steps) */
+          /** @description Adam learning rate; without a preset (or with a preset made for another network kind) 1e-3, except HNET with a ZenkeNet target: 1e-4 (hypercl's; at 1e-3 its target stops learning within the first steps) */
           learningRate: number;
           embeddingLearningRate: number | null;
           /** @description seed of every random draw (data, initialisation, batches) */
@@ -1083,7 +1083,7 @@ export interface operations {
             epochsPerTask?: number | null;
             /** @description mini-batch size */
             batchSize?: number;
-            /** @description Adam learning rate; without a preset 1e-3, except HNET with a ZenkeNet target: 1e-4 (hypercl's; at 1e-3 its target stops learning within the first steps) */
+            /** @description Adam learning rate; without a preset (or with a preset made for another network kind) 1e-3, except HNET with a ZenkeNet target: 1e-4 (hypercl's; at 1e-3 its target stops learning within the first steps) */
             learningRate?: number;
             embeddingLearningRate?: number | null;
             /** @description seed of every random draw (data, initialisation, batches) */

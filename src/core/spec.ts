@@ -310,7 +310,7 @@ export const JobSpecSchema = strict(
         learningRate: num(
           1e-8,
           1,
-          "Adam learning rate; without a preset 1e-3, except HNET with a ZenkeNet target: 1e-4 (hypercl's; at 1e-3 its target stops learning within the first steps)",
+          "Adam learning rate; without a preset (or with a preset made for another network kind) 1e-3, except HNET with a ZenkeNet target: 1e-4 (hypercl's; at 1e-3 its target stops learning within the first steps)",
         ),
         embeddingLearningRate: Type.Union([
           num(1e-8, 1, 'hnet: Adam learning rate of the task embedding'),
@@ -1097,15 +1097,20 @@ export function resolveSpec(input: unknown, context: ResolveContext = {}): JobSp
   const target = user.network?.kind ?? presetValues.network?.kind ?? 'mlp';
   // A preset's benchmark applies to the kind it describes: the MNIST presets' to built-in data
   // (on uploaded data sets they keep only the method's hyperparameters), the convolutional ones'
-  // to uploads (on built-in data only their hyperparameters). Its network applies to its own
-  // kind: another kind keeps its own defaults.
+  // to uploads (on built-in data only their hyperparameters). Its network and learning rate apply
+  // to its own network kind: another kind keeps its own defaults (split-mnist's 1e-3, set for an
+  // MLP, is the rate at which HNET's ZenkeNet stopped learning on CIFAR: defaultLearningRate).
+  const ownKind = target === (presetValues.network?.kind ?? 'mlp');
   const fromPreset = {
     ...presetValues,
     benchmark:
       (kind === 'datasets') === (presetValues.benchmark?.kind === 'datasets')
         ? presetValues.benchmark
         : undefined,
-    network: target === (presetValues.network?.kind ?? 'mlp') ? presetValues.network : undefined,
+    network: ownKind ? presetValues.network : undefined,
+    training: ownKind
+      ? presetValues.training
+      : { ...presetValues.training, learningRate: undefined },
   };
   let spec = merge(baseDefaults(kind, target, method), fromPreset);
   spec = merge(spec, user);

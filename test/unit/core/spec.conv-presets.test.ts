@@ -234,6 +234,15 @@ describe('convolutional presets', () => {
     );
   });
 
+  it("its learning rate is for its own network kind: on another kind that kind's default", () => {
+    const rate = (extra: Record<string, unknown> = {}) =>
+      onUpload('tinyimagenet-resnet', CIFAR, extra).training.learningRate;
+    assert.equal(rate(), 1e-4);
+    assert.equal(rate({ network: { kind: 'zenkenet' } }), 1e-3);
+    assert.equal(rate({ method: 'hnet', network: { kind: 'zenkenet' } }), 1e-4);
+    assert.equal(rate({ network: { kind: 'zenkenet' }, training: { learningRate: 3e-4 } }), 3e-4);
+  });
+
   it('takes the tasks from the data: fewer classes make fewer tasks, listed tasks stay as sent', () => {
     const few = onUpload('split-cifar100-zenkenet', FEW);
     assert.deepEqual(few.benchmark.tasks, [

@@ -87,6 +87,30 @@ describe('network kinds', () => {
     assert.equal(s.regularization.sparsity, 30);
   });
 
+  it("a preset's learning rate applies to its own network kind; another kind gets that kind's default", () => {
+    const rate = (input: object) => resolveSpec(input).training.learningRate;
+    // split-mnist's HNET rate is 1e-3 for its MLP; a ZenkeNet under HNET needs 1e-4.
+    assert.equal(rate({ preset: 'split-mnist', method: 'hnet' }), 1e-3);
+    assert.equal(
+      rate({ preset: 'split-mnist', method: 'hnet', network: { kind: 'zenkenet' } }),
+      1e-4,
+    );
+    // permuted-mnist's HNET 1e-4 is for its MLP; a ResNet under HNET (on images) defaults to 1e-3.
+    const onImages = (network: object) =>
+      onData(CIFAR, { preset: 'permuted-mnist', method: 'hnet', network }).training.learningRate;
+    assert.equal(onImages({ kind: 'mlp' }), 1e-4);
+    assert.equal(onImages({ kind: 'resnet' }), 1e-3);
+    assert.equal(
+      rate({
+        preset: 'split-mnist',
+        method: 'hnet',
+        network: { kind: 'zenkenet' },
+        training: { learningRate: 5e-4 },
+      }),
+      5e-4,
+    );
+  });
+
   it('built-in benchmarks are 28x28x1 images (32x32x1 padded); uploads are their own shape, [h, w] with one channel', () => {
     assert.deepEqual(
       benchmarkShape(resolveSpec({ network: { kind: 'resnet' } }).benchmark).imageShape,
