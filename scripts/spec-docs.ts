@@ -200,7 +200,10 @@ method:
   parameters are shared by all tasks, never masked, generated or regularised. After each task
   its running statistics are computed in one pass over the task's training data (batches of
   \`training.batchSize\`) and stored with it: results report accuracy both ways
-  (\`runningStats\` in the metrics), and the task's TF.js model normalises with them.
+  (\`runningStats\` in the metrics), and the task's TF.js model normalises with them. Finetune
+  has one network for all tasks, so once a task has ended every task's evaluation and model use
+  that latest task's statistics (an earlier task's were taken with weights finetune has since
+  changed).
 - A field of another kind is refused naming it (\`network.n\` on a zenkenet). A preset keeps its
   method's settings on another kind, but not its network sizes or its learning rate: those were
   published for the preset's own kind (\`split-mnist\`'s 1e-3, set for an MLP, is the rate at

@@ -1609,7 +1609,7 @@ export interface operations {
             taskDurationsMs: number[];
             msPerIteration: number[];
             runningStats: {
-              /** @description row k: test accuracy on tasks 0..k after training through task k, each task's batch norm using that task's running statistics */
+              /** @description row k: test accuracy on tasks 0..k after training through task k, each task's batch norm using that task's running statistics (finetune, one network for all tasks: task k's) */
               accuracyMatrix: number[][];
               averageAccuracy: number;
               backwardTransfer: number | null;

@@ -88,6 +88,12 @@ export async function runContinualLearning(
       taskDurationsMs: [],
     };
     let batchNormStats = new Map<number, BatchNormStats>();
+    // The statistics task k's network runs with once task `latest` has ended: its own, except
+    // for finetune, whose one network serves every task: the latest task's, taken with the
+    // current weights (hypercl's --bn_no_stats_checkpointing). An old task's own statistics
+    // describe weights finetune has since changed: with them its old tasks fell to chance.
+    const statsFor = (k: number, latest: number) =>
+      batchNormStats.get(spec.method === 'finetune' ? latest : k);
     let stream = rng;
     // Task inference needs tasks with weights of their own (not finetune) and classes.
     const rule = spec.evaluation.taskInference;
@@ -262,7 +268,7 @@ export async function runContinualLearning(
       state.runningStatsAccuracyMatrix?.push(
         tasks.slice(0, t + 1).map((seen) =>
           evaluate(learner, seen, seen.test, seen.index, {
-            batchNormStats: batchNormStats.get(seen.index),
+            batchNormStats: statsFor(seen.index, t),
           }),
         ),
       );
@@ -288,7 +294,7 @@ export async function runContinualLearning(
           );
           const stats = fecam[k];
           return {
-            ...exportTask(learner, spec, tasks[k], batchNormStats.get(k)),
+            ...exportTask(learner, spec, tasks[k], statsFor(k, t)),
             fecam: stats ? encodeFecam(stats) : null,
           };
         },

@@ -11,7 +11,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { computeBatchNormStats } from '../../../src/core/continual/batch-norm-stats.js';
 import { evaluate } from '../../../src/core/continual/evaluation.js';
-import { runContinualLearning } from '../../../src/core/continual/run-continual-learning.js';
+import {
+  runContinualLearning,
+  tasksToExport,
+} from '../../../src/core/continual/run-continual-learning.js';
 import type { TaskExport } from '../../../src/core/continual/types.js';
 import { buildTasks } from '../../../src/core/data/benchmarks.js';
 import { buildDatasetTasks } from '../../../src/core/data/dataset-tasks.js';
@@ -274,7 +277,52 @@ describe('a ResNet run', () => {
     assert.equal(r.runningStatsMetrics.accuracyMatrix[1].length, 2);
     assert.ok(events.every((e) => e.stats?.mean.length === 7 && e.model));
   });
+
+  // Finetune's one network serves every task, so every task's deployed model normalises with the
+  // latest task's statistics (taken with the current weights); a method with weights per task
+  // keeps each task's own.
+  for (const [method, shared] of [
+    ['finetune', true],
+    ['hypermask', false],
+  ] as const) {
+    it(`${method}: the final exports normalise with ${shared ? "the last task's" : 'their own task'} statistics`, async () => {
+      const { spec, tasks } = setup(method);
+      const own: BatchNormStats[] = [];
+      let final: Float32Array[][] = [];
+      await runContinualLearning(spec, {
+        tasks,
+        callbacks: {
+          onTaskEnd: (e) => {
+            own.push(e.batchNormStats!);
+            if (e.task === e.tasks - 1)
+              final = tasksToExport(e).map((k) => movingMeans(e.exportTask(k)));
+          },
+        },
+      });
+      assert.equal(final.length, 2);
+      assert.notDeepEqual(own[0].mean, own[1].mean, 'the two tasks have different statistics');
+      assert.deepEqual(final[1], own[1].mean);
+      assert.deepEqual(final[0], shared ? own[1].mean : own[0].mean);
+    });
+  }
 });
+
+/** The moving means of an exported ResNet's BatchNormalization layers, in layer order. */
+function movingMeans(exported: TaskExport): Float32Array[] {
+  const json = exported.model!.modelJson as {
+    weightsManifest: { weights: { name: string; shape: number[] }[] }[];
+  };
+  const weights = exported.model!.weights;
+  const out: Float32Array[] = [];
+  let offset = 0;
+  for (const w of json.weightsManifest[0].weights) {
+    const size = w.shape.reduce((a, b) => a * b, 1);
+    if (w.name.endsWith('/moving_mean'))
+      out.push(new Float32Array(weights.buffer, weights.byteOffset + offset * 4, size).slice());
+    offset += size;
+  }
+  return out;
+}
 
 /** The exported model loaded by tfjs-layers (and rebuilt by TaskModel) on raw pixels; checks both give `engine`. */
 async function expectExportPredicts(exported: TaskExport, raw: tf.Tensor4D, engine: tf.Tensor) {

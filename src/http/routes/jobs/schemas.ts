@@ -297,7 +297,7 @@ export const JobMetrics = Type.Object({
       {
         accuracyMatrix: Type.Array(Type.Array(Type.Number()), {
           description:
-            "row k: test accuracy on tasks 0..k after training through task k, each task's batch norm using that task's running statistics",
+            "row k: test accuracy on tasks 0..k after training through task k, each task's batch norm using that task's running statistics (finetune, one network for all tasks: task k's)",
         }),
         averageAccuracy: Type.Number(),
         backwardTransfer: Nullable(Type.Number()),
