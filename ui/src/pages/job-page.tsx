@@ -173,7 +173,7 @@ export function JobPage({ id }: { id: string }) {
             <dd>{points(metrics.forgetting)}</dd>
             {metrics.runningStats && (
               <>
-                <dt title="each task's batch norm with its running statistics, as its model predicts one input; the figures above normalise each test batch by its own statistics">
+                <dt title="each task's batch norm with the running statistics its model predicts with, one input at a time; the figures above normalise each test batch by its own statistics">
                   average accuracy, running batch-norm statistics
                 </dt>
                 <dd
