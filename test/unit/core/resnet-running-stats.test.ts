@@ -310,18 +310,17 @@ describe('a ResNet run', () => {
 /** The moving means of an exported ResNet's BatchNormalization layers, in layer order. */
 function movingMeans(exported: TaskExport): Float32Array[] {
   const json = exported.model!.modelJson as {
-    weightsManifest: { weights: { name: string; shape: number[] }[] }[];
+    weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[];
   };
-  const weights = exported.model!.weights;
-  const out: Float32Array[] = [];
-  let offset = 0;
-  for (const w of json.weightsManifest[0].weights) {
-    const size = w.shape.reduce((a, b) => a * b, 1);
-    if (w.name.endsWith('/moving_mean'))
-      out.push(new Float32Array(weights.buffer, weights.byteOffset + offset * 4, size).slice());
-    offset += size;
-  }
-  return out;
+  const named = tf.io.decodeWeights(
+    exported.model!.weights.slice().buffer,
+    json.weightsManifest[0].weights,
+  );
+  const means = Object.entries(named)
+    .filter(([name]) => name.endsWith('/moving_mean'))
+    .map(([, t]) => Float32Array.from(t.dataSync()));
+  tf.dispose(Object.values(named));
+  return means;
 }
 
 /** The exported model loaded by tfjs-layers (and rebuilt by TaskModel) on raw pixels; checks both give `engine`. */
