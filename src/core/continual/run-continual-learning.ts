@@ -88,16 +88,17 @@ export async function runContinualLearning(
       taskDurationsMs: [],
     };
     let batchNormStats = new Map<number, BatchNormStats>();
-    // The statistics task k's network runs with once task `latest` has ended: its own, except
-    // for finetune, whose one network serves every task: the latest task's, taken with the
-    // current weights (hypercl's --bn_no_stats_checkpointing). An old task's own statistics
-    // describe weights finetune has since changed: with them its old tasks fell to chance.
-    const statsFor = (k: number, latest: number) =>
-      batchNormStats.get(spec.method === 'finetune' ? latest : k);
+    // Finetune has one network for every task; the other methods give each task its own weights.
+    const oneNetwork = spec.method === 'finetune';
+    // The statistics task k's network runs with once task `latest` has ended: its own, or with one
+    // network the latest task's, taken with the current weights (hypercl's
+    // --bn_no_stats_checkpointing). An old task's own statistics describe weights finetune has
+    // since changed: with them its old tasks fell to chance.
+    const statsFor = (k: number, latest: number) => batchNormStats.get(oneNetwork ? latest : k);
     let stream = rng;
-    // Task inference needs tasks with weights of their own (not finetune) and classes.
+    // Task inference needs tasks with weights of their own and classes.
     const rule = spec.evaluation.taskInference;
-    const inferable = spec.method !== 'finetune' && tasks[0].kind === 'classification';
+    const inferable = !oneNetwork && tasks[0].kind === 'classification';
     const wantsFecam =
       inferable && (rule === 'fecam' || rule === 'both') && fecamApplies(learner.target);
     const wantsEntropy = inferable && (rule === 'entropy' || rule === 'both');
